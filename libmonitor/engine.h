@@ -1,0 +1,219 @@
+/* engine.h (private to libmonitor): the insides of the approval-case engine shared by
+ * calendar.c, items.c, ruleset.c, history.c, clock.c, ladder.c, checks.c and case.c:
+ * the ruleset's tables, the replayed history of one case, and the condition list. */
+#ifndef MON_ENGINE_H
+#define MON_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mon_rules.h"
+
+/* Internal to libmonitor: never exported, so a host program's own symbols cannot clash. */
+#pragma GCC visibility push(hidden)
+
+#define NEVER INT64_MAX
+#define ITEM_NAME_MAX 256        /* bytes of an item's name */
+#define ITEM_STEPS_MAX 32        /* step limits of one item */
+#define CALENDAR_ROWS_MAX 100000
+#define ITEMS_ROWS_MAX 100000
+#define LIMIT_DAYS_MAX 3650      /* one limit; extensions may add up to the same again */
+
+/* Every rule, in the order of mon_rule_code(). */
+enum rule_id {
+	RULE_DEADLINE_NOTICE,
+	RULE_DEADLINE_YELLOW,
+	RULE_DEADLINE_RED,
+	RULE_SPECIAL_NOTICE,
+	RULE_SPECIAL_OVERRUN,
+	RULE_SUPPLEMENT_LATE,
+	RULE_SUPPLEMENT_REPEAT,
+	RULE_EXTENSION_UNAPPROVED,
+	RULE_EXTENSION_EXCESS,
+	RULE_REFUSAL_NO_REASON,
+	RULE_REFUSAL_NO_REPORT,
+	RULE_ORDER_DECIDED_UNACCEPTED,
+	RULE_ORDER_STEP_AFTER_DECISION,
+	RULE_ORDER_RESUME_UNSUSPENDED,
+	RULE_STEP_LIMIT,
+	RULE_LATE_REPORT,
+	RULE_ITEM_UNKNOWN,
+	RULE__COUNT
+};
+
+enum param_id {
+	PARAM_WARN_DAYS,
+	PARAM_SUPERVISE_DAYS,
+	PARAM_SUPPLEMENT_DAYS,
+	PARAM_EXTENSION_MAX_DAYS,
+	PARAM_LATE_REPORT_HOURS,
+	PARAM__COUNT
+};
+
+struct cal_entry {
+	int32_t day;
+	bool workday;       /* false: a holiday */
+};
+
+struct calendar {
+	struct cal_entry *entries;   /* sorted by day, unique */
+	size_t count;
+};
+
+struct step_limit {
+	char step[MON_CODE_MAX + 1];
+	int days;
+};
+
+struct item {
+	char code[MON_CODE_MAX + 1];
+	char dept[MON_CODE_MAX + 1];
+	char name[ITEM_NAME_MAX + 1];
+	int statutory_days;
+	int committed_days;
+	enum mon_unit unit;
+	int warn_days;               /* -1: the ruleset's warn_days */
+	size_t step_count;
+	struct step_limit *steps;    /* owned; step_count entries */
+};
+
+struct catalogue {
+	struct item *items;          /* sorted by (dept, code), unique */
+	size_t count;
+};
+
+struct mon_ruleset {
+	struct calendar calendar;
+	struct catalogue catalogue;
+	long long params[PARAM__COUNT];
+	bool disabled[RULE__COUNT];
+};
+
+/* calendar.c */
+void calendar_finish(struct calendar *cal);
+/* True when `day` counts for `unit` (every day for calendar days). */
+bool calendar_counts(const struct mon_ruleset *rs, enum mon_unit unit, int32_t day);
+/* "YYYY-MM-DD" to a local day; false unless it is a real date from 1970 on. */
+bool calendar_parse_date(const char *s, int32_t *day);
+
+/* items.c */
+void catalogue_finish(struct catalogue *cat);
+const struct item *catalogue_find(const struct mon_ruleset *rs, const char *dept,
+		const char *code);
+int item_step_days(const struct item *item, const char *step);   /* 0: no limit */
+
+/* ruleset.c */
+const char *rule_code(enum rule_id rule);
+bool rule_enabled(const struct mon_ruleset *rs, enum rule_id rule);
+int ruleset_param(const struct mon_ruleset *rs, enum param_id param);
+int ruleset_warn_days(const struct mon_ruleset *rs, const struct item *item);
+/* Strict decimal integer in [lo, hi]: digits only, no sign, no spaces. */
+bool parse_bounded(const char *s, long long lo, long long hi, long long *out);
+
+/* A special procedure (§45): from its approval.suspended up to its end. */
+struct suspension {
+	const struct mon_case_event *start_ev;
+	const struct mon_case_event *end_ev;   /* the approval.resumed, or NULL */
+	int64_t start;
+	int64_t end;                 /* exclusive; NEVER while it runs */
+	int days;                    /* approved length */
+	char kind[32];
+};
+
+struct extension {
+	const struct mon_case_event *ev;
+	int days;
+	bool approved;
+	bool effective;              /* granted before the statutory deadline ran out */
+};
+
+/* Per-event marks found while replaying. */
+enum {
+	MARK_AFTER_CLOSE = 1 << 0,   /* a procedural event after the decision/refusal/withdrawal */
+	MARK_STRAY_RESUME = 1 << 1,  /* resumed while not suspended */
+};
+
+/* One case's history as of `now`, replayed in business-time order. */
+struct history {
+	const struct mon_ruleset *rs;
+	int64_t now;
+	const struct mon_case_event **events;   /* in effect (at <= now), sorted */
+	unsigned char *marks;                    /* one per event */
+	size_t count;
+	int64_t future;              /* earliest `at` after now, NEVER if none */
+	const char *dept;
+	const char *case_no;
+	const char *item_code;       /* from the acceptance, else the receipt; "" if none */
+	const struct item *item;     /* NULL when not in the catalogue */
+	enum mon_unit unit;
+	const struct mon_case_event *received;
+	const struct mon_case_event *accepted;
+	const struct mon_case_event *closed;     /* decided, refused or withdrawn */
+	struct suspension *susp;     /* sorted, disjoint */
+	size_t susp_count;
+	struct extension *ext;
+	size_t ext_count;
+	int ext_days;                /* effective extension days */
+};
+
+/* history.c */
+bool history_build(struct history *h, const struct mon_ruleset *rs,
+		const struct mon_case_event *events, size_t count, int64_t now,
+		struct mon_error *err) __attribute__((warn_unused_result));
+void history_finish(struct history *h);
+bool event_is_approval(const struct mon_event *ev);
+/* A string field of the event's body, or NULL. */
+const char *event_string(const struct mon_case_event *ce, const char *name);
+/* The `days` field (1..3650), or 0. */
+int event_days(const struct mon_case_event *ce);
+enum mon_case_status history_status(const struct history *h);
+/* The clock's end: the closing event's time, or now while open. */
+int64_t history_end(const struct history *h);
+
+/* clock.c: counting days. A day counts when it counts for the unit and, if `suspended`
+ * is used, the case is not suspended at its end. */
+struct clock {
+	const struct mon_ruleset *rs;
+	enum mon_unit unit;
+	const struct suspension *susp;   /* NULL: ignore suspensions */
+	size_t susp_count;
+};
+
+void clock_init(struct clock *c, const struct history *h, bool with_suspensions);
+void clock_init_working(struct clock *c, const struct mon_ruleset *rs);
+/* The nth counted day after `from` (n >= 1; n <= 0 gives `from`), or -1 when the clock
+ * stops for good before it (an open suspension) or it lies beyond any sane horizon. */
+int32_t clock_nth(const struct clock *c, int32_t from, int n);
+/* Counted and suspended days in (from, to]. */
+void clock_count(const struct clock *c, int32_t from, int32_t to, int *counted,
+		int *suspended);
+
+/* The growing list of conditions of one evaluation. */
+struct conditions {
+	struct mon_condition *items;
+	size_t count;
+	size_t cap;
+	bool failed;                 /* out of memory */
+};
+
+/* case.c */
+struct mon_condition *conditions_add(struct conditions *list, const struct history *h,
+		enum rule_id rule, const char *qualifier, int64_t since);
+void condition_evidence(struct mon_condition *c, const struct mon_case_event *ev);
+void condition_message(struct mon_condition *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Fills the earliest future wake-up time: keeps the minimum of candidates after now. */
+void next_check_offer(int64_t *next, int64_t now, int64_t candidate);
+const char *unit_word(enum mon_unit unit);
+
+/* ladder.c: deadlines, the notice/yellow/red ladder, special procedures. */
+void ladder_evaluate(const struct history *h, struct conditions *list,
+		struct mon_case_state *state);
+
+/* checks.c: the procedural rules. */
+void checks_evaluate(const struct history *h, struct conditions *list);
+
+#pragma GCC visibility pop
+
+#endif

@@ -1,0 +1,493 @@
+/* event.c: the event model: wire names of the event types, and validation of one event
+ * object: the envelope, then the fields of its type. The type fields are described by
+ * one table per type and checked by one generic checker, so adding a field or a type is
+ * a table edit. Unknown fields are allowed (departments send context); known ones are
+ * always type-checked, and the first violation is reported with its path. */
+#include "mon_event.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mon_value.h"
+#include "text.h"
+
+#define SHORT_MAX 256      /* characters */
+#define TEXT_MAX 2000      /* characters: reasons and lists of materials */
+#define DAYS_MAX 3650
+#define OFFICERS_MAX 50
+#define PATH_MAX_LEN sizeof(((struct mon_error *)0)->field)
+
+/* What a field holds. */
+enum field_kind {
+	K_SHORT,       /* 1..SHORT_MAX characters, no control characters */
+	K_TEXT,        /* 1..TEXT_MAX characters; line breaks and tabs allowed */
+	K_CODE,        /* 1..MON_CODE_MAX of A-Z a-z 0-9 . _ - */
+	K_DAYS,        /* integer 1..DAYS_MAX */
+	K_ENUM,        /* one of spec->values */
+	K_BOOL,
+	K_MONEY,       /* mon_money_parse */
+	K_DATETIME,    /* mon_time_parse */
+	K_USCC,
+	K_CITIZEN_ID,
+	K_PARTY,       /* {uscc | id, name} */
+	K_FILING,      /* {office, ref} */
+	K_OFFICERS,    /* [{id, certificate}, ...] */
+};
+
+struct field_spec {
+	const char *name;              /* NULL ends a table */
+	enum field_kind kind;
+	bool required;
+	const char *const *values;     /* K_ENUM: NULL-terminated */
+};
+
+struct type_spec {
+	const char *name;              /* on the wire and in the database */
+	bool case_required;
+	bool item_required;
+	const struct field_spec *fields;
+};
+
+#define REQ(n, k) { .name = (n), .kind = (k), .required = true }
+#define OPT(n, k) { .name = (n), .kind = (k), .required = false }
+#define REQ_ENUM(n, v) { .name = (n), .kind = K_ENUM, .required = true, .values = (v) }
+#define END { .name = NULL }
+
+static const char *const suspend_kinds[] = { "hearing", "testing", "expert_review",
+	"public_notice", "bidding", "quarantine", "appraisal", "site_inspection", NULL };
+static const char *const decision_results[] = { "approved", "denied", NULL };
+static const char *const severities[] = { "minor", "general", "serious", NULL };
+
+static const struct field_spec party_fields[] = {
+	OPT("uscc", K_USCC), OPT("id", K_CITIZEN_ID), OPT("name", K_SHORT), END };
+static const struct field_spec filing_fields[] = {
+	REQ("office", K_CODE), REQ("ref", K_SHORT), END };
+static const struct field_spec officer_fields[] = {
+	REQ("id", K_CODE), REQ("certificate", K_SHORT), END };
+
+static const struct field_spec no_fields[] = { END };
+static const struct field_spec f_received[] = {
+	OPT("applicant", K_PARTY), END };
+static const struct field_spec f_supplement_requested[] = {
+	OPT("materials", K_TEXT), END };
+static const struct field_spec f_refused_intake[] = {
+	OPT("reason", K_TEXT), OPT("report", K_SHORT), END };
+static const struct field_spec f_step[] = {
+	REQ("step", K_CODE), OPT("handler", K_SHORT), END };
+static const struct field_spec f_suspended[] = {
+	REQ_ENUM("kind", suspend_kinds), REQ("days", K_DAYS), OPT("approver", K_SHORT), END };
+static const struct field_spec f_extended[] = {
+	REQ("days", K_DAYS), OPT("approver", K_SHORT), END };
+static const struct field_spec f_decided[] = {
+	REQ_ENUM("result", decision_results), OPT("reason", K_TEXT), OPT("report", K_SHORT), END };
+static const struct field_spec f_fee_collected[] = {
+	REQ("fee_item", K_CODE), REQ("amount", K_MONEY), REQ("payer", K_PARTY),
+	OPT("reviewer", K_SHORT), END };
+static const struct field_spec f_fee_refunded[] = {
+	REQ("fee_item", K_CODE), REQ("amount", K_MONEY), OPT("payer", K_PARTY),
+	OPT("of", K_SHORT), END };
+static const struct field_spec f_penalty_decided[] = {
+	REQ("party", K_PARTY), REQ("violation", K_CODE), REQ_ENUM("severity", severities),
+	REQ("amount", K_MONEY), OPT("hearing_notice", K_BOOL), OPT("first_offence", K_BOOL),
+	OPT("filing", K_FILING), END };
+static const struct field_spec f_penalty_filed[] = {
+	REQ("filing", K_FILING), END };
+static const struct field_spec f_inspection_started[] = {
+	REQ("enterprise", K_PARTY), REQ("officers", K_OFFICERS), OPT("filing", K_FILING), END };
+static const struct field_spec f_complaint_received[] = {
+	OPT("subject", K_SHORT), OPT("against", K_CODE), END };
+static const struct field_spec f_evaluation[] = {
+	REQ("satisfied", K_BOOL), OPT("window", K_SHORT), END };
+static const struct field_spec f_trade_announced[] = {
+	REQ("documents_issued", K_DATETIME), REQ("bid_deadline", K_DATETIME), END };
+static const struct field_spec f_trade_awarded[] = {
+	REQ("publicity_start", K_DATETIME), REQ("publicity_end", K_DATETIME), END };
+
+/* Case events carry the case number; fee and evaluation events may. */
+#define CASE(n, f) { .name = (n), .case_required = true, .fields = (f) }
+#define FREE(n, f) { .name = (n), .case_required = false, .fields = (f) }
+#define ITEM(n, f) { .name = (n), .case_required = true, .item_required = true, .fields = (f) }
+
+static const struct type_spec types[] = {
+	[MON_EV_APPROVAL_RECEIVED] = ITEM("approval.received", f_received),
+	[MON_EV_APPROVAL_SUPPLEMENT_REQUESTED] =
+		CASE("approval.supplement_requested", f_supplement_requested),
+	[MON_EV_APPROVAL_SUPPLEMENT_RECEIVED] = CASE("approval.supplement_received", no_fields),
+	[MON_EV_APPROVAL_ACCEPTED] = ITEM("approval.accepted", f_received),
+	[MON_EV_APPROVAL_REFUSED_INTAKE] = CASE("approval.refused_intake", f_refused_intake),
+	[MON_EV_APPROVAL_STEP] = CASE("approval.step", f_step),
+	[MON_EV_APPROVAL_SUSPENDED] = CASE("approval.suspended", f_suspended),
+	[MON_EV_APPROVAL_RESUMED] = CASE("approval.resumed", no_fields),
+	[MON_EV_APPROVAL_EXTENDED] = CASE("approval.extended", f_extended),
+	[MON_EV_APPROVAL_DECIDED] = CASE("approval.decided", f_decided),
+	[MON_EV_APPROVAL_WITHDRAWN] = CASE("approval.withdrawn", no_fields),
+	[MON_EV_FEE_COLLECTED] = FREE("fee.collected", f_fee_collected),
+	[MON_EV_FEE_REFUNDED] = FREE("fee.refunded", f_fee_refunded),
+	[MON_EV_PENALTY_DECIDED] = CASE("penalty.decided", f_penalty_decided),
+	[MON_EV_PENALTY_FILED] = CASE("penalty.filed", f_penalty_filed),
+	[MON_EV_PENALTY_HEARING_HELD] = CASE("penalty.hearing_held", no_fields),
+	[MON_EV_INSPECTION_STARTED] = CASE("inspection.started", f_inspection_started),
+	[MON_EV_INSPECTION_ENDED] = CASE("inspection.ended", no_fields),
+	[MON_EV_COMPLAINT_RECEIVED] = CASE("complaint.received", f_complaint_received),
+	[MON_EV_COMPLAINT_REPLIED] = CASE("complaint.replied", no_fields),
+	[MON_EV_COMPLAINT_CLOSED] = CASE("complaint.closed", no_fields),
+	[MON_EV_EVALUATION_RECEIVED] = FREE("evaluation.received", f_evaluation),
+	[MON_EV_INQUIRY_RECEIVED] = CASE("inquiry.received", no_fields),
+	[MON_EV_INQUIRY_ANSWERED] = CASE("inquiry.answered", no_fields),
+	[MON_EV_TRADE_ANNOUNCED] = CASE("trade.announced", f_trade_announced),
+	[MON_EV_TRADE_BIDS_OPENED] = CASE("trade.bids_opened", no_fields),
+	[MON_EV_TRADE_AWARDED] = CASE("trade.awarded", f_trade_awarded),
+};
+
+_Static_assert(sizeof(types) / sizeof(types[0]) == MON_EV__COUNT,
+	"every event type needs its spec");
+
+/* Envelope token alphabets: letters and digits plus these. */
+#define ID_PUNCT "._:/-"
+#define DEPT_PUNCT "_-"
+#define CASE_PUNCT "._/-"
+#define CODE_PUNCT "._-"
+
+#define EXPECT_ID "a string of 1 to 64 characters from A-Z a-z 0-9 . _ : / -"
+#define EXPECT_DEPT "a department code of 1 to 64 characters from A-Z a-z 0-9 _ -"
+#define EXPECT_CASE "a case number of 1 to 64 characters from A-Z a-z 0-9 . _ / -"
+#define EXPECT_CODE "a code of 1 to 64 characters from A-Z a-z 0-9 . _ -"
+#define EXPECT_TYPE "a known event type such as approval.accepted"
+#define EXPECT_TIME "an RFC 3339 date-time with offset, such as 2026-03-02T09:15:00+08:00"
+#define EXPECT_OBJECT "a JSON object"
+
+const char *mon_event_type_name(enum mon_event_type type)
+{
+	if ((unsigned)type >= MON_EV__COUNT)
+		return "unknown";
+	return types[type].name;
+}
+
+bool mon_event_type_from_name(const char *name, enum mon_event_type *type)
+{
+	if (name == NULL)
+		return false;
+	for (size_t i = 0; i < MON_EV__COUNT; i++) {
+		if (strcmp(types[i].name, name) == 0) {
+			*type = (enum mon_event_type)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The value as a C string, or NULL when it is not a string or hides a NUL byte. */
+static const char *string_of(const json_t *v, size_t *len)
+{
+	const char *s = json_string_value(v);
+
+	if (s == NULL)
+		return NULL;
+	*len = json_string_length(v);
+	return strlen(s) == *len ? s : NULL;
+}
+
+static bool is_token(const json_t *v, const char *punct, size_t max)
+{
+	size_t len;
+	const char *s = string_of(v, &len);
+
+	if (s == NULL || len == 0 || len > max)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+		if (!alnum && strchr(punct, c) == NULL)
+			return false;
+	}
+	return true;
+}
+
+/* Free text: well-formed UTF-8 of 1..max characters without control characters (tabs
+ * and line breaks allowed only when multiline). */
+static bool is_text(const json_t *v, size_t max, bool multiline)
+{
+	size_t len, chars = 0;
+	const char *s = string_of(v, &len);
+	uint32_t cp;
+
+	if (s == NULL || len == 0)
+		return false;
+	for (size_t i = 0; i < len; chars++) {
+		size_t n = mon_utf8_next(s + i, len - i, &cp);
+		if (n == 0 || chars >= max)
+			return false;
+		if (mon_is_control(cp) && !(multiline && (cp == '\n' || cp == '\r' || cp == '\t')))
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+static bool is_days(const json_t *v)
+{
+	json_int_t d;
+
+	if (!json_is_integer(v))
+		return false;
+	d = json_integer_value(v);
+	return d >= 1 && d <= DAYS_MAX;
+}
+
+static bool is_enum(const json_t *v, const char *const *values)
+{
+	const char *s = json_string_value(v);
+
+	if (s == NULL)
+		return false;
+	for (; *values != NULL; values++) {
+		if (strcmp(*values, s) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* What each kind expects, for error messages (K_ENUM lists its values instead). */
+static const char *const kind_expected[] = {
+	[K_SHORT] = "a string of 1 to 256 characters without control characters",
+	[K_TEXT] = "a string of 1 to 2000 characters without control characters other than "
+		"line breaks and tabs",
+	[K_CODE] = EXPECT_CODE,
+	[K_DAYS] = "a whole number of days from 1 to 3650",
+	[K_ENUM] = "one of",
+	[K_BOOL] = "true or false",
+	[K_MONEY] = "an amount in yuan, a string or number with at most two decimals such as "
+		"\"1234.50\", from 0 to below 10^12",
+	[K_DATETIME] = EXPECT_TIME,
+	[K_USCC] = "18-character unified social credit code with a valid check digit",
+	[K_CITIZEN_ID] = "18-character resident identity number with a valid check digit and "
+		"birth date",
+	[K_PARTY] = "an object with either \"uscc\" or \"id\" (not both), and optionally \"name\"",
+	[K_FILING] = "an object with \"office\" (a code) and \"ref\"",
+	[K_OFFICERS] = "a non-empty array of at most 50 objects with \"id\" and \"certificate\"",
+};
+
+_Static_assert(SHORT_MAX == 256 && TEXT_MAX == 2000 && DAYS_MAX == 3650 && OFFICERS_MAX == 50,
+	"kind_expected states these limits");
+
+/* The `expected` text of a field spec, also used when the field is missing. */
+static void describe(const struct field_spec *f, char *buf, size_t len)
+{
+	size_t used = (size_t)snprintf(buf, len, "%s", kind_expected[f->kind]);
+
+	if (f->kind != K_ENUM)
+		return;
+	for (const char *const *v = f->values; *v != NULL && used < len; v++)
+		used += (size_t)snprintf(buf + used, len - used, "%s %s",
+			v == f->values ? "" : ",", *v);
+}
+
+/* Paths are short by construction ("officers[49].certificate"); one that would not fit
+ * is cut, which still names the field's start. */
+__attribute__((format(printf, 3, 4)))
+static void make_path(char *out, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out, cap, fmt, ap);
+	va_end(ap);
+}
+
+static bool fail_field(const struct field_spec *f, const char *path, const json_t *got,
+		struct mon_error *err)
+{
+	char expected[sizeof(err->expected)];
+
+	describe(f, expected, sizeof(expected));
+	mon_error_set(err, path, expected, got);
+	return false;
+}
+
+static bool check_fields(const json_t *obj, const struct field_spec *fields,
+		const char *prefix, struct mon_error *err);
+
+/* A party names exactly one identity: a company by its credit code or a person by an
+ * identity number, so later rules have one unambiguous key. */
+static bool check_party(const json_t *v, const struct field_spec *f, const char *path,
+		struct mon_error *err)
+{
+	bool has_uscc, has_id;
+
+	if (!json_is_object(v))
+		return fail_field(f, path, v, err);
+	if (!check_fields(v, party_fields, path, err))
+		return false;
+	has_uscc = json_object_get(v, "uscc") != NULL;
+	has_id = json_object_get(v, "id") != NULL;
+	if (has_uscc == has_id)
+		return fail_field(f, path, v, err);
+	return true;
+}
+
+static bool check_officers(const json_t *v, const struct field_spec *f, const char *path,
+		struct mon_error *err)
+{
+	char sub[PATH_MAX_LEN];
+	size_t n = json_array_size(v);
+
+	if (!json_is_array(v) || n == 0 || n > OFFICERS_MAX)
+		return fail_field(f, path, v, err);
+	for (size_t i = 0; i < n; i++) {
+		const json_t *officer = json_array_get(v, i);
+		make_path(sub, sizeof(sub), "%s[%zu]", path, i);
+		if (!json_is_object(officer)) {
+			mon_error_set(err, sub, "an object with \"id\" and \"certificate\"", officer);
+			return false;
+		}
+		if (!check_fields(officer, officer_fields, sub, err))
+			return false;
+	}
+	return true;
+}
+
+/* Scalar kinds: true when v is a well-formed value of the kind. */
+static bool scalar_ok(const json_t *v, const struct field_spec *f)
+{
+	int64_t scratch;
+	int offset;
+
+	switch (f->kind) {
+	case K_SHORT: return is_text(v, SHORT_MAX, false);
+	case K_TEXT: return is_text(v, TEXT_MAX, true);
+	case K_CODE: return is_token(v, CODE_PUNCT, MON_CODE_MAX);
+	case K_DAYS: return is_days(v);
+	case K_ENUM: return is_enum(v, f->values);
+	case K_BOOL: return json_is_boolean(v);
+	case K_MONEY: return mon_money_parse(v, &scratch);
+	case K_DATETIME: return json_is_string(v) &&
+		mon_time_parse(json_string_value(v), &scratch, &offset);
+	case K_USCC: return json_is_string(v) && mon_uscc_valid(json_string_value(v));
+	case K_CITIZEN_ID: return json_is_string(v) && mon_citizen_id_valid(json_string_value(v));
+	case K_PARTY:
+	case K_FILING:
+	case K_OFFICERS:
+		break;
+	}
+	return false;
+}
+
+static bool check_value(const json_t *v, const struct field_spec *f, const char *path,
+		struct mon_error *err)
+{
+	switch (f->kind) {
+	case K_PARTY:
+		return check_party(v, f, path, err);
+	case K_FILING:
+		if (!json_is_object(v))
+			return fail_field(f, path, v, err);
+		return check_fields(v, filing_fields, path, err);
+	case K_OFFICERS:
+		return check_officers(v, f, path, err);
+	default:
+		return scalar_ok(v, f) ? true : fail_field(f, path, v, err);
+	}
+}
+
+/* The one generic checker: every field of the table, in table order. */
+static bool check_fields(const json_t *obj, const struct field_spec *fields,
+		const char *prefix, struct mon_error *err)
+{
+	char path[PATH_MAX_LEN];
+
+	for (const struct field_spec *f = fields; f->name != NULL; f++) {
+		const json_t *v = json_object_get(obj, f->name);
+		if (prefix[0] != '\0')
+			make_path(path, sizeof(path), "%s.%s", prefix, f->name);
+		else
+			make_path(path, sizeof(path), "%s", f->name);
+		if (v == NULL) {
+			if (f->required)
+				return fail_field(f, path, NULL, err);
+			continue;
+		}
+		if (!check_value(v, f, path, err))
+			return false;
+	}
+	return true;
+}
+
+/* An envelope token: checked, then copied into out (which holds max + 1 bytes). */
+static bool take_token(const json_t *obj, const char *name, const char *punct, size_t max,
+		bool required, const char *expected, char *out, struct mon_error *err)
+{
+	const json_t *v = json_object_get(obj, name);
+
+	out[0] = '\0';
+	if (v == NULL && !required)
+		return true;
+	if (v == NULL || !is_token(v, punct, max)) {
+		mon_error_set(err, name, expected, v);
+		return false;
+	}
+	memcpy(out, json_string_value(v), json_string_length(v) + 1);
+	return true;
+}
+
+static bool take_type(const json_t *obj, struct mon_event *ev, struct mon_error *err)
+{
+	const json_t *v = json_object_get(obj, "type");
+
+	if (!mon_event_type_from_name(json_string_value(v), &ev->type)) {
+		mon_error_set(err, "type", EXPECT_TYPE, v);
+		return false;
+	}
+	return true;
+}
+
+static bool take_time(const json_t *obj, struct mon_event *ev, struct mon_error *err)
+{
+	const json_t *v = json_object_get(obj, "at");
+
+	if (!json_is_string(v) || !mon_time_parse(json_string_value(v), &ev->at, &ev->at_offset_min)) {
+		mon_error_set(err, "at", EXPECT_TIME, v);
+		return false;
+	}
+	return true;
+}
+
+static bool check_envelope(const json_t *obj, struct mon_event *ev, struct mon_error *err)
+{
+	const struct type_spec *spec;
+
+	if (!take_token(obj, "id", ID_PUNCT, MON_ID_MAX, true, EXPECT_ID, ev->id, err) ||
+			!take_token(obj, "dept", DEPT_PUNCT, MON_CODE_MAX, true, EXPECT_DEPT,
+				ev->dept, err) ||
+			!take_type(obj, ev, err) || !take_time(obj, ev, err))
+		return false;
+	spec = &types[ev->type];
+	return take_token(obj, "case", CASE_PUNCT, MON_CODE_MAX, spec->case_required,
+			EXPECT_CASE, ev->case_no, err) &&
+		take_token(obj, "item", CODE_PUNCT, MON_CODE_MAX, spec->item_required,
+			EXPECT_CODE, ev->item, err);
+}
+
+bool mon_event_from_json(json_t *obj, struct mon_event *ev, struct mon_error *err)
+{
+	memset(ev, 0, sizeof(*ev));
+	mon_error_clear(err);
+	if (!json_is_object(obj)) {
+		mon_error_set(err, "", EXPECT_OBJECT, obj);
+		return false;
+	}
+	if (!check_envelope(obj, ev, err) || !check_fields(obj, types[ev->type].fields, "", err)) {
+		memset(ev, 0, sizeof(*ev));
+		return false;
+	}
+	ev->body = json_incref(obj);
+	return true;
+}
+
+void mon_event_finish(struct mon_event *ev)
+{
+	if (ev == NULL)
+		return;
+	json_decref(ev->body);
+	memset(ev, 0, sizeof(*ev));
+}

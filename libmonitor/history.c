@@ -1,0 +1,266 @@
+/* history.c: one case's events replayed into facts: when it was received, accepted and
+ * closed, its special procedures as disjoint intervals, its extensions, and the events
+ * that came in the wrong order. The replay is from scratch on every evaluation, in
+ * business-time order, so a late or out-of-order event simply lands in its place. */
+#include "engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "text.h"
+
+bool event_is_approval(const struct mon_event *ev)
+{
+	return ev->type >= MON_EV_APPROVAL_RECEIVED && ev->type <= MON_EV_APPROVAL_WITHDRAWN;
+}
+
+const char *event_string(const struct mon_case_event *ce, const char *name)
+{
+	return json_string_value(json_object_get(ce->event->body, name));
+}
+
+int event_days(const struct mon_case_event *ce)
+{
+	json_int_t d = json_integer_value(json_object_get(ce->event->body, "days"));
+
+	/* Validation bounds days to 1..3650; stay safe if a caller skipped it. */
+	return d >= 1 && d <= LIMIT_DAYS_MAX ? (int)d : 0;
+}
+
+static int cmp_event(const void *a, const void *b)
+{
+	const struct mon_case_event *x = *(const struct mon_case_event *const *)a;
+	const struct mon_case_event *y = *(const struct mon_case_event *const *)b;
+	int c;
+
+	if (x->event->at != y->event->at)
+		return x->event->at < y->event->at ? -1 : 1;
+	if (x->received_at != y->received_at)
+		return x->received_at < y->received_at ? -1 : 1;
+	c = strcmp(x->event->id, y->event->id);
+	if (c != 0)
+		return c;
+	return (x > y) - (x < y);   /* input order: the result never depends on qsort */
+}
+
+static bool same_case(const struct mon_case_event *events, size_t count, struct mon_error *err)
+{
+	const struct mon_event *first;
+
+	if (count == 0 || count > MON_CASE_EVENTS_MAX) {
+		mon_error_set_text(err, "", "1 to 10000 events of one case", count == 0 ? "none" :
+			"too many");
+		return false;
+	}
+	first = events[0].event;
+	for (size_t i = 0; i < count; i++) {
+		const struct mon_event *ev = events[i].event;
+		if (ev == NULL) {
+			mon_error_set_text(err, "", "validated events", "(null)");
+			return false;
+		}
+		if (strcmp(ev->dept, first->dept) != 0 || strcmp(ev->case_no, first->case_no) != 0) {
+			mon_error_set_text(err, "case", "events of one department and case",
+				ev->case_no);
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool history_alloc(struct history *h, size_t count)
+{
+	h->events = calloc(count, sizeof(*h->events));
+	h->marks = calloc(count, sizeof(*h->marks));
+	h->susp = calloc(count, sizeof(*h->susp));
+	h->ext = calloc(count, sizeof(*h->ext));
+	return h->events != NULL && h->marks != NULL && h->susp != NULL && h->ext != NULL;
+}
+
+/* A procedural event after the case was closed is out of order, and changes nothing. */
+static bool after_close(struct history *h, size_t i)
+{
+	switch (h->events[i]->event->type) {
+	case MON_EV_APPROVAL_SUPPLEMENT_REQUESTED:
+	case MON_EV_APPROVAL_STEP:
+	case MON_EV_APPROVAL_SUSPENDED:
+	case MON_EV_APPROVAL_RESUMED:
+	case MON_EV_APPROVAL_EXTENDED:
+		if (h->closed == NULL)
+			return false;
+		h->marks[i] |= MARK_AFTER_CLOSE;
+		return true;
+	default:
+		return false;
+	}
+}
+
+static struct suspension *running_suspension(struct history *h)
+{
+	struct suspension *s = h->susp_count > 0 ? &h->susp[h->susp_count - 1] : NULL;
+
+	return s != NULL && s->end == NEVER ? s : NULL;
+}
+
+/* A new special procedure ends the one running (the clock stays stopped across both). */
+static void replay_suspend(struct history *h, const struct mon_case_event *ce)
+{
+	struct suspension *running = running_suspension(h);
+	struct suspension *s = &h->susp[h->susp_count++];
+	const char *kind = event_string(ce, "kind");
+
+	if (running != NULL)
+		running->end = ce->event->at;
+	s->start_ev = ce;
+	s->end_ev = NULL;
+	s->start = ce->event->at;
+	s->end = NEVER;
+	s->days = event_days(ce);
+	mon_text_copy_utf8(kind != NULL ? kind : "", kind != NULL ? strlen(kind) : 0, s->kind,
+		sizeof(s->kind));
+}
+
+static void replay_one(struct history *h, size_t i)
+{
+	const struct mon_case_event *ce = h->events[i];
+	struct suspension *running;
+
+	if (after_close(h, i))
+		return;
+	switch (ce->event->type) {
+	case MON_EV_APPROVAL_RECEIVED:
+		if (h->received == NULL)
+			h->received = ce;
+		break;
+	case MON_EV_APPROVAL_ACCEPTED:
+		if (h->accepted == NULL && h->closed == NULL)
+			h->accepted = ce;
+		break;
+	case MON_EV_APPROVAL_REFUSED_INTAKE:
+	case MON_EV_APPROVAL_DECIDED:
+	case MON_EV_APPROVAL_WITHDRAWN:
+		if (h->closed == NULL)
+			h->closed = ce;
+		break;
+	case MON_EV_APPROVAL_SUSPENDED:
+		replay_suspend(h, ce);
+		break;
+	case MON_EV_APPROVAL_RESUMED:
+		running = running_suspension(h);
+		if (running == NULL) {
+			h->marks[i] |= MARK_STRAY_RESUME;
+		} else {
+			running->end = ce->event->at;
+			running->end_ev = ce;
+		}
+		break;
+	case MON_EV_APPROVAL_EXTENDED:
+		h->ext[h->ext_count].ev = ce;
+		h->ext[h->ext_count].days = event_days(ce);
+		h->ext[h->ext_count++].approved = event_string(ce, "approver") != NULL;
+		break;
+	default:
+		break;
+	}
+}
+
+/* §42 allows an extension within the statutory period: one granted after the statutory
+ * deadline has passed cannot cure the overrun, so it moves no deadline. */
+static void history_extensions(struct history *h)
+{
+	struct clock c;
+	int32_t from, last;
+
+	h->ext_days = 0;
+	if (h->accepted == NULL || h->item == NULL)
+		return;
+	clock_init(&c, h, true);
+	from = mon_day_of(h->accepted->event->at);
+	for (size_t i = 0; i < h->ext_count; i++) {
+		struct extension *e = &h->ext[i];
+		last = clock_nth(&c, from, h->item->statutory_days + h->ext_days);
+		e->effective = e->ev->event->at >= h->accepted->event->at &&
+			(last < 0 || e->ev->event->at <= mon_day_end(last));
+		if (e->effective && h->ext_days <= LIMIT_DAYS_MAX - e->days)
+			h->ext_days += e->days;
+	}
+}
+
+static void history_item(struct history *h)
+{
+	if (h->accepted != NULL)
+		h->item_code = h->accepted->event->item;
+	else if (h->received != NULL)
+		h->item_code = h->received->event->item;
+	h->item = h->item_code[0] != '\0' ? catalogue_find(h->rs, h->dept, h->item_code) : NULL;
+	h->unit = h->item != NULL ? h->item->unit : MON_UNIT_WORKING;
+}
+
+bool history_build(struct history *h, const struct mon_ruleset *rs,
+		const struct mon_case_event *events, size_t count, int64_t now,
+		struct mon_error *err)
+{
+	memset(h, 0, sizeof(*h));
+	mon_error_clear(err);
+	if (!same_case(events, count, err))
+		return false;
+	h->rs = rs;
+	h->now = now;
+	h->future = NEVER;
+	h->dept = events[0].event->dept;
+	h->case_no = events[0].event->case_no;
+	h->item_code = "";
+	if (!history_alloc(h, count)) {
+		history_finish(h);
+		mon_error_set_text(err, "", "memory for the case", "out of memory");
+		return false;
+	}
+	/* Events dated after `now` have not happened yet as of now: they wake the case later. */
+	for (size_t i = 0; i < count; i++) {
+		if (events[i].event->at <= now)
+			h->events[h->count++] = &events[i];
+		else if (events[i].event->at < h->future)
+			h->future = events[i].event->at;
+	}
+	if (h->count > 1)
+		qsort(h->events, h->count, sizeof(h->events[0]), cmp_event);
+	for (size_t i = 0; i < h->count; i++) {
+		if (event_is_approval(h->events[i]->event))
+			replay_one(h, i);
+	}
+	if (running_suspension(h) != NULL && h->closed != NULL)
+		running_suspension(h)->end = h->closed->event->at;
+	history_item(h);
+	history_extensions(h);
+	return true;
+}
+
+void history_finish(struct history *h)
+{
+	free(h->events);
+	free(h->marks);
+	free(h->susp);
+	free(h->ext);
+	memset(h, 0, sizeof(*h));
+}
+
+enum mon_case_status history_status(const struct history *h)
+{
+	if (h->closed != NULL) {
+		switch (h->closed->event->type) {
+		case MON_EV_APPROVAL_REFUSED_INTAKE: return MON_CASE_REFUSED;
+		case MON_EV_APPROVAL_WITHDRAWN: return MON_CASE_WITHDRAWN;
+		default: return MON_CASE_DECIDED;
+		}
+	}
+	if (h->accepted == NULL)
+		return MON_CASE_RECEIVED;
+	if (h->susp_count > 0 && h->susp[h->susp_count - 1].end == NEVER)
+		return MON_CASE_SUSPENDED;
+	return MON_CASE_ACCEPTED;
+}
+
+int64_t history_end(const struct history *h)
+{
+	return h->closed != NULL ? h->closed->event->at : h->now;
+}

@@ -1,0 +1,45 @@
+/* mon_batch.h: splitting a request body into events: one JSON object, a JSON array,
+ * or NDJSON (one object per line). A bad event never spoils the good ones beside it. */
+#ifndef MON_BATCH_H
+#define MON_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "mon_event.h"
+
+enum mon_body_format {
+	MON_BODY_JSON,    /* application/json: an object or an array of objects */
+	MON_BODY_NDJSON,  /* application/x-ndjson: one object per line; blank lines skipped */
+};
+
+struct mon_limits {
+	size_t max_line;    /* bytes in one NDJSON line */
+	size_t max_depth;   /* nesting of arrays and objects within one event (the event object is depth 1) */
+	size_t max_events;  /* events in one request */
+};
+
+/* One input position: either a validated event or the reason it was refused. `id` echoes
+ * the sender's id when one could be read (so a client can match statuses), else "". */
+struct mon_item {
+	bool valid;
+	char id[MON_ID_MAX + 1];
+	struct mon_event event;   /* when valid */
+	struct mon_error error;   /* when not */
+};
+
+struct mon_batch {
+	size_t count;
+	struct mon_item *items;   /* owned; count entries */
+};
+
+/* Parses a whole body. Returns false only when the body as a whole is unusable (an
+ * application/json body that is not JSON, nested too deep, not an object or array, or
+ * more than max_events events); *err then says why and *batch is empty. Otherwise every
+ * event, valid or not, has its item, in input order. */
+bool mon_batch_parse(const char *body, size_t len, enum mon_body_format format,
+		const struct mon_limits *limits, struct mon_batch *batch, struct mon_error *err)
+	__attribute__((warn_unused_result));
+void mon_batch_finish(struct mon_batch *batch);
+
+#endif

@@ -1,0 +1,82 @@
+/* mon_event.h: the event model: envelope and per-type fields, validated from JSON.
+ *
+ * libmonitor is pure: no I/O, no clocks, no globals. Everything here is a function of
+ * its arguments. Input is hostile: every string and number is bounded before use. */
+#ifndef MON_EVENT_H
+#define MON_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define MON_ID_MAX 64     /* sender's event id */
+#define MON_CODE_MAX 64   /* department, item, case codes */
+
+/* Every event type the protocol knows. Order is stable only within one build;
+ * the wire and the database use the names. */
+enum mon_event_type {
+	MON_EV_APPROVAL_RECEIVED,
+	MON_EV_APPROVAL_SUPPLEMENT_REQUESTED,
+	MON_EV_APPROVAL_SUPPLEMENT_RECEIVED,
+	MON_EV_APPROVAL_ACCEPTED,
+	MON_EV_APPROVAL_REFUSED_INTAKE,
+	MON_EV_APPROVAL_STEP,
+	MON_EV_APPROVAL_SUSPENDED,
+	MON_EV_APPROVAL_RESUMED,
+	MON_EV_APPROVAL_EXTENDED,
+	MON_EV_APPROVAL_DECIDED,
+	MON_EV_APPROVAL_WITHDRAWN,
+	MON_EV_FEE_COLLECTED,
+	MON_EV_FEE_REFUNDED,
+	MON_EV_PENALTY_DECIDED,
+	MON_EV_PENALTY_FILED,
+	MON_EV_PENALTY_HEARING_HELD,
+	MON_EV_INSPECTION_STARTED,
+	MON_EV_INSPECTION_ENDED,
+	MON_EV_COMPLAINT_RECEIVED,
+	MON_EV_COMPLAINT_REPLIED,
+	MON_EV_COMPLAINT_CLOSED,
+	MON_EV_EVALUATION_RECEIVED,
+	MON_EV_INQUIRY_RECEIVED,
+	MON_EV_INQUIRY_ANSWERED,
+	MON_EV_TRADE_ANNOUNCED,
+	MON_EV_TRADE_BIDS_OPENED,
+	MON_EV_TRADE_AWARDED,
+	MON_EV__COUNT
+};
+
+/* Why an input was refused: which field (a JSON path such as "filing.office" or
+ * "applicant.uscc"; "" for the whole input), what was expected, and what came
+ * (printable, escaped and truncated so it is safe to log and to echo back). */
+struct mon_error {
+	char field[96];
+	char expected[160];
+	char got[96];
+};
+
+/* A validated event. The strings are copies; `body` holds one reference to the
+ * original object (validated, so later stages may read type fields from it). */
+struct mon_event {
+	enum mon_event_type type;
+	char id[MON_ID_MAX + 1];
+	char dept[MON_CODE_MAX + 1];
+	char case_no[MON_CODE_MAX + 1];   /* "" when the type has no case */
+	char item[MON_CODE_MAX + 1];      /* "" when absent */
+	int64_t at;                       /* business time, seconds since the epoch (UTC) */
+	int at_offset_min;                /* the offset the sender wrote, minutes east of UTC */
+	json_t *body;
+};
+
+const char *mon_event_type_name(enum mon_event_type type);
+bool mon_event_type_from_name(const char *name, enum mon_event_type *type)
+	__attribute__((warn_unused_result));
+
+/* Validates the envelope and the fields of its type. On success fills *ev (and takes
+ * a reference to obj); on failure fills *err and leaves *ev empty. */
+bool mon_event_from_json(json_t *obj, struct mon_event *ev, struct mon_error *err)
+	__attribute__((warn_unused_result));
+void mon_event_finish(struct mon_event *ev);
+
+#endif

@@ -1,0 +1,122 @@
+/* mon_rules.h: the approval-case engine: working-day calendar, catalogue items, and the
+ * evaluation of one case's history into its clock and its active alert conditions.
+ *
+ * Evaluation is a pure function of (ruleset, the case's events, now). The caller keeps the
+ * events; conditions come out with stable dedup keys, so the caller raises a new alert for a
+ * key it has not seen, and resolves an open alert whose key no longer comes out (a late event
+ * cleared it). A ruleset is immutable once loaded: a reload builds a new one and swaps it. */
+#ifndef MON_RULES_H
+#define MON_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mon_event.h"
+
+#define MON_RULE_MAX 32
+/* RULE|dept|case|qualifier at their longest (29 + 3 * 64 + 3 separators) fits. */
+#define MON_KEY_MAX 256
+#define MON_EVIDENCE_MAX 8
+#define MON_CASE_EVENTS_MAX 10000   /* events one evaluation takes; a real case has dozens */
+
+enum mon_unit { MON_UNIT_WORKING, MON_UNIT_CALENDAR };
+enum mon_severity { MON_SEVERITY_NOTICE, MON_SEVERITY_YELLOW, MON_SEVERITY_RED };
+
+/* Local days in Asia/Shanghai (UTC+8 all year; no DST since 1991): day 0 is 1970-01-01. */
+int32_t mon_day_of(int64_t epoch);
+/* The epoch second at which local day `day` ends (its 24:00). */
+int64_t mon_day_end(int32_t day);
+/* "YYYY-MM-DD" of a local day; buf >= 11. */
+void mon_day_format(int32_t day, char *buf, size_t len);
+
+struct mon_ruleset;
+
+struct mon_ruleset *mon_ruleset_create(void);
+void mon_ruleset_destroy(struct mon_ruleset *rs);
+
+/* calendar.csv: header `date,kind,name`; kind `holiday` (a day off) or `workday` (a weekend
+ * day that is worked). Replaces the ruleset's calendar. */
+bool mon_ruleset_load_calendar(struct mon_ruleset *rs, const char *csv, size_t len,
+		struct mon_error *err) __attribute__((warn_unused_result));
+/* items.csv: header starting `code,dept,name,statutory_days,committed_days,unit`, optional
+ * further columns `warn_days`, `step_days` ("step=days;step=days"). Replaces the catalogue. */
+bool mon_ruleset_load_items(struct mon_ruleset *rs, const char *csv, size_t len,
+		struct mon_error *err) __attribute__((warn_unused_result));
+/* Global parameters by name (see docs/rules.md), e.g. "warn_days", "supervise_days". */
+bool mon_ruleset_set_param(struct mon_ruleset *rs, const char *name, long long value,
+		struct mon_error *err) __attribute__((warn_unused_result));
+/* A rule can be switched off by code. */
+bool mon_ruleset_disable_rule(struct mon_ruleset *rs, const char *code,
+		struct mon_error *err) __attribute__((warn_unused_result));
+bool mon_ruleset_is_working_day(const struct mon_ruleset *rs, int32_t day);
+
+/* One stored event of the case and when it reached us. */
+struct mon_case_event {
+	const struct mon_event *event;
+	int64_t received_at;
+};
+
+/* One active condition: the caller's alert. */
+struct mon_condition {
+	char rule[MON_RULE_MAX];          /* stable code, e.g. "APR-DEADLINE-YELLOW" */
+	enum mon_severity severity;
+	char key[MON_KEY_MAX];            /* dedup key: one condition, one alert */
+	char supersedes[MON_RULE_MAX];    /* rule code on the same case this one replaces, or "" */
+	int64_t since;                    /* business time the condition began */
+	char message[256];
+	size_t evidence_count;
+	char evidence[MON_EVIDENCE_MAX][MON_ID_MAX + 1];  /* event ids */
+};
+
+enum mon_case_status {
+	MON_CASE_RECEIVED,     /* application received, not yet accepted */
+	MON_CASE_ACCEPTED,     /* the clock runs */
+	MON_CASE_SUSPENDED,    /* a special procedure stops the clock */
+	MON_CASE_DECIDED,
+	MON_CASE_REFUSED,      /* refused at intake */
+	MON_CASE_WITHDRAWN,
+};
+
+struct mon_case_state {
+	char dept[MON_CODE_MAX + 1];
+	char case_no[MON_CODE_MAX + 1];
+	char item[MON_CODE_MAX + 1];
+	enum mon_case_status status;
+	enum mon_unit unit;
+	int committed_days;        /* limits, extensions included */
+	int statutory_days;
+	int counted_days;          /* days counted as of now (or as of the decision) */
+	int suspended_days;        /* days not counted because the case was suspended */
+	int32_t committed_day;     /* last local day allowed, -1 when not running (not accepted, suspended) */
+	int32_t statutory_day;
+	int64_t next_check;        /* when time alone may change the conditions; INT64_MAX never */
+	bool has_level;
+	enum mon_severity level;   /* highest active condition */
+};
+
+struct mon_evaluation {
+	struct mon_case_state state;
+	size_t count;
+	struct mon_condition *conditions;   /* owned */
+};
+
+/* Evaluates one case from all its events (any order; sorted inside by business time, then
+ * receipt, then id) as of `now`. Events dated after `now` have not happened yet: they are
+ * left out, and next_check wakes the case at the first of them. False only on bad input
+ * (no events, more than MON_CASE_EVENTS_MAX, events of different cases, out of memory);
+ * *err says why. */
+bool mon_case_evaluate(const struct mon_ruleset *rs, const struct mon_case_event *events,
+		size_t count, int64_t now, struct mon_evaluation *out, struct mon_error *err)
+	__attribute__((warn_unused_result));
+void mon_evaluation_finish(struct mon_evaluation *ev);
+
+/* The rules this engine knows, for listings and configuration checks: index 0..count-1. */
+size_t mon_rule_count(void);
+const char *mon_rule_code(size_t i);
+enum mon_severity mon_rule_severity(size_t i);
+
+const char *mon_severity_name(enum mon_severity s);       /* "notice", "yellow", "red" */
+const char *mon_case_status_name(enum mon_case_status s); /* "received", "accepted", ... */
+
+#endif

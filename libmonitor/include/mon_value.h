@@ -1,0 +1,33 @@
+/* mon_value.h: parsers for the scalar values of the protocol: RFC 3339 times, money,
+ * party identifiers. Bounded, locale-independent, no allocation. */
+#ifndef MON_VALUE_H
+#define MON_VALUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/* "2026-03-02T09:15:00+08:00" (also 'Z', fractional seconds, lower-case t/z). The offset
+ * is required; impossible dates (2026-02-30, 25:00) are refused. */
+bool mon_time_parse(const char *s, int64_t *epoch, int *offset_min)
+	__attribute__((warn_unused_result));
+
+/* Writes RFC 3339 for epoch at the given offset: "2026-03-02T09:15:00+08:00". buf >= 32. */
+void mon_time_format(int64_t epoch, int offset_min, char *buf, size_t len);
+
+/* Yuan as a JSON string ("1234.50", "15000") or number (at most two decimals),
+ * non-negative, below 10^12 yuan; result in integer fen. */
+bool mon_money_parse(const json_t *value, int64_t *fen)
+	__attribute__((warn_unused_result));
+
+/* Formats fen as yuan with two decimals: "1234.50". buf >= 24. */
+void mon_money_format(int64_t fen, char *buf, size_t len);
+
+/* Unified social credit code (统一社会信用代码, GB 32100-2015): 18 characters, check digit. */
+bool mon_uscc_valid(const char *s);
+
+/* Resident identity number (GB 11643-1999): 18 characters, ISO 7064 MOD 11-2 check. */
+bool mon_citizen_id_valid(const char *s);
+
+#endif

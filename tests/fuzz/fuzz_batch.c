@@ -1,0 +1,81 @@
+/* fuzz_batch.c: feeds arbitrary bytes to mon_batch_parse as an application/json body and
+ * as an NDJSON body, and checks what comes back: errors are NUL-terminated and printable,
+ * and every accepted event is internally consistent. A violation aborts, so the fuzzer
+ * reports it like a crash. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz.h"
+#include "mon_batch.h"
+#include "mon_value.h"
+
+/* Small limits, so that the fuzzer reaches every limit quickly. */
+static const struct mon_limits limits = { .max_line = 4096, .max_depth = 8, .max_events = 64 };
+
+static void check_text(const char *s, size_t cap)
+{
+	const char *end = memchr(s, '\0', cap);
+
+	if (end == NULL)
+		abort();
+	for (; s < end; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			abort();
+	}
+}
+
+static void check_error(const struct mon_error *err)
+{
+	check_text(err->field, sizeof(err->field));
+	check_text(err->expected, sizeof(err->expected));
+	check_text(err->got, sizeof(err->got));
+	if (err->expected[0] == '\0' || err->got[0] == '\0')
+		abort();
+}
+
+/* An accepted event names itself, and its time survives a format/parse round trip. */
+static void check_event(const struct mon_event *ev)
+{
+	char buf[40];
+	int64_t at;
+	int off;
+
+	if (ev->id[0] == '\0' || ev->dept[0] == '\0' || !json_is_object(ev->body))
+		abort();
+	if (strcmp(mon_event_type_name(ev->type), "unknown") == 0)
+		abort();
+	mon_time_format(ev->at, ev->at_offset_min, buf, sizeof(buf));
+	if (!mon_time_parse(buf, &at, &off) || at != ev->at || off != ev->at_offset_min)
+		abort();
+}
+
+static void run(const uint8_t *data, size_t size, enum mon_body_format format)
+{
+	struct mon_batch batch;
+	struct mon_error err;
+
+	if (!mon_batch_parse((const char *)data, size, format, &limits, &batch, &err)) {
+		check_error(&err);
+		if (batch.count != 0 || batch.items != NULL)
+			abort();
+		return;
+	}
+	if (batch.count > limits.max_events)
+		abort();
+	for (size_t i = 0; i < batch.count; i++) {
+		const struct mon_item *item = &batch.items[i];
+		check_text(item->id, sizeof(item->id));
+		if (item->valid)
+			check_event(&item->event);
+		else
+			check_error(&item->error);
+	}
+	mon_batch_finish(&batch);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	run(data, size, MON_BODY_JSON);
+	run(data, size, MON_BODY_NDJSON);
+	return 0;
+}

@@ -1,0 +1,342 @@
+/* test_batch.c: splitting bodies into items: JSON objects and arrays, NDJSON with bad
+ * lines among good ones, CRLF, blank lines, oversize lines, the event count limit,
+ * duplicate keys, nesting depth, NUL bytes, and the ids echoed for refused events. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mon_batch.h"
+
+#define EV(id) "{\"id\":\"" id "\",\"dept\":\"LY-ZJJ\",\"type\":\"evaluation.received\"," \
+	"\"at\":\"2026-03-03T10:00:00+08:00\",\"satisfied\":true}"
+
+static const struct mon_limits limits = { .max_line = 256, .max_depth = 4, .max_events = 5 };
+
+static bool parse(const char *body, size_t len, enum mon_body_format format,
+		struct mon_batch *batch, struct mon_error *err)
+{
+	return mon_batch_parse(body, len, format, &limits, batch, err);
+}
+
+static void parse_ok(const char *body, enum mon_body_format format, struct mon_batch *batch)
+{
+	struct mon_error err;
+
+	if (!parse(body, strlen(body), format, batch, &err))
+		fail_msg("body refused: '%s' '%s' '%s'", err.field, err.expected, err.got);
+}
+
+static void assert_valid(const struct mon_batch *b, size_t i, const char *id)
+{
+	assert_true(i < b->count);
+	if (!b->items[i].valid)
+		fail_msg("item %zu refused: '%s' '%s' '%s'", i, b->items[i].error.field,
+			b->items[i].error.expected, b->items[i].error.got);
+	assert_string_equal(b->items[i].id, id);
+	assert_string_equal(b->items[i].event.id, id);
+	assert_non_null(b->items[i].event.body);
+}
+
+static void assert_invalid(const struct mon_batch *b, size_t i, const char *id,
+		const char *expected_prefix)
+{
+	assert_true(i < b->count);
+	assert_false(b->items[i].valid);
+	assert_string_equal(b->items[i].id, id);
+	if (strncmp(b->items[i].error.expected, expected_prefix, strlen(expected_prefix)) != 0)
+		fail_msg("item %zu: expected '%s', got error '%s'", i, expected_prefix,
+			b->items[i].error.expected);
+}
+
+static void test_json_object(void **state)
+{
+	struct mon_batch b;
+
+	(void)state;
+	parse_ok(EV("a"), MON_BODY_JSON, &b);
+	assert_int_equal(b.count, 1);
+	assert_valid(&b, 0, "a");
+	mon_batch_finish(&b);
+	assert_int_equal(b.count, 0);
+	assert_null(b.items);
+	mon_batch_finish(&b);
+	mon_batch_finish(NULL);
+}
+
+static void test_json_array(void **state)
+{
+	struct mon_batch b;
+
+	(void)state;
+	parse_ok("[" EV("a") ", 17, " EV("c") ", {\"id\":\"d\",\"type\":\"x\"}]", MON_BODY_JSON, &b);
+	assert_int_equal(b.count, 4);
+	assert_valid(&b, 0, "a");
+	assert_invalid(&b, 1, "", "a JSON object");
+	assert_string_equal(b.items[1].error.got, "17");
+	assert_valid(&b, 2, "c");
+	assert_invalid(&b, 3, "d", "a department code");
+	assert_string_equal(b.items[3].error.field, "dept");
+	mon_batch_finish(&b);
+
+	parse_ok(" [ ] ", MON_BODY_JSON, &b);
+	assert_int_equal(b.count, 0);
+	mon_batch_finish(&b);
+}
+
+static void assert_body_refused(const char *body, size_t len, enum mon_body_format format,
+		const char *expected_prefix, const char *got_part)
+{
+	struct mon_batch b;
+	struct mon_error err;
+
+	if (parse(body, len, format, &b, &err))
+		fail_msg("body accepted: %s", body);
+	assert_int_equal(b.count, 0);
+	assert_null(b.items);
+	assert_string_equal(err.field, "");
+	assert_memory_equal(err.expected, expected_prefix, strlen(expected_prefix));
+	if (strstr(err.got, got_part) == NULL)
+		fail_msg("got '%s' lacks '%s'", err.got, got_part);
+}
+
+static void test_json_refused(void **state)
+{
+	static const char nul_body[] = "[" EV("a") ",\0" EV("b") "]";
+
+	(void)state;
+	assert_body_refused("{\"id\":", 6, MON_BODY_JSON, "a JSON object or array of objects",
+		"line 1 column");
+	assert_body_refused("", 0, MON_BODY_JSON, "a JSON object or array of objects", "line");
+	assert_body_refused("42", 2, MON_BODY_JSON, "a JSON object or array of objects", "");
+	assert_body_refused("\"text\"", 6, MON_BODY_JSON, "a JSON object or array", "");
+	assert_body_refused(EV("a") " x", strlen(EV("a")) + 2, MON_BODY_JSON,
+		"a JSON object or array", "");
+	assert_body_refused("{\"id\":\"a\",\"id\":\"b\"}", 19, MON_BODY_JSON,
+		"a JSON object or array", "duplicate");
+	assert_body_refused(nul_body, sizeof(nul_body) - 1, MON_BODY_JSON,
+		"a JSON object or array", "");
+	assert_body_refused("[" EV("1") "," EV("2") "," EV("3") "," EV("4") "," EV("5") ","
+		EV("6") "]", strlen("[" EV("1") "," EV("2") "," EV("3") "," EV("4") "," EV("5") ","
+		EV("6") "]"), MON_BODY_JSON, "at most 5 events", "6 events");
+	assert_body_refused(NULL, 3, MON_BODY_JSON, "a JSON object or array", "");
+}
+
+/* jansson refuses nesting past its own cap; the body is refused, nothing overflows. */
+static void test_json_deep_body(void **state)
+{
+	size_t n = 100000;
+	char *body = malloc(2 * n);
+
+	(void)state;
+	assert_non_null(body);
+	memset(body, '[', n);
+	memset(body + n, ']', n);
+	assert_body_refused(body, 2 * n, MON_BODY_JSON, "a JSON object or array", "");
+	/* As one NDJSON line it is one refused item, whether the line limit or jansson's
+	 * depth cap catches it. */
+	struct mon_limits wide = limits;
+	struct mon_batch b;
+	struct mon_error err;
+	wide.max_line = 2 * n;
+	assert_true(mon_batch_parse(body, 2 * n, MON_BODY_NDJSON, &limits, &b, &err));
+	assert_invalid(&b, 0, "", "a line of at most 256 bytes");
+	mon_batch_finish(&b);
+	assert_true(mon_batch_parse(body, 2 * n, MON_BODY_NDJSON, &wide, &b, &err));
+	assert_invalid(&b, 0, "", "a JSON object on one line");
+	mon_batch_finish(&b);
+	free(body);
+}
+
+static void test_ndjson_bad_line_in_middle(void **state)
+{
+	struct mon_batch b;
+
+	(void)state;
+	parse_ok(EV("a") "\n{\"id\":\"b\", oops}\n" EV("c") "\n", MON_BODY_NDJSON, &b);
+	assert_int_equal(b.count, 3);
+	assert_valid(&b, 0, "a");
+	assert_invalid(&b, 1, "", "a JSON object on one line");
+	assert_string_equal(b.items[1].error.field, "");
+	assert_string_equal(b.items[1].error.got, "column 15: string or '}' expected near 'oops'");
+	assert_valid(&b, 2, "c");
+	mon_batch_finish(&b);
+}
+
+static void test_ndjson_crlf_and_blank_lines(void **state)
+{
+	struct mon_batch b;
+
+	(void)state;
+	parse_ok("\r\n" EV("a") "\r\n\r\n  \t \n" EV("b") "\r\n\n", MON_BODY_NDJSON, &b);
+	assert_int_equal(b.count, 2);
+	assert_valid(&b, 0, "a");
+	assert_valid(&b, 1, "b");
+	mon_batch_finish(&b);
+
+	/* The last line needs no newline. */
+	parse_ok(EV("a") "\n" EV("b"), MON_BODY_NDJSON, &b);
+	assert_int_equal(b.count, 2);
+	assert_valid(&b, 1, "b");
+	mon_batch_finish(&b);
+
+	parse_ok("\n\n \r\n", MON_BODY_NDJSON, &b);
+	assert_int_equal(b.count, 0);
+	mon_batch_finish(&b);
+	parse_ok("", MON_BODY_NDJSON, &b);
+	assert_int_equal(b.count, 0);
+	mon_batch_finish(&b);
+}
+
+static void test_ndjson_oversize_line(void **state)
+{
+	char body[1024], pad[300];
+	struct mon_batch b;
+	size_t ev_len = strlen(EV("x"));
+
+	(void)state;
+	/* Padded with spaces before the object: exactly max_line bytes passes (the CR of a
+	 * CRLF does not count), one more fails. */
+	memset(pad, ' ', sizeof(pad));
+	snprintf(body, sizeof(body), EV("a") "\n%.*s" EV("b") "\r\n%.*s" EV("c") "\n" EV("d"),
+		(int)(limits.max_line - ev_len), pad, (int)(limits.max_line - ev_len + 1), pad);
+	parse_ok(body, MON_BODY_NDJSON, &b);
+	assert_int_equal(b.count, 4);
+	assert_valid(&b, 0, "a");
+	assert_valid(&b, 1, "b");
+	assert_invalid(&b, 2, "", "a line of at most 256 bytes");
+	assert_string_equal(b.items[2].error.got, "257 bytes");
+	assert_valid(&b, 3, "d");
+	mon_batch_finish(&b);
+}
+
+static void test_ndjson_too_many(void **state)
+{
+	struct mon_batch b;
+	const char *five = EV("1") "\n" EV("2") "\n\n" EV("3") "\nnot json\n" EV("5") "\n\n";
+	const char *six = EV("1") "\n" EV("2") "\n" EV("3") "\n" EV("4") "\n" EV("5") "\n[]";
+
+	(void)state;
+	parse_ok(five, MON_BODY_NDJSON, &b);
+	assert_int_equal(b.count, 5);
+	assert_invalid(&b, 3, "", "a JSON object on one line");
+	mon_batch_finish(&b);
+	assert_body_refused(six, strlen(six), MON_BODY_NDJSON, "at most 5 events", "6 events");
+}
+
+static void test_ndjson_duplicates_and_non_objects(void **state)
+{
+	struct mon_batch b;
+
+	(void)state;
+	parse_ok("{\"id\":\"a\",\"id\":\"b\"}\n[" EV("x") "]\n\"s\"\n" EV("ok"), MON_BODY_NDJSON, &b);
+	assert_int_equal(b.count, 4);
+	assert_invalid(&b, 0, "", "a JSON object on one line");
+	assert_non_null(strstr(b.items[0].error.got, "duplicate"));
+	assert_invalid(&b, 1, "", "a JSON object");
+	assert_invalid(&b, 2, "", "a JSON object");
+	assert_string_equal(b.items[2].error.got, "\"s\"");
+	assert_valid(&b, 3, "ok");
+	mon_batch_finish(&b);
+}
+
+static void test_ndjson_nul_byte(void **state)
+{
+	static const char body[] = EV("a") "\n{\"id\":\"b\0\"}\n\0\n" EV("c");
+	struct mon_batch b;
+	struct mon_error err;
+
+	(void)state;
+	assert_true(parse(body, sizeof(body) - 1, MON_BODY_NDJSON, &b, &err));
+	assert_int_equal(b.count, 4);
+	assert_valid(&b, 0, "a");
+	assert_invalid(&b, 1, "", "a JSON object on one line");
+	assert_invalid(&b, 2, "", "a JSON object on one line");
+	assert_valid(&b, 3, "c");
+	/* The parser's message quotes the bad bytes; they come back escaped. */
+	for (size_t i = 1; i <= 2; i++) {
+		for (const char *p = b.items[i].error.got; *p != '\0'; p++)
+			assert_true((unsigned char)*p >= 0x20 && *p != 0x7f);
+	}
+	mon_batch_finish(&b);
+}
+
+static void test_depth(void **state)
+{
+	struct mon_batch b;
+	/* The event object is depth 1: {..{..[..{}]}} is depth 4, one more bracket is 5. */
+	const char *ok = "{\"id\":\"d4\",\"dept\":\"D\",\"type\":\"evaluation.received\",\"at\":"
+		"\"2026-03-03T10:00:00Z\",\"satisfied\":true,\"x\":{\"y\":[{}]}}";
+	const char *deep = "{\"id\":\"d5\",\"dept\":\"D\",\"type\":\"evaluation.received\",\"at\":"
+		"\"2026-03-03T10:00:00Z\",\"satisfied\":true,\"x\":{\"y\":[{\"z\":[]}]}}";
+	char body[512];
+
+	(void)state;
+	snprintf(body, sizeof(body), "%s\n%s", ok, deep);
+	parse_ok(body, MON_BODY_NDJSON, &b);
+	assert_valid(&b, 0, "d4");
+	assert_invalid(&b, 1, "d5", "JSON nested at most 4 deep");
+	mon_batch_finish(&b);
+
+	/* In an array body, each element counts from 1 again. */
+	snprintf(body, sizeof(body), "[%s,%s]", ok, deep);
+	parse_ok(body, MON_BODY_JSON, &b);
+	assert_valid(&b, 0, "d4");
+	assert_invalid(&b, 1, "d5", "JSON nested at most 4 deep");
+	mon_batch_finish(&b);
+}
+
+static void test_ids_of_refused_events(void **state)
+{
+	struct mon_batch b;
+	char body[1024], id[100];
+	char cjk[100] = "";
+
+	(void)state;
+	memset(id, 'k', sizeof(id) - 1);
+	id[sizeof(id) - 1] = '\0';
+	for (int i = 0; i < 30; i++)
+		strncat(cjk, "事", sizeof(cjk) - strlen(cjk) - 1);
+	snprintf(body, sizeof(body), "{\"id\":\"%s\"}\n{\"id\":\"%s\"}\n{\"id\":7}\n"
+		"{\"id\":\"x-1\",\"dept\":\"LY\"}\n{\"id\":\"a\\u0001b\\u007f\\u0085\"}", id, cjk);
+	parse_ok(body, MON_BODY_NDJSON, &b);
+	assert_int_equal(b.count, 5);
+	/* Too long: cut, with a visible "...", between characters. */
+	assert_invalid(&b, 0, "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk...",
+		"a string of 1 to 64");
+	assert_int_equal(strlen(b.items[1].id), 63);   /* 20 whole characters and "..." */
+	assert_memory_equal(b.items[1].id, cjk, 60);
+	assert_string_equal(b.items[1].id + 60, "...");
+	assert_invalid(&b, 2, "", "a string of 1 to 64");
+	assert_invalid(&b, 3, "x-1", "a known event type");
+	assert_string_equal(b.items[3].error.field, "type");
+	assert_string_equal(b.items[3].error.got, "(missing)");
+	/* Control characters are never echoed raw. */
+	assert_invalid(&b, 4, "a\\x01b\\x7f\\xc2\\x85", "a string of 1 to 64");
+	mon_batch_finish(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_json_object),
+		cmocka_unit_test(test_json_array),
+		cmocka_unit_test(test_json_refused),
+		cmocka_unit_test(test_json_deep_body),
+		cmocka_unit_test(test_ndjson_bad_line_in_middle),
+		cmocka_unit_test(test_ndjson_crlf_and_blank_lines),
+		cmocka_unit_test(test_ndjson_oversize_line),
+		cmocka_unit_test(test_ndjson_too_many),
+		cmocka_unit_test(test_ndjson_duplicates_and_non_objects),
+		cmocka_unit_test(test_ndjson_nul_byte),
+		cmocka_unit_test(test_depth),
+		cmocka_unit_test(test_ids_of_refused_events),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
