@@ -1,0 +1,170 @@
+/* api_events.c: POST /v1/events. Parse and validate (libmonitor), check each event's
+ * department against the principal, hand the valid ones to the writer, and answer with one
+ * status per input event only after the writer reports the transaction committed. */
+#include "http.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+
+#include "ingest.h"
+#include "log.h"
+#include "tls.h"
+
+struct events_request {
+	struct esupd *d;
+	struct evhttp_request *req;
+	struct mon_batch batch;
+	char principal[TLS_FINGERPRINT_LEN + 1];
+};
+
+static bool
+content_type_format(const char *value, enum mon_body_format *format)
+{
+	size_t len;
+
+	if (value == NULL)
+		return false;
+	len = strcspn(value, "; \t");
+	if (len == strlen("application/json") && strncasecmp(value, "application/json", len) == 0)
+		*format = MON_BODY_JSON;
+	else if (len == strlen("application/x-ndjson") && strncasecmp(value, "application/x-ndjson", len) == 0)
+		*format = MON_BODY_NDJSON;
+	else
+		return false;
+	return true;
+}
+
+static json_t *
+error_json(const struct mon_error *err)
+{
+	return json_pack("{s:s, s:s, s:s}", "field", err->field, "expected", err->expected,
+		"got", err->got);
+}
+
+/* An event may only be sent by its own department. */
+static void
+batch_check_departments(struct mon_batch *batch, const char *dept)
+{
+	for (size_t i = 0; i < batch->count; i++) {
+		struct mon_item *item = &batch->items[i];
+
+		if (!item->valid || strcmp(item->event.dept, dept) == 0)
+			continue;
+		item->valid = false;
+		snprintf(item->error.field, sizeof(item->error.field), "dept");
+		snprintf(item->error.expected, sizeof(item->error.expected),
+			"this certificate's department \"%s\"", dept);
+		snprintf(item->error.got, sizeof(item->error.got), "\"%s\"", item->event.dept);
+		mon_event_finish(&item->event);
+	}
+}
+
+static json_t *
+results_json(const struct mon_batch *batch, const enum ingest_status *statuses)
+{
+	static const char *const names[] = { "accepted", "duplicate", "rejected" };
+	size_t counts[3] = { 0 };
+	json_t *results = json_array();
+
+	for (size_t i = 0; i < batch->count; i++) {
+		const struct mon_item *item = &batch->items[i];
+		json_t *r = json_pack("{s:I, s:s, s:s}", "index", (json_int_t)i, "id", item->id,
+			"status", names[statuses[i]]);
+
+		counts[statuses[i]]++;
+		if (!item->valid)
+			json_object_set_new(r, "error", error_json(&item->error));
+		json_array_append_new(results, r);
+	}
+	return json_pack("{s:I, s:I, s:I, s:o}", "accepted", (json_int_t)counts[INGEST_ACCEPTED],
+		"duplicate", (json_int_t)counts[INGEST_DUPLICATE], "rejected",
+		(json_int_t)counts[INGEST_REJECTED], "results", results);
+}
+
+static void
+events_request_destroy(struct events_request *er)
+{
+	mon_batch_finish(&er->batch);
+	free(er);
+}
+
+static void
+events_committed(enum ingest_outcome outcome, const enum ingest_status *statuses, void *arg)
+{
+	struct events_request *er = arg;
+	unsigned retry = er->d->cfg->retry_after_s;
+
+	switch (outcome) {
+	case INGEST_COMMITTED:
+		http_reply_json(er->req, 200, results_json(&er->batch, statuses));
+		break;
+	case INGEST_BUSY:
+		http_reply_retry(er->req, 429, retry, "writer queue is full; nothing was stored, resend later");
+		break;
+	case INGEST_UNAVAILABLE:
+		http_reply_retry(er->req, 503, retry, "database unavailable; nothing was acknowledged, resend later");
+		break;
+	}
+	events_request_destroy(er);
+}
+
+static bool
+events_parse(struct events_request *er, enum mon_body_format format)
+{
+	const struct config *cfg = er->d->cfg;
+	struct mon_limits limits = {
+		.max_line = cfg->max_line_bytes,
+		.max_depth = cfg->max_json_depth,
+		.max_events = cfg->max_events_per_request,
+	};
+	struct evbuffer *in = evhttp_request_get_input_buffer(er->req);
+	size_t len = evbuffer_get_length(in);
+	const char *body = len ? (const char *)evbuffer_pullup(in, -1) : "";
+	struct mon_error err;
+
+	if (len > 0 && body == NULL) {
+		http_reply_error(er->req, 500, "out of memory");
+		return false;
+	}
+	if (!mon_batch_parse(body, len, format, &limits, &er->batch, &err)) {
+		int code = strstr(err.expected, "at most") ? 413 : 400;
+
+		http_reply_json(er->req, code, json_pack("{s:o}", "error", error_json(&err)));
+		return false;
+	}
+	return true;
+}
+
+void
+api_events_post(struct esupd *d, struct evhttp_request *req)
+{
+	struct events_request *er;
+	enum mon_body_format format;
+	const struct principal *p;
+	char fingerprint[TLS_FINGERPRINT_LEN + 1];
+
+	p = http_authenticate(d, req, 1u << ROLE_DEPARTMENT, fingerprint);
+	if (p == NULL)
+		return;
+	if (!content_type_format(evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type"), &format)) {
+		http_reply_error(req, 415, "Content-Type must be application/json or application/x-ndjson");
+		return;
+	}
+	er = calloc(1, sizeof(*er));
+	if (er == NULL) {
+		http_reply_error(req, 500, "out of memory");
+		return;
+	}
+	er->d = d;
+	er->req = req;
+	memcpy(er->principal, fingerprint, sizeof(er->principal));
+	if (!events_parse(er, format)) {
+		free(er);
+		return;
+	}
+	batch_check_departments(&er->batch, p->dept);
+	ingest_submit(d->ingest, &er->batch, er->principal, esupd_now(d), events_committed, er);
+}

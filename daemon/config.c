@@ -1,0 +1,255 @@
+/* config.c: the option table, the ini parser callback and validation. Every option has
+ * one row: section, name, type, default, bounds, and whether a reload may change it. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+enum opt_type { OPT_STRING, OPT_UINT, OPT_SIZE, OPT_LLONG, OPT_LEVEL, OPT_FACILITY, OPT_LISTEN };
+
+struct option {
+	const char *section;
+	const char *name;
+	enum opt_type type;
+	size_t offset;
+	const char *fallback;
+	long long min, max;
+	bool fixed;             /* a reload cannot change it */
+};
+
+#define O(field) offsetof(struct config, field)
+static const struct option options[] = {
+	{ "server", "listen", OPT_LISTEN, O(listen_address), "127.0.0.1:8443", 0, 0, true },
+	{ "server", "user", OPT_STRING, O(user), "", 0, 0, true },
+	{ "server", "pidfile", OPT_STRING, O(pidfile), "", 0, 0, true },
+	{ "tls", "certificate", OPT_STRING, O(tls_certificate), "/etc/esup/server.crt", 0, 0, false },
+	{ "tls", "private_key", OPT_STRING, O(tls_private_key), "/etc/esup/server.key", 0, 0, false },
+	{ "tls", "ca", OPT_STRING, O(tls_ca), "/etc/esup/ca.crt", 0, 0, false },
+	{ "tls", "crl", OPT_STRING, O(tls_crl), "", 0, 0, false },
+	{ "tls", "ciphers", OPT_STRING, O(tls_ciphers),
+	  "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+	  "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+	  "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305", 0, 0, false },
+	{ "tls", "ciphersuites", OPT_STRING, O(tls_ciphersuites),
+	  "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256", 0, 0, false },
+	{ "database", "conninfo", OPT_STRING, O(db_conninfo),
+	  "host=/var/run/postgresql dbname=esup user=esupd", 0, 0, true },
+	{ "database", "owner_conninfo", OPT_STRING, O(db_owner_conninfo), "", 0, 0, false },
+	{ "database", "reconnect_min_ms", OPT_UINT, O(db_reconnect_min_ms), "100", 1, 600000, false },
+	{ "database", "reconnect_max_ms", OPT_UINT, O(db_reconnect_max_ms), "5000", 1, 600000, false },
+	{ "limits", "max_body_bytes", OPT_SIZE, O(max_body_bytes), "8388608", 64, 1LL << 30, false },
+	{ "limits", "max_line_bytes", OPT_SIZE, O(max_line_bytes), "65536", 64, 1LL << 26, false },
+	{ "limits", "max_json_depth", OPT_SIZE, O(max_json_depth), "16", 2, 1000, false },
+	{ "limits", "max_events_per_request", OPT_SIZE, O(max_events_per_request), "5000", 1, 1000000, false },
+	{ "limits", "max_header_bytes", OPT_SIZE, O(max_header_bytes), "16384", 512, 1 << 20, false },
+	{ "limits", "idle_timeout_s", OPT_UINT, O(idle_timeout_s), "60", 1, 86400, false },
+	{ "limits", "handshake_timeout_s", OPT_UINT, O(handshake_timeout_s), "10", 1, 600, false },
+	{ "ingest", "batch_max_events", OPT_SIZE, O(batch_max_events), "1000", 1, 100000, false },
+	{ "ingest", "batch_max_delay_ms", OPT_UINT, O(batch_max_delay_ms), "5", 0, 10000, false },
+	{ "ingest", "queue_max_events", OPT_SIZE, O(queue_max_events), "50000", 1, 100000000, false },
+	{ "ingest", "retry_after_s", OPT_UINT, O(retry_after_s), "2", 1, 3600, false },
+	{ "log", "level", OPT_LEVEL, O(log_level), "info", 0, 0, false },
+	{ "log", "facility", OPT_FACILITY, O(log_facility), "daemon", 0, 0, true },
+	{ "testing", "clock_offset_s", OPT_LLONG, O(clock_offset_s), "0", -(1LL << 40), 1LL << 40, false },
+};
+#undef O
+#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+struct parse_state {
+	struct config *cfg;
+	char error[256];
+};
+
+static bool
+parse_integer(const char *value, long long min, long long max, long long *out)
+{
+	char *end;
+
+	errno = 0;
+	long long v = strtoll(value, &end, 10);
+	if (errno != 0 || end == value || *end != '\0' || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool
+set_string(char **slot, const char *value)
+{
+	char *copy = strdup(value);
+
+	if (copy == NULL)
+		return false;
+	free(*slot);
+	*slot = copy;
+	return true;
+}
+
+static bool
+set_listen(struct config *cfg, const char *value, char *error, size_t size)
+{
+	const char *colon = strrchr(value, ':');
+	long long port;
+
+	if (colon == NULL || colon == value || !parse_integer(colon + 1, 1, 65535, &port)) {
+		snprintf(error, size, "listen: expected ADDRESS:PORT, got \"%s\"", value);
+		return false;
+	}
+	char *addr = strndup(value, (size_t)(colon - value));
+	if (addr == NULL)
+		return false;
+	free(cfg->listen_address);
+	cfg->listen_address = addr;
+	cfg->listen_port = (unsigned)port;
+	return true;
+}
+
+static bool
+option_set(struct config *cfg, const struct option *opt, const char *value, char *error, size_t size)
+{
+	void *slot = (char *)cfg + opt->offset;
+	long long n;
+
+	switch (opt->type) {
+	case OPT_STRING:
+		return set_string(slot, value);
+	case OPT_LISTEN:
+		return set_listen(cfg, value, error, size);
+	case OPT_LEVEL:
+		if (log_level_from_name(value, slot))
+			return true;
+		snprintf(error, size, "%s: expected error, warning, info or debug, got \"%s\"", opt->name, value);
+		return false;
+	case OPT_FACILITY:
+		if (log_facility_valid(value))
+			return set_string(slot, value);
+		snprintf(error, size, "%s: expected daemon, user or local0..local7, got \"%s\"", opt->name, value);
+		return false;
+	case OPT_UINT:
+	case OPT_SIZE:
+	case OPT_LLONG:
+		if (!parse_integer(value, opt->min, opt->max, &n)) {
+			snprintf(error, size, "%s: expected an integer from %lld to %lld, got \"%s\"",
+				opt->name, opt->min, opt->max, value);
+			return false;
+		}
+		if (opt->type == OPT_UINT)
+			*(unsigned *)slot = (unsigned)n;
+		else if (opt->type == OPT_SIZE)
+			*(size_t *)slot = (size_t)n;
+		else
+			*(long long *)slot = n;
+		return true;
+	}
+	return false;
+}
+
+static int
+config_ini_line(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_state *st = user;
+
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		if (strcmp(options[i].section, section) != 0 || strcmp(options[i].name, name) != 0)
+			continue;
+		if (!option_set(st->cfg, &options[i], value, st->error, sizeof(st->error))) {
+			if (st->error[0] == '\0')
+				snprintf(st->error, sizeof(st->error), "%s: out of memory", name);
+			return 0;
+		}
+		return 1;
+	}
+	snprintf(st->error, sizeof(st->error), "unknown option \"%s\" in section [%s]", name, section);
+	return 0;
+}
+
+static bool
+config_validate(const struct config *cfg, char *error, size_t size)
+{
+	if (cfg->db_reconnect_min_ms > cfg->db_reconnect_max_ms) {
+		snprintf(error, size, "reconnect_min_ms must not exceed reconnect_max_ms");
+		return false;
+	}
+	if (cfg->max_line_bytes > cfg->max_body_bytes) {
+		snprintf(error, size, "max_line_bytes must not exceed max_body_bytes");
+		return false;
+	}
+	if (cfg->tls_certificate[0] == '\0' || cfg->tls_private_key[0] == '\0' || cfg->tls_ca[0] == '\0') {
+		snprintf(error, size, "[tls] certificate, private_key and ca are required");
+		return false;
+	}
+	return true;
+}
+
+struct config *
+config_load(const char *path)
+{
+	struct parse_state st = { .cfg = calloc(1, sizeof(struct config)) };
+
+	if (st.cfg == NULL)
+		return NULL;
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		if (!option_set(st.cfg, &options[i], options[i].fallback, st.error, sizeof(st.error))) {
+			config_destroy(st.cfg);
+			return NULL;
+		}
+	}
+	int line = ini_parse(path, config_ini_line, &st);
+	if (line < 0) {
+		log_warnx("%s: cannot open configuration file", path);
+	} else if (line > 0) {
+		log_warnx("%s:%d: %s", path, line, st.error[0] ? st.error : "syntax error");
+	} else if (!config_validate(st.cfg, st.error, sizeof(st.error))) {
+		log_warnx("%s: %s", path, st.error);
+		line = -1;
+	}
+	if (line != 0) {
+		config_destroy(st.cfg);
+		return NULL;
+	}
+	if (st.cfg->db_owner_conninfo[0] == '\0' && !set_string(&st.cfg->db_owner_conninfo, st.cfg->db_conninfo)) {
+		config_destroy(st.cfg);
+		return NULL;
+	}
+	return st.cfg;
+}
+
+void
+config_destroy(struct config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		enum opt_type t = options[i].type;
+
+		if (t == OPT_STRING || t == OPT_LISTEN || t == OPT_FACILITY)
+			free(*(char **)((char *)cfg + options[i].offset));
+	}
+	free(cfg);
+}
+
+const char *
+config_fixed_difference(const struct config *old, const struct config *new)
+{
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		const struct option *opt = &options[i];
+		const char *a = (const char *)old + opt->offset, *b = (const char *)new + opt->offset;
+
+		if (!opt->fixed)
+			continue;
+		if (opt->type == OPT_STRING || opt->type == OPT_FACILITY) {
+			if (strcmp(*(char *const *)a, *(char *const *)b) != 0)
+				return opt->name;
+		} else if (opt->type == OPT_LISTEN) {
+			if (strcmp(old->listen_address, new->listen_address) != 0 || old->listen_port != new->listen_port)
+				return opt->name;
+		}
+	}
+	return NULL;
+}

@@ -1,0 +1,55 @@
+/* config.h: esupd's configuration, parsed from one ini file. A reload parses into a new
+ * object and swaps it in only when it is valid. */
+#ifndef ESUP_CONFIG_H
+#define ESUP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "log.h"
+
+struct config {
+	/* [server] */
+	char *listen_address;     /* "127.0.0.1" */
+	unsigned listen_port;     /* 8443 */
+	char *user;               /* drop to this user when started as root */
+	char *pidfile;
+	/* [tls] */
+	char *tls_certificate;
+	char *tls_private_key;
+	char *tls_ca;
+	char *tls_crl;            /* optional */
+	char *tls_ciphers;        /* TLS 1.2 */
+	char *tls_ciphersuites;   /* TLS 1.3 */
+	/* [database] */
+	char *db_conninfo;        /* the daemon's role (writer) */
+	char *db_owner_conninfo;  /* only for --migrate; defaults to db_conninfo */
+	unsigned db_reconnect_min_ms;
+	unsigned db_reconnect_max_ms;
+	/* [limits] */
+	size_t max_body_bytes;
+	size_t max_line_bytes;
+	size_t max_json_depth;
+	size_t max_events_per_request;
+	size_t max_header_bytes;
+	unsigned idle_timeout_s;
+	unsigned handshake_timeout_s;
+	/* [ingest] */
+	size_t batch_max_events;
+	unsigned batch_max_delay_ms;
+	size_t queue_max_events;
+	unsigned retry_after_s;
+	/* [log] */
+	enum log_level log_level;
+	char *log_facility;
+	/* [testing] */
+	long long clock_offset_s; /* test-only: added to the wall clock; never set in production */
+};
+
+/* Parses path into a new config. On error logs "file:line: message" and returns NULL. */
+struct config *config_load(const char *path);
+void config_destroy(struct config *cfg);
+/* Options that a reload cannot change (listen address, user); names the first differing. */
+const char *config_fixed_difference(const struct config *old, const struct config *new);
+
+#endif

@@ -1,0 +1,54 @@
+/* db.h: one asynchronous PostgreSQL connection driven by the event loop.
+ *
+ * Connects with PQconnectStart/PQconnectPoll, runs queries strictly one at a time from a
+ * FIFO with PQsendQueryParams, reads results with PQconsumeInput/PQisBusy/PQgetResult,
+ * and reconnects with exponential backoff from a timer when the connection is lost.
+ * Nothing here blocks the loop. */
+#ifndef ESUP_DB_H
+#define ESUP_DB_H
+
+#include <stdbool.h>
+
+#include <event2/event.h>
+#include <libpq-fe.h>
+
+struct db;
+
+/* Called once per query. res is the query's result (the last non-NULL PGresult of the
+ * query, owned by db: valid only during the call), or NULL when the connection was lost
+ * or the query could not be sent. A query that fails in the server gets its error result
+ * (PQresultStatus PGRES_FATAL_ERROR). */
+typedef void db_result_cb(const PGresult *res, void *arg);
+
+/* Told when the connection comes up (after the on-connect queries ran) or goes down. */
+typedef void db_state_cb(struct db *db, bool up, void *arg);
+
+/* Told for each NOTIFY on a channel this connection LISTENs to. */
+typedef void db_notify_cb(const char *channel, const char *payload, void *arg);
+
+struct db *db_create(struct event_base *base, const char *name, const char *conninfo,
+		unsigned reconnect_min_ms, unsigned reconnect_max_ms,
+		db_state_cb *state_cb, void *state_arg);
+/* Frees everything. Queries still queued are dropped without their callbacks, so call it
+ * only at exit, when the loop no longer runs, and never from inside a db callback. */
+void db_destroy(struct db *db);
+
+/* Starts connecting; later losses reconnect by themselves. */
+void db_start(struct db *db);
+bool db_is_up(const struct db *db);
+
+/* Issues LISTEN channel on every (re)connect; notifications go to cb. */
+void db_listen(struct db *db, const char *channel, db_notify_cb *cb, void *arg);
+
+/* Queues a query (text parameters, NULL for SQL NULL; all are copied). Returns false,
+ * without calling cb, when the connection is down (or out of memory, or more than 65535
+ * parameters); otherwise cb is called exactly once, never before db_query returns. The SQL
+ * must be a single statement. Queries of all users share one session: a query queued
+ * while another user is between BEGIN and COMMIT runs inside that transaction. */
+bool db_query(struct db *db, const char *sql, int nparams, const char *const *values,
+		db_result_cb *cb, void *arg) __attribute__((warn_unused_result));
+
+/* Number of queries queued or in flight. */
+unsigned db_pending(const struct db *db);
+
+#endif

@@ -1,0 +1,37 @@
+/* esupd.h: the daemon's top-level object, shared by the modules that serve requests. One
+ * instance, created in main() and passed down; nothing here is a global. */
+#ifndef ESUP_ESUPD_H
+#define ESUP_ESUPD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <openssl/ssl.h>
+
+#include "config.h"
+
+struct db;
+struct identity;
+struct ingest;
+
+struct esupd {
+	const char *config_path;
+	struct config *cfg;
+	struct event_base *base;
+	SSL_CTX *tls;                 /* swapped on reload; live connections keep their own */
+	struct evhttp *http;
+	struct evhttp_bound_socket *listener;
+	struct db *writer;            /* ingest transactions only */
+	struct db *reader;            /* principals and queries outside transactions */
+	struct identity *identity;
+	struct ingest *ingest;
+	bool draining;                /* SIGTERM seen: no new work */
+	struct event *sig_term, *sig_int, *sig_hup;
+};
+
+/* Business clock: the wall clock plus the test-only [testing] clock_offset_s. */
+int64_t esupd_now(const struct esupd *d);
+
+#endif

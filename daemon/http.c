@@ -1,0 +1,190 @@
+/* http.c: evhttp over bufferevent_openssl. Routing is a small table; every /v1 route
+ * authenticates through http_authenticate, so no handler can forget to. */
+#include "http.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/keyvalq_struct.h>
+
+#include "db.h"
+#include "log.h"
+#include "tls.h"
+
+static struct bufferevent *
+http_new_connection(struct event_base *base, void *arg)
+{
+	struct esupd *d = arg;
+	SSL *ssl = tls_session_new(d->tls, base, d->cfg->handshake_timeout_s);
+
+	if (ssl == NULL)
+		return NULL;
+	/* fd -1: evhttp hands the accepted socket to the bufferevent right after this. */
+	struct bufferevent *bev = bufferevent_openssl_socket_new(base, -1, ssl,
+		BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL)
+		SSL_free(ssl);
+	return bev;
+}
+
+void
+http_reply_json(struct evhttp_request *req, int code, json_t *body)
+{
+	struct evbuffer *out = evbuffer_new();
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+	if (out != NULL && text != NULL) {
+		evbuffer_add(out, text, strlen(text));
+		evbuffer_add(out, "\n", 1);
+	}
+	evhttp_send_reply(req, code, NULL, out);
+	free(text);
+	json_decref(body);
+	if (out != NULL)
+		evbuffer_free(out);
+}
+
+void
+http_reply_error(struct evhttp_request *req, int code, const char *message)
+{
+	http_reply_json(req, code, json_pack("{s:s}", "error", message));
+}
+
+void
+http_reply_retry(struct evhttp_request *req, int code, unsigned retry_after_s, const char *message)
+{
+	char seconds[16];
+
+	snprintf(seconds, sizeof(seconds), "%u", retry_after_s);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", seconds);
+	http_reply_error(req, code, message);
+}
+
+static SSL *
+http_request_ssl(struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+
+	return bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+}
+
+const struct principal *
+http_authenticate(struct esupd *d, struct evhttp_request *req, unsigned roles, char *fingerprint)
+{
+	SSL *ssl = http_request_ssl(req);
+	const char *fp, *subject;
+	const struct principal *p;
+
+	if (ssl == NULL || !tls_peer_identity(ssl, &fp, &subject)) {
+		http_reply_error(req, 401, "a client certificate is required");
+		return NULL;
+	}
+	if (!identity_ready(d->identity)) {
+		http_reply_retry(req, 503, d->cfg->retry_after_s, "principals not loaded yet: database unavailable");
+		return NULL;
+	}
+	p = identity_find(d->identity, fp);
+	if (p == NULL) {
+		log_info("refused certificate %s (%s): not a registered principal", fp, subject);
+		http_reply_error(req, 403, "certificate is not registered as a principal");
+		return NULL;
+	}
+	if ((roles & (1u << p->role)) == 0) {
+		http_reply_error(req, 403, "this principal's role may not use this resource");
+		return NULL;
+	}
+	memcpy(fingerprint, fp, TLS_FINGERPRINT_LEN + 1);
+	return p;
+}
+
+static void
+http_healthz(struct esupd *d, struct evhttp_request *req)
+{
+	bool up = db_is_up(d->writer);
+
+	http_reply_json(req, up ? 200 : 503, json_pack("{s:s, s:s, s:b}",
+		"status", up ? "ok" : "degraded",
+		"database", up ? "up" : "down",
+		"draining", d->draining));
+}
+
+static void
+http_route(struct evhttp_request *req, void *arg)
+{
+	struct esupd *d = arg;
+	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	enum evhttp_cmd_type method = evhttp_request_get_command(req);
+
+	if (path == NULL)
+		path = "";
+	if (strcmp(path, "/healthz") == 0) {
+		if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD)
+			http_reply_error(req, 405, "use GET");
+		else
+			http_healthz(d, req);
+		return;
+	}
+	if (d->draining) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		http_reply_retry(req, 503, d->cfg->retry_after_s, "shutting down");
+		return;
+	}
+	if (strcmp(path, "/v1/events") == 0) {
+		if (method != EVHTTP_REQ_POST)
+			http_reply_error(req, 405, "use POST");
+		else
+			api_events_post(d, req);
+		return;
+	}
+	/* Under /v1 nobody learns what exists without a certificate. */
+	if (strncmp(path, "/v1/", 4) == 0) {
+		char fingerprint[TLS_FINGERPRINT_LEN + 1];
+
+		if (http_authenticate(d, req, ~0u, fingerprint) == NULL)
+			return;
+	}
+	http_reply_error(req, 404, "no such resource");
+}
+
+void
+http_apply_limits(struct esupd *d)
+{
+	evhttp_set_max_body_size(d->http, (ev_ssize_t)d->cfg->max_body_bytes);
+	evhttp_set_max_headers_size(d->http, (ev_ssize_t)d->cfg->max_header_bytes);
+	evhttp_set_timeout(d->http, (int)d->cfg->idle_timeout_s);
+}
+
+bool
+http_start(struct esupd *d)
+{
+	d->http = evhttp_new(d->base);
+	if (d->http == NULL)
+		return false;
+	evhttp_set_allowed_methods(d->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
+	evhttp_set_bevcb(d->http, http_new_connection, d);
+	evhttp_set_gencb(d->http, http_route, d);
+	evhttp_set_default_content_type(d->http, "application/json");
+	http_apply_limits(d);
+	d->listener = evhttp_bind_socket_with_handle(d->http, d->cfg->listen_address,
+		(ev_uint16_t)d->cfg->listen_port);
+	if (d->listener == NULL) {
+		log_warn("cannot listen on %s:%u", d->cfg->listen_address, d->cfg->listen_port);
+		return false;
+	}
+	log_info("listening on %s:%u", d->cfg->listen_address, d->cfg->listen_port);
+	return true;
+}
+
+void
+http_stop_accepting(struct esupd *d)
+{
+	if (d->listener != NULL) {
+		evhttp_del_accept_socket(d->http, d->listener);
+		d->listener = NULL;
+	}
+}

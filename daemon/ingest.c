@@ -1,0 +1,754 @@
+/* ingest.c: the batching writer.
+ *
+ * Requests queue FIFO and are gathered, whole, into one transaction at a time on the
+ * writer connection: BEGIN; SET LOCAL synchronous_commit = on; one INSERT of every event
+ * (idempotent on (dept, id) through event_ids); COMMIT. Requests hear back only after the
+ * COMMIT returned. A batch that the server refuses is rolled back and each of its
+ * requests retried alone once, so one poison request cannot block the others. The
+ * transaction is an explicit state machine (enum ingest_step, ingest_issue) so later
+ * steps - locking cases, evaluating rules, writing alerts - slot in before COMMIT. */
+#include "ingest.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event_struct.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "db.h"
+#include "log.h"
+#include "mon_value.h"
+
+#define INGEST_MAINT_INTERVAL_S 3600   /* esup_ensure_partitions: hourly is plenty */
+#define INGEST_MAINT_FAILED_S 60       /* after a failure: retry without flooding the log */
+#define INGEST_MAINT_WAIT_S 1          /* database down or busy: look again soon */
+
+/* One statement does the whole insert. input takes a sequence value per event, fresh
+ * keeps the (dept, id) keys nobody stored before (in a fixed order, so that concurrent
+ * writers wait on each other instead of deadlocking), stored inserts their events, and
+ * the result names the input ordinals that were stored; all others are duplicates. */
+static const char ingest_insert_sql[] =
+	"WITH input AS ("
+	" SELECT r.o, r.d, r.i, r.t, r.a, r.c, r.m, r.p, r.b, r.r, nextval('events_seq') AS seq"
+	" FROM jsonb_to_recordset($1::jsonb) AS r(o int, d text, i text, t text, a timestamptz,"
+	"  c text, m text, p text, b jsonb, r timestamptz)"
+	"), fresh AS ("
+	" INSERT INTO event_ids (dept, event_id, seq, received_at)"
+	" SELECT d, i, seq, r FROM input ORDER BY d, i"
+	" ON CONFLICT DO NOTHING RETURNING seq"
+	"), stored AS ("
+	" INSERT INTO events (seq, received_at, dept, event_id, type, at, case_no, item, principal, body)"
+	" OVERRIDING SYSTEM VALUE"
+	" SELECT i.seq, i.r, i.d, i.i, i.t, i.a, i.c, i.m, i.p, i.b"
+	" FROM input i JOIN fresh f USING (seq) ORDER BY i.seq"
+	" RETURNING seq"
+	") SELECT i.o FROM stored s JOIN input i USING (seq)";
+
+struct ingest_req {
+	struct ingest_req *next;
+	const struct mon_batch *batch;
+	char *principal;
+	int64_t received_at;
+	ingest_done_cb *done;
+	void *arg;
+	enum ingest_status *statuses;   /* batch->count entries */
+	size_t nvalid;
+	int64_t queued_ms;              /* monotonic */
+	bool retried;                   /* failed in a batch; now runs alone, once */
+};
+
+/* The statements of one batch, in order. */
+enum ingest_step {
+	STEP_BEGIN,
+	STEP_SYNC_COMMIT,
+	STEP_INSERT,
+	STEP_COMMIT,
+	STEP_ROLLBACK,   /* after a server error, from any step */
+};
+
+static const char *const ingest_step_names[] = {
+	[STEP_BEGIN] = "BEGIN",
+	[STEP_SYNC_COMMIT] = "SET synchronous_commit",
+	[STEP_INSERT] = "INSERT",
+	[STEP_COMMIT] = "COMMIT",
+	[STEP_ROLLBACK] = "ROLLBACK",
+};
+
+/* An event sent to the database; its index is the ordinal "o" of the INSERT. */
+struct ingest_slot {
+	struct ingest_req *req;
+	size_t item;
+};
+
+struct ingest_batch {
+	struct ingest *ingest;
+	struct ingest_req *reqs;
+	size_t nreqs, nevents;
+	enum ingest_step step;
+	enum ingest_step failed_step;   /* where the server refused, for the log */
+	struct ingest_slot *slots;
+	size_t nslots;
+	char *rows;                     /* the INSERT's jsonb parameter */
+	char sqlstate[6];
+	char error[256];
+};
+
+struct ingest {
+	struct event_base *base;
+	struct db *db;
+	struct ingest_limits limits;
+	struct ingest_req *head, *tail;  /* waiting for a batch */
+	size_t queued_events;            /* valid events in head..tail */
+	struct ingest_batch *batch;      /* the one in flight */
+	bool maint_due, maint_running;
+	bool draining;
+	void (*drained)(void *arg);
+	void *drained_arg;
+	struct event ev_delay, ev_maint;
+};
+
+static void ingest_schedule(struct ingest *ingest);
+
+static int64_t
+ingest_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+ingest_req_free(struct ingest_req *r)
+{
+	if (r == NULL)
+		return;
+	free(r->statuses);
+	free(r->principal);
+	free(r);
+}
+
+static void
+ingest_req_done(struct ingest_req *r, enum ingest_outcome outcome)
+{
+	r->done(outcome, outcome == INGEST_COMMITTED ? r->statuses : NULL, r->arg);
+	ingest_req_free(r);
+}
+
+static void
+ingest_batch_free(struct ingest_batch *b)
+{
+	if (b == NULL)
+		return;
+	free(b->slots);
+	free(b->rows);
+	free(b);
+}
+
+static void
+ingest_check_drained(struct ingest *ingest)
+{
+	void (*drained)(void *arg) = ingest->drained;
+
+	if (drained == NULL || ingest->head != NULL || ingest->batch != NULL ||
+	    ingest->maint_running)
+		return;
+	ingest->drained = NULL;
+	drained(ingest->drained_arg);
+}
+
+/* Ends the batch: every request hears the outcome. The batch counts as in flight until
+ * the last has, so a callback that asks to drain is not told "drained" too early. */
+static void
+ingest_batch_finish(struct ingest_batch *b, enum ingest_outcome outcome)
+{
+	struct ingest *ingest = b->ingest;
+	struct ingest_req *r = b->reqs, *next;
+
+	b->reqs = NULL;
+	for (; r != NULL; r = next) {
+		next = r->next;
+		ingest_req_done(r, outcome);
+	}
+	ingest->batch = NULL;
+	ingest_batch_free(b);
+	ingest_schedule(ingest);
+	ingest_check_drained(ingest);
+}
+
+/* Puts the requests of a refused batch back at the front of the queue, each to run
+ * alone; a request that already ran alone is answered unavailable instead. */
+static void
+ingest_batch_retry(struct ingest_batch *b)
+{
+	struct ingest *ingest = b->ingest;
+	struct ingest_req *r = b->reqs, *next, *front = NULL, *front_last = NULL;
+	struct ingest_req **failed_tail = &b->reqs;
+
+	for (; r != NULL; r = next) {
+		next = r->next;
+		r->next = NULL;
+		if (r->retried) {
+			log_warnx("ingest: request of %zu events from %.16s... failed alone at %s: "
+				"SQLSTATE %s: %s; answered unavailable", r->nvalid, r->principal,
+				ingest_step_names[b->failed_step], b->sqlstate, b->error);
+			*failed_tail = r;
+			failed_tail = &r->next;
+			continue;
+		}
+		r->retried = true;
+		if (front_last)
+			front_last->next = r;
+		else
+			front = r;
+		front_last = r;
+		ingest->queued_events += r->nvalid;
+	}
+	*failed_tail = NULL;
+	if (front != NULL) {
+		front_last->next = ingest->head;
+		if (ingest->head == NULL)
+			ingest->tail = front_last;
+		ingest->head = front;
+	}
+	ingest_batch_finish(b, INGEST_UNAVAILABLE);
+}
+
+static uint64_t
+ingest_key_hash(const struct mon_event *ev)
+{
+	uint64_t h = 14695981039346656037u;   /* FNV-1a */
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)ev->dept; *p; p++)
+		h = (h ^ *p) * 1099511628211u;
+	h = (h ^ 0) * 1099511628211u;
+	for (p = (const unsigned char *)ev->id; *p; p++)
+		h = (h ^ *p) * 1099511628211u;
+	return h;
+}
+
+/* Open addressing over a power-of-two table at most half full. Returns true when the
+ * same (dept, id) was already added. */
+static bool
+ingest_key_seen(const struct mon_event **set, size_t mask, const struct mon_event *ev)
+{
+	size_t i = (size_t)ingest_key_hash(ev) & mask;
+
+	for (; set[i] != NULL; i = (i + 1) & mask)
+		if (strcmp(set[i]->id, ev->id) == 0 && strcmp(set[i]->dept, ev->dept) == 0)
+			return true;
+	set[i] = ev;
+	return false;
+}
+
+/* Decides which events go to the database: every valid event once per (dept, id) within
+ * the batch. The statuses start as rejected or duplicate; the INSERT's answer turns the
+ * stored ones into accepted. */
+static bool
+ingest_batch_dedup(struct ingest_batch *b)
+{
+	size_t cap = 2;
+	const struct mon_event **set;
+
+	while (cap < 2 * b->nevents)
+		cap *= 2;
+	set = calloc(cap, sizeof(*set));
+	b->slots = calloc(b->nevents ? b->nevents : 1, sizeof(*b->slots));
+	if (set == NULL || b->slots == NULL) {
+		free(set);
+		return false;
+	}
+	for (struct ingest_req *r = b->reqs; r != NULL; r = r->next) {
+		for (size_t i = 0; i < r->batch->count; i++) {
+			const struct mon_item *item = &r->batch->items[i];
+
+			r->statuses[i] = item->valid ? INGEST_DUPLICATE : INGEST_REJECTED;
+			if (!item->valid || ingest_key_seen(set, cap - 1, &item->event))
+				continue;
+			b->slots[b->nslots++] = (struct ingest_slot){ r, i };
+		}
+	}
+	free(set);
+	return true;
+}
+
+/* One jsonb_to_recordset row. Times go as RFC 3339 UTC; absent case and item as null. */
+static json_t *
+ingest_row(size_t ordinal, const struct ingest_req *r, const struct mon_event *ev)
+{
+	char at[40], received[40];
+
+	mon_time_format(ev->at, 0, at, sizeof(at));
+	mon_time_format(r->received_at, 0, received, sizeof(received));
+	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s?, s:s?, s:s, s:O, s:s}",
+		"o", (json_int_t)ordinal, "d", ev->dept, "i", ev->id,
+		"t", mon_event_type_name(ev->type), "a", at,
+		"c", ev->case_no[0] ? ev->case_no : NULL, "m", ev->item[0] ? ev->item : NULL,
+		"p", r->principal, "b", ev->body, "r", received);
+}
+
+static bool
+ingest_batch_rows(struct ingest_batch *b)
+{
+	json_t *rows = json_array();
+
+	for (size_t o = 0; rows != NULL && o < b->nslots; o++) {
+		const struct ingest_slot *s = &b->slots[o];
+		json_t *row = ingest_row(o, s->req, &s->req->batch->items[s->item].event);
+
+		if (row == NULL || json_array_append_new(rows, row) != 0) {
+			json_decref(rows);
+			rows = NULL;
+		}
+	}
+	if (rows == NULL)
+		return false;
+	b->rows = json_dumps(rows, JSON_COMPACT);
+	json_decref(rows);
+	return b->rows != NULL;
+}
+
+static void ingest_on_result(const PGresult *res, void *arg);
+
+/* Issues the statement of the batch's current step. */
+static void
+ingest_issue(struct ingest_batch *b)
+{
+	static const char *const sql[] = {
+		[STEP_BEGIN] = "BEGIN",
+		[STEP_SYNC_COMMIT] = "SET LOCAL synchronous_commit = on",
+		[STEP_INSERT] = ingest_insert_sql,
+		[STEP_COMMIT] = "COMMIT",
+		[STEP_ROLLBACK] = "ROLLBACK",
+	};
+	const char *values[1] = { b->rows };
+	int nparams = b->step == STEP_INSERT ? 1 : 0;
+
+	if (db_query(b->ingest->db, sql[b->step], nparams, nparams ? values : NULL,
+			ingest_on_result, b))
+		return;
+	log_info("ingest: cannot issue %s; %zu requests answered unavailable",
+		ingest_step_names[b->step], b->nreqs);
+	/* Still connected (out of memory): do not leave a transaction open for the next
+	 * batch to inherit. */
+	if (b->step != STEP_BEGIN && db_is_up(b->ingest->db) &&
+	    !db_query(b->ingest->db, "ROLLBACK", 0, NULL, NULL, NULL))
+		log_warnx("ingest: cannot roll back an abandoned batch");
+	ingest_batch_finish(b, INGEST_UNAVAILABLE);
+}
+
+/* What follows a step that succeeded. New steps go between STEP_INSERT and STEP_COMMIT. */
+static enum ingest_step
+ingest_next_step(enum ingest_step step)
+{
+	switch (step) {
+	case STEP_BEGIN: return STEP_SYNC_COMMIT;
+	case STEP_SYNC_COMMIT: return STEP_INSERT;
+	case STEP_INSERT: return STEP_COMMIT;
+	case STEP_COMMIT:
+	case STEP_ROLLBACK: break;
+	}
+	return STEP_ROLLBACK;
+}
+
+/* Marks the events the INSERT stored. Anything unexpected in its answer aborts the batch
+ * rather than acknowledging on a guess. */
+static bool
+ingest_mark_stored(struct ingest_batch *b, const PGresult *res)
+{
+	int n = PQntuples(res);
+
+	if (PQnfields(res) != 1 || n < 0 || (size_t)n > b->nslots)
+		return false;
+	for (int row = 0; row < n; row++) {
+		const char *v = PQgetvalue(res, row, 0);
+		char *end;
+		unsigned long long o;
+
+		errno = 0;
+		o = strtoull(v, &end, 10);
+		if (errno != 0 || end == v || *end != '\0' || o >= b->nslots)
+			return false;
+		b->slots[o].req->statuses[b->slots[o].item] = INGEST_ACCEPTED;
+	}
+	return true;
+}
+
+static void
+ingest_record_error(struct ingest_batch *b, const PGresult *res, const char *fallback)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+	snprintf(b->sqlstate, sizeof(b->sqlstate), "%s", state ? state : "-----");
+	snprintf(b->error, sizeof(b->error), "%s", msg ? msg : fallback);
+}
+
+/* The step's statement completed without a server error: read what it says. */
+static bool
+ingest_step_ok(struct ingest_batch *b, const PGresult *res)
+{
+	switch (b->step) {
+	case STEP_INSERT:
+		if (ingest_mark_stored(b, res))
+			return true;
+		ingest_record_error(b, res, "unexpected answer to the INSERT");
+		return false;
+	case STEP_COMMIT:
+		/* COMMIT of an aborted transaction answers ROLLBACK, without an error. */
+		if (strcmp(PQcmdStatus((PGresult *)res), "COMMIT") == 0)
+			return true;
+		ingest_record_error(b, res, "COMMIT answered ROLLBACK");
+		return false;
+	default:
+		return true;
+	}
+}
+
+static void
+ingest_rolled_back(struct ingest_batch *b)
+{
+	/* A retry running alone is reported by ingest_batch_retry. */
+	if (!b->reqs->retried)
+		log_warnx("ingest: batch of %zu requests (%zu events) failed at %s: SQLSTATE %s: "
+			"%s; retrying each request alone", b->nreqs, b->nevents,
+			ingest_step_names[b->failed_step], b->sqlstate, b->error);
+	ingest_batch_retry(b);
+}
+
+static void
+ingest_on_result(const PGresult *res, void *arg)
+{
+	struct ingest_batch *b = arg;
+	ExecStatusType st;
+
+	if (res == NULL) {
+		/* Not acknowledged; the client resends, and event_ids makes that safe even if
+		 * the COMMIT did land. */
+		log_info("ingest: connection lost during a batch; %zu requests answered unavailable",
+			b->nreqs);
+		ingest_batch_finish(b, INGEST_UNAVAILABLE);
+		return;
+	}
+	if (b->step == STEP_ROLLBACK) {
+		ingest_rolled_back(b);
+		return;
+	}
+	st = PQresultStatus(res);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		ingest_record_error(b, res, PQresStatus(st));
+	else if (ingest_step_ok(b, res)) {
+		if (b->step == STEP_COMMIT) {
+			ingest_batch_finish(b, INGEST_COMMITTED);
+			return;
+		}
+		b->step = ingest_next_step(b->step);
+		ingest_issue(b);
+		return;
+	}
+	b->failed_step = b->step;
+	b->step = STEP_ROLLBACK;
+	ingest_issue(b);
+}
+
+/* Takes whole requests from the queue up to batch_max_events; a larger request goes
+ * alone, and so does a request being retried. */
+static struct ingest_batch *
+ingest_batch_take(struct ingest *ingest)
+{
+	struct ingest_batch *b = calloc(1, sizeof(*b));
+	struct ingest_req **tail;
+
+	if (b == NULL)
+		return NULL;
+	b->ingest = ingest;
+	tail = &b->reqs;
+	while (ingest->head != NULL) {
+		struct ingest_req *r = ingest->head;
+
+		if (b->nreqs > 0 &&
+		    (r->retried || b->nevents + r->nvalid > ingest->limits.batch_max_events))
+			break;
+		ingest->head = r->next;
+		if (ingest->head == NULL)
+			ingest->tail = NULL;
+		r->next = NULL;
+		*tail = r;
+		tail = &r->next;
+		b->nreqs++;
+		b->nevents += r->nvalid;
+		ingest->queued_events -= r->nvalid;
+		if (r->retried)
+			break;
+	}
+	return b;
+}
+
+static void
+ingest_start_batch(struct ingest *ingest)
+{
+	struct ingest_batch *b = ingest_batch_take(ingest);
+	struct timeval retry = { 0, 100000 };
+
+	if (b == NULL) {
+		log_warnx("ingest: out of memory starting a batch; retrying shortly");
+		evtimer_add(&ingest->ev_delay, &retry);
+		return;
+	}
+	ingest->batch = b;
+	if (!ingest_batch_dedup(b) || !ingest_batch_rows(b)) {
+		log_warnx("ingest: out of memory preparing a batch of %zu events", b->nevents);
+		ingest_batch_finish(b, INGEST_UNAVAILABLE);
+		return;
+	}
+	b->step = STEP_BEGIN;
+	ingest_issue(b);
+}
+
+/* Fails everything still waiting: the database went away, and a client that is told at
+ * once can resend sooner. */
+static void
+ingest_fail_queue(struct ingest *ingest)
+{
+	struct ingest_req *r = ingest->head, *next;
+
+	ingest->head = ingest->tail = NULL;
+	ingest->queued_events = 0;
+	for (; r != NULL; r = next) {
+		next = r->next;
+		ingest_req_done(r, INGEST_UNAVAILABLE);
+	}
+}
+
+static void
+ingest_on_maint(const PGresult *res, void *arg)
+{
+	struct ingest *ingest = arg;
+	struct timeval tv = { INGEST_MAINT_INTERVAL_S, 0 };
+
+	ingest->maint_running = false;
+	if (res == NULL) {
+		ingest->maint_due = true;
+		tv.tv_sec = INGEST_MAINT_WAIT_S;
+	} else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_warnx("ingest: esup_ensure_partitions failed: %s",
+			PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+		tv.tv_sec = INGEST_MAINT_FAILED_S;
+	} else if (strcmp(PQgetvalue(res, 0, 0), "0") != 0) {
+		log_info("ingest: created %s monthly event partitions", PQgetvalue(res, 0, 0));
+	}
+	if (!ingest->draining)
+		evtimer_add(&ingest->ev_maint, &tv);
+	ingest_schedule(ingest);
+	ingest_check_drained(ingest);
+}
+
+/* Partition upkeep runs between batches, never inside one, on the writer connection. */
+static bool
+ingest_run_maint(struct ingest *ingest)
+{
+	if (!ingest->maint_due || ingest->maint_running || ingest->draining ||
+	    ingest->batch != NULL || !db_is_up(ingest->db))
+		return false;
+	ingest->maint_due = false;
+	if (!db_query(ingest->db, "SELECT esup_ensure_partitions()", 0, NULL, ingest_on_maint,
+			ingest)) {
+		ingest->maint_due = true;
+		return false;
+	}
+	ingest->maint_running = true;
+	return true;
+}
+
+static void
+ingest_on_maint_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct ingest *ingest = arg;
+	struct timeval tv = { INGEST_MAINT_WAIT_S, 0 };
+
+	(void)fd;
+	(void)what;
+	if (ingest->maint_running)
+		return;   /* its completion re-arms the timer */
+	ingest->maint_due = true;
+	if (!ingest_run_maint(ingest) && !ingest->draining)
+		evtimer_add(&ingest->ev_maint, &tv);
+}
+
+/* Starts a batch when the writer is idle and either enough events wait or the oldest
+ * request has waited batch_max_delay_ms; otherwise arms the delay timer. */
+static void
+ingest_schedule(struct ingest *ingest)
+{
+	int64_t waited, delay = ingest->limits.batch_max_delay_ms;
+
+	if (ingest->batch != NULL || ingest->maint_running || ingest_run_maint(ingest))
+		return;
+	if (ingest->head == NULL) {
+		evtimer_del(&ingest->ev_delay);
+		return;
+	}
+	if (!db_is_up(ingest->db)) {
+		evtimer_del(&ingest->ev_delay);
+		ingest_fail_queue(ingest);
+		return;
+	}
+	waited = ingest_now_ms() - ingest->head->queued_ms;
+	if (ingest->draining || ingest->head->retried || waited >= delay ||
+	    ingest->queued_events >= ingest->limits.batch_max_events) {
+		evtimer_del(&ingest->ev_delay);
+		ingest_start_batch(ingest);
+		return;
+	}
+	struct timeval tv = { (time_t)((delay - waited) / 1000), (long)((delay - waited) % 1000) * 1000 };
+
+	evtimer_add(&ingest->ev_delay, &tv);
+}
+
+static void
+ingest_on_delay(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	ingest_schedule(arg);
+}
+
+static struct ingest_limits
+ingest_limits_clamped(const struct ingest_limits *limits)
+{
+	struct ingest_limits l = *limits;
+
+	if (l.batch_max_events == 0)
+		l.batch_max_events = 1;
+	return l;
+}
+
+struct ingest *
+ingest_create(struct event_base *base, struct db *db, const struct ingest_limits *limits)
+{
+	struct ingest *ingest = calloc(1, sizeof(*ingest));
+	struct timeval tv = { INGEST_MAINT_WAIT_S, 0 };
+
+	if (ingest == NULL)
+		return NULL;
+	ingest->base = base;
+	ingest->db = db;
+	ingest->limits = ingest_limits_clamped(limits);
+	evtimer_assign(&ingest->ev_delay, base, ingest_on_delay, ingest);
+	evtimer_assign(&ingest->ev_maint, base, ingest_on_maint_timer, ingest);
+	evtimer_add(&ingest->ev_maint, &tv);
+	return ingest;
+}
+
+/* Requests still queued or in flight are freed without their done callbacks: this runs at
+ * exit, after the loop, when the connections they would answer are gone too. */
+void
+ingest_destroy(struct ingest *ingest)
+{
+	struct ingest_req *r, *next;
+
+	if (ingest == NULL)
+		return;
+	evtimer_del(&ingest->ev_delay);
+	evtimer_del(&ingest->ev_maint);
+	for (r = ingest->head; r != NULL; r = next) {
+		next = r->next;
+		ingest_req_free(r);
+	}
+	if (ingest->batch != NULL) {
+		for (r = ingest->batch->reqs; r != NULL; r = next) {
+			next = r->next;
+			ingest_req_free(r);
+		}
+		ingest_batch_free(ingest->batch);
+	}
+	free(ingest);
+}
+
+void
+ingest_set_limits(struct ingest *ingest, const struct ingest_limits *limits)
+{
+	ingest->limits = ingest_limits_clamped(limits);
+	ingest_schedule(ingest);
+}
+
+static struct ingest_req *
+ingest_req_create(const struct mon_batch *batch, const char *principal, int64_t received_at,
+		ingest_done_cb *done, void *arg)
+{
+	struct ingest_req *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	r->batch = batch;
+	r->received_at = received_at;
+	r->done = done;
+	r->arg = arg;
+	r->queued_ms = ingest_now_ms();
+	r->statuses = calloc(batch->count ? batch->count : 1, sizeof(*r->statuses));
+	r->principal = strdup(principal);
+	if (r->statuses == NULL || r->principal == NULL) {
+		ingest_req_free(r);
+		return NULL;
+	}
+	for (size_t i = 0; i < batch->count; i++) {
+		r->nvalid += batch->items[i].valid;
+		r->statuses[i] = INGEST_REJECTED;
+	}
+	return r;
+}
+
+void
+ingest_submit(struct ingest *ingest, const struct mon_batch *batch, const char *principal,
+		int64_t received_at, ingest_done_cb *done, void *arg)
+{
+	struct ingest_req *r = ingest_req_create(batch, principal, received_at, done, arg);
+
+	if (r == NULL) {
+		log_warnx("ingest: out of memory queueing a request of %zu events", batch->count);
+		done(INGEST_UNAVAILABLE, NULL, arg);
+		return;
+	}
+	/* Nothing to store: the rejections are final whatever the database's state. */
+	if (r->nvalid == 0) {
+		ingest_req_done(r, INGEST_COMMITTED);
+		return;
+	}
+	if (!db_is_up(ingest->db)) {
+		ingest_req_done(r, INGEST_UNAVAILABLE);
+		return;
+	}
+	if (ingest_queued(ingest) + r->nvalid > ingest->limits.queue_max_events) {
+		ingest_req_done(r, INGEST_BUSY);
+		return;
+	}
+	if (ingest->tail)
+		ingest->tail->next = r;
+	else
+		ingest->head = r;
+	ingest->tail = r;
+	ingest->queued_events += r->nvalid;
+	ingest_schedule(ingest);
+}
+
+size_t
+ingest_queued(const struct ingest *ingest)
+{
+	return ingest->queued_events + (ingest->batch ? ingest->batch->nevents : 0);
+}
+
+void
+ingest_drain(struct ingest *ingest, void (*drained)(void *arg), void *arg)
+{
+	ingest->draining = true;
+	ingest->drained = drained;
+	ingest->drained_arg = arg;
+	evtimer_del(&ingest->ev_maint);
+	ingest_schedule(ingest);
+	ingest_check_drained(ingest);
+}

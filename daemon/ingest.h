@@ -1,0 +1,62 @@
+/* ingest.h: the batching writer. Valid events from every connection are queued, gathered
+ * into one PostgreSQL transaction (bounded by count and delay), inserted idempotently on
+ * (dept, id), and reported back only after COMMIT returned. */
+#ifndef ESUP_INGEST_H
+#define ESUP_INGEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "mon_batch.h"
+
+struct db;
+struct ingest;
+
+struct ingest_limits {
+	size_t batch_max_events;      /* events in one transaction */
+	unsigned batch_max_delay_ms;  /* how long a lone request may wait for company */
+	size_t queue_max_events;      /* events queued and in flight; beyond: busy */
+};
+
+enum ingest_outcome {
+	INGEST_COMMITTED,     /* statuses are final and durable */
+	INGEST_BUSY,          /* queue full: answer 429, nothing stored */
+	INGEST_UNAVAILABLE,   /* database down or transaction failed: answer 503, nothing acknowledged */
+};
+
+enum ingest_status { INGEST_ACCEPTED, INGEST_DUPLICATE, INGEST_REJECTED };
+
+/* statuses has batch->count entries (invalid items are INGEST_REJECTED), or is NULL when
+ * the outcome is not INGEST_COMMITTED. */
+typedef void ingest_done_cb(enum ingest_outcome outcome, const enum ingest_status *statuses,
+		void *arg);
+
+/* db must be dedicated to this ingest: its transactions span several queries, and any
+ * other user's query would run inside them. The ingest also keeps the monthly event
+ * partitions ahead of time on it (SELECT esup_ensure_partitions(), hourly, between
+ * batches). */
+struct ingest *ingest_create(struct event_base *base, struct db *db,
+		const struct ingest_limits *limits);
+/* For exit, once the loop has stopped: requests still queued or in flight are freed
+ * without their done callbacks (the connections they would answer are gone too). */
+void ingest_destroy(struct ingest *ingest);
+void ingest_set_limits(struct ingest *ingest, const struct ingest_limits *limits);
+
+/* Submits a parsed request. The batch stays owned by the caller and must stay alive until
+ * done is called; done is always called exactly once (unless ingest_destroy comes first),
+ * possibly before this returns (busy, unavailable, or nothing valid to store - the last
+ * is answered committed with every item rejected even when the database is down).
+ * principal names the submitting certificate; received_at is when the request arrived
+ * (seconds since the epoch). */
+void ingest_submit(struct ingest *ingest, const struct mon_batch *batch,
+		const char *principal, int64_t received_at, ingest_done_cb *done, void *arg);
+
+/* Events queued or in flight. */
+size_t ingest_queued(const struct ingest *ingest);
+
+/* Calls drained once nothing is queued or in flight (at once if already so). */
+void ingest_drain(struct ingest *ingest, void (*drained)(void *arg), void *arg);
+
+#endif

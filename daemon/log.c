@@ -1,0 +1,159 @@
+/* log.c: operational logging. stderr when in the foreground, syslog otherwise. The only
+ * process-wide state of the daemon lives here, because syslog itself is process-wide. */
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <time.h>
+
+static struct {
+	bool foreground;
+	enum log_level level;
+} logger = { true, LOG_LEVEL_INFO };
+
+static const struct {
+	const char *name;
+	int facility;
+} facilities[] = {
+	{ "daemon", LOG_DAEMON }, { "user", LOG_USER },
+	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 },
+	{ "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+};
+
+static const char *const level_names[] = { "error", "warning", "info", "debug" };
+
+bool
+log_level_from_name(const char *name, enum log_level *level)
+{
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+		if (strcasecmp(name, level_names[i]) == 0) {
+			*level = (enum log_level)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool
+log_facility_valid(const char *name)
+{
+	for (size_t i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++)
+		if (strcasecmp(name, facilities[i].name) == 0)
+			return true;
+	return false;
+}
+
+void
+log_init(bool foreground, enum log_level level, const char *facility)
+{
+	int fac = LOG_DAEMON;
+
+	for (size_t i = 0; facility && i < sizeof(facilities) / sizeof(facilities[0]); i++)
+		if (strcasecmp(facility, facilities[i].name) == 0)
+			fac = facilities[i].facility;
+	logger.foreground = foreground;
+	logger.level = level;
+	if (!foreground)
+		openlog("esupd", LOG_PID | LOG_NDELAY, fac);
+}
+
+void
+log_set_level(enum log_level level)
+{
+	logger.level = level;
+}
+
+static void
+log_emit(enum log_level level, const char *fmt, va_list ap, const char *suffix)
+{
+	static const int priorities[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	char msg[2048];
+
+	if (level > logger.level)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (logger.foreground) {
+		char stamp[32];
+		struct tm tm;
+		time_t now = time(NULL);
+
+		strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", localtime_r(&now, &tm));
+		fprintf(stderr, "%s esupd %s: %s%s%s\n", stamp, level_names[level], msg,
+			suffix ? ": " : "", suffix ? suffix : "");
+	} else {
+		syslog(priorities[level], "%s%s%s", msg, suffix ? ": " : "", suffix ? suffix : "");
+	}
+}
+
+#define LOG_BODY(level, suffix) do {            \
+	va_list ap;                             \
+	va_start(ap, fmt);                      \
+	log_emit(level, fmt, ap, suffix);       \
+	va_end(ap);                             \
+} while (0)
+
+void
+log_warn(const char *fmt, ...)
+{
+	const char *err = strerror(errno);
+
+	LOG_BODY(LOG_LEVEL_WARNING, err);
+}
+
+void log_warnx(const char *fmt, ...) { LOG_BODY(LOG_LEVEL_WARNING, NULL); }
+void log_info(const char *fmt, ...) { LOG_BODY(LOG_LEVEL_INFO, NULL); }
+void log_debug(const char *fmt, ...) { LOG_BODY(LOG_LEVEL_DEBUG, NULL); }
+
+void
+fatal(const char *fmt, ...)
+{
+	const char *err = strerror(errno);
+
+	LOG_BODY(LOG_LEVEL_ERROR, err);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LEVEL_ERROR, NULL);
+	exit(1);
+}
+
+const char *
+log_escape(const char *in, size_t len, char *buf, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (size == 0)
+		return buf;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)in[i];
+		size_t need = (ch >= 0x20 && ch < 0x7f && ch != '\\') ? 1 : 4;
+
+		if (o + need + 4 > size) {
+			if (o + 4 <= size) {
+				memcpy(buf + o, "...", 3);
+				o += 3;
+			}
+			break;
+		}
+		if (need == 1) {
+			buf[o++] = (char)ch;
+		} else {
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hex[ch >> 4];
+			buf[o++] = hex[ch & 15];
+		}
+	}
+	buf[o] = '\0';
+	return buf;
+}

@@ -1,0 +1,298 @@
+/* main.c: esupd start-up, signals, reload and shutdown. Everything runs on one libevent loop;
+ * signal handlers are libevent events, so they run as ordinary callbacks. */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+#if HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "db.h"
+#include "esupd.h"
+#include "http.h"
+#include "identity.h"
+#include "ingest.h"
+#include "log.h"
+#include "migrate.h"
+#include "tls.h"
+
+#define ESUPD_VERSION "0.1.0"
+
+static void
+notify_systemd(const char *state)
+{
+#if HAVE_SYSTEMD
+	sd_notify(0, state);
+#else
+	(void)state;
+#endif
+}
+
+int64_t
+esupd_now(const struct esupd *d)
+{
+	return (int64_t)time(NULL) + d->cfg->clock_offset_s;
+}
+
+static struct ingest_limits
+ingest_limits_of(const struct config *cfg)
+{
+	return (struct ingest_limits){
+		.batch_max_events = cfg->batch_max_events,
+		.batch_max_delay_ms = cfg->batch_max_delay_ms,
+		.queue_max_events = cfg->queue_max_events,
+	};
+}
+
+static void
+database_state_changed(struct db *db, bool up, void *arg)
+{
+	struct esupd *d = arg;
+
+	(void)db;
+	if (up)
+		identity_reload(d->identity);
+}
+
+/* SIGHUP: parse into new objects, validate, swap; keep the old on any error. */
+static void
+reload(struct esupd *d)
+{
+	struct config *cfg;
+	const char *fixed;
+	SSL_CTX *tls;
+
+	notify_systemd("RELOADING=1");
+	log_info("reloading %s", d->config_path);
+	cfg = config_load(d->config_path);
+	if (cfg == NULL) {
+		log_warnx("reload refused: configuration invalid; keeping the running one");
+		goto done;
+	}
+	if ((fixed = config_fixed_difference(d->cfg, cfg)) != NULL)
+		log_warnx("reload: option %s changes only on restart; keeping the running value", fixed);
+	tls = tls_context_create(cfg);
+	if (tls == NULL) {
+		log_warnx("reload refused: TLS material invalid; keeping the running one");
+		config_destroy(cfg);
+		goto done;
+	}
+	SSL_CTX_free(d->tls);   /* live connections hold their own reference */
+	d->tls = tls;
+	/* restart-only options keep their running values */
+	config_destroy(d->cfg);
+	d->cfg = cfg;
+	log_set_level(cfg->log_level);
+	http_apply_limits(d);
+	struct ingest_limits limits = ingest_limits_of(cfg);
+	ingest_set_limits(d->ingest, &limits);
+	identity_reload(d->identity);
+	log_info("reload complete");
+done:
+	notify_systemd("READY=1");
+}
+
+static void
+drained(void *arg)
+{
+	struct esupd *d = arg;
+	struct timeval flush = { 0, 200000 };
+
+	log_info("in-flight batches finished; exiting");
+	/* one more short turn of the loop lets the last replies reach their sockets */
+	event_base_loopexit(d->base, &flush);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct esupd *d = arg;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		reload(d);
+		return;
+	}
+	if (d->draining) {
+		log_warnx("second termination signal: exiting now");
+		event_base_loopbreak(d->base);
+		return;
+	}
+	log_info("signal %d: no longer accepting; finishing in-flight batches", (int)sig);
+	notify_systemd("STOPPING=1");
+	d->draining = true;
+	http_stop_accepting(d);
+	ingest_drain(d->ingest, drained, d);
+}
+
+static void
+drop_privileges(const struct config *cfg)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0)
+		return;
+	if (cfg->user[0] == '\0')
+		fatalx("refusing to run as root: set [server] user");
+	errno = 0;
+	if ((pw = getpwnam(cfg->user)) == NULL)
+		fatalx("unknown user \"%s\"", cfg->user);
+	if (setgroups(0, NULL) != 0 || initgroups(pw->pw_name, pw->pw_gid) != 0 ||
+	    setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
+		fatal("cannot drop privileges to %s", cfg->user);
+	if (setuid(0) == 0)
+		fatalx("privileges could be regained after dropping them");
+	log_info("running as %s", cfg->user);
+}
+
+static void
+write_pidfile(const char *path)
+{
+	FILE *f;
+
+	if (path[0] == '\0')
+		return;
+	if ((f = fopen(path, "w")) == NULL)
+		fatal("%s", path);
+	fprintf(f, "%ld\n", (long)getpid());
+	if (fclose(f) != 0)
+		fatal("%s", path);
+}
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+		"usage: esupd [-f] [-n] [-c file] [--migrate]\n"
+		"  -c, --config FILE  configuration (default /etc/esup/esupd.conf)\n"
+		"  -f, --foreground   stay in the foreground and log to stderr\n"
+		"  -n, --check        check the configuration and exit\n"
+		"      --migrate      apply database migrations as [database] owner_conninfo and exit\n"
+		"  -V, --version      print the version and exit\n");
+}
+
+struct options {
+	const char *config_path;
+	bool foreground, check, migrate;
+};
+
+static struct options
+parse_arguments(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' }, { "foreground", no_argument, NULL, 'f' },
+		{ "check", no_argument, NULL, 'n' }, { "migrate", no_argument, NULL, 'M' },
+		{ "version", no_argument, NULL, 'V' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct options o = { .config_path = "/etc/esup/esupd.conf" };
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "c:fnVh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': o.config_path = optarg; break;
+		case 'f': o.foreground = true; break;
+		case 'n': o.check = true; break;
+		case 'M': o.migrate = true; break;
+		case 'V': printf("esupd %s\n", ESUPD_VERSION); exit(0);
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); exit(2);
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		exit(2);
+	}
+	return o;
+}
+
+static void
+esupd_start(struct esupd *d)
+{
+	struct ingest_limits limits = ingest_limits_of(d->cfg);
+	const struct config *cfg = d->cfg;
+
+	if ((d->base = event_base_new()) == NULL)
+		fatalx("cannot create the event loop");
+	if ((d->tls = tls_context_create(cfg)) == NULL)
+		fatalx("TLS configuration failed");
+	if (!http_start(d))
+		exit(1);
+	drop_privileges(cfg);
+	d->writer = db_create(d->base, "writer", cfg->db_conninfo, cfg->db_reconnect_min_ms,
+		cfg->db_reconnect_max_ms, NULL, NULL);
+	d->reader = db_create(d->base, "reader", cfg->db_conninfo, cfg->db_reconnect_min_ms,
+		cfg->db_reconnect_max_ms, database_state_changed, d);
+	if (d->writer == NULL || d->reader == NULL || (d->identity = identity_create(d->reader)) == NULL ||
+	    (d->ingest = ingest_create(d->base, d->writer, &limits)) == NULL)
+		fatalx("out of memory");
+	d->sig_term = evsignal_new(d->base, SIGTERM, on_signal, d);
+	d->sig_int = evsignal_new(d->base, SIGINT, on_signal, d);
+	d->sig_hup = evsignal_new(d->base, SIGHUP, on_signal, d);
+	if (!d->sig_term || !d->sig_int || !d->sig_hup || evsignal_add(d->sig_term, NULL) ||
+	    evsignal_add(d->sig_int, NULL) || evsignal_add(d->sig_hup, NULL))
+		fatalx("cannot install signal handlers");
+	db_start(d->writer);
+	db_start(d->reader);
+}
+
+static void
+esupd_finish(struct esupd *d)
+{
+	event_free(d->sig_term);
+	event_free(d->sig_int);
+	event_free(d->sig_hup);
+	if (d->http)
+		evhttp_free(d->http);
+	db_destroy(d->writer);
+	db_destroy(d->reader);
+	ingest_destroy(d->ingest);
+	identity_destroy(d->identity);
+	SSL_CTX_free(d->tls);
+	event_base_free(d->base);
+	config_destroy(d->cfg);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options o = parse_arguments(argc, argv);
+	struct esupd d = { .config_path = o.config_path };
+
+	log_init(true, LOG_LEVEL_INFO, NULL);
+	if ((d.cfg = config_load(o.config_path)) == NULL)
+		return 1;
+	if (o.check) {
+		printf("%s: configuration ok\n", o.config_path);
+		config_destroy(d.cfg);
+		return 0;
+	}
+	if (o.migrate) {
+		bool ok = migrate_run(d.cfg->db_owner_conninfo);
+
+		config_destroy(d.cfg);
+		return ok ? 0 : 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (!o.foreground && daemon(1, 0) != 0)
+		fatal("cannot detach");
+	log_init(o.foreground, d.cfg->log_level, d.cfg->log_facility);
+	write_pidfile(d.cfg->pidfile);
+	esupd_start(&d);
+	log_info("esupd %s started", ESUPD_VERSION);
+	notify_systemd("READY=1");
+	event_base_dispatch(d.base);
+	if (d.cfg->pidfile[0] != '\0' && unlink(d.cfg->pidfile) != 0)
+		log_debug("cannot remove pidfile %s (written before dropping privileges)", d.cfg->pidfile);
+	esupd_finish(&d);
+	return 0;
+}
