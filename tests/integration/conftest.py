@@ -1,0 +1,489 @@
+"""Fixtures of the integration tests: a real PostgreSQL cluster, real certificates, a real esupd.
+
+One cluster and one set of certificates per session; per test a fresh database (migrated by
+`esupd --migrate`, principals registered) and esupd processes started as the unprivileged
+`esup` user, each stopped with SIGTERM at teardown, which must exit 0 with a sanitizer-clean
+stderr. ESUP_BUILD names the meson build directory (default: build). ESUP_KEEP=1 keeps the
+temporary directory (logs, configs, cluster) for a post-mortem.
+"""
+
+import contextlib
+import csv
+import grp
+import itertools
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from esupclient import Client, curl
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD = (REPO / os.environ.get("ESUP_BUILD", "build")).resolve()
+ESUPD = BUILD / "daemon" / "esupd"
+DEVCERTS = REPO / "contrib" / "devcerts"
+SAMPLES = REPO / "config" / "samples"
+PGBIN = Path("/usr/lib/postgresql/15/bin")
+DAEMON_USER = "esup"
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
+DEPTS = ["LY-SCJGJ", "LY-ZJJ", "LY-HBJ", "LY-ZRZYJ", "LY-GGZY"]
+REGION = "410300"
+
+# name, role, dept: the principals every test database knows. "unknown" is deliberately
+# absent; "revoked" and "late" are registered so that only the CRL can refuse them, and
+# "stranger" (other CA) so that only the CA check can.
+PRINCIPALS = [("dept-" + d, "department", d) for d in DEPTS] + [
+    ("supervisor", "supervisor", None),
+    ("auditor", "auditor", None),
+    ("revoked", "department", "LY-SCJGJ"),
+    ("late", "department", "LY-SCJGJ"),
+    ("stranger", "department", "LY-SCJGJ"),
+]
+
+_counter = itertools.count(1)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout, what, interval=0.05):
+    """Polls predicate until it returns a true value; fails the test after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail("timed out after %.0fs waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def sanitizer_env(leaks=True):
+    env = dict(os.environ)
+    env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+    env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+    if not leaks:
+        opts = [o for o in env["ASAN_OPTIONS"].split(":") if o and not o.startswith("detect_leaks=")]
+        env["ASAN_OPTIONS"] = ":".join(opts + ["detect_leaks=0"])
+    return env
+
+
+def as_daemon_user():
+    return {"user": DAEMON_USER, "group": DAEMON_USER, "extra_groups": []}
+
+
+def chown_daemon(path):
+    os.chown(path, pwd.getpwnam(DAEMON_USER).pw_uid, grp.getgrnam(DAEMON_USER).gr_gid)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keeps each phase's report on the item so fixtures can tell a failed test at teardown."""
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+# ---------------------------------------------------------------- session: directory, cluster
+
+
+@pytest.fixture(scope="session")
+def workdir():
+    if not ESUPD.exists():
+        pytest.exit("no %s: build first (meson setup %s && ninja -C %s)" % (ESUPD, BUILD, BUILD), 2)
+    try:
+        pwd.getpwnam(DAEMON_USER)
+    except KeyError:
+        pytest.exit("the system user %r is missing (tests/run creates it)" % DAEMON_USER, 2)
+    d = Path(tempfile.mkdtemp(prefix="esup-it-", dir="/tmp"))
+    d.chmod(0o755)
+    yield d
+    if os.environ.get("ESUP_KEEP") == "1":
+        print("\nkept", d)
+    else:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+class PgCluster:
+    """A throwaway PostgreSQL 15 cluster reachable only through a Unix socket in its dir."""
+
+    def __init__(self, base):
+        self.dir = base / "pg"
+        self.data = self.dir / "data"
+        self.log = self.dir / "postgres.log"
+        self.port = free_port()
+        self.running = False
+
+    def _pg(self, *args):
+        cmd = ["runuser", "-u", "postgres", "--", *map(str, args)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            raise RuntimeError("%s failed: %s%s" % (" ".join(cmd), proc.stdout, proc.stderr))
+
+    def init(self):
+        self.dir.mkdir(mode=0o755)
+        shutil.chown(self.dir, "postgres", "postgres")
+        self._pg(PGBIN / "initdb", "-D", self.data, "-A", "trust", "-U", "postgres",
+                 "-E", "UTF8", "--no-locale", "-N")
+        with open(self.data / "postgresql.conf", "a") as f:
+            f.write("listen_addresses = ''\nunix_socket_directories = '%s'\nport = %d\n"
+                    % (self.dir, self.port))
+
+    def start(self):
+        self._pg(PGBIN / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60", "start")
+        self.running = True
+
+    def stop(self, mode="fast"):
+        self._pg(PGBIN / "pg_ctl", "-D", self.data, "-m", mode, "-w", "-t", "60", "stop")
+        self.running = False
+
+    def conninfo(self, dbname, user):
+        return "host=%s port=%d dbname=%s user=%s" % (self.dir, self.port, dbname, user)
+
+    def connect(self, dbname="postgres", user="postgres"):
+        return psycopg.connect(self.conninfo(dbname, user), autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def pg(workdir, request):
+    cluster = PgCluster(workdir)
+    cluster.init()
+
+    def stop():
+        if cluster.running:
+            cluster.stop("immediate")
+    request.addfinalizer(stop)
+    cluster.start()
+    with cluster.connect() as conn:
+        conn.execute("CREATE ROLE esup_owner LOGIN CREATEROLE")
+        conn.execute("CREATE ROLE esupd LOGIN")
+    return cluster
+
+
+# ---------------------------------------------------------------- session: certificates
+
+
+class Certs:
+    def __init__(self, base):
+        self.dir = base / "certs"
+        self.other = base / "certs-other"
+        self.ca = self.dir / "ca.crt"
+        self.crl = self.dir / "crl-revoked.pem"        # "revoked" revoked
+        self.crl_late = self.dir / "crl-late.pem"      # "revoked" and "late" revoked
+        self.fingerprints = {}
+
+    def pair(self, name):
+        d = self.other if name == "stranger" else self.dir
+        return d / (name + ".crt"), d / (name + ".key")
+
+    def devcerts(self, directory, *args):
+        out = subprocess.run([str(DEVCERTS), str(directory), *args], check=True,
+                             capture_output=True, text=True, timeout=120).stdout
+        return out
+
+    def create(self):
+        names = [p[0] for p in PRINCIPALS if p[0] != "stranger"] + ["unknown"]
+        self.devcerts(self.dir, *names)
+        self.devcerts(self.other, "stranger")
+        self.devcerts(self.dir, "--revoke", "revoked")
+        shutil.copy(self.dir / "crl.pem", self.crl)
+        self.devcerts(self.dir, "--revoke", "late")
+        shutil.copy(self.dir / "crl.pem", self.crl_late)
+        for d, group in ((self.dir, names), (self.other, ["stranger"])):
+            for line in self.devcerts(d, "--fingerprint", *group).splitlines():
+                name, fp = line.split()
+                self.fingerprints[name] = fp
+        # Test beds only: the daemon runs as another user and must read every key.
+        for d in (self.dir, self.other):
+            d.chmod(0o755)
+            for f in d.iterdir():
+                if f.is_file():
+                    f.chmod(0o644)
+
+
+@pytest.fixture(scope="session")
+def certs(workdir):
+    c = Certs(workdir)
+    c.create()
+    return c
+
+
+# ---------------------------------------------------------------- per test: directory, database
+
+
+@pytest.fixture
+def testdir(workdir, request):
+    d = workdir / ("t%03d-%s" % (next(_counter), request.node.name[:40].replace("/", "_")))
+    d.mkdir(mode=0o755)
+    chown_daemon(d)   # the daemon may write its pidfile here
+    return d
+
+
+class Database:
+    def __init__(self, pg, name):
+        self.pg = pg
+        self.name = name
+
+    def conninfo(self, user):
+        return self.pg.conninfo(self.name, user)
+
+    def query(self, sql, params=None, user="postgres"):
+        """A fresh connection each time: tests stop and restart the cluster."""
+        with psycopg.connect(self.conninfo(user), autocommit=True) as conn:
+            cur = conn.execute(sql, params)
+            return cur.fetchall() if cur.description else None
+
+    def scalar(self, sql, params=None):
+        return self.query(sql, params)[0][0]
+
+    def event_counts(self, dept=None):
+        """event_id -> number of rows in events (a duplicate stored twice shows as 2)."""
+        sql = "SELECT event_id, count(*) FROM events"
+        rows = self.query(sql + (" WHERE dept = %s" if dept else "") + " GROUP BY event_id",
+                          (dept,) if dept else None)
+        return dict(rows)
+
+
+def register(db, certs):
+    with open(SAMPLES / "departments.csv", newline="", encoding="utf-8") as f:
+        depts = [(r["code"], r["name"], r["region"]) for r in csv.DictReader(f)]
+    with psycopg.connect(db.conninfo("esup_owner"), autocommit=True) as conn:
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO departments (code, name, region) VALUES (%s, %s, %s)",
+                            depts)
+            cur.executemany(
+                "INSERT INTO principals (fingerprint, subject, role, dept, region)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                [(certs.fingerprints[n], "CN=" + n, role, dept, REGION)
+                 for n, role, dept in PRINCIPALS])
+
+
+@pytest.fixture
+def db(pg, certs, testdir):
+    name = "esup_%d" % next(_counter)
+    with pg.connect() as conn:
+        conn.execute("CREATE DATABASE %s OWNER esup_owner" % name)
+    database = Database(pg, name)
+    conf = testdir / "migrate.conf"
+    write_config(conf, default_config(database, certs, testdir, free_port()))
+    proc = subprocess.run([str(ESUPD), "-c", str(conf), "--migrate"], capture_output=True,
+                          text=True, timeout=120, env=sanitizer_env(), cwd=testdir,
+                          **as_daemon_user())
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, "esupd --migrate failed:\n" + out
+    assert not any(m in out for m in SANITIZER_MARKS), out
+    with pg.connect() as conn:
+        conn.execute("GRANT esup_writer TO esupd")
+    register(database, certs)
+    return database
+
+
+# ---------------------------------------------------------------- per test: the daemon
+
+
+def default_config(db, certs, testdir, port):
+    return {
+        "server": {"listen": "127.0.0.1:%d" % port, "user": "",
+                   "pidfile": str(testdir / "esupd.pid")},
+        "tls": {"certificate": str(certs.dir / "server.crt"),
+                "private_key": str(certs.dir / "server.key"),
+                "ca": str(certs.ca), "crl": str(testdir / "crl.pem")},
+        "database": {"conninfo": db.conninfo("esupd"), "owner_conninfo": db.conninfo("esup_owner"),
+                     "reconnect_min_ms": "50", "reconnect_max_ms": "400"},
+        "limits": {},
+        "ingest": {"retry_after_s": "1"},
+        "log": {"level": "info"},
+    }
+
+
+def write_config(path, sections):
+    lines = ["; written by tests/integration/conftest.py"]
+    for section, values in sections.items():
+        lines.append("[%s]" % section)
+        lines += ["%s = %s" % kv for kv in values.items()]
+        lines.append("")
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines))
+    tmp.chmod(0o644)
+    tmp.replace(path)
+
+
+class Daemon:
+    """One esupd configuration and every process started from it (restarts included)."""
+
+    def __init__(self, db, certs, testdir, as_root=False, **overrides):
+        self.db = db
+        self.certs = certs
+        self.dir = testdir
+        self.as_root = as_root
+        self.port = free_port()
+        self.conf_path = testdir / "esupd.conf"
+        self.config = default_config(db, certs, testdir, self.port)
+        if as_root:
+            self.config["server"]["user"] = DAEMON_USER
+        for section, values in overrides.items():
+            self.config.setdefault(section, {}).update({k: str(v) for k, v in values.items()})
+        crl = testdir / "crl.pem"
+        if not crl.exists():
+            shutil.copy(certs.crl, crl)
+            crl.chmod(0o644)
+        self.write()
+        self.runs = []   # [Popen, log path, exit code or None]
+
+    def write(self, path=None):
+        write_config(path or self.conf_path, self.config)
+
+    @property
+    def proc(self):
+        return self.runs[-1][0] if self.runs else None
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, wait=True):
+        assert not self.running()
+        log = self.dir / ("esupd-%d.log" % (len(self.runs) + 1))
+        with open(log, "wb") as out:
+            kwargs = {} if self.as_root else as_daemon_user()
+            proc = subprocess.Popen([str(ESUPD), "-c", str(self.conf_path), "-f"],
+                                    stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                    cwd=self.dir, env=sanitizer_env(leaks=not self.as_root),
+                                    **kwargs)
+        self.runs.append([proc, log, None])
+        if wait:
+            self.wait_healthy()
+        return self
+
+    def healthz(self):
+        with Client(self.port, self.certs.ca, timeout=5) as c:
+            return c.healthz()
+
+    def wait_healthy(self, timeout=30):
+        def up():
+            if not self.running():
+                pytest.fail("esupd exited with %s during start-up:\n%s"
+                            % (self.proc.poll(), self.log_tail()))
+            with contextlib.suppress(OSError):
+                return self.healthz().status == 200
+            return False
+        wait_for(up, timeout, "esupd /healthz to answer 200")
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=30):
+        """SIGTERM, then the exit code (the process is killed if it does not exit in time)."""
+        run = self.runs[-1]
+        if run[0].poll() is None:
+            run[0].send_signal(signal.SIGTERM)
+        try:
+            run[2] = run[0].wait(timeout)
+        except subprocess.TimeoutExpired:
+            run[0].kill()
+            run[0].wait()
+            run[2] = "still running %ds after SIGTERM (killed)" % timeout
+        return run[2]
+
+    def log_text(self):
+        return "".join(run[1].read_text(errors="replace") for run in self.runs if run[1].exists())
+
+    def log_tail(self, lines=60):
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def pair(self, name):
+        return self.certs.pair(name)
+
+    def client(self, name=None, **kw):
+        cert, key = self.pair(name) if name else (None, None)
+        return Client(self.port, self.certs.ca, cert, key, **kw)
+
+    def curl(self, path, name=None, **kw):
+        cert, key = self.pair(name) if name else (None, None)
+        return curl(self.port, path, self.certs.ca, cert, key, **kw)
+
+    def problems(self):
+        """What is wrong with the finished runs: a non-zero exit, a sanitizer report."""
+        found = []
+        for proc, log, code in self.runs:
+            if code is None:
+                code = proc.poll()   # ended without being stopped: a crash
+            if code != 0:
+                found.append("%s: esupd exit status %s (want 0 after SIGTERM)" % (log.name, code))
+            text = log.read_text(errors="replace") if log.exists() else ""
+            for mark in SANITIZER_MARKS:
+                if mark in text:
+                    found.append("%s: sanitizer report (%s)" % (log.name, mark))
+        return found
+
+
+@pytest.fixture
+def daemon_factory(db, certs, testdir, request):
+    """daemon_factory(as_root=False, limits={...}, ...) -> a Daemon (not started)."""
+    made = []
+
+    def make(**kw):
+        d = Daemon(db, certs, testdir, **kw)
+        made.append(d)
+        return d
+    yield make
+    problems = []
+    for d in made:
+        if d.runs and d.runs[-1][2] is None:
+            d.stop()
+        problems += d.problems()
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    if problems or failed:
+        for d in made:
+            print("---- esupd log (%s) ----\n%s" % (d.dir, d.log_tail(120)))
+    if problems:
+        pytest.fail("\n".join(problems))
+
+
+@pytest.fixture
+def esupd(daemon_factory):
+    """A running esupd with the default test configuration."""
+    return daemon_factory().start()
+
+
+# ---------------------------------------------------------------- events
+
+
+_event_seq = itertools.count(1)
+
+USCC_A = "91410300MA44ABCD1R"
+
+
+def event(dept="LY-SCJGJ", id=None, type="approval.accepted", **fields):
+    """A valid event (approval.accepted unless told otherwise) with a unique id."""
+    n = next(_event_seq)
+    ev = {"id": id or "it-%06d" % n, "dept": dept, "type": type,
+          "at": "2026-03-02T09:15:00+08:00", "case": "%s-2026-%06d" % (dept, n)}
+    if type == "approval.accepted":
+        ev["item"] = "SCJG-001"
+        ev["applicant"] = {"uscc": USCC_A, "name": "洛阳华信精密机械有限公司"}
+    ev.update(fields)
+    return {k: v for k, v in ev.items() if v is not None}
+
+
+def statuses(resp_json):
+    return [r["status"] for r in resp_json["results"]]
+
+
+def ndjson(events):
+    return "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events).encode()
