@@ -54,6 +54,9 @@ static const struct option options[] = {
 	{ "ingest", "batch_max_delay_ms", OPT_UINT, O(batch_max_delay_ms), "5", 0, 10000, false },
 	{ "ingest", "queue_max_events", OPT_SIZE, O(queue_max_events), "50000", 1, 100000000, false },
 	{ "ingest", "retry_after_s", OPT_UINT, O(retry_after_s), "2", 1, 3600, false },
+	{ "sweeper", "interval_ms", OPT_UINT, O(sweep_interval_ms), "1000", 10, 3600000, false },
+	{ "sweeper", "batch", OPT_SIZE, O(sweep_batch), "100", 1, 100000, false },
+	{ "rules", "disable", OPT_STRING, O(rules_disable), "", 0, 0, false },
 	{ "log", "level", OPT_LEVEL, O(log_level), "info", 0, 0, false },
 	{ "log", "facility", OPT_FACILITY, O(log_facility), "daemon", 0, 0, true },
 	{ "testing", "clock_offset_s", OPT_LLONG, O(clock_offset_s), "0", -(1LL << 40), 1LL << 40, false },
@@ -63,7 +66,7 @@ static const struct option options[] = {
 
 struct parse_state {
 	struct config *cfg;
-	char error[256];
+	char error[512];
 };
 
 static bool
@@ -150,10 +153,58 @@ option_set(struct config *cfg, const struct option *opt, const char *value, char
 	return false;
 }
 
+/* Tries the [rules] so far on a scratch ruleset, so a bad name or value is reported with
+ * the line that holds it. */
+static bool
+config_check_rules(const struct config *cfg, char *error, size_t size)
+{
+	struct mon_ruleset *rs = mon_ruleset_create();
+	struct mon_error err;
+	bool ok;
+
+	if (rs == NULL) {
+		snprintf(error, size, "out of memory");
+		return false;
+	}
+	ok = config_apply_rules(cfg, rs, &err);
+	if (!ok)
+		snprintf(error, size, "[rules] %s: expected %s, got %s", err.field, err.expected, err.got);
+	mon_ruleset_destroy(rs);
+	return ok;
+}
+
+static bool
+config_add_rule_param(struct config *cfg, const char *name, const char *value, char *error, size_t size)
+{
+	long long n;
+	struct config_rule_param *grown;
+
+	if (!parse_integer(value, -(1LL << 40), 1LL << 40, &n)) {
+		snprintf(error, size, "%s: expected an integer, got \"%s\"", name, value);
+		return false;
+	}
+	grown = realloc(cfg->rule_params, (cfg->rule_params_count + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return false;
+	cfg->rule_params = grown;
+	grown[cfg->rule_params_count].name = strdup(name);
+	grown[cfg->rule_params_count].value = n;
+	if (grown[cfg->rule_params_count].name == NULL)
+		return false;
+	cfg->rule_params_count++;
+	return true;
+}
+
 static int
 config_ini_line(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_state *st = user;
+
+	if (strcmp(section, "rules") == 0 && strcmp(name, "disable") != 0) {
+		if (!config_add_rule_param(st->cfg, name, value, st->error, sizeof(st->error)))
+			return 0;
+		return config_check_rules(st->cfg, st->error, sizeof(st->error));
+	}
 
 	for (size_t i = 0; i < N_OPTIONS; i++) {
 		if (strcmp(options[i].section, section) != 0 || strcmp(options[i].name, name) != 0)
@@ -163,6 +214,8 @@ config_ini_line(void *user, const char *section, const char *name, const char *v
 				snprintf(st->error, sizeof(st->error), "%s: out of memory", name);
 			return 0;
 		}
+		if (strcmp(section, "rules") == 0)
+			return config_check_rules(st->cfg, st->error, sizeof(st->error));
 		return 1;
 	}
 	snprintf(st->error, sizeof(st->error), "unknown option \"%s\" in section [%s]", name, section);
@@ -220,11 +273,41 @@ config_load(const char *path)
 	return st.cfg;
 }
 
+bool
+config_apply_rules(const struct config *cfg, struct mon_ruleset *rs, struct mon_error *err)
+{
+	const char *p = cfg->rules_disable;
+
+	for (size_t i = 0; i < cfg->rule_params_count; i++)
+		if (!mon_ruleset_set_param(rs, cfg->rule_params[i].name, cfg->rule_params[i].value, err))
+			return false;
+	while (*p != '\0') {
+		char code[MON_RULE_MAX];
+		size_t len = strcspn(p, ", \t");
+
+		if (len > 0) {
+			snprintf(code, sizeof(code), "%.*s", (int)(len < sizeof(code) ? len : sizeof(code) - 1), p);
+			if (len >= sizeof(code) || !mon_ruleset_disable_rule(rs, code, err)) {
+				if (len >= sizeof(code))
+					snprintf(err->got, sizeof(err->got), "%.40s...", p);
+				snprintf(err->field, sizeof(err->field), "disable");
+				return false;
+			}
+		}
+		p += len;
+		p += strspn(p, ", \t");
+	}
+	return true;
+}
+
 void
 config_destroy(struct config *cfg)
 {
 	if (cfg == NULL)
 		return;
+	for (size_t i = 0; i < cfg->rule_params_count; i++)
+		free(cfg->rule_params[i].name);
+	free(cfg->rule_params);
 	for (size_t i = 0; i < N_OPTIONS; i++) {
 		enum opt_type t = options[i].type;
 

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "log.h"
+#include "mon_rules.h"
 
 struct config {
 	/* [server] */
@@ -39,6 +40,16 @@ struct config {
 	unsigned batch_max_delay_ms;
 	size_t queue_max_events;
 	unsigned retry_after_s;
+	/* [sweeper] */
+	unsigned sweep_interval_ms;
+	size_t sweep_batch;
+	/* [rules]: libmonitor parameters by name, and the rule codes switched off */
+	struct config_rule_param {
+		char *name;
+		long long value;
+	} *rule_params;
+	size_t rule_params_count;
+	char *rules_disable;      /* comma-separated rule codes */
 	/* [log] */
 	enum log_level log_level;
 	char *log_facility;
@@ -49,6 +60,9 @@ struct config {
 /* Parses path into a new config. On error logs "file:line: message" and returns NULL. */
 struct config *config_load(const char *path);
 void config_destroy(struct config *cfg);
+/* Applies [rules] (parameters and switched-off rules) to a ruleset being built. */
+bool config_apply_rules(const struct config *cfg, struct mon_ruleset *rs, struct mon_error *err)
+	__attribute__((warn_unused_result));
 /* Options that a reload cannot change (listen address, user); names the first differing. */
 const char *config_fixed_difference(const struct config *old, const struct config *new);
 

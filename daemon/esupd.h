@@ -15,6 +15,8 @@
 struct db;
 struct identity;
 struct ingest;
+struct refdata;
+struct sweeper;
 
 struct esupd {
 	const char *config_path;
@@ -24,9 +26,12 @@ struct esupd {
 	struct evhttp *http;
 	struct evhttp_bound_socket *listener;
 	struct db *writer;            /* ingest transactions only */
-	struct db *reader;            /* principals and queries outside transactions */
+	struct db *reader;            /* principals, reference data, queries outside transactions */
+	struct db *sweep_db;          /* the sweeper's transactions */
 	struct identity *identity;
 	struct ingest *ingest;
+	struct refdata *refdata;
+	struct sweeper *sweeper;
 	bool draining;                /* SIGTERM seen: no new work */
 	struct event *sig_term, *sig_int, *sig_hup;
 };

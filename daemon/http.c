@@ -141,6 +141,13 @@ http_route(struct evhttp_request *req, void *arg)
 			api_events_post(d, req);
 		return;
 	}
+	if (strncmp(path, "/v1/cases/", 10) == 0) {
+		if (method != EVHTTP_REQ_GET)
+			http_reply_error(req, 405, "use GET");
+		else
+			api_cases_get(d, req, path);
+		return;
+	}
 	/* Under /v1 nobody learns what exists without a certificate. */
 	if (strncmp(path, "/v1/", 4) == 0) {
 		char fingerprint[TLS_FINGERPRINT_LEN + 1];

@@ -32,5 +32,6 @@ void http_reply_retry(struct evhttp_request *req, int code, unsigned retry_after
 
 /* Handlers, one file each. */
 void api_events_post(struct esupd *d, struct evhttp_request *req);
+void api_cases_get(struct esupd *d, struct evhttp_request *req, const char *path);
 
 #endif

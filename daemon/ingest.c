@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "cases.h"
 #include "db.h"
 #include "log.h"
 #include "mon_value.h"
@@ -66,6 +67,7 @@ enum ingest_step {
 	STEP_BEGIN,
 	STEP_SYNC_COMMIT,
 	STEP_INSERT,
+	STEP_CASES,      /* re-derive the cases the fresh events belong to (cases.c) */
 	STEP_COMMIT,
 	STEP_ROLLBACK,   /* after a server error, from any step */
 };
@@ -74,6 +76,7 @@ static const char *const ingest_step_names[] = {
 	[STEP_BEGIN] = "BEGIN",
 	[STEP_SYNC_COMMIT] = "SET synchronous_commit",
 	[STEP_INSERT] = "INSERT",
+	[STEP_CASES] = "case evaluation",
 	[STEP_COMMIT] = "COMMIT",
 	[STEP_ROLLBACK] = "ROLLBACK",
 };
@@ -104,6 +107,7 @@ struct ingest {
 	struct ingest_req *head, *tail;  /* waiting for a batch */
 	size_t queued_events;            /* valid events in head..tail */
 	struct ingest_batch *batch;      /* the one in flight */
+	const struct refdata *refdata;   /* rules for case evaluation; NULL: none */
 	bool maint_due, maint_running;
 	bool draining;
 	void (*drained)(void *arg);
@@ -315,6 +319,88 @@ ingest_batch_rows(struct ingest_batch *b)
 
 static void ingest_on_result(const PGresult *res, void *arg);
 
+static void ingest_issue(struct ingest_batch *b);
+static void ingest_record_error(struct ingest_batch *b, const PGresult *res, const char *fallback);
+
+/* The cases of the events this batch stored, for STEP_CASES. */
+static struct case_key *
+ingest_batch_cases(const struct ingest_batch *b, size_t *count)
+{
+	struct case_key *keys = calloc(b->nslots ? b->nslots : 1, sizeof(*keys));
+
+	*count = 0;
+	for (size_t o = 0; keys != NULL && o < b->nslots; o++) {
+		const struct ingest_slot *s = &b->slots[o];
+		const struct mon_event *ev = &s->req->batch->items[s->item].event;
+
+		if (s->req->statuses[s->item] != INGEST_ACCEPTED || ev->case_no[0] == '\0')
+			continue;
+		memcpy(keys[*count].dept, ev->dept, sizeof(keys[*count].dept));
+		memcpy(keys[*count].case_no, ev->case_no, sizeof(keys[*count].case_no));
+		(*count)++;
+	}
+	return keys;
+}
+
+/* The business clock of the batch: when its latest request arrived. */
+static int64_t
+ingest_batch_now(const struct ingest_batch *b)
+{
+	int64_t now = 0;
+
+	for (const struct ingest_req *r = b->reqs; r != NULL; r = r->next)
+		if (r->received_at > now)
+			now = r->received_at;
+	return now;
+}
+
+static void
+ingest_cases_done(enum cases_outcome outcome, const PGresult *error, void *arg)
+{
+	struct ingest_batch *b = arg;
+
+	switch (outcome) {
+	case CASES_DONE:
+		b->step = STEP_COMMIT;
+		break;
+	case CASES_FAILED:
+		ingest_record_error(b, error, "case evaluation refused");
+		b->failed_step = STEP_CASES;
+		b->step = STEP_ROLLBACK;
+		break;
+	case CASES_LOST:
+		log_info("ingest: connection lost during case evaluation; %zu requests answered "
+			"unavailable", b->nreqs);
+		ingest_batch_finish(b, INGEST_UNAVAILABLE);
+		return;
+	}
+	ingest_issue(b);
+}
+
+static void
+ingest_issue_cases(struct ingest_batch *b)
+{
+	size_t count;
+	struct case_key *keys = ingest_batch_cases(b, &count);
+
+	if (keys == NULL) {
+		log_warnx("ingest: out of memory listing cases; %zu requests answered unavailable", b->nreqs);
+		if (!db_query(b->ingest->db, "ROLLBACK", 0, NULL, NULL, NULL))
+			log_warnx("ingest: cannot roll back an abandoned batch");
+		ingest_batch_finish(b, INGEST_UNAVAILABLE);
+		return;
+	}
+	if (count == 0) {
+		free(keys);
+		b->step = STEP_COMMIT;
+		ingest_issue(b);
+		return;
+	}
+	cases_evaluate(b->ingest->db, b->ingest->refdata, keys, count, ingest_batch_now(b), true,
+		ingest_cases_done, b);
+	free(keys);
+}
+
 /* Issues the statement of the batch's current step. */
 static void
 ingest_issue(struct ingest_batch *b)
@@ -323,11 +409,17 @@ ingest_issue(struct ingest_batch *b)
 		[STEP_BEGIN] = "BEGIN",
 		[STEP_SYNC_COMMIT] = "SET LOCAL synchronous_commit = on",
 		[STEP_INSERT] = ingest_insert_sql,
+		[STEP_CASES] = NULL,
 		[STEP_COMMIT] = "COMMIT",
 		[STEP_ROLLBACK] = "ROLLBACK",
 	};
 	const char *values[1] = { b->rows };
 	int nparams = b->step == STEP_INSERT ? 1 : 0;
+
+	if (b->step == STEP_CASES) {
+		ingest_issue_cases(b);
+		return;
+	}
 
 	if (db_query(b->ingest->db, sql[b->step], nparams, nparams ? values : NULL,
 			ingest_on_result, b))
@@ -349,7 +441,8 @@ ingest_next_step(enum ingest_step step)
 	switch (step) {
 	case STEP_BEGIN: return STEP_SYNC_COMMIT;
 	case STEP_SYNC_COMMIT: return STEP_INSERT;
-	case STEP_INSERT: return STEP_COMMIT;
+	case STEP_INSERT: return STEP_CASES;
+	case STEP_CASES: return STEP_COMMIT;
 	case STEP_COMMIT:
 	case STEP_ROLLBACK: break;
 	}
@@ -675,6 +768,12 @@ ingest_set_limits(struct ingest *ingest, const struct ingest_limits *limits)
 {
 	ingest->limits = ingest_limits_clamped(limits);
 	ingest_schedule(ingest);
+}
+
+void
+ingest_set_refdata(struct ingest *ingest, const struct refdata *refdata)
+{
+	ingest->refdata = refdata;
 }
 
 static struct ingest_req *

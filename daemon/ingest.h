@@ -13,6 +13,7 @@
 
 struct db;
 struct ingest;
+struct refdata;
 
 struct ingest_limits {
 	size_t batch_max_events;      /* events in one transaction */
@@ -43,6 +44,8 @@ struct ingest *ingest_create(struct event_base *base, struct db *db,
  * without their done callbacks (the connections they would answer are gone too). */
 void ingest_destroy(struct ingest *ingest);
 void ingest_set_limits(struct ingest *ingest, const struct ingest_limits *limits);
+/* The rules that re-derive the cases a batch touches, inside its transaction. */
+void ingest_set_refdata(struct ingest *ingest, const struct refdata *refdata);
 
 /* Submits a parsed request. The batch stays owned by the caller and must stay alive until
  * done is called; done is always called exactly once (unless ingest_destroy comes first),

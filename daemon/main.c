@@ -23,6 +23,8 @@
 #include "ingest.h"
 #include "log.h"
 #include "migrate.h"
+#include "refdata.h"
+#include "sweeper.h"
 #include "tls.h"
 
 #define ESUPD_VERSION "0.1.0"
@@ -59,8 +61,24 @@ database_state_changed(struct db *db, bool up, void *arg)
 	struct esupd *d = arg;
 
 	(void)db;
-	if (up)
+	if (up) {
 		identity_reload(d->identity);
+		refdata_reload(d->refdata, d->cfg);
+	}
+}
+
+static void
+rules_loaded(void *arg)
+{
+	struct esupd *d = arg;
+
+	sweeper_rederive(d->sweeper);
+}
+
+static int64_t
+business_clock(void *arg)
+{
+	return esupd_now(arg);
 }
 
 /* SIGHUP: parse into new objects, validate, swap; keep the old on any error. */
@@ -95,7 +113,9 @@ reload(struct esupd *d)
 	http_apply_limits(d);
 	struct ingest_limits limits = ingest_limits_of(cfg);
 	ingest_set_limits(d->ingest, &limits);
+	sweeper_configure(d->sweeper, cfg->sweep_interval_ms, cfg->sweep_batch);
 	identity_reload(d->identity);
+	refdata_reload(d->refdata, cfg);
 	log_info("reload complete");
 done:
 	notify_systemd("READY=1");
@@ -131,6 +151,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	notify_systemd("STOPPING=1");
 	d->draining = true;
 	http_stop_accepting(d);
+	sweeper_stop(d->sweeper);
 	ingest_drain(d->ingest, drained, d);
 }
 
@@ -232,9 +253,16 @@ esupd_start(struct esupd *d)
 		cfg->db_reconnect_max_ms, NULL, NULL);
 	d->reader = db_create(d->base, "reader", cfg->db_conninfo, cfg->db_reconnect_min_ms,
 		cfg->db_reconnect_max_ms, database_state_changed, d);
-	if (d->writer == NULL || d->reader == NULL || (d->identity = identity_create(d->reader)) == NULL ||
+	d->sweep_db = db_create(d->base, "sweeper", cfg->db_conninfo, cfg->db_reconnect_min_ms,
+		cfg->db_reconnect_max_ms, NULL, NULL);
+	if (d->writer == NULL || d->reader == NULL || d->sweep_db == NULL ||
+	    (d->identity = identity_create(d->reader)) == NULL ||
+	    (d->refdata = refdata_create(d->reader, rules_loaded, d)) == NULL ||
+	    (d->sweeper = sweeper_create(d->base, d->sweep_db, d->refdata, business_clock, d)) == NULL ||
 	    (d->ingest = ingest_create(d->base, d->writer, &limits)) == NULL)
 		fatalx("out of memory");
+	ingest_set_refdata(d->ingest, d->refdata);
+	sweeper_configure(d->sweeper, cfg->sweep_interval_ms, cfg->sweep_batch);
 	d->sig_term = evsignal_new(d->base, SIGTERM, on_signal, d);
 	d->sig_int = evsignal_new(d->base, SIGINT, on_signal, d);
 	d->sig_hup = evsignal_new(d->base, SIGHUP, on_signal, d);
@@ -243,6 +271,7 @@ esupd_start(struct esupd *d)
 		fatalx("cannot install signal handlers");
 	db_start(d->writer);
 	db_start(d->reader);
+	db_start(d->sweep_db);
 }
 
 static void
@@ -255,7 +284,10 @@ esupd_finish(struct esupd *d)
 		evhttp_free(d->http);
 	db_destroy(d->writer);
 	db_destroy(d->reader);
+	db_destroy(d->sweep_db);
 	ingest_destroy(d->ingest);
+	sweeper_destroy(d->sweeper);
+	refdata_destroy(d->refdata);
 	identity_destroy(d->identity);
 	SSL_CTX_free(d->tls);
 	event_base_free(d->base);

@@ -190,24 +190,33 @@ static void check_steps(const struct history *h, struct conditions *list)
 	}
 }
 
+/* One condition per case, not per event: late reporting is a habit of the sender, and a
+ * supervisor wants it once, with the late events as evidence. */
 static void check_late_reports(const struct history *h, struct conditions *list)
 {
 	int64_t limit = (int64_t)ruleset_param(h->rs, PARAM_LATE_REPORT_HOURS) * 3600;
+	struct mon_condition *c = NULL;
+	size_t late = 0;
+	long long worst = 0;
 
 	for (size_t i = 0; i < h->count; i++) {
 		const struct mon_case_event *ce = h->events[i];
-		struct mon_condition *c;
+		long long hours;
+
 		/* received_at comes from the caller: compare without subtracting it. */
 		if (!event_is_approval(ce->event) || ce->received_at <= ce->event->at + limit)
 			continue;
-		c = conditions_add(list, h, RULE_LATE_REPORT, ce->event->id, ce->received_at);
-		if (c == NULL)
-			continue;
-		condition_message(c, "预警: 数据迟报 (%s reported %lld hours after it happened)",
-			mon_event_type_name(ce->event->type),
-			(long long)(ce->received_at / 3600 - ce->event->at / 3600));
+		if (c == NULL && (c = conditions_add(list, h, RULE_LATE_REPORT, NULL, ce->received_at)) == NULL)
+			return;
+		hours = (long long)(ce->received_at / 3600 - ce->event->at / 3600);
+		if (hours > worst)
+			worst = hours;
+		late++;
 		condition_evidence(c, ce);
 	}
+	if (c != NULL)
+		condition_message(c, "预警: 数据迟报 (%zu events reported more than %lld hours late, "
+			"the latest %lld hours)", late, (long long)(limit / 3600), worst);
 }
 
 static void check_item(const struct history *h, struct conditions *list)

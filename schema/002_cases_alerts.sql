@@ -7,8 +7,9 @@
 
 -- The working-day calendar: a holiday is a day off; a workday is a weekend day that is worked
 -- (调休). Days not listed follow the week: Monday to Friday work.
+-- Columns are those of calendar.csv, so the file loads with \copy and exports back alike.
 CREATE TABLE calendar (
-	day date PRIMARY KEY,
+	date date PRIMARY KEY,
 	kind text NOT NULL CHECK (kind IN ('holiday', 'workday')),
 	name text NOT NULL DEFAULT ''
 );
@@ -22,7 +23,7 @@ CREATE TABLE items (
 	committed_days int NOT NULL CHECK (committed_days > 0),
 	unit text NOT NULL CHECK (unit IN ('working', 'calendar')),
 	warn_days int CHECK (warn_days >= 0),
-	step_days text NOT NULL DEFAULT '',
+	step_days text,
 	CHECK (committed_days <= statutory_days)
 );
 

@@ -55,6 +55,8 @@ bool mon_ruleset_is_working_day(const struct mon_ruleset *rs, int32_t day);
 struct mon_case_event {
 	const struct mon_event *event;
 	int64_t received_at;
+	bool context;   /* another case's event, supplied for cross-case rules (a party's earlier
+	                 * penalties, an enterprise's other inspections): read, never judged */
 };
 
 /* One active condition: the caller's alert. */

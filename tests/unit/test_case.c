@@ -255,7 +255,7 @@ static void test_late_decision_clears_yellow(void **state)
 	assert_rules(fx, "APR-LATE-REPORT");
 	assert_int_equal(st->status, MON_CASE_DECIDED);
 	assert_int_equal(st->counted_days, 10);
-	assert_string_equal(cond(fx, "APR-LATE-REPORT")->key, "APR-LATE-REPORT|LY-TEST|C-1|e2");
+	assert_string_equal(cond(fx, "APR-LATE-REPORT")->key, "APR-LATE-REPORT|LY-TEST|C-1");
 	assert_int_equal(cond(fx, "APR-LATE-REPORT")->since, T("2026-03-18T10:00:00+08:00"));
 }
 

@@ -1,0 +1,39 @@
+/* cases.h: re-deriving cases inside a transaction: lock their rows (fixed order), load their
+ * whole history, evaluate it with libmonitor, and apply the result (case row, alerts raised,
+ * resolved, superseded, NOTIFY esup_alert). Ingest runs it between its INSERT and COMMIT; the
+ * sweeper runs it on the cases whose next check has come. */
+#ifndef ESUP_CASES_H
+#define ESUP_CASES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "mon_event.h"
+
+struct db;
+struct refdata;
+
+struct case_key {
+	char dept[MON_CODE_MAX + 1];
+	char case_no[MON_CODE_MAX + 1];
+};
+
+enum cases_outcome {
+	CASES_DONE,     /* applied (or left due for the sweeper when no rules are loaded yet) */
+	CASES_FAILED,   /* the server refused a statement: error holds its result */
+	CASES_LOST,     /* the connection was lost */
+};
+
+typedef void cases_done_cb(enum cases_outcome outcome, const PGresult *error, void *arg);
+
+/* Runs inside the caller's open transaction on db; done is called exactly once (before this
+ * returns only when the connection is down or memory ran out). keys need not be sorted or
+ * unique. With lock, the case rows are created if
+ * missing and locked first, and marked due so that, should evaluation be impossible now, the
+ * sweeper picks them up; without it the caller already holds their locks. */
+void cases_evaluate(struct db *db, const struct refdata *rd, const struct case_key *keys,
+		size_t count, int64_t now, bool lock, cases_done_cb *done, void *arg);
+
+#endif

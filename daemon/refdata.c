@@ -1,0 +1,141 @@
+/* refdata.c: loading the reference tables into a libmonitor ruleset. */
+#include "refdata.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+
+/* The tables a ruleset is built from, each exported as CSV by esup_refdata_csv(). */
+static const struct {
+	const char *table;
+	bool (*load)(struct mon_ruleset *, const char *, size_t, struct mon_error *);
+} refdata_tables[] = {
+	{ "calendar", mon_ruleset_load_calendar },
+	{ "items", mon_ruleset_load_items },
+};
+#define REFDATA_TABLES (sizeof(refdata_tables) / sizeof(refdata_tables[0]))
+
+struct refdata {
+	struct db *db;
+	struct mon_ruleset *rules;
+	const struct config *cfg;
+	refdata_loaded_cb *loaded;
+	void *loaded_arg;
+	bool loading, again;
+	char sql[512];   /* one query for all tables: one consistent snapshot */
+};
+
+static struct mon_ruleset *
+refdata_build(const struct refdata *rd, const PGresult *res)
+{
+	struct mon_ruleset *rs = mon_ruleset_create();
+	struct mon_error err;
+
+	if (rs == NULL)
+		return NULL;
+	for (size_t i = 0; i < REFDATA_TABLES; i++) {
+		const char *csv = PQgetvalue(res, 0, (int)i);
+
+		if (!refdata_tables[i].load(rs, csv, strlen(csv), &err)) {
+			log_warnx("reference table %s refused: %s: expected %s, got %s; keeping the "
+				"running rules", refdata_tables[i].table, err.field, err.expected, err.got);
+			mon_ruleset_destroy(rs);
+			return NULL;
+		}
+	}
+	if (!config_apply_rules(rd->cfg, rs, &err)) {
+		log_warnx("[rules] %s: expected %s, got %s; keeping the running rules", err.field,
+			err.expected, err.got);
+		mon_ruleset_destroy(rs);
+		return NULL;
+	}
+	return rs;
+}
+
+static void
+refdata_on_result(const PGresult *res, void *arg)
+{
+	struct refdata *rd = arg;
+	struct mon_ruleset *rs = NULL;
+
+	rd->loading = false;
+	if (res == NULL)
+		log_info("reference data not loaded: connection lost; retried on reconnect");
+	else if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+		 PQnfields(res) != (int)REFDATA_TABLES)
+		log_warnx("reference data not loaded: %s", PQresultErrorMessage(res));
+	else
+		rs = refdata_build(rd, res);
+	if (rs != NULL) {
+		mon_ruleset_destroy(rd->rules);
+		rd->rules = rs;
+		log_info("rules loaded from %zu reference tables", REFDATA_TABLES);
+		rd->loaded(rd->loaded_arg);
+	}
+	if (rd->again) {
+		rd->again = false;
+		refdata_reload(rd, rd->cfg);
+	}
+}
+
+static void
+refdata_notified(const char *channel, const char *payload, void *arg)
+{
+	struct refdata *rd = arg;
+
+	(void)channel;
+	if (rd->cfg == NULL)
+		return;
+	log_info("reference table %s changed; reloading rules", payload);
+	refdata_reload(rd, rd->cfg);
+}
+
+void
+refdata_reload(struct refdata *rd, const struct config *cfg)
+{
+	rd->cfg = cfg;
+	if (rd->loading) {
+		rd->again = true;
+		return;
+	}
+	if (!db_query(rd->db, rd->sql, 0, NULL, refdata_on_result, rd)) {
+		log_debug("reference data load deferred: database down");
+		return;
+	}
+	rd->loading = true;
+}
+
+struct refdata *
+refdata_create(struct db *reader, refdata_loaded_cb *loaded, void *arg)
+{
+	struct refdata *rd = calloc(1, sizeof(*rd));
+
+	if (rd == NULL)
+		return NULL;
+	size_t len = snprintf(rd->sql, sizeof(rd->sql), "SELECT");
+	for (size_t i = 0; i < REFDATA_TABLES; i++)
+		len += snprintf(rd->sql + len, sizeof(rd->sql) - len, "%s esup_refdata_csv('%s')",
+			i ? "," : "", refdata_tables[i].table);
+	rd->db = reader;
+	rd->loaded = loaded;
+	rd->loaded_arg = arg;
+	db_listen(reader, "esup_refdata", refdata_notified, rd);
+	return rd;
+}
+
+void
+refdata_destroy(struct refdata *rd)
+{
+	if (rd == NULL)
+		return;
+	mon_ruleset_destroy(rd->rules);
+	free(rd);
+}
+
+const struct mon_ruleset *
+refdata_rules(const struct refdata *rd)
+{
+	return rd->rules;
+}

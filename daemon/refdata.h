@@ -1,0 +1,25 @@
+/* refdata.h: the ruleset built from the reference tables (calendar, catalogue, ...). Loaded on
+ * the reader connection when it connects, on NOTIFY esup_refdata and on SIGHUP; a load builds a
+ * whole new ruleset and swaps it in only if every table parsed, so a bad row keeps the old one. */
+#ifndef ESUP_REFDATA_H
+#define ESUP_REFDATA_H
+
+#include "config.h"
+#include "mon_rules.h"
+
+struct db;
+struct refdata;
+
+/* Told after each ruleset swap (the deadlines of open cases must be re-derived). */
+typedef void refdata_loaded_cb(void *arg);
+
+struct refdata *refdata_create(struct db *reader, refdata_loaded_cb *loaded, void *arg);
+void refdata_destroy(struct refdata *rd);
+/* Asks for a fresh load, applying cfg's [rules] to the ruleset it builds. cfg must outlive
+ * the load (the daemon's current configuration). */
+void refdata_reload(struct refdata *rd, const struct config *cfg);
+/* The current ruleset; NULL until the first load succeeded. Valid until the next swap, which
+ * only happens in a reader callback: use it within one callback, never keep it. */
+const struct mon_ruleset *refdata_rules(const struct refdata *rd);
+
+#endif

@@ -1,0 +1,237 @@
+/* sweeper.c: the periodic transaction that re-derives due cases. */
+#include "sweeper.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event_struct.h>
+#include <libpq-fe.h>
+
+#include "cases.h"
+#include "db.h"
+#include "log.h"
+#include "mon_value.h"
+#include "refdata.h"
+
+static const char sweeper_due_sql[] =
+	"SELECT dept, case_no FROM cases WHERE next_check_at <= $1::timestamptz"
+	" ORDER BY next_check_at LIMIT $2 FOR UPDATE SKIP LOCKED";
+
+/* Closed cases keep what they were; open ones are looked at again under the new rules. */
+static const char sweeper_rederive_sql[] =
+	"UPDATE cases SET next_check_at = $1::timestamptz"
+	" WHERE status NOT IN ('decided', 'refused', 'withdrawn')";
+
+enum sweep_step { SWEEP_IDLE, SWEEP_REDERIVE, SWEEP_BEGIN, SWEEP_DUE, SWEEP_EVALUATE, SWEEP_COMMIT };
+
+struct sweeper {
+	struct event_base *base;
+	struct db *db;
+	const struct refdata *rd;
+	sweeper_clock *clock;
+	void *clock_arg;
+	struct event tick;
+	struct timeval interval;
+	size_t batch;
+	enum sweep_step step;
+	bool rederive_pending, stopped;
+	int64_t now;
+	char now_text[40];
+	size_t taken;          /* cases in this sweep */
+};
+
+static void sweeper_issue(struct sweeper *sw);
+
+static void
+sweeper_arm(struct sweeper *sw, bool at_once)
+{
+	struct timeval zero = { 0, 0 };
+
+	if (!sw->stopped)
+		evtimer_add(&sw->tick, at_once ? &zero : &sw->interval);
+}
+
+static void
+sweeper_abandon(struct sweeper *sw, const char *what, const PGresult *res)
+{
+	if (res != NULL) {
+		log_warnx("sweeper: %s failed: %s", what, PQresultErrorMessage(res));
+		if (!db_query(sw->db, "ROLLBACK", 0, NULL, NULL, NULL))
+			log_debug("sweeper: ROLLBACK not sent: connection down");
+	} else {
+		log_debug("sweeper: connection lost during %s", what);
+	}
+	sw->step = SWEEP_IDLE;
+	sweeper_arm(sw, false);
+}
+
+static void
+sweeper_cases_done(enum cases_outcome outcome, const PGresult *error, void *arg)
+{
+	struct sweeper *sw = arg;
+
+	if (outcome != CASES_DONE) {
+		sweeper_abandon(sw, "case evaluation", outcome == CASES_FAILED ? error : NULL);
+		return;
+	}
+	sw->step = SWEEP_COMMIT;
+	sweeper_issue(sw);
+}
+
+static void
+sweeper_evaluate(struct sweeper *sw, const PGresult *res)
+{
+	size_t n = (size_t)PQntuples(res);
+	struct case_key *keys = calloc(n ? n : 1, sizeof(*keys));
+
+	sw->taken = n;
+	if (keys == NULL) {
+		sweeper_abandon(sw, "listing due cases", res);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		snprintf(keys[i].dept, sizeof(keys[i].dept), "%s", PQgetvalue(res, (int)i, 0));
+		snprintf(keys[i].case_no, sizeof(keys[i].case_no), "%s", PQgetvalue(res, (int)i, 1));
+	}
+	sw->step = SWEEP_EVALUATE;
+	cases_evaluate(sw->db, sw->rd, keys, n, sw->now, false, sweeper_cases_done, sw);
+	free(keys);
+}
+
+static void
+sweeper_on_result(const PGresult *res, void *arg)
+{
+	struct sweeper *sw = arg;
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+	if (res == NULL || (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)) {
+		sweeper_abandon(sw, sw->step == SWEEP_REDERIVE ? "re-deriving open cases" : "sweep", res);
+		return;
+	}
+	switch (sw->step) {
+	case SWEEP_REDERIVE:
+		log_info("rules changed: %s open cases to re-derive", PQcmdTuples((PGresult *)res));
+		sw->rederive_pending = false;
+		sw->step = SWEEP_BEGIN;
+		break;
+	case SWEEP_BEGIN:
+		sw->step = SWEEP_DUE;
+		break;
+	case SWEEP_DUE:
+		if (PQntuples(res) > 0) {
+			sweeper_evaluate(sw, res);
+			return;
+		}
+		sw->taken = 0;
+		sw->step = SWEEP_COMMIT;
+		break;
+	case SWEEP_COMMIT:
+		if (sw->taken > 0)
+			log_debug("sweeper: %zu cases re-derived", sw->taken);
+		sw->step = SWEEP_IDLE;
+		/* a full batch means more may be due: go on at once */
+		sweeper_arm(sw, sw->taken >= sw->batch || sw->rederive_pending);
+		return;
+	case SWEEP_IDLE:
+	case SWEEP_EVALUATE:
+		return;
+	}
+	sweeper_issue(sw);
+}
+
+static void
+sweeper_issue(struct sweeper *sw)
+{
+	char limit[24];
+	const char *values[2] = { sw->now_text, limit };
+	const char *sql = NULL;
+	int nparams = 0;
+
+	switch (sw->step) {
+	case SWEEP_REDERIVE: sql = sweeper_rederive_sql; nparams = 1; break;
+	case SWEEP_BEGIN: sql = "BEGIN"; break;
+	case SWEEP_DUE: sql = sweeper_due_sql; nparams = 2; break;
+	case SWEEP_COMMIT: sql = "COMMIT"; break;
+	case SWEEP_IDLE:
+	case SWEEP_EVALUATE: return;
+	}
+	snprintf(limit, sizeof(limit), "%zu", sw->batch);
+	if (!db_query(sw->db, sql, nparams, nparams ? values : NULL, sweeper_on_result, sw)) {
+		sw->step = SWEEP_IDLE;
+		sweeper_arm(sw, false);
+	}
+}
+
+static void
+sweeper_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct sweeper *sw = arg;
+
+	(void)fd, (void)what;
+	if (sw->stopped)
+		return;
+	if (sw->step != SWEEP_IDLE || !db_is_up(sw->db) || refdata_rules(sw->rd) == NULL) {
+		sweeper_arm(sw, false);
+		return;
+	}
+	sw->now = sw->clock(sw->clock_arg);
+	mon_time_format(sw->now, 0, sw->now_text, sizeof(sw->now_text));
+	sw->step = sw->rederive_pending ? SWEEP_REDERIVE : SWEEP_BEGIN;
+	sweeper_issue(sw);
+}
+
+struct sweeper *
+sweeper_create(struct event_base *base, struct db *db, const struct refdata *rd,
+		sweeper_clock *now, void *now_arg)
+{
+	struct sweeper *sw = calloc(1, sizeof(*sw));
+
+	if (sw == NULL)
+		return NULL;
+	sw->base = base;
+	sw->db = db;
+	sw->rd = rd;
+	sw->clock = now;
+	sw->clock_arg = now_arg;
+	sw->batch = 100;
+	sw->interval.tv_sec = 1;
+	evtimer_assign(&sw->tick, base, sweeper_tick, sw);
+	return sw;
+}
+
+void
+sweeper_configure(struct sweeper *sw, unsigned interval_ms, size_t batch)
+{
+	sw->interval.tv_sec = interval_ms / 1000;
+	sw->interval.tv_usec = (interval_ms % 1000) * 1000;
+	sw->batch = batch;
+	if (!evtimer_pending(&sw->tick, NULL) && sw->step == SWEEP_IDLE)
+		sweeper_arm(sw, false);
+}
+
+void
+sweeper_rederive(struct sweeper *sw)
+{
+	sw->rederive_pending = true;
+	if (sw->step == SWEEP_IDLE) {
+		event_del(&sw->tick);
+		sweeper_arm(sw, true);
+	}
+}
+
+void
+sweeper_stop(struct sweeper *sw)
+{
+	sw->stopped = true;
+	event_del(&sw->tick);
+}
+
+void
+sweeper_destroy(struct sweeper *sw)
+{
+	if (sw == NULL)
+		return;
+	event_del(&sw->tick);
+	free(sw);
+}

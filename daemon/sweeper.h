@@ -1,0 +1,29 @@
+/* sweeper.h: time moves cases on. Every interval the sweeper takes the cases whose next check
+ * has come (cases.next_check_at <= now, FOR UPDATE SKIP LOCKED, so several esupd can share a
+ * database) and re-derives them, raising the warnings and cards that time alone brings. Its
+ * cost follows the number of due cases, not the number of open ones. */
+#ifndef ESUP_SWEEPER_H
+#define ESUP_SWEEPER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+struct db;
+struct refdata;
+struct sweeper;
+
+typedef int64_t sweeper_clock(void *arg);
+
+struct sweeper *sweeper_create(struct event_base *base, struct db *db, const struct refdata *rd,
+		sweeper_clock *now, void *now_arg);
+void sweeper_destroy(struct sweeper *sw);
+/* Sets the period and the cases taken per transaction; starts the timer. */
+void sweeper_configure(struct sweeper *sw, unsigned interval_ms, size_t batch);
+/* Marks every open case due: the rules changed (a new calendar moves deadlines). */
+void sweeper_rederive(struct sweeper *sw);
+/* No new sweeps (shutdown); one in flight is abandoned with its connection, harmlessly. */
+void sweeper_stop(struct sweeper *sw);
+
+#endif
