@@ -1,6 +1,7 @@
 /* esupctl.c: the operator's command-line tool. `esupctl eval` runs the rules engine over
  * NDJSON events read from stdin, without a database or a daemon: the way to try a rule on
- * a handful of events, and the driver of the golden rule tests in tests/rules. `esupctl
+ * a handful of events, and the driver of the golden rule tests in tests/rules. Like the
+ * daemon, it hands each case the other cases' events its cross-case rules read. `esupctl
  * rules` lists the rule codes the engine knows. See contrib/esupctl.1 and docs/rules.md. */
 #include <errno.h>
 #include <getopt.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -51,9 +53,12 @@ static void usage(FILE *out)
 		"[--disable RULE]...\n"
 		"       esupctl rules\n"
 		"\n"
-		"eval reads NDJSON events on stdin, evaluates each (dept, case) as of TIME\n"
-		"(RFC 3339, default: now) against DIR/calendar.csv and DIR/items.csv, and\n"
-		"prints one NDJSON line per active condition, then one per case.\n");
+		"eval reads NDJSON events on stdin, evaluates each (dept, case), and each event\n"
+		"without a case on its own, as of TIME (RFC 3339, default: now) against\n"
+		"DIR/calendar.csv, DIR/items.csv and those of DIR/fee_items.csv,\n"
+		"penalty_tiers.csv, filing_offices.csv, officers.csv, enterprises.csv and\n"
+		"regions.csv that exist, and prints one NDJSON line per active condition, then\n"
+		"one per case.\n");
 }
 
 static void report_error(size_t line, const struct mon_error *err)
@@ -90,30 +95,44 @@ static char *read_file(const char *dir, const char *name, size_t *len)
 	return buf;
 }
 
-static bool load_refdata(struct mon_ruleset *rs, const char *dir)
+static bool load_table(struct mon_ruleset *rs, const char *dir, const char *table)
 {
+	char name[64];
 	struct mon_error err;
 	size_t len;
 	char *csv;
 	bool ok;
 
-	if ((csv = read_file(dir, "calendar.csv", &len)) == NULL)
+	snprintf(name, sizeof(name), "%s.csv", table);
+	if ((csv = read_file(dir, name, &len)) == NULL)
 		return false;
-	ok = mon_ruleset_load_calendar(rs, csv, len, &err);
-	free(csv);
-	if (!ok) {
-		fprintf(stderr, "esupctl: %s/calendar.csv: %s: expected %s, got %s\n", dir,
-			err.field, err.expected, err.got);
-		return false;
-	}
-	if ((csv = read_file(dir, "items.csv", &len)) == NULL)
-		return false;
-	ok = mon_ruleset_load_items(rs, csv, len, &err);
+	ok = mon_ruleset_load(rs, table, csv, len, &err);
 	free(csv);
 	if (!ok)
-		fprintf(stderr, "esupctl: %s/items.csv: %s: expected %s, got %s\n", dir, err.field,
+		fprintf(stderr, "esupctl: %s/%s: %s: expected %s, got %s\n", dir, name, err.field,
 			err.expected, err.got);
 	return ok;
+}
+
+/* calendar.csv and items.csv are required; every other table is loaded when its file is
+ * there, and its rules wait for it otherwise (as they do in the daemon on an empty table). */
+static bool load_refdata(struct mon_ruleset *rs, const char *dir)
+{
+	char path[4096];
+
+	for (size_t i = 0; i < mon_refdata_count(); i++) {
+		const char *table = mon_refdata_name(i);
+		bool required;
+		if (table == NULL)
+			continue;
+		required = strcmp(table, "calendar") == 0 || strcmp(table, "items") == 0;
+		snprintf(path, sizeof(path), "%s/%s.csv", dir, table);
+		if (!required && access(path, F_OK) != 0)
+			continue;
+		if (!load_table(rs, dir, table))
+			return false;
+	}
+	return true;
 }
 
 static bool apply_settings(struct mon_ruleset *rs, const struct eval_options *o)
@@ -317,17 +336,17 @@ static void print_json(json_t *obj)
 	json_decref(obj);
 }
 
-static void print_condition(const struct mon_case_state *st, const struct mon_condition *c)
+static json_t *condition_json(const struct mon_case_state *st, const struct mon_condition *c)
 {
 	json_t *evidence = json_array();
 
 	for (size_t i = 0; i < c->evidence_count; i++)
 		json_array_append_new(evidence, json_string(c->evidence[i]));
-	print_json(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:o}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:o}",
 		"kind", "alert", "rule", c->rule, "severity", mon_severity_name(c->severity),
 		"dept", st->dept, "case", st->case_no, "key", c->key,
 		"since", time_or_null(c->since), "message", c->message, "evidence", evidence,
-		"supersedes", string_or_null(c->supersedes)));
+		"supersedes", string_or_null(c->supersedes));
 }
 
 static json_t *case_json(const struct mon_case_state *st)
@@ -345,62 +364,291 @@ static json_t *case_json(const struct mon_case_state *st)
 		"next_check", time_or_null(st->next_check));
 }
 
-/* One (dept, case) group: evaluated when it holds an approval event. */
-static bool eval_group(const struct mon_ruleset *rs, const struct record *recs, size_t n,
-		int64_t now, json_t *cases)
+/* The events that cross-case rules read: each penalty.decided and inspection.started by
+ * subject (party or enterprise), then time, so a case finds its subjects' other events. */
+struct subject_ref {
+	char subject[32];
+	const struct record *rec;
+};
+
+struct subjects {
+	struct subject_ref *refs;
+	size_t count;
+};
+
+static int cmp_subject(const void *a, const void *b)
 {
-	struct mon_case_event *ces = calloc(n, sizeof(*ces));
+	const struct subject_ref *x = a, *y = b;
+	int c = strcmp(x->subject, y->subject);
+
+	if (c != 0)
+		return c;
+	return (x->rec->ev.at > y->rec->ev.at) - (x->rec->ev.at < y->rec->ev.at);
+}
+
+static bool subjects_build(const struct input *in, struct subjects *s)
+{
+	s->count = 0;
+	s->refs = calloc(in->count > 0 ? in->count : 1, sizeof(*s->refs));
+	if (s->refs == NULL)
+		return false;
+	for (size_t i = 0; i < in->count; i++) {
+		struct subject_ref *r = &s->refs[s->count];
+		if (in->recs[i].duplicate ||
+				!mon_event_subject(&in->recs[i].ev, r->subject, sizeof(r->subject)))
+			continue;
+		r->rec = &in->recs[i];
+		s->count++;
+	}
+	if (s->count > 1)
+		qsort(s->refs, s->count, sizeof(s->refs[0]), cmp_subject);
+	return true;
+}
+
+/* A case's events, then its context: the other cases' events of the same subjects within
+ * the ruleset's context days of the case's first and last event, as the daemon supplies. */
+struct case_input {
+	struct mon_case_event *ces;
+	size_t count;
+	size_t cap;
+};
+
+static bool case_push(struct case_input *ci, const struct record *rec, bool context)
+{
+	if (ci->count == ci->cap)
+		return false;
+	ci->ces[ci->count].event = &rec->ev;
+	ci->ces[ci->count].received_at = rec->received_at;
+	ci->ces[ci->count++].context = context;
+	return true;
+}
+
+/* The first reference of `subject` (refs sorted by subject), or the end. */
+static const struct subject_ref *subject_first(const struct subjects *s, const char *subject)
+{
+	size_t lo = 0, hi = s->count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(s->refs[mid].subject, subject) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return s->refs + lo;
+}
+
+/* True when an event of the case before recs[i] has the same subject. */
+static bool subject_seen(const struct record *recs, size_t i, const char *subject)
+{
+	char other[32];
+
+	for (size_t j = 0; j < i; j++) {
+		if (!recs[j].duplicate && mon_event_subject(&recs[j].ev, other, sizeof(other)) &&
+				strcmp(other, subject) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool add_context(const struct mon_ruleset *rs, const struct subjects *s,
+		const struct record *recs, size_t n, struct case_input *ci)
+{
+	int64_t margin = (int64_t)mon_ruleset_context_days(rs) * 86400;
+	int64_t lo = INT64_MAX, hi = INT64_MIN;
+	char subject[32];
+
+	for (size_t i = 0; i < n; i++) {
+		lo = recs[i].ev.at < lo ? recs[i].ev.at : lo;
+		hi = recs[i].ev.at > hi ? recs[i].ev.at : hi;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (recs[i].duplicate || !mon_event_subject(&recs[i].ev, subject, sizeof(subject)) ||
+				subject_seen(recs, i, subject))
+			continue;
+		for (const struct subject_ref *r = subject_first(s, subject);
+				r < s->refs + s->count && strcmp(r->subject, subject) == 0; r++) {
+			const struct record *o = r->rec;
+			if (same_case(o, &recs[0]) || o->ev.at < lo - margin || o->ev.at > hi + margin)
+				continue;
+			if (!case_push(ci, o, true))
+				return false;
+		}
+	}
+	return true;
+}
+
+/* The output, held until every case is evaluated: a condition that spans cases (a burst of
+ * inspections) comes out of each of its cases under one key, and the daemon holds one alert
+ * for it, so one line is printed: from the case whose event completed it (the event at its
+ * `since`, as the daemon raises it when events come in business order), else the first. */
+struct alert_line {
+	json_t *json;
+	bool shared;                 /* its key is not the case's own */
+	bool claimed;                /* the case holds the event at its `since` */
+	char key[MON_KEY_MAX];
+};
+
+struct output {
+	json_t *cases;
+	struct alert_line *alerts;
+	size_t count;
+	size_t cap;
+};
+
+/* A key of this case's own is RULE|dept|case or RULE|dept|case|qualifier. */
+static bool own_key(const struct mon_case_state *st, const struct mon_condition *c)
+{
+	char prefix[MON_KEY_MAX];
+	int n = snprintf(prefix, sizeof(prefix), "%s|%s|%s", c->rule, st->dept, st->case_no);
+
+	return n > 0 && (size_t)n < sizeof(prefix) && strncmp(c->key, prefix, (size_t)n) == 0 &&
+		(c->key[n] == '\0' || c->key[n] == '|');
+}
+
+static bool completes(const struct case_input *ci, const struct mon_condition *c)
+{
+	for (size_t i = 0; i < ci->count; i++) {
+		const struct mon_event *ev = ci->ces[i].event;
+		if (ci->ces[i].context || ev->at != c->since)
+			continue;
+		for (size_t j = 0; j < c->evidence_count; j++) {
+			if (strcmp(c->evidence[j], ev->id) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+static bool output_alert(struct output *out, const struct case_input *ci,
+		const struct mon_case_state *st, const struct mon_condition *c)
+{
+	struct alert_line *a;
+
+	if (out->count == out->cap) {
+		size_t ncap = out->cap == 0 ? 64 : out->cap * 2;
+		struct alert_line *n = realloc(out->alerts, ncap * sizeof(*n));
+		if (n == NULL)
+			return false;
+		out->alerts = n;
+		out->cap = ncap;
+	}
+	a = &out->alerts[out->count++];
+	a->json = condition_json(st, c);
+	a->shared = !own_key(st, c);
+	a->claimed = a->shared && completes(ci, c);
+	snprintf(a->key, sizeof(a->key), "%s", c->key);
+	return true;
+}
+
+/* The line that speaks for a shared key: the first claimed one, else the first. */
+static bool output_chosen(const struct output *out, size_t i)
+{
+	size_t first = out->count, claimed = out->count;
+
+	for (size_t j = 0; j < out->count; j++) {
+		if (!out->alerts[j].shared || strcmp(out->alerts[j].key, out->alerts[i].key) != 0)
+			continue;
+		if (first == out->count)
+			first = j;
+		if (claimed == out->count && out->alerts[j].claimed)
+			claimed = j;
+	}
+	return i == (claimed < out->count ? claimed : first);
+}
+
+static void output_print(struct output *out)
+{
+	size_t i;
+	json_t *c;
+
+	for (i = 0; i < out->count; i++) {
+		if (!out->alerts[i].shared || output_chosen(out, i))
+			print_json(json_incref(out->alerts[i].json));
+	}
+	json_array_foreach(out->cases, i, c)
+		print_json(json_incref(c));
+}
+
+static void output_finish(struct output *out)
+{
+	for (size_t i = 0; i < out->count; i++)
+		json_decref(out->alerts[i].json);
+	free(out->alerts);
+	json_decref(out->cases);
+}
+
+static bool evaluate(const struct mon_ruleset *rs, struct case_input *ci, int64_t now,
+		struct output *out)
+{
 	struct mon_evaluation ev;
 	struct mon_error err;
-	size_t m = 0;
-	bool approval = false;
+	bool ok = true;
 
-	if (ces == NULL)
+	if (!mon_case_evaluate(rs, ci->ces, ci->count, now, &ev, &err)) {
+		fprintf(stderr, "esupctl: case %s/%s: expected %s, got %s\n", ci->ces[0].event->dept,
+			ci->ces[0].event->case_no, err.expected, err.got);
 		return false;
-	for (size_t i = 0; i < n; i++) {
+	}
+	for (size_t i = 0; ok && i < ev.count; i++)
+		ok = output_alert(out, ci, &ev.state, &ev.conditions[i]);
+	/* An event without a case has no case to show. */
+	if (ev.state.case_no[0] != '\0')
+		json_array_append_new(out->cases, case_json(&ev.state));
+	mon_evaluation_finish(&ev);
+	if (!ok)
+		fprintf(stderr, "esupctl: out of memory\n");
+	return ok;
+}
+
+/* One (dept, case) group with its context; events without a case one at a time. */
+static bool eval_group(const struct mon_ruleset *rs, const struct subjects *s,
+		const struct record *recs, size_t n, int64_t now, struct output *out)
+{
+	struct case_input ci = { .ces = calloc(n + s->count, sizeof(*ci.ces)), .count = 0,
+		.cap = n + s->count };
+	bool ok = ci.ces != NULL;
+
+	for (size_t i = 0; ok && i < n; i++) {
 		if (recs[i].duplicate)
 			continue;
-		ces[m].event = &recs[i].ev;
-		ces[m++].received_at = recs[i].received_at;
-		approval |= strncmp(mon_event_type_name(recs[i].ev.type), "approval.", 9) == 0;
+		ok = case_push(&ci, &recs[i], false);
+		if (ok && recs[0].ev.case_no[0] == '\0') {
+			ok = evaluate(rs, &ci, now, out);
+			ci.count = 0;
+		}
 	}
-	if (m == 0 || !approval || recs[0].ev.case_no[0] == '\0') {
-		free(ces);
-		return true;
-	}
-	if (!mon_case_evaluate(rs, ces, m, now, &ev, &err)) {
-		fprintf(stderr, "esupctl: case %s/%s: expected %s, got %s\n", recs[0].ev.dept,
-			recs[0].ev.case_no, err.expected, err.got);
-		free(ces);
-		return false;
-	}
-	for (size_t i = 0; i < ev.count; i++)
-		print_condition(&ev.state, &ev.conditions[i]);
-	json_array_append_new(cases, case_json(&ev.state));
-	mon_evaluation_finish(&ev);
-	free(ces);
-	return true;
+	if (ok && ci.count > 0)
+		ok = add_context(rs, s, recs, n, &ci) && evaluate(rs, &ci, now, out);
+	if (ci.ces == NULL)
+		fprintf(stderr, "esupctl: out of memory\n");
+	free(ci.ces);
+	return ok;
 }
 
 static bool eval_all(const struct mon_ruleset *rs, struct input *in, int64_t now)
 {
-	json_t *cases = json_array();
-	size_t start = 0, i;
-	json_t *c;
-	bool ok = true;
+	struct subjects s = { .refs = NULL, .count = 0 };
+	struct output out = { .cases = json_array(), .alerts = NULL, .count = 0, .cap = 0 };
+	size_t start = 0;
+	bool ok;
 
 	mark_duplicates(in);
 	if (in->count > 1)
 		qsort(in->recs, in->count, sizeof(in->recs[0]), cmp_case);
-	for (size_t end = 1; end <= in->count; end++) {
+	/* The subject index points into the records: built once they stay where they are. */
+	ok = out.cases != NULL && subjects_build(in, &s);
+	if (!ok)
+		fprintf(stderr, "esupctl: out of memory\n");
+	for (size_t end = 1; ok && end <= in->count; end++) {
 		if (end < in->count && same_case(&in->recs[start], &in->recs[end]))
 			continue;
-		ok = eval_group(rs, &in->recs[start], end - start, now, cases) && ok;
+		ok = eval_group(rs, &s, &in->recs[start], end - start, now, &out) && ok;
 		start = end;
 	}
-	json_array_foreach(cases, i, c)
-		print_json(json_incref(c));
-	json_decref(cases);
+	output_print(&out);
+	output_finish(&out);
+	free(s.refs);
 	return ok;
 }
 

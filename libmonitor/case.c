@@ -1,7 +1,8 @@
 /* case.c: mon_case_evaluate: replays a case's history (history.c), runs the deadline
- * ladder (ladder.c) and the procedural rules (checks.c), and hands back the case's state
- * and its active conditions, each under a dedup key that stays the same for as long as
- * the condition holds, so the caller raises one alert per condition, never one per sweep. */
+ * ladder (ladder.c), the procedural rules (checks.c) and the supervision rules (fees.c,
+ * penalties.c, enforcement.c, service.c, trade.c), and hands back the case's state and its
+ * active conditions, each under a dedup key that stays the same for as long as the
+ * condition holds, so the caller raises one alert per condition, never one per sweep. */
 #include "engine.h"
 
 #include <stdarg.h>
@@ -13,13 +14,17 @@
 
 #define CONDITIONS_MAX 4096   /* per case; beyond it the rest would only repeat */
 
-struct mon_condition *conditions_add(struct conditions *list, const struct history *h,
-		enum rule_id rule, const char *qualifier, int64_t since)
+struct mon_condition *conditions_add_keyed(struct conditions *list, const struct history *h,
+		enum rule_id rule, const char *key, int64_t since)
 {
 	struct mon_condition *c;
 
 	if (!rule_enabled(h->rs, rule) || list->failed || list->count == CONDITIONS_MAX)
 		return NULL;
+	for (size_t i = 0; i < list->count; i++) {
+		if (strcmp(list->items[i].key, key) == 0)
+			return NULL;
+	}
 	if (list->count == list->cap) {
 		size_t ncap = list->cap == 0 ? 8 : list->cap * 2;
 		struct mon_condition *n = realloc(list->items, ncap * sizeof(*n));
@@ -34,10 +39,19 @@ struct mon_condition *conditions_add(struct conditions *list, const struct histo
 	memset(c, 0, sizeof(*c));
 	snprintf(c->rule, sizeof(c->rule), "%s", rule_code(rule));
 	c->severity = mon_rule_severity((size_t)rule);
-	snprintf(c->key, sizeof(c->key), "%s|%s|%s%s%s", c->rule, h->dept, h->case_no,
-		qualifier != NULL ? "|" : "", qualifier != NULL ? qualifier : "");
+	snprintf(c->key, sizeof(c->key), "%s", key);
 	c->since = since;
 	return c;
+}
+
+struct mon_condition *conditions_add(struct conditions *list, const struct history *h,
+		enum rule_id rule, const char *qualifier, int64_t since)
+{
+	char key[MON_KEY_MAX];
+
+	snprintf(key, sizeof(key), "%s|%s|%s%s%s", rule_code(rule), h->dept, h->case_no,
+		qualifier != NULL ? "|" : "", qualifier != NULL ? qualifier : "");
+	return conditions_add_keyed(list, h, rule, key, since);
 }
 
 void condition_evidence(struct mon_condition *c, const struct mon_case_event *ev)
@@ -49,6 +63,17 @@ void condition_evidence(struct mon_condition *c, const struct mon_case_event *ev
 			return;
 	}
 	snprintf(c->evidence[c->evidence_count++], sizeof(c->evidence[0]), "%s", ev->event->id);
+}
+
+void condition_evidence_id(struct mon_condition *c, const char *id)
+{
+	if (c->evidence_count == MON_EVIDENCE_MAX || id == NULL || strlen(id) > MON_ID_MAX)
+		return;
+	for (size_t i = 0; i < c->evidence_count; i++) {
+		if (strcmp(c->evidence[i], id) == 0)
+			return;
+	}
+	snprintf(c->evidence[c->evidence_count++], sizeof(c->evidence[0]), "%s", id);
 }
 
 void condition_message(struct mon_condition *c, const char *fmt, ...)
@@ -98,6 +123,40 @@ static void state_init(struct mon_case_state *st, const struct history *h)
 	st->next_check = NEVER;
 }
 
+/* The work a supervision event opens, and the event that completes it. */
+static const struct {
+	enum mon_event_type opens, closes;
+} works[] = {
+	{ MON_EV_COMPLAINT_RECEIVED, MON_EV_COMPLAINT_CLOSED },
+	{ MON_EV_INQUIRY_RECEIVED, MON_EV_INQUIRY_ANSWERED },
+	{ MON_EV_INSPECTION_STARTED, MON_EV_INSPECTION_ENDED },
+	{ MON_EV_TRADE_ANNOUNCED, MON_EV_TRADE_AWARDED },
+	{ MON_EV_EVALUATION_RECEIVED, MON_EV_EVALUATION_RECTIFIED },
+};
+
+/* A satisfied evaluation opens nothing; every other opening event does. */
+static bool opens(const struct mon_case_event *ce, enum mon_event_type type)
+{
+	return ce->event->type == type && (type != MON_EV_EVALUATION_RECEIVED ||
+		!json_is_true(json_object_get(ce->event->body, "satisfied")));
+}
+
+/* A case without approval events is `accepted` (running) while some work it opened is
+ * not completed, and `decided` otherwise. An event without a case opens nothing to watch. */
+static enum mon_case_status supervision_status(const struct history *h)
+{
+	for (size_t w = 0; w < sizeof(works) / sizeof(works[0]) && h->case_no[0] != '\0'; w++) {
+		bool opened = false, closed = false;
+		for (size_t i = 0; i < h->count; i++) {
+			opened |= opens(h->events[i], works[w].opens);
+			closed |= h->events[i]->event->type == works[w].closes;
+		}
+		if (opened && !closed)
+			return MON_CASE_ACCEPTED;
+	}
+	return MON_CASE_DECIDED;
+}
+
 static void state_level(struct mon_case_state *st, const struct conditions *list)
 {
 	for (size_t i = 0; i < list->count; i++) {
@@ -118,8 +177,15 @@ bool mon_case_evaluate(const struct mon_ruleset *rs, const struct mon_case_event
 	if (!history_build(&h, rs, events, count, now, err))
 		return false;
 	state_init(&out->state, &h);
+	if (!h.has_approval)
+		out->state.status = supervision_status(&h);
 	ladder_evaluate(&h, &list, &out->state);
 	checks_evaluate(&h, &list);
+	fees_evaluate(&h, &list);
+	penalties_evaluate(&h, &list, &out->state.next_check);
+	enforcement_evaluate(&h, &list);
+	service_evaluate(&h, &list, &out->state);
+	trade_evaluate(&h, &list);
 	next_check_offer(&out->state.next_check, now, h.future);
 	history_finish(&h);
 	if (list.failed) {

@@ -1,7 +1,8 @@
 /* clock.c: counting days the way 行政许可法 §82 and the design's Time section do: the
  * starting day does not count; a later day counts when it is a working day (or any day,
  * for limits in calendar days) and the case is not suspended at its end (24:00). Every
- * walk is bounded, so hostile dates cost at most a few hundred thousand steps. */
+ * walk is bounded, so hostile dates cost at most a few hundred thousand steps. The
+ * supervision limits (filing, replies, rectification) count plain working days. */
 #include "engine.h"
 
 /* No limit plus its extensions reaches this far; a walk that does has no answer. */
@@ -75,4 +76,27 @@ void clock_count(const struct clock *c, int32_t from, int32_t to, int *counted, 
 		else
 			(*counted)++;
 	}
+}
+
+int64_t working_deadline(const struct mon_ruleset *rs, int64_t t, int n)
+{
+	struct clock c;
+	int32_t day;
+
+	clock_init_working(&c, rs);
+	day = clock_nth(&c, mon_day_of(t), n);
+	return day >= 0 ? mon_day_end(day) : NEVER;
+}
+
+int64_t working_notice_start(const struct mon_ruleset *rs, int64_t t, int n, int warn)
+{
+	struct clock c;
+	int32_t day;
+
+	if (warn <= 0)
+		return NEVER;
+	clock_init_working(&c, rs);
+	/* A notice lead as long as the limit itself holds from the end of the starting day. */
+	day = clock_nth(&c, mon_day_of(t), n - warn);
+	return day >= 0 ? mon_day_end(day) : NEVER;
 }

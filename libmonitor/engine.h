@@ -1,6 +1,6 @@
-/* engine.h (private to libmonitor): the insides of the approval-case engine shared by
- * calendar.c, items.c, ruleset.c, history.c, clock.c, ladder.c, checks.c and case.c:
- * the ruleset's tables, the replayed history of one case, and the condition list. */
+/* engine.h (private to libmonitor): the insides of the case engine shared by its files:
+ * the ruleset's tables (calendar and catalogue here, the supervision tables in refdata.h),
+ * the replayed history of one case, and the condition list. */
 #ifndef MON_ENGINE_H
 #define MON_ENGINE_H
 
@@ -39,6 +39,38 @@ enum rule_id {
 	RULE_STEP_LIMIT,
 	RULE_LATE_REPORT,
 	RULE_ITEM_UNKNOWN,
+	/* fees.c */
+	RULE_FEE_ITEM_UNKNOWN,
+	RULE_FEE_ITEM_ABOLISHED,
+	RULE_FEE_OVER_STANDARD,
+	RULE_FEE_NO_REVIEW,
+	RULE_FEE_FREE_ITEM,
+	RULE_FEE_REFUND,
+	/* penalties.c */
+	RULE_PEN_FILING_MISSING,
+	RULE_PEN_FILING_OFFICE,
+	RULE_PEN_FIRST_MINOR,
+	RULE_PEN_NO_HEARING,
+	RULE_PEN_TIER_OUTSIDE,
+	RULE_PEN_TIER_UNKNOWN,
+	RULE_PEN_NOT_LOWEST,
+	/* enforcement.c */
+	RULE_ENF_QUIET_DAY,
+	RULE_ENF_REPEAT,
+	RULE_ENF_MULTI_DEPT,
+	RULE_ENF_NO_FILING,
+	RULE_ENF_NO_CERT,
+	/* service.c */
+	RULE_CMP_DEADLINE_NOTICE,
+	RULE_CMP_REPLY_LATE,
+	RULE_CMP_CLOSE_LATE,
+	RULE_CMP_INQUIRY_LATE,
+	RULE_CMP_UNSATISFIED,
+	RULE_CMP_RECTIFY_LATE,
+	/* trade.c */
+	RULE_TRD_BID_PERIOD,
+	RULE_TRD_EARLY_OPENING,
+	RULE_TRD_PUBLICITY_SHORT,
 	RULE__COUNT
 };
 
@@ -48,6 +80,19 @@ enum param_id {
 	PARAM_SUPPLEMENT_DAYS,
 	PARAM_EXTENSION_MAX_DAYS,
 	PARAM_LATE_REPORT_HOURS,
+	PARAM_FILING_DAYS,
+	PARAM_FIRST_OFFENCE_WINDOW_DAYS,
+	PARAM_HEARING_THRESHOLD,
+	PARAM_REPEAT_COUNT,
+	PARAM_REPEAT_WINDOW_DAYS,
+	PARAM_MULTI_DEPARTMENTS,
+	PARAM_MULTI_WINDOW_DAYS,
+	PARAM_COMPLAINT_REPLY_DAYS,
+	PARAM_COMPLAINT_CLOSE_DAYS,
+	PARAM_INQUIRY_DAYS,
+	PARAM_RECTIFY_DAYS,
+	PARAM_BID_MIN_DAYS,
+	PARAM_PUBLICITY_MIN_DAYS,
 	PARAM__COUNT
 };
 
@@ -83,9 +128,26 @@ struct catalogue {
 	size_t count;
 };
 
+/* The supervision tables (refdata.h), each a sorted array of its row type. */
+enum table_id {
+	TABLE_FEE_ITEMS,
+	TABLE_PENALTY_TIERS,
+	TABLE_FILING_OFFICES,
+	TABLE_OFFICERS,
+	TABLE_ENTERPRISES,
+	TABLE_REGIONS,
+	TABLE__COUNT
+};
+
+struct table {
+	void *rows;
+	size_t count;
+};
+
 struct mon_ruleset {
 	struct calendar calendar;
 	struct catalogue catalogue;
+	struct table tables[TABLE__COUNT];
 	long long params[PARAM__COUNT];
 	bool disabled[RULE__COUNT];
 };
@@ -138,9 +200,13 @@ enum {
 struct history {
 	const struct mon_ruleset *rs;
 	int64_t now;
-	const struct mon_case_event **events;   /* in effect (at <= now), sorted */
+	const struct mon_case_event **events;   /* the case's own, in effect (at <= now), sorted */
 	unsigned char *marks;                    /* one per event */
 	size_t count;
+	const struct mon_case_event **context;  /* other cases' (read, never judged), at <= now,
+	                                         * sorted */
+	size_t context_count;
+	bool has_approval;           /* some event of the case is an approval.* */
 	int64_t future;              /* earliest `at` after now, NEVER if none */
 	const char *dept;
 	const char *case_no;
@@ -168,6 +234,12 @@ const char *event_string(const struct mon_case_event *ce, const char *name);
 /* The `days` field (1..3650), or 0. */
 int event_days(const struct mon_case_event *ce);
 enum mon_case_status history_status(const struct history *h);
+/* The event's body field `name` as an amount in fen; false when absent or not money. */
+bool event_money(const struct mon_case_event *ce, const char *name, int64_t *fen);
+/* The boolean body field `name`: true only when present and true. */
+bool event_true(const struct mon_case_event *ce, const char *name);
+/* The body field `name` (an RFC 3339 string) as epoch seconds; false when absent. */
+bool event_time(const struct mon_case_event *ce, const char *name, int64_t *epoch);
 /* The clock's end: the closing event's time, or now while open. */
 int64_t history_end(const struct history *h);
 
@@ -200,6 +272,12 @@ struct conditions {
 /* case.c */
 struct mon_condition *conditions_add(struct conditions *list, const struct history *h,
 		enum rule_id rule, const char *qualifier, int64_t since);
+/* The same under a key the caller built (conditions that span cases, such as a burst of
+ * inspections); NULL as well when the list already holds that key. */
+struct mon_condition *conditions_add_keyed(struct conditions *list, const struct history *h,
+		enum rule_id rule, const char *key, int64_t since);
+/* Adds an event id that is not at hand as an event (a refund's `of`). */
+void condition_evidence_id(struct mon_condition *c, const char *id);
 void condition_evidence(struct mon_condition *c, const struct mon_case_event *ev);
 void condition_message(struct mon_condition *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -213,6 +291,42 @@ void ladder_evaluate(const struct history *h, struct conditions *list,
 
 /* checks.c: the procedural rules. */
 void checks_evaluate(const struct history *h, struct conditions *list);
+
+/* The end (24:00) of the nth working day after the day of `t` (plain working days:
+ * weekends and holidays off, suspensions play no part); NEVER when out of reach. */
+int64_t working_deadline(const struct mon_ruleset *rs, int64_t t, int n);
+/* The instant from which a notice `warn` working days before that deadline holds (its
+ * first second is the result + 1), or NEVER when warn is 0. */
+int64_t working_notice_start(const struct mon_ruleset *rs, int64_t t, int n, int warn);
+
+/* bursts.c: frequency/timeframe windows (重复/多头检查). Items sorted by (at, dept, id);
+ * `dept` is a small index (0..n-1) telling departments apart. */
+struct burst_item {
+	const struct mon_case_event *ce;
+	int32_t day;                 /* local day of `at` */
+	size_t dept;
+};
+
+struct burst {
+	size_t first, last;          /* item indexes, inclusive */
+	int64_t since;               /* the item that first made a window qualify */
+};
+
+/* A window is `days` local days from an item's day (that day first). It qualifies when it
+ * holds `need` items (`distinct`: items of `need` different departments). Qualifying
+ * windows that share an item form one burst. Fills out (room for n) and returns the
+ * number of bursts; false when out of memory. */
+bool bursts_find(const struct burst_item *items, size_t n, int days, int need, bool distinct,
+		struct burst *out, size_t *count) __attribute__((warn_unused_result));
+
+/* The supervision rules, one file per family; each reads the history and adds conditions,
+ * and the time-based ones offer their next check. */
+void fees_evaluate(const struct history *h, struct conditions *list);
+void penalties_evaluate(const struct history *h, struct conditions *list, int64_t *next);
+void enforcement_evaluate(const struct history *h, struct conditions *list);
+void service_evaluate(const struct history *h, struct conditions *list,
+		struct mon_case_state *state);
+void trade_evaluate(const struct history *h, struct conditions *list);
 
 #pragma GCC visibility pop
 

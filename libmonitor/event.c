@@ -99,6 +99,8 @@ static const struct field_spec f_complaint_received[] = {
 	OPT("subject", K_SHORT), OPT("against", K_CODE), END };
 static const struct field_spec f_evaluation[] = {
 	REQ("satisfied", K_BOOL), OPT("window", K_SHORT), END };
+static const struct field_spec f_rectified[] = {
+	OPT("note", K_TEXT), END };
 static const struct field_spec f_trade_announced[] = {
 	REQ("documents_issued", K_DATETIME), REQ("bid_deadline", K_DATETIME), END };
 static const struct field_spec f_trade_awarded[] = {
@@ -133,6 +135,7 @@ static const struct type_spec types[] = {
 	[MON_EV_COMPLAINT_REPLIED] = CASE("complaint.replied", no_fields),
 	[MON_EV_COMPLAINT_CLOSED] = CASE("complaint.closed", no_fields),
 	[MON_EV_EVALUATION_RECEIVED] = FREE("evaluation.received", f_evaluation),
+	[MON_EV_EVALUATION_RECTIFIED] = CASE("evaluation.rectified", f_rectified),
 	[MON_EV_INQUIRY_RECEIVED] = CASE("inquiry.received", no_fields),
 	[MON_EV_INQUIRY_ANSWERED] = CASE("inquiry.answered", no_fields),
 	[MON_EV_TRADE_ANNOUNCED] = CASE("trade.announced", f_trade_announced),

@@ -1,12 +1,15 @@
 /* history.c: one case's events replayed into facts: when it was received, accepted and
  * closed, its special procedures as disjoint intervals, its extensions, and the events
- * that came in the wrong order. The replay is from scratch on every evaluation, in
- * business-time order, so a late or out-of-order event simply lands in its place. */
+ * that came in the wrong order; beside them, the other cases' context events that the
+ * cross-case rules read; and typed access to the fields of an event's body. The replay is
+ * from scratch on every evaluation, in business-time order, so a late or out-of-order
+ * event simply lands in its place. */
 #include "engine.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "mon_value.h"
 #include "text.h"
 
 bool event_is_approval(const struct mon_event *ev)
@@ -27,6 +30,42 @@ int event_days(const struct mon_case_event *ce)
 	return d >= 1 && d <= LIMIT_DAYS_MAX ? (int)d : 0;
 }
 
+bool event_money(const struct mon_case_event *ce, const char *name, int64_t *fen)
+{
+	const json_t *v = json_object_get(ce->event->body, name);
+
+	return v != NULL && mon_money_parse(v, fen);
+}
+
+bool event_true(const struct mon_case_event *ce, const char *name)
+{
+	return json_is_true(json_object_get(ce->event->body, name));
+}
+
+bool event_time(const struct mon_case_event *ce, const char *name, int64_t *epoch)
+{
+	const char *s = event_string(ce, name);
+	int offset;
+
+	return s != NULL && mon_time_parse(s, epoch, &offset);
+}
+
+bool mon_event_subject(const struct mon_event *ev, char *out, size_t len)
+{
+	const char *field = ev->type == MON_EV_PENALTY_DECIDED ? "party" :
+		ev->type == MON_EV_INSPECTION_STARTED ? "enterprise" : NULL;
+	const json_t *party = field != NULL ? json_object_get(ev->body, field) : NULL;
+	const char *id = json_string_value(json_object_get(party, "uscc"));
+
+	if (id == NULL)
+		id = json_string_value(json_object_get(party, "id"));
+	/* Validated identities are 18 characters; anything else is not a subject to match on. */
+	if (id == NULL || len == 0 || strlen(id) >= len || strlen(id) > 18)
+		return false;
+	memcpy(out, id, strlen(id) + 1);
+	return true;
+}
+
 static int cmp_event(const void *a, const void *b)
 {
 	const struct mon_case_event *x = *(const struct mon_case_event *const *)a;
@@ -43,38 +82,49 @@ static int cmp_event(const void *a, const void *b)
 	return (x > y) - (x < y);   /* input order: the result never depends on qsort */
 }
 
+/* The case's own events share one department and case; at most one has no case (an event
+ * without a case is evaluated alone). Context events may come from anywhere. */
 static bool same_case(const struct mon_case_event *events, size_t count, struct mon_error *err)
 {
-	const struct mon_event *first;
+	const struct mon_event *first = NULL;
+	size_t own = 0;
 
 	if (count == 0 || count > MON_CASE_EVENTS_MAX) {
 		mon_error_set_text(err, "", "1 to 10000 events of one case", count == 0 ? "none" :
 			"too many");
 		return false;
 	}
-	first = events[0].event;
 	for (size_t i = 0; i < count; i++) {
 		const struct mon_event *ev = events[i].event;
 		if (ev == NULL) {
 			mon_error_set_text(err, "", "validated events", "(null)");
 			return false;
 		}
-		if (strcmp(ev->dept, first->dept) != 0 || strcmp(ev->case_no, first->case_no) != 0) {
-			mon_error_set_text(err, "case", "events of one department and case",
-				ev->case_no);
+		if (events[i].context)
+			continue;
+		if (first == NULL)
+			first = ev;
+		if (strcmp(ev->dept, first->dept) != 0 || strcmp(ev->case_no, first->case_no) != 0 ||
+				(++own > 1 && first->case_no[0] == '\0')) {
+			mon_error_set_text(err, "case", first->case_no[0] == '\0' ? "an event without "
+				"a case on its own" : "events of one department and case", ev->case_no);
 			return false;
 		}
 	}
-	return true;
+	if (first == NULL)
+		mon_error_set_text(err, "", "at least one event of the case", "only context events");
+	return first != NULL;
 }
 
 static bool history_alloc(struct history *h, size_t count)
 {
 	h->events = calloc(count, sizeof(*h->events));
+	h->context = calloc(count, sizeof(*h->context));
 	h->marks = calloc(count, sizeof(*h->marks));
 	h->susp = calloc(count, sizeof(*h->susp));
 	h->ext = calloc(count, sizeof(*h->ext));
-	return h->events != NULL && h->marks != NULL && h->susp != NULL && h->ext != NULL;
+	return h->events != NULL && h->context != NULL && h->marks != NULL && h->susp != NULL &&
+		h->ext != NULL;
 }
 
 /* A procedural event after the case was closed is out of order, and changes nothing. */
@@ -196,6 +246,35 @@ static void history_item(struct history *h)
 	h->unit = h->item != NULL ? h->item->unit : MON_UNIT_WORKING;
 }
 
+static const struct mon_case_event *first_own(const struct mon_case_event *events, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (!events[i].context)
+			return &events[i];
+	}
+	return NULL;
+}
+
+/* Events dated after `now` have not happened yet as of now: the case's own wake it later;
+ * another case's wakes that case, not this one. */
+static void history_select(struct history *h, const struct mon_case_event *events,
+		size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		const struct mon_case_event *ce = &events[i];
+		if (ce->event->at <= h->now && ce->context)
+			h->context[h->context_count++] = ce;
+		else if (ce->event->at <= h->now)
+			h->events[h->count++] = ce;
+		else if (!ce->context && ce->event->at < h->future)
+			h->future = ce->event->at;
+	}
+	if (h->count > 1)
+		qsort(h->events, h->count, sizeof(h->events[0]), cmp_event);
+	if (h->context_count > 1)
+		qsort(h->context, h->context_count, sizeof(h->context[0]), cmp_event);
+}
+
 bool history_build(struct history *h, const struct mon_ruleset *rs,
 		const struct mon_case_event *events, size_t count, int64_t now,
 		struct mon_error *err)
@@ -207,26 +286,20 @@ bool history_build(struct history *h, const struct mon_ruleset *rs,
 	h->rs = rs;
 	h->now = now;
 	h->future = NEVER;
-	h->dept = events[0].event->dept;
-	h->case_no = events[0].event->case_no;
+	h->dept = first_own(events, count)->event->dept;
+	h->case_no = first_own(events, count)->event->case_no;
 	h->item_code = "";
 	if (!history_alloc(h, count)) {
 		history_finish(h);
 		mon_error_set_text(err, "", "memory for the case", "out of memory");
 		return false;
 	}
-	/* Events dated after `now` have not happened yet as of now: they wake the case later. */
-	for (size_t i = 0; i < count; i++) {
-		if (events[i].event->at <= now)
-			h->events[h->count++] = &events[i];
-		else if (events[i].event->at < h->future)
-			h->future = events[i].event->at;
-	}
-	if (h->count > 1)
-		qsort(h->events, h->count, sizeof(h->events[0]), cmp_event);
+	history_select(h, events, count);
 	for (size_t i = 0; i < h->count; i++) {
-		if (event_is_approval(h->events[i]->event))
-			replay_one(h, i);
+		if (!event_is_approval(h->events[i]->event))
+			continue;
+		h->has_approval = true;
+		replay_one(h, i);
 	}
 	if (running_suspension(h) != NULL && h->closed != NULL)
 		running_suspension(h)->end = h->closed->event->at;
@@ -238,6 +311,7 @@ bool history_build(struct history *h, const struct mon_ruleset *rs,
 void history_finish(struct history *h)
 {
 	free(h->events);
+	free(h->context);
 	free(h->marks);
 	free(h->susp);
 	free(h->ext);

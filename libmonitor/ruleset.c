@@ -1,7 +1,8 @@
 /* ruleset.c: the immutable-once-loaded configuration of the engine: the rule table
- * (stable codes and severities), global parameters with their defaults and bounds, and
- * the switched-off rules. The daemon builds a new ruleset on reload and swaps it whole. */
+ * (stable codes and severities, approval and supervision), global parameters with their
+ * defaults and bounds, and the switched-off rules. The daemon builds a new ruleset on reload and swaps it whole. */
 #include "engine.h"
+#include "refdata.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -33,6 +34,33 @@ static const struct rule_def rules[RULE__COUNT] = {
 	[RULE_STEP_LIMIT] = { "APR-STEP-LIMIT", MON_SEVERITY_YELLOW },
 	[RULE_LATE_REPORT] = { "APR-LATE-REPORT", MON_SEVERITY_NOTICE },
 	[RULE_ITEM_UNKNOWN] = { "APR-ITEM-UNKNOWN", MON_SEVERITY_NOTICE },
+	[RULE_FEE_ITEM_UNKNOWN] = { "FEE-ITEM-UNKNOWN", MON_SEVERITY_YELLOW },
+	[RULE_FEE_ITEM_ABOLISHED] = { "FEE-ITEM-ABOLISHED", MON_SEVERITY_RED },
+	[RULE_FEE_OVER_STANDARD] = { "FEE-OVER-STANDARD", MON_SEVERITY_YELLOW },
+	[RULE_FEE_NO_REVIEW] = { "FEE-NO-REVIEW", MON_SEVERITY_YELLOW },
+	[RULE_FEE_FREE_ITEM] = { "FEE-FREE-ITEM", MON_SEVERITY_RED },
+	[RULE_FEE_REFUND] = { "FEE-REFUND", MON_SEVERITY_NOTICE },
+	[RULE_PEN_FILING_MISSING] = { "PEN-FILING-MISSING", MON_SEVERITY_YELLOW },
+	[RULE_PEN_FILING_OFFICE] = { "PEN-FILING-OFFICE", MON_SEVERITY_YELLOW },
+	[RULE_PEN_FIRST_MINOR] = { "PEN-FIRST-MINOR", MON_SEVERITY_YELLOW },
+	[RULE_PEN_NO_HEARING] = { "PEN-NO-HEARING", MON_SEVERITY_RED },
+	[RULE_PEN_TIER_OUTSIDE] = { "PEN-TIER-OUTSIDE", MON_SEVERITY_YELLOW },
+	[RULE_PEN_TIER_UNKNOWN] = { "PEN-TIER-UNKNOWN", MON_SEVERITY_NOTICE },
+	[RULE_PEN_NOT_LOWEST] = { "PEN-NOT-LOWEST", MON_SEVERITY_NOTICE },
+	[RULE_ENF_QUIET_DAY] = { "ENF-QUIET-DAY", MON_SEVERITY_YELLOW },
+	[RULE_ENF_REPEAT] = { "ENF-REPEAT", MON_SEVERITY_YELLOW },
+	[RULE_ENF_MULTI_DEPT] = { "ENF-MULTI-DEPT", MON_SEVERITY_YELLOW },
+	[RULE_ENF_NO_FILING] = { "ENF-NO-FILING", MON_SEVERITY_YELLOW },
+	[RULE_ENF_NO_CERT] = { "ENF-NO-CERT", MON_SEVERITY_RED },
+	[RULE_CMP_DEADLINE_NOTICE] = { "CMP-DEADLINE-NOTICE", MON_SEVERITY_NOTICE },
+	[RULE_CMP_REPLY_LATE] = { "CMP-REPLY-LATE", MON_SEVERITY_YELLOW },
+	[RULE_CMP_CLOSE_LATE] = { "CMP-CLOSE-LATE", MON_SEVERITY_RED },
+	[RULE_CMP_INQUIRY_LATE] = { "CMP-INQUIRY-LATE", MON_SEVERITY_YELLOW },
+	[RULE_CMP_UNSATISFIED] = { "CMP-UNSATISFIED", MON_SEVERITY_NOTICE },
+	[RULE_CMP_RECTIFY_LATE] = { "CMP-RECTIFY-LATE", MON_SEVERITY_YELLOW },
+	[RULE_TRD_BID_PERIOD] = { "TRD-BID-PERIOD", MON_SEVERITY_YELLOW },
+	[RULE_TRD_EARLY_OPENING] = { "TRD-EARLY-OPENING", MON_SEVERITY_RED },
+	[RULE_TRD_PUBLICITY_SHORT] = { "TRD-PUBLICITY-SHORT", MON_SEVERITY_YELLOW },
 };
 
 _Static_assert(sizeof("APR-ORDER-STEP-AFTER-DECISION") <= MON_RULE_MAX,
@@ -49,6 +77,20 @@ static const struct param_def params[PARAM__COUNT] = {
 	[PARAM_SUPPLEMENT_DAYS] = { "supplement_days", 5, 1, 3650 },
 	[PARAM_EXTENSION_MAX_DAYS] = { "extension_max_days", 10, 0, 3650 },
 	[PARAM_LATE_REPORT_HOURS] = { "late_report_hours", 24, 1, 87600 },
+	[PARAM_FILING_DAYS] = { "filing_days", 5, 1, 3650 },
+	[PARAM_FIRST_OFFENCE_WINDOW_DAYS] = { "first_offence_window_days", 365, 1, 3650 },
+	/* Yuan, whole: 1,000,000,000 yuan in fen still fits easily in an int64. */
+	[PARAM_HEARING_THRESHOLD] = { "hearing_threshold", 10000, 1, 1000000000 },
+	[PARAM_REPEAT_COUNT] = { "repeat_count", 2, 2, 1000 },
+	[PARAM_REPEAT_WINDOW_DAYS] = { "repeat_window_days", 30, 1, 3650 },
+	[PARAM_MULTI_DEPARTMENTS] = { "multi_departments", 3, 2, 1000 },
+	[PARAM_MULTI_WINDOW_DAYS] = { "multi_window_days", 30, 1, 3650 },
+	[PARAM_COMPLAINT_REPLY_DAYS] = { "complaint_reply_days", 5, 1, 3650 },
+	[PARAM_COMPLAINT_CLOSE_DAYS] = { "complaint_close_days", 15, 1, 3650 },
+	[PARAM_INQUIRY_DAYS] = { "inquiry_days", 1, 1, 3650 },
+	[PARAM_RECTIFY_DAYS] = { "rectify_days", 15, 1, 3650 },
+	[PARAM_BID_MIN_DAYS] = { "bid_min_days", 20, 1, 3650 },
+	[PARAM_PUBLICITY_MIN_DAYS] = { "publicity_min_days", 3, 1, 3650 },
 };
 
 size_t mon_rule_count(void)
@@ -121,6 +163,8 @@ void mon_ruleset_destroy(struct mon_ruleset *rs)
 		return;
 	calendar_finish(&rs->calendar);
 	catalogue_finish(&rs->catalogue);
+	for (size_t i = 0; i < TABLE__COUNT; i++)
+		table_finish(&rs->tables[i]);
 	free(rs);
 }
 
@@ -143,9 +187,22 @@ bool mon_ruleset_set_param(struct mon_ruleset *rs, const char *name, long long v
 		rs->params[i] = value;
 		return true;
 	}
-	mon_error_set_text(err, "", "warn_days, supervise_days, supplement_days, "
-		"extension_max_days or late_report_hours", name);
+	mon_error_set_text(err, "", "a parameter of docs/rules.md such as warn_days, "
+		"filing_days, hearing_threshold or repeat_window_days", name);
 	return false;
+}
+
+int mon_ruleset_context_days(const struct mon_ruleset *rs)
+{
+	int days = ruleset_param(rs, PARAM_FIRST_OFFENCE_WINDOW_DAYS);
+
+	if (ruleset_param(rs, PARAM_REPEAT_WINDOW_DAYS) > days)
+		days = ruleset_param(rs, PARAM_REPEAT_WINDOW_DAYS);
+	if (ruleset_param(rs, PARAM_MULTI_WINDOW_DAYS) > days)
+		days = ruleset_param(rs, PARAM_MULTI_WINDOW_DAYS);
+	/* Windows count local dates: an event on the window's first day may lie up to a day
+	 * further from the case's event than the window's length in whole days. */
+	return days + 1;
 }
 
 bool mon_ruleset_disable_rule(struct mon_ruleset *rs, const char *code, struct mon_error *err)

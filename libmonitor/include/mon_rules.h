@@ -1,5 +1,6 @@
-/* mon_rules.h: the approval-case engine: working-day calendar, catalogue items, and the
- * evaluation of one case's history into its clock and its active alert conditions.
+/* mon_rules.h: the case engine: working-day calendar, catalogue items and the supervision
+ * reference tables, and the evaluation of one case's history into its clock and its active
+ * alert conditions.
  *
  * Evaluation is a pure function of (ruleset, the case's events, now). The caller keeps the
  * events; conditions come out with stable dedup keys, so the caller raises a new alert for a
@@ -43,6 +44,16 @@ bool mon_ruleset_load_calendar(struct mon_ruleset *rs, const char *csv, size_t l
  * further columns `warn_days`, `step_days` ("step=days;step=days"). Replaces the catalogue. */
 bool mon_ruleset_load_items(struct mon_ruleset *rs, const char *csv, size_t len,
 		struct mon_error *err) __attribute__((warn_unused_result));
+/* The reference tables, by name: "calendar", "items", then the supervision tables
+ * "fee_items", "penalty_tiers", "filing_offices", "officers", "enterprises", "regions".
+ * Index 0..count-1. */
+size_t mon_refdata_count(void);
+const char *mon_refdata_name(size_t i);
+/* Loads one table from its CSV (header row first; for the supervision tables the header is
+ * exactly the table's columns, in order, see docs/rules.md). Replaces that table whole; on
+ * failure *err names the line and column, and the ruleset keeps what it had. */
+bool mon_ruleset_load(struct mon_ruleset *rs, const char *table, const char *csv, size_t len,
+		struct mon_error *err) __attribute__((warn_unused_result));
 /* Global parameters by name (see docs/rules.md), e.g. "warn_days", "supervise_days". */
 bool mon_ruleset_set_param(struct mon_ruleset *rs, const char *name, long long value,
 		struct mon_error *err) __attribute__((warn_unused_result));
@@ -58,6 +69,12 @@ struct mon_case_event {
 	bool context;   /* another case's event, supplied for cross-case rules (a party's earlier
 	                 * penalties, an enterprise's other inspections): read, never judged */
 };
+
+/* The party or enterprise an event concerns, for cross-case rules: the uscc or id of
+ * penalty.decided's party or inspection.started's enterprise; false for other events. */
+bool mon_event_subject(const struct mon_event *ev, char *out, size_t len);
+/* How many days before and after a case's events its context matters (largest window). */
+int mon_ruleset_context_days(const struct mon_ruleset *rs);
 
 /* One active condition: the caller's alert. */
 struct mon_condition {
@@ -105,9 +122,13 @@ struct mon_evaluation {
 
 /* Evaluates one case from all its events (any order; sorted inside by business time, then
  * receipt, then id) as of `now`. Events dated after `now` have not happened yet: they are
- * left out, and next_check wakes the case at the first of them. False only on bad input
- * (no events, more than MON_CASE_EVENTS_MAX, events of different cases, out of memory);
- * *err says why. */
+ * left out, and next_check wakes the case at the first of them. Any family: approval,
+ * fee, penalty, inspection, complaint, inquiry, evaluation and trade events are told apart
+ * by type. Events marked `context` belong to other cases and are only read by the
+ * cross-case rules. An event without a case (case_no "") is evaluated alone: pass it as
+ * the only non-context event; its conditions are keyed RULE|dept||event-id.
+ * False only on bad input (no event of the case, more than MON_CASE_EVENTS_MAX in all,
+ * events of different cases, several without a case, out of memory); *err says why. */
 bool mon_case_evaluate(const struct mon_ruleset *rs, const struct mon_case_event *events,
 		size_t count, int64_t now, struct mon_evaluation *out, struct mon_error *err)
 	__attribute__((warn_unused_result));

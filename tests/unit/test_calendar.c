@@ -200,6 +200,7 @@ static int32_t committed_day(struct mon_ruleset *rs, const char *unit, int days,
 	json_decref(obj);
 	ce.event = &e;
 	ce.received_at = e.at;
+	ce.context = false;
 	if (!mon_case_evaluate(rs, &ce, 1, e.at, &ev, &err))
 		fail_msg("evaluation failed: %s", err.expected);
 	result = ev.state.committed_day;

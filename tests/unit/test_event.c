@@ -54,6 +54,7 @@ static const struct minimal minimals[] = {
 	{ "complaint.replied", CASE_NO, { "case" } },
 	{ "complaint.closed", CASE_NO, { "case" } },
 	{ "evaluation.received", "\"satisfied\":false", { "satisfied" } },
+	{ "evaluation.rectified", CASE_NO, { "case" } },
 	{ "inquiry.received", CASE_NO, { "case" } },
 	{ "inquiry.answered", CASE_NO, { "case" } },
 	{ "trade.announced", CASE_NO ",\"documents_issued\":\"2026-03-02T09:00:00+08:00\","

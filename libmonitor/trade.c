@@ -1,0 +1,116 @@
+/* trade.c: public resource trading (公共资源交易, seed 002 item 16): at least 20 days from
+ * issuing the tender documents to the bid deadline (招标投标法 §24), bids opened no earlier
+ * than that deadline (§34: at the same moment), and publicity of the winning candidates for
+ * at least 3 days (实施条例 §54). Periods count local dates, not instants: the law counts
+ * days, and the first day is not one of them (民法典 §201). */
+#include "engine.h"
+
+#include <stdio.h>
+
+#include "mon_value.h"
+
+static struct mon_condition *trade_condition(const struct history *h, struct conditions *list,
+		enum rule_id rule, const struct mon_case_event *ce)
+{
+	struct mon_condition *c = conditions_add(list, h, rule, ce->event->id, ce->event->at);
+
+	if (c != NULL)
+		condition_evidence(c, ce);
+	return c;
+}
+
+/* Whole local days from the date of `from` to the date of `to` (negative when before). */
+static int32_t days_between(int64_t from, int64_t to)
+{
+	return mon_day_of(to) - mon_day_of(from);
+}
+
+static void check_announced(const struct history *h, struct conditions *list,
+		const struct mon_case_event *ce)
+{
+	int min = ruleset_param(h->rs, PARAM_BID_MIN_DAYS);
+	int64_t issued, deadline;
+	struct mon_condition *c;
+	char from[16], to[16];
+	int32_t days;
+
+	if (!event_time(ce, "documents_issued", &issued) ||
+			!event_time(ce, "bid_deadline", &deadline) ||
+			(days = days_between(issued, deadline)) >= min ||
+			(c = trade_condition(h, list, RULE_TRD_BID_PERIOD, ce)) == NULL)
+		return;
+	mon_day_format(mon_day_of(issued), from, sizeof(from));
+	mon_day_format(mon_day_of(deadline), to, sizeof(to));
+	condition_message(c, "黄牌: 招标文件发出至投标截止不足%d日 (%s to %s: %d days)", min,
+		from, to, (int)days);
+}
+
+/* The announcement in force when the bids were opened: the last one before them. */
+static const struct mon_case_event *announcement_before(const struct history *h, int64_t t)
+{
+	const struct mon_case_event *found = NULL;
+
+	for (size_t i = 0; i < h->count; i++) {
+		const struct mon_case_event *ce = h->events[i];
+		if (ce->event->type == MON_EV_TRADE_ANNOUNCED && ce->event->at <= t)
+			found = ce;
+	}
+	return found;
+}
+
+static void check_opened(const struct history *h, struct conditions *list,
+		const struct mon_case_event *ce)
+{
+	const struct mon_case_event *a = announcement_before(h, ce->event->at);
+	struct mon_condition *c;
+	char opened[40], deadline_text[40];
+	int64_t deadline;
+
+	if (a == NULL || !event_time(a, "bid_deadline", &deadline) || ce->event->at >= deadline ||
+			(c = trade_condition(h, list, RULE_TRD_EARLY_OPENING, ce)) == NULL)
+		return;
+	mon_time_format(ce->event->at, 480, opened, sizeof(opened));
+	mon_time_format(deadline, 480, deadline_text, sizeof(deadline_text));
+	condition_message(c, "红牌: 投标截止前开标 (opened %.16s, deadline %.16s)", opened,
+		deadline_text);
+	condition_evidence(c, a);
+}
+
+static void check_awarded(const struct history *h, struct conditions *list,
+		const struct mon_case_event *ce)
+{
+	int min = ruleset_param(h->rs, PARAM_PUBLICITY_MIN_DAYS);
+	int64_t start, end;
+	struct mon_condition *c;
+	char from[16], to[16];
+	int32_t days;
+
+	if (!event_time(ce, "publicity_start", &start) || !event_time(ce, "publicity_end", &end) ||
+			(days = days_between(start, end)) >= min ||
+			(c = trade_condition(h, list, RULE_TRD_PUBLICITY_SHORT, ce)) == NULL)
+		return;
+	mon_day_format(mon_day_of(start), from, sizeof(from));
+	mon_day_format(mon_day_of(end), to, sizeof(to));
+	condition_message(c, "黄牌: 中标候选人公示不足%d日 (%s to %s: %d days)", min, from, to,
+		(int)days);
+}
+
+void trade_evaluate(const struct history *h, struct conditions *list)
+{
+	for (size_t i = 0; i < h->count; i++) {
+		const struct mon_case_event *ce = h->events[i];
+		switch (ce->event->type) {
+		case MON_EV_TRADE_ANNOUNCED:
+			check_announced(h, list, ce);
+			break;
+		case MON_EV_TRADE_BIDS_OPENED:
+			check_opened(h, list, ce);
+			break;
+		case MON_EV_TRADE_AWARDED:
+			check_awarded(h, list, ce);
+			break;
+		default:
+			break;
+		}
+	}
+}

@@ -1,0 +1,311 @@
+/* test_fees.c: the fee rules at their boundaries (a fee at its standard and one fen above,
+ * collected on the last day before its abolition and on that day, at another offset; free
+ * items; review), refunds, events without a case evaluated one at a time, and the generic
+ * reference-table loader (exact headers, money, dates, booleans, duplicates). */
+#include "case_fixture.h"
+
+/* ZJ-021: up to 3,000.00; ZJ-009: abolished 2026-01-01; ZJ-030: free; ZR-F004: fixed 550.00;
+ * ZR-F003: no ceiling, no review required. */
+static const char fee_items[] =
+	"code,dept,name,min_amount,max_amount,basis,abolished_on,review_required,free\n"
+	"ZJ-021,LY-ZJJ,城市道路占用挖掘修复费,0.00,3000.00,\"条例,第三十七条\",,true,false\n"
+	"ZJ-009,LY-ZJJ,白蚁防治费,0,,,2026-01-01,true,false\n"
+	"ZJ-030,LY-ZJJ,施工图设计文件审查,0.00,0.00,,,false,true\n"
+	"ZR-F004,LY-ZRZYJ,不动产登记费（非住宅）,550.00,550.00,,,true,false\n"
+	"ZR-F003,LY-ZRZYJ,土地复垦费,0.00,,,,false,false\n";
+
+static int setup(void **state)
+{
+	struct fx *fx = fx_create();
+
+	fx_load(fx, "fee_items", fee_items);
+	*state = fx;
+	return 0;
+}
+
+/* One fee.collected without a case, evaluated alone, as the daemon does. */
+static void collect(struct fx *fx, const char *dept, const char *at, const char *item,
+		const char *amount, const char *extra, const char *now)
+{
+	fx_clear(fx);
+	fx_add(fx, "{\"id\":\"cw-1\",\"dept\":\"%s\",\"type\":\"fee.collected\",\"at\":\"%s\","
+		"\"fee_item\":\"%s\",\"amount\":\"%s\",\"payer\":{\"uscc\":\"91410311MA47R2TD0Y\"}%s}",
+		dept, at, item, amount, extra);
+	fx_eval(fx, now);
+}
+
+#define REVIEWED ",\"reviewer\":\"P0456\""
+
+static void test_over_standard_boundary(void **state)
+{
+	struct fx *fx = *state;
+	const struct mon_condition *c;
+
+	collect(fx, "LY-ZJJ", "2026-03-12T11:30:00+08:00", "ZJ-021", "3000.00", REVIEWED,
+		"2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "");
+	collect(fx, "LY-ZJJ", "2026-03-12T11:30:00+08:00", "ZJ-021", "3000.01", REVIEWED,
+		"2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "FEE-OVER-STANDARD");
+	c = fx_cond(fx, "FEE-OVER-STANDARD");
+	assert_string_equal(c->key, "FEE-OVER-STANDARD|LY-ZJJ||cw-1");
+	assert_int_equal(c->severity, MON_SEVERITY_YELLOW);
+	assert_int_equal(c->since, T("2026-03-12T11:30:00+08:00"));
+	assert_int_equal(c->evidence_count, 1);
+	assert_string_equal(c->evidence[0], "cw-1");
+	assert_non_null(strstr(c->message, "3000.01"));
+	/* A fixed fee: its one amount is also its ceiling. */
+	collect(fx, "LY-ZRZYJ", "2026-03-12T11:30:00+08:00", "ZR-F004", "550.00", REVIEWED,
+		"2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "");
+	collect(fx, "LY-ZRZYJ", "2026-03-12T11:30:00+08:00", "ZR-F004", "550.01", REVIEWED,
+		"2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "FEE-OVER-STANDARD");
+	/* No ceiling: nothing is above it. */
+	collect(fx, "LY-ZRZYJ", "2026-03-12T11:30:00+08:00", "ZR-F003", "99999999.99", "",
+		"2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "");
+}
+
+/* ZJ-009 may be collected up to 2025-12-31 24:00 Luoyang time, and not from 2026-01-01. */
+static void test_abolished_boundary(void **state)
+{
+	struct fx *fx = *state;
+
+	collect(fx, "LY-ZJJ", "2025-12-31T23:59:59+08:00", "ZJ-009", "860.00", REVIEWED,
+		"2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "");
+	collect(fx, "LY-ZJJ", "2026-01-01T00:00:00+08:00", "ZJ-009", "860.00", REVIEWED,
+		"2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "FEE-ITEM-ABOLISHED");
+	assert_int_equal(fx_cond(fx, "FEE-ITEM-ABOLISHED")->severity, MON_SEVERITY_RED);
+	assert_non_null(strstr(fx_cond(fx, "FEE-ITEM-ABOLISHED")->message, "2026-01-01"));
+	/* 16:30 UTC on the 31st is 00:30 on New Year's Day in Luoyang. */
+	collect(fx, "LY-ZJJ", "2025-12-31T16:30:00Z", "ZJ-009", "860.00", REVIEWED,
+		"2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "FEE-ITEM-ABOLISHED");
+	/* Without a reviewer it is both. */
+	collect(fx, "LY-ZJJ", "2026-02-01T10:00:00+08:00", "ZJ-009", "860.00", "",
+		"2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "FEE-ITEM-ABOLISHED,FEE-NO-REVIEW");
+}
+
+static void test_free_item(void **state)
+{
+	struct fx *fx = *state;
+
+	collect(fx, "LY-ZJJ", "2026-03-26T15:20:00+08:00", "ZJ-030", "0", "",
+		"2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "");
+	/* One fen is already too much, and it is the free-item rule, not the standard's. */
+	collect(fx, "LY-ZJJ", "2026-03-26T15:20:00+08:00", "ZJ-030", "0.01", "",
+		"2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "FEE-FREE-ITEM");
+	assert_int_equal(fx_cond(fx, "FEE-FREE-ITEM")->severity, MON_SEVERITY_RED);
+}
+
+static void test_review(void **state)
+{
+	struct fx *fx = *state;
+
+	collect(fx, "LY-ZRZYJ", "2026-03-27T16:00:00+08:00", "ZR-F004", "550.00", "",
+		"2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "FEE-NO-REVIEW");
+	assert_string_equal(fx_cond(fx, "FEE-NO-REVIEW")->key, "FEE-NO-REVIEW|LY-ZRZYJ||cw-1");
+	collect(fx, "LY-ZRZYJ", "2026-03-27T16:00:00+08:00", "ZR-F004", "550.00",
+		",\"reviewer\":\"P0820\"", "2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "");
+	/* ZR-F003 needs no review. */
+	collect(fx, "LY-ZRZYJ", "2026-03-27T16:00:00+08:00", "ZR-F003", "8650.00", "",
+		"2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "");
+}
+
+static void test_unknown_item(void **state)
+{
+	struct fx *fx = *state;
+
+	collect(fx, "LY-ZRZYJ", "2026-03-25T10:30:00+08:00", "ZR-F009", "300.00", REVIEWED,
+		"2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "FEE-ITEM-UNKNOWN");
+	/* The catalogue is per department: another department's item is not this one's. */
+	collect(fx, "LY-ZJJ", "2026-03-25T10:30:00+08:00", "ZR-F003", "300.00", REVIEWED,
+		"2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "FEE-ITEM-UNKNOWN");
+	assert_non_null(strstr(fx_cond(fx, "FEE-ITEM-UNKNOWN")->message, "LY-ZJJ"));
+}
+
+/* A refund is recorded as the correction of the collection it names. */
+static void test_refund(void **state)
+{
+	struct fx *fx = *state;
+	const struct mon_case_state *st;
+	const struct mon_condition *c;
+
+	fx_add(fx, "{\"id\":\"cw-95-r1\",\"dept\":\"LY-ZJJ\",\"type\":\"fee.refunded\",\"at\":"
+		"\"2026-03-20T14:00:00+08:00\",\"fee_item\":\"ZJ-021\",\"amount\":\"560.50\","
+		"\"of\":\"cw-95\"}");
+	st = fx_eval(fx, "2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "FEE-REFUND");
+	c = fx_cond(fx, "FEE-REFUND");
+	assert_int_equal(c->severity, MON_SEVERITY_NOTICE);
+	assert_string_equal(c->key, "FEE-REFUND|LY-ZJJ||cw-95-r1");
+	assert_int_equal(c->evidence_count, 2);
+	assert_string_equal(c->evidence[0], "cw-95-r1");
+	assert_string_equal(c->evidence[1], "cw-95");
+	assert_non_null(strstr(c->message, "560.50"));
+	/* An event without a case has nothing left to watch. */
+	assert_int_equal(st->next_check, INT64_MAX);
+	assert_string_equal(st->case_no, "");
+	assert_int_equal(st->status, MON_CASE_DECIDED);
+	assert_int_equal(st->level, MON_SEVERITY_NOTICE);
+}
+
+/* A fee with a case is judged within it, under the case's key. */
+static void test_fee_with_case(void **state)
+{
+	struct fx *fx = *state;
+
+	fx_add(fx, "{\"id\":\"cw-7\",\"dept\":\"LY-ZJJ\",\"type\":\"fee.collected\",\"at\":"
+		"\"2026-03-12T11:30:00+08:00\",\"case\":\"LY-ZJJ-2026-000240\",\"fee_item\":\"ZJ-021\","
+		"\"amount\":\"3500\",\"payer\":{\"uscc\":\"91410311MA47R2TD0Y\"}}");
+	assert_string_equal(fx_eval(fx, "2026-03-13T12:00:00+08:00")->case_no,
+		"LY-ZJJ-2026-000240");
+	assert_rules(fx, "FEE-NO-REVIEW,FEE-OVER-STANDARD");
+	assert_string_equal(fx_cond(fx, "FEE-OVER-STANDARD")->key,
+		"FEE-OVER-STANDARD|LY-ZJJ|LY-ZJJ-2026-000240|cw-7");
+}
+
+/* Events without a case go one at a time; two together are refused, as is a batch of
+ * context alone. */
+static void test_caseless_alone(void **state)
+{
+	struct fx *fx = *state;
+	struct mon_evaluation ev;
+	struct mon_error err;
+
+	fx_add(fx, "{\"id\":\"a\",\"dept\":\"LY-ZJJ\",\"type\":\"fee.collected\",\"at\":"
+		"\"2026-03-12T11:30:00+08:00\",\"fee_item\":\"ZJ-021\",\"amount\":1,"
+		"\"payer\":{\"uscc\":\"91410311MA47R2TD0Y\"}}");
+	fx_add(fx, "{\"id\":\"b\",\"dept\":\"LY-ZJJ\",\"type\":\"fee.collected\",\"at\":"
+		"\"2026-03-12T11:30:00+08:00\",\"fee_item\":\"ZJ-021\",\"amount\":1,"
+		"\"payer\":{\"uscc\":\"91410311MA47R2TD0Y\"}}");
+	assert_false(mon_case_evaluate(fx->rs, fx->ces, 2, T("2026-03-13T00:00:00+08:00"), &ev,
+		&err));
+	assert_string_equal(err.field, "case");
+	fx->ces[0].context = true;
+	fx->ces[1].context = true;
+	assert_false(mon_case_evaluate(fx->rs, fx->ces, 2, T("2026-03-13T00:00:00+08:00"), &ev,
+		&err));
+	assert_string_equal(err.got, "only context events");
+	/* One judged, one context: fine, and the context one raises nothing. */
+	fx->ces[0].context = false;
+	fx_eval(fx, "2026-03-13T00:00:00+08:00");
+	assert_rules(fx, "FEE-NO-REVIEW");
+	assert_string_equal(fx->ev.conditions[0].key, "FEE-NO-REVIEW|LY-ZJJ||a");
+}
+
+/* Without a catalogue, nothing can be judged: no flood of "unknown item". */
+static void test_empty_catalogue(void **state)
+{
+	struct fx *fx = *state;
+
+	fx_load(fx, "fee_items", "code,dept,name,min_amount,max_amount,basis,abolished_on,"
+		"review_required,free\n");
+	collect(fx, "LY-ZRZYJ", "2026-03-25T10:30:00+08:00", "ZR-F009", "300.00", "",
+		"2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "");
+}
+
+static void test_disabled(void **state)
+{
+	struct fx *fx = *state;
+	struct mon_error err;
+
+	assert_true(mon_ruleset_disable_rule(fx->rs, "FEE-NO-REVIEW", &err));
+	collect(fx, "LY-ZRZYJ", "2026-03-27T16:00:00+08:00", "ZR-F004", "600.00", "",
+		"2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "FEE-OVER-STANDARD");
+}
+
+#define HEAD "code,dept,name,min_amount,max_amount,basis,abolished_on,review_required,free\n"
+
+static void test_fee_items_loader(void **state)
+{
+	struct fx *fx = *state;
+
+	fx_refused(fx, "fee_items", "code,dept,name,min_amount,max_amount,basis,abolished_on,"
+		"review_required\n", "line 1");
+	fx_refused(fx, "fee_items", "code,dept,name,min_amount,max_amount,basis,abolished_on,"
+		"review_required,free,extra\n", "line 1");
+	fx_refused(fx, "fee_items", "code,dept,name,max_amount,min_amount,basis,abolished_on,"
+		"review_required,free\n", "line 1");
+	fx_refused(fx, "fee_items", "", "line 1");
+	fx_refused(fx, "fee_items", HEAD "X,LY-ZJJ,x,0,1,,,true\n", "line 2");
+	fx_refused(fx, "fee_items", HEAD "X,LY-ZJJ,x,0,1,,,true,false,9\n", "line 2");
+	fx_refused(fx, "fee_items", HEAD "X,LY-ZJJ,x,1.005,,,,true,false\n",
+		"line 2, column min_amount");
+	fx_refused(fx, "fee_items", HEAD "X,LY-ZJJ,x,-1,,,,true,false\n",
+		"line 2, column min_amount");
+	fx_refused(fx, "fee_items", HEAD "X,LY-ZJJ,x,1e3,,,,true,false\n",
+		"line 2, column min_amount");
+	fx_refused(fx, "fee_items", HEAD "X,LY-ZJJ,x,100,99.99,,,true,false\n",
+		"line 2, column max_amount");
+	fx_refused(fx, "fee_items", HEAD "X,LY-ZJJ,x,0,10,,,true,true\n", "line 2, column free");
+	fx_refused(fx, "fee_items", HEAD "X,LY-ZJJ,x,0,10,,2026-02-30,true,false\n",
+		"line 2, column abolished_on");
+	fx_refused(fx, "fee_items", HEAD "X,LY-ZJJ,x,0,10,,,yes,false\n",
+		"line 2, column review_required");
+	fx_refused(fx, "fee_items", HEAD "X Y,LY-ZJJ,x,0,10,,,true,false\n", "line 2, column code");
+	fx_refused(fx, "fee_items", HEAD "X,LY-ZJJ,,0,10,,,true,false\n", "line 2, column name");
+	fx_refused(fx, "fee_items", HEAD "X,LY-ZJJ,x,0,10,,,true,false\n"
+		"X,LY-ZJJ,y,0,10,,,true,false\n", "code");
+	/* The same code in two departments is two items. */
+	fx_load(fx, "fee_items", HEAD "X,LY-ZJJ,x,0,10,,,true,false\nX,LY-HBJ,x,0,10,,,true,false\n");
+	/* The refusals above left nothing half-loaded; this load replaced the catalogue. */
+	collect(fx, "LY-HBJ", "2026-03-25T10:30:00+08:00", "X", "10.01", REVIEWED,
+		"2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "FEE-OVER-STANDARD");
+	collect(fx, "LY-ZJJ", "2026-03-25T10:30:00+08:00", "ZJ-021", "1", REVIEWED,
+		"2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "FEE-ITEM-UNKNOWN");
+}
+
+static void test_table_names(void **state)
+{
+	static const char *const names[] = { "calendar", "items", "fee_items", "penalty_tiers",
+		"filing_offices", "officers", "enterprises", "regions" };
+	struct fx *fx = *state;
+	struct mon_error err;
+
+	assert_int_equal(mon_refdata_count(), 8);
+	for (size_t i = 0; i < 8; i++)
+		assert_string_equal(mon_refdata_name(i), names[i]);
+	assert_null(mon_refdata_name(8));
+	assert_false(mon_ruleset_load(fx->rs, "fees", "x\n", 2, &err));
+	assert_string_equal(err.got, "fees");
+	/* The approval tables go through the same entry point. */
+	fx_load(fx, "items", "code,dept,name,statutory_days,committed_days,unit\n"
+		"ZJ-002,LY-ZJJ,x,20,10,working\n");
+	fx_refused(fx, "calendar", "date,kind\n", "line 1");
+}
+
+int main(int argc, char **argv);
+
+#define TEST(f) cmocka_unit_test_setup_teardown(f, setup, fx_teardown)
+static const struct CMUnitTest tests[] = {
+	TEST(test_over_standard_boundary),
+	TEST(test_abolished_boundary),
+	TEST(test_free_item),
+	TEST(test_review),
+	TEST(test_unknown_item),
+	TEST(test_refund),
+	TEST(test_fee_with_case),
+	TEST(test_caseless_alone),
+	TEST(test_empty_catalogue),
+	TEST(test_disabled),
+	TEST(test_fee_items_loader),
+	TEST(test_table_names),
+};
+
+FX_MAIN(tests)
