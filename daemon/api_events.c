@@ -11,6 +11,7 @@
 
 #include "ingest.h"
 #include "log.h"
+#include "refdata.h"
 #include "tls.h"
 
 struct events_request {
@@ -149,6 +150,11 @@ api_events_post(struct esupd *d, struct evhttp_request *req)
 	p = http_authenticate(d, req, 1u << ROLE_DEPARTMENT, fingerprint);
 	if (p == NULL)
 		return;
+	/* Events are judged in the transaction that stores them: no rules, no ingest. */
+	if (refdata_rules(d->refdata) == NULL) {
+		http_reply_retry(req, 503, d->cfg->retry_after_s, "rules not loaded yet: database unavailable");
+		return;
+	}
 	if (!content_type_format(evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type"), &format)) {
 		http_reply_error(req, 415, "Content-Type must be application/json or application/x-ndjson");
 		return;

@@ -29,6 +29,15 @@ static const char cases_load_sql[] =
 	"  ON e.dept = r.d AND e.case_no = r.c"
 	" ORDER BY e.dept, e.case_no, e.seq";
 
+/* Other cases' events about the same party or enterprise, near in business time: the
+ * history that cross-case rules (first offence, repeated inspection) judge by. */
+static const char cases_context_sql[] =
+	"SELECT e.dept, e.case_no, e.body::text, floor(extract(epoch FROM e.received_at))::bigint"
+	" FROM jsonb_to_recordset($1::jsonb) AS s(s text, lo timestamptz, hi timestamptz)"
+	" JOIN events e ON esup_event_subject(e.type, e.body) = s.s AND e.at BETWEEN s.lo AND s.hi"
+	"  AND e.type IN ('penalty.decided', 'inspection.started')"
+	" ORDER BY e.seq";
+
 static const char cases_apply_sql[] =
 	"SELECT r.alert_id, r.action, r.rule, r.severity, x->>'dept', x->>'case', r.message"
 	" FROM jsonb_array_elements($1::jsonb) AS x,"
@@ -39,7 +48,19 @@ static const char cases_defer_sql[] =
 	"UPDATE cases SET next_check_at = $2::timestamptz + interval '1 hour'"
 	" WHERE (dept, case_no) IN (SELECT r.d, r.c FROM jsonb_to_recordset($1::jsonb) AS r(d text, c text))";
 
-enum cases_step { CASES_LOCK, CASES_LOAD, CASES_APPLY, CASES_DEFER };
+/* Events read back from the database (or handed in by ingest), in libmonitor's model. */
+struct loaded_event {
+	struct mon_event event;
+	int64_t received_at;
+	char subject[MON_CODE_MAX + 1];   /* mon_event_subject, "" when none */
+};
+
+struct event_pool {
+	size_t count;
+	struct loaded_event *items;
+};
+
+enum cases_step { CASES_LOCK, CASES_LOAD, CASES_CONTEXT, CASES_APPLY, CASES_DEFER };
 
 struct cases_job {
 	struct db *db;
@@ -48,8 +69,13 @@ struct cases_job {
 	int64_t now;
 	char now_text[40];
 	char *keys;          /* jsonb [{"d","c"}] */
+	char *subjects;      /* jsonb [{"s","lo","hi"}]: what the context query looks for */
 	char *evaluations;   /* jsonb [evaluation] */
 	char *deferred;      /* jsonb [{"d","c"}] of cases that could not be evaluated */
+	struct event_pool cases;     /* the cases' own events, grouped by case */
+	struct event_pool context;   /* other cases' events about the same parties */
+	struct mon_case_event *loose;  /* events without a case, owned by the caller */
+	size_t loose_count;
 	cases_done_cb *done;
 	void *arg;
 };
@@ -86,6 +112,8 @@ keys_json(const struct case_key *keys, size_t count)
 	return text;
 }
 
+static void event_pool_finish(struct event_pool *pool);
+
 static void
 cases_job_finish(struct cases_job *job, enum cases_outcome outcome, const PGresult *error)
 {
@@ -93,8 +121,12 @@ cases_job_finish(struct cases_job *job, enum cases_outcome outcome, const PGresu
 	void *arg = job->arg;
 
 	free(job->keys);
+	free(job->subjects);
 	free(job->evaluations);
 	free(job->deferred);
+	event_pool_finish(&job->cases);
+	event_pool_finish(&job->context);
+	free(job->loose);
 	free(job);
 	done(outcome, error, arg);
 }
@@ -153,95 +185,155 @@ evaluation_json(const struct mon_evaluation *ev)
 		"next_check", time_json(s->next_check), "conditions", conditions);
 }
 
-/* The stored events of one case, parsed back into libmonitor's model. */
-struct case_history {
-	size_t count;
-	struct mon_event *events;
-	struct mon_case_event *items;
-};
-
 static void
-case_history_finish(struct case_history *h)
+event_pool_finish(struct event_pool *pool)
 {
-	for (size_t i = 0; i < h->count; i++)
-		mon_event_finish(&h->events[i]);
-	free(h->events);
-	free(h->items);
+	for (size_t i = 0; i < pool->count; i++)
+		mon_event_finish(&pool->items[i].event);
+	free(pool->items);
+	pool->items = NULL;
+	pool->count = 0;
 }
 
+/* Rows (dept, case_no, body, received epoch): stored events were valid when stored; one a
+ * stricter build refuses is logged and left out rather than blocking its case. */
 static bool
-case_history_load(struct case_history *h, const PGresult *res, int first, int end)
+event_pool_load(struct event_pool *pool, const PGresult *res)
 {
-	size_t n = (size_t)(end - first);
+	int rows = PQntuples(res);
 
-	h->count = 0;
-	h->events = calloc(n, sizeof(*h->events));
-	h->items = calloc(n, sizeof(*h->items));
-	if (h->events == NULL || h->items == NULL)
+	pool->items = calloc(rows > 0 ? (size_t)rows : 1, sizeof(*pool->items));
+	if (pool->items == NULL)
 		return false;
-	for (int row = first; row < end; row++) {
+	for (int row = 0; row < rows; row++) {
+		struct loaded_event *le = &pool->items[pool->count];
 		json_error_t jerr;
 		struct mon_error err;
 		json_t *body = json_loads(PQgetvalue(res, row, 2), JSON_REJECT_DUPLICATES, &jerr);
-		bool ok = body != NULL && mon_event_from_json(body, &h->events[h->count], &err);
+		bool ok = body != NULL && mon_event_from_json(body, &le->event, &err);
 
 		json_decref(body);
 		if (!ok) {
-			/* Stored events were valid when stored; a stricter build may disagree. */
-			log_warnx("case %s/%s: stored event no longer valid; left out of the evaluation",
+			log_warnx("case %s/%s: a stored event is no longer valid; left out",
 				PQgetvalue(res, row, 0), PQgetvalue(res, row, 1));
 			continue;
 		}
-		h->items[h->count].event = &h->events[h->count];
-		h->items[h->count].received_at = strtoll(PQgetvalue(res, row, 3), NULL, 10);
-		h->count++;
+		le->received_at = strtoll(PQgetvalue(res, row, 3), NULL, 10);
+		if (!mon_event_subject(&le->event, le->subject, sizeof(le->subject)))
+			le->subject[0] = '\0';
+		pool->count++;
 	}
 	return true;
 }
 
-/* Evaluates the rows [first, end) of one case; appends to evaluations or to deferred. */
-static void
-cases_evaluate_one(const struct cases_job *job, const struct mon_ruleset *rs, const PGresult *res,
-		int first, int end, json_t *evaluations, json_t *deferred)
+static bool
+same_case(const struct mon_event *a, const struct mon_event *b)
 {
-	struct case_history h;
+	return strcmp(a->dept, b->dept) == 0 && strcmp(a->case_no, b->case_no) == 0;
+}
+
+/* True when the context event concerns a subject of the case's events [first, end). */
+static bool
+context_relevant(const struct event_pool *cases, size_t first, size_t end,
+		const struct loaded_event *ctx)
+{
+	if (ctx->subject[0] == '\0' || same_case(&ctx->event, &cases->items[first].event))
+		return false;
+	for (size_t i = first; i < end; i++)
+		if (strcmp(cases->items[i].subject, ctx->subject) == 0)
+			return true;
+	return false;
+}
+
+static void
+append_evaluation(const struct mon_ruleset *rs, const struct mon_case_event *items, size_t n,
+		int64_t now, json_t *evaluations, json_t *deferred)
+{
 	struct mon_evaluation ev;
 	struct mon_error err = { .field = "" };
-	bool ok = case_history_load(&h, res, first, end) && h.count > 0 &&
-		mon_case_evaluate(rs, h.items, h.count, job->now, &ev, &err);
+	const struct mon_event *first = items[0].event;
 
-	if (ok) {
+	if (mon_case_evaluate(rs, items, n, now, &ev, &err)) {
 		json_array_append_new(evaluations, evaluation_json(&ev));
 		mon_evaluation_finish(&ev);
-	} else {
-		log_warnx("case %s/%s not evaluated (%s %s); deferred", PQgetvalue(res, first, 0),
-			PQgetvalue(res, first, 1), err.field, err.expected);
-		json_array_append_new(deferred, json_pack("{s:s, s:s}", "d", PQgetvalue(res, first, 0),
-			"c", PQgetvalue(res, first, 1)));
+		return;
 	}
-	case_history_finish(&h);
+	log_warnx("case %s/%s not evaluated: %s: expected %s; deferred", first->dept,
+		first->case_no, err.field, err.expected);
+	if (first->case_no[0] != '\0')
+		json_array_append_new(deferred, json_pack("{s:s, s:s}", "d", first->dept,
+			"c", first->case_no));
+}
+
+/* Evaluates the case whose events are cases->items[first, end), with its context. */
+static bool
+evaluate_case(const struct cases_job *job, const struct mon_ruleset *rs, size_t first,
+		size_t end, json_t *evaluations, json_t *deferred)
+{
+	const struct event_pool *cases = &job->cases, *ctx = &job->context;
+	struct mon_case_event *items = calloc(end - first + ctx->count, sizeof(*items));
+	size_t n = 0;
+
+	if (items == NULL)
+		return false;
+	for (size_t i = first; i < end; i++)
+		items[n++] = (struct mon_case_event){ &cases->items[i].event, cases->items[i].received_at, false };
+	for (size_t i = 0; i < ctx->count; i++)
+		if (context_relevant(cases, first, end, &ctx->items[i]))
+			items[n++] = (struct mon_case_event){ &ctx->items[i].event, ctx->items[i].received_at, true };
+	append_evaluation(rs, items, n, job->now, evaluations, deferred);
+	free(items);
+	return true;
 }
 
 static bool
-cases_evaluate_rows(struct cases_job *job, const PGresult *res)
+cases_evaluate_all(struct cases_job *job)
 {
 	const struct mon_ruleset *rs = refdata_rules(job->rd);
 	json_t *evaluations = json_array(), *deferred = json_array();
-	int rows = PQntuples(res), first = 0;
+	const struct event_pool *cases = &job->cases;
+	bool ok = evaluations != NULL && deferred != NULL;
 
-	for (int row = 1; row <= rows; row++) {
-		if (row < rows && strcmp(PQgetvalue(res, row, 0), PQgetvalue(res, first, 0)) == 0 &&
-		    strcmp(PQgetvalue(res, row, 1), PQgetvalue(res, first, 1)) == 0)
+	for (size_t first = 0, i = 1; ok && first < cases->count; i++) {
+		if (i < cases->count && same_case(&cases->items[i].event, &cases->items[first].event))
 			continue;
-		if (first < rows)
-			cases_evaluate_one(job, rs, res, first, row, evaluations, deferred);
-		first = row;
+		ok = evaluate_case(job, rs, first, i, evaluations, deferred);
+		first = i;
 	}
-	job->evaluations = json_dumps(evaluations, JSON_COMPACT);
-	job->deferred = json_array_size(deferred) ? json_dumps(deferred, JSON_COMPACT) : NULL;
+	/* Events without a case are judged one by one. */
+	for (size_t i = 0; ok && i < job->loose_count; i++)
+		append_evaluation(rs, &job->loose[i], 1, job->now, evaluations, deferred);
+	job->evaluations = ok ? json_dumps(evaluations, JSON_COMPACT) : NULL;
+	job->deferred = ok && json_array_size(deferred) ? json_dumps(deferred, JSON_COMPACT) : NULL;
 	json_decref(evaluations);
 	json_decref(deferred);
 	return job->evaluations != NULL;
+}
+
+/* The subjects of the loaded cases and the business-time window around them, for the
+ * context query; NULL when no case has a subject. */
+static char *
+context_query_json(const struct cases_job *job)
+{
+	const struct mon_ruleset *rs = refdata_rules(job->rd);
+	int64_t span = (int64_t)mon_ruleset_context_days(rs) * 86400;
+	json_t *arr = json_array();
+	char *text = NULL, lo[40], hi[40];
+
+	for (size_t i = 0; arr != NULL && i < job->cases.count; i++) {
+		const struct loaded_event *le = &job->cases.items[i];
+
+		if (le->subject[0] == '\0')
+			continue;
+		mon_time_format(le->event.at - span, 0, lo, sizeof(lo));
+		mon_time_format(le->event.at + span, 0, hi, sizeof(hi));
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "s", le->subject, "lo", lo,
+			"hi", hi));
+	}
+	if (arr != NULL && json_array_size(arr) > 0)
+		text = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	return text;
 }
 
 static void
@@ -260,19 +352,33 @@ cases_issue(struct cases_job *job)
 {
 	static const char *const sql[] = {
 		[CASES_LOCK] = cases_lock_sql, [CASES_LOAD] = cases_load_sql,
-		[CASES_APPLY] = cases_apply_sql, [CASES_DEFER] = cases_defer_sql,
+		[CASES_CONTEXT] = cases_context_sql, [CASES_APPLY] = cases_apply_sql,
+		[CASES_DEFER] = cases_defer_sql,
 	};
 	const char *values[2] = { job->keys, job->now_text };
 	int nparams = 2;
 
 	if (job->step == CASES_LOAD)
 		nparams = 1;
-	else if (job->step == CASES_APPLY)
+	else if (job->step == CASES_CONTEXT) {
+		values[0] = job->subjects;
+		nparams = 1;
+	} else if (job->step == CASES_APPLY)
 		values[0] = job->evaluations;
 	else if (job->step == CASES_DEFER)
 		values[0] = job->deferred;
 	if (!db_query(job->db, sql[job->step], nparams, values, cases_on_result, job))
 		cases_job_finish(job, CASES_LOST, NULL);
+}
+
+/* After the histories (and their context) are in memory: evaluate, then apply. */
+static bool
+cases_ready(struct cases_job *job)
+{
+	if (!cases_evaluate_all(job))
+		return false;
+	job->step = CASES_APPLY;
+	return true;
 }
 
 /* What follows a step that succeeded; false when the job is complete. */
@@ -288,10 +394,15 @@ cases_advance(struct cases_job *job, const PGresult *res)
 			log_debug("no rules loaded yet: %d events left for the sweeper", PQntuples(res));
 			return false;
 		}
-		if (!cases_evaluate_rows(job, res))
+		if (!event_pool_load(&job->cases, res))
 			return false;
-		job->step = CASES_APPLY;
-		return true;
+		if ((job->subjects = context_query_json(job)) != NULL) {
+			job->step = CASES_CONTEXT;
+			return true;
+		}
+		return cases_ready(job);
+	case CASES_CONTEXT:
+		return event_pool_load(&job->context, res) && cases_ready(job);
 	case CASES_APPLY:
 		cases_log_alerts(res);
 		if (job->deferred == NULL)
@@ -327,22 +438,37 @@ cases_on_result(const PGresult *res, void *arg)
 
 void
 cases_evaluate(struct db *db, const struct refdata *rd, const struct case_key *keys,
-		size_t count, int64_t now, bool lock, cases_done_cb *done, void *arg)
+		size_t count, const struct mon_case_event *loose, size_t loose_count, int64_t now,
+		bool lock, cases_done_cb *done, void *arg)
 {
 	struct cases_job *job = calloc(1, sizeof(*job));
 
-	if (job == NULL || (job->keys = keys_json(keys, count)) == NULL) {
+	if (job == NULL || (job->keys = keys_json(keys, count)) == NULL ||
+	    (loose_count > 0 && (job->loose = malloc(loose_count * sizeof(*loose))) == NULL)) {
+		if (job != NULL)
+			free(job->keys);
 		free(job);
 		log_warnx("cases: out of memory");
 		done(CASES_LOST, NULL, arg);
 		return;
 	}
+	if (loose_count > 0)
+		memcpy(job->loose, loose, loose_count * sizeof(*loose));
+	job->loose_count = loose_count;
 	job->db = db;
 	job->rd = rd;
 	job->now = now;
 	mon_time_format(now, 0, job->now_text, sizeof(job->now_text));
-	job->step = lock ? CASES_LOCK : CASES_LOAD;
 	job->done = done;
 	job->arg = arg;
+	if (count == 0) {
+		/* nothing to lock or load: judge the loose events and apply */
+		if (refdata_rules(rd) == NULL || !cases_ready(job)) {
+			cases_job_finish(job, CASES_DONE, NULL);
+			return;
+		}
+	} else {
+		job->step = lock ? CASES_LOCK : CASES_LOAD;
+	}
 	cases_issue(job);
 }

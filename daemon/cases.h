@@ -10,7 +10,7 @@
 
 #include <libpq-fe.h>
 
-#include "mon_event.h"
+#include "mon_rules.h"
 
 struct db;
 struct refdata;
@@ -32,8 +32,10 @@ typedef void cases_done_cb(enum cases_outcome outcome, const PGresult *error, vo
  * returns only when the connection is down or memory ran out). keys need not be sorted or
  * unique. With lock, the case rows are created if
  * missing and locked first, and marked due so that, should evaluation be impossible now, the
- * sweeper picks them up; without it the caller already holds their locks. */
+ * sweeper picks them up; without it the caller already holds their locks. loose are events
+ * without a case (fees), judged one by one; they must stay alive until done. */
 void cases_evaluate(struct db *db, const struct refdata *rd, const struct case_key *keys,
-		size_t count, int64_t now, bool lock, cases_done_cb *done, void *arg);
+		size_t count, const struct mon_case_event *loose, size_t loose_count, int64_t now,
+		bool lock, cases_done_cb *done, void *arg);
 
 #endif

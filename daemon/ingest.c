@@ -322,24 +322,39 @@ static void ingest_on_result(const PGresult *res, void *arg);
 static void ingest_issue(struct ingest_batch *b);
 static void ingest_record_error(struct ingest_batch *b, const PGresult *res, const char *fallback);
 
-/* The cases of the events this batch stored, for STEP_CASES. */
-static struct case_key *
-ingest_batch_cases(const struct ingest_batch *b, size_t *count)
-{
-	struct case_key *keys = calloc(b->nslots ? b->nslots : 1, sizeof(*keys));
+/* What the events this batch stored belong to, for STEP_CASES: their cases, and the events
+ * without a case, judged alone. */
+struct batch_subjects {
+	struct case_key *keys;
+	size_t nkeys;
+	struct mon_case_event *loose;
+	size_t nloose;
+};
 
-	*count = 0;
-	for (size_t o = 0; keys != NULL && o < b->nslots; o++) {
+static bool
+ingest_batch_subjects(const struct ingest_batch *b, struct batch_subjects *out)
+{
+	size_t cap = b->nslots ? b->nslots : 1;
+
+	*out = (struct batch_subjects){ calloc(cap, sizeof(*out->keys)), 0,
+		calloc(cap, sizeof(*out->loose)), 0 };
+	if (out->keys == NULL || out->loose == NULL)
+		return false;
+	for (size_t o = 0; o < b->nslots; o++) {
 		const struct ingest_slot *s = &b->slots[o];
 		const struct mon_event *ev = &s->req->batch->items[s->item].event;
 
-		if (s->req->statuses[s->item] != INGEST_ACCEPTED || ev->case_no[0] == '\0')
+		if (s->req->statuses[s->item] != INGEST_ACCEPTED)
 			continue;
-		memcpy(keys[*count].dept, ev->dept, sizeof(keys[*count].dept));
-		memcpy(keys[*count].case_no, ev->case_no, sizeof(keys[*count].case_no));
-		(*count)++;
+		if (ev->case_no[0] == '\0') {
+			out->loose[out->nloose++] = (struct mon_case_event){ ev, s->req->received_at, false };
+			continue;
+		}
+		memcpy(out->keys[out->nkeys].dept, ev->dept, sizeof(out->keys[0].dept));
+		memcpy(out->keys[out->nkeys].case_no, ev->case_no, sizeof(out->keys[0].case_no));
+		out->nkeys++;
 	}
-	return keys;
+	return true;
 }
 
 /* The business clock of the batch: when its latest request arrived. */
@@ -380,25 +395,23 @@ ingest_cases_done(enum cases_outcome outcome, const PGresult *error, void *arg)
 static void
 ingest_issue_cases(struct ingest_batch *b)
 {
-	size_t count;
-	struct case_key *keys = ingest_batch_cases(b, &count);
+	struct batch_subjects subjects;
+	bool ok = ingest_batch_subjects(b, &subjects);
 
-	if (keys == NULL) {
+	if (!ok) {
 		log_warnx("ingest: out of memory listing cases; %zu requests answered unavailable", b->nreqs);
 		if (!db_query(b->ingest->db, "ROLLBACK", 0, NULL, NULL, NULL))
 			log_warnx("ingest: cannot roll back an abandoned batch");
 		ingest_batch_finish(b, INGEST_UNAVAILABLE);
-		return;
-	}
-	if (count == 0) {
-		free(keys);
+	} else if (subjects.nkeys == 0 && subjects.nloose == 0) {
 		b->step = STEP_COMMIT;
 		ingest_issue(b);
-		return;
+	} else {
+		cases_evaluate(b->ingest->db, b->ingest->refdata, subjects.keys, subjects.nkeys,
+			subjects.loose, subjects.nloose, ingest_batch_now(b), true, ingest_cases_done, b);
 	}
-	cases_evaluate(b->ingest->db, b->ingest->refdata, keys, count, ingest_batch_now(b), true,
-		ingest_cases_done, b);
-	free(keys);
+	free(subjects.keys);
+	free(subjects.loose);
 }
 
 /* Issues the statement of the batch's current step. */

@@ -7,16 +7,8 @@
 #include "db.h"
 #include "log.h"
 
-/* The tables a ruleset is built from, each exported as CSV by esup_refdata_csv(). */
-static const struct {
-	const char *table;
-	bool (*load)(struct mon_ruleset *, const char *, size_t, struct mon_error *);
-} refdata_tables[] = {
-	{ "calendar", mon_ruleset_load_calendar },
-	{ "items", mon_ruleset_load_items },
-};
-#define REFDATA_TABLES (sizeof(refdata_tables) / sizeof(refdata_tables[0]))
-
+/* The tables a ruleset is built from are libmonitor's (mon_refdata_name), each exported by
+ * esup_refdata_csv() from the table of the same name. */
 struct refdata {
 	struct db *db;
 	struct mon_ruleset *rules;
@@ -35,12 +27,12 @@ refdata_build(const struct refdata *rd, const PGresult *res)
 
 	if (rs == NULL)
 		return NULL;
-	for (size_t i = 0; i < REFDATA_TABLES; i++) {
+	for (size_t i = 0; i < mon_refdata_count(); i++) {
 		const char *csv = PQgetvalue(res, 0, (int)i);
 
-		if (!refdata_tables[i].load(rs, csv, strlen(csv), &err)) {
+		if (!mon_ruleset_load(rs, mon_refdata_name(i), csv, strlen(csv), &err)) {
 			log_warnx("reference table %s refused: %s: expected %s, got %s; keeping the "
-				"running rules", refdata_tables[i].table, err.field, err.expected, err.got);
+				"running rules", mon_refdata_name(i), err.field, err.expected, err.got);
 			mon_ruleset_destroy(rs);
 			return NULL;
 		}
@@ -64,14 +56,14 @@ refdata_on_result(const PGresult *res, void *arg)
 	if (res == NULL)
 		log_info("reference data not loaded: connection lost; retried on reconnect");
 	else if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-		 PQnfields(res) != (int)REFDATA_TABLES)
+		 PQnfields(res) != (int)mon_refdata_count())
 		log_warnx("reference data not loaded: %s", PQresultErrorMessage(res));
 	else
 		rs = refdata_build(rd, res);
 	if (rs != NULL) {
 		mon_ruleset_destroy(rd->rules);
 		rd->rules = rs;
-		log_info("rules loaded from %zu reference tables", REFDATA_TABLES);
+		log_info("rules loaded from %zu reference tables", mon_refdata_count());
 		rd->loaded(rd->loaded_arg);
 	}
 	if (rd->again) {
@@ -115,9 +107,9 @@ refdata_create(struct db *reader, refdata_loaded_cb *loaded, void *arg)
 	if (rd == NULL)
 		return NULL;
 	size_t len = snprintf(rd->sql, sizeof(rd->sql), "SELECT");
-	for (size_t i = 0; i < REFDATA_TABLES; i++)
+	for (size_t i = 0; i < mon_refdata_count() && len < sizeof(rd->sql); i++)
 		len += snprintf(rd->sql + len, sizeof(rd->sql) - len, "%s esup_refdata_csv('%s')",
-			i ? "," : "", refdata_tables[i].table);
+			i ? "," : "", mon_refdata_name(i));
 	rd->db = reader;
 	rd->loaded = loaded;
 	rd->loaded_arg = arg;

@@ -106,46 +106,50 @@ CREATE TRIGGER alert_actions_append_only BEFORE UPDATE OR DELETE ON alert_action
 -- `evaluation` is {"dept","case","item","status","unit","committed_days","statutory_days",
 -- "counted_days","suspended_days","committed_day","statutory_day","level","next_check",
 -- "conditions":[{"rule","severity","key","supersedes","since","message","evidence"}]}.
--- Returns the alerts it raised and resolved, for the daemon's log.
+-- Returns the alerts it raised and resolved, for the daemon's log. An evaluation without a case
+-- (an event judged alone, such as a fee collected over the counter) has no case row, and its
+-- conditions never vanish: nothing later can change a single event.
 CREATE FUNCTION esup_apply_evaluation(evaluation jsonb, evaluated_at timestamptz)
 RETURNS TABLE (alert_id bigint, action text, rule text, severity text, message text)
 LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
 DECLARE
 	d text := evaluation->>'dept';
-	c text := evaluation->>'case';
+	c text := nullif(evaluation->>'case', '');
 	cond jsonb;
 	new_id bigint;
 	old record;
 BEGIN
-	INSERT INTO cases AS k (dept, case_no, item, status, unit, committed_days, statutory_days,
-		counted_days, suspended_days, committed_day, statutory_day, level, next_check_at, evaluated_at)
-	VALUES (d, c, evaluation->>'item', evaluation->>'status', evaluation->>'unit',
-		(evaluation->>'committed_days')::int, (evaluation->>'statutory_days')::int,
-		(evaluation->>'counted_days')::int, (evaluation->>'suspended_days')::int,
-		(evaluation->>'committed_day')::date, (evaluation->>'statutory_day')::date,
-		evaluation->>'level', (evaluation->>'next_check')::timestamptz, evaluated_at)
-	ON CONFLICT ON CONSTRAINT cases_pkey DO UPDATE SET
-		item = EXCLUDED.item, status = EXCLUDED.status, unit = EXCLUDED.unit,
-		committed_days = EXCLUDED.committed_days, statutory_days = EXCLUDED.statutory_days,
-		counted_days = EXCLUDED.counted_days, suspended_days = EXCLUDED.suspended_days,
-		committed_day = EXCLUDED.committed_day, statutory_day = EXCLUDED.statutory_day,
-		level = EXCLUDED.level, next_check_at = EXCLUDED.next_check_at,
-		evaluated_at = EXCLUDED.evaluated_at;
+	IF c IS NOT NULL THEN
+		INSERT INTO cases AS k (dept, case_no, item, status, unit, committed_days, statutory_days,
+			counted_days, suspended_days, committed_day, statutory_day, level, next_check_at, evaluated_at)
+		VALUES (d, c, evaluation->>'item', evaluation->>'status', evaluation->>'unit',
+			(evaluation->>'committed_days')::int, (evaluation->>'statutory_days')::int,
+			(evaluation->>'counted_days')::int, (evaluation->>'suspended_days')::int,
+			(evaluation->>'committed_day')::date, (evaluation->>'statutory_day')::date,
+			evaluation->>'level', (evaluation->>'next_check')::timestamptz, evaluated_at)
+		ON CONFLICT ON CONSTRAINT cases_pkey DO UPDATE SET
+			item = EXCLUDED.item, status = EXCLUDED.status, unit = EXCLUDED.unit,
+			committed_days = EXCLUDED.committed_days, statutory_days = EXCLUDED.statutory_days,
+			counted_days = EXCLUDED.counted_days, suspended_days = EXCLUDED.suspended_days,
+			committed_day = EXCLUDED.committed_day, statutory_day = EXCLUDED.statutory_day,
+			level = EXCLUDED.level, next_check_at = EXCLUDED.next_check_at,
+			evaluated_at = EXCLUDED.evaluated_at;
 
-	-- Live alerts whose condition is gone: a late event showed it never held. (One that a
-	-- higher card replaces is marked superseded below instead.)
-	FOR old IN
-		SELECT a.id, a.rule, a.severity, a.message FROM alerts a
-		WHERE a.dept = d AND a.case_no = c AND a.status IN ('open', 'acknowledged')
-		  AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(evaluation->'conditions') x
-				  WHERE x->>'key' = a.dedup_key OR x->>'supersedes' = a.rule)
-		ORDER BY a.id
-	LOOP
-		UPDATE alerts SET status = 'resolved', status_at = evaluated_at WHERE id = old.id;
-		INSERT INTO alert_actions (alert_id, action, actor, note, at)
-		VALUES (old.id, 'resolve', 'esupd', 'condition no longer holds after a late event', evaluated_at);
-		RETURN QUERY SELECT old.id, 'resolved'::text, old.rule, old.severity, old.message;
-	END LOOP;
+		-- Live alerts whose condition is gone: a late event showed it never held. (One that a
+		-- higher card replaces is marked superseded below instead.)
+		FOR old IN
+			SELECT a.id, a.rule, a.severity, a.message FROM alerts a
+			WHERE a.dept = d AND a.case_no = c AND a.status IN ('open', 'acknowledged')
+			  AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(evaluation->'conditions') x
+					  WHERE x->>'key' = a.dedup_key OR x->>'supersedes' = a.rule)
+			ORDER BY a.id
+		LOOP
+			UPDATE alerts SET status = 'resolved', status_at = evaluated_at WHERE id = old.id;
+			INSERT INTO alert_actions (alert_id, action, actor, note, at)
+			VALUES (old.id, 'resolve', 'esupd', 'condition no longer holds after a late event', evaluated_at);
+			RETURN QUERY SELECT old.id, 'resolved'::text, old.rule, old.severity, old.message;
+		END LOOP;
+	END IF;
 
 	FOR cond IN SELECT x FROM jsonb_array_elements(evaluation->'conditions') x LOOP
 		CONTINUE WHEN EXISTS (SELECT 1 FROM alerts a WHERE a.dedup_key = cond->>'key'
@@ -160,7 +164,7 @@ BEGIN
 		RETURNING id INTO new_id;
 		INSERT INTO alert_actions (alert_id, action, actor, note, at)
 		VALUES (new_id, 'raise', 'esupd', '', evaluated_at);
-		IF coalesce(cond->>'supersedes', '') <> '' THEN
+		IF c IS NOT NULL AND coalesce(cond->>'supersedes', '') <> '' THEN
 			FOR old IN UPDATE alerts a SET status = 'superseded', status_at = evaluated_at,
 					superseded_by = new_id
 				WHERE a.dept = d AND a.case_no = c AND a.rule = cond->>'supersedes'
