@@ -31,7 +31,13 @@ REPO = Path(__file__).resolve().parents[2]
 BUILD = (REPO / os.environ.get("ESUP_BUILD", "build")).resolve()
 ESUPD = BUILD / "daemon" / "esupd"
 DEVCERTS = REPO / "contrib" / "devcerts"
+DBSETUP = REPO / "contrib" / "esup-dbsetup"
 SAMPLES = REPO / "config" / "samples"
+CALENDAR = REPO / "config" / "calendar.csv"
+ITEMS = SAMPLES / "items.csv"
+# The supervision reference tables, each loaded from config/samples/<table>.csv.
+SUPERVISION_TABLES = ("fee_items", "penalty_tiers", "filing_offices", "officers",
+                      "enterprises", "regions")
 PGBIN = Path("/usr/lib/postgresql/15/bin")
 DAEMON_USER = "esup"
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
@@ -248,6 +254,15 @@ class Database:
     def scalar(self, sql, params=None):
         return self.query(sql, params)[0][0]
 
+    def load(self, table, path):
+        """Replaces a reference table from a CSV file, the way operators do (esup-dbsetup)."""
+        proc = subprocess.run([str(DBSETUP), "-h", str(self.pg.dir), "-p", str(self.pg.port),
+                               "-d", self.name, "load", table, str(path)],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, "esup-dbsetup load %s %s:\n%s%s" % (
+            table, path, proc.stdout, proc.stderr)
+        return proc.stdout
+
     def event_counts(self, dept=None):
         """event_id -> number of rows in events (a duplicate stored twice shows as 2)."""
         sql = "SELECT event_id, count(*) FROM events"
@@ -288,6 +303,16 @@ def db(pg, certs, testdir):
         conn.execute("GRANT esup_writer TO esupd")
     register(database, certs)
     return database
+
+
+@pytest.fixture
+def refdb(db):
+    """The fresh database with the calendar and all the sample reference data loaded."""
+    db.load("calendar", CALENDAR)
+    db.load("items", ITEMS)
+    for table in SUPERVISION_TABLES:
+        db.load(table, SAMPLES / (table + ".csv"))
+    return db
 
 
 # ---------------------------------------------------------------- per test: the daemon
