@@ -131,7 +131,7 @@ events_parse(struct events_request *er, enum mon_body_format format)
 		return false;
 	}
 	if (!mon_batch_parse(body, len, format, &limits, &er->batch, &err)) {
-		int code = strstr(err.expected, "at most") ? 413 : 400;
+		int code = er->batch.too_large ? 413 : 400;
 
 		http_reply_json(er->req, code, json_pack("{s:o}", "error", error_json(&err)));
 		return false;

@@ -125,6 +125,7 @@ static bool parse_json(const char *body, size_t len, const struct mon_limits *li
 	count = json_is_array(root) ? json_array_size(root) : 1;
 	if (count > limits->max_events) {
 		json_decref(root);
+		batch->too_large = true;
 		return too_many(count, limits, err);
 	}
 	if (!alloc_items(batch, count)) {
@@ -201,8 +202,10 @@ static bool parse_ndjson(const char *body, size_t len, const struct mon_limits *
 	/* Count first, so that an oversized request is refused before any parsing. */
 	while (next_line(body, len, &pos, &line))
 		count += !line_is_blank(&line);
-	if (count > limits->max_events)
+	if (count > limits->max_events) {
+		batch->too_large = true;
 		return too_many(count, limits, err);
+	}
 	if (!alloc_items(batch, count))
 		return out_of_memory(err);
 	pos = 0;
@@ -232,8 +235,12 @@ bool mon_batch_parse(const char *body, size_t len, enum mon_body_format format,
 		ok = parse_ndjson(body, len, limits, batch, err);
 	else
 		ok = parse_json(body != NULL ? body : "", len, limits, batch, err);
-	if (!ok)
+	if (!ok) {
+		bool too_large = batch->too_large;
+
 		mon_batch_finish(batch);
+		batch->too_large = too_large;
+	}
 	return ok;
 }
 

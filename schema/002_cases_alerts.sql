@@ -135,8 +135,9 @@ BEGIN
 			level = EXCLUDED.level, next_check_at = EXCLUDED.next_check_at,
 			evaluated_at = EXCLUDED.evaluated_at;
 
-		-- Live alerts whose condition is gone: a late event showed it never held. (One that a
-		-- higher card replaces is marked superseded below instead.)
+		-- Live alerts whose condition is gone: a late event showed it never held, or the rules
+		-- or reference data changed. (One that a higher card replaces is marked superseded
+		-- below instead.)
 		FOR old IN
 			SELECT a.id, a.rule, a.severity, a.message FROM alerts a
 			WHERE a.dept = d AND a.case_no = c AND a.status IN ('open', 'acknowledged')
@@ -146,7 +147,7 @@ BEGIN
 		LOOP
 			UPDATE alerts SET status = 'resolved', status_at = evaluated_at WHERE id = old.id;
 			INSERT INTO alert_actions (alert_id, action, actor, note, at)
-			VALUES (old.id, 'resolve', 'esupd', 'condition no longer holds after a late event', evaluated_at);
+			VALUES (old.id, 'resolve', 'esupd', 'condition no longer holds: a late event, or changed rules or reference data', evaluated_at);
 			RETURN QUERY SELECT old.id, 'resolved'::text, old.rule, old.severity, old.message;
 		END LOOP;
 	END IF;

@@ -31,6 +31,7 @@ struct mon_item {
 struct mon_batch {
 	size_t count;
 	struct mon_item *items;   /* owned; count entries */
+	bool too_large;           /* after a refusal: more than max_events events (HTTP 413) */
 };
 
 /* Parses a whole body. Returns false only when the body as a whole is unusable (an
