@@ -193,18 +193,10 @@ static const char *string_of(const json_t *v, size_t *len)
 
 static bool is_token(const json_t *v, const char *punct, size_t max)
 {
-	size_t len;
+	size_t len = 0;
 	const char *s = string_of(v, &len);
 
-	if (s == NULL || len == 0 || len > max)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-		if (!alnum && strchr(punct, c) == NULL)
-			return false;
-	}
-	return true;
+	return mon_text_is_token(s, len, max, punct);
 }
 
 /* Free text: well-formed UTF-8 of 1..max characters without control characters (tabs

@@ -60,17 +60,7 @@ void catalogue_finish(struct catalogue *cat)
 
 static bool is_code(const char *s, const char *punct)
 {
-	size_t len = strlen(s);
-
-	if (len == 0 || len > MON_CODE_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-		if (!alnum && strchr(punct, c) == NULL)
-			return false;
-	}
-	return true;
+	return mon_text_is_token(s, strlen(s), MON_CODE_MAX, punct);
 }
 
 static bool is_name(const char *s)

@@ -197,17 +197,7 @@ bool mon_ruleset_load(struct mon_ruleset *rs, const char *table, const char *csv
 
 static bool is_code(const char *s, const char *punct)
 {
-	size_t len = strlen(s);
-
-	if (len == 0 || len > MON_CODE_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-		if (!alnum && strchr(punct, c) == NULL)
-			return false;
-	}
-	return true;
+	return mon_text_is_token(s, strlen(s), MON_CODE_MAX, punct);
 }
 
 bool ref_code(const struct csv_row *row, size_t col, const char *column, const char *punct,

@@ -173,3 +173,17 @@ void mon_error_set_text(struct mon_error *err, const char *field, const char *ex
 	set_head(err, field, expected);
 	mon_text_escape(got, strlen(got), false, err->got, sizeof(err->got));
 }
+
+bool mon_text_is_token(const char *s, size_t len, size_t max, const char *punct)
+{
+	if (s == NULL || len == 0 || len > max)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+
+		if (!alnum && (c == '\0' || strchr(punct, c) == NULL))
+			return false;
+	}
+	return true;
+}

@@ -21,6 +21,10 @@ bool mon_is_control(uint32_t cp);
 /* True when s is well-formed UTF-8 without NUL or control characters. */
 bool mon_text_is_clean(const char *s, size_t len);
 
+/* True when s (len bytes) is 1..max ASCII letters, digits or characters of punct: the shape
+ * of ids and codes (department, item, case, violation ...). */
+bool mon_text_is_token(const char *s, size_t len, size_t max, const char *punct);
+
 /* Copies at most cap - 1 bytes of s into out, cutting only between UTF-8 sequences.
  * Returns false when it had to cut. */
 bool mon_text_copy_utf8(const char *s, size_t len, char *out, size_t cap);
