@@ -48,6 +48,7 @@ static const struct option options[] = {
 	{ "limits", "max_json_depth", OPT_SIZE, O(max_json_depth), "16", 2, 1000, false },
 	{ "limits", "max_events_per_request", OPT_SIZE, O(max_events_per_request), "5000", 1, 1000000, false },
 	{ "limits", "max_header_bytes", OPT_SIZE, O(max_header_bytes), "16384", 512, 1 << 20, false },
+	{ "limits", "max_connections_per_principal", OPT_UINT, O(max_connections_per_principal), "64", 1, 100000, false },
 	{ "limits", "idle_timeout_s", OPT_UINT, O(idle_timeout_s), "60", 1, 86400, false },
 	{ "limits", "handshake_timeout_s", OPT_UINT, O(handshake_timeout_s), "10", 1, 600, false },
 	{ "ingest", "batch_max_events", OPT_SIZE, O(batch_max_events), "1000", 1, 100000, false },

@@ -33,6 +33,7 @@ struct config {
 	size_t max_json_depth;
 	size_t max_events_per_request;
 	size_t max_header_bytes;
+	unsigned max_connections_per_principal;
 	unsigned idle_timeout_s;
 	unsigned handshake_timeout_s;
 	/* [ingest] */

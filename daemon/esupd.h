@@ -14,6 +14,7 @@
 
 struct db;
 struct identity;
+struct tls_peers;
 struct ingest;
 struct refdata;
 struct sweeper;
@@ -23,6 +24,7 @@ struct esupd {
 	struct config *cfg;
 	struct event_base *base;
 	SSL_CTX *tls;                 /* swapped on reload; live connections keep their own */
+	struct tls_peers *peers;      /* open connections per client certificate */
 	struct evhttp *http;
 	struct evhttp_bound_socket *listener;
 	struct db *writer;            /* ingest transactions only */

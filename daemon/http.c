@@ -18,7 +18,7 @@ static struct bufferevent *
 http_new_connection(struct event_base *base, void *arg)
 {
 	struct esupd *d = arg;
-	SSL *ssl = tls_session_new(d->tls, base, d->cfg->handshake_timeout_s);
+	SSL *ssl = tls_session_new(d->tls, base, d->cfg->handshake_timeout_s, d->peers);
 
 	if (ssl == NULL)
 		return NULL;
@@ -80,9 +80,18 @@ http_authenticate(struct esupd *d, struct evhttp_request *req, unsigned roles, c
 	const char *fp, *subject;
 	const struct principal *p;
 
-	if (ssl == NULL || !tls_peer_identity(ssl, &fp, &subject)) {
+	switch (ssl ? tls_peer_identity(ssl, &fp, &subject) : TLS_PEER_NONE) {
+	case TLS_PEER_NONE:
 		http_reply_error(req, 401, "a client certificate is required");
 		return NULL;
+	case TLS_PEER_TOO_MANY:
+		log_info("refused a connection of %s (%s): max_connections_per_principal reached", fp, subject);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		http_reply_retry(req, 429, d->cfg->retry_after_s,
+			"too many open connections for this certificate; reuse one (keep-alive)");
+		return NULL;
+	case TLS_PEER_OK:
+		break;
 	}
 	if (!identity_ready(d->identity)) {
 		http_reply_retry(req, 503, d->cfg->retry_after_s, "principals not loaded yet: database unavailable");

@@ -111,6 +111,7 @@ reload(struct esupd *d)
 	d->cfg = cfg;
 	log_set_level(cfg->log_level);
 	http_apply_limits(d);
+	tls_peers_set_limit(d->peers, cfg->max_connections_per_principal);
 	struct ingest_limits limits = ingest_limits_of(cfg);
 	ingest_set_limits(d->ingest, &limits);
 	sweeper_configure(d->sweeper, cfg->sweep_interval_ms, cfg->sweep_batch);
@@ -246,6 +247,8 @@ esupd_start(struct esupd *d)
 		fatalx("cannot create the event loop");
 	if ((d->tls = tls_context_create(cfg)) == NULL)
 		fatalx("TLS configuration failed");
+	if ((d->peers = tls_peers_create(cfg->max_connections_per_principal)) == NULL)
+		fatalx("out of memory");
 	if (!http_start(d))
 		exit(1);
 	drop_privileges(cfg);
@@ -290,7 +293,10 @@ esupd_finish(struct esupd *d)
 	refdata_destroy(d->refdata);
 	identity_destroy(d->identity);
 	SSL_CTX_free(d->tls);
+	/* libevent finalizes bufferevents lazily: their SSLs, which release into d->peers, may be
+	 * freed only here */
 	event_base_free(d->base);
+	tls_peers_destroy(d->peers);
 	config_destroy(d->cfg);
 }
 

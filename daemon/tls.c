@@ -14,8 +14,21 @@
 
 #include "log.h"
 
+struct tls_peer_count {
+	char fingerprint[TLS_FINGERPRINT_LEN + 1];
+	unsigned connections;
+};
+
+struct tls_peers {
+	unsigned max;
+	size_t count, cap;
+	struct tls_peer_count *items;   /* certificates with open connections; few, so a list */
+};
+
 struct tls_conn {
 	SSL *ssl;
+	struct tls_peers *peers;
+	bool counted, too_many;
 	struct event *deadline;
 	char fingerprint[TLS_FINGERPRINT_LEN + 1];
 	char subject[256];
@@ -23,6 +36,77 @@ struct tls_conn {
 };
 
 static int tls_conn_index = -1;
+
+struct tls_peers *
+tls_peers_create(unsigned max_per_certificate)
+{
+	struct tls_peers *peers = calloc(1, sizeof(*peers));
+
+	if (peers != NULL)
+		peers->max = max_per_certificate;
+	return peers;
+}
+
+void
+tls_peers_destroy(struct tls_peers *peers)
+{
+	if (peers == NULL)
+		return;
+	free(peers->items);
+	free(peers);
+}
+
+void
+tls_peers_set_limit(struct tls_peers *peers, unsigned max_per_certificate)
+{
+	peers->max = max_per_certificate;
+}
+
+static struct tls_peer_count *
+tls_peers_find(struct tls_peers *peers, const char *fingerprint)
+{
+	for (size_t i = 0; i < peers->count; i++)
+		if (strcmp(peers->items[i].fingerprint, fingerprint) == 0)
+			return &peers->items[i];
+	return NULL;
+}
+
+/* Takes a connection slot for the certificate; false when it has none left. */
+static bool
+tls_peers_acquire(struct tls_peers *peers, const char *fingerprint)
+{
+	struct tls_peer_count *pc = tls_peers_find(peers, fingerprint);
+
+	if (pc == NULL) {
+		if (peers->count == peers->cap) {
+			size_t cap = peers->cap ? 2 * peers->cap : 16;
+			struct tls_peer_count *grown = realloc(peers->items, cap * sizeof(*grown));
+
+			if (grown == NULL)
+				return false;
+			peers->items = grown;
+			peers->cap = cap;
+		}
+		pc = &peers->items[peers->count++];
+		memcpy(pc->fingerprint, fingerprint, sizeof(pc->fingerprint));
+		pc->connections = 0;
+	}
+	if (pc->connections >= peers->max)
+		return false;
+	pc->connections++;
+	return true;
+}
+
+static void
+tls_peers_release(struct tls_peers *peers, const char *fingerprint)
+{
+	struct tls_peer_count *pc = tls_peers_find(peers, fingerprint);
+
+	if (pc == NULL || pc->connections == 0)
+		return;
+	if (--pc->connections == 0)
+		*pc = peers->items[--peers->count];
+}
 
 static void
 tls_conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
@@ -32,6 +116,8 @@ tls_conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, v
 	(void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
 	if (tc == NULL)
 		return;
+	if (tc->counted)
+		tls_peers_release(tc->peers, tc->fingerprint);
 	if (tc->deadline)
 		event_free(tc->deadline);
 	free(tc);
@@ -144,7 +230,8 @@ tls_deadline_passed(evutil_socket_t unused, short what, void *arg)
 }
 
 SSL *
-tls_session_new(SSL_CTX *ctx, struct event_base *base, unsigned handshake_timeout_s)
+tls_session_new(SSL_CTX *ctx, struct event_base *base, unsigned handshake_timeout_s,
+		struct tls_peers *peers)
 {
 	SSL *ssl = SSL_new(ctx);
 	struct tls_conn *tc = calloc(1, sizeof(*tc));
@@ -153,6 +240,7 @@ tls_session_new(SSL_CTX *ctx, struct event_base *base, unsigned handshake_timeou
 	if (ssl == NULL || tc == NULL)
 		goto fail;
 	tc->ssl = ssl;
+	tc->peers = peers;
 	tc->deadline = evtimer_new(base, tls_deadline_passed, tc);
 	if (tc->deadline == NULL)
 		goto fail;
@@ -187,20 +275,22 @@ tls_conn_identify(struct tls_conn *tc, X509 *cert)
 	return true;
 }
 
-bool
+enum tls_peer
 tls_peer_identity(SSL *ssl, const char **fingerprint, const char **subject)
 {
 	struct tls_conn *tc = SSL_get_ex_data(ssl, tls_conn_index);
 	X509 *cert;
 
 	if (tc == NULL)
-		return false;
+		return TLS_PEER_NONE;
 	if (!tc->identified) {
 		cert = SSL_get0_peer_certificate(ssl);
 		if (cert == NULL || SSL_get_verify_result(ssl) != X509_V_OK || !tls_conn_identify(tc, cert))
-			return false;
+			return TLS_PEER_NONE;
+		tc->counted = tls_peers_acquire(tc->peers, tc->fingerprint);
+		tc->too_many = !tc->counted;
 	}
 	*fingerprint = tc->fingerprint;
 	*subject = tc->subject;
-	return true;
+	return tc->too_many ? TLS_PEER_TOO_MANY : TLS_PEER_OK;
 }

@@ -80,3 +80,29 @@ def test_crl_reloaded_on_sighup(esupd, testdir, certs):
              "the newly revoked certificate to be refused")
     with esupd.client("dept-LY-SCJGJ") as c:
         assert c.post_events([event()]).status == 200
+
+
+def test_connections_per_principal_are_limited(daemon_factory, db):
+    """One certificate may hold max_connections_per_principal connections; the next gets 429
+    and is closed, others are unaffected, and a freed slot can be taken again."""
+    d = daemon_factory(limits={"max_connections_per_principal": 2}).start()
+    first, second = d.client("dept-LY-SCJGJ"), d.client("dept-LY-SCJGJ")
+    assert first.post_events([event(id="c-1")]).status == 200
+    assert second.post_events([event(id="c-2")]).status == 200
+    with d.client("dept-LY-SCJGJ") as third:
+        r = third.post_events([event(id="c-3")])
+        assert r.status == 429, r.body
+        assert r.headers.get("retry-after") and r.headers.get("connection") == "close", r.headers
+    # Another department's certificate has its own count.
+    with d.client("dept-LY-ZJJ") as other:
+        assert other.post_events([event(id="z-1", dept="LY-ZJJ")]).status == 200
+    # The two first connections keep working; once one closes, a new one is welcome.
+    assert first.post_events([event(id="c-4")]).status == 200
+    second.close()
+
+    def slot_free():
+        with d.client("dept-LY-SCJGJ") as again:
+            return again.post_events([event(id="c-5")]).status == 200
+    wait_for(slot_free, 10, "the closed connection's slot")
+    first.close()
+    assert db.scalar("SELECT count(*) FROM events WHERE event_id LIKE 'c-%%'") == 4
