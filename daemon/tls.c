@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <openssl/err.h>
@@ -29,6 +31,7 @@ struct tls_conn {
 	SSL *ssl;
 	struct tls_peers *peers;
 	bool counted, too_many;
+	bool nodelay;          /* TCP_NODELAY set on its socket */
 	struct event *deadline;
 	char fingerprint[TLS_FINGERPRINT_LEN + 1];
 	char subject[256];
@@ -156,6 +159,15 @@ tls_info_callback(const SSL *ssl, int where, int ret)
 	struct tls_conn *tc = SSL_get_ex_data(ssl, tls_conn_index);
 
 	(void)ret;
+	/* A response leaves as several TLS records; with Nagle on, each one after the first waits
+	 * for the client's delayed ACK (~40 ms a request). The socket is known only from here. */
+	if ((where & SSL_CB_HANDSHAKE_START) && tc != NULL && !tc->nodelay) {
+		int fd = SSL_get_fd(ssl), on = 1;
+
+		tc->nodelay = true;
+		if (fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0)
+			log_warn("TCP_NODELAY");
+	}
 	if (tc != NULL && (where & SSL_CB_HANDSHAKE_DONE) && tc->deadline)
 		event_del(tc->deadline);
 }
