@@ -43,10 +43,13 @@ static const char cases_apply_sql[] =
 	" FROM jsonb_array_elements($1::jsonb) AS x,"
 	"  LATERAL esup_apply_evaluation(x, $2::timestamptz) AS r";
 
-/* A case that could not be evaluated is looked at again later, not at every sweep. */
+/* An evaluated case's next check lies in the future (or nowhere): one still due was not
+ * evaluated (a refused history, or no event left to load). It is looked at again in an hour,
+ * not at every sweep, where it would hold back the cases behind it. */
 static const char cases_defer_sql[] =
 	"UPDATE cases SET next_check_at = $2::timestamptz + interval '1 hour'"
-	" WHERE (dept, case_no) IN (SELECT r.d, r.c FROM jsonb_to_recordset($1::jsonb) AS r(d text, c text))";
+	" WHERE (dept, case_no) IN (SELECT r.d, r.c FROM jsonb_to_recordset($1::jsonb) AS r(d text, c text))"
+	" AND next_check_at <= $2::timestamptz";
 
 /* Events read back from the database (or handed in by ingest), in libmonitor's model. */
 struct loaded_event {
@@ -70,8 +73,8 @@ struct cases_job {
 	char now_text[40];
 	char *keys;          /* jsonb [{"d","c"}] */
 	char *subjects;      /* jsonb [{"s","lo","hi"}]: what the context query looks for */
+	size_t nkeys;
 	char *evaluations;   /* jsonb [evaluation] */
-	char *deferred;      /* jsonb [{"d","c"}] of cases that could not be evaluated */
 	struct event_pool cases;     /* the cases' own events, grouped by case */
 	struct event_pool context;   /* other cases' events about the same parties */
 	struct mon_case_event *loose;  /* events without a case, owned by the caller */
@@ -123,7 +126,6 @@ cases_job_finish(struct cases_job *job, enum cases_outcome outcome, const PGresu
 	free(job->keys);
 	free(job->subjects);
 	free(job->evaluations);
-	free(job->deferred);
 	event_pool_finish(&job->cases);
 	event_pool_finish(&job->context);
 	free(job->loose);
@@ -247,7 +249,7 @@ context_relevant(const struct event_pool *cases, size_t first, size_t end,
 
 static void
 append_evaluation(const struct mon_ruleset *rs, const struct mon_case_event *items, size_t n,
-		int64_t now, json_t *evaluations, json_t *deferred)
+		int64_t now, json_t *evaluations)
 {
 	struct mon_evaluation ev;
 	struct mon_error err = { .field = "" };
@@ -260,15 +262,12 @@ append_evaluation(const struct mon_ruleset *rs, const struct mon_case_event *ite
 	}
 	log_warnx("case %s/%s not evaluated: %s: expected %s; deferred", first->dept,
 		first->case_no, err.field, err.expected);
-	if (first->case_no[0] != '\0')
-		json_array_append_new(deferred, json_pack("{s:s, s:s}", "d", first->dept,
-			"c", first->case_no));
 }
 
 /* Evaluates the case whose events are cases->items[first, end), with its context. */
 static bool
 evaluate_case(const struct cases_job *job, const struct mon_ruleset *rs, size_t first,
-		size_t end, json_t *evaluations, json_t *deferred)
+		size_t end, json_t *evaluations)
 {
 	const struct event_pool *cases = &job->cases, *ctx = &job->context;
 	struct mon_case_event *items = calloc(end - first + ctx->count, sizeof(*items));
@@ -281,7 +280,7 @@ evaluate_case(const struct cases_job *job, const struct mon_ruleset *rs, size_t 
 	for (size_t i = 0; i < ctx->count; i++)
 		if (context_relevant(cases, first, end, &ctx->items[i]))
 			items[n++] = (struct mon_case_event){ &ctx->items[i].event, ctx->items[i].received_at, true };
-	append_evaluation(rs, items, n, job->now, evaluations, deferred);
+	append_evaluation(rs, items, n, job->now, evaluations);
 	free(items);
 	return true;
 }
@@ -290,23 +289,21 @@ static bool
 cases_evaluate_all(struct cases_job *job)
 {
 	const struct mon_ruleset *rs = refdata_rules(job->rd);
-	json_t *evaluations = json_array(), *deferred = json_array();
+	json_t *evaluations = json_array();
 	const struct event_pool *cases = &job->cases;
-	bool ok = evaluations != NULL && deferred != NULL;
+	bool ok = evaluations != NULL;
 
 	for (size_t first = 0, i = 1; ok && first < cases->count; i++) {
 		if (i < cases->count && same_case(&cases->items[i].event, &cases->items[first].event))
 			continue;
-		ok = evaluate_case(job, rs, first, i, evaluations, deferred);
+		ok = evaluate_case(job, rs, first, i, evaluations);
 		first = i;
 	}
 	/* Events without a case are judged one by one. */
 	for (size_t i = 0; ok && i < job->loose_count; i++)
-		append_evaluation(rs, &job->loose[i], 1, job->now, evaluations, deferred);
+		append_evaluation(rs, &job->loose[i], 1, job->now, evaluations);
 	job->evaluations = ok ? json_dumps(evaluations, JSON_COMPACT) : NULL;
-	job->deferred = ok && json_array_size(deferred) ? json_dumps(deferred, JSON_COMPACT) : NULL;
 	json_decref(evaluations);
-	json_decref(deferred);
 	return job->evaluations != NULL;
 }
 
@@ -365,8 +362,7 @@ cases_issue(struct cases_job *job)
 		nparams = 1;
 	} else if (job->step == CASES_APPLY)
 		values[0] = job->evaluations;
-	else if (job->step == CASES_DEFER)
-		values[0] = job->deferred;
+	/* CASES_DEFER takes the keys, like CASES_LOCK */
 	if (!db_query(job->db, sql[job->step], nparams, values, cases_on_result, job))
 		cases_job_finish(job, CASES_LOST, NULL);
 }
@@ -405,7 +401,7 @@ cases_advance(struct cases_job *job, const PGresult *res)
 		return event_pool_load(&job->context, res) && cases_ready(job);
 	case CASES_APPLY:
 		cases_log_alerts(res);
-		if (job->deferred == NULL)
+		if (job->nkeys == 0)
 			return false;
 		job->step = CASES_DEFER;
 		return true;
@@ -455,6 +451,7 @@ cases_evaluate(struct db *db, const struct refdata *rd, const struct case_key *k
 	if (loose_count > 0)
 		memcpy(job->loose, loose, loose_count * sizeof(*loose));
 	job->loose_count = loose_count;
+	job->nkeys = count;
 	job->db = db;
 	job->rd = rd;
 	job->now = now;

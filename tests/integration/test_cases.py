@@ -400,3 +400,17 @@ def test_sample_feed_alerts_match_esupctl(daemon_factory, refdb):
     got = sorted(comparable_case(*r) for r in rows if tuple(r[:2]) in keys)
     assert got == want, (sorted(set(got) - set(want)), sorted(set(want) - set(got)))
     assert {w[0] for w in want} >= set(DEPTS) - {"LY-GGZY"}   # every approval department
+
+
+def test_a_case_that_cannot_be_evaluated_does_not_hold_the_sweeper(daemon_factory, refdb):
+    """A due case without a loadable history (here a row with no events at all) is put off an
+    hour instead of being retaken at every sweep, where, earliest in line, it would hold back
+    every case behind it. One case per sweep makes the blockage total if it happens."""
+    d = start(daemon_factory, "2026-03-02T10:00:00+08:00", sweeper={"batch": "1"})
+    refdb.query("INSERT INTO cases (dept, case_no, status, next_check_at)"
+                " VALUES ('LY-GGZY', 'LY-GGZY-ORPHAN', 'accepted', '2026-01-01T00:00:00+08:00')",
+                user="esup_owner")
+    yellow = sweep_to_yellow(d, refdb)
+    assert yellow["severity"] == "yellow"
+    orphan = refdb.scalar("SELECT next_check_at FROM cases WHERE case_no = 'LY-GGZY-ORPHAN'")
+    assert orphan > at("2026-03-04T10:00:00+08:00"), orphan
