@@ -54,6 +54,16 @@ struct mon_condition *conditions_add(struct conditions *list, const struct histo
 	return conditions_add_keyed(list, h, rule, key, since);
 }
 
+struct mon_condition *condition_for_event(struct conditions *list, const struct history *h,
+		enum rule_id rule, const struct mon_case_event *ce)
+{
+	struct mon_condition *c = conditions_add(list, h, rule, ce->event->id, ce->event->at);
+
+	if (c != NULL)
+		condition_evidence(c, ce);
+	return c;
+}
+
 void condition_evidence(struct mon_condition *c, const struct mon_case_event *ev)
 {
 	if (ev == NULL || c->evidence_count == MON_EVIDENCE_MAX)

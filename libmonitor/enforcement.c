@@ -15,23 +15,13 @@
 #define SUBJECT_MAX 32
 #define WHY_MAX 200
 
-static struct mon_condition *inspection_condition(const struct history *h,
-		struct conditions *list, enum rule_id rule, const struct mon_case_event *ce)
-{
-	struct mon_condition *c = conditions_add(list, h, rule, ce->event->id, ce->event->at);
-
-	if (c != NULL)
-		condition_evidence(c, ce);
-	return c;
-}
-
 static void check_filing(const struct history *h, struct conditions *list,
 		const struct mon_case_event *ce)
 {
 	struct mon_condition *c;
 
 	if (json_object_get(ce->event->body, "filing") != NULL ||
-			(c = inspection_condition(h, list, RULE_ENF_NO_FILING, ce)) == NULL)
+			(c = condition_for_event(list, h, RULE_ENF_NO_FILING, ce)) == NULL)
 		return;
 	condition_message(c, "黄牌: 无备案执法 (inspection without a filing reference)");
 }
@@ -49,7 +39,7 @@ static void check_quiet_day(const struct history *h, struct conditions *list,
 	mon_day_format(mon_day_of(ce->event->at), date, sizeof(date));
 	mday = (date[8] - '0') * 10 + (date[9] - '0');
 	if ((e->quiet_days & ((uint32_t)1 << mday)) == 0 ||
-			(c = inspection_condition(h, list, RULE_ENF_QUIET_DAY, ce)) == NULL)
+			(c = condition_for_event(list, h, RULE_ENF_QUIET_DAY, ce)) == NULL)
 		return;
 	condition_message(c, "黄牌: 安静生产日内执法 (%s %s inspected on %s, a quiet production "
 		"day)", e->uscc, e->name, date);
@@ -108,7 +98,7 @@ static void check_officers(const struct history *h, struct conditions *list,
 			used += (size_t)snprintf(why + used, sizeof(why) - used, "%s%s: %s",
 				used > 0 ? "; " : "", id, fault);
 	}
-	if (bad == 0 || (c = inspection_condition(h, list, RULE_ENF_NO_CERT, ce)) == NULL)
+	if (bad == 0 || (c = condition_for_event(list, h, RULE_ENF_NO_CERT, ce)) == NULL)
 		return;
 	condition_message(c, "红牌: 无证执法 (%s%s)", why, bad > 3 ? "; ..." : "");
 }

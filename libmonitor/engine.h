@@ -276,6 +276,9 @@ struct mon_condition *conditions_add(struct conditions *list, const struct histo
  * inspections); NULL as well when the list already holds that key. */
 struct mon_condition *conditions_add_keyed(struct conditions *list, const struct history *h,
 		enum rule_id rule, const char *key, int64_t since);
+/* A condition about one event: keyed by its id, since its time, the event its evidence. */
+struct mon_condition *condition_for_event(struct conditions *list, const struct history *h,
+		enum rule_id rule, const struct mon_case_event *ce);
 /* Adds an event id that is not at hand as an event (a refund's `of`). */
 void condition_evidence_id(struct mon_condition *c, const char *id);
 void condition_evidence(struct mon_condition *c, const struct mon_case_event *ev);

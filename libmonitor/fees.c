@@ -76,16 +76,6 @@ const struct fee_item *fee_item_find(const struct mon_ruleset *rs, const char *d
 	return table_find(rs, TABLE_FEE_ITEMS, &key);
 }
 
-static struct mon_condition *fee_condition(const struct history *h, struct conditions *list,
-		enum rule_id rule, const struct mon_case_event *ce)
-{
-	struct mon_condition *c = conditions_add(list, h, rule, ce->event->id, ce->event->at);
-
-	if (c != NULL)
-		condition_evidence(c, ce);
-	return c;
-}
-
 /* What the catalogue says about the amount: abolished, free, or above the standard. */
 static void check_standard(const struct history *h, struct conditions *list,
 		const struct mon_case_event *ce, const struct fee_item *item, int64_t fen)
@@ -95,17 +85,17 @@ static void check_standard(const struct history *h, struct conditions *list,
 
 	mon_money_format(fen, amount, sizeof(amount));
 	if (item->abolished_on >= 0 && mon_day_of(ce->event->at) >= item->abolished_on) {
-		if ((c = fee_condition(h, list, RULE_FEE_ITEM_ABOLISHED, ce)) != NULL) {
+		if ((c = condition_for_event(list, h, RULE_FEE_ITEM_ABOLISHED, ce)) != NULL) {
 			mon_day_format(item->abolished_on, date, sizeof(date));
 			condition_message(c, "红牌: 收取已取消的收费项目 (%s %s abolished on %s, "
 				"%s yuan collected)", item->code, item->name, date, amount);
 		}
 	} else if (item->free && fen > 0) {
-		if ((c = fee_condition(h, list, RULE_FEE_FREE_ITEM, ce)) != NULL)
+		if ((c = condition_for_event(list, h, RULE_FEE_FREE_ITEM, ce)) != NULL)
 			condition_message(c, "红牌: 免费项目收费 (%s %s is free of charge, %s yuan "
 				"collected)", item->code, item->name, amount);
 	} else if (item->max_fen != NO_CAP && fen > item->max_fen) {
-		if ((c = fee_condition(h, list, RULE_FEE_OVER_STANDARD, ce)) != NULL) {
+		if ((c = condition_for_event(list, h, RULE_FEE_OVER_STANDARD, ce)) != NULL) {
 			mon_money_format(item->max_fen, max, sizeof(max));
 			condition_message(c, "黄牌: 超标准收费 (%s yuan for %s, standard at most %s)",
 				amount, item->code, max);
@@ -127,14 +117,14 @@ static void check_collected(const struct history *h, struct conditions *list,
 		return;
 	item = fee_item_find(h->rs, ce->event->dept, code);
 	if (item == NULL) {
-		if ((c = fee_condition(h, list, RULE_FEE_ITEM_UNKNOWN, ce)) != NULL)
+		if ((c = condition_for_event(list, h, RULE_FEE_ITEM_UNKNOWN, ce)) != NULL)
 			condition_message(c, "黄牌: 目录外收费 (fee item %s is not in the catalogue of "
 				"%s)", code, ce->event->dept);
 		return;
 	}
 	check_standard(h, list, ce, item, fen);
 	if (item->review_required && event_string(ce, "reviewer") == NULL &&
-			(c = fee_condition(h, list, RULE_FEE_NO_REVIEW, ce)) != NULL)
+			(c = condition_for_event(list, h, RULE_FEE_NO_REVIEW, ce)) != NULL)
 		condition_message(c, "黄牌: 无审核收费 (%s %s requires a reviewer)", item->code,
 			item->name);
 }
@@ -149,7 +139,7 @@ static void note_refund(const struct history *h, struct conditions *list,
 	int64_t fen;
 
 	if (code == NULL || !event_money(ce, "amount", &fen) ||
-			(c = fee_condition(h, list, RULE_FEE_REFUND, ce)) == NULL)
+			(c = condition_for_event(list, h, RULE_FEE_REFUND, ce)) == NULL)
 		return;
 	mon_money_format(fen, amount, sizeof(amount));
 	if (of != NULL)

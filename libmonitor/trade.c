@@ -9,40 +9,46 @@
 
 #include "mon_value.h"
 
-static struct mon_condition *trade_condition(const struct history *h, struct conditions *list,
-		enum rule_id rule, const struct mon_case_event *ce)
-{
-	struct mon_condition *c = conditions_add(list, h, rule, ce->event->id, ce->event->at);
-
-	if (c != NULL)
-		condition_evidence(c, ce);
-	return c;
-}
-
 /* Whole local days from the date of `from` to the date of `to` (negative when before). */
 static int32_t days_between(int64_t from, int64_t to)
 {
 	return mon_day_of(to) - mon_day_of(from);
 }
 
-static void check_announced(const struct history *h, struct conditions *list,
-		const struct mon_case_event *ce)
+/* A period the law sets a minimum for, between two times an event carries. */
+struct min_period {
+	const char *from, *to;      /* its fields */
+	enum param_id min;          /* the minimum, in local days */
+	enum rule_id rule;
+	const char *what;           /* the message, before "(from to to: N days)" */
+};
+
+static const struct min_period bid_period = {
+	"documents_issued", "bid_deadline", PARAM_BID_MIN_DAYS, RULE_TRD_BID_PERIOD,
+	"黄牌: 招标文件发出至投标截止不足%d日",
+};
+static const struct min_period publicity_period = {
+	"publicity_start", "publicity_end", PARAM_PUBLICITY_MIN_DAYS, RULE_TRD_PUBLICITY_SHORT,
+	"黄牌: 中标候选人公示不足%d日",
+};
+
+static void check_period(const struct history *h, struct conditions *list,
+		const struct mon_case_event *ce, const struct min_period *p)
 {
-	int min = ruleset_param(h->rs, PARAM_BID_MIN_DAYS);
-	int64_t issued, deadline;
+	int min = ruleset_param(h->rs, p->min);
+	int64_t start, end;
 	struct mon_condition *c;
-	char from[16], to[16];
+	char what[96], from[16], to[16];
 	int32_t days;
 
-	if (!event_time(ce, "documents_issued", &issued) ||
-			!event_time(ce, "bid_deadline", &deadline) ||
-			(days = days_between(issued, deadline)) >= min ||
-			(c = trade_condition(h, list, RULE_TRD_BID_PERIOD, ce)) == NULL)
+	if (!event_time(ce, p->from, &start) || !event_time(ce, p->to, &end) ||
+			(days = days_between(start, end)) >= min ||
+			(c = condition_for_event(list, h, p->rule, ce)) == NULL)
 		return;
-	mon_day_format(mon_day_of(issued), from, sizeof(from));
-	mon_day_format(mon_day_of(deadline), to, sizeof(to));
-	condition_message(c, "黄牌: 招标文件发出至投标截止不足%d日 (%s to %s: %d days)", min,
-		from, to, (int)days);
+	snprintf(what, sizeof(what), p->what, min);
+	mon_day_format(mon_day_of(start), from, sizeof(from));
+	mon_day_format(mon_day_of(end), to, sizeof(to));
+	condition_message(c, "%s (%s to %s: %d days)", what, from, to, (int)days);
 }
 
 /* The announcement in force when the bids were opened: the last one before them. */
@@ -67,7 +73,7 @@ static void check_opened(const struct history *h, struct conditions *list,
 	int64_t deadline;
 
 	if (a == NULL || !event_time(a, "bid_deadline", &deadline) || ce->event->at >= deadline ||
-			(c = trade_condition(h, list, RULE_TRD_EARLY_OPENING, ce)) == NULL)
+			(c = condition_for_event(list, h, RULE_TRD_EARLY_OPENING, ce)) == NULL)
 		return;
 	mon_time_format(ce->event->at, 480, opened, sizeof(opened));
 	mon_time_format(deadline, 480, deadline_text, sizeof(deadline_text));
@@ -76,38 +82,19 @@ static void check_opened(const struct history *h, struct conditions *list,
 	condition_evidence(c, a);
 }
 
-static void check_awarded(const struct history *h, struct conditions *list,
-		const struct mon_case_event *ce)
-{
-	int min = ruleset_param(h->rs, PARAM_PUBLICITY_MIN_DAYS);
-	int64_t start, end;
-	struct mon_condition *c;
-	char from[16], to[16];
-	int32_t days;
-
-	if (!event_time(ce, "publicity_start", &start) || !event_time(ce, "publicity_end", &end) ||
-			(days = days_between(start, end)) >= min ||
-			(c = trade_condition(h, list, RULE_TRD_PUBLICITY_SHORT, ce)) == NULL)
-		return;
-	mon_day_format(mon_day_of(start), from, sizeof(from));
-	mon_day_format(mon_day_of(end), to, sizeof(to));
-	condition_message(c, "黄牌: 中标候选人公示不足%d日 (%s to %s: %d days)", min, from, to,
-		(int)days);
-}
-
 void trade_evaluate(const struct history *h, struct conditions *list)
 {
 	for (size_t i = 0; i < h->count; i++) {
 		const struct mon_case_event *ce = h->events[i];
 		switch (ce->event->type) {
 		case MON_EV_TRADE_ANNOUNCED:
-			check_announced(h, list, ce);
+			check_period(h, list, ce, &bid_period);
 			break;
 		case MON_EV_TRADE_BIDS_OPENED:
 			check_opened(h, list, ce);
 			break;
 		case MON_EV_TRADE_AWARDED:
-			check_awarded(h, list, ce);
+			check_period(h, list, ce, &publicity_period);
 			break;
 		default:
 			break;
