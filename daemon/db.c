@@ -64,7 +64,6 @@ struct db {
 	struct db_query *head, *tail;   /* head is the query in flight when in_flight */
 	bool in_flight;
 	PGresult *last;                 /* latest result of the query in flight */
-	unsigned pending;
 	struct db_listener *listeners;
 };
 
@@ -212,7 +211,6 @@ db_enqueue(struct db *db, const char *sql, int nparams, const char *const *value
 	else
 		db->head = q;
 	db->tail = q;
-	db->pending++;
 	db_pump(db);
 	return true;
 }
@@ -225,7 +223,6 @@ db_fail_queue(struct db *db)
 	struct db_query *q = db->head, *next;
 
 	db->head = db->tail = NULL;
-	db->pending = 0;
 	db->in_flight = false;
 	PQclear(db->last);
 	db->last = NULL;
@@ -313,7 +310,6 @@ db_collect(struct db *db)
 		db->head = q->next;
 		if (db->head == NULL)
 			db->tail = NULL;
-		db->pending--;
 		db->in_flight = false;
 		res = db->last;
 		db->last = NULL;
@@ -623,8 +619,3 @@ db_query(struct db *db, const char *sql, int nparams, const char *const *values,
 	return db_enqueue(db, sql, nparams, values, cb, arg);
 }
 
-unsigned
-db_pending(const struct db *db)
-{
-	return db->pending;
-}

@@ -48,7 +48,4 @@ void db_listen(struct db *db, const char *channel, db_notify_cb *cb, void *arg);
 bool db_query(struct db *db, const char *sql, int nparams, const char *const *values,
 		db_result_cb *cb, void *arg) __attribute__((warn_unused_result));
 
-/* Number of queries queued or in flight. */
-unsigned db_pending(const struct db *db);
-
 #endif

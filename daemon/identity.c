@@ -22,12 +22,6 @@ struct identity {
 
 static const char *const role_names[] = { "department", "supervisor", "auditor", "monitor" };
 
-const char *
-identity_role_name(enum principal_role role)
-{
-	return role_names[role];
-}
-
 static void
 principal_set_finish(struct principal_set *set)
 {

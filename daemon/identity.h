@@ -28,6 +28,5 @@ void identity_reload(struct identity *id);
 bool identity_ready(const struct identity *id);
 /* NULL when unknown or disabled. Valid until the next reload completes: copy what you keep. */
 const struct principal *identity_find(const struct identity *id, const char *fingerprint);
-const char *identity_role_name(enum principal_role role);
 
 #endif

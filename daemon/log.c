@@ -126,34 +126,3 @@ fatalx(const char *fmt, ...)
 	exit(1);
 }
 
-const char *
-log_escape(const char *in, size_t len, char *buf, size_t size)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-
-	if (size == 0)
-		return buf;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)in[i];
-		size_t need = (ch >= 0x20 && ch < 0x7f && ch != '\\') ? 1 : 4;
-
-		if (o + need + 4 > size) {
-			if (o + 4 <= size) {
-				memcpy(buf + o, "...", 3);
-				o += 3;
-			}
-			break;
-		}
-		if (need == 1) {
-			buf[o++] = (char)ch;
-		} else {
-			buf[o++] = '\\';
-			buf[o++] = 'x';
-			buf[o++] = hex[ch >> 4];
-			buf[o++] = hex[ch & 15];
-		}
-	}
-	buf[o] = '\0';
-	return buf;
-}

@@ -3,7 +3,6 @@
 #define ESUP_LOG_H
 
 #include <stdbool.h>
-#include <stddef.h>
 
 enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARNING, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 
@@ -21,9 +20,5 @@ void log_debug(const char *fmt, ...) LOG_PRINTF(1, 2);
 /* Only before the loop runs: log and exit(1). */
 _Noreturn void fatal(const char *fmt, ...) LOG_PRINTF(1, 2);
 _Noreturn void fatalx(const char *fmt, ...) LOG_PRINTF(1, 2);
-
-/* Copies untrusted bytes into buf with anything unprintable escaped (\xNN), truncated
- * with "..." to fit. Returns buf. */
-const char *log_escape(const char *in, size_t len, char *buf, size_t size);
 
 #endif

@@ -38,11 +38,6 @@ const char *mon_refdata_name(size_t i)
 	return i < TABLE_NAMES ? table_names[i] : NULL;
 }
 
-const struct table_def *table_def_of(enum table_id id)
-{
-	return defs[id];
-}
-
 void table_finish(struct table *t)
 {
 	free(t->rows);

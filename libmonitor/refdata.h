@@ -83,7 +83,6 @@ struct table_def {
 	bool (*check)(const struct table *t, struct mon_error *err);   /* optional */
 };
 
-const struct table_def *table_def_of(enum table_id id);
 void table_finish(struct table *t);
 const void *table_find(const struct mon_ruleset *rs, enum table_id id, const void *key);
 
