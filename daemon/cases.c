@@ -30,9 +30,11 @@ static const char cases_load_sql[] =
 	" ORDER BY e.dept, e.case_no, e.seq";
 
 /* Other cases' events about the same party or enterprise, near in business time: the
- * history that cross-case rules (first offence, repeated inspection) judge by. */
+ * history that cross-case rules (first offence, repeated inspection) judge by. One subject
+ * entry per event asks for the same rows more than once: each comes back once. */
 static const char cases_context_sql[] =
-	"SELECT e.dept, e.case_no, e.body::text, floor(extract(epoch FROM e.received_at))::bigint"
+	"SELECT DISTINCT ON (e.seq) e.dept, e.case_no, e.body::text,"
+	"  floor(extract(epoch FROM e.received_at))::bigint"
 	" FROM jsonb_to_recordset($1::jsonb) AS s(s text, lo timestamptz, hi timestamptz)"
 	" JOIN events e ON esup_event_subject(e.type, e.body) = s.s AND e.at BETWEEN s.lo AND s.hi"
 	"  AND e.type IN ('penalty.decided', 'inspection.started')"

@@ -414,3 +414,20 @@ def test_a_case_that_cannot_be_evaluated_does_not_hold_the_sweeper(daemon_factor
     assert yellow["severity"] == "yellow"
     orphan = refdb.scalar("SELECT next_check_at FROM cases WHERE case_no = 'LY-GGZY-ORPHAN'")
     assert orphan > at("2026-03-04T10:00:00+08:00"), orphan
+
+
+def test_context_events_count_once(daemon_factory, refdb):
+    """A case with two events about one enterprise must not receive the enterprise's other
+    inspections twice: three inspections are three, below a repeat_count of four."""
+    d = start(daemon_factory, "2026-03-25T12:00:00+08:00", rules={"repeat_count": "4"})
+    firm = {"uscc": "91410307MA9K2C5N1F", "name": "洛阳偃师伊洛纺织有限公司"}
+    officers = [{"id": "P0721", "certificate": "41030021003105"}]
+
+    def inspection(case, n, day):
+        return event(dept="LY-HBJ", id="%s-%d" % (case, n), type="inspection.started",
+                     at="2026-03-%02dT10:00:00+08:00" % day, case=case, enterprise=firm,
+                     officers=officers, filing={"office": "youhuaban", "ref": "YHB-%s-%d" % (case, n)})
+    post(d, "LY-HBJ", [inspection("LY-HBJ-JC-T1", 1, 23)])
+    post(d, "LY-HBJ", [inspection("LY-HBJ-JC-T2", 1, 21), inspection("LY-HBJ-JC-T2", 2, 22)])
+    rules = {r[0] for r in refdb.query("SELECT rule FROM alerts")}
+    assert "ENF-REPEAT" not in rules, rules
