@@ -9,9 +9,9 @@
 
 #include <event2/buffer.h>
 
+#include "health.h"
 #include "ingest.h"
 #include "log.h"
-#include "refdata.h"
 #include "tls.h"
 
 struct events_request {
@@ -150,9 +150,13 @@ api_events_post(struct esupd *d, struct evhttp_request *req)
 	p = http_authenticate(d, req, 1u << ROLE_DEPARTMENT, fingerprint);
 	if (p == NULL)
 		return;
-	/* Events are judged in the transaction that stores them: no rules, no ingest. */
-	if (refdata_rules(d->refdata) == NULL) {
-		http_reply_retry(req, 503, d->cfg->retry_after_s, "rules not loaded yet: database unavailable");
+	/* Events are judged in the transaction that stores them: no rules (or no schema, no
+	 * database), no ingest. The reason names what is missing. */
+	if (!health_ready(d)) {
+		char missing[512];
+
+		http_reply_retry(req, 503, d->cfg->retry_after_s,
+			health_missing(d, missing, sizeof(missing)));
 		return;
 	}
 	if (!content_type_format(evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type"), &format)) {

@@ -35,6 +35,9 @@ struct esupd {
 	struct refdata *refdata;
 	struct sweeper *sweeper;
 	bool draining;                /* SIGTERM seen: no new work */
+	int schema_version;           /* the database's, -1 until read (health.c) */
+	bool schema_checking;         /* the version query is in flight */
+	bool announced_ready;         /* READY=1 sent: every dependency was there once */
 	struct event *sig_term, *sig_int, *sig_hup;
 };
 

@@ -11,6 +11,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "db.h"
+#include "health.h"
 #include "log.h"
 #include "tls.h"
 
@@ -93,8 +94,11 @@ http_authenticate(struct esupd *d, struct evhttp_request *req, unsigned roles, c
 	case TLS_PEER_OK:
 		break;
 	}
-	if (!identity_ready(d->identity)) {
-		http_reply_retry(req, 503, d->cfg->retry_after_s, "principals not loaded yet: database unavailable");
+	if (!health_can_authenticate(d)) {
+		char missing[512];
+
+		http_reply_retry(req, 503, d->cfg->retry_after_s,
+			health_missing(d, missing, sizeof(missing)));
 		return NULL;
 	}
 	p = identity_find(d->identity, fp);
@@ -114,12 +118,12 @@ http_authenticate(struct esupd *d, struct evhttp_request *req, unsigned roles, c
 static void
 http_healthz(struct esupd *d, struct evhttp_request *req)
 {
-	bool up = db_is_up(d->writer);
+	bool ok;
+	json_t *body = health_json(d, &ok);
 
-	http_reply_json(req, up ? 200 : 503, json_pack("{s:s, s:s, s:b}",
-		"status", up ? "ok" : "degraded",
-		"database", up ? "up" : "down",
-		"draining", d->draining));
+	if (!ok)
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+	http_reply_json(req, ok ? 200 : 503, body);
 }
 
 static void

@@ -18,6 +18,8 @@ struct identity {
 	bool ready;
 	bool loading;
 	bool reload_again;      /* a change arrived while a load was in flight */
+	identity_loaded_cb *loaded;
+	void *loaded_arg;
 };
 
 static const char *const role_names[] = { "department", "supervisor", "auditor", "monitor" };
@@ -103,6 +105,8 @@ identity_loaded(const PGresult *res, void *arg)
 		id->reload_again = false;
 		identity_reload(id);
 	}
+	if (id->loaded != NULL)
+		id->loaded(id->loaded_arg);
 }
 
 void
@@ -131,13 +135,15 @@ identity_notified(const char *channel, const char *payload, void *arg)
 }
 
 struct identity *
-identity_create(struct db *db)
+identity_create(struct db *db, identity_loaded_cb *loaded, void *arg)
 {
 	struct identity *id = calloc(1, sizeof(*id));
 
 	if (id == NULL)
 		return NULL;
 	id->db = db;
+	id->loaded = loaded;
+	id->loaded_arg = arg;
 	db_listen(db, "esup_principals", identity_notified, id);
 	return id;
 }

@@ -20,7 +20,10 @@ struct principal {
 
 struct identity;
 
-struct identity *identity_create(struct db *db);
+/* Told after each successful load (a new set is in place). */
+typedef void identity_loaded_cb(void *arg);
+
+struct identity *identity_create(struct db *db, identity_loaded_cb *loaded, void *arg);
 void identity_destroy(struct identity *id);
 /* Asks the database for the current principals; the old set serves until they arrive. */
 void identity_reload(struct identity *id);

@@ -12,12 +12,10 @@
 #include <unistd.h>
 
 #include <openssl/ssl.h>
-#if HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #include "db.h"
 #include "esupd.h"
+#include "health.h"
 #include "http.h"
 #include "identity.h"
 #include "ingest.h"
@@ -28,16 +26,6 @@
 #include "tls.h"
 
 #define ESUPD_VERSION "0.1.0"
-
-static void
-notify_systemd(const char *state)
-{
-#if HAVE_SYSTEMD
-	sd_notify(0, state);
-#else
-	(void)state;
-#endif
-}
 
 int64_t
 esupd_now(const struct esupd *d)
@@ -55,24 +43,42 @@ ingest_limits_of(const struct config *cfg)
 	};
 }
 
+/* The reader brings what readiness needs: schema version, principals, rules. */
 static void
-database_state_changed(struct db *db, bool up, void *arg)
+reader_state_changed(struct db *db, bool up, void *arg)
 {
 	struct esupd *d = arg;
 
 	(void)db;
 	if (up) {
+		health_check_schema(d);
 		identity_reload(d->identity);
 		refdata_reload(d->refdata, d->cfg);
 	}
+	health_changed(d);
 }
 
 static void
-rules_loaded(void *arg)
+database_state_changed(struct db *db, bool up, void *arg)
+{
+	(void)db, (void)up;
+	health_changed(arg);
+}
+
+static void
+principals_loaded(void *arg)
+{
+	health_changed(arg);
+}
+
+static void
+rules_loaded(bool swapped, void *arg)
 {
 	struct esupd *d = arg;
 
-	sweeper_rederive(d->sweeper);
+	if (swapped)
+		sweeper_rederive(d->sweeper);
+	health_changed(d);
 }
 
 static int64_t
@@ -89,7 +95,7 @@ reload(struct esupd *d)
 	const char *fixed;
 	SSL_CTX *tls;
 
-	notify_systemd("RELOADING=1");
+	health_sd_notify("RELOADING=1");
 	log_info("reloading %s", d->config_path);
 	cfg = config_load(d->config_path);
 	if (cfg == NULL) {
@@ -115,11 +121,15 @@ reload(struct esupd *d)
 	struct ingest_limits limits = ingest_limits_of(cfg);
 	ingest_set_limits(d->ingest, &limits);
 	sweeper_configure(d->sweeper, cfg->sweep_interval_ms, cfg->sweep_batch);
+	health_check_schema(d);   /* after an `esupd --migrate` while running */
 	identity_reload(d->identity);
 	refdata_reload(d->refdata, cfg);
 	log_info("reload complete");
 done:
-	notify_systemd("READY=1");
+	/* systemd waits for READY=1 after RELOADING=1; before the first readiness there is
+	 * nothing to confirm yet: health_changed sends it when the dependencies are there */
+	if (d->announced_ready)
+		health_sd_notify("READY=1");
 }
 
 static void
@@ -149,7 +159,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_info("signal %d: no longer accepting; finishing in-flight batches", (int)sig);
-	notify_systemd("STOPPING=1");
+	health_sd_notify("STOPPING=1");
 	d->draining = true;
 	http_stop_accepting(d);
 	sweeper_stop(d->sweeper);
@@ -252,14 +262,15 @@ esupd_start(struct esupd *d)
 	if (!http_start(d))
 		exit(1);
 	drop_privileges(cfg);
+	d->schema_version = -1;
 	d->writer = db_create(d->base, "writer", cfg->db_conninfo, cfg->db_reconnect_min_ms,
-		cfg->db_reconnect_max_ms, NULL, NULL);
-	d->reader = db_create(d->base, "reader", cfg->db_conninfo, cfg->db_reconnect_min_ms,
 		cfg->db_reconnect_max_ms, database_state_changed, d);
+	d->reader = db_create(d->base, "reader", cfg->db_conninfo, cfg->db_reconnect_min_ms,
+		cfg->db_reconnect_max_ms, reader_state_changed, d);
 	d->sweep_db = db_create(d->base, "sweeper", cfg->db_conninfo, cfg->db_reconnect_min_ms,
-		cfg->db_reconnect_max_ms, NULL, NULL);
+		cfg->db_reconnect_max_ms, database_state_changed, d);
 	if (d->writer == NULL || d->reader == NULL || d->sweep_db == NULL ||
-	    (d->identity = identity_create(d->reader)) == NULL ||
+	    (d->identity = identity_create(d->reader, principals_loaded, d)) == NULL ||
 	    (d->refdata = refdata_create(d->reader, rules_loaded, d)) == NULL ||
 	    (d->sweeper = sweeper_create(d->base, d->sweep_db, d->refdata, business_clock, d)) == NULL ||
 	    (d->ingest = ingest_create(d->base, d->writer, &limits)) == NULL)
@@ -326,8 +337,8 @@ main(int argc, char **argv)
 	log_init(o.foreground, d.cfg->log_level, d.cfg->log_facility);
 	write_pidfile(d.cfg->pidfile);
 	esupd_start(&d);
-	log_info("esupd %s started", ESUPD_VERSION);
-	notify_systemd("READY=1");
+	log_info("esupd %s started; ready once the database, its schema, the principals and "
+		"the rules are there", ESUPD_VERSION);
 	event_base_dispatch(d.base);
 	if (d.cfg->pidfile[0] != '\0' && unlink(d.cfg->pidfile) != 0)
 		log_debug("cannot remove pidfile %s (written before dropping privileges)", d.cfg->pidfile);

@@ -1,6 +1,7 @@
 /* refdata.c: loading the reference tables into a libmonitor ruleset. */
 #include "refdata.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,11 +17,12 @@ struct refdata {
 	refdata_loaded_cb *loaded;
 	void *loaded_arg;
 	bool loading, again;
+	char error[512];  /* why the last load did not swap; "" after a good one */
 	char sql[512];   /* one query for all tables: one consistent snapshot */
 };
 
 static struct mon_ruleset *
-refdata_build(const struct refdata *rd, const PGresult *res)
+refdata_build(struct refdata *rd, const PGresult *res)
 {
 	struct mon_ruleset *rs = mon_ruleset_create();
 	struct mon_error err;
@@ -31,15 +33,17 @@ refdata_build(const struct refdata *rd, const PGresult *res)
 		const char *csv = PQgetvalue(res, 0, (int)i);
 
 		if (!mon_ruleset_load(rs, mon_refdata_name(i), csv, strlen(csv), &err)) {
-			log_warnx("reference table %s refused: %s: expected %s, got %s; keeping the "
-				"running rules", mon_refdata_name(i), err.field, err.expected, err.got);
+			snprintf(rd->error, sizeof(rd->error), "reference table %s refused: %s: "
+				"expected %s, got %s", mon_refdata_name(i), err.field, err.expected, err.got);
+			log_warnx("%s; keeping the running rules", rd->error);
 			mon_ruleset_destroy(rs);
 			return NULL;
 		}
 	}
 	if (!config_apply_rules(rd->cfg, rs, &err)) {
-		log_warnx("[rules] %s: expected %s, got %s; keeping the running rules", err.field,
+		snprintf(rd->error, sizeof(rd->error), "[rules] %s: expected %s, got %s", err.field,
 			err.expected, err.got);
+		log_warnx("%s; keeping the running rules", rd->error);
 		mon_ruleset_destroy(rs);
 		return NULL;
 	}
@@ -53,19 +57,24 @@ refdata_on_result(const PGresult *res, void *arg)
 	struct mon_ruleset *rs = NULL;
 
 	rd->loading = false;
-	if (res == NULL)
+	if (res == NULL) {
 		log_info("reference data not loaded: connection lost; retried on reconnect");
-	else if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-		 PQnfields(res) != (int)mon_refdata_count())
-		log_warnx("reference data not loaded: %s", PQresultErrorMessage(res));
-	else
+	} else if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+		 PQnfields(res) != (int)mon_refdata_count()) {
+		snprintf(rd->error, sizeof(rd->error), "reference data not readable: %s",
+			PQresultErrorMessage(res));
+		rd->error[strcspn(rd->error, "\n")] = '\0';
+		log_warnx("%s", rd->error);
+	} else {
 		rs = refdata_build(rd, res);
+	}
 	if (rs != NULL) {
 		mon_ruleset_destroy(rd->rules);
 		rd->rules = rs;
+		rd->error[0] = '\0';
 		log_info("rules loaded from %zu reference tables", mon_refdata_count());
-		rd->loaded(rd->loaded_arg);
 	}
+	rd->loaded(rs != NULL, rd->loaded_arg);
 	if (rd->again) {
 		rd->again = false;
 		refdata_reload(rd, rd->cfg);
@@ -130,4 +139,10 @@ const struct mon_ruleset *
 refdata_rules(const struct refdata *rd)
 {
 	return rd->rules;
+}
+
+const char *
+refdata_error(const struct refdata *rd)
+{
+	return rd->error;
 }

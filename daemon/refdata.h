@@ -10,8 +10,10 @@
 struct db;
 struct refdata;
 
-/* Told after each ruleset swap (the deadlines of open cases must be re-derived). */
-typedef void refdata_loaded_cb(void *arg);
+/* Told after each load: swapped is true when a new ruleset replaced the old one (the deadlines
+ * of open cases must be re-derived), false when the load was refused or failed (see
+ * refdata_error). */
+typedef void refdata_loaded_cb(bool swapped, void *arg);
 
 struct refdata *refdata_create(struct db *reader, refdata_loaded_cb *loaded, void *arg);
 void refdata_destroy(struct refdata *rd);
@@ -21,5 +23,8 @@ void refdata_reload(struct refdata *rd, const struct config *cfg);
 /* The current ruleset; NULL until the first load succeeded. Valid until the next swap, which
  * only happens in a reader callback: use it within one callback, never keep it. */
 const struct mon_ruleset *refdata_rules(const struct refdata *rd);
+/* Why the last load did not swap in a ruleset ("" after a successful one): a refused table
+ * with its field, expected and got, or the database's error. */
+const char *refdata_error(const struct refdata *rd);
 
 #endif

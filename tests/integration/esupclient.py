@@ -97,6 +97,21 @@ class Client:
             return self.request("POST", "/v1/events", body, "application/json")
         raise ValueError(fmt)
 
+    def post_events_committed(self, events, fmt="ndjson", deadline=60.0):
+        """post_events as a client must send them: a 429 or 503 means nothing was stored,
+        so the same request is sent again after its Retry-After, until another answer comes
+        or the deadline (seconds) passes; then the last answer is returned."""
+        give_up = time.monotonic() + deadline
+        while True:
+            resp = self.post_events(events, fmt)
+            if resp.status not in (429, 503) or time.monotonic() > give_up:
+                return resp
+            try:
+                wait = float(resp.header("retry-after") or 1)
+            except ValueError:
+                wait = 1.0
+            time.sleep(min(max(wait, 0.05), max(give_up - time.monotonic(), 0.05)))
+
     def __enter__(self):
         return self
 

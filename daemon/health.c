@@ -1,0 +1,205 @@
+/* health.c: readiness and /healthz. See health.h. */
+#include "health.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+#if HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "db.h"
+#include "identity.h"
+#include "log.h"
+#include "migrate.h"
+#include "refdata.h"
+
+static const char health_schema_sql[] =
+	"SELECT coalesce(max(version), 0) FROM schema_migrations";
+
+void
+health_sd_notify(const char *state)
+{
+#if HAVE_SYSTEMD
+	sd_notify(0, state);
+#else
+	(void)state;
+#endif
+}
+
+static bool
+health_schema_ok(const struct esupd *d)
+{
+	return d->schema_version >= migrate_expected_version();
+}
+
+bool
+health_can_authenticate(const struct esupd *d)
+{
+	return identity_ready(d->identity) && db_is_up(d->reader);
+}
+
+bool
+health_ready(const struct esupd *d)
+{
+	return db_is_up(d->writer) && db_is_up(d->reader) && health_schema_ok(d) &&
+		identity_ready(d->identity) && refdata_rules(d->refdata) != NULL;
+}
+
+/* One dependency's state and, when it is not as it should be, why. */
+static void
+missing_rules(const struct esupd *d, char *buf, size_t len)
+{
+	const char *why = refdata_error(d->refdata);
+
+	if (why[0] != '\0')
+		snprintf(buf, len, "rules not loaded: %s", why);
+	else if (!db_is_up(d->reader))
+		snprintf(buf, len, "rules not loaded yet: database unavailable");
+	else
+		snprintf(buf, len, "rules not loaded yet: loading");
+}
+
+static void
+missing_schema(const struct esupd *d, char *buf, size_t len)
+{
+	if (d->schema_version < 0)
+		snprintf(buf, len, "database schema version not known yet");
+	else
+		snprintf(buf, len, "database schema is at version %d, this esupd needs %d: run esupd --migrate",
+			d->schema_version, migrate_expected_version());
+}
+
+const char *
+health_missing(const struct esupd *d, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (!db_is_up(d->writer) || !db_is_up(d->reader))
+		snprintf(buf, len, "database unavailable (%s connection down)",
+			!db_is_up(d->writer) ? "writer" : "reader");
+	else if (!health_schema_ok(d))
+		missing_schema(d, buf, len);
+	else if (!identity_ready(d->identity))
+		snprintf(buf, len, "principals not loaded yet");
+	else if (refdata_rules(d->refdata) == NULL)
+		missing_rules(d, buf, len);
+	return buf;
+}
+
+static json_t *
+check_json(bool ok, const char *detail)
+{
+	json_t *o = json_pack("{s:s}", "status", ok ? "ok" : "failing");
+
+	if (detail != NULL && detail[0] != '\0')
+		json_object_set_new(o, "detail", json_string(detail));
+	return o;
+}
+
+static json_t *
+checks_json(const struct esupd *d)
+{
+	char buf[512];
+	json_t *checks = json_object();
+	const char *rules_error = refdata_error(d->refdata);
+
+	json_object_set_new(checks, "writer", check_json(db_is_up(d->writer), NULL));
+	json_object_set_new(checks, "reader", check_json(db_is_up(d->reader), NULL));
+	json_object_set_new(checks, "sweeper", check_json(db_is_up(d->sweep_db), NULL));
+	missing_schema(d, buf, sizeof(buf));
+	json_object_set_new(checks, "schema", check_json(health_schema_ok(d),
+		health_schema_ok(d) ? NULL : buf));
+	json_object_set_new(json_object_get(checks, "schema"), "version",
+		json_integer(d->schema_version));
+	json_object_set_new(json_object_get(checks, "schema"), "expected",
+		json_integer(migrate_expected_version()));
+	json_object_set_new(checks, "principals", check_json(identity_ready(d->identity),
+		identity_ready(d->identity) ? NULL : "not loaded yet"));
+	if (refdata_rules(d->refdata) != NULL) {
+		/* a refused reload keeps the running rules: still serving, but say so */
+		json_object_set_new(checks, "rules", check_json(true, rules_error[0] ?
+			"the last reload was refused; the previous rules are running" : NULL));
+		if (rules_error[0] != '\0')
+			json_object_set_new(json_object_get(checks, "rules"), "last_error",
+				json_string(rules_error));
+	} else {
+		missing_rules(d, buf, sizeof(buf));
+		json_object_set_new(checks, "rules", check_json(false, buf));
+	}
+	return checks;
+}
+
+json_t *
+health_json(const struct esupd *d, bool *ok)
+{
+	char missing[512];
+	bool ready = health_ready(d);
+	const char *status;
+
+	if (d->draining)
+		status = "draining";
+	else if (ready)
+		status = "ok";
+	else
+		status = d->announced_ready ? "degraded" : "starting";
+	*ok = ready && !d->draining;
+	json_t *body = json_pack("{s:s, s:b, s:b, s:s, s:o}", "status", status, "ready", ready,
+		"draining", d->draining, "database",
+		db_is_up(d->writer) && db_is_up(d->reader) ? "up" : "down",
+		"checks", checks_json(d));
+	if (!ready)
+		json_object_set_new(body, "missing",
+			json_string(health_missing(d, missing, sizeof(missing))));
+	return body;
+}
+
+static void
+health_schema_result(const PGresult *res, void *arg)
+{
+	struct esupd *d = arg;
+	char *end;
+	long v;
+
+	d->schema_checking = false;
+	if (res == NULL)
+		return;   /* connection lost: asked again on reconnect */
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		log_warnx("cannot read the schema version: %s", PQresultErrorMessage(res));
+		d->schema_version = 0;
+		health_changed(d);
+		return;
+	}
+	v = strtol(PQgetvalue(res, 0, 0), &end, 10);
+	d->schema_version = (*end == '\0' && v >= 0 && v < 1000000) ? (int)v : 0;
+	if (!health_schema_ok(d))
+		log_warnx("database schema is at version %d, this esupd needs %d: run esupd --migrate",
+			d->schema_version, migrate_expected_version());
+	health_changed(d);
+}
+
+void
+health_check_schema(struct esupd *d)
+{
+	if (d->schema_checking)
+		return;
+	if (db_query(d->reader, health_schema_sql, 0, NULL, health_schema_result, d))
+		d->schema_checking = true;
+}
+
+void
+health_changed(struct esupd *d)
+{
+	char missing[512];
+
+	if (d->announced_ready || d->draining)
+		return;
+	if (!health_ready(d)) {
+		log_debug("not ready yet: %s", health_missing(d, missing, sizeof(missing)));
+		return;
+	}
+	d->announced_ready = true;
+	log_info("ready: schema version %d, principals and rules loaded", d->schema_version);
+	health_sd_notify("READY=1");
+}
