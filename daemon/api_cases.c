@@ -1,6 +1,9 @@
 /* api_cases.c: GET /v1/cases/{dept}/{case}: the information service. A case's status, its
  * clock (counted and suspended days), its deadlines as the last day allowed, and its alerts.
- * The owning department, supervisors of its region, and auditors may read it. */
+ * The owning department, supervisors of its region, and auditors may read it. A supervisor
+ * gets the same 404 for a case outside its region as for one that does not exist, so the
+ * answer says nothing about what exists elsewhere; a department asking for another's cases
+ * gets 403 before anything is looked up. */
 #include "http.h"
 
 #include <stdlib.h>
@@ -57,10 +60,9 @@ case_loaded(const PGresult *res, void *arg)
 
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
 		http_reply_retry(cr->req, 503, cr->retry_after_s, "database unavailable");
-	else if (PQntuples(res) == 0)
-		http_reply_error(cr->req, 404, "no such case");
-	else if (cr->role == ROLE_SUPERVISOR && !region_covers(cr->region, PQgetvalue(res, 0, 0)))
-		http_reply_error(cr->req, 403, "this case's department is outside your region");
+	else if (PQntuples(res) == 0 ||
+	    (cr->role == ROLE_SUPERVISOR && !region_covers(cr->region, PQgetvalue(res, 0, 0))))
+		http_reply_error(cr->req, 404, "no such case");   /* outside the scope: as if absent */
 	else
 		http_reply_json(cr->req, 200, json_loads(PQgetvalue(res, 0, 1), 0, &jerr));
 	free(cr);

@@ -81,15 +81,19 @@ http_authenticate(struct esupd *d, struct evhttp_request *req, unsigned roles, c
 	const char *fp, *subject;
 	const struct principal *p;
 
-	switch (ssl ? tls_peer_identity(ssl, &fp, &subject) : TLS_PEER_NONE) {
+	switch (ssl ? tls_peer_identity(ssl, d->tls, &fp, &subject) : TLS_PEER_NONE) {
 	case TLS_PEER_NONE:
+		tls_log_refusal(d->peers, ssl, "401: a request without a client certificate");
 		http_reply_error(req, 401, "a client certificate is required");
 		return NULL;
 	case TLS_PEER_TOO_MANY:
-		log_info("refused a connection of %s (%s): max_connections_per_principal reached", fp, subject);
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
 		http_reply_retry(req, 429, d->cfg->retry_after_s,
 			"too many open connections for this certificate; reuse one (keep-alive)");
+		return NULL;
+	case TLS_PEER_REFUSED:   /* logged by tls.c */
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		http_reply_error(req, 403, "certificate revoked or no longer acceptable");
 		return NULL;
 	case TLS_PEER_OK:
 		break;
@@ -103,11 +107,14 @@ http_authenticate(struct esupd *d, struct evhttp_request *req, unsigned roles, c
 	}
 	p = identity_find(d->identity, fp);
 	if (p == NULL) {
-		log_info("refused certificate %s (%s): not a registered principal", fp, subject);
+		tls_log_refusal(d->peers, ssl, "403: certificate %s (%s) is not a registered, enabled "
+			"principal", fp, subject);
 		http_reply_error(req, 403, "certificate is not registered as a principal");
 		return NULL;
 	}
 	if ((roles & (1u << p->role)) == 0) {
+		tls_log_refusal(d->peers, ssl, "403: certificate %s (%s): its role may not use "
+			"this resource", fp, subject);
 		http_reply_error(req, 403, "this principal's role may not use this resource");
 		return NULL;
 	}

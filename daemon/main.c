@@ -212,6 +212,25 @@ usage(FILE *out)
 		"  -V, --version      print the version and exit\n");
 }
 
+/* esupd -n: the TLS material loads (certificate, key, CA) and the CRL is usable now. */
+static bool
+check_tls(const struct config *cfg)
+{
+	SSL_CTX *ctx = tls_context_create(cfg);
+	char why[192];
+	bool ok;
+
+	if (ctx == NULL) {
+		log_warnx("TLS configuration invalid");
+		return false;
+	}
+	ok = tls_crl_status(ctx, time(NULL), why, sizeof(why));
+	if (!ok)
+		log_warnx("%s: %s", cfg->tls_crl, why);
+	SSL_CTX_free(ctx);
+	return ok;
+}
+
 struct options {
 	const char *config_path;
 	bool foreground, check, migrate;
@@ -321,9 +340,12 @@ main(int argc, char **argv)
 	if ((d.cfg = config_load(o.config_path)) == NULL)
 		return 1;
 	if (o.check) {
-		printf("%s: configuration ok\n", o.config_path);
+		bool ok = check_tls(d.cfg);
+
+		if (ok)
+			printf("%s: configuration ok\n", o.config_path);
 		config_destroy(d.cfg);
-		return 0;
+		return ok ? 0 : 1;
 	}
 	if (o.migrate) {
 		bool ok = migrate_run(d.cfg->db_owner_conninfo);

@@ -3,6 +3,8 @@
 #define ESUP_TLS_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <openssl/ssl.h>
@@ -13,21 +15,40 @@
 
 /* Builds a context from the [tls] options: TLS 1.2+, client certificates verified against
  * the CA (and CRL when set) but optional at the TLS level, so /healthz can answer without one.
- * Returns NULL (logged) when anything fails to load. */
+ * A client certificate must carry extendedKeyUsage clientAuth and must not be a CA. A CRL
+ * that cannot be read, holds no CRL, or is outside its lastUpdate..nextUpdate window is
+ * refused. Each context gets a new generation: connections made under an older one re-check
+ * their certificate against the newest at their next request (tls_peer_identity). Returns
+ * NULL (logged) when anything fails to load. */
 SSL_CTX *tls_context_create(const struct config *cfg);
 
-/* Open connections per client certificate, so one principal cannot take every socket. A
- * connection counts from its first request until it closes. */
+/* Whether the context's CRL can be used at `now`: false when it has expired (nextUpdate
+ * passed) or is not yet valid; true, with its nextUpdate, when it is usable or none is
+ * configured. why receives one line either way. For /healthz and esupd -n. */
+bool tls_crl_status(const SSL_CTX *ctx, time_t now, char *why, size_t len);
+
+/* Open connections per client certificate, so one principal cannot take every socket, and the
+ * rate limit of the log lines about refused clients. A connection counts from the end of its
+ * handshake until it closes. */
 struct tls_peers;
 
 struct tls_peers *tls_peers_create(unsigned max_per_certificate);
 /* Connections still open keep counting; they release into the same table. Destroy only after
- * every connection is closed. */
+ * every connection is closed. Logs what the rate limit still holds back. */
 void tls_peers_destroy(struct tls_peers *peers);
 void tls_peers_set_limit(struct tls_peers *peers, unsigned max_per_certificate);
 
+/* At most TLS_REFUSALS_PER_S lines a second about refused clients (failed handshakes, 401,
+ * 403); what is held back is counted and reported on the next line allowed. */
+#define TLS_REFUSALS_PER_S 10
+/* Logs "refused <peer address>: <message>" through that limit (ssl may be NULL). */
+void tls_log_refusal(struct tls_peers *peers, const SSL *ssl, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* A new server-side SSL with a handshake deadline (armed now): a peer that has not finished
- * the handshake by then has its socket shut down. */
+ * the handshake by then has its socket shut down, and so has a peer whose certificate is over
+ * its connection share and has not sent its first request by then. A handshake that fails is
+ * logged once, when the SSL is freed, with the peer, the certificate and the reason. */
 SSL *tls_session_new(SSL_CTX *ctx, struct event_base *base, unsigned handshake_timeout_s,
 		struct tls_peers *peers);
 
@@ -35,10 +56,14 @@ enum tls_peer {
 	TLS_PEER_NONE,        /* no (verified) client certificate */
 	TLS_PEER_OK,
 	TLS_PEER_TOO_MANY,    /* this certificate already holds its share of connections */
+	TLS_PEER_REFUSED,     /* no longer passes verification under the current context */
 };
 
-/* The verified peer certificate's SHA-256 fingerprint (lowercase hex) and subject. The first
- * call on a connection takes its place in the certificate's count. */
-enum tls_peer tls_peer_identity(SSL *ssl, const char **fingerprint, const char **subject);
+/* The verified peer certificate's SHA-256 fingerprint (lowercase hex) and subject. When the
+ * connection was verified under an older context than `current` (a reload since), the
+ * certificate is verified again against current's CA and CRL first; once refused it stays
+ * refused (logged once). */
+enum tls_peer tls_peer_identity(SSL *ssl, SSL_CTX *current, const char **fingerprint,
+		const char **subject);
 
 #endif
