@@ -131,18 +131,36 @@ tls_peer_address(const SSL *ssl)
 	return tc != NULL && tc->peer[0] != '\0' ? tc->peer : "unknown peer";
 }
 
-void
-tls_log_refusal(struct tls_peers *peers, const SSL *ssl, const char *fmt, ...)
+static void
+tls_vlog_refusal(struct tls_peers *peers, const char *peer, const char *fmt, va_list ap)
 {
 	char message[768];
-	va_list ap;
 
 	if (!tls_ratelimit_allow(&peers->refusals, time(NULL)))
 		return;
-	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
+	log_info("refused %s: %s", peer, message);
+}
+
+void
+tls_log_refusal(struct tls_peers *peers, const SSL *ssl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	tls_vlog_refusal(peers, tls_peer_address(ssl), fmt, ap);
 	va_end(ap);
-	log_info("refused %s: %s", tls_peer_address(ssl), message);
+}
+
+/* For a connection whose SSL is being freed: its peer from its own state. */
+static void __attribute__((format(printf, 2, 3)))
+tls_conn_log_refusal(const struct tls_conn *tc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	tls_vlog_refusal(tc->peers, tc->peer[0] ? tc->peer : "unknown peer", fmt, ap);
+	va_end(ap);
 }
 
 static struct tls_peer_count *
@@ -201,7 +219,7 @@ tls_conn_log_failure(const struct tls_conn *tc)
 		reason = "handshake not finished within handshake_timeout_s";
 	else if (reason[0] == '\0')
 		reason = "connection closed before the handshake completed";
-	tls_log_refusal(tc->peers, tc->ssl, "TLS handshake failed: %s (certificate %s, serial %s)",
+	tls_conn_log_refusal(tc, "TLS handshake failed: %s (certificate %s, serial %s)",
 		reason, tc->subject[0] ? tc->subject : "none", tc->serial[0] ? tc->serial : "none");
 }
 
