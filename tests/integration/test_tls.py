@@ -267,6 +267,24 @@ def test_expired_crl_on_reload_keeps_the_running_one(esupd, certs, testdir):
     assert handshake_refused(esupd.port, certs.ca, *esupd.pair("revoked"))
 
 
+def test_crl_expiring_while_running_fails_closed_and_says_so(daemon_factory, certs, testdir):
+    """A CRL that passes its nextUpdate while esupd runs: revocation status is unknown, so
+    client certificates are refused (fail closed), and every refusal says why (before: not a
+    word in the log)."""
+    d = daemon_factory()
+    crl = testdir / "crl.pem"
+    certs.devcerts(certs.dir, "--crl-for", "20", str(crl))   # loaded at start, then expires
+    crl.chmod(0o644)
+    d.start()
+    cert, key = d.pair("dept-LY-SCJGJ")
+    wait_for(lambda: failed_handshake(d.port, certs.ca, cert, key)[0], 120,
+             "the CRL to expire", interval=1)
+    refused, port = failed_handshake(d.port, certs.ca, cert, key)
+    assert refused
+    wait_log(d, r"refused 127\.0\.0\.1:%d: TLS handshake failed: CRL has expired .*CN=dept-LY-SCJGJ"
+             % port, "the reason of the refusal")
+
+
 # ---------------------------------------------------------------- the failed-handshake log
 
 
