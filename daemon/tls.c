@@ -356,18 +356,19 @@ tls_leaf_unacceptable(X509 *cert)
 	return NULL;
 }
 
+/* The subject and serial of the first certificate seen, for the log lines about it. */
 static void
 tls_conn_note_certificate(struct tls_conn *tc, X509 *cert)
 {
-	const ASN1_INTEGER *serial = cert ? X509_get0_serialNumber(cert) : NULL;
-	BIGNUM *bn = serial ? ASN1_INTEGER_to_BN(serial, NULL) : NULL;
-	char *hex = bn ? BN_bn2hex(bn) : NULL;
+	BIGNUM *bn;
+	char *hex;
 
 	if (cert == NULL || tc->subject[0] != '\0')
-		goto done;
+		return;
 	X509_NAME_oneline(X509_get_subject_name(cert), tc->subject, sizeof(tc->subject));
+	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+	hex = bn ? BN_bn2hex(bn) : NULL;
 	snprintf(tc->serial, sizeof(tc->serial), "%s", hex ? hex : "?");
-done:
 	OPENSSL_free(hex);
 	BN_free(bn);
 }
