@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 #if HAVE_SYSTEMD
@@ -15,6 +16,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "refdata.h"
+#include "tls.h"
 
 static const char health_schema_sql[] =
 	"SELECT coalesce(max(version), 0) FROM schema_migrations";
@@ -41,11 +43,21 @@ health_can_authenticate(const struct esupd *d)
 	return identity_ready(d->identity) && db_is_up(d->reader);
 }
 
+/* The CRL in force can be used now: one past its nextUpdate refuses every client. */
+static bool
+health_crl_ok(const struct esupd *d, char *why, size_t len)
+{
+	return d->tls == NULL || tls_crl_status(d->tls, time(NULL), why, len);
+}
+
 bool
 health_ready(const struct esupd *d)
 {
+	char why[256];
+
 	return db_is_up(d->writer) && db_is_up(d->reader) && health_schema_ok(d) &&
-		identity_ready(d->identity) && refdata_rules(d->refdata) != NULL;
+		identity_ready(d->identity) && refdata_rules(d->refdata) != NULL &&
+		health_crl_ok(d, why, sizeof(why));
 }
 
 /* One dependency's state and, when it is not as it should be, why. */
@@ -75,8 +87,13 @@ missing_schema(const struct esupd *d, char *buf, size_t len)
 const char *
 health_missing(const struct esupd *d, char *buf, size_t len)
 {
+	char why[256];
+
 	buf[0] = '\0';
-	if (!db_is_up(d->writer) || !db_is_up(d->reader))
+	if (!health_crl_ok(d, why, sizeof(why)))
+		snprintf(buf, len, "certificate revocation list unusable: %s; every client certificate "
+			"is refused until a current one is installed (SIGHUP)", why);
+	else if (!db_is_up(d->writer) || !db_is_up(d->reader))
 		snprintf(buf, len, "database unavailable (%s connection down)",
 			!db_is_up(d->writer) ? "writer" : "reader");
 	else if (!health_schema_ok(d))
@@ -115,6 +132,8 @@ checks_json(const struct esupd *d)
 		json_integer(d->schema_version));
 	json_object_set_new(json_object_get(checks, "schema"), "expected",
 		json_integer(migrate_expected_version()));
+	bool crl = health_crl_ok(d, buf, sizeof(buf));
+	json_object_set_new(checks, "crl", check_json(crl, buf));
 	json_object_set_new(checks, "principals", check_json(identity_ready(d->identity),
 		identity_ready(d->identity) ? NULL : "not loaded yet"));
 	if (refdata_rules(d->refdata) != NULL) {

@@ -2,7 +2,8 @@
  *
  * Ready means every dependency a request needs is there: the writer and reader connections
  * are up, the database schema is the version this binary was built for, the principals are
- * loaded and the rules have been built from the reference tables. The answer is computed from
+ * loaded, the rules have been built from the reference tables and the certificate revocation
+ * list in force is within its validity (an expired one refuses every client). The answer is computed from
  * the modules' own state whenever it is asked for, so it cannot go stale; health_changed() is
  * only the hook that announces the first time it becomes true (sd_notify READY=1 and a log
  * line). Until then /healthz answers 503 naming what is missing, and so does every request

@@ -301,6 +301,12 @@ def test_crl_expiring_while_running_fails_closed_and_says_so(daemon_factory, cer
     assert refused
     wait_log(d, r"refused 127\.0\.0\.1:%d: TLS handshake failed: CRL has expired .*CN=dept-LY-SCJGJ"
              % port, "the reason of the refusal")
+    # and the health check says so, instead of 200 while nobody can connect
+    r = d.healthz()
+    assert r.status == 503, r.body
+    body = r.json()
+    assert body["checks"]["crl"]["status"] == "failing", body
+    assert "revocation list" in body["missing"] and "expired" in body["missing"], body
 
 
 # ---------------------------------------------------------------- the failed-handshake log
