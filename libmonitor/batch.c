@@ -1,7 +1,9 @@
-/* batch.c: splits a request body into events. application/json is parsed whole (one
- * object, or an array of them); application/x-ndjson line by line, so that one bad line
- * is one rejected item and never spoils its neighbours. Every count and size is checked
- * against the limits before anything is allocated for it. */
+/* batch.c: splits a request body into events. application/json (one object, or an array
+ * of them) is scanned for the boundaries of its events, then each event is parsed alone;
+ * application/x-ndjson line by line. Either way one bad event is one rejected item and
+ * never spoils its neighbours, and no tree bigger than one event (max_line bytes) is ever
+ * built. Every count and size is checked against the limits before anything is allocated
+ * for it. */
 #include "mon_batch.h"
 
 #include <stdint.h>
@@ -13,6 +15,7 @@
 
 #define EXPECT_BODY "a JSON object or array of objects"
 #define EXPECT_LINE "a JSON object on one line"
+#define EXPECT_EVENT "a JSON object"
 
 /* True when v nests deeper than limit (v itself is depth 1). The walk stops descending
  * once the limit is passed, so it recurses at most limit + 1 levels (and jansson caps
@@ -109,42 +112,265 @@ static bool out_of_memory(struct mon_error *err)
 	return false;
 }
 
-static bool parse_json(const char *body, size_t len, const struct mon_limits *limits,
-		struct mon_batch *batch, struct mon_error *err)
-{
-	json_error_t jerr;
-	char got[sizeof(jerr.text) + 64];   /* cut to size, with "...", by mon_error_set_text */
-	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-	size_t count;
-
-	if (root == NULL) {
-		snprintf(got, sizeof(got), "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
-		mon_error_set_text(err, "", EXPECT_BODY, got);
-		return false;
-	}
-	count = json_is_array(root) ? json_array_size(root) : 1;
-	if (count > limits->max_events) {
-		json_decref(root);
-		batch->too_large = true;
-		return too_many(count, limits, err);
-	}
-	if (!alloc_items(batch, count)) {
-		json_decref(root);
-		return out_of_memory(err);
-	}
-	for (size_t i = 0; i < count; i++)
-		fill_item(&batch->items[i], json_incref(json_is_array(root) ?
-			json_array_get(root, i) : root), limits);
-	json_decref(root);
-	return true;
-}
-
-/* One NDJSON line: [*pos, end of line) without the newline and one trailing '\r'. */
+/* One event's text: an element of an application/json array, or an NDJSON line. */
 struct line {
 	const char *start;
 	size_t len;
 };
 
+/* application/json is split without building the whole tree: a scanner follows the body
+ * byte by byte (strings and their escapes, brackets and their kinds) and yields the span of
+ * each top-level event, which jansson then parses alone. It needs one bit per level of
+ * nesting. A refused event's tree is gone before the next event is parsed; a valid one
+ * stays in its item (so a body costs its items and the trees of its valid events). */
+#define NESTING_MAX 2048        /* jansson's own cap (JSON_PARSER_MAX_DEPTH) */
+#define NESTING_MAX_TEXT "2048"
+
+enum scan_state { SCAN_START, SCAN_FIRST, SCAN_NEXT, SCAN_END, SCAN_DONE };
+
+struct scan {
+	const char *body;
+	size_t len;
+	size_t pos;
+	enum scan_state state;
+	const char *what;                           /* after an error: what pos should hold */
+	unsigned char arrays[NESTING_MAX / 8 + 1];  /* a bit per level: '[', else '{' */
+};
+
+static bool scan_at(const struct scan *s, char c)
+{
+	return s->pos < s->len && s->body[s->pos] == c;
+}
+
+static void scan_space(struct scan *s)
+{
+	while (scan_at(s, ' ') || scan_at(s, '\t') || scan_at(s, '\n') || scan_at(s, '\r'))
+		s->pos++;
+}
+
+static bool scan_fail(struct scan *s, const char *what)
+{
+	s->what = what;
+	return false;
+}
+
+/* At an opening quote: to just past the closing one. */
+static bool scan_string(struct scan *s)
+{
+	for (s->pos++; s->pos < s->len; s->pos++) {
+		if (s->body[s->pos] == '"') {
+			s->pos++;
+			return true;
+		}
+		if (s->body[s->pos] == '\\')
+			s->pos++;
+	}
+	return scan_fail(s, "'\"' closing the string");
+}
+
+/* At '{' or '[': to just past the bracket that closes it. */
+static bool scan_nested(struct scan *s)
+{
+	size_t depth = 0;
+
+	while (s->pos < s->len) {
+		char c = s->body[s->pos];
+		bool array;
+
+		if (c == '"') {
+			if (!scan_string(s))
+				return false;
+			continue;
+		}
+		if (c == '{' || c == '[') {
+			if (depth == NESTING_MAX)
+				return scan_fail(s, "at most " NESTING_MAX_TEXT " levels of nesting");
+			s->arrays[depth / 8] &= (unsigned char)~(1u << (depth % 8));
+			s->arrays[depth / 8] |= (unsigned char)((c == '[') << (depth % 8));
+			depth++;
+		} else if (c == '}' || c == ']') {
+			array = (s->arrays[(depth - 1) / 8] >> ((depth - 1) % 8)) & 1;
+			if (array != (c == ']'))
+				return scan_fail(s, array ? "']' closing the array" : "'}' closing the object");
+			if (--depth == 0) {
+				s->pos++;
+				return true;
+			}
+		}
+		s->pos++;
+	}
+	return scan_fail(s, "the rest of the event");
+}
+
+static bool is_word(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		c == '-' || c == '+' || c == '.';
+}
+
+/* One top-level value: an object, an array, a string, or a word (a number, true, false,
+ * null, or a bad word that jansson then refuses for that event alone). */
+static bool scan_value(struct scan *s, struct line *ev)
+{
+	ev->start = s->body + s->pos;
+	if (scan_at(s, '{') || scan_at(s, '[')) {
+		if (!scan_nested(s))
+			return false;
+	} else if (scan_at(s, '"')) {
+		if (!scan_string(s))
+			return false;
+	} else if (s->pos < s->len && is_word(s->body[s->pos])) {
+		while (s->pos < s->len && is_word(s->body[s->pos]))
+			s->pos++;
+	} else {
+		return scan_fail(s, "an event");
+	}
+	ev->len = (size_t)(s->body + s->pos - ev->start);
+	return true;
+}
+
+/* In the top-level array: the next element, or the closing ']'. */
+static bool scan_element(struct scan *s, struct line *ev)
+{
+	if (scan_at(s, ']') && (s->state == SCAN_NEXT || s->state == SCAN_FIRST)) {
+		s->pos++;
+		s->state = SCAN_END;
+		scan_space(s);
+		return s->pos < s->len ? scan_fail(s, "the end of the body") : false;
+	}
+	if (s->state == SCAN_NEXT) {
+		if (!scan_at(s, ','))
+			return scan_fail(s, "',' or ']'");
+		s->pos++;
+		scan_space(s);
+	}
+	s->state = SCAN_NEXT;
+	return scan_value(s, ev);
+}
+
+/* The next event's span. False at the end of the body, or on an error (s->what set): a
+ * body whose events cannot be told apart is refused whole. */
+static bool scan_next(struct scan *s, struct line *ev)
+{
+	scan_space(s);
+	switch (s->state) {
+	case SCAN_START:
+		if (scan_at(s, '[')) {
+			s->pos++;
+			s->state = SCAN_FIRST;
+			scan_space(s);
+			return scan_element(s, ev);
+		}
+		s->state = SCAN_END;
+		return scan_at(s, '{') ? scan_value(s, ev) : scan_fail(s, "'[' or '{'");
+	case SCAN_FIRST:
+	case SCAN_NEXT:
+		return scan_element(s, ev);
+	case SCAN_END:
+		s->state = SCAN_DONE;
+		return s->pos < s->len ? scan_fail(s, "the end of the body") : false;
+	case SCAN_DONE:
+		break;
+	}
+	return false;
+}
+
+static void scan_init(struct scan *s, const char *body, size_t len)
+{
+	s->body = body;
+	s->len = len;
+	s->pos = 0;
+	s->state = SCAN_START;
+	s->what = NULL;
+}
+
+/* The body is refused: where, and what was expected there. */
+static bool scan_refused(const struct scan *s, struct mon_error *err)
+{
+	char got[sizeof(err->got)];
+	size_t line = 1, column = 1;
+
+	for (size_t i = 0; i < s->pos && i < s->len; i++) {
+		column = s->body[i] == '\n' ? 1 : column + 1;
+		line += s->body[i] == '\n';
+	}
+	if (s->pos < s->len)
+		snprintf(got, sizeof(got), "line %zu column %zu: %s expected near '%.8s'", line,
+			column, s->what, s->body + s->pos);
+	else
+		snprintf(got, sizeof(got), "line %zu column %zu: %s expected, not the end of the body",
+			line, column, s->what);
+	mon_error_set_text(err, "", EXPECT_BODY, got);
+	return false;
+}
+
+/* Counts the events, and checks that the body is one object or an array of values
+ * whose boundaries are sound; nothing is allocated. */
+static bool scan_count(const char *body, size_t len, size_t *count, struct mon_error *err)
+{
+	struct scan s;
+	struct line ev;
+
+	scan_init(&s, body, len);
+	*count = 0;
+	while (scan_next(&s, &ev))
+		(*count)++;
+	return s.what == NULL ? true : scan_refused(&s, err);
+}
+
+/* A lone object body that is not JSON is a refused body, as it always was; an element of
+ * an array that is not JSON is that event refused. */
+static bool fill_element(struct mon_item *item, const struct line *ev, bool alone,
+		const struct mon_limits *limits, struct mon_error *err)
+{
+	char expected[sizeof(item->error.expected)];
+	json_error_t jerr;
+	char got[sizeof(jerr.text) + 64];   /* cut to size, with "...", by mon_error_set_text */
+	json_t *v;
+
+	if (ev->len > limits->max_line) {
+		snprintf(expected, sizeof(expected), "an event of at most %zu bytes", limits->max_line);
+		snprintf(got, sizeof(got), "%zu bytes", ev->len);
+		mon_error_set_text(&item->error, "", expected, got);
+		return true;
+	}
+	v = json_loadb(ev->start, ev->len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	if (v == NULL) {
+		snprintf(got, sizeof(got), "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+		mon_error_set_text(alone ? err : &item->error, "", alone ? EXPECT_BODY : EXPECT_EVENT,
+			got);
+		return !alone;
+	}
+	fill_item(item, v, limits);
+	return true;
+}
+
+static bool parse_json(const char *body, size_t len, const struct mon_limits *limits,
+		struct mon_batch *batch, struct mon_error *err)
+{
+	struct scan s;
+	struct line ev;
+	size_t count, i = 0;
+
+	/* Count first, so that an oversized request is refused before any parsing. */
+	if (!scan_count(body, len, &count, err))
+		return false;
+	if (count > limits->max_events) {
+		batch->too_large = true;
+		return too_many(count, limits, err);
+	}
+	if (!alloc_items(batch, count))
+		return out_of_memory(err);
+	scan_init(&s, body, len);
+	while (i < count && scan_next(&s, &ev)) {
+		/* after a lone object the scanner only expects the end of the body */
+		if (!fill_element(&batch->items[i++], &ev, s.state == SCAN_END, limits, err))
+			return false;
+	}
+	return true;
+}
+
+/* One NDJSON line: [*pos, end of line) without the newline and one trailing '\r'. */
 static bool next_line(const char *body, size_t len, size_t *pos, struct line *line)
 {
 	const char *nl;

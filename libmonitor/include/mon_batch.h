@@ -14,7 +14,8 @@ enum mon_body_format {
 };
 
 struct mon_limits {
-	size_t max_line;    /* bytes in one NDJSON line */
+	size_t max_line;    /* bytes in one event: an NDJSON line, or an application/json
+	                     * array element (or lone object), from its first byte to its last */
 	size_t max_depth;   /* nesting of arrays and objects within one event (the event object is depth 1) */
 	size_t max_events;  /* events in one request */
 };
@@ -34,10 +35,13 @@ struct mon_batch {
 	bool too_large;           /* after a refusal: more than max_events events (HTTP 413) */
 };
 
-/* Parses a whole body. Returns false only when the body as a whole is unusable (an
- * application/json body that is not JSON, nested too deep, not an object or array, or
- * more than max_events events); *err then says why and *batch is empty. Otherwise every
- * event, valid or not, has its item, in input order. */
+/* Parses a whole body. Returns false only when the body as a whole is unusable: more than
+ * max_events events (batch->too_large), or an application/json body whose events cannot
+ * be told apart (not one object or an array; unbalanced brackets or quotes; nesting past
+ * 2048 levels; anything after the end), or a lone object that is not JSON; *err then says
+ * why and *batch is empty. Otherwise every event, valid or not, has its item, in input
+ * order: an array element that is not JSON, too long, or nested deeper than max_depth is
+ * that item refused. Time is linear in len; memory is the items and one event's tree. */
 bool mon_batch_parse(const char *body, size_t len, enum mon_body_format format,
 		const struct mon_limits *limits, struct mon_batch *batch, struct mon_error *err)
 	__attribute__((warn_unused_result));

@@ -8,11 +8,12 @@ seen by a second client polling during the request (how long the event loop was 
 Knobs (environment): ESUP_BENCH_BODY_BYTES (default 8388608, the default max_body_bytes).
 """
 
+import json
 import os
 import threading
 import time
 
-from conftest import wait_for
+from conftest import event, wait_for
 
 SIZE = int(os.environ.get("ESUP_BENCH_BODY_BYTES", "8388608"))
 
@@ -36,8 +37,30 @@ def many_small_events(size):
     return b"[" + b",".join([b'{"id":"x"}'] * n) + b"]"
 
 
+def wide_events(size, valid=False, line=65536):
+    """[{"id":"w1","a":[{},...]},...]: as many events as fit, each max_line_bytes wide. When
+    valid, each is a well-formed event of another department: parsed, kept until the
+    department check, refused, so nothing is stored."""
+    events, total, n = [], 2, 0
+    while True:
+        ev = event(dept="LY-ZJJ", id="w%d" % n, a=[])
+        head = json.dumps(ev).encode()[:-2]
+        tail = b"]}"
+        if not valid:
+            head = b'{"id":"w%d","a":[' % n
+        k = (line - len(head) - len(tail) + 1) // 3
+        ev = head + b",".join([b"{}"] * k) + tail
+        if total + len(ev) + 1 > size:
+            break
+        events.append(ev)
+        total += len(ev) + 1
+        n += 1
+    return b"[" + b",".join(events) + b"]"
+
+
 BODIES = [("[{},{},...]", empty_objects), ('{"a":[{},...]}', one_wide_event),
-          ('[{"id":"x"},...]', many_small_events)]
+          ('[{"id":"x"},...]', many_small_events), ("[64 KiB events]", wide_events),
+          ("[64 KiB valid]", lambda size: wide_events(size, valid=True))]
 
 
 def vm_hwm_kib(pid):

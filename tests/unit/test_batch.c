@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include <jansson.h>
+
 #include "mon_batch.h"
 
 #define EV(id) "{\"id\":\"" id "\",\"dept\":\"LY-ZJJ\",\"type\":\"evaluation.received\"," \
@@ -29,6 +31,17 @@ static void parse_ok(const char *body, enum mon_body_format format, struct mon_b
 	struct mon_error err;
 
 	if (!parse(body, strlen(body), format, batch, &err))
+		fail_msg("body refused: '%s' '%s' '%s'", err.field, err.expected, err.got);
+}
+
+/* The same limits, with room for more events in one body. */
+static const struct mon_limits roomy = { .max_line = 256, .max_depth = 4, .max_events = 16 };
+
+static void parse_roomy(const char *body, size_t len, struct mon_batch *batch)
+{
+	struct mon_error err;
+
+	if (!mon_batch_parse(body, len, MON_BODY_JSON, &roomy, batch, &err))
 		fail_msg("body refused: '%s' '%s' '%s'", err.field, err.expected, err.got);
 }
 
@@ -127,6 +140,235 @@ static void test_json_refused(void **state)
 		EV("6") "]", strlen("[" EV("1") "," EV("2") "," EV("3") "," EV("4") "," EV("5") ","
 		EV("6") "]"), MON_BODY_JSON, "at most 5 events", "6 events");
 	assert_body_refused(NULL, 3, MON_BODY_JSON, "a JSON object or array", "");
+}
+
+/* The scanner that splits an application/json body must follow strings: brackets, commas
+ * and escaped quotes inside them are text, not structure. */
+static void test_json_strings_and_space(void **state)
+{
+	struct mon_batch b;
+	const char *body = " \r\n\t[\n  {\"id\":\"a\",\"note\":\"},{[\\\"]\\\\\",\"dept\":\"LY-ZJJ\","
+		"\"type\":\"evaluation.received\",\"at\":\"2026-03-03T10:00:00+08:00\",\"satisfied\":true}"
+		" ,\r\n\t{\"id\":\"\\u0062\"} \n,\"\\\"]\"\n,[ ] , -1.5e+3,null ] \n\t";
+
+	(void)state;
+	parse_roomy(body, strlen(body), &b);
+	assert_int_equal(b.count, 6);
+	assert_valid(&b, 0, "a");
+	assert_invalid(&b, 1, "b", "a department code");
+	assert_invalid(&b, 2, "", "a JSON object");
+	assert_string_equal(b.items[2].error.got, "\"\\\"]\"");
+	assert_invalid(&b, 3, "", "a JSON object");
+	assert_string_equal(b.items[3].error.got, "[]");
+	assert_invalid(&b, 4, "", "a JSON object");
+	assert_invalid(&b, 5, "", "a JSON object");
+	assert_string_equal(b.items[5].error.got, "null");
+	mon_batch_finish(&b);
+
+	parse_ok("\n[" EV("a") ",\n" EV("b") "]\n", MON_BODY_JSON, &b);
+	assert_int_equal(b.count, 2);
+	assert_valid(&b, 0, "a");
+	assert_valid(&b, 1, "b");
+	mon_batch_finish(&b);
+	parse_ok("  \n" EV("a") "\r\n", MON_BODY_JSON, &b);
+	assert_int_equal(b.count, 1);
+	assert_valid(&b, 0, "a");
+	mon_batch_finish(&b);
+	parse_ok("[]", MON_BODY_JSON, &b);
+	assert_int_equal(b.count, 0);
+	mon_batch_finish(&b);
+}
+
+/* What cannot be split into events is refused whole, saying where. */
+static void test_json_structure_refused(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "[", "line 1 column 2: an event expected, not the end" },
+		{ "[" EV("a"), "',' or ']' expected, not the end" },
+		{ "[" EV("a") ",]", "an event expected near ']'" },
+		{ "[," EV("a") "]", "an event expected near ',{\"id\":\"'" },
+		{ "[" EV("a") " " EV("b") "]", "',' or ']' expected near '{\"id\":\"b'" },
+		{ "[" EV("a") "]]", "the end of the body expected near ']'" },
+		{ "[" EV("a") "],", "the end of the body expected" },
+		{ "[]\n\n x", "line 3 column 2: the end of the body expected near 'x'" },
+		{ EV("a") EV("b"), "the end of the body expected near '{\"id\":\"b'" },
+		{ "[{\"a\":[}]", "']' closing the array expected near '}]'" },
+		{ "[{\"a\":{]}]", "'}' closing the object expected near ']}]'" },
+		{ "[{\"a\":\"}]", "'\"' closing the string expected" },
+		{ "[{\"a\":\"\\\"}]", "'\"' closing the string expected" },
+		{ "[\"\\\"]", "'\"' closing the string expected" },
+		{ "[" EV("a") ",\x01]", "an event expected near '\\x01]'" },
+		{ "\xef\xbb\xbf[]", "'[' or '{' expected near '\xef\xbb\xbf[]'" },
+		{ "  ", "line 1 column 3: '[' or '{' expected, not the end" },
+		{ "}", "'[' or '{' expected near '}'" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_body_refused(bad[i][0], strlen(bad[i][0]), MON_BODY_JSON,
+			"a JSON object or array of objects", bad[i][1]);
+}
+
+/* An element that is not JSON, or too long, is that event refused; the others stand. */
+static void test_json_bad_element_alone(void **state)
+{
+	static const char body[] = "[" EV("a") ", {\"id\":\"b\", oops}, {\"id\":\"c\",\"id\":\"c\"},"
+		"{\"id\":\"d\\u0000\"}, {\"id\":\"e\xff\"}, {\"id\":\"f\0\"}, tru, 0x1F, " EV("i") "]";
+	char big[1024];
+	struct mon_batch b;
+
+	(void)state;
+	parse_roomy(body, sizeof(body) - 1, &b);
+	assert_int_equal(b.count, 9);
+	assert_valid(&b, 0, "a");
+	for (size_t i = 1; i <= 7; i++)
+		assert_invalid(&b, i, "", "a JSON object");
+	assert_non_null(strstr(b.items[1].error.got, "line 1 column 15: string or '}' expected"));
+	assert_non_null(strstr(b.items[2].error.got, "duplicate object key"));
+	assert_valid(&b, 8, "i");
+	mon_batch_finish(&b);
+
+	/* max_line bounds one event in a JSON body as it bounds one NDJSON line: exactly
+	 * max_line bytes is parsed, one more is that event refused. */
+	snprintf(big, sizeof(big), "[" EV("a") ",{\"id\":\"b\",\"x\":\"%0239d\"},{\"id\":\"c\","
+		"\"x\":\"%0240d\"}]", 0, 0);
+	parse_ok(big, MON_BODY_JSON, &b);
+	assert_int_equal(b.count, 3);
+	assert_valid(&b, 0, "a");
+	assert_invalid(&b, 1, "b", "a department code");
+	assert_invalid(&b, 2, "", "an event of at most 256 bytes");
+	assert_string_equal(b.items[2].error.got, "257 bytes");
+	mon_batch_finish(&b);
+	snprintf(big, sizeof(big), "{\"id\":\"c\",\"x\":\"%0240d\"}", 0);
+	parse_ok(big, MON_BODY_JSON, &b);
+	assert_int_equal(b.count, 1);
+	assert_invalid(&b, 0, "", "an event of at most 256 bytes");
+	mon_batch_finish(&b);
+}
+
+/* Nesting: an event deeper than max_depth is that event refused (its id echoed), up to
+ * jansson's own cap of 2048 levels; deeper than that the body is refused. */
+static void test_json_nesting_cap(void **state)
+{
+	static const struct mon_limits wide = { .max_line = 8192, .max_depth = 4, .max_events = 5 };
+	const char *heads[] = { "[{\"id\":\"n\",\"x\":", "{\"id\":\"n\",\"x\":" };
+	char body[8192];
+	struct mon_batch b;
+	struct mon_error err;
+	size_t len;
+
+	(void)state;
+	for (size_t h = 0; h < 2; h++) {
+		for (size_t extra = 0; extra < 2; extra++) {
+			size_t n = 2047 + extra;   /* arrays inside the event object */
+
+			len = (size_t)snprintf(body, sizeof(body), "%s", heads[h]);
+			memset(body + len, '[', n);
+			memset(body + len + n, ']', n);
+			len += 2 * n;
+			len += (size_t)snprintf(body + len, sizeof(body) - len, "%s", h == 0 ? "}]" : "}");
+			if (extra == 1) {
+				assert_body_refused(body, len, MON_BODY_JSON, "a JSON object or array",
+					"at most 2048 levels of nesting expected near '[]]]]]]]'");
+				continue;
+			}
+			assert_true(mon_batch_parse(body, len, MON_BODY_JSON, &wide, &b, &err));
+			assert_int_equal(b.count, 1);
+			assert_invalid(&b, 0, "n", "JSON nested at most 4 deep");
+			mon_batch_finish(&b);
+		}
+	}
+}
+
+static void test_json_exactly_max_events(void **state)
+{
+	struct mon_batch b;
+
+	(void)state;
+	parse_ok("[" EV("1") ",\n" EV("2") ",\n" EV("3") ",\n" EV("4") ",\n" EV("5") "]",
+		MON_BODY_JSON, &b);
+	assert_int_equal(b.count, 5);
+	for (size_t i = 0; i < 5; i++)
+		assert_true(b.items[i].valid);
+	mon_batch_finish(&b);
+}
+
+/* jansson's heap, counted: what parsing a body costs in trees. */
+static size_t heap_now, heap_peak;
+
+static void *counting_malloc(size_t n)
+{
+	max_align_t *p = malloc(sizeof(max_align_t) + n);
+
+	if (p == NULL)
+		return NULL;
+	memcpy(p, &n, sizeof(n));
+	heap_now += n;
+	if (heap_now > heap_peak)
+		heap_peak = heap_now;
+	return p + 1;
+}
+
+static void counting_free(void *q)
+{
+	max_align_t *p = q;
+	size_t n;
+
+	if (q == NULL)
+		return;
+	memcpy(&n, p - 1, sizeof(n));
+	heap_now -= n;
+	free(p - 1);
+}
+
+/* [{},{},...] of 1 MiB: refused for its count before any tree is built. One event of
+ * 1 MiB: refused for its size unparsed. Events under max_line: one tree at a time. */
+static size_t json_heap_peak(const char *head, const char *element, const char *tail,
+		size_t size, bool *parsed)
+{
+	char *body = malloc(size + 64);
+	size_t len = strlen(head), n = strlen(element);
+	struct mon_batch b;
+	struct mon_error err;
+
+	assert_non_null(body);
+	memcpy(body, head, len);
+	for (; len + n + 1 + strlen(tail) <= size; len += n + 1) {
+		memcpy(body + len, element, n);
+		body[len + n] = ',';
+	}
+	memcpy(body + len - 1, tail, strlen(tail));
+	len += strlen(tail) - 1;
+	heap_now = heap_peak = 0;
+	json_set_alloc_funcs(counting_malloc, counting_free);
+	*parsed = mon_batch_parse(body, len, MON_BODY_JSON, &roomy, &b, &err);
+	mon_batch_finish(&b);
+	json_set_alloc_funcs(malloc, free);
+	free(body);
+	assert_int_equal(heap_now, 0);
+	return heap_peak;
+}
+
+static void test_json_memory_bounded(void **state)
+{
+	char wide[256];
+	bool parsed;
+	size_t peak;
+
+	(void)state;
+	assert_int_equal(json_heap_peak("[", "{}", "]", 1 << 20, &parsed), 0);
+	assert_false(parsed);
+	assert_int_equal(json_heap_peak("{\"id\":\"w\",\"a\":[", "{}", "]}", 1 << 20, &parsed), 0);
+	assert_true(parsed);
+	memset(wide, 0, sizeof(wide));
+	memcpy(wide, "{\"a\":[", 6);
+	for (size_t i = 6; i + 4 < roomy.max_line; i += 3)
+		memcpy(wide + i, "{},", 3);
+	memcpy(wide + strlen(wide) - 1, "]}", 2);
+	peak = json_heap_peak("[", wide, "]", 16 * (strlen(wide) + 1), &parsed);
+	assert_true(parsed);
+	if (peak == 0 || peak > 64 * 1024)
+		fail_msg("one event of %zu bytes took %zu bytes of trees", strlen(wide), peak);
 }
 
 /* jansson refuses nesting past its own cap; the body is refused, nothing overflows. */
@@ -329,6 +571,12 @@ int main(void)
 		cmocka_unit_test(test_json_object),
 		cmocka_unit_test(test_json_array),
 		cmocka_unit_test(test_json_refused),
+		cmocka_unit_test(test_json_strings_and_space),
+		cmocka_unit_test(test_json_structure_refused),
+		cmocka_unit_test(test_json_bad_element_alone),
+		cmocka_unit_test(test_json_nesting_cap),
+		cmocka_unit_test(test_json_exactly_max_events),
+		cmocka_unit_test(test_json_memory_bounded),
 		cmocka_unit_test(test_json_deep_body),
 		cmocka_unit_test(test_ndjson_bad_line_in_middle),
 		cmocka_unit_test(test_ndjson_crlf_and_blank_lines),
