@@ -1,6 +1,9 @@
 /* fuzz_batch.c: feeds arbitrary bytes to mon_batch_parse as an application/json body and
  * as an NDJSON body, and checks what comes back: errors are NUL-terminated and printable,
- * and every accepted event is internally consistent. A violation aborts, so the fuzzer
+ * and every accepted event is internally consistent. The application/json split (a
+ * scanner, then one jansson parse per event) is also checked against jansson parsing the
+ * whole body: where jansson takes the body, the split must find the same events; where the
+ * split takes every event, jansson must take the body. A violation aborts, so the fuzzer
  * reports it like a crash. */
 #include <stdlib.h>
 #include <string.h>
@@ -49,12 +52,51 @@ static void check_event(const struct mon_event *ev)
 		abort();
 }
 
+static bool all_valid(const struct mon_batch *batch)
+{
+	for (size_t i = 0; i < batch->count; i++) {
+		if (!batch->items[i].valid)
+			return false;
+	}
+	return true;
+}
+
+/* The split against jansson's whole-body parse (ok: mon_batch_parse took the body). */
+static void check_split(const uint8_t *data, size_t size, bool ok, const struct mon_batch *batch)
+{
+	json_t *root = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
+	size_t count = json_is_array(root) ? json_array_size(root) : 1;
+
+	if (root == NULL) {
+		/* jansson refused the body: the split may keep it only with a refused event */
+		if (ok && batch->count > 0 && all_valid(batch))
+			abort();
+		return;
+	}
+	if (count > limits.max_events) {
+		if (ok || !batch->too_large)
+			abort();
+	} else if (!ok || batch->count != count) {
+		abort();
+	}
+	for (size_t i = 0; ok && i < batch->count; i++) {
+		const json_t *want = json_is_array(root) ? json_array_get(root, i) : root;
+
+		if (batch->items[i].valid && !json_equal(batch->items[i].event.body, want))
+			abort();
+	}
+	json_decref(root);
+}
+
 static void run(const uint8_t *data, size_t size, enum mon_body_format format)
 {
 	struct mon_batch batch;
 	struct mon_error err;
+	bool ok = mon_batch_parse((const char *)data, size, format, &limits, &batch, &err);
 
-	if (!mon_batch_parse((const char *)data, size, format, &limits, &batch, &err)) {
+	if (format == MON_BODY_JSON)
+		check_split(data, size, ok, &batch);
+	if (!ok) {
 		check_error(&err);
 		if (batch.count != 0 || batch.items != NULL)
 			abort();
