@@ -294,9 +294,10 @@ static bool scan_refused(const struct scan *s, struct mon_error *err)
 		column = s->body[i] == '\n' ? 1 : column + 1;
 		line += s->body[i] == '\n';
 	}
-	if (s->pos < s->len)
-		snprintf(got, sizeof(got), "line %zu column %zu: %s expected near '%.8s'", line,
-			column, s->what, s->body + s->pos);
+	if (s->pos < s->len)   /* the body is not NUL-terminated: at most what is left */
+		snprintf(got, sizeof(got), "line %zu column %zu: %s expected near '%.*s'", line,
+			column, s->what, (int)(s->len - s->pos < 8 ? s->len - s->pos : 8),
+			s->body + s->pos);
 	else
 		snprintf(got, sizeof(got), "line %zu column %zu: %s expected, not the end of the body",
 			line, column, s->what);
