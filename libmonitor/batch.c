@@ -232,7 +232,7 @@ static bool scan_value(struct scan *s, struct line *ev)
 /* In the top-level array: the next element, or the closing ']'. */
 static bool scan_element(struct scan *s, struct line *ev)
 {
-	if (scan_at(s, ']') && (s->state == SCAN_NEXT || s->state == SCAN_FIRST)) {
+	if (scan_at(s, ']')) {   /* after '[' or after an element; never after ',' */
 		s->pos++;
 		s->state = SCAN_END;
 		scan_space(s);
