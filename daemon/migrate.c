@@ -16,6 +16,10 @@
 /* Session lock held for the whole run: a second esupd --migrate waits instead of racing. */
 #define MIGRATE_LOCK_SQL "SELECT pg_advisory_lock(7310264190117520000)"
 
+/* The schema's owner: NOLOGIN, so migrations log in as a member of it (esup_admin, made by
+ * `esup-dbsetup init`) and act as it, and everything they create belongs to it. */
+#define MIGRATE_OWNER_ROLE "esup_owner"
+
 int
 migrate_expected_version(void)
 {
@@ -178,13 +182,25 @@ migrate_list_valid(void)
 	return true;
 }
 
+/* SET ROLE to the owner: refused unless the login is a member of it (or is it). */
+static bool
+migrate_become_owner(PGconn *conn)
+{
+	if (migrate_exec_ok(conn, "SET ROLE " MIGRATE_OWNER_ROLE, "acting as " MIGRATE_OWNER_ROLE))
+		return true;
+	log_warnx("migrate: log in as a member of " MIGRATE_OWNER_ROLE " (esup_admin, made by "
+		"`esup-dbsetup init` run as the PostgreSQL superuser)");
+	return false;
+}
+
 static bool
 migrate_all(PGconn *conn)
 {
 	int current, expected = migrate_expected_version();
 	unsigned applied_now = 0;
 
-	if (!migrate_exec_ok(conn, MIGRATE_LOCK_SQL, "taking the migration lock") ||
+	if (!migrate_become_owner(conn) ||
+	    !migrate_exec_ok(conn, MIGRATE_LOCK_SQL, "taking the migration lock") ||
 	    !migrate_exec_ok(conn, "CREATE TABLE IF NOT EXISTS schema_migrations ("
 			"version int PRIMARY KEY, name text NOT NULL, "
 			"applied_at timestamptz NOT NULL DEFAULT now())", "creating schema_migrations") ||
@@ -228,7 +244,8 @@ migrate_run(const char *conninfo)
 		return false;
 	}
 	PQsetNoticeReceiver(conn, migrate_notice, NULL);
-	log_info("migrating database %s as %s", PQdb(conn), PQuser(conn));
+	log_info("migrating database %s as %s, acting as " MIGRATE_OWNER_ROLE, PQdb(conn),
+		PQuser(conn));
 	ok = migrate_all(conn);
 	PQfinish(conn);   /* also releases the session's advisory lock */
 	return ok;

@@ -15,7 +15,8 @@ struct migration {
 extern const struct migration migrations[];
 extern const size_t migrations_count;
 
-/* Connects with conninfo (the owner role) and applies, in order, every embedded
+/* Connects with conninfo (a login that is a member of esup_owner, such as esup_admin),
+ * sets its role to esup_owner, and applies, in order, every embedded
  * migration the database has not recorded in schema_migrations, each in its own
  * transaction with its schema_migrations row, under an advisory lock so concurrent runs
  * queue. Refuses a database whose schema is newer than this build. Blocking: only for

@@ -49,7 +49,7 @@ def feed(tag, count):
 
 def baseline(db, events):
     """The bare database: the same rows, one COPY, one COMMIT (synchronous_commit on)."""
-    with psycopg.connect(db.conninfo("esup_owner")) as conn:
+    with psycopg.connect(db.conninfo("postgres")) as conn:
         conn.execute("CREATE TABLE bench_baseline (LIKE events INCLUDING DEFAULTS INCLUDING IDENTITY)")
         conn.commit()
         start = time.monotonic()

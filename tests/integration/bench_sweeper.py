@@ -42,7 +42,7 @@ def due(db):
 
 
 def populate(db, prefix, count):
-    with psycopg.connect(db.conninfo("esup_owner"), autocommit=True) as conn:
+    with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn:
         for sql in (POPULATE, POPULATE_CASES):
             conn.execute(sql, {"prefix": prefix, "count": count})
         conn.execute("VACUUM ANALYZE cases")
@@ -59,7 +59,7 @@ def settle(db):
 def sweep_time(db):
     """Makes the DUE cases due now and times the sweeper until none is due (polled over one
     connection every 5 ms)."""
-    with psycopg.connect(db.conninfo("esup_owner"), autocommit=True) as conn:
+    with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn:
         conn.execute("UPDATE cases SET next_check_at = now() WHERE case_no LIKE 'DUE-%%'")
         start = time.monotonic()
         while conn.execute("SELECT count(*) FROM cases WHERE next_check_at <= now()").fetchone()[0]:

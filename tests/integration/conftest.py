@@ -162,6 +162,15 @@ class PgCluster:
         return psycopg.connect(self.conninfo(dbname, user), autocommit=True)
 
 
+def dbsetup(pg, *args, dbname="postgres"):
+    """Runs contrib/esup-dbsetup against the cluster, as operators do; returns its stdout."""
+    proc = subprocess.run([str(DBSETUP), "-h", str(pg.dir), "-p", str(pg.port), "-d", dbname,
+                           *map(str, args)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, "esup-dbsetup %s:\n%s%s" % (
+        " ".join(map(str, args)), proc.stdout, proc.stderr)
+    return proc.stdout
+
+
 @pytest.fixture(scope="session")
 def pg(workdir, request):
     cluster = PgCluster(workdir)
@@ -172,9 +181,9 @@ def pg(workdir, request):
             cluster.stop("immediate")
     request.addfinalizer(stop)
     cluster.start()
-    with cluster.connect() as conn:
-        conn.execute("CREATE ROLE esup_owner LOGIN CREATEROLE")
-        conn.execute("CREATE ROLE esupd LOGIN")
+    # The admin step, as the superuser: esup_owner (NOLOGIN), esup_admin (migrations and
+    # reference data, a member of esup_owner), esupd (a member of esup_writer), group roles.
+    dbsetup(cluster, "roles")
     return cluster
 
 
@@ -256,12 +265,7 @@ class Database:
 
     def load(self, table, path):
         """Replaces a reference table from a CSV file, the way operators do (esup-dbsetup)."""
-        proc = subprocess.run([str(DBSETUP), "-h", str(self.pg.dir), "-p", str(self.pg.port),
-                               "-d", self.name, "load", table, str(path)],
-                              capture_output=True, text=True, timeout=60)
-        assert proc.returncode == 0, "esup-dbsetup load %s %s:\n%s%s" % (
-            table, path, proc.stdout, proc.stderr)
-        return proc.stdout
+        return dbsetup(self.pg, "load", table, path, dbname=self.name)
 
     def event_counts(self, dept=None):
         """event_id -> number of rows in events (a duplicate stored twice shows as 2)."""
@@ -274,7 +278,8 @@ class Database:
 def register(db, certs):
     with open(SAMPLES / "departments.csv", newline="", encoding="utf-8") as f:
         depts = [(r["code"], r["name"], r["region"]) for r in csv.DictReader(f)]
-    with psycopg.connect(db.conninfo("esup_owner"), autocommit=True) as conn:
+    with psycopg.connect(db.conninfo("esup_admin"), autocommit=True) as conn:
+        conn.execute("SET ROLE esup_owner")
         with conn.cursor() as cur:
             cur.executemany("INSERT INTO departments (code, name, region) VALUES (%s, %s, %s)",
                             depts)
@@ -288,8 +293,7 @@ def register(db, certs):
 @pytest.fixture
 def db(pg, certs, testdir):
     name = "esup_%d" % next(_counter)
-    with pg.connect() as conn:
-        conn.execute("CREATE DATABASE %s OWNER esup_owner" % name)
+    dbsetup(pg, "init", dbname=name)
     database = Database(pg, name)
     conf = testdir / "migrate.conf"
     write_config(conf, default_config(database, certs, testdir, free_port()))
@@ -299,8 +303,6 @@ def db(pg, certs, testdir):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, "esupd --migrate failed:\n" + out
     assert not any(m in out for m in SANITIZER_MARKS), out
-    with pg.connect() as conn:
-        conn.execute("GRANT esup_writer TO esupd")
     register(database, certs)
     return database
 
@@ -325,7 +327,7 @@ def default_config(db, certs, testdir, port):
         "tls": {"certificate": str(certs.dir / "server.crt"),
                 "private_key": str(certs.dir / "server.key"),
                 "ca": str(certs.ca), "crl": str(testdir / "crl.pem")},
-        "database": {"conninfo": db.conninfo("esupd"), "owner_conninfo": db.conninfo("esup_owner"),
+        "database": {"conninfo": db.conninfo("esupd"), "owner_conninfo": db.conninfo("esup_admin"),
                      "reconnect_min_ms": "50", "reconnect_max_ms": "400"},
         "limits": {},
         "ingest": {"retry_after_s": "1"},

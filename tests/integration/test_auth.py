@@ -57,16 +57,16 @@ def test_principal_changes_apply_without_restart(esupd, db, certs):
 
     assert status("dept-LY-ZJJ") == 200
     db.query("UPDATE principals SET enabled = false WHERE fingerprint = %s", (fp,),
-             user="esup_owner")
+             user="postgres")
     wait_for(lambda: status("dept-LY-ZJJ") == 403, 10, "a disabled principal to get 403")
     db.query("UPDATE principals SET enabled = true WHERE fingerprint = %s", (fp,),
-             user="esup_owner")
+             user="postgres")
     wait_for(lambda: status("dept-LY-ZJJ") == 200, 10, "a re-enabled principal to get 200")
 
     assert status("unknown") == 403
     db.query("INSERT INTO principals (fingerprint, subject, role, dept, region)"
              " VALUES (%s, 'CN=unknown', 'department', 'LY-ZJJ', '410300')",
-             (certs.fingerprints["unknown"],), user="esup_owner")
+             (certs.fingerprints["unknown"],), user="postgres")
     wait_for(lambda: status("unknown") == 200, 10, "a new principal to be let in")
 
 

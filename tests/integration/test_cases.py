@@ -135,7 +135,7 @@ def test_refusal_without_reason_alerts_at_ingest(daemon_factory, refdb):
     case = "LY-ZJJ-2026-900001"
     decided = ev("LY-ZJJ", case, "decided", "2026-03-11T16:00:00+08:00", result="denied",
                  report="LY-ZJJ-BPZ-2026-011")
-    with psycopg.connect(refdb.conninfo("esup_owner"), autocommit=True) as listener:
+    with psycopg.connect(refdb.conninfo("postgres"), autocommit=True) as listener:
         heard = []
         listener.add_notify_handler(heard.append)
         listener.execute("LISTEN esup_alert")
@@ -410,7 +410,7 @@ def test_a_case_that_cannot_be_evaluated_does_not_hold_the_sweeper(daemon_factor
     d = start(daemon_factory, "2026-03-02T10:00:00+08:00", sweeper={"batch": "1"})
     refdb.query("INSERT INTO cases (dept, case_no, status, next_check_at)"
                 " VALUES ('LY-GGZY', 'LY-GGZY-ORPHAN', 'accepted', '2026-01-01T00:00:00+08:00')",
-                user="esup_owner")
+                user="postgres")
     yellow = sweep_to_yellow(d, refdb)
     assert yellow["severity"] == "yellow"
     orphan = refdb.scalar("SELECT next_check_at FROM cases WHERE case_no = 'LY-GGZY-ORPHAN'")
