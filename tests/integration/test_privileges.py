@@ -137,7 +137,7 @@ def test_login_roles_cannot_reach_the_server_or_make_roles(db):
 def test_login_roles_cannot_touch_the_append_only_tables(db):
     """Logged in, neither system role can switch off a trigger or drop what it writes to; only
     esup_admin can act as the owner, and only by saying SET ROLE (what migrations do)."""
-    for login in SYSTEM_LOGINS:
+    for login in login_roles(db):
         with connect(db, login) as conn:
             for table, trigger in (("events", "events_append_only"),
                                    ("event_ids", "event_ids_append_only"),
