@@ -66,10 +66,37 @@ INSERT INTO rules (code, severity) VALUES
 GRANT SELECT ON rules TO esup_writer, esup_supervisor, esup_auditor;
 
 -- Every action row says which state it moved the alert from and to (issue 8's lifecycle builds
--- on these). Rows written before this migration leave them NULL: their action says it.
-ALTER TABLE alert_actions ADD COLUMN from_state text, ADD COLUMN to_state text;
+-- on these), and is numbered in the order written. Rows written before this migration leave
+-- the states NULL: their action says it.
+ALTER TABLE alert_actions ADD COLUMN from_state text, ADD COLUMN to_state text,
+	ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY;
+DROP INDEX alert_actions_alert;
+CREATE INDEX alert_actions_alert ON alert_actions (alert_id, id);
 CREATE TRIGGER alert_actions_no_truncate BEFORE TRUNCATE ON alert_actions
 	FOR EACH STATEMENT EXECUTE FUNCTION esup_append_only();
+
+-- An alert is in the state its latest action row names, whoever changed it: checked at COMMIT,
+-- so the row may come before or after the change within the transaction.
+CREATE FUNCTION esup_alert_state_recorded() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+	now_state text;
+	recorded text;
+BEGIN
+	SELECT status INTO now_state FROM alerts WHERE id = NEW.id;
+	SELECT to_state INTO recorded FROM alert_actions WHERE alert_id = NEW.id
+	 ORDER BY id DESC LIMIT 1;
+	IF now_state IS DISTINCT FROM recorded THEN
+		RAISE EXCEPTION 'alert % is % without an alert_actions row saying so', NEW.id, now_state
+			USING ERRCODE = 'insufficient_privilege',
+			      DETAIL = format('the latest action row says %s', coalesce(recorded, 'nothing'));
+	END IF;
+	RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION esup_alert_state_recorded() FROM PUBLIC;
+CREATE CONSTRAINT TRIGGER alerts_state_recorded AFTER INSERT OR UPDATE OF status ON alerts
+	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION esup_alert_state_recorded();
 
 -- The daemon reads alerts and their history; it changes them only through the function.
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON alerts, alert_actions FROM esup_writer;

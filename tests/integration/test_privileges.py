@@ -186,17 +186,38 @@ def test_every_change_the_function_makes_has_its_action_row(db):
 
     actions = db.query("SELECT alert_id, action, actor, from_state, to_state,"
                        " to_char(at AT TIME ZONE 'Asia/Shanghai', 'MM-DD HH24'), note <> ''"
-                       " FROM alert_actions ORDER BY at, alert_id")
+                       " FROM alert_actions ORDER BY id")
     assert actions == [
         (notice, "raise", "esupd", None, "open", "03-05 12", True),
-        (notice, "supersede", "esupd", "open", "superseded", "03-10 12", True),
         (yellow_id, "raise", "esupd", None, "open", "03-10 12", True),
+        (notice, "supersede", "esupd", "open", "superseded", "03-10 12", True),
         (yellow_id, "resolve", "esupd", "open", "resolved", "03-11 12", True),
     ]
     # Each alert is in the state its last action says.
     assert db.query("SELECT a.id FROM alerts a WHERE a.status IS DISTINCT FROM"
                     " (SELECT x.to_state FROM alert_actions x WHERE x.alert_id = a.id"
-                    "  ORDER BY x.at DESC, x.ctid DESC LIMIT 1)") == []
+                    "  ORDER BY x.id DESC LIMIT 1)") == []
+
+
+def test_no_state_change_without_its_action_row(db):
+    """Not even the owner (here the superuser, standing for any code running as the owner,
+    such as issue 8's supervisor functions) changes an alert's state without saying so."""
+    alert = raised_alert(db)
+    with connect(db, "postgres") as conn:
+        message = refused(conn, "UPDATE alerts SET status = 'dismissed' WHERE id = %s", (alert,))
+        assert "without an alert_actions row" in message
+        with conn.transaction():
+            conn.execute("UPDATE alerts SET status = 'dismissed' WHERE id = %s", (alert,))
+            conn.execute("INSERT INTO alert_actions (alert_id, action, actor, note, from_state,"
+                         " to_state) VALUES (%s, 'dismiss', 'supervisor', 'false alarm', 'open',"
+                         " 'dismissed')", (alert,))
+        # An action row that says another state than the alert has is no record of it either.
+        with pytest.raises(errors.InsufficientPrivilege):
+            with conn.transaction():
+                conn.execute("UPDATE alerts SET status = 'open' WHERE id = %s", (alert,))
+                conn.execute("INSERT INTO alert_actions (alert_id, action, actor, to_state)"
+                             " VALUES (%s, 'reopen', 'supervisor', 'acknowledged')", (alert,))
+    assert db.scalar("SELECT status FROM alerts WHERE id = %s", (alert,)) == "dismissed"
 
 
 FORGERIES = {
