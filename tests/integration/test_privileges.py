@@ -237,27 +237,33 @@ FORGERIES = {
 }
 
 
-@pytest.mark.parametrize("forgery", sorted(FORGERIES))
-def test_forged_evaluations_are_refused(db, forgery):
+def test_forged_evaluations_are_refused(db):
+    """Each forgery alone, on one database (a refusal rolls back, so they cannot interfere)."""
     case = "LY-SCJGJ-PRIV-3"
     store_event(db, case, case + "-e1")
     store_event(db, "LY-SCJGJ-PRIV-OTHER", "LY-SCJGJ-PRIV-OTHER-e1")
     store_event(db, case, "LY-ZJJ-PRIV-e1", dept="LY-ZJJ")
+    accepted = []
     with connect(db, "esupd") as conn:
-        message = refused(conn, "SELECT * FROM esup_apply_evaluation(%s, now())",
-                          (json.dumps(evaluation(case, FORGERIES[forgery](case, case + "-e1"))),),
-                          error=errors.CheckViolation)
-    assert "evaluation refused" in message
-    assert db.scalar("SELECT count(*) FROM alerts") == 0
-
-
-def test_an_evaluation_of_a_case_without_events_is_refused(db):
-    with connect(db, "esupd") as conn:
+        for name, conditions in sorted(FORGERIES.items()):
+            try:
+                conn.execute("SELECT * FROM esup_apply_evaluation(%s, now())",
+                             (json.dumps(evaluation(case, conditions(case, case + "-e1"))),))
+                accepted.append(name)
+            except errors.CheckViolation as e:
+                assert "evaluation refused" in str(e), (name, str(e))
+        # A case row the daemon made itself (it may: the clock is its own) is no case.
         conn.execute("INSERT INTO cases (dept, case_no) VALUES ('LY-SCJGJ', 'LY-SCJGJ-EMPTY')")
         message = refused(conn, "SELECT * FROM esup_apply_evaluation(%s, now())",
                           (json.dumps(evaluation("LY-SCJGJ-EMPTY", [])),),
                           error=errors.CheckViolation)
-    assert "case without stored events" in message
+        assert "case without stored events" in message
+    assert accepted == []
+    assert db.scalar("SELECT count(*) FROM alerts") == 0
+    # The genuine evaluation next to them goes through.
+    rows = apply(db, evaluation(case, [condition("APR-DEADLINE-NOTICE", "notice", case,
+                                                 [case + "-e1"])]))
+    assert [r[1] for r in rows] == ["raised"]
 
 
 def test_rules_table_is_libmonitors_list(db):
