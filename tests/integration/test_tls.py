@@ -36,7 +36,7 @@ def special(certs):
 def register(db, certs, name, role="department", dept="LY-SCJGJ", region="410300"):
     db.query("INSERT INTO principals (fingerprint, subject, role, dept, region)"
              " VALUES (%s, %s, %s, %s, %s)",
-             (certs.fingerprints[name], "CN=" + name, role, dept, region), user="esup_owner")
+             (certs.fingerprints[name], "CN=" + name, role, dept, region), user="postgres")
 
 
 def log_lines(d, pattern):
@@ -130,7 +130,7 @@ def test_mtls_matrix(daemon_factory, db, special):
     for n in SPECIAL:
         register(db, special, n)
     db.query("UPDATE principals SET enabled = false WHERE fingerprint = %s",
-             (special.fingerprints["dept-LY-ZJJ"],), user="esup_owner")
+             (special.fingerprints["dept-LY-ZJJ"],), user="postgres")
     d = daemon_factory().start()
     for case, name, expected, logged in MATRIX:
         for version in (None, ssl.TLSVersion.TLSv1_2):
@@ -181,7 +181,7 @@ def test_disabled_principal_is_refused_on_an_open_connection(esupd, db, certs):
         assert answered(c, "GET", path).status == 404
         port = c.local_port()
         db.query("UPDATE principals SET enabled = false WHERE fingerprint = %s",
-                 (certs.fingerprints["dept-LY-ZJJ"],), user="esup_owner")
+                 (certs.fingerprints["dept-LY-ZJJ"],), user="postgres")
 
         def refused():
             r = answered(c, "GET", path)
@@ -357,7 +357,7 @@ def test_out_of_scope_case_lookup_is_no_existence_oracle(daemon_factory, db, cer
     register(db, certs, "unknown", role="supervisor", dept=None, region="410100")
     case = "LY-SCJGJ-2026-SCOPE"
     db.query("INSERT INTO cases (dept, case_no, item, status) VALUES ('LY-SCJGJ', %s, 'SCJG-001',"
-             " 'accepted')", (case,), user="esup_owner")
+             " 'accepted')", (case,), user="postgres")
     d = daemon_factory().start()
     exists = "/v1/cases/LY-SCJGJ/" + case
     missing = "/v1/cases/LY-SCJGJ/LY-SCJGJ-2026-999999"
