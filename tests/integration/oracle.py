@@ -44,9 +44,10 @@ REFDATA_TABLES = ("calendar", "items", "fee_items", "penalty_tiers", "filing_off
                   "officers", "enterprises", "regions")
 
 
-def clock_offset():
-    """The [testing] clock_offset_s that puts the business clock at BUSINESS_START now."""
-    return int(BUSINESS_START.timestamp() - time.time())
+def clock_offset(start=None):
+    """The [testing] clock_offset_s that puts the business clock at `start` (seconds since
+    the epoch; default BUSINESS_START) now."""
+    return int((start or BUSINESS_START.timestamp()) - time.time())
 
 
 def business_now(offset):

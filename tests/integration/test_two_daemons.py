@@ -1,0 +1,93 @@
+"""Several esupd on one database: two daemons on two ports ingest and sweep the same database;
+clients are spread over both (one department's events go to both at once, the same ids
+racing), one daemon is killed with -9 mid-stream and its clients fail over to the other.
+The oracle (oracle.py) holds as for one daemon: nothing acknowledged is lost or stored twice,
+the open alerts are what `esupctl eval` derives, no condition has two live alerts or was
+raised twice, and neither daemon nor PostgreSQL logs a deadlock or a duplicate key."""
+
+import re
+import time
+
+import pytest
+
+import oracle
+from conftest import BUILD, Daemon, chown_daemon, wait_for
+from esupclient import Client
+
+ESUPCTL = BUILD / "contrib" / "esupctl"
+# Small sweeper batches, swept often, so that both sweepers take due cases at the transition.
+SWEEPER = {"batch": 4, "interval_ms": 200}
+
+
+@pytest.fixture
+def two(refdb, certs, testdir, request):
+    """Two esupd configurations (not started) on the same database, each in its own directory,
+    with the same business clock; stopped and checked like daemon_factory's."""
+    offset = oracle.clock_offset(oracle.TRANSITION.timestamp() - 10)
+    made = []
+    for name in ("a", "b"):
+        d = testdir / name
+        d.mkdir(mode=0o755)
+        chown_daemon(d)
+        made.append(Daemon(refdb, certs, d, testing={"clock_offset_s": offset},
+                           sweeper=SWEEPER, log={"level": "debug"}))
+    yield made, offset
+    problems = []
+    for d in made:
+        if d.runs and d.runs[-1][2] is None:
+            d.stop()
+        problems += d.problems()
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    if problems or failed:
+        for d in made:
+            print("---- esupd log (%s) ----\n%s" % (d.dir, d.log_tail(120)))
+    if problems:
+        pytest.fail("\n".join(problems))
+
+
+def swept_cases(daemon):
+    return sum(int(n) for n in re.findall(r"sweeper: (\d+) cases re-derived", daemon.log_text()))
+
+
+def test_two_daemons_one_killed(two, refdb, pg, certs, testdir):
+    (a, b), offset = two
+    pg_log_start = pg.log.stat().st_size
+    a.start()
+    b.start()
+
+    def client(port, dept):
+        cert, key = certs.pair("dept-" + dept)
+        return Client(port, certs.ca, cert, key, timeout=20)
+    streams = oracle.Streams(oracle.dept_senders([a.port, b.port], client)).start()
+    try:
+        streams.wait_acked(600, wait_for)
+        run = a.runs[-1]
+        run[0].kill()            # mid-stream: its clients must fail over to b
+        run[0].wait()
+        run[2] = 0               # killed by the test, not a crash
+        streams.wait_acked(streams.acked() + 600, wait_for)
+        a.start()
+        # both daemons up while the business clock crosses the transition: both sweep
+        wait_for(lambda: oracle.business_now(offset) > oracle.TRANSITION, 60,
+                 "the business clock to pass the transition")
+        streams.wait_acked(streams.acked() + 600, wait_for)
+    except BaseException:
+        streams.stop.set()
+        raise
+    streams.finish()
+    failovers = sum(s.failovers for s in streams.senders)
+    oracle.wait_swept(refdb, offset, wait_for)
+    for d in (a, b):
+        assert d.stop() == 0, d.log_tail()
+    at = oracle.business_now(offset)
+    verdict = oracle.judge(refdb, streams.senders, ESUPCTL, testdir, at)
+    print("\ntwo daemons: %s; failovers %d; cases swept by a %d, by b %d"
+          % (verdict.summary(), failovers, swept_cases(a), swept_cases(b)))
+    assert not verdict.problems(), "\n".join(verdict.problems())
+    assert verdict.alerts_db > 0
+    assert failovers > 0, "no client failed over from the killed daemon"
+    with open(pg.log, errors="replace") as f:
+        f.seek(pg_log_start)
+        pg_errors = oracle.log_errors(f.read())
+    errors = oracle.log_errors(a.log_text() + b.log_text()) + pg_errors
+    assert not errors, errors[:10]
