@@ -18,10 +18,16 @@ static const char sweeper_due_sql[] =
 	"SELECT dept, case_no FROM cases WHERE next_check_at <= $1::timestamptz"
 	" ORDER BY next_check_at LIMIT $2 FOR UPDATE SKIP LOCKED";
 
-/* Closed cases keep what they were; open ones are looked at again under the new rules. */
+/* Closed cases keep what they were; open ones are looked at again under the new rules. The
+ * rows are locked in (dept, case) order, as a batch locks its cases (cases.c): in table order,
+ * this statement and a batch of another esupd (or of this one's writer) each held a case the
+ * other waited for, and PostgreSQL broke the deadlock by aborting one of them. */
 static const char sweeper_rederive_sql[] =
-	"UPDATE cases SET next_check_at = $1::timestamptz"
-	" WHERE status NOT IN ('decided', 'refused', 'withdrawn')";
+	"UPDATE cases AS k SET next_check_at = $1::timestamptz"
+	" FROM (SELECT dept, case_no FROM cases"
+	"  WHERE status NOT IN ('decided', 'refused', 'withdrawn')"
+	"  ORDER BY dept, case_no FOR UPDATE) AS o"
+	" WHERE k.dept = o.dept AND k.case_no = o.case_no";
 
 enum sweep_step { SWEEP_IDLE, SWEEP_REDERIVE, SWEEP_BEGIN, SWEEP_DUE, SWEEP_EVALUATE, SWEEP_COMMIT };
 

@@ -6,13 +6,14 @@ the open alerts are what `esupctl eval` derives, no condition has two live alert
 raised twice, and neither daemon nor PostgreSQL logs a deadlock or a duplicate key."""
 
 import re
-import time
+import signal
 
+import psycopg
 import pytest
 
 import oracle
-from conftest import BUILD, Daemon, chown_daemon, wait_for
-from esupclient import Client
+from conftest import BUILD, Daemon, chown_daemon, event, wait_for
+from esupclient import Client, StreamSender
 
 ESUPCTL = BUILD / "contrib" / "esupctl"
 # Small sweeper batches, swept often, so that both sweepers take due cases at the transition.
@@ -91,3 +92,33 @@ def test_two_daemons_one_killed(two, refdb, pg, certs, testdir):
         pg_errors = oracle.log_errors(f.read())
     errors = oracle.log_errors(a.log_text() + b.log_text()) + pg_errors
     assert not errors, errors[:10]
+
+
+def test_rederive_locks_cases_in_order(daemon_factory, refdb):
+    """A change of rules or reference data makes every esupd re-derive all open cases. That
+    UPDATE must lock the cases in (dept, case) order, as a batch does, or it deadlocks with a
+    batch of another esupd. Here a transaction of the test stands in for that batch: it holds
+    the case that sorts first, the re-derivation starts, then it takes the case that sorts last
+    but lies first in the table."""
+    d = daemon_factory().start()
+    first, last = "LY-SCJGJ-2026-lock-a", "LY-SCJGJ-2026-lock-z"
+    sender = StreamSender(lambda: d.client("dept-LY-SCJGJ"),
+                          [event(case=last), event(case=first)], chunk=1)
+    assert sender.run(), sender.error
+    assert sorted(sender.acked.values()) == ["accepted", "accepted"], sender.rejected
+    order = [row[0] for row in refdb.query("SELECT case_no FROM cases ORDER BY ctid")]
+    assert order == [last, first], "precondition: the table holds %s first" % last
+    waiting = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+               " AND wait_event_type = 'Lock' AND query LIKE 'UPDATE cases%%'")
+    lock = "SELECT 1 FROM cases WHERE dept = 'LY-SCJGJ' AND case_no = %s FOR UPDATE"
+    before = d.log_text().count("open cases to re-derive")
+    with psycopg.connect(refdb.conninfo("postgres")) as conn:
+        conn.execute(lock, (first,))
+        d.signal(signal.SIGHUP)
+        wait_for(lambda: refdb.scalar(waiting) == 1, 30,
+                 "the re-derivation to wait for the case the test holds")
+        conn.execute(lock, (last,))   # a deadlock, if the re-derivation already holds it
+        conn.commit()
+    wait_for(lambda: d.log_text().count("open cases to re-derive") > before, 30,
+             "the re-derivation to finish")
+    assert "deadlock detected" not in d.log_text(), d.log_tail()
