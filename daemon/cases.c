@@ -29,16 +29,31 @@ static const char cases_load_sql[] =
 	"  ON e.dept = r.d AND e.case_no = r.c"
 	" ORDER BY e.dept, e.case_no, e.seq";
 
-/* Other cases' events about the same party or enterprise, near in business time: the
- * history that cross-case rules (first offence, repeated inspection) judge by. One subject
- * entry per event asks for the same rows more than once: each comes back once. */
+/* Other cases' events about the parties and enterprises of the loaded cases: what the
+ * cross-case rules judge by, and no more, so that a case costs the same whatever the party's
+ * history. Each entry of $1 is one event of case group g: for a penalty ("p") the latest
+ * penalty.decided against the party before it, within the first-offence window (the rule
+ * asks only whether one exists); for an inspection ("i") the enterprise's inspections within
+ * the context days around it (bursts are judged among them). The case's own events are
+ * loaded already and left out here. Rows come per group, each event once per group. */
 static const char cases_context_sql[] =
-	"SELECT DISTINCT ON (e.seq) e.dept, e.case_no, e.body::text,"
+	"SELECT DISTINCT ON (s.g, e.seq) s.g, e.dept, e.case_no, e.body,"
 	"  floor(extract(epoch FROM e.received_at))::bigint"
-	" FROM jsonb_to_recordset($1::jsonb) AS s(s text, lo timestamptz, hi timestamptz)"
-	" JOIN events e ON esup_event_subject(e.type, e.body) = s.s AND e.at BETWEEN s.lo AND s.hi"
-	"  AND e.type IN ('penalty.decided', 'inspection.started')"
-	" ORDER BY e.seq";
+	" FROM jsonb_to_recordset($1::jsonb)"
+	"  AS s(g int, k text, s text, d text, c text, lo timestamptz, hi timestamptz)"
+	" CROSS JOIN LATERAL ("
+	"  (SELECT p.seq, p.dept, p.case_no, p.body::text, p.received_at FROM events p"
+	"   WHERE s.k = 'p' AND esup_event_subject(p.type, p.body) = s.s"
+	"    AND p.type IN ('penalty.decided', 'inspection.started') AND p.type = 'penalty.decided'"
+	"    AND p.at >= s.lo AND p.at < s.hi AND (p.dept, p.case_no) IS DISTINCT FROM (s.d, s.c)"
+	"   ORDER BY p.at DESC LIMIT 1)"
+	"  UNION ALL"
+	"  (SELECT i.seq, i.dept, i.case_no, i.body::text, i.received_at FROM events i"
+	"   WHERE s.k = 'i' AND esup_event_subject(i.type, i.body) = s.s"
+	"    AND i.type IN ('penalty.decided', 'inspection.started') AND i.type = 'inspection.started'"
+	"    AND i.at BETWEEN s.lo AND s.hi AND (i.dept, i.case_no) IS DISTINCT FROM (s.d, s.c))"
+	" ) e"
+	" ORDER BY s.g, e.seq";
 
 static const char cases_apply_sql[] =
 	"SELECT r.alert_id, r.action, r.rule, r.severity, x->>'dept', x->>'case', r.message"
@@ -57,6 +72,7 @@ static const char cases_defer_sql[] =
 struct loaded_event {
 	struct mon_event event;
 	int64_t received_at;
+	size_t group;                     /* the case it is (cases) or was loaded for (context) */
 	char subject[MON_CODE_MAX + 1];   /* mon_event_subject, "" when none */
 };
 
@@ -74,11 +90,11 @@ struct cases_job {
 	int64_t now;
 	char now_text[40];
 	char *keys;          /* jsonb [{"d","c"}] */
-	char *subjects;      /* jsonb [{"s","lo","hi"}]: what the context query looks for */
+	char *subjects;      /* jsonb [{"g","k","s","d","c","lo","hi"}]: what the context query looks for */
 	size_t nkeys;
 	char *evaluations;   /* jsonb [evaluation] */
 	struct event_pool cases;     /* the cases' own events, grouped by case */
-	struct event_pool context;   /* other cases' events about the same parties */
+	struct event_pool context;   /* other cases' events about the same parties, by group */
 	struct mon_case_event *loose;  /* events without a case, owned by the caller */
 	size_t loose_count;
 	cases_done_cb *done;
@@ -199,12 +215,13 @@ event_pool_finish(struct event_pool *pool)
 	pool->count = 0;
 }
 
-/* Rows (dept, case_no, body, received epoch): stored events were valid when stored; one a
- * stricter build refuses is logged and left out rather than blocking its case. */
+/* Rows (dept, case_no, body, received epoch), after a leading group column when `grouped`:
+ * stored events were valid when stored; one a stricter build refuses is logged and left out
+ * rather than blocking its case. */
 static bool
-event_pool_load(struct event_pool *pool, const PGresult *res)
+event_pool_load(struct event_pool *pool, const PGresult *res, bool grouped)
 {
-	int rows = PQntuples(res);
+	int rows = PQntuples(res), c = grouped ? 1 : 0;
 
 	pool->items = calloc(rows > 0 ? (size_t)rows : 1, sizeof(*pool->items));
 	if (pool->items == NULL)
@@ -213,16 +230,17 @@ event_pool_load(struct event_pool *pool, const PGresult *res)
 		struct loaded_event *le = &pool->items[pool->count];
 		json_error_t jerr;
 		struct mon_error err;
-		json_t *body = json_loads(PQgetvalue(res, row, 2), JSON_REJECT_DUPLICATES, &jerr);
+		json_t *body = json_loads(PQgetvalue(res, row, c + 2), JSON_REJECT_DUPLICATES, &jerr);
 		bool ok = body != NULL && mon_event_from_json(body, &le->event, &err);
 
 		json_decref(body);
 		if (!ok) {
 			log_warnx("case %s/%s: a stored event is no longer valid; left out",
-				PQgetvalue(res, row, 0), PQgetvalue(res, row, 1));
+				PQgetvalue(res, row, c), PQgetvalue(res, row, c + 1));
 			continue;
 		}
-		le->received_at = strtoll(PQgetvalue(res, row, 3), NULL, 10);
+		le->received_at = strtoll(PQgetvalue(res, row, c + 3), NULL, 10);
+		le->group = grouped ? strtoul(PQgetvalue(res, row, 0), NULL, 10) : 0;
 		if (!mon_event_subject(&le->event, le->subject, sizeof(le->subject)))
 			le->subject[0] = '\0';
 		pool->count++;
@@ -236,17 +254,13 @@ same_case(const struct mon_event *a, const struct mon_event *b)
 	return strcmp(a->dept, b->dept) == 0 && strcmp(a->case_no, b->case_no) == 0;
 }
 
-/* True when the context event concerns a subject of the case's events [first, end). */
-static bool
-context_relevant(const struct event_pool *cases, size_t first, size_t end,
-		const struct loaded_event *ctx)
+/* Numbers the cases of the loaded events (grouped by the load's ORDER BY): 0, 1, ... */
+static void
+event_pool_number_cases(struct event_pool *cases)
 {
-	if (ctx->subject[0] == '\0' || same_case(&ctx->event, &cases->items[first].event))
-		return false;
-	for (size_t i = first; i < end; i++)
-		if (strcmp(cases->items[i].subject, ctx->subject) == 0)
-			return true;
-	return false;
+	for (size_t i = 1; i < cases->count; i++)
+		cases->items[i].group = cases->items[i - 1].group +
+			!same_case(&cases->items[i - 1].event, &cases->items[i].event);
 }
 
 static void
@@ -266,21 +280,22 @@ append_evaluation(const struct mon_ruleset *rs, const struct mon_case_event *ite
 		first->case_no, err.field, err.expected);
 }
 
-/* Evaluates the case whose events are cases->items[first, end), with its context. */
+/* Evaluates the case whose events are cases->items[first, end), with its context
+ * context.items[cfirst, cend). */
 static bool
 evaluate_case(const struct cases_job *job, const struct mon_ruleset *rs, size_t first,
-		size_t end, json_t *evaluations)
+		size_t end, size_t cfirst, size_t cend, json_t *evaluations)
 {
 	const struct event_pool *cases = &job->cases, *ctx = &job->context;
-	struct mon_case_event *items = calloc(end - first + ctx->count, sizeof(*items));
+	struct mon_case_event *items = calloc(end - first + cend - cfirst, sizeof(*items));
 	size_t n = 0;
 
 	if (items == NULL)
 		return false;
 	for (size_t i = first; i < end; i++)
 		items[n++] = (struct mon_case_event){ &cases->items[i].event, cases->items[i].received_at, false };
-	for (size_t i = 0; i < ctx->count; i++)
-		if (context_relevant(cases, first, end, &ctx->items[i]))
+	for (size_t i = cfirst; i < cend; i++)
+		if (ctx->items[i].subject[0] != '\0')
 			items[n++] = (struct mon_case_event){ &ctx->items[i].event, ctx->items[i].received_at, true };
 	append_evaluation(rs, items, n, job->now, evaluations);
 	free(items);
@@ -292,13 +307,21 @@ cases_evaluate_all(struct cases_job *job)
 {
 	const struct mon_ruleset *rs = refdata_rules(job->rd);
 	json_t *evaluations = json_array();
-	const struct event_pool *cases = &job->cases;
+	const struct event_pool *cases = &job->cases, *ctx = &job->context;
+	size_t cfirst = 0, cend = 0;
 	bool ok = evaluations != NULL;
 
 	for (size_t first = 0, i = 1; ok && first < cases->count; i++) {
-		if (i < cases->count && same_case(&cases->items[i].event, &cases->items[first].event))
+		size_t group = cases->items[first].group;
+
+		if (i < cases->count && cases->items[i].group == group)
 			continue;
-		ok = evaluate_case(job, rs, first, i, evaluations);
+		/* The context rows come ordered by group, as the cases do. */
+		for (cfirst = cend; cfirst < ctx->count && ctx->items[cfirst].group < group; cfirst++)
+			;
+		for (cend = cfirst; cend < ctx->count && ctx->items[cend].group == group; cend++)
+			;
+		ok = evaluate_case(job, rs, first, i, cfirst, cend, evaluations);
 		first = i;
 	}
 	/* Events without a case are judged one by one. */
@@ -309,25 +332,36 @@ cases_evaluate_all(struct cases_job *job)
 	return job->evaluations != NULL;
 }
 
-/* The subjects of the loaded cases and the business-time window around them, for the
- * context query; NULL when no case has a subject. */
+/* One entry of the context query for a loaded event with a subject (see cases_context_sql). */
+static json_t *
+context_entry(const struct mon_ruleset *rs, const struct loaded_event *le)
+{
+	bool penalty = le->event.type == MON_EV_PENALTY_DECIDED;
+	int64_t span = (int64_t)(penalty ? mon_ruleset_penalty_context_days(rs) :
+		mon_ruleset_context_days(rs)) * 86400;
+	char lo[40], hi[40];
+
+	mon_time_format(le->event.at - span, 0, lo, sizeof(lo));
+	mon_time_format(penalty ? le->event.at : le->event.at + span, 0, hi, sizeof(hi));
+	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "g", (json_int_t)le->group,
+		"k", penalty ? "p" : "i", "s", le->subject, "d", le->event.dept,
+		"c", le->event.case_no, "lo", lo, "hi", hi);
+}
+
+/* What the context query looks for, one entry per event with a subject; NULL when no
+ * case has a subject. */
 static char *
 context_query_json(const struct cases_job *job)
 {
 	const struct mon_ruleset *rs = refdata_rules(job->rd);
-	int64_t span = (int64_t)mon_ruleset_context_days(rs) * 86400;
 	json_t *arr = json_array();
-	char *text = NULL, lo[40], hi[40];
+	char *text = NULL;
 
 	for (size_t i = 0; arr != NULL && i < job->cases.count; i++) {
 		const struct loaded_event *le = &job->cases.items[i];
 
-		if (le->subject[0] == '\0')
-			continue;
-		mon_time_format(le->event.at - span, 0, lo, sizeof(lo));
-		mon_time_format(le->event.at + span, 0, hi, sizeof(hi));
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "s", le->subject, "lo", lo,
-			"hi", hi));
+		if (le->subject[0] != '\0')
+			json_array_append_new(arr, context_entry(rs, le));
 	}
 	if (arr != NULL && json_array_size(arr) > 0)
 		text = json_dumps(arr, JSON_COMPACT);
@@ -392,15 +426,16 @@ cases_advance(struct cases_job *job, const PGresult *res)
 			log_debug("no rules loaded yet: %d events left for the sweeper", PQntuples(res));
 			return false;
 		}
-		if (!event_pool_load(&job->cases, res))
+		if (!event_pool_load(&job->cases, res, false))
 			return false;
+		event_pool_number_cases(&job->cases);
 		if ((job->subjects = context_query_json(job)) != NULL) {
 			job->step = CASES_CONTEXT;
 			return true;
 		}
 		return cases_ready(job);
 	case CASES_CONTEXT:
-		return event_pool_load(&job->context, res) && cases_ready(job);
+		return event_pool_load(&job->context, res, true) && cases_ready(job);
 	case CASES_APPLY:
 		cases_log_alerts(res);
 		if (job->nkeys == 0)

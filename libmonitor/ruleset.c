@@ -205,6 +205,11 @@ int mon_ruleset_context_days(const struct mon_ruleset *rs)
 	return days + 1;
 }
 
+int mon_ruleset_penalty_context_days(const struct mon_ruleset *rs)
+{
+	return ruleset_param(rs, PARAM_FIRST_OFFENCE_WINDOW_DAYS) + 1;
+}
+
 bool mon_ruleset_disable_rule(struct mon_ruleset *rs, const char *code, struct mon_error *err)
 {
 	mon_error_clear(err);

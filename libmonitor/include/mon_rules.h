@@ -75,6 +75,11 @@ struct mon_case_event {
 bool mon_event_subject(const struct mon_event *ev, char *out, size_t len);
 /* How many days before and after a case's events its context matters (largest window). */
 int mon_ruleset_context_days(const struct mon_ruleset *rs);
+/* How many days before a penalty.decided an earlier penalty against the same party can
+ * matter (first_offence_window_days plus the day local dates add). Only the existence of one
+ * such penalty counts: of the other cases' penalties, the latest before the decision within
+ * these days gives the same result as all of them. */
+int mon_ruleset_penalty_context_days(const struct mon_ruleset *rs);
 
 /* One active condition: the caller's alert. */
 struct mon_condition {

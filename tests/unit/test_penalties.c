@@ -255,6 +255,24 @@ static void test_first_offence_window(void **state)
 	assert_int_equal(mon_ruleset_context_days(fx->rs), 366);
 }
 
+/* What the daemon loads for the rule: the penalties dated from the decision back by
+ * mon_ruleset_penalty_context_days. The window's first local day starts within it. */
+static void test_penalty_context_days(void **state)
+{
+	struct fx *fx = *state;
+	int64_t decided, first;
+	int offset;
+
+	assert_true(mon_time_parse("2026-03-20T10:00:00+08:00", &decided, &offset));
+	assert_true(mon_time_parse("2025-03-20T00:00:00+08:00", &first, &offset));
+	assert_int_equal(mon_ruleset_penalty_context_days(fx->rs), 366);
+	assert_true(decided - first <= (int64_t)mon_ruleset_penalty_context_days(fx->rs) * 86400);
+	fx_param(fx, "first_offence_window_days", 30);
+	assert_int_equal(mon_ruleset_penalty_context_days(fx->rs), 31);
+	assert_true(mon_time_parse("2026-02-18T00:00:00+08:00", &first, &offset));
+	assert_true(decided - first <= (int64_t)mon_ruleset_penalty_context_days(fx->rs) * 86400);
+}
+
 static void test_first_offence_declared(void **state)
 {
 	struct fx *fx = *state;
@@ -364,6 +382,7 @@ static const struct CMUnitTest tests[] = {
 	TEST(test_filed_office_follows_decision),
 	TEST(test_hearing_threshold),
 	TEST(test_first_offence_window),
+	TEST(test_penalty_context_days),
 	TEST(test_first_offence_declared),
 	TEST(test_tiers),
 	TEST(test_tiers_loader),
