@@ -1,0 +1,137 @@
+"""Costs that must not grow with history (docs/reliability.md), shown structurally: the plans
+and the rows a case evaluation reads, never a timing. contrib/bench/history measures the rates.
+
+- The "closed alert stays closed" check of esup_apply_evaluation finds the condition's closed
+  alerts through an index, whatever the number of closed alerts (auto_explain shows the plan
+  the function really runs).
+- A penalty's cross-case context is the one earlier penalty the first-offence rule needs: a
+  party with more earlier penalties than a case may hold events (10,000) is still judged,
+  and judged right on both sides of the window.
+"""
+
+import json
+import time
+
+import psycopg
+
+from conftest import wait_for
+
+PARTY = "91410305MA45N8QX60"
+CLOSED = 5000
+
+# Closed alerts as years of ingest and supervision leave them, written directly.
+CLOSED_ALERTS = """
+INSERT INTO alerts (rule, severity, dept, case_no, dedup_key, message, since, status)
+SELECT 'PEN-NOT-LOWEST', 'notice', 'LY-HBJ', 'OLD-' || g, 'PEN-NOT-LOWEST|LY-HBJ|OLD-' || g,
+       'old', timestamptz '2025-01-01 00:00+08' + g * interval '1 minute',
+       (ARRAY['resolved', 'dismissed', 'revoked', 'superseded'])[1 + g %% 4]
+  FROM generate_series(1, %(n)s) g
+"""
+
+# penalty.decided events against PARTY in their own cases of LY-HBJ, one a minute back from
+# `last`, stored as ingest stores them.
+PENALTIES = """
+INSERT INTO events (seq, received_at, dept, event_id, type, at, case_no, item, principal, body)
+OVERRIDING SYSTEM VALUE
+SELECT nextval('events_seq'), now(), 'LY-HBJ', %(prefix)s::text || g, 'penalty.decided', t,
+       %(prefix)s::text || g, NULL, 'history',
+       jsonb_build_object('id', %(prefix)s::text || g, 'dept', 'LY-HBJ', 'type', 'penalty.decided',
+                          'case', %(prefix)s::text || g,
+                          'at', to_char(t AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD"T"HH24:MI:SS"+08:00"'),
+                          'party', jsonb_build_object('uscc', %(party)s::text),
+                          'violation', 'HB-05', 'severity', 'general', 'amount', '5000.00',
+                          'filing', jsonb_build_object('office', 'youhuaban', 'ref', 'R' || g))
+  FROM generate_series(1, %(n)s) g, LATERAL (SELECT %(last)s::timestamptz - g * interval '1 minute' AS t) x
+"""
+
+
+def test_closed_alert_check_uses_an_index(db):
+    with psycopg.connect(db.conninfo("esup_owner"), autocommit=True) as conn:
+        conn.execute(CLOSED_ALERTS, {"n": CLOSED})
+        conn.execute("ANALYZE alerts")
+    key, since = "PEN-NOT-LOWEST|LY-HBJ|OLD-7", "2025-01-01T00:07:00+08:00"
+    evaluation = {"dept": "LY-HBJ", "case": "", "conditions": [
+        {"rule": "PEN-NOT-LOWEST", "severity": "notice", "key": key, "supersedes": "",
+         "since": since, "message": "again", "evidence": []}]}
+    plans = []
+    with psycopg.connect(db.conninfo("postgres")) as conn:
+        conn.add_notice_handler(lambda d: plans.append(d.message_primary or ""))
+        for sql in ("LOAD 'auto_explain'", "SET auto_explain.log_min_duration = 0",
+                    "SET auto_explain.log_nested_statements = on",
+                    "SET client_min_messages = log"):
+            conn.execute(sql)
+        raised = conn.execute("SELECT * FROM esup_apply_evaluation(%s::jsonb, now())",
+                              (json.dumps(evaluation),)).fetchall()
+        conn.rollback()
+    assert raised == [], "a closed condition was raised again: %r" % raised
+    check = [p for p in plans if "'resolved'" in p and "since" in p and "Query Text" in p]
+    assert check, "no plan of the closed-alert check among:\n" + "\n---\n".join(plans)
+    assert "Seq Scan on alerts" not in check[0], check[0]
+    assert "Index" in check[0] and "alerts_key_since" in check[0], check[0]
+
+
+def post_until_committed(d, dept, events, timeout=60):
+    """Sends as a client must: a 503 (Retry-After) is sent again."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with d.client("dept-" + dept, timeout=120) as c:
+            r = c.post_events(events)
+        if r.status != 503 or time.monotonic() > deadline:
+            break
+        time.sleep(float(r.header("Retry-After") or 1))
+    assert r.status == 200, r.body
+    return [x["status"] for x in r.json()["results"]]
+
+
+def decided(case, when, amount):
+    return {"id": case, "dept": "LY-HBJ", "type": "penalty.decided", "at": when, "case": case,
+            "party": {"uscc": PARTY}, "violation": "HB-05", "severity": "minor", "amount": amount,
+            "filing": {"office": "jianfuban", "ref": "J-" + case}}
+
+
+def rules_of(db, case):
+    return sorted(r for (r,) in db.query("SELECT rule FROM alerts WHERE case_no = %s", (case,)))
+
+
+def test_party_with_long_history_is_judged(daemon_factory, refdb):
+    db = refdb
+    with psycopg.connect(db.conninfo("esup_owner"), autocommit=True) as conn:
+        # More earlier penalties within the first-offence window than a case may hold...
+        conn.execute(PENALTIES, {"prefix": "IN-", "n": 10001, "party": PARTY,
+                                 "last": "2026-03-19 10:00+08"})
+        conn.execute("ANALYZE events")
+    d = daemon_factory(log={"level": "info"}).start()
+    # ...and a minor fine above the tier's floor (1000): not the lowest, and no first offence.
+    assert post_until_committed(d, "LY-HBJ", [decided("NEW-1", "2026-03-20T10:00:00+08:00",
+                                                      "2000.00")]) == ["accepted"]
+    wait_for(lambda: db.scalar("SELECT count(*) FROM cases WHERE case_no = 'NEW-1'"
+                               " AND evaluated_at IS NOT NULL") == 1, 30,
+             "the case to be evaluated")
+    assert rules_of(db, "NEW-1") == ["PEN-NOT-LOWEST"]
+    assert "not evaluated" not in d.log_text(), d.log_tail()
+
+
+def test_first_offence_window_is_kept(daemon_factory, refdb):
+    db = refdb
+    with psycopg.connect(db.conninfo("esup_owner"), autocommit=True) as conn:
+        # The party's penalties all lie before the window (365 days before 2026-03-20).
+        conn.execute(PENALTIES, {"prefix": "OUT-", "n": 2000, "party": PARTY,
+                                 "last": "2025-03-19 23:59+08"})
+        conn.execute("ANALYZE events")
+    d = daemon_factory().start()
+    assert post_until_committed(d, "LY-HBJ", [decided("NEW-2", "2026-03-20T10:00:00+08:00",
+                                                      "1000.00")]) == ["accepted"]
+    wait_for(lambda: db.scalar("SELECT count(*) FROM cases WHERE case_no = 'NEW-2'"
+                               " AND evaluated_at IS NOT NULL") == 1, 30,
+             "the case to be evaluated")
+    assert rules_of(db, "NEW-2") == ["PEN-FIRST-MINOR"]
+    # Penalties within the window, of other cases: NEW-3 has the old ones before it, NEW-4
+    # has NEW-2 the day before. Neither is a first offence.
+    assert post_until_committed(d, "LY-HBJ", [
+        decided("NEW-3", "2025-06-01T10:00:00+08:00", "1000.00"),
+        decided("NEW-4", "2026-03-21T10:00:00+08:00", "1000.00")]) == ["accepted"] * 2
+    wait_for(lambda: db.scalar("SELECT count(*) FROM cases WHERE case_no IN ('NEW-3', 'NEW-4')"
+                               " AND evaluated_at IS NOT NULL") == 2, 30,
+             "the cases to be evaluated")
+    assert rules_of(db, "NEW-3") == []
+    assert rules_of(db, "NEW-4") == []
