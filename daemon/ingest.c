@@ -1,12 +1,15 @@
 /* ingest.c: the batching writer.
  *
- * Requests queue FIFO and are gathered, whole, into one transaction at a time on the
- * writer connection: BEGIN; SET LOCAL synchronous_commit = on; one INSERT of every event
- * (idempotent on (dept, id) through event_ids); COMMIT. Requests hear back only after the
- * COMMIT returned. A batch that the server refuses is rolled back and each of its
- * requests retried alone once, so one poison request cannot block the others. The
- * transaction is an explicit state machine (enum ingest_step, ingest_issue) so later
- * steps - locking cases, evaluating rules, writing alerts - slot in before COMMIT. */
+ * Requests queue and are gathered, whole, into one transaction at a time on the writer
+ * connection, up to batch_max_events. Principals take turns: a batch is led by the oldest
+ * request of the principal served least recently, takes the oldest request of every other
+ * principal that fits, then fills up in arrival order; so a small request behind another
+ * department's heavy ones waits about one bounded transaction, not for all of them. The
+ * transaction: BEGIN; SET LOCAL synchronous_commit = on; one INSERT of every event
+ * (idempotent on (dept, id) through event_ids); the cases' evaluation; COMMIT. Requests
+ * hear back only after the COMMIT returned. A batch that the server refuses is rolled back
+ * and each of its requests retried alone once, so one poison request cannot block the
+ * others. The transaction is an explicit state machine (enum ingest_step, ingest_issue). */
 #include "ingest.h"
 
 #include <errno.h>
@@ -27,6 +30,8 @@
 #define INGEST_MAINT_INTERVAL_S 3600   /* esup_ensure_partitions: hourly is plenty */
 #define INGEST_MAINT_FAILED_S 60       /* after a failure: retry without flooding the log */
 #define INGEST_MAINT_WAIT_S 1          /* database down or busy: look again soon */
+#define INGEST_TURNS 64                /* principals remembered for taking turns */
+#define INGEST_PRINCIPAL_MAX 128       /* compared up to this length (fingerprints: 64) */
 
 /* One statement does the whole insert. input takes a sequence value per event, fresh
  * keeps the (dept, id) keys nobody stored before (in a fixed order, so that concurrent
@@ -100,6 +105,12 @@ struct ingest_batch {
 	char error[256];
 };
 
+/* When a principal last had a request in a batch. */
+struct ingest_turn {
+	char principal[INGEST_PRINCIPAL_MAX + 1];
+	uint64_t served;                 /* batch number; 0: never */
+};
+
 struct ingest {
 	struct event_base *base;
 	struct db *db;
@@ -113,6 +124,9 @@ struct ingest {
 	void (*drained)(void *arg);
 	void *drained_arg;
 	struct event ev_delay, ev_maint;
+	struct ingest_turn turns[INGEST_TURNS];
+	size_t nturns;
+	uint64_t batches;                /* batches taken so far */
 };
 
 static void ingest_schedule(struct ingest *ingest);
@@ -562,35 +576,127 @@ ingest_on_result(const PGresult *res, void *arg)
 	ingest_issue(b);
 }
 
-/* Takes whole requests from the queue up to batch_max_events; a larger request goes
- * alone, and so does a request being retried. */
+/* The principal's turn entry; NULL when it has none (never served, or forgotten). */
+static struct ingest_turn *
+ingest_turn_find(struct ingest *ingest, const char *principal)
+{
+	for (size_t i = 0; i < ingest->nturns; i++)
+		if (strncmp(ingest->turns[i].principal, principal, INGEST_PRINCIPAL_MAX) == 0)
+			return &ingest->turns[i];
+	return NULL;
+}
+
+static uint64_t
+ingest_last_served(struct ingest *ingest, const char *principal)
+{
+	const struct ingest_turn *t = ingest_turn_find(ingest, principal);
+
+	return t != NULL ? t->served : 0;
+}
+
+/* Records that the principal is served by the current batch. A full table forgets the
+ * principal served longest ago: it only comes first again, once. */
+static void
+ingest_mark_served(struct ingest *ingest, const char *principal)
+{
+	struct ingest_turn *t = ingest_turn_find(ingest, principal);
+
+	if (t == NULL && ingest->nturns < INGEST_TURNS)
+		t = &ingest->turns[ingest->nturns++];
+	else if (t == NULL) {
+		t = &ingest->turns[0];
+		for (size_t i = 1; i < ingest->nturns; i++)
+			if (ingest->turns[i].served < t->served)
+				t = &ingest->turns[i];
+	}
+	snprintf(t->principal, sizeof(t->principal), "%s", principal);
+	t->served = ingest->batches;
+}
+
+/* Moves the request after prev (the head when prev is NULL) from the queue to the batch. */
+static void
+ingest_batch_add(struct ingest_batch *b, struct ingest_req ***tail, struct ingest_req *prev)
+{
+	struct ingest *ingest = b->ingest;
+	struct ingest_req *r = prev != NULL ? prev->next : ingest->head;
+
+	if (prev != NULL)
+		prev->next = r->next;
+	else
+		ingest->head = r->next;
+	if (ingest->tail == r)
+		ingest->tail = prev;
+	r->next = NULL;
+	**tail = r;
+	*tail = &r->next;
+	b->nreqs++;
+	b->nevents += r->nvalid;
+	ingest->queued_events -= r->nvalid;
+	ingest_mark_served(ingest, r->principal);
+}
+
+/* The request that leads the next batch, as the one before it in the queue (NULL: the
+ * head): a request being retried first, else the oldest of the principal served least
+ * recently. */
+static struct ingest_req *
+ingest_batch_leader(struct ingest *ingest)
+{
+	struct ingest_req *best_prev = NULL;
+	uint64_t best_served = UINT64_MAX;
+
+	if (ingest->head->retried)
+		return NULL;
+	for (struct ingest_req *p = NULL, *r = ingest->head; r != NULL; p = r, r = r->next) {
+		uint64_t served = ingest_last_served(ingest, r->principal);
+
+		if (served < best_served) {
+			best_served = served;
+			best_prev = p;
+		}
+	}
+	return best_prev;
+}
+
+/* Adds, in arrival order, the requests that fit beside the leader; in the first pass only
+ * one per principal not yet in the batch. A request being retried runs alone. */
+static void
+ingest_batch_fill(struct ingest_batch *b, struct ingest_req ***tail, bool one_each)
+{
+	struct ingest *ingest = b->ingest;
+	struct ingest_req *prev = NULL, *r = ingest->head;
+
+	while (r != NULL && b->nevents < ingest->limits.batch_max_events) {
+		if (r->retried || b->nevents + r->nvalid > ingest->limits.batch_max_events ||
+		    (one_each && ingest_last_served(ingest, r->principal) == ingest->batches)) {
+			prev = r;
+			r = r->next;
+			continue;
+		}
+		ingest_batch_add(b, tail, prev);
+		r = prev != NULL ? prev->next : ingest->head;
+	}
+}
+
+/* Takes whole requests from the queue up to batch_max_events, taking turns between
+ * principals; a larger request goes alone, and so does a request being retried. */
 static struct ingest_batch *
 ingest_batch_take(struct ingest *ingest)
 {
 	struct ingest_batch *b = calloc(1, sizeof(*b));
-	struct ingest_req **tail;
+	struct ingest_req **tail, *leader_prev;
+	bool alone;
 
 	if (b == NULL)
 		return NULL;
 	b->ingest = ingest;
 	tail = &b->reqs;
-	while (ingest->head != NULL) {
-		struct ingest_req *r = ingest->head;
-
-		if (b->nreqs > 0 &&
-		    (r->retried || b->nevents + r->nvalid > ingest->limits.batch_max_events))
-			break;
-		ingest->head = r->next;
-		if (ingest->head == NULL)
-			ingest->tail = NULL;
-		r->next = NULL;
-		*tail = r;
-		tail = &r->next;
-		b->nreqs++;
-		b->nevents += r->nvalid;
-		ingest->queued_events -= r->nvalid;
-		if (r->retried)
-			break;
+	ingest->batches++;
+	leader_prev = ingest_batch_leader(ingest);
+	alone = (leader_prev != NULL ? leader_prev->next : ingest->head)->retried;
+	ingest_batch_add(b, &tail, leader_prev);
+	if (!alone) {
+		ingest_batch_fill(b, &tail, true);
+		ingest_batch_fill(b, &tail, false);
 	}
 	return b;
 }
@@ -845,6 +951,8 @@ ingest_submit(struct ingest *ingest, const struct mon_batch *batch, const char *
 		ingest->head = r;
 	ingest->tail = r;
 	ingest->queued_events += r->nvalid;
+	log_debug("ingest: queued %zu events from %.16s... (%zu waiting)", r->nvalid, principal,
+		ingest->queued_events);
 	ingest_schedule(ingest);
 }
 

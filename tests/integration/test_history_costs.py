@@ -4,17 +4,20 @@ and the rows a case evaluation reads, never a timing. contrib/bench/history meas
 - The "closed alert stays closed" check of esup_apply_evaluation finds the condition's closed
   alerts through an index, whatever the number of closed alerts (auto_explain shows the plan
   the function really runs).
+- One department's heavy requests do not hold another's small one for more than about one
+  transaction: principals take turns at the writer.
 - A penalty's cross-case context is the one earlier penalty the first-offence rule needs: a
   party with more earlier penalties than a case may hold events (10,000) is still judged,
   and judged right on both sides of the window.
 """
 
 import json
+import threading
 import time
 
 import psycopg
 
-from conftest import wait_for
+from conftest import event, wait_for
 
 PARTY = "91410305MA45N8QX60"
 CLOSED = 5000
@@ -135,3 +138,42 @@ def test_first_offence_window_is_kept(daemon_factory, refdb):
              "the cases to be evaluated")
     assert rules_of(db, "NEW-3") == []
     assert rules_of(db, "NEW-4") == []
+
+
+def test_small_request_waits_one_transaction(daemon_factory, refdb):
+    """Four requests of one department queue behind a stalled transaction, then one of
+    another: the other department's commits next, not after all four."""
+    db = refdb
+    d = daemon_factory(ingest={"batch_max_events": "10"}, log={"level": "debug"},
+                       limits={"max_connections_per_principal": "8"}).start()
+    assert post_until_committed(d, "LY-ZJJ", [event(dept="LY-ZJJ")]) == ["accepted"]
+    results = {}
+
+    def send(name, dept, events):
+        with d.client("dept-" + dept, timeout=120) as c:
+            results[name] = c.post_events(events)
+
+    def queued():
+        return d.log_text().count("ingest: queued")
+
+    threads = []
+    with psycopg.connect(db.conninfo("esup_owner")) as hold:
+        # The writer's next INSERT waits for this lock: the first request is in flight.
+        hold.execute("LOCK TABLE event_ids IN SHARE MODE")
+        sends = [("A%d" % i, "LY-SCJGJ", [event(id="A%d-%d" % (i, n)) for n in range(10)])
+                 for i in range(1, 5)] + [("B", "LY-ZJJ", [event(dept="LY-ZJJ", id="B-1")])]
+        for name, dept, events in sends:
+            before = queued()
+            t = threading.Thread(target=send, args=(name, dept, events))
+            t.start()
+            threads.append(t)
+            wait_for(lambda: queued() > before, 30, "esupd to queue request " + name)
+        hold.rollback()
+    for t in threads:
+        t.join(120)
+    assert {k: r.status for k, r in results.items()} == dict.fromkeys(results, 200)
+    seq = dict(db.query("SELECT event_id, seq FROM event_ids WHERE event_id LIKE 'A%%'"
+                        " OR event_id = 'B-1'"))
+    first = {name: min(v for k, v in seq.items() if k.startswith(name + "-"))
+             for name in ("A1", "A2", "A3", "A4")}
+    assert first["A1"] < seq["B-1"] < min(first["A2"], first["A3"], first["A4"]), (seq["B-1"], first)
