@@ -32,26 +32,24 @@ static const char cases_load_sql[] =
 /* Other cases' events about the parties and enterprises of the loaded cases: what the
  * cross-case rules judge by, and no more, so that a case costs the same whatever the party's
  * history. Each entry of $1 is one event of case group g: for a penalty ("p") the latest
- * penalty.decided against the party before it, within the first-offence window (the rule
- * asks only whether one exists); for an inspection ("i") the enterprise's inspections within
- * the context days around it (bursts are judged among them). The case's own events are
- * loaded already and left out here. Rows come per group, each event once per group. */
+ * penalty.decided against the party before it within the first-offence window (the rule asks
+ * only whether one exists: esup_latest_penalty, schema/007); for an inspection ("i") the
+ * enterprise's inspections within the context days around it (bursts are judged among
+ * them). The case's own events are loaded already and left out. Rows come by group, each
+ * event once per group. */
 static const char cases_context_sql[] =
-	"SELECT DISTINCT ON (s.g, e.seq) s.g, e.dept, e.case_no, e.body,"
+	"SELECT DISTINCT ON (s.g, e.seq) s.g, e.dept, e.case_no, e.body::text,"
 	"  floor(extract(epoch FROM e.received_at))::bigint"
 	" FROM jsonb_to_recordset($1::jsonb)"
 	"  AS s(g int, k text, s text, d text, c text, lo timestamptz, hi timestamptz)"
 	" CROSS JOIN LATERAL ("
-	"  (SELECT p.seq, p.dept, p.case_no, p.body::text, p.received_at FROM events p"
-	"   WHERE s.k = 'p' AND esup_event_subject(p.type, p.body) = s.s"
-	"    AND p.type IN ('penalty.decided', 'inspection.started') AND p.type = 'penalty.decided'"
-	"    AND p.at >= s.lo AND p.at < s.hi AND (p.dept, p.case_no) IS DISTINCT FROM (s.d, s.c)"
-	"   ORDER BY p.at DESC LIMIT 1)"
+	"  SELECT p.seq, p.dept, p.case_no, p.body, p.received_at"
+	"   FROM esup_latest_penalty(s.s, s.lo, s.hi, s.d, s.c) p WHERE s.k = 'p'"
 	"  UNION ALL"
-	"  (SELECT i.seq, i.dept, i.case_no, i.body::text, i.received_at FROM events i"
+	"  SELECT i.seq, i.dept, i.case_no, i.body, i.received_at FROM events i"
 	"   WHERE s.k = 'i' AND esup_event_subject(i.type, i.body) = s.s"
 	"    AND i.type IN ('penalty.decided', 'inspection.started') AND i.type = 'inspection.started'"
-	"    AND i.at BETWEEN s.lo AND s.hi AND (i.dept, i.case_no) IS DISTINCT FROM (s.d, s.c))"
+	"    AND i.at BETWEEN s.lo AND s.hi AND (i.dept, i.case_no) IS DISTINCT FROM (s.d, s.c)"
 	" ) e"
 	" ORDER BY s.g, e.seq";
 
