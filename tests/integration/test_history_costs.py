@@ -6,12 +6,13 @@ and the rows a case evaluation reads, never a timing. contrib/bench/history meas
   the function really runs).
 - One department's heavy requests do not hold another's small one for more than about one
   transaction: principals take turns at the writer.
-- A penalty's cross-case context is the one earlier penalty the first-offence rule needs: a
-  party with more earlier penalties than a case may hold events (10,000) is still judged,
-  and judged right on both sides of the window.
+- A penalty's cross-case context is one index probe per partition for the one earlier
+  penalty the first-offence rule needs: a party with more earlier penalties than a case may
+  hold events (10,000) is still judged, and judged right on both sides of the window.
 """
 
 import json
+import re
 import threading
 import time
 
@@ -56,21 +57,46 @@ def test_closed_alert_check_uses_an_index(db):
     evaluation = {"dept": "LY-HBJ", "case": "", "conditions": [
         {"rule": "PEN-NOT-LOWEST", "severity": "notice", "key": key, "supersedes": "",
          "since": since, "message": "again", "evidence": []}]}
-    plans = []
     with psycopg.connect(db.conninfo("postgres")) as conn:
-        conn.add_notice_handler(lambda d: plans.append(d.message_primary or ""))
-        for sql in ("LOAD 'auto_explain'", "SET auto_explain.log_min_duration = 0",
-                    "SET auto_explain.log_nested_statements = on",
-                    "SET client_min_messages = log"):
-            conn.execute(sql)
-        raised = conn.execute("SELECT * FROM esup_apply_evaluation(%s::jsonb, now())",
-                              (json.dumps(evaluation),)).fetchall()
+        raised, plans = auto_explained(conn, "SELECT * FROM esup_apply_evaluation(%s::jsonb, now())",
+                                       (json.dumps(evaluation),))
         conn.rollback()
     assert raised == [], "a closed condition was raised again: %r" % raised
     check = [p for p in plans if "'resolved'" in p and "since" in p and "Query Text" in p]
     assert check, "no plan of the closed-alert check among:\n" + "\n---\n".join(plans)
     assert "Seq Scan on alerts" not in check[0], check[0]
     assert "Index" in check[0] and "alerts_key_since" in check[0], check[0]
+
+
+def auto_explained(conn, sql, params, analyze=False):
+    """Runs sql with auto_explain on, nested statements included: (rows, plans)."""
+    plans = []
+    conn.add_notice_handler(lambda d: plans.append(d.message_primary or ""))
+    for setting in ("LOAD 'auto_explain'", "SET auto_explain.log_min_duration = 0",
+                    "SET auto_explain.log_nested_statements = on",
+                    "SET auto_explain.log_analyze = %s" % ("on" if analyze else "off"),
+                    "SET client_min_messages = log"):
+        conn.execute(setting)
+    return conn.execute(sql, params).fetchall(), plans
+
+
+def test_latest_penalty_reads_one_row(db):
+    """The first-offence lookup stops at the party's latest earlier penalty: however many it
+    has, no step of the plan reads more than a few rows."""
+    with psycopg.connect(db.conninfo("esup_owner"), autocommit=True) as conn:
+        conn.execute(PENALTIES, {"prefix": "P-", "n": 3000, "party": PARTY,
+                                 "last": "2026-03-19 10:00+08"})
+        conn.execute("ANALYZE events")
+    with psycopg.connect(db.conninfo("postgres")) as conn:
+        rows, plans = auto_explained(
+            conn, "SELECT case_no FROM esup_latest_penalty(%s, '2025-03-19 00:00+08',"
+            " '2026-03-20 10:00+08', 'LY-HBJ', 'P-1')", (PARTY,), analyze=True)
+    # P-1 is the latest (10:00 less a minute) but the asking case's own: the next one.
+    assert rows == [("P-2",)]
+    inner = [p for p in plans if "esup_event_subject" in p and "ORDER BY" in p]
+    assert inner, "\n---\n".join(plans)
+    read = [int(n) for n in re.findall(r"actual time=\S+ rows=(\d+)", inner[0])]
+    assert read and max(read) <= 3, inner[0]
 
 
 def post_until_committed(d, dept, events, timeout=60):
