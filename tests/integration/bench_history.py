@@ -78,13 +78,8 @@ def feed(tag, count):
 
 
 def post(client, events):
-    """As a client must: resend on 503."""
-    deadline = time.monotonic() + 120
-    while True:
-        r = client.post_events(events)
-        if r.status != 503 or time.monotonic() > deadline:
-            return r
-        time.sleep(float(r.header("Retry-After") or 1))
+    """As a client must: resend on 429 and 503."""
+    return client.post_events_committed(events, deadline=120)
 
 
 def run(daemon, tag, count=EVENTS):
