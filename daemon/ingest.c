@@ -65,6 +65,7 @@ struct ingest_req {
 	size_t nvalid;
 	int64_t queued_ms;              /* monotonic */
 	bool retried;                   /* failed in a batch; now runs alone, once */
+	size_t turn;                    /* its principal's ingest_turn, if still its own */
 };
 
 /* The statements of one batch, in order. */
@@ -576,30 +577,37 @@ ingest_on_result(const PGresult *res, void *arg)
 	ingest_issue(b);
 }
 
-/* The principal's turn entry; NULL when it has none (never served, or forgotten). */
+/* The turn entry of the request's principal; NULL when it has none (never served, or
+ * forgotten). The request remembers where it found it, so the queue is walked cheaply. */
 static struct ingest_turn *
-ingest_turn_find(struct ingest *ingest, const char *principal)
+ingest_turn_find(struct ingest *ingest, struct ingest_req *r)
 {
-	for (size_t i = 0; i < ingest->nturns; i++)
-		if (strncmp(ingest->turns[i].principal, principal, INGEST_PRINCIPAL_MAX) == 0)
+	if (r->turn < ingest->nturns &&
+	    strncmp(ingest->turns[r->turn].principal, r->principal, INGEST_PRINCIPAL_MAX) == 0)
+		return &ingest->turns[r->turn];
+	for (size_t i = 0; i < ingest->nturns; i++) {
+		if (strncmp(ingest->turns[i].principal, r->principal, INGEST_PRINCIPAL_MAX) == 0) {
+			r->turn = i;
 			return &ingest->turns[i];
+		}
+	}
 	return NULL;
 }
 
 static uint64_t
-ingest_last_served(struct ingest *ingest, const char *principal)
+ingest_last_served(struct ingest *ingest, struct ingest_req *r)
 {
-	const struct ingest_turn *t = ingest_turn_find(ingest, principal);
+	const struct ingest_turn *t = ingest_turn_find(ingest, r);
 
 	return t != NULL ? t->served : 0;
 }
 
-/* Records that the principal is served by the current batch. A full table forgets the
- * principal served longest ago: it only comes first again, once. */
+/* Records that the request's principal is served by the current batch. A full table
+ * forgets the principal served longest ago: it only comes first again, once. */
 static void
-ingest_mark_served(struct ingest *ingest, const char *principal)
+ingest_mark_served(struct ingest *ingest, struct ingest_req *r)
 {
-	struct ingest_turn *t = ingest_turn_find(ingest, principal);
+	struct ingest_turn *t = ingest_turn_find(ingest, r);
 
 	if (t == NULL && ingest->nturns < INGEST_TURNS)
 		t = &ingest->turns[ingest->nturns++];
@@ -609,7 +617,7 @@ ingest_mark_served(struct ingest *ingest, const char *principal)
 			if (ingest->turns[i].served < t->served)
 				t = &ingest->turns[i];
 	}
-	snprintf(t->principal, sizeof(t->principal), "%s", principal);
+	snprintf(t->principal, sizeof(t->principal), "%s", r->principal);
 	t->served = ingest->batches;
 }
 
@@ -632,7 +640,7 @@ ingest_batch_add(struct ingest_batch *b, struct ingest_req ***tail, struct inges
 	b->nreqs++;
 	b->nevents += r->nvalid;
 	ingest->queued_events -= r->nvalid;
-	ingest_mark_served(ingest, r->principal);
+	ingest_mark_served(ingest, r);
 }
 
 /* The request that leads the next batch, as the one before it in the queue (NULL: the
@@ -647,12 +655,14 @@ ingest_batch_leader(struct ingest *ingest)
 	if (ingest->head->retried)
 		return NULL;
 	for (struct ingest_req *p = NULL, *r = ingest->head; r != NULL; p = r, r = r->next) {
-		uint64_t served = ingest_last_served(ingest, r->principal);
+		uint64_t served = ingest_last_served(ingest, r);
 
 		if (served < best_served) {
 			best_served = served;
 			best_prev = p;
 		}
+		if (served == 0)
+			break;   /* never served: none comes before it */
 	}
 	return best_prev;
 }
@@ -667,7 +677,7 @@ ingest_batch_fill(struct ingest_batch *b, struct ingest_req ***tail, bool one_ea
 
 	while (r != NULL && b->nevents < ingest->limits.batch_max_events) {
 		if (r->retried || b->nevents + r->nvalid > ingest->limits.batch_max_events ||
-		    (one_each && ingest_last_served(ingest, r->principal) == ingest->batches)) {
+		    (one_each && ingest_last_served(ingest, r) == ingest->batches)) {
 			prev = r;
 			r = r->next;
 			continue;
@@ -908,6 +918,7 @@ ingest_req_create(const struct mon_batch *batch, const char *principal, int64_t 
 	r->done = done;
 	r->arg = arg;
 	r->queued_ms = ingest_now_ms();
+	r->turn = SIZE_MAX;
 	r->statuses = calloc(batch->count ? batch->count : 1, sizeof(*r->statuses));
 	r->principal = strdup(principal);
 	if (r->statuses == NULL || r->principal == NULL) {
