@@ -40,12 +40,17 @@ PARTY = "91410305MA45N8QX60"   # the party with the long history
 OTHERS = ["91410300MA44ABCD1R", "91410300MA9LD7HU5K", "91410307MA44XG7T3D"]
 
 CLOSED_ALERTS = """
+WITH a AS (
 INSERT INTO alerts (rule, severity, dept, case_no, dedup_key, message, since, raised_at,
                     status, status_at)
 SELECT 'PEN-NOT-LOWEST', 'notice', 'LY-HBJ', 'OLD-' || g, 'PEN-NOT-LOWEST|LY-HBJ|OLD-' || g || '|old-' || g,
        'closed long ago', t, t, (ARRAY['resolved', 'dismissed', 'revoked', 'superseded'])[1 + g %% 4], t
   FROM generate_series(1, %(n)s) g,
        LATERAL (SELECT timestamptz '2024-01-01 00:00+08' + g * interval '1 minute' AS t) x
+ RETURNING id, status
+)
+INSERT INTO alert_actions (alert_id, action, actor, note, at, from_state, to_state)
+SELECT id, 'close', 'history', '', now(), 'open', status FROM a
 """
 
 # Earlier penalties against PARTY, one every 30 minutes back from 2026-02-28, in their own cases.
@@ -128,7 +133,8 @@ def run(daemon, tag, count=EVENTS):
 
 
 def populate(db):
-    with psycopg.connect(db.conninfo("esup_owner"), autocommit=True) as conn:
+    with psycopg.connect(db.conninfo("esup_admin"), autocommit=True) as conn:
+        conn.execute("SET ROLE esup_owner")
         start = time.monotonic()
         conn.execute(CLOSED_ALERTS, {"n": CLOSED})
         conn.execute(HISTORY, {"n": PENALTIES, "party": PARTY})

@@ -24,11 +24,16 @@ CLOSED = 5000
 
 # Closed alerts as years of ingest and supervision leave them, written directly.
 CLOSED_ALERTS = """
+WITH a AS (
 INSERT INTO alerts (rule, severity, dept, case_no, dedup_key, message, since, status)
 SELECT 'PEN-NOT-LOWEST', 'notice', 'LY-HBJ', 'OLD-' || g, 'PEN-NOT-LOWEST|LY-HBJ|OLD-' || g,
        'old', timestamptz '2025-01-01 00:00+08' + g * interval '1 minute',
        (ARRAY['resolved', 'dismissed', 'revoked', 'superseded'])[1 + g %% 4]
   FROM generate_series(1, %(n)s) g
+ RETURNING id, status
+)
+INSERT INTO alert_actions (alert_id, action, actor, note, at, from_state, to_state)
+SELECT id, 'close', 'history', '', now(), 'open', status FROM a
 """
 
 # penalty.decided events against PARTY in their own cases of LY-HBJ, one a minute back from
@@ -49,7 +54,8 @@ SELECT nextval('events_seq'), now(), 'LY-HBJ', %(prefix)s::text || g, 'penalty.d
 
 
 def test_closed_alert_check_uses_an_index(db):
-    with psycopg.connect(db.conninfo("esup_owner"), autocommit=True) as conn:
+    with psycopg.connect(db.conninfo("esup_admin"), autocommit=True) as conn:
+        conn.execute("SET ROLE esup_owner")
         conn.execute(CLOSED_ALERTS, {"n": CLOSED})
         conn.execute("ANALYZE alerts")
     key, since = "PEN-NOT-LOWEST|LY-HBJ|OLD-7", "2025-01-01T00:07:00+08:00"
@@ -82,7 +88,8 @@ def auto_explained(conn, sql, params, analyze=False):
 def test_latest_penalty_reads_one_row(db):
     """The first-offence lookup stops at the party's latest earlier penalty: however many it
     has, no step of the plan reads more than a few rows."""
-    with psycopg.connect(db.conninfo("esup_owner"), autocommit=True) as conn:
+    with psycopg.connect(db.conninfo("esup_admin"), autocommit=True) as conn:
+        conn.execute("SET ROLE esup_owner")
         conn.execute(PENALTIES, {"prefix": "P-", "n": 3000, "party": PARTY,
                                  "last": "2026-03-19 10:00+08"})
         conn.execute("ANALYZE events")
@@ -118,7 +125,8 @@ def rules_of(db, case):
 
 def test_party_with_long_history_is_judged(daemon_factory, refdb):
     db = refdb
-    with psycopg.connect(db.conninfo("esup_owner"), autocommit=True) as conn:
+    with psycopg.connect(db.conninfo("esup_admin"), autocommit=True) as conn:
+        conn.execute("SET ROLE esup_owner")
         # More earlier penalties within the first-offence window than a case may hold...
         conn.execute(PENALTIES, {"prefix": "IN-", "n": 10001, "party": PARTY,
                                  "last": "2026-03-19 10:00+08"})
@@ -136,7 +144,8 @@ def test_party_with_long_history_is_judged(daemon_factory, refdb):
 
 def test_first_offence_window_is_kept(daemon_factory, refdb):
     db = refdb
-    with psycopg.connect(db.conninfo("esup_owner"), autocommit=True) as conn:
+    with psycopg.connect(db.conninfo("esup_admin"), autocommit=True) as conn:
+        conn.execute("SET ROLE esup_owner")
         # The party's penalties all lie before the window (365 days before 2026-03-20).
         conn.execute(PENALTIES, {"prefix": "OUT-", "n": 2000, "party": PARTY,
                                  "last": "2025-03-19 23:59+08"})
@@ -177,7 +186,8 @@ def test_small_request_waits_one_transaction(daemon_factory, refdb):
         return d.log_text().count("ingest: queued")
 
     threads = []
-    with psycopg.connect(db.conninfo("esup_owner")) as hold:
+    with psycopg.connect(db.conninfo("esup_admin")) as hold:
+        hold.execute("SET ROLE esup_owner")
         # The writer's next INSERT waits for this lock: the first request is in flight.
         hold.execute("LOCK TABLE event_ids IN SHARE MODE")
         sends = [("A%d" % i, "LY-SCJGJ", [event(id="A%d-%d" % (i, n)) for n in range(10)])
