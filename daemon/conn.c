@@ -4,7 +4,8 @@
  * OpenSSL has decrypted bytes into it and before evhttp's read callback parses them. It takes
  * the fresh bytes out and judges them:
  *   - a request head is held here (at most max_header_bytes, under a header_timeout_s
- *     deadline from its first byte) until its blank line, then checked strictly (http_head.c); only a head that passes is handed back to evhttp, unchanged;
+ *     deadline from its first byte) until its blank line, then checked strictly
+ *     (http_head.c); only a head that passes is handed back to evhttp, unchanged;
  *   - a body is handed straight through, counted against its Content-Length, under a deadline
  *     of body_timeout_s plus its length at body_min_rate_bytes_s;
  *   - a body is allowed only when the TLS peer is a registered principal: anyone else costs
@@ -25,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -63,9 +63,7 @@ struct conn {
 	unsigned retry_after_s;
 };
 
-static int conn_index = -1;
-
-/* ---------------------------------------------------------------- the connection */
+static int conn_index = -1;   /* the SSL ex_data slot of struct conn */
 
 static const char *
 conn_peer(const struct conn *c, char *buf, size_t size)
