@@ -32,6 +32,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
+#include "health.h"
 #include "http_head.h"
 #include "identity.h"
 #include "listener.h"
@@ -59,7 +60,7 @@ struct conn {
 	bool releasing;                  /* our own additions to input: not new bytes */
 	bool counted, unauthenticated, identified;
 	int status;                      /* the refusal */
-	const char *message;
+	char *message;                   /* NULL when out of memory */
 	unsigned retry_after_s;
 };
 
@@ -167,7 +168,8 @@ conn_refuse(struct conn *c, int status, const char *message, unsigned retry_afte
 	listener_note(c->d->accept, cause, LOG_LEVEL_INFO, "refused a request from %s: %d %s",
 		conn_peer(c, peer, sizeof(peer)), status, message);
 	c->status = status;
-	c->message = message;
+	free(c->message);
+	c->message = strdup(message);
 	c->retry_after_s = retry_after_s;
 	c->state = CONN_REFUSED;
 	evtimer_del(c->deadline);
@@ -180,6 +182,7 @@ static bool
 conn_may_send_body(struct conn *c)
 {
 	const char *fp, *subject;
+	char missing[512];
 	enum tls_peer peer = tls_peer_identity(c->ssl, &fp, &subject);
 	unsigned retry = c->d->cfg->retry_after_s;
 	enum listener_cause cause = CAUSE_UNAUTHENTICATED_BODY;
@@ -191,8 +194,8 @@ conn_may_send_body(struct conn *c)
 			retry, cause);
 	else if (peer != TLS_PEER_OK)
 		conn_refuse(c, 403, "this certificate may not send requests", 0, cause);
-	else if (!identity_ready(c->d->identity))
-		conn_refuse(c, 503, "principals not loaded yet: database unavailable", retry, cause);
+	else if (!health_can_authenticate(c->d))
+		conn_refuse(c, 503, health_missing(c->d, missing, sizeof(missing)), retry, cause);
 	else if (identity_find(c->d->identity, fp) == NULL)
 		conn_refuse(c, 403, "certificate is not registered as a principal", 0, cause);
 	return c->state != CONN_REFUSED;
@@ -351,7 +354,7 @@ conn_identify(struct conn *c)
 
 	c->identified = true;
 	if (tls_peer_identity(c->ssl, &fp, &subject) == TLS_PEER_OK &&
-	    identity_ready(c->d->identity) && identity_find(c->d->identity, fp) != NULL) {
+	    health_can_authenticate(c->d) && identity_find(c->d->identity, fp) != NULL) {
 		c->unauthenticated = false;
 		listener_authenticated(c->d->accept);
 	}
@@ -395,6 +398,7 @@ conn_destroy(struct conn *c)
 	if (c->fresh != NULL)
 		evbuffer_free(c->fresh);
 	free(c->head);
+	free(c->message);
 	free(c);
 }
 
@@ -482,7 +486,7 @@ conn_refusal(struct evhttp_request *req, int *status, const char **message, unsi
 	if (c->state != CONN_REFUSED || uri == NULL || strcmp(uri, CONN_REJECTED_PATH) != 0)
 		return false;
 	*status = c->status;
-	*message = c->message;
+	*message = c->message ? c->message : "request refused";
 	*retry_after_s = c->retry_after_s;
 	return true;
 }
