@@ -183,7 +183,7 @@ conn_may_send_body(struct conn *c)
 {
 	const char *fp, *subject;
 	char missing[512];
-	enum tls_peer peer = tls_peer_identity(c->ssl, &fp, &subject);
+	enum tls_peer peer = tls_peer_identity(c->ssl, c->d->tls, &fp, &subject);
 	unsigned retry = c->d->cfg->retry_after_s;
 	enum listener_cause cause = CAUSE_UNAUTHENTICATED_BODY;
 
@@ -353,7 +353,7 @@ conn_identify(struct conn *c)
 	const char *fp, *subject;
 
 	c->identified = true;
-	if (tls_peer_identity(c->ssl, &fp, &subject) == TLS_PEER_OK &&
+	if (tls_peer_identity(c->ssl, c->d->tls, &fp, &subject) == TLS_PEER_OK &&
 	    health_can_authenticate(c->d) && identity_find(c->d->identity, fp) != NULL) {
 		c->unauthenticated = false;
 		listener_authenticated(c->d->accept);
