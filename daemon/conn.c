@@ -165,8 +165,13 @@ conn_refuse(struct conn *c, int status, const char *message, unsigned retry_afte
 		"GET " CONN_REJECTED_PATH " HTTP/1.1\r\nHost: esupd\r\nConnection: close\r\n\r\n";
 	char peer[64];
 
-	listener_note(c->d->accept, cause, LOG_LEVEL_INFO, "refused a request from %s: %d %s",
-		conn_peer(c, peer, sizeof(peer)), status, message);
+	/* refusals of who the client is are logged with tls.c's, in the same words as
+	 * http_authenticate's; framing faults here */
+	if (cause == CAUSE_UNAUTHENTICATED_BODY)
+		listener_counted(c->d->accept, cause);
+	else
+		listener_note(c->d->accept, cause, LOG_LEVEL_INFO, "refused a request from %s: %d %s",
+			conn_peer(c, peer, sizeof(peer)), status, message);
 	c->status = status;
 	free(c->message);
 	c->message = strdup(message);
@@ -187,17 +192,21 @@ conn_may_send_body(struct conn *c)
 	unsigned retry = c->d->cfg->retry_after_s;
 	enum listener_cause cause = CAUSE_UNAUTHENTICATED_BODY;
 
-	if (peer == TLS_PEER_NONE)
+	if (peer == TLS_PEER_NONE) {
+		tls_log_refusal(c->d->peers, c->ssl, "401: a request without a client certificate");
 		conn_refuse(c, 401, "a client certificate is required", 0, cause);
-	else if (peer == TLS_PEER_TOO_MANY)
+	} else if (peer == TLS_PEER_TOO_MANY) {
 		conn_refuse(c, 429, "too many open connections for this certificate; reuse one (keep-alive)",
 			retry, cause);
-	else if (peer != TLS_PEER_OK)
-		conn_refuse(c, 403, "this certificate may not send requests", 0, cause);
-	else if (!health_can_authenticate(c->d))
+	} else if (peer != TLS_PEER_OK) {   /* logged by tls.c */
+		conn_refuse(c, 403, "certificate revoked or no longer acceptable", 0, cause);
+	} else if (!health_can_authenticate(c->d)) {
 		conn_refuse(c, 503, health_missing(c->d, missing, sizeof(missing)), retry, cause);
-	else if (identity_find(c->d->identity, fp) == NULL)
+	} else if (identity_find(c->d->identity, fp) == NULL) {
+		tls_log_refusal(c->d->peers, c->ssl, "403: certificate %s (%s) is not a registered, "
+			"enabled principal", fp, subject);
 		conn_refuse(c, 403, "certificate is not registered as a principal", 0, cause);
+	}
 	return c->state != CONN_REFUSED;
 }
 

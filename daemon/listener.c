@@ -230,6 +230,12 @@ listener_note(struct listener *l, enum listener_cause cause, enum log_level leve
 		cause_names[cause], l->counts[cause]);
 }
 
+void
+listener_counted(struct listener *l, enum listener_cause cause)
+{
+	l->counts[cause]++;
+}
+
 unsigned long
 listener_count(const struct listener *l, enum listener_cause cause)
 {

@@ -61,6 +61,8 @@ void listener_closed(struct listener *l, bool unauthenticated);
 /* Counts one event of cause and logs it, at most one line per cause every few seconds. */
 void listener_note(struct listener *l, enum listener_cause cause, enum log_level level,
 		const char *fmt, ...) LOG_PRINTF(4, 5);
+/* Counts one event of cause that someone else logs. */
+void listener_counted(struct listener *l, enum listener_cause cause);
 unsigned long listener_count(const struct listener *l, enum listener_cause cause);
 
 #endif
