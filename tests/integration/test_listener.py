@@ -96,6 +96,18 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / 100.0   # utime + stime, in clock ticks
 
 
+def server_side_connections(port):
+    """esupd's sockets of connections to port still open on its side (ESTABLISHED or
+    CLOSE_WAIT): the connections it still counts."""
+    n = 0
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if int(fields[1].split(":")[1], 16) == port and fields[3] in ("01", "08"):
+                n += 1
+    return n
+
+
 def healthz_ok(d):
     with contextlib.suppress(OSError, ssl.SSLError):
         return d.healthz().status == 200
@@ -225,6 +237,8 @@ def test_slow_body_is_cut_by_the_minimum_rate(daemon_factory):
 def test_unauthenticated_connection_cap(daemon_factory):
     d = daemon_factory(limits={"max_unauthenticated_connections": 3,
                                "handshake_timeout_s": 60}).start()
+    # the start-up probes' connections must be gone from esupd's count first
+    wait_for(lambda: server_side_connections(d.port) == 0, 20, "the probes' connections to close")
     with contextlib.ExitStack() as stack:
         idle = [stack.enter_context(socket.create_connection(("127.0.0.1", d.port)))
                 for _ in range(3)]
