@@ -36,6 +36,11 @@ struct config {
 	unsigned max_connections_per_principal;
 	unsigned idle_timeout_s;
 	unsigned handshake_timeout_s;
+	unsigned max_connections;           /* 0: derived from the file descriptor limit */
+	unsigned max_unauthenticated_connections;
+	unsigned header_timeout_s;          /* a request head, from its first byte */
+	unsigned body_timeout_s;            /* a body: this long plus its length at the rate below */
+	unsigned body_min_rate_bytes_s;
 	/* [ingest] */
 	size_t batch_max_events;
 	unsigned batch_max_delay_ms;

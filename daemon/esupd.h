@@ -18,6 +18,7 @@ struct tls_peers;
 struct ingest;
 struct refdata;
 struct sweeper;
+struct listener;
 
 struct esupd {
 	const char *config_path;
@@ -27,6 +28,8 @@ struct esupd {
 	struct tls_peers *peers;      /* open connections per client certificate */
 	struct evhttp *http;
 	struct evhttp_bound_socket *listener;
+	struct listener *accept;      /* connection counts and caps; outlives the event loop */
+	unsigned fd_limit;            /* RLIMIT_NOFILE in force */
 	struct db *writer;            /* ingest transactions only */
 	struct db *reader;            /* principals, reference data, queries outside transactions */
 	struct db *sweep_db;          /* the sweeper's transactions */

@@ -10,24 +10,38 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/keyvalq_struct.h>
 
+#include "conn.h"
 #include "db.h"
 #include "health.h"
+#include "listener.h"
 #include "log.h"
 #include "tls.h"
+
+/* A bufferevent that cannot take a socket: evhttp's bufferevent_setfd() fails, so it closes
+ * the connection at once. Returning NULL instead would make evhttp serve the socket over a
+ * plain bufferevent of its own, without TLS. */
+static struct bufferevent *
+http_refusing_bufferevent(struct event_base *base)
+{
+	struct bufferevent *pair[2];
+
+	if (bufferevent_pair_new(base, 0, pair) != 0)
+		return NULL;
+	bufferevent_free(pair[1]);
+	return pair[0];
+}
 
 static struct bufferevent *
 http_new_connection(struct event_base *base, void *arg)
 {
 	struct esupd *d = arg;
-	SSL *ssl = tls_session_new(d->tls, base, d->cfg->handshake_timeout_s, d->peers);
+	struct bufferevent *bev = conn_bufferevent_new(d, base);
 
-	if (ssl == NULL)
-		return NULL;
-	/* fd -1: evhttp hands the accepted socket to the bufferevent right after this. */
-	struct bufferevent *bev = bufferevent_openssl_socket_new(base, -1, ssl,
-		BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL)
-		SSL_free(ssl);
+	if (bev == NULL) {
+		listener_note(d->accept, CAUSE_SETUP, LOG_LEVEL_WARNING,
+			"cannot set up a TLS session for a new connection: closing it");
+		bev = http_refusing_bufferevent(base);
+	}
 	return bev;
 }
 
@@ -139,7 +153,18 @@ http_route(struct evhttp_request *req, void *arg)
 	struct esupd *d = arg;
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	enum evhttp_cmd_type method = evhttp_request_get_command(req);
+	const char *refusal;
+	unsigned retry_after_s;
+	int status;
 
+	if (conn_refusal(req, &status, &refusal, &retry_after_s)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		if (retry_after_s > 0)
+			http_reply_retry(req, status, retry_after_s, refusal);
+		else
+			http_reply_error(req, status, refusal);
+		return;
+	}
 	if (path == NULL)
 		path = "";
 	if (strcmp(path, "/healthz") == 0) {
@@ -184,6 +209,8 @@ http_apply_limits(struct esupd *d)
 	evhttp_set_max_body_size(d->http, (ev_ssize_t)d->cfg->max_body_bytes);
 	evhttp_set_max_headers_size(d->http, (ev_ssize_t)d->cfg->max_header_bytes);
 	evhttp_set_timeout(d->http, (int)d->cfg->idle_timeout_s);
+	if (d->accept != NULL)
+		listener_set_limits(d->accept, d->cfg);
 }
 
 bool
@@ -203,6 +230,12 @@ http_start(struct esupd *d)
 		log_warn("cannot listen on %s:%u", d->cfg->listen_address, d->cfg->listen_port);
 		return false;
 	}
+	d->accept = listener_create(d->base, evhttp_bound_socket_get_listener(d->listener),
+		d->fd_limit, d->cfg);
+	if (d->accept == NULL) {
+		log_warnx("out of memory");
+		return false;
+	}
 	log_info("listening on %s:%u", d->cfg->listen_address, d->cfg->listen_port);
 	return true;
 }
@@ -210,6 +243,7 @@ http_start(struct esupd *d)
 void
 http_stop_accepting(struct esupd *d)
 {
+	listener_stop(d->accept);
 	if (d->listener != NULL) {
 		evhttp_del_accept_socket(d->http, d->listener);
 		d->listener = NULL;

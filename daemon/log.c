@@ -91,6 +91,18 @@ log_emit(enum log_level level, const char *fmt, va_list ap, const char *suffix)
 	}
 }
 
+static void log_print(enum log_level level, const char *fmt, ...) LOG_PRINTF(2, 3);
+
+static void
+log_print(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(level, fmt, ap, NULL);
+	va_end(ap);
+}
+
 #define LOG_BODY(level, suffix) do {            \
 	va_list ap;                             \
 	va_start(ap, fmt);                      \
@@ -109,6 +121,41 @@ log_warn(const char *fmt, ...)
 void log_warnx(const char *fmt, ...) { LOG_BODY(LOG_LEVEL_WARNING, NULL); }
 void log_info(const char *fmt, ...) { LOG_BODY(LOG_LEVEL_INFO, NULL); }
 void log_debug(const char *fmt, ...) { LOG_BODY(LOG_LEVEL_DEBUG, NULL); }
+
+/* Whether a line of this cause may be written now; stamps it when so. */
+static bool
+log_limit_due(struct log_limit *limit, unsigned interval_s)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (limit->started && now.tv_sec - limit->last.tv_sec < (time_t)interval_s)
+		return false;
+	limit->last = now;
+	limit->started = true;
+	return true;
+}
+
+void
+log_limited(struct log_limit *limit, unsigned interval_s, enum log_level level, const char *fmt, ...)
+{
+	char msg[1024], count[64] = "";
+	va_list ap;
+
+	if (level > logger.level)
+		return;
+	if (!log_limit_due(limit, interval_s)) {
+		limit->suppressed++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (limit->suppressed > 0)
+		snprintf(count, sizeof(count), " (%lu more like this suppressed)", limit->suppressed);
+	limit->suppressed = 0;
+	log_print(level, "%s%s", msg, count);
+}
 
 void
 fatal(const char *fmt, ...)

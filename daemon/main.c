@@ -19,6 +19,7 @@
 #include "http.h"
 #include "identity.h"
 #include "ingest.h"
+#include "listener.h"
 #include "log.h"
 #include "migrate.h"
 #include "refdata.h"
@@ -278,6 +279,7 @@ esupd_start(struct esupd *d)
 		fatalx("TLS configuration failed");
 	if ((d->peers = tls_peers_create(cfg->max_connections_per_principal)) == NULL)
 		fatalx("out of memory");
+	d->fd_limit = listener_raise_fd_limit();
 	if (!http_start(d))
 		exit(1);
 	drop_privileges(cfg);
@@ -313,6 +315,7 @@ esupd_finish(struct esupd *d)
 	event_free(d->sig_term);
 	event_free(d->sig_int);
 	event_free(d->sig_hup);
+	listener_stop(d->accept);
 	if (d->http)
 		evhttp_free(d->http);
 	db_destroy(d->writer);
@@ -327,6 +330,7 @@ esupd_finish(struct esupd *d)
 	 * freed only here */
 	event_base_free(d->base);
 	tls_peers_destroy(d->peers);
+	listener_destroy(d->accept);
 	config_destroy(d->cfg);
 }
 
