@@ -77,10 +77,10 @@ def test_database_restart_during_stream(esupd, db, pg):
                 return False
             body = r.json()
             return (body["status"], body["database"]) == ("degraded", "down")
-        wait_for(down, 15, "/healthz to report the database down")
+        wait_for(down, 60, "/healthz to report the database down")
         refused_before = stream.sender.refusals.get(503, 0)
         stream.gate.set()
-        wait_for(lambda: stream.sender.refusals.get(503, 0) > refused_before, 15,
+        wait_for(lambda: stream.sender.refusals.get(503, 0) > refused_before, 60,
                  "the client to be refused with 503 while the database is down")
         pg.start()
         wait_for(lambda: esupd.healthz().status == 200, 30, "/healthz to report up again")
@@ -98,7 +98,7 @@ def test_database_restart_during_stream(esupd, db, pg):
 def test_503_carries_retry_after(esupd, db, pg):
     pg.stop("fast")
     try:
-        wait_for(lambda: esupd.healthz().status == 503, 15, "/healthz to report down")
+        wait_for(lambda: esupd.healthz().status == 503, 60, "/healthz to report down")
         with esupd.client("dept-LY-SCJGJ") as c:
             r = c.post_events([event(), event()])
         assert r.status == 503, r.body
