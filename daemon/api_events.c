@@ -38,6 +38,18 @@ content_type_format(const char *value, enum mon_body_format *format)
 	return true;
 }
 
+/* No Content-Encoding, or only "identity". */
+static bool
+content_encoding_identity(const char *value)
+{
+	if (value == NULL)
+		return true;
+	value += strspn(value, " \t");
+	size_t len = strcspn(value, " \t");
+	return len == strlen("identity") && strncasecmp(value, "identity", len) == 0 &&
+		value[len + strspn(value + len, " \t")] == '\0';
+}
+
 static json_t *
 error_json(const struct mon_error *err)
 {
@@ -161,6 +173,13 @@ api_events_post(struct esupd *d, struct evhttp_request *req)
 	}
 	if (!content_type_format(evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type"), &format)) {
 		http_reply_error(req, 415, "Content-Type must be application/json or application/x-ndjson");
+		return;
+	}
+	/* A coded body (gzip, ...) is not what would be parsed: refuse it rather than read it as
+	 * plain text (RFC 9110 8.4.1). */
+	if (!content_encoding_identity(evhttp_find_header(evhttp_request_get_input_headers(req),
+			"Content-Encoding"))) {
+		http_reply_error(req, 415, "Content-Encoding is not supported: send the body uncompressed");
 		return;
 	}
 	er = calloc(1, sizeof(*er));
