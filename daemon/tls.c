@@ -284,8 +284,26 @@ tls_crl_current(const X509_CRL *crl, time_t now, char *why, size_t len)
 	return true;
 }
 
-/* Reads every CRL of a PEM file into the store; each must be inside its validity window,
- * because OpenSSL would refuse every client certificate with an expired one. */
+/* True when a certificate of the store (the configured CA) issued and signed the CRL. A CRL
+ * of another CA leaves every client without one of its own CA: all would be refused. */
+static bool
+tls_crl_issuer_known(X509_STORE *store, X509_CRL *crl)
+{
+	STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(store);
+
+	for (int i = 0; i < sk_X509_OBJECT_num(objects); i++) {
+		X509 *ca = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i));
+
+		if (ca != NULL && X509_NAME_cmp(X509_get_subject_name(ca), X509_CRL_get_issuer(crl)) == 0 &&
+		    X509_CRL_verify(crl, X509_get0_pubkey(ca)) == 1)
+			return true;
+	}
+	return false;
+}
+
+/* Reads every CRL of a PEM file into the store; each must be issued by the configured CA and
+ * inside its validity window, because OpenSSL would refuse every client certificate with an
+ * expired or foreign one. */
 static bool
 tls_load_crl(SSL_CTX *ctx, const char *path)
 {
@@ -297,7 +315,12 @@ tls_load_crl(SSL_CTX *ctx, const char *path)
 	bool ok = in != NULL;
 
 	while (ok && (crl = PEM_read_bio_X509_CRL(in, NULL, NULL, NULL)) != NULL) {
-		if (!tls_crl_current(crl, time(NULL), why, sizeof(why))) {
+		if (!tls_crl_issuer_known(store, crl)) {
+			X509_NAME_oneline(X509_CRL_get_issuer(crl), why, sizeof(why));
+			log_warnx("%s: CRL issued by %s, which is not (or did not sign it as) the configured "
+				"CA; refusing it", path, why);
+			ok = false;
+		} else if (!tls_crl_current(crl, time(NULL), why, sizeof(why))) {
 			log_warnx("%s: %s; refusing it: publish a current CRL (openssl ca -gencrl) and reload", path, why);
 			ok = false;
 		} else if (X509_STORE_add_crl(store, crl) != 1) {

@@ -273,6 +273,18 @@ def test_expired_or_unreadable_crl_is_refused_at_start_and_by_check(daemon_facto
     assert proc.returncode != 0 and "cannot load certificate revocation list" in proc.stdout + proc.stderr
 
 
+def test_crl_of_another_ca_is_refused(daemon_factory, certs, testdir):
+    """A CRL that the configured CA did not issue would leave every client without a CRL of
+    its issuer: all refused. It is a configuration error (before, -n said ok)."""
+    d = daemon_factory()
+    crl = testdir / "crl.pem"
+    shutil.copy(certs.other / "crl.pem", crl)
+    proc = check_config(d)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out
+    assert "not (or did not sign it as) the configured CA" in out, out
+
+
 def test_expired_crl_on_reload_keeps_the_running_one(esupd, certs, testdir):
     """A SIGHUP with an expired CRL is refused loudly; the running context keeps working
     (before, every client was locked out without a word)."""
