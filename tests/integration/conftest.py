@@ -459,16 +459,9 @@ class Daemon:
         return found
 
 
-@pytest.fixture
-def daemon_factory(db, certs, testdir, request):
-    """daemon_factory(as_root=False, limits={...}, ...) -> a Daemon (not started)."""
-    made = []
-
-    def make(**kw):
-        d = Daemon(db, certs, testdir, **kw)
-        made.append(d)
-        return d
-    yield make
+def finish_daemons(made, request):
+    """At a test's teardown: stops every Daemon in made that still runs, prints their logs when
+    the test or a daemon failed, and fails the test on a bad exit or a sanitizer report."""
     problems = []
     for d in made:
         if d.runs and d.runs[-1][2] is None:
@@ -480,6 +473,19 @@ def daemon_factory(db, certs, testdir, request):
             print("---- esupd log (%s) ----\n%s" % (d.dir, d.log_tail(120)))
     if problems:
         pytest.fail("\n".join(problems))
+
+
+@pytest.fixture
+def daemon_factory(db, certs, testdir, request):
+    """daemon_factory(as_root=False, limits={...}, ...) -> a Daemon (not started)."""
+    made = []
+
+    def make(**kw):
+        d = Daemon(db, certs, testdir, **kw)
+        made.append(d)
+        return d
+    yield make
+    finish_daemons(made, request)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 import oracle
-from conftest import BUILD, Daemon, chown_daemon, event, wait_for
+from conftest import BUILD, Daemon, chown_daemon, event, finish_daemons, wait_for
 from esupclient import Client, StreamSender
 
 ESUPCTL = BUILD / "contrib" / "esupctl"
@@ -33,17 +33,7 @@ def two(refdb, certs, testdir, request):
         made.append(Daemon(refdb, certs, d, testing={"clock_offset_s": offset},
                            sweeper=SWEEPER, log={"level": "debug"}))
     yield made, offset
-    problems = []
-    for d in made:
-        if d.runs and d.runs[-1][2] is None:
-            d.stop()
-        problems += d.problems()
-    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
-    if problems or failed:
-        for d in made:
-            print("---- esupd log (%s) ----\n%s" % (d.dir, d.log_tail(120)))
-    if problems:
-        pytest.fail("\n".join(problems))
+    finish_daemons(made, request)
 
 
 def swept_cases(daemon):
