@@ -87,8 +87,10 @@ def test_ready_is_announced_only_with_the_rules(daemon_factory, db, testdir, not
     d = daemon_factory().start(wait=False)
     wait_for(lambda: "reference table calendar refused" in d.log_text(), 30,
              "the daemon to refuse the calendar")
-    r = wait_for(lambda: healthz_answer(d), 30, "/healthz to answer")
-    assert r.status == 503, r.body
+    # the connections come up one by one: wait until what is missing is the calendar
+    r = wait_for(lambda: (lambda a: a if a is not None and a.status == 503 and
+                          "calendar" in a.json().get("missing", "") else None)(healthz_answer(d)),
+                 30, "/healthz to name the refused calendar")
     body = r.json()
     assert body["ready"] is False and body["status"] == "starting", body
     assert body["checks"]["rules"]["status"] == "failing", body
@@ -146,7 +148,8 @@ def test_healthz_says_degraded_when_the_database_goes(daemon_factory, db, pg):
     d = daemon_factory().start()
     pg.stop("immediate")   # no shutdown checkpoint: a loaded machine made "fast" take a minute
     try:
-        r = wait_for(lambda: (lambda a: a if a is not None and a.status == 503 else None)(
+        r = wait_for(lambda: (lambda a: a if a is not None and a.status == 503 and
+                              a.json()["checks"]["writer"]["status"] == "failing" else None)(
             healthz_answer(d)), 30, "/healthz to notice the database is gone")
         body = r.json()
         assert body["status"] == "degraded" and body["database"] == "down", body
