@@ -2,7 +2,9 @@
  * NDJSON events read from stdin, without a database or a daemon: the way to try a rule on
  * a handful of events, and the driver of the golden rule tests in tests/rules. Like the
  * daemon, it hands each case the other cases' events its cross-case rules read. `esupctl
- * rules` lists the rule codes the engine knows. See contrib/esupctl.1 and docs/rules.md. */
+ * rules` lists the rule codes the engine knows. `esupctl alerts` is the supervisors' client
+ * of esupd's alert API (alerts.c). See contrib/esupctl.1, docs/rules.md and
+ * docs/supervising.md. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "alerts.h"
 #include "mon_event.h"
 #include "mon_rules.h"
 #include "mon_value.h"
@@ -52,6 +55,7 @@ static void usage(FILE *out)
 		"usage: esupctl eval --refdata DIR [--now TIME] [--param NAME=VALUE]... "
 		"[--disable RULE]...\n"
 		"       esupctl rules\n"
+		"       esupctl alerts COMMAND ...   (esupctl alerts --help)\n"
 		"\n"
 		"eval reads NDJSON events on stdin, evaluates each (dept, case), and each event\n"
 		"without a case on its own, as of TIME (RFC 3339, default: now) against\n"
@@ -759,6 +763,8 @@ int main(int argc, char **argv)
 		return cmd_eval(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "rules") == 0)
 		return cmd_rules(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "alerts") == 0)
+		return alerts_main(argc - 1, argv + 1);
 	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		usage(stdout);
 		return 0;
