@@ -848,8 +848,8 @@ cmd_rules(struct ctl *c, const struct args *a)
 
 /* ------------------------------------------------------------ connection and dispatch */
 
-/* The [server] listen of the daemon's configuration as a URL: a wildcard or loopback
- * address becomes localhost (the name the certificate is for). */
+/* The [server] listen of the daemon's configuration as a URL: a wildcard address becomes
+ * localhost. */
 static bool
 url_from_config(const char *path, char *url, size_t len)
 {
@@ -877,8 +877,7 @@ url_from_config(const char *path, char *url, size_t len)
 		*colon = '\0';
 		found = true;
 		snprintf(url, len, "https://%s:%s", s[0] == '\0' || strcmp(s, "0.0.0.0") == 0 ||
-			strcmp(s, "[::]") == 0 || strcmp(s, "127.0.0.1") == 0 ||
-			strcmp(s, "[::1]") == 0 || strcmp(s, "*") == 0 ? "localhost" : s, colon + 1);
+			strcmp(s, "[::]") == 0 || strcmp(s, "*") == 0 ? "localhost" : s, colon + 1);
 	}
 	fclose(f);
 	return found;

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILD, wait_for
+from conftest import BUILD, SANITIZER_MARKS, USCC_A, event, statuses, wait_for
 
 ESUPCTL = BUILD / "contrib" / "esupctl"
 
@@ -168,8 +168,9 @@ def fake(certs):
 
 def fake_ctl(fake, certs, *args, url=None, ca=None, name="supervisor"):
     cert, key = certs.pair(name)
-    return run_ctl(args, cert, key, ca or certs.ca,
-                   url or "https://127.0.0.1:%d" % fake.port)
+    r = run_ctl(args, cert, key, ca or certs.ca, url or "https://127.0.0.1:%d" % fake.port)
+    assert not any(m in r.stderr for m in SANITIZER_MARKS), r.stderr
+    return r
 
 
 def test_fake_list_chunked_table_and_json(fake, certs):
@@ -285,7 +286,9 @@ def stop_tail(proc):
     except subprocess.TimeoutExpired:
         proc.kill()
         pytest.fail("tail did not exit on SIGINT")
-    return rc, proc.stderr.read()
+    err = proc.stderr.read()
+    assert not any(m in err for m in SANITIZER_MARKS), err
+    return rc, err
 
 
 def test_fake_tail_resumes_after_a_drop(fake, certs):
@@ -314,3 +317,187 @@ def test_fake_tail_after_and_table_line(fake, certs):
     assert "APR-DEADLINE-YELLOW" in lines[0] and "黄牌" in lines[0]
     assert "#63" in lines[1]
     assert [h.get("Last-Event-ID") for m, p, h, _ in fake.seen] == ["900-1"]
+
+
+# ---------------------------------------------------------------- against the real esupd
+
+
+def ctl(d, name, *args, env_extra=None):
+    """esupctl alerts ARGS as principal name against daemon d; no sanitizer report."""
+    cert, key = d.pair(name)
+    r = run_ctl(args, cert, key, d.certs.ca, "https://127.0.0.1:%d" % d.port,
+                env_extra=env_extra)
+    assert not any(m in r.stderr for m in SANITIZER_MARKS), r.stderr
+    return r
+
+
+def ctl_json(d, name, *args):
+    r = ctl(d, name, *args, "--json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def decided_unaccepted(dept="LY-SCJGJ"):
+    """An approval decided before it was accepted: APR-ORDER-DECIDED-UNACCEPTED on its case."""
+    return event(dept, type="approval.decided", result="approved", at="2026-03-05T10:00:00+08:00")
+
+
+def abolished_fee():
+    """A fee on an item abolished on 2026-01-01: FEE-ITEM-ABOLISHED, an alert without a case."""
+    return event("LY-ZJJ", type="fee.collected", case=None, fee_item="ZJ-009", amount="100.00",
+                 payer={"uscc": USCC_A}, reviewer="P0456", at="2026-03-03T10:00:00+08:00")
+
+
+def raise_alerts(d, *events):
+    by_dept = {}
+    for e in events:
+        by_dept.setdefault(e["dept"], []).append(e)
+    for dept, evs in by_dept.items():
+        with d.client("dept-" + dept) as c:
+            resp = c.post_events_committed(evs)
+            assert resp.status == 200 and set(statuses(resp.json())) == {"accepted"}, resp.body
+
+
+def one_alert(d, rule, name="supervisor"):
+    def found():
+        alerts = ctl_json(d, name, "list", "--rule", rule)["alerts"]
+        return alerts[0] if len(alerts) == 1 else None
+    return wait_for(found, 20, "one %s alert listed" % rule, interval=0.2)
+
+
+@pytest.fixture
+def live(daemon_factory, refdb):
+    return daemon_factory().start()
+
+
+def test_list_show_act_and_refusals(live):
+    d = live
+    ev = decided_unaccepted()
+    raise_alerts(d, ev, abolished_fee())
+    alert = one_alert(d, "APR-ORDER-DECIDED-UNACCEPTED")
+    assert alert["case"] == ev["case"] and alert["status"] == "open"
+    fee = one_alert(d, "FEE-ITEM-ABOLISHED")
+    assert fee["case"] is None and fee["dept"] == "LY-ZJJ"
+    aid = str(alert["id"])
+
+    # the table: heading, one row per alert, times in +08:00 shown as Shanghai time
+    r = ctl(d, "supervisor", "list", "--dept", "LY-SCJGJ", "--status", "open")
+    assert r.returncode == 0, r.stderr
+    rows = r.stdout.splitlines()
+    assert rows[0].split()[:3] == ["ID", "STATUS", "SEVERITY"]
+    mine = [ln for ln in rows[1:] if ln.split()[0] == aid]
+    assert len(mine) == 1 and "APR-ORDER-DECIDED-UNACCEPTED" in mine[0] and ev["case"] in mine[0]
+    assert all(ln.split()[1] == "open" for ln in rows[1:])
+
+    # show: fields, the raise action, the evidence event
+    r = ctl(d, "supervisor", "show", aid)
+    assert r.returncode == 0, r.stderr
+    assert "APR-ORDER-DECIDED-UNACCEPTED" in r.stdout and ev["id"] in r.stdout
+    assert "raise" in r.stdout and "approval.decided" in r.stdout
+    shown = ctl_json(d, "supervisor", "show", aid)
+    assert shown["id"] == alert["id"] and shown["actions"][0]["to"] == "open"
+
+    # the department's 回告: 200 and the state shown; again: 409 with the current state
+    r = ctl(d, "dept-LY-SCJGJ", "ack", aid, "-m", "已补录受理环节")
+    assert r.returncode == 0, r.stderr
+    assert [ln.split()[1] for ln in r.stdout.splitlines()[1:]] == ["acknowledged"]
+    r = ctl(d, "dept-LY-SCJGJ", "ack", aid, "-m", "again")
+    assert r.returncode == 1 and "409" in r.stderr, r.stderr
+    assert "current status: acknowledged" in r.stderr
+    r = ctl(d, "dept-LY-SCJGJ", "ack", aid, "-m", "again", "--json")
+    assert r.returncode == 1 and json.loads(r.stdout)["status"] == "acknowledged"
+    # an auditor reads but may not act; another department's alert is not found for it
+    assert ctl(d, "auditor", "resolve", aid, "-m", "x").returncode == 1
+    r = ctl(d, "dept-LY-HBJ", "show", aid)
+    assert r.returncode == 1 and "404" in r.stderr, r.stderr
+    # the supervisor accepts the correction
+    done = ctl_json(d, "supervisor", "resolve", aid, "-m", "核实已整改")
+    assert done["status"] == "resolved"
+    acts = ctl_json(d, "supervisor", "show", aid)["actions"]
+    assert [(a["action"], a["from"], a["to"]) for a in acts] == [
+        ("raise", None, "open"), ("ack", "open", "acknowledged"),
+        ("resolve", "acknowledged", "resolved")]
+    assert acts[1]["note"] == "已补录受理环节"
+    r = ctl(d, "supervisor", "show", "987654321")
+    assert r.returncode == 1 and "404" in r.stderr
+    # --all and --json: every alert once
+    everything = ctl_json(d, "auditor", "list", "--all", "--limit", "1")
+    ids = [a["id"] for a in everything["alerts"]]
+    assert len(ids) == len(set(ids)) >= 2 and alert["id"] in ids and fee["id"] in ids
+
+
+def test_tail_follows_and_resumes_across_a_restart(live):
+    d = live
+    # from the start of the log (empty in a fresh database), so nothing depends on when the
+    # stream is connected
+    proc = start_tail("https://127.0.0.1:%d" % d.port, d.certs, "--json", "--after", "0-0",
+                      "--timeout", "10")
+    try:
+        raise_alerts(d, decided_unaccepted())
+        first = json.loads(read_lines(proc, 1)[0])
+        assert first["alert"]["rule"] and first["action"]["to"] in ("open", "held", "suppressed")
+        assert d.stop() == 0
+        d.start()
+        raise_alerts(d, abolished_fee())
+        want = [r[0] for r in d.db.query(
+            "SELECT a.xid::text || '-' || a.id FROM alert_actions a"
+            " WHERE (a.xid, a.id) > (split_part(%s, '-', 1)::xid8, split_part(%s, '-', 2)::bigint)"
+            " ORDER BY a.xid, a.id", (first["position"], first["position"]))]
+        assert want, "the second batch raised nothing"
+        got = [json.loads(ln)["position"] for ln in read_lines(proc, len(want))]
+    finally:
+        rc, err = stop_tail(proc)
+    assert got == want, err
+    assert rc == 0, err
+    assert "reconnecting" in err and ("after " + first["position"]) in err
+    assert not any(m in err for m in SANITIZER_MARKS), err
+
+
+def test_silences_rule_modes_and_the_config_url(live):
+    d = live
+    r = ctl(d, "supervisor", "silence", "add", "--dept", "LY-ZJJ", "--for", "2h", "-m", "系统割接")
+    assert r.returncode == 0, r.stderr
+    listed = ctl_json(d, "supervisor", "silence", "list")
+    silences = listed["silences"] if isinstance(listed, dict) else listed
+    mine = [s for s in silences if s.get("reason") == "系统割接"]
+    assert len(mine) == 1 and mine[0]["dept"] == "LY-ZJJ"
+    r = ctl(d, "supervisor", "silence", "list")
+    assert r.returncode == 0 and "系统割接" in r.stdout and "active" in r.stdout, r.stdout
+    r = ctl(d, "supervisor", "silence", "expire", str(mine[0]["id"]))
+    assert r.returncode == 0, r.stderr
+    r = ctl(d, "supervisor", "silence", "list")
+    assert "expired" in r.stdout or "系统割接" not in r.stdout, r.stdout
+
+    r = ctl(d, "supervisor", "rules")
+    assert r.returncode == 0, r.stderr
+    assert any(ln.split()[:3] == ["FEE-ITEM-ABOLISHED", "red", "issue"]
+               for ln in r.stdout.splitlines()), r.stdout
+    r = ctl(d, "supervisor", "rules", "mode", "FEE-ITEM-ABOLISHED", "hold", "-m", "试运行")
+    assert r.returncode == 0, r.stderr
+    rules = ctl_json(d, "auditor", "rules")
+    rules = rules["rules"] if isinstance(rules, dict) else rules
+    assert {x["code"]: x["mode"] for x in rules}["FEE-ITEM-ABOLISHED"] == "hold"
+    raise_alerts(d, abolished_fee())
+    held = one_alert(d, "FEE-ITEM-ABOLISHED")
+    assert held["status"] == "held"
+    assert ctl_json(d, "supervisor", "confirm", str(held["id"]), "-m", "下发")["status"] == "open"
+    r = ctl(d, "dept-LY-ZJJ", "rules", "mode", "FEE-ITEM-ABOLISHED", "off", "-m", "x")
+    assert r.returncode == 1 and "403" in r.stderr, r.stderr
+
+    # no --url and no ESUP_URL: the listen address of the daemon's configuration
+    cert, key = d.pair("auditor")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ESUP_")}
+    env.update(ESUP_CONFIG=str(d.conf_path), ESUP_CERT=str(cert), ESUP_KEY=str(key),
+               ESUP_CA=str(d.certs.ca))
+    r = subprocess.run([str(ESUPCTL), "alerts", "rules"], capture_output=True, text=True,
+                       timeout=30, env=env)
+    assert r.returncode == 0 and "FEE-ITEM-ABOLISHED" in r.stdout, r.stderr
+
+
+def test_real_tls_refusal_with_a_wrong_ca(live):
+    d = live
+    cert, key = d.pair("supervisor")
+    r = run_ctl(["list"], cert, key, d.certs.other / "ca.crt", "https://127.0.0.1:%d" % d.port)
+    assert r.returncode == 1 and "not trusted" in r.stderr, r.stderr
+    r = run_ctl(["list"], *d.pair("stranger"), d.certs.ca, "https://127.0.0.1:%d" % d.port)
+    assert r.returncode == 1 and r.stderr.strip(), r.stderr
