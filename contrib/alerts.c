@@ -116,6 +116,20 @@ usage_error(const char *fmt, const char *what)
 }
 
 static bool
+usage_false(const char *fmt, const char *what)
+{
+	usage_error(fmt, what);
+	return false;
+}
+
+static json_t *
+usage_null(const char *fmt, const char *what)
+{
+	usage_error(fmt, what);
+	return NULL;
+}
+
+static bool
 parse_args(int argc, char **argv, struct args *a)
 {
 	int opt;
@@ -437,14 +451,14 @@ list_target(const struct args *a, const char *cursor, char *target, size_t len)
 			continue;
 		if ((o == O_SINCE || o == O_UNTIL)) {
 			if (!parse_user_time(v, &epoch, when, sizeof(when)))
-				return usage_error("expected a TIME, got '%s'", v), false;
+				return usage_false("expected a TIME, got '%s'", v);
 			v = when;
 		}
 		if (o == O_LIMIT && !all_digits(v, 6))
-			return usage_error("--limit: expected a whole number, got '%s'", v), false;
+			return usage_false("--limit: expected a whole number, got '%s'", v);
 		if (!https_query_escape(v, value, sizeof(value)) ||
 		    n + strlen(filter_names[o - O_DEPT]) + strlen(value) + 3 >= len)
-			return usage_error("%s: too long", filter_names[o - O_DEPT]), false;
+			return usage_false("%s: too long", filter_names[o - O_DEPT]);
 		n += (size_t)snprintf(target + n, len - n, "%c%s=%s", sep, filter_names[o - O_DEPT],
 			value);
 		sep = '&';
@@ -726,21 +740,21 @@ silence_body(const struct args *a)
 	json_t *body;
 
 	if (a->val[O_FROM] != NULL && !parse_user_time(a->val[O_FROM], &start, from, sizeof(from)))
-		return usage_error("--from: expected a TIME, got '%s'", a->val[O_FROM]), NULL;
+		return usage_null("--from: expected a TIME, got '%s'", a->val[O_FROM]);
 	mon_time_format(start, ALERTS_TZ_MIN, from, sizeof(from));
 	if ((a->val[O_UNTIL] != NULL) == (a->val[O_FOR] != NULL))
-		return usage_error("%s", "silence add: give --until TIME or --for DURATION"), NULL;
+		return usage_null("%s", "silence add: give --until TIME or --for DURATION");
 	if (a->val[O_UNTIL] != NULL && !parse_user_time(a->val[O_UNTIL], &end, until,
 	    sizeof(until)))
-		return usage_error("--until: expected a TIME, got '%s'", a->val[O_UNTIL]), NULL;
+		return usage_null("--until: expected a TIME, got '%s'", a->val[O_UNTIL]);
 	if (a->val[O_FOR] != NULL) {
 		if (!parse_duration(a->val[O_FOR], &len))
-			return usage_error("--for: expected a DURATION such as 2h or 1d12h, got '%s'",
-				a->val[O_FOR]), NULL;
+			return usage_null("--for: expected a DURATION such as 2h or 1d12h, got '%s'",
+				a->val[O_FOR]);
 		mon_time_format(start + len, ALERTS_TZ_MIN, until, sizeof(until));
 	}
 	if (a->val[O_NOTE] == NULL || a->val[O_NOTE][0] == '\0')
-		return usage_error("%s", "silence add: -m REASON is required"), NULL;
+		return usage_null("%s", "silence add: -m REASON is required");
 	body = json_pack("{s:s, s:s, s:s}", "starts_at", from, "ends_at", until, "reason",
 		a->val[O_NOTE]);
 	for (size_t i = 0; body != NULL && i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -748,7 +762,7 @@ silence_body(const struct args *a)
 		if (v != NULL && json_object_set_new(body, filter_names[keys[i] - O_DEPT],
 		    json_string(v)) != 0) {
 			json_decref(body);
-			return usage_error("not valid UTF-8: %s", v), NULL;
+			return usage_null("not valid UTF-8: %s", v);
 		}
 	}
 	if (body == NULL)
