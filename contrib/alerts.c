@@ -755,8 +755,13 @@ silence_body(const struct args *a)
 	}
 	if (a->val[O_NOTE] == NULL || a->val[O_NOTE][0] == '\0')
 		return usage_null("%s", "silence add: -m REASON is required");
-	body = json_pack("{s:s, s:s, s:s}", "starts_at", from, "ends_at", until, "reason",
-		a->val[O_NOTE]);
+	/* without --from the server starts it now, by its own clock */
+	body = json_pack("{s:s, s:s}", "ends_at", until, "reason", a->val[O_NOTE]);
+	if (body != NULL && a->val[O_FROM] != NULL &&
+	    json_object_set_new(body, "starts_at", json_string(from)) != 0) {
+		json_decref(body);
+		body = NULL;
+	}
 	for (size_t i = 0; body != NULL && i < sizeof(keys) / sizeof(keys[0]); i++) {
 		const char *v = a->val[keys[i]];
 		if (v != NULL && json_object_set_new(body, filter_names[keys[i] - O_DEPT],
