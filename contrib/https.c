@@ -555,8 +555,11 @@ tls_wait(const struct https_client *c, SSL *ssl, int fd, int ret, int timeout_ms
 	if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
 		set_err(err, errlen, "%s: %s", what, errno != 0 ? strerror(errno) :
 			"connection closed by the server");
+	else if (strstr(ssl_reason(why, sizeof(why)), "alert") != NULL)
+		set_err(err, errlen, "%s: the server refused the TLS connection (%s): is the "
+			"client certificate one it accepts?", what, why);
 	else
-		set_err(err, errlen, "%s: %s", what, ssl_reason(why, sizeof(why)));
+		set_err(err, errlen, "%s: %s", what, why);
 	return false;
 }
 
