@@ -449,9 +449,10 @@ list_target(const struct args *a, const char *cursor, char *target, size_t len)
 		const char *v = o == O_CURSOR && cursor != NULL ? cursor : a->val[o];
 		if (v == NULL)
 			continue;
-		if ((o == O_SINCE || o == O_UNTIL)) {
+		if (o == O_SINCE || o == O_UNTIL) {
 			if (!parse_user_time(v, &epoch, when, sizeof(when)))
-				return usage_false("expected a TIME, got '%s'", v);
+				return usage_false(o == O_SINCE ? "--since: expected a TIME, got '%s'" :
+					"--until: expected a TIME, got '%s'", v);
 			v = when;
 		}
 		if (o == O_LIMIT && !all_digits(v, 6))
