@@ -373,10 +373,24 @@ parse_url(struct https_client *c, const char *url)
 	return true;
 }
 
+/* A file that cannot be read says why in plain words before OpenSSL is asked. */
+static bool
+readable(const char *what, const char *path, char *err, size_t errlen)
+{
+	if (path == NULL || access(path, R_OK) == 0)
+		return true;
+	set_err(err, errlen, "%s %s: %s", what, path, strerror(errno));
+	return false;
+}
+
 static bool
 load_context(struct https_client *c, const struct https_options *o, char *err, size_t errlen)
 {
 	char why[160];
+
+	if (!readable("CA", o->ca, err, errlen) || !readable("certificate", o->cert, err, errlen) ||
+	    !readable("key", o->key, err, errlen))
+		return false;
 
 	c->ctx = SSL_CTX_new(TLS_client_method());
 	if (c->ctx == NULL || !SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION)) {
