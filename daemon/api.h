@@ -61,8 +61,34 @@ struct api_route {
 /* The route sets, each ended by an entry whose pattern is NULL. */
 extern const struct api_route api_events_routes[];
 extern const struct api_route api_cases_routes[];
+extern const struct api_route api_alerts_routes[];
+extern const struct api_route api_silences_routes[];
 
 /* The decoded value of path parameter `name`, or NULL when the route has none. */
 const char *api_param(const struct api_request *r, const char *name);
+
+/* 400 {"error": {"field", "expected", "got"}}; got may be NULL (absent), is cut short and is
+ * quoted back only when it is UTF-8. */
+void api_reply_invalid(struct evhttp_request *req, const char *field, const char *expected,
+		const char *got);
+
+/* A query string's values, in the order of the `known` names given to api_query_parse. */
+#define API_QUERY_MAX 16
+struct api_query {
+	char *values[API_QUERY_MAX];   /* decoded; NULL when absent */
+};
+/* Reads r->query against known (NULL-terminated, at most API_QUERY_MAX names). False after a
+ * 400 reply: a malformed query, an unknown or repeated name. Free with api_query_free. */
+bool api_query_parse(const struct api_request *r, const char *const *known, struct api_query *q)
+	__attribute__((warn_unused_result));
+void api_query_free(struct api_query *q);
+
+/* The request body as a JSON object (an empty body is {}); NULL after a 400/500 reply. The
+ * caller owns the reference. */
+json_t *api_body_object(const struct api_request *r);
+/* body's field as a string without NUL bytes, at most max bytes; *value NULL when absent or
+ * null. False after a 400 reply naming the field. *value lives as long as body. */
+bool api_body_string(const struct api_request *r, json_t *body, const char *field, size_t max,
+		const char **value) __attribute__((warn_unused_result));
 
 #endif
