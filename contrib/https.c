@@ -732,6 +732,27 @@ read_response(const struct https_client *c, SSL *ssl, int fd, struct https_parse
 	}
 }
 
+/* The request could not be sent: with TLS 1.3 a server that refuses the client certificate
+ * says so (an alert) after the client's side of the handshake is done, and closes; the alert
+ * may still be there to read, and explains the failure better than EPIPE. */
+static void
+explain_send_failure(const struct https_client *c, SSL *ssl, int fd, char *err, size_t errlen)
+{
+	char buf[256], why[HTTPS_ERR_MAX];
+	int ret;
+
+	ERR_clear_error();
+	ret = SSL_read(ssl, buf, sizeof(buf));
+	if (ret <= 0 && !tls_wait(c, ssl, fd, ret, 1000, "sending the request", why,
+	    sizeof(why)) && strstr(why, "refused") != NULL) {
+		set_err(err, errlen, "%s", why);
+	} else if (SSL_version(ssl) >= TLS1_3_VERSION && strstr(err, "sending") != NULL) {
+		snprintf(why, sizeof(why), "%s", err);
+		set_err(err, errlen, "%s (the server closed the connection right after the TLS "
+			"handshake: is the client certificate one it accepts?)", why);
+	}
+}
+
 static bool
 exchange(const struct https_client *c, SSL *ssl, int fd, const struct https_request *r,
 	struct https_response *resp, char *err, size_t errlen)
@@ -744,8 +765,11 @@ exchange(const struct https_client *c, SSL *ssl, int fd, const struct https_requ
 		set_err(err, errlen, "out of memory");
 	else if (!(ok = build_head(c, r, &head)))
 		set_err(err, errlen, "a request header or target holds a line break or is too long");
-	ok = ok && tls_write_all(c, ssl, fd, head.data, head.len, err, errlen) &&
-		(r->body == NULL || tls_write_all(c, ssl, fd, r->body, r->body_len, err, errlen));
+	if (ok && (!tls_write_all(c, ssl, fd, head.data, head.len, err, errlen) ||
+	    (r->body != NULL && !tls_write_all(c, ssl, fd, r->body, r->body_len, err, errlen)))) {
+		explain_send_failure(c, ssl, fd, err, errlen);
+		ok = false;
+	}
 	if (ok) {
 		https_parser_init(p, r->on_body != NULL ? r->on_body : collect_body,
 			r->on_body != NULL ? r->arg : &body);
