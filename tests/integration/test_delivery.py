@@ -10,6 +10,7 @@ Nothing here waits for time to pass: every wait is for a condition, with a deadl
 import json
 import re
 import signal
+import ssl
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,9 +28,10 @@ class Receiver:
     """A webhook receiver on 127.0.0.1:port. mode: 'ok' (200), 'fail' (500), 'hang' (reads the
     request, answers nothing until released); stop() closes the port (refused)."""
 
-    def __init__(self, port=None, mode="ok"):
+    def __init__(self, port=None, mode="ok", tls=None):
         self.port = port or free_port()
         self.mode = mode
+        self.tls = tls             # (certificate, key): https
         self.posts = []            # every body received, parsed, in arrival order
         self.lock = threading.Lock()
         self.release = threading.Event()
@@ -60,6 +62,10 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.server.daemon_threads = True
+        if self.tls is not None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(str(self.tls[0]), str(self.tls[1]))
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
@@ -74,7 +80,7 @@ class Receiver:
             self.mode = mode
 
     def url(self, path="/hook"):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
+        return "%s://127.0.0.1:%d%s" % ("https" if self.tls else "http", self.port, path)
 
     def delivered(self):
         """Action ids of the posts answered 200, in the order they arrived."""
@@ -431,3 +437,20 @@ def test_reload_adds_and_removes_receivers(daemon_factory, db, receivers):
     assert two.delivered() == [second]
     assert one.delivered() == [first]
     assert "receiver one: removed from the configuration" in d.log_text()
+
+
+def test_https_receiver_is_verified_against_the_ca(daemon_factory, db, certs, receivers):
+    good = receivers(tls=(certs.dir / "server.crt", certs.dir / "server.key")).start()
+    stranger = receivers(tls=certs.pair("stranger")).start()   # another CA's certificate
+    d = daemon_factory(**{"receiver.good": receiver_section(good.url()),
+                          "receiver.stranger": receiver_section(stranger.url())}).start()
+    wait_for(lambda: cursor(db, "good") and cursor(db, "stranger"), 10, "both cursors")
+    start = cursor(db, "stranger")
+    want = [raise_alert(db)[1] for _ in range(3)]
+    wait_cursor(db, "good", log_end(db))
+    assert good.delivered() == want
+    wait_for(lambda: len(attempts(db, "stranger")) >= 2, 20, "refused TLS attempts logged")
+    row = attempts(db, "stranger")[0]
+    assert row[2] == "error" and "certificate" in row[4], row
+    assert cursor(db, "stranger") == start and stranger.received() == []
+    assert d.running()
