@@ -3,7 +3,7 @@
 -- The outbox is alert_actions itself: every change to an alert writes its row in the same
 -- transaction as the change. esupd reads it in position order (xid, id), only below
 -- pg_snapshot_xmin(pg_current_snapshot()), so that no transaction still running can add a row
--- before the one it read last. Each configured receiver keeps a durable cursor here (the
+-- before the one it read last (008_alert_lifecycle.sql: the position and its index). Each configured receiver keeps a durable cursor here (the
 -- position it delivered last, "<xid>-<id>"), and every attempt is logged: at-least-once, in
 -- order, per receiver.
 --
@@ -12,16 +12,6 @@
 --
 -- These tables are the node's own state (which of its receivers got what): in a federation
 -- each node delivers to its own receivers. `origin` names the node, as in every new table.
-
--- Until migration 008 (the alert lifecycle) gives alert_actions its position and alerts their
--- region and escalation, the columns delivery reads are made here; with 008 applied first
--- these statements change nothing.
-ALTER TABLE alert_actions ADD COLUMN IF NOT EXISTS xid xid8 NOT NULL DEFAULT pg_current_xact_id();
-ALTER TABLE alerts ADD COLUMN IF NOT EXISTS region text NOT NULL DEFAULT '',
-	ADD COLUMN IF NOT EXISTS item text,
-	ADD COLUMN IF NOT EXISTS escalation_level int NOT NULL DEFAULT 0,
-	ADD COLUMN IF NOT EXISTS escalated_to text;
-CREATE INDEX IF NOT EXISTS alert_actions_position ON alert_actions (xid, id);
 
 CREATE TABLE delivery_cursors (
 	receiver text PRIMARY KEY CHECK (receiver ~ '^[A-Za-z0-9_-]{1,63}$'),
