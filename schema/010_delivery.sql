@@ -3,9 +3,9 @@
 -- The outbox is alert_actions itself: every change to an alert writes its row in the same
 -- transaction as the change. esupd reads it in position order (xid, id), only below
 -- pg_snapshot_xmin(pg_current_snapshot()), so that no transaction still running can add a row
--- before the one it read last (008_alert_lifecycle.sql: the position and its index). Each configured receiver keeps a durable cursor here (the
--- position it delivered last, "<xid>-<id>"), and every attempt is logged: at-least-once, in
--- order, per receiver.
+-- before the one it read last (008_alert_lifecycle.sql gives the position and its index). Each
+-- configured receiver keeps a durable cursor here (the position it delivered last,
+-- "<xid>-<id>"), and every attempt is logged: at-least-once, in order, per receiver.
 --
 -- A receiver seen for the first time starts at the end of the log as it is then (the row is
 -- written with that position): it gets what happens from then on, not the history.
