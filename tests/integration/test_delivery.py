@@ -146,20 +146,18 @@ def raise_alerts(db, count, region="410300"):
     return out
 
 
-def act(db, alert, action, to_state, note="", escalate_to=None):
-    """One more action on an alert, with its state change; returns the action id."""
-    with psycopg.connect(db.conninfo("postgres")) as conn:
-        before = conn.execute("SELECT status FROM alerts WHERE id = %s FOR UPDATE",
-                              (alert,)).fetchone()[0]
-        if escalate_to is not None:
-            conn.execute("UPDATE alerts SET escalation_level = escalation_level + 1,"
-                         " escalated_to = %s WHERE id = %s", (escalate_to, alert))
-        conn.execute("UPDATE alerts SET status = %s, status_at = now() WHERE id = %s",
-                     (to_state, alert))
-        return conn.execute(
-            "INSERT INTO alert_actions (alert_id, action, actor, note, from_state, to_state)"
-            " VALUES (%s, %s, 'supervisor', %s, %s, %s) RETURNING id",
-            (alert, action, note, before, to_state)).fetchone()[0]
+def act(db, fingerprint, alert, action, note="-"):
+    """One action through the lifecycle's own function, as the API takes it for a principal
+    (fingerprint), or as esupd's jobs do (fingerprint None); returns the action id."""
+    if fingerprint is None:
+        level = db.scalar("SELECT escalation_level FROM alerts WHERE id = %s", (alert,))
+        row = db.query("SELECT * FROM esup_alert_act_system(%s, %s, %s, NULL, %s)",
+                       (alert, action, note, level))[0]
+    else:
+        row = db.query("SELECT * FROM esup_alert_act_as(%s, %s, %s, %s, NULL)",
+                       (fingerprint, alert, action, note))[0]
+    assert row[0] == "done", row
+    return row[2]
 
 
 def log_end(db):
@@ -188,7 +186,7 @@ def attempts(db, name):
                     " WHERE receiver = %s ORDER BY id", (name,))
 
 
-def test_healthy_receiver_gets_everything_once_in_order(daemon_factory, db, receivers):
+def test_healthy_receiver_gets_everything_once_in_order(daemon_factory, db, certs, receivers):
     hook = receivers().start()
     history = [raise_alert(db) for _ in range(2)]   # before the receiver existed
     d = daemon_factory(**{"receiver.sms": receiver_section(hook.url("/hook?x=1"), batch=5)}).start()
@@ -197,7 +195,7 @@ def test_healthy_receiver_gets_everything_once_in_order(daemon_factory, db, rece
     assert "receiver sms: new; starts at the end of the log" in d.log_text()
 
     raised = [raise_alert(db, case="LY-ZJJ-2026-%06d" % i if i % 2 else None) for i in range(12)]
-    resolved = act(db, raised[3][0], "resolve", "resolved", note="corrected")
+    resolved = act(db, certs.fingerprints["supervisor"], raised[3][0], "resolve", "corrected")
     want = [a for _, a in raised] + [resolved]
     wait_for(lambda: len(hook.delivered()) >= len(want), 20, "every action delivered")
     wait_cursor(db, "sms", log_end(db))
@@ -293,7 +291,8 @@ def test_hanging_receiver_times_out_and_others_go_on(daemon_factory, db, receive
     assert "receiver slow:" in d.log_text() and "timeout" in d.log_text()
 
 
-def test_routing_by_region_scope_severity_and_action(daemon_factory, db, receivers):
+def test_routing_by_region_scope_severity_and_action(daemon_factory, refdb, certs, receivers):
+    db = refdb   # the regions, for 督办
     names = {"city": dict(region="410300", scope="region"),
              "county": dict(region="410302", scope="region"),
              "province_red": dict(region="410000", scope="subtree", min_severity="red"),
@@ -307,11 +306,11 @@ def test_routing_by_region_scope_severity_and_action(daemon_factory, db, receive
     b = raise_alert(db, region="410302", severity="red")
     c = raise_alert(db, region="410303", severity="notice")
     x = raise_alert(db, region="410302", severity="yellow")
-    ack = act(db, x[0], "ack", "acknowledged", note="回告")
-    dismiss = act(db, x[0], "dismiss", "dismissed")
+    ack = act(db, certs.fingerprints["dept-LY-ZJJ"], x[0], "ack", "回告")
+    dismiss = act(db, certs.fingerprints["supervisor"], x[0], "dismiss", "误报")
     for n in names:
         wait_cursor(db, n, log_end(db))
-    escalate = act(db, c[0], "escalate", "open", escalate_to="410300")
+    escalate = act(db, None, c[0], "escalate", "督办")
     for n in names:
         wait_cursor(db, n, log_end(db))
 
