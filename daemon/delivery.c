@@ -109,6 +109,7 @@ struct receiver {
 	SSL *ssl;                 /* the attempt's, owned by its bufferevent */
 	struct event timer;       /* backoff */
 	struct event reap;        /* frees spent outside libevent's http callbacks */
+	struct log_limit db_log;  /* a failing query is logged at most once a minute */
 };
 
 struct delivery {
@@ -251,7 +252,8 @@ static void
 receiver_db_failed(struct receiver *r, const PGresult *res, const char *what)
 {
 	if (res != NULL)
-		log_warnx("receiver %s: %s failed: %s", r->set.name, what, PQresultErrorMessage(res));
+		log_limited(&r->db_log, 60, LOG_LEVEL_WARNING, "receiver %s: %s failed: %s",
+			r->set.name, what, PQresultErrorMessage(res));
 	r->cursor_known = false;
 	batch_clear(&r->batch);
 	r->state = RCV_IDLE;   /* the next tick tries again */
