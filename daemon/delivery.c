@@ -251,9 +251,14 @@ receiver_idle(struct receiver *r)
 static void
 receiver_db_failed(struct receiver *r, const PGresult *res, const char *what)
 {
-	if (res != NULL)
+	char msg[256];
+
+	if (res != NULL) {
+		snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(res));
+		msg[strcspn(msg, "\r\n")] = '\0';   /* the log wants one line */
 		log_limited(&r->db_log, 60, LOG_LEVEL_WARNING, "receiver %s: %s failed: %s",
-			r->set.name, what, PQresultErrorMessage(res));
+			r->set.name, what, msg);
+	}
 	r->cursor_known = false;
 	batch_clear(&r->batch);
 	r->state = RCV_IDLE;   /* the next tick tries again */
@@ -597,14 +602,15 @@ receiver_recorded(const PGresult *res, void *arg)
 		return;
 	delivered = strcmp(r->batch.outcome, "delivered") == 0;
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		if (res != NULL)
-			log_warnx("receiver %s: logging the attempt failed: %s", r->set.name,
-				PQresultErrorMessage(res));
 		r->cursor_known = false;   /* a delivered batch goes again: at least once */
-		if (!delivered)
+		if (!delivered) {
+			if (res != NULL)
+				log_warnx("receiver %s: logging the attempt failed: %s", r->set.name,
+					PQresStatus(PQresultStatus(res)));
 			receiver_retry_later(r);
-		else
-			receiver_db_failed(r, NULL, "");
+		} else {
+			receiver_db_failed(r, res, "logging the attempt");
+		}
 		return;
 	}
 	if (!delivered) {
