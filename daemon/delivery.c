@@ -817,9 +817,14 @@ receiver_post(struct receiver *r)
 	evhttp_connection_set_timeout(r->evcon, (int)r->set.timeout_s);
 	evhttp_connection_set_max_body_size(r->evcon, DELIVERY_MAX_ANSWER_BYTES);
 	evhttp_connection_set_max_headers_size(r->evcon, DELIVERY_MAX_ANSWER_BYTES);
-	if ((req = evhttp_request_new(receiver_answered, r)) == NULL || !receiver_request(r, req) ||
-	    evhttp_make_request(r->evcon, req, EVHTTP_REQ_POST, r->set.path) != 0) {
-		/* evhttp_make_request frees the request when it fails */
+	if ((req = evhttp_request_new(receiver_answered, r)) != NULL && !receiver_request(r, req)) {
+		evhttp_request_free(req);   /* not the connection's yet */
+		req = NULL;
+	}
+	/* A connection that fails at once may have called receiver_answered already (the
+	 * attempt is being recorded): then there is nothing left to do here. */
+	if ((req == NULL || evhttp_make_request(r->evcon, req, EVHTTP_REQ_POST, r->set.path) != 0) &&
+	    r->state == RCV_POST && r->evcon != NULL) {
 		attempt_fail(r, "error", "cannot send the request");
 		r->spent = r->evcon;
 		r->evcon = NULL;
