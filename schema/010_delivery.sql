@@ -66,6 +66,13 @@ RETURNS boolean LANGUAGE sql SET search_path = public, pg_temp AS $$
 	SELECT EXISTS (SELECT 1 FROM moved)
 $$;
 
+-- People read the attempts for the alerts they may read: the alerts' own row security
+-- (011_region_security.sql) decides. The daemon reads and writes them all.
+ALTER TABLE deliveries ENABLE ROW LEVEL SECURITY;
+CREATE POLICY daemon ON deliveries TO esup_writer USING (true) WITH CHECK (true);
+CREATE POLICY person ON deliveries FOR SELECT TO esup_supervisor, esup_auditor
+	USING (EXISTS (SELECT 1 FROM alerts a WHERE a.id = deliveries.alert_id));
+
 GRANT SELECT, INSERT, UPDATE ON delivery_cursors TO esup_writer;
 GRANT SELECT, INSERT ON deliveries TO esup_writer;
 GRANT SELECT ON delivery_cursors, deliveries TO esup_supervisor, esup_auditor;

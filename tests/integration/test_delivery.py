@@ -18,8 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import psycopg
 import pytest
 
-from conftest import (ESUPD, SANITIZER_MARKS, as_daemon_user, event, free_port, sanitizer_env,
-                      wait_for)
+from conftest import (ESUPD, SANITIZER_MARKS, as_daemon_user, dbsetup, event, free_port,
+                      sanitizer_env, wait_for)
 
 _key = iter(range(1, 1 << 30))
 
@@ -320,6 +320,20 @@ def test_routing_by_region_scope_severity_and_action(daemon_factory, refdb, cert
     assert got["province_red"] == [b[1]]
     assert got["everything"] == [a[1], b[1], c[1], x[1], ack, dismiss, escalate]
     assert got["city_tree"] == [a[1], b[1], x[1]]
+    # The delivery log is scoped like the alerts: a supervisor of another region reads none of it.
+    people = {"zz": "410100", "city": "410300"}
+    names = {k: "%s_%s" % (db.name.replace("esup_", "d"), k) for k in people}
+    try:
+        for k, region in people.items():
+            dbsetup(db.pg, "person", "add", names[k], "--role", "supervisor", "--region", region,
+                    dbname=db.name)
+        seen = {k: psycopg.connect(db.conninfo(n), autocommit=True).execute(
+                    "SELECT count(*) FROM deliveries").fetchone()[0] for k, n in names.items()}
+        assert seen == {"zz": 0, "city": db.scalar("SELECT count(*) FROM deliveries")}
+        assert seen["city"] > 0
+    finally:
+        for n in names.values():
+            dbsetup(db.pg, "person", "remove", n, dbname=db.name)
     esc = hooks["city"].posts[-1]["body"]["alerts"][0]
     assert esc["labels"]["region"] == "410300"
     assert (esc["esup"]["escalation_level"], esc["esup"]["escalated_to"]) == (1, "410300")
