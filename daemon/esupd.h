@@ -19,6 +19,7 @@ struct ingest;
 struct refdata;
 struct sweeper;
 struct listener;
+struct delivery;
 
 struct esupd {
 	const char *config_path;
@@ -37,6 +38,7 @@ struct esupd {
 	struct ingest *ingest;
 	struct refdata *refdata;
 	struct sweeper *sweeper;
+	struct delivery *delivery;    /* webhook receivers, on the reader */
 	bool draining;                /* SIGTERM seen: no new work */
 	int schema_version;           /* the database's, -1 until read (health.c) */
 	bool schema_checking;         /* the version query is in flight */
