@@ -18,6 +18,7 @@
 #include "health.h"
 #include "http.h"
 #include "identity.h"
+#include "jobs.h"
 #include "ingest.h"
 #include "listener.h"
 #include "log.h"
@@ -77,8 +78,10 @@ rules_loaded(bool swapped, void *arg)
 {
 	struct esupd *d = arg;
 
-	if (swapped)
+	if (swapped) {
 		sweeper_rederive(d->sweeper);
+		jobs_changed(d->jobs);
+	}
 	health_changed(d);
 }
 
@@ -122,6 +125,8 @@ reload(struct esupd *d)
 	struct ingest_limits limits = ingest_limits_of(cfg);
 	ingest_set_limits(d->ingest, &limits);
 	sweeper_configure(d->sweeper, cfg->sweep_interval_ms, cfg->sweep_batch);
+	jobs_configure(d->jobs);
+	jobs_changed(d->jobs);    /* [escalation] may have changed */
 	health_check_schema(d);   /* after an `esupd --migrate` while running */
 	identity_reload(d->identity);
 	refdata_reload(d->refdata, cfg);
@@ -164,6 +169,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	d->draining = true;
 	http_stop_accepting(d);
 	sweeper_stop(d->sweeper);
+	jobs_stop(d->jobs);
 	ingest_drain(d->ingest, drained, d);
 }
 
@@ -294,10 +300,12 @@ esupd_start(struct esupd *d)
 	    (d->identity = identity_create(d->reader, principals_loaded, d)) == NULL ||
 	    (d->refdata = refdata_create(d->reader, rules_loaded, d)) == NULL ||
 	    (d->sweeper = sweeper_create(d->base, d->sweep_db, d->refdata, business_clock, d)) == NULL ||
+	    (d->jobs = jobs_create(d)) == NULL ||
 	    (d->ingest = ingest_create(d->base, d->writer, &limits)) == NULL)
 		fatalx("out of memory");
 	ingest_set_refdata(d->ingest, d->refdata);
 	sweeper_configure(d->sweeper, cfg->sweep_interval_ms, cfg->sweep_batch);
+	jobs_configure(d->jobs);
 	d->sig_term = evsignal_new(d->base, SIGTERM, on_signal, d);
 	d->sig_int = evsignal_new(d->base, SIGINT, on_signal, d);
 	d->sig_hup = evsignal_new(d->base, SIGHUP, on_signal, d);
@@ -323,6 +331,7 @@ esupd_finish(struct esupd *d)
 	db_destroy(d->sweep_db);
 	ingest_destroy(d->ingest);
 	sweeper_destroy(d->sweeper);
+	jobs_destroy(d->jobs);
 	refdata_destroy(d->refdata);
 	identity_destroy(d->identity);
 	SSL_CTX_free(d->tls);
