@@ -11,7 +11,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from conftest import Daemon, chown_daemon, finish_daemons, wait_for
+from conftest import SANITIZER_MARKS, Daemon, chown_daemon, finish_daemons, wait_for
+from test_lifecycle import check_config, config_line, sample_config
 
 SHANGHAI = timezone(timedelta(hours=8))
 # Fast rounds and small batches so that a restart or a second daemon lands mid-way.
@@ -188,3 +189,32 @@ def test_two_daemons_escalate_once(refdb, two):
     assert set(counts(refdb, ids).values()) == {2}
     # both daemons took part (each escalated some)
     assert "escalated to level" in a.log_text() and "escalated to level" in b.log_text()
+
+
+BAD_OPTIONS = [
+    ("work_hours", "work_hours = 17:00-09:00"),
+    ("work_hours", "work_hours = 9-17"),
+    ("work_hours", "work_hours = 09:00-24:30"),
+    ("work_hours", "work_hours = 09:60-17:00"),
+    ("ack_hours_red", "ack_hours_red = -1"),
+    ("resolve_days_yellow", "resolve_days_yellow = 5d"),
+]
+
+
+def test_escalation_options_checked(daemon_factory, testdir):
+    """esupd -n accepts the sample's [escalation] and names the line of a bad value."""
+    d = daemon_factory()
+    path = sample_config(d, testdir)
+    good = check_config(path)
+    assert good.returncode == 0, good.stdout + good.stderr
+    sample = path.read_text().splitlines()
+    for key, bad in BAD_OPTIONS:
+        line = config_line(path, key)
+        lines = list(sample)
+        lines[line - 1] = bad
+        path.write_text("\n".join(lines) + "\n")
+        proc = check_config(path)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 1, out
+        assert "%s:%d:" % (path, line) in out, out
+        assert not any(m in out for m in SANITIZER_MARKS), out
