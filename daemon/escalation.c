@@ -51,6 +51,7 @@ struct escalation {
 	bool more;               /* a full batch was taken: go on at once */
 	struct esc_due *due;
 	size_t due_count, due_next;
+	char fingerprint[40];    /* of the settings and calendar a replan computes with */
 };
 
 static void esc_issue(struct escalation *e);
@@ -233,6 +234,39 @@ esc_note(struct escalation *e, const struct esc_due *d, char *buf, size_t size)
 			"(issued %s, resolve deadline %s)", cfg->resolve_days[d->severity], issued, due);
 }
 
+/* Local days 1990-01-01 .. 2099-12-31: every deadline a live alert can have lies within. */
+#define FP_FIRST_DAY 7305
+#define FP_LAST_DAY 47481
+
+static uint64_t
+esc_fnv(uint64_t h, uint64_t v)
+{
+	for (int i = 0; i < 8; i++) {
+		h ^= (v >> (i * 8)) & 0xff;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* A fingerprint of what the deadlines are computed from: [escalation] and the working days of
+ * the calendar. Equal fingerprints give equal deadlines. */
+static void
+esc_fingerprint(const struct config *cfg, const struct mon_ruleset *rs, char *buf, size_t size)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (int i = 0; i < 3; i++) {
+		h = esc_fnv(h, cfg->ack_hours[i]);
+		h = esc_fnv(h, cfg->resolve_days[i]);
+	}
+	h = esc_fnv(h, (uint64_t)cfg->work_start_s);
+	h = esc_fnv(h, (uint64_t)cfg->work_end_s);
+	for (int32_t day = FP_FIRST_DAY; day <= FP_LAST_DAY; day++)
+		if (mon_ruleset_is_working_day(rs, day))
+			h = esc_fnv(h, (uint64_t)day);
+	snprintf(buf, size, "v1-%016llx", (unsigned long long)h);
+}
+
 static const char *
 esc_step_name(enum esc_step step)
 {
@@ -304,8 +338,10 @@ esc_issue(struct escalation *e)
 	snprintf(limit, sizeof(limit), "%zu", job_config(e->job)->jobs_batch);
 	switch (e->step) {
 	case ESC_REPLAN:
-		sql = "SELECT esup_escalation_replan_all()";
-		nparams = 0;
+		sql = "SELECT esup_escalation_replan_all($1)";
+		esc_fingerprint(job_config(e->job), job_rules(e->job), e->fingerprint,
+			sizeof(e->fingerprint));
+		values[0] = e->fingerprint;
 		break;
 	case ESC_PENDING:
 		sql = esc_pending_sql;
@@ -337,8 +373,9 @@ esc_on_result(const PGresult *res, void *arg)
 	}
 	switch (e->step) {
 	case ESC_REPLAN:
-		log_info("escalation: %s live alerts to plan again (rules or settings changed)",
-			PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "?");
+		if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+			log_info("escalation: settings or calendar changed (%s): %s live alerts to "
+				"plan again", e->fingerprint, PQgetvalue(res, 0, 0));
 		e->step = ESC_PENDING;
 		break;
 	case ESC_PENDING:

@@ -83,13 +83,31 @@ REVOKE ALL ON FUNCTION esup_escalation_plan(bigint[], bigint[], timestamptz[], t
 GRANT EXECUTE ON FUNCTION esup_escalation_plan(bigint[], bigint[], timestamptz[], text[])
 	TO esup_writer;
 
--- Every live alert planned again: the calendar or the [escalation] settings changed. Returns
--- how many.
-CREATE FUNCTION esup_escalation_replan_all() RETURNS bigint
+-- What the stored deadlines were computed with: a fingerprint of the [escalation] settings and
+-- of the calendar's working days, written by the daemon. One row.
+CREATE TABLE escalation_settings (
+	only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+	fingerprint text NOT NULL,
+	changed_at timestamptz NOT NULL DEFAULT now()
+);
+GRANT SELECT ON escalation_settings TO esup_writer, esup_supervisor, esup_auditor;
+
+-- Every live alert planned again, when the settings or the calendar the daemon computes with
+-- (fingerprint) differ from those the stored deadlines were computed with; nothing when they
+-- are the same, so a restart, a reconnect or a second daemon with the same settings costs one
+-- row. Returns how many alerts were marked, NULL when nothing changed.
+CREATE FUNCTION esup_escalation_replan_all(fingerprint text) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
 	marked bigint;
 BEGIN
+	INSERT INTO escalation_settings AS s (only_row, fingerprint) VALUES (true, $1)
+	ON CONFLICT (only_row) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, changed_at = now()
+	 WHERE s.fingerprint IS DISTINCT FROM EXCLUDED.fingerprint;
+	GET DIAGNOSTICS marked = ROW_COUNT;
+	IF marked = 0 THEN
+		RETURN NULL;
+	END IF;
 	UPDATE alerts SET escalate_pending = true, escalate_gen = escalate_gen + 1,
 	       escalate_at = NULL, escalate_deadline = NULL
 	 WHERE status IN ('open', 'acknowledged');
@@ -97,8 +115,8 @@ BEGIN
 	RETURN marked;
 END
 $$;
-REVOKE ALL ON FUNCTION esup_escalation_replan_all() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION esup_escalation_replan_all() TO esup_writer;
+REVOKE ALL ON FUNCTION esup_escalation_replan_all(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION esup_escalation_replan_all(text) TO esup_writer;
 
 -- Acts on one due deadline of one alert: escalates it one level through
 -- esup_alert_act_system (which writes the action row and moves escalated_to up) and records

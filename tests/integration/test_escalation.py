@@ -138,6 +138,31 @@ def test_ack_then_resolve_up_to_the_top(refdb, daemon_factory, certs):
     assert escalations(refdb, top) == [] and level(refdb, top)[:2] == (0, None)
 
 
+def test_settings_and_calendar_changes_replan(refdb, daemon_factory):
+    alert = craft(refdb, "red", "410302", "2026-03-02T09:00:00+08:00")
+    d = start(daemon_factory, "2026-03-02T09:30:00+08:00")
+    wait_for(lambda: planned(refdb, alert), 20, "the plan")
+    assert level(refdb, alert)[3] == at("2026-03-02T13:00:00+08:00")
+    gen = refdb.scalar("SELECT escalate_gen FROM alerts WHERE id = %s", (alert,))
+    # a restart with the same settings and calendar plans nothing again
+    d.stop()
+    d.start()
+    other = craft(refdb, "red", "410302", "2026-03-02T09:00:00+08:00")
+    wait_for(lambda: planned(refdb, other), 20, "a round of the restarted daemon")
+    assert refdb.scalar("SELECT escalate_gen FROM alerts WHERE id = %s", (alert,)) == gen
+    # SIGHUP with a shorter ack limit: planned again, deadline 11:00
+    d.config["escalation"] = {"ack_hours_red": "2"}
+    d.write()
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: level(refdb, alert)[3] == at("2026-03-02T11:00:00+08:00"), 20,
+             "the deadline moved to 11:00")
+    # a holiday on that Monday (NOTIFY esup_refdata): the 2 hours run on Tuesday
+    refdb.query("INSERT INTO calendar (date, kind, name) VALUES ('2026-03-02', 'holiday', 'test')")
+    wait_for(lambda: level(refdb, alert)[3] == at("2026-03-03T11:00:00+08:00"), 20,
+             "the deadline moved to Tuesday")
+    assert escalations(refdb, alert) == []
+
+
 def many(db, n):
     """n county alerts, each with both deadlines long passed."""
     return [craft(db, "red", "410302", "2026-03-02T09:00:00+08:00") for _ in range(n)]
