@@ -126,7 +126,8 @@ GRANT EXECUTE ON FUNCTION esup_escalation_replan_all(text) TO esup_writer;
 -- the top of the region tree (or in a region the table does not know) is not escalated; its
 -- deadline is recorded as acted on. Outcomes: those of esup_alert_act_system, and
 -- 'stale' (changed since it was read: nothing done), 'busy' (another transaction holds the
--- alert: try again later), 'top' (no region above).
+-- alert: try again later), 'top' (no region above). Any outcome but stale and busy records the
+-- deadline as acted on.
 CREATE FUNCTION esup_escalate_due(alert_id bigint, deadline text, note text, at timestamptz,
 	expected_level int) RETURNS TABLE (outcome text, status text, action_id bigint)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
@@ -159,9 +160,9 @@ BEGIN
 		RETURN;
 	END IF;
 	SELECT * INTO r FROM esup_alert_act_system(alert_id, 'escalate', note, at, expected_level);
-	IF r.outcome = 'done' THEN
-		UPDATE alerts SET escalated_for = escalated_for | bit WHERE id = alert_id;
-	END IF;
+	-- Refused by the state machine (illegal, ...): tried again it would be refused again, and
+	-- the alert would stay due for ever; the deadline counts as acted on (the daemon logs it).
+	UPDATE alerts SET escalated_for = escalated_for | bit WHERE id = alert_id;
 	RETURN QUERY SELECT r.outcome::text, r.status::text, r.action_id::bigint;
 END
 $$;

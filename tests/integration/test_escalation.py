@@ -163,6 +163,21 @@ def test_settings_and_calendar_changes_replan(refdb, daemon_factory):
     assert escalations(refdb, alert) == []
 
 
+def test_refused_escalation_is_not_retried_for_ever(refdb, daemon_factory):
+    # A state machine that refuses escalate from open: the deadline counts as acted on, the
+    # refusal is logged once, and the alert does not stay due (it would be taken every round).
+    refdb.query("DELETE FROM alert_transitions WHERE action = 'escalate' AND from_state = 'open'"
+                " AND actor_role = 'system'")
+    alert = craft(refdb, "red", "410302", "2026-03-02T09:00:00+08:00")
+    d = start(daemon_factory, "2026-03-02T14:00:00+08:00")
+    wait_for(lambda: level(refdb, alert)[2] & 1, 20, "the ack deadline recorded as acted on")
+    later = craft(refdb, "red", "410302", "2026-03-02T13:30:00+08:00")
+    wait_for(lambda: planned(refdb, later), 20, "a later round")
+    assert escalations(refdb, alert) == []
+    assert d.log_text().count("alert %d: ack deadline not escalated: illegal" % alert) == 1
+    assert level(refdb, alert)[4] == "resolve"
+
+
 def many(db, n):
     """n county alerts, each with both deadlines long passed."""
     return [craft(db, "red", "410302", "2026-03-02T09:00:00+08:00") for _ in range(n)]
