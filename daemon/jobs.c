@@ -44,8 +44,8 @@ silences_run(struct job *job)
 
 /* The jobs. Another periodic job adds its row here. */
 static const struct job_entry job_table[] = {
-	{ "escalation", 9, escalation_create, escalation_destroy, escalation_changed, escalation_run },
-	{ "silence-lift", 8, NULL, NULL, NULL, silences_run },
+	{ "escalation", 0, 9, escalation_create, escalation_destroy, escalation_changed, escalation_run },
+	{ "silence-lift", 0, 8, NULL, NULL, NULL, silences_run },
 };
 #define N_JOBS (sizeof(job_table) / sizeof(job_table[0]))
 
@@ -54,6 +54,7 @@ struct job {
 	const struct job_entry *entry;
 	void *state;
 	struct event tick;
+	struct timeval interval;
 	bool running;
 	int64_t now;
 	char now_text[40];
@@ -62,7 +63,6 @@ struct job {
 
 struct jobs {
 	struct esupd *d;
-	struct timeval interval;
 	bool stopped;
 	struct job jobs[N_JOBS];
 };
@@ -73,7 +73,7 @@ job_arm(struct job *job, bool at_once)
 	struct timeval zero = { 0, 0 };
 
 	if (!job->js->stopped)
-		evtimer_add(&job->tick, at_once ? &zero : &job->js->interval);
+		evtimer_add(&job->tick, at_once ? &zero : &job->interval);
 }
 
 static void
@@ -135,12 +135,12 @@ jobs_create(struct esupd *d)
 	if (js == NULL)
 		return NULL;
 	js->d = d;
-	js->interval.tv_sec = 1;
 	for (size_t i = 0; i < N_JOBS; i++) {
 		struct job *job = &js->jobs[i];
 
 		job->js = js;
 		job->entry = &job_table[i];
+		job->interval.tv_sec = 1;
 		evtimer_assign(&job->tick, d->base, job_tick, job);
 		if (job->entry->create != NULL && (job->state = job->entry->create()) == NULL) {
 			jobs_destroy(js);
@@ -153,13 +153,17 @@ jobs_create(struct esupd *d)
 void
 jobs_configure(struct jobs *js)
 {
-	unsigned ms = js->d->cfg->jobs_interval_ms;
+	for (size_t i = 0; i < N_JOBS; i++) {
+		struct job *job = &js->jobs[i];
+		unsigned ms = job->entry->period_ms;
 
-	js->interval.tv_sec = ms / 1000;
-	js->interval.tv_usec = (ms % 1000) * 1000;
-	for (size_t i = 0; i < N_JOBS; i++)
-		if (!js->jobs[i].running && !evtimer_pending(&js->jobs[i].tick, NULL))
-			job_arm(&js->jobs[i], false);
+		if (ms == 0)
+			ms = js->d->cfg->jobs_interval_ms;
+		job->interval.tv_sec = ms / 1000;
+		job->interval.tv_usec = (ms % 1000) * 1000;
+		if (!job->running && !evtimer_pending(&job->tick, NULL))
+			job_arm(job, false);
+	}
 }
 
 void

@@ -26,6 +26,7 @@ struct mon_ruleset;
  * rules or the configuration were replaced (called between rounds or during one). */
 struct job_entry {
 	const char *name;
+	unsigned period_ms;     /* between rounds; 0: [jobs] interval_ms */
 	int schema;             /* the schema version its SQL needs: it waits for it */
 	void *(*create)(void);
 	void (*destroy)(void *state);
