@@ -20,6 +20,7 @@ struct refdata;
 struct sweeper;
 struct jobs;
 struct listener;
+struct delivery;
 
 struct esupd {
 	const char *config_path;
@@ -39,6 +40,7 @@ struct esupd {
 	struct refdata *refdata;
 	struct sweeper *sweeper;
 	struct jobs *jobs;            /* periodic jobs on the reader: escalation, silences */
+	struct delivery *delivery;    /* webhook receivers, on the reader */
 	bool draining;                /* SIGTERM seen: no new work */
 	int schema_version;           /* the database's, -1 until read (health.c) */
 	bool schema_checking;         /* the version query is in flight */

@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 
 #include "db.h"
+#include "delivery.h"
 #include "esupd.h"
 #include "health.h"
 #include "http.h"
@@ -127,6 +128,7 @@ reload(struct esupd *d)
 	sweeper_configure(d->sweeper, cfg->sweep_interval_ms, cfg->sweep_batch);
 	jobs_configure(d->jobs);
 	jobs_changed(d->jobs);    /* [escalation] may have changed */
+	delivery_configure(d->delivery, cfg);
 	health_check_schema(d);   /* after an `esupd --migrate` while running */
 	identity_reload(d->identity);
 	refdata_reload(d->refdata, cfg);
@@ -170,6 +172,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	http_stop_accepting(d);
 	sweeper_stop(d->sweeper);
 	jobs_stop(d->jobs);
+	delivery_stop(d->delivery);
 	ingest_drain(d->ingest, drained, d);
 }
 
@@ -301,7 +304,8 @@ esupd_start(struct esupd *d)
 	    (d->refdata = refdata_create(d->reader, rules_loaded, d)) == NULL ||
 	    (d->sweeper = sweeper_create(d->base, d->sweep_db, d->refdata, business_clock, d)) == NULL ||
 	    (d->jobs = jobs_create(d)) == NULL ||
-	    (d->ingest = ingest_create(d->base, d->writer, &limits)) == NULL)
+	    (d->ingest = ingest_create(d->base, d->writer, &limits)) == NULL ||
+	    (d->delivery = delivery_create(d->base, d->reader, cfg)) == NULL)
 		fatalx("out of memory");
 	ingest_set_refdata(d->ingest, d->refdata);
 	sweeper_configure(d->sweeper, cfg->sweep_interval_ms, cfg->sweep_batch);
@@ -329,6 +333,7 @@ esupd_finish(struct esupd *d)
 	db_destroy(d->writer);
 	db_destroy(d->reader);
 	db_destroy(d->sweep_db);
+	delivery_destroy(d->delivery);   /* its queries were dropped with the reader */
 	ingest_destroy(d->ingest);
 	sweeper_destroy(d->sweeper);
 	jobs_destroy(d->jobs);
