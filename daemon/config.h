@@ -84,6 +84,13 @@ struct config {
 	/* [sweeper] */
 	unsigned sweep_interval_ms;
 	size_t sweep_batch;
+	/* [jobs]: the periodic jobs (jobs.c) */
+	unsigned jobs_interval_ms;
+	size_t jobs_batch;        /* alerts one escalation round plans or escalates */
+	/* [escalation]: 督办 deadlines per severity (index enum mon_severity); 0 = never */
+	unsigned ack_hours[3];    /* working hours after issued_at to acknowledge */
+	unsigned resolve_days[3]; /* working days after issued_at to resolve */
+	int work_start_s, work_end_s;   /* a working day's working hours, seconds after midnight */
 	/* [rules]: libmonitor parameters by name, and the rule codes switched off */
 	struct config_rule_param {
 		char *name;
