@@ -62,6 +62,8 @@ static const struct option options[] = {
 	{ "ingest", "retry_after_s", OPT_UINT, O(retry_after_s), "2", 1, 3600, false },
 	{ "sweeper", "interval_ms", OPT_UINT, O(sweep_interval_ms), "1000", 10, 3600000, false },
 	{ "sweeper", "batch", OPT_SIZE, O(sweep_batch), "100", 1, 100000, false },
+	{ "alerts", "stream_heartbeat_s", OPT_UINT, O(stream_heartbeat_s), "15", 1, 3600, false },
+	{ "alerts", "stream_max_buffer_bytes", OPT_SIZE, O(stream_max_buffer_bytes), "1048576", 4096, 1LL << 30, false },
 	{ "rules", "disable", OPT_STRING, O(rules_disable), "", 0, 0, false },
 	{ "log", "level", OPT_LEVEL, O(log_level), "info", 0, 0, false },
 	{ "log", "facility", OPT_FACILITY, O(log_facility), "daemon", 0, 0, true },

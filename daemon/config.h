@@ -49,6 +49,9 @@ struct config {
 	/* [sweeper] */
 	unsigned sweep_interval_ms;
 	size_t sweep_batch;
+	/* [alerts] */
+	unsigned stream_heartbeat_s;        /* a comment line on every open stream this often */
+	size_t stream_max_buffer_bytes;     /* a live stream with more output unsent is cut */
 	/* [rules]: libmonitor parameters by name, and the rule codes switched off */
 	struct config_rule_param {
 		char *name;

@@ -19,6 +19,7 @@ struct ingest;
 struct refdata;
 struct sweeper;
 struct listener;
+struct alert_streams;
 
 struct esupd {
 	const char *config_path;
@@ -37,6 +38,7 @@ struct esupd {
 	struct ingest *ingest;
 	struct refdata *refdata;
 	struct sweeper *sweeper;
+	struct alert_streams *streams; /* GET /v1/alerts/stream: the log poller and open streams */
 	bool draining;                /* SIGTERM seen: no new work */
 	int schema_version;           /* the database's, -1 until read (health.c) */
 	bool schema_checking;         /* the version query is in flight */

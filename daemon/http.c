@@ -10,6 +10,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/keyvalq_struct.h>
 
+#include "alert_stream.h"
 #include "conn.h"
 #include "db.h"
 #include "health.h"
@@ -184,6 +185,14 @@ http_route(struct evhttp_request *req, void *arg)
 			http_reply_error(req, 405, "use POST");
 		else
 			api_events_post(d, req);
+		return;
+	}
+	/* ROUTE (part "stream", issue 8): to move into the route table at merge. */
+	if (strcmp(path, "/v1/alerts/stream") == 0) {
+		if (method != EVHTTP_REQ_GET)
+			http_reply_error(req, 405, "use GET");
+		else
+			alert_stream_open(d, req);
 		return;
 	}
 	if (strncmp(path, "/v1/cases/", 10) == 0) {
