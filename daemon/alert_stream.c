@@ -43,8 +43,8 @@
 #include "log.h"
 #include "tls.h"
 
-#define POLL_LIMIT 1000          /* rows per poller query */
-#define REPLAY_LIMIT 500         /* rows per replay page */
+#define POLL_LIMIT 200           /* rows per poller query: the most one burst adds to a stream */
+#define REPLAY_LIMIT 200         /* rows per replay page */
 #define DEBOUNCE_MS 10           /* after a NOTIFY, wait this long for more */
 #define HELD_MIN_MS 20           /* rows wait above xmin: look again after this, doubling */
 #define FALLBACK_MS 1000         /* without NOTIFY: look at least this often */
@@ -464,7 +464,21 @@ hub_fan_out(struct alert_streams *h, const PGresult *res, int row, struct positi
 		if (!stream_covers(s, dept, region, escalated_to))
 			continue;
 		stream_write_row(s, position, PQgetvalue(res, row, 5));
-		if (stream_pending(s) > h->max_buffer)
+	}
+}
+
+/* Live streams that still hold more than the bound unsent, a batch or a heartbeat after it
+ * was written, are cut: their clients do not keep up. Checked between batches, not within
+ * one, so a burst reaches a client that reads; the buffer stays below the bound plus one
+ * batch (POLL_LIMIT rows). */
+static void
+hub_cut_slow(struct alert_streams *h)
+{
+	struct alert_stream *s, *next;
+
+	for (s = h->live; s != NULL; s = next) {
+		next = s->next;
+		if (s->state == STREAM_LIVE && stream_pending(s) > h->max_buffer)
 			stream_cut(s, "output buffer above [alerts] stream_max_buffer_bytes (slow consumer)");
 	}
 }
@@ -485,6 +499,7 @@ hub_polled(const PGresult *res, void *arg)
 	}
 	rows = PQntuples(res);
 	held = rows > 0 && strcmp(PQgetvalue(res, 0, 6), "t") == 0;
+	hub_cut_slow(h);
 	for (int i = 0; i < rows; i++) {
 		struct position p;
 
@@ -607,9 +622,8 @@ hub_heartbeat(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		stream_write(s, beat, sizeof(beat) - 1);
-		if (s->state == STREAM_LIVE && stream_pending(s) > h->max_buffer)
-			stream_cut(s, "output buffer above [alerts] stream_max_buffer_bytes (slow consumer)");
 	}
+	hub_cut_slow(h);
 }
 
 /* ---------------------------------------------------------------- the set */
