@@ -66,6 +66,7 @@ struct alert_stream {
 	enum stream_state state;
 	struct position cursor;      /* rows up to here were written or are not for it */
 	struct position bound;       /* the replay page in flight reads up to here */
+	struct evbuffer *batch;      /* events of the current batch, written as one chunk */
 	bool querying;               /* a replay page is in flight */
 	bool waiting_drain;          /* the next page waits for the output to drain */
 	char fingerprint[TLS_FINGERPRINT_LEN + 1];
@@ -250,6 +251,14 @@ stream_write(struct alert_stream *s, const char *text, size_t len)
 }
 
 static void
+stream_free(struct alert_stream *s)
+{
+	if (s->batch != NULL)
+		evbuffer_free(s->batch);
+	free(s);
+}
+
+static void
 stream_unlink(struct alert_stream *s)
 {
 	if (s->prevp == NULL)
@@ -282,7 +291,7 @@ stream_forget(struct alert_stream *s)
 	if (s->querying)
 		stream_push(&s->h->gone, s);
 	else
-		free(s);
+		stream_free(s);
 }
 
 /* evhttp is closing the connection (peer gone, write timeout, our cut, shutdown). A request
@@ -335,15 +344,20 @@ stream_go_live(struct alert_stream *s)
 	log_debug("alert stream of %s live", s->fingerprint);
 }
 
-/* Writes one row as an event: "id: <position>", "event: alert", "data: <json>". */
+/* Adds one row as an event ("id: <position>", "event: alert", "data: <json>") to the batch
+ * that stream_flush writes. */
 static void
-stream_write_row(struct alert_stream *s, const char *position, const char *data)
+stream_queue_row(struct alert_stream *s, const char *position, const char *data)
 {
-	struct evbuffer *buf = s->h->scratch;
+	evbuffer_add_printf(s->batch, "id: %s\nevent: alert\ndata: %s\n\n", position, data);
+}
 
-	evbuffer_drain(buf, evbuffer_get_length(buf));
-	if (evbuffer_add_printf(buf, "id: %s\nevent: alert\ndata: %s\n\n", position, data) > 0)
-		evhttp_send_reply_chunk_with_cb(s->req, buf, stream_drained, s);
+/* The batch as one chunk: one write per stream per batch, however many rows. */
+static void
+stream_flush(struct alert_stream *s)
+{
+	if (evbuffer_get_length(s->batch) > 0)
+		evhttp_send_reply_chunk_with_cb(s->req, s->batch, stream_drained, s);
 }
 
 static void
@@ -362,7 +376,7 @@ stream_replayed(const PGresult *res, void *arg)
 	s->querying = false;
 	if (s->req == NULL) {   /* closed meanwhile */
 		stream_unlink(s);
-		free(s);
+		stream_free(s);
 		return;
 	}
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -378,8 +392,9 @@ stream_replayed(const PGresult *res, void *arg)
 		row_position_text(res, i, position, sizeof(position));
 		if (!row_position(res, i, &s->cursor))
 			continue;
-		stream_write_row(s, position, PQgetvalue(res, i, 5));
+		stream_queue_row(s, position, PQgetvalue(res, i, 5));
 	}
+	stream_flush(s);
 	if (rows == REPLAY_LIMIT) {
 		stream_replay_next(s);
 		return;
@@ -463,7 +478,7 @@ hub_fan_out(struct alert_streams *h, const PGresult *res, int row, struct positi
 		s->cursor = p;
 		if (!stream_covers(s, dept, region, escalated_to))
 			continue;
-		stream_write_row(s, position, PQgetvalue(res, row, 5));
+		stream_queue_row(s, position, PQgetvalue(res, row, 5));
 	}
 }
 
@@ -509,6 +524,8 @@ hub_polled(const PGresult *res, void *arg)
 		hub_fan_out(h, res, i, p);
 		h->end = p;
 	}
+	for (struct alert_stream *s = h->live; s != NULL; s = s->next)
+		stream_flush(s);
 	if (n == POLL_LIMIT || h->again) {
 		hub_poll(h);
 	} else if (held) {
@@ -660,11 +677,11 @@ alert_streams_destroy(struct alert_streams *h)
 	/* evhttp_free closed every connection: only streams whose query never came back */
 	while ((s = h->gone) != NULL) {
 		stream_unlink(s);
-		free(s);
+		stream_free(s);
 	}
 	while ((s = h->live) != NULL) {
 		stream_unlink(s);
-		free(s);
+		stream_free(s);
 	}
 	if (h->debounce != NULL)
 		event_free(h->debounce);
@@ -757,8 +774,10 @@ stream_create(struct alert_streams *h, struct evhttp_request *req, const struct 
 {
 	struct alert_stream *s = calloc(1, sizeof(*s));
 
-	if (s == NULL)
+	if (s == NULL || (s->batch = evbuffer_new()) == NULL) {
+		free(s);
 		return NULL;
+	}
 	s->h = h;
 	s->req = req;
 	s->evcon = evhttp_request_get_connection(req);

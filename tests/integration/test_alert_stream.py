@@ -58,6 +58,8 @@ class Stream:
     def _fill(self):
         try:
             data = self.sock.recv(65536)
+        except (ssl.SSLWantReadError, BlockingIOError):
+            return False
         except (ConnectionResetError, ssl.SSLError, BrokenPipeError) as e:
             self.error = e
             data = b""
@@ -460,3 +462,43 @@ def test_burst_reaches_a_client_that_reads(daemon_factory, db):
     assert not s.ended and "cut:" not in d.log_text()
     assert s.ids() == want
     s.close()
+
+
+def refusal_feed(tag, cases, dept="LY-ZJJ"):
+    """Per case an acceptance and a denial without a reason: one alert raised at ingest."""
+    events = []
+    for n in range(cases):
+        case = "%s-2026-%s%05d" % (dept, tag, n)
+        events.append({"id": "%s-a%d" % (tag, n), "dept": dept, "type": "approval.accepted",
+                       "at": "2026-03-09T09:30:00+08:00", "case": case, "item": "ZJ-004",
+                       "applicant": {"uscc": "91410300MA44ABCD1R", "name": "x"}})
+        events.append({"id": "%s-d%d" % (tag, n), "dept": dept, "type": "approval.decided",
+                       "at": "2026-03-11T16:00:00+08:00", "case": case, "result": "denied",
+                       "report": "LY-ZJJ-BPZ-2026-011"})
+    return events
+
+
+def test_many_idle_streams_while_ingest_proceeds(daemon_factory, refdb):
+    """200 open streams (they count as connections of their certificate: the cap is raised)
+    while events that raise alerts are ingested: every request is acknowledged, and every
+    stream gets every alert, from one read of the log per batch."""
+    from test_cases import offset_to
+    d = daemon_factory(alerts={"stream_heartbeat_s": "5"},
+                       limits={"max_connections_per_principal": "300"},
+                       testing={"clock_offset_s": offset_to("2026-03-11T16:05:00+08:00")},
+                       rules={"disable": "APR-LATE-REPORT"}).start()
+    first = open_stream(d, "supervisor")
+    first.wait(lambda s: s.last_id is not None, 5, "the start position")
+    streams = [first] + [Stream(d, "supervisor") for _ in range(199)]
+    assert all(s.status == 200 for s in streams)
+    feed = refusal_feed("MS", 20)
+    with d.client("dept-LY-ZJJ") as c:
+        for i in range(0, len(feed), 10):
+            r = c.post_events_committed(feed[i:i + 10])
+            assert r.status == 200 and r.json()["accepted"] == 10, r.body
+    want = log_positions(refdb, first.last_id)
+    assert len(want) >= 20
+    for s in streams:
+        s.wait(lambda s: len(s.events) >= len(want), 20, "every alert on every stream")
+        assert s.ids() == want
+        s.close()
