@@ -114,14 +114,17 @@ static const char end_sql[] =
 	" WHERE a.xid < pg_snapshot_xmin(pg_current_snapshot())"
 	" ORDER BY a.xid DESC, a.id DESC LIMIT 1), '0-0')";
 
-/* The rows after $1-$2 below xmin, and whether committed rows wait above it. */
+/* The rows after $1-$2 below xmin, and whether committed rows wait above it (the newest row's
+ * xid is not below xmin). Both read the (xid, id) index; an EXISTS over xid >= xmin would be
+ * planned as a scan of the whole log. */
 static const char poll_sql[] =
 	"WITH s AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),"
 	" r AS (SELECT " ROW_COLUMNS " FROM s, alert_actions a JOIN alerts al ON al.id = a.alert_id"
 	"  WHERE (a.xid, a.id) > ($1::xid8, $2::bigint) AND a.xid < s.xmin"
 	"  ORDER BY a.xid, a.id LIMIT $3)"
-	" SELECT r.*, h.held FROM (SELECT EXISTS (SELECT 1 FROM s, alert_actions x"
-	"  WHERE x.xid >= s.xmin) AS held) h LEFT JOIN r ON true ORDER BY r.xid, r.id";
+	" SELECT r.*, h.held FROM (SELECT coalesce((SELECT x.xid FROM alert_actions x"
+	"  ORDER BY x.xid DESC, x.id DESC LIMIT 1) >= (SELECT xmin FROM s), false) AS held) h"
+	" LEFT JOIN r ON true ORDER BY r.xid, r.id";
 
 /* One stream's rows in ($1-$2, $3-$4]: $5 its department ("" any), $6 its region prefix,
  * $7 whether the region escalated to counts too. */

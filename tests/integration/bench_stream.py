@@ -18,22 +18,8 @@ import ssl
 import threading
 import time
 
-from test_alert_stream import Stream, log_positions, open_stream, refusal_feed
+from test_alert_stream import Stream, log_positions, open_stream, poll_sql, refusal_feed
 from test_cases import offset_to
-
-def poll_sql():
-    """The poller's query as esupd sends it (from daemon/alert_stream.c)."""
-    import re
-    from conftest import REPO
-    src = (REPO / "daemon" / "alert_stream.c").read_text()
-    cols = re.search(r"#define ROW_COLUMNS \\\n(.*?)\n\n", src, re.S).group(1)
-    body = re.search(r"poll_sql\[\] =\n(.*?);\n", src, re.S).group(1)
-    def strings(text):
-        text = text.replace("ROW_COLUMNS", '"' + "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', cols)) + '"')
-        text = re.sub(r'T\("([^"]*)"\)', lambda m: '"to_char(%s AT TIME ZONE \'Asia/Shanghai\', \'YYYY\')"' % m.group(1), text)
-        return "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', text)).replace('\\"', '"')
-    return strings(body)
-
 
 STREAMS = int(os.environ.get("ESUP_BENCH_STREAMS", "200"))
 CASES = int(os.environ.get("ESUP_BENCH_CASES", "2000"))
@@ -187,8 +173,7 @@ def test_ingest_with_and_without_streams(daemon_factory, refdb):
         % (STREAMS, with_streams, cpu_with, with_streams / rounds[-1][0]))
     say("streams with every event exactly once, in order: %d of %d (%d events each);"
         " esupd RSS %d KiB with the streams open" % (complete, STREAMS, len(want), rss_before))
-    sql = poll_sql().replace("$1::xid8", "%s::text::xid8").replace("$2", "%s").replace("$3", "200")
-    plan = refdb.query("EXPLAIN ANALYZE " + sql, (start_at.split("-")[0], start_at.split("-")[1]))
+    plan = refdb.query("EXPLAIN ANALYZE " + poll_sql(), start_at.split("-"))
     say("the poller's query, from the start of the reading run:\n  " +
         "\n  ".join(r[0] for r in plan))
     assert complete == STREAMS

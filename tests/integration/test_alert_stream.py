@@ -8,7 +8,7 @@ Alerts are raised here through esup_apply_evaluation as esupd (the daemon's own 
 threads, so transactions commit out of xid order: the log must still come out complete."""
 
 import json
-import signal
+import re
 import socket
 import ssl
 import threading
@@ -17,7 +17,7 @@ import time
 import psycopg
 import pytest
 
-from conftest import wait_for
+from conftest import REPO, wait_for
 from esupclient import tls_context
 
 T0 = "2026-03-02T09:00:00+08:00"
@@ -502,3 +502,34 @@ def test_many_idle_streams_while_ingest_proceeds(daemon_factory, refdb):
         s.wait(lambda s: len(s.events) >= len(want), 20, "every alert on every stream")
         assert s.ids() == want
         s.close()
+
+
+def c_strings(text):
+    return "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', text)).replace('\\"', '"')
+
+
+def poll_sql():
+    """The poller's query as daemon/alert_stream.c sends it, with psycopg placeholders for
+    the position (xid as text, id) and a limit of 200."""
+    src = (REPO / "daemon" / "alert_stream.c").read_text()
+    cols = re.search(r"#define ROW_COLUMNS \\\n(.*?)\n\n", src, re.S).group(1)
+    cols = re.sub(r'T\("([^"]*)"\)', r'"\1"', cols)   # times as they are: same plan
+    body = re.search(r"poll_sql\[\] =\n(.*?);\n", src, re.S).group(1)
+    sql = c_strings(body.replace("ROW_COLUMNS", '"%s"' % c_strings(cols).replace('"', '\\"')))
+    return sql.replace("$1::xid8", "%s::text::xid8").replace("$2", "%s").replace("$3", "200")
+
+
+def test_poll_query_cost_follows_new_rows_not_the_log(db):
+    """The poller's query reads through indexes: its cost follows the rows after the position,
+    not the length of the log (it used to scan all of alert_actions for rows held back)."""
+    (case,) = Raiser(db, "PLAN").raise_some(1)
+    alert = db.scalar("SELECT id FROM alerts WHERE case_no = %s ORDER BY id LIMIT 1", (case,))
+    db.query("INSERT INTO alert_actions (alert_id, action, actor, note, at, from_state, to_state)"
+             " SELECT %s, 'escalate', 'test', '', now(), 'open', 'open'"
+             " FROM generate_series(1, 20000) g", (alert,))
+    db.query("ANALYZE alert_actions")
+    db.query("ANALYZE alerts")
+    end = log_positions(db)[-1]
+    plan = "\n".join(r[0] for r in db.query("EXPLAIN " + poll_sql(), end.split("-")))
+    assert "Seq Scan on alert_actions" not in plan, plan
+    assert plan.count("alert_actions_position") >= 2, plan
