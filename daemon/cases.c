@@ -183,16 +183,33 @@ condition_json(const struct mon_condition *c)
 		"since", time_json(c->since), "message", c->message, "evidence", evidence);
 }
 
-/* The evaluation in the shape esup_apply_evaluation() reads. */
+/* The rules switched off in esupd.conf ([rules] disable), as a JSON array of codes. Their
+ * conditions never come out, so esup_apply_evaluation() must not take a live alert of theirs
+ * for a condition that stopped holding: it suppresses it instead of resolving it. */
 static json_t *
-evaluation_json(const struct mon_evaluation *ev)
+disabled_json(const struct mon_ruleset *rs)
+{
+	json_t *codes = json_array();
+
+	for (size_t i = 0; codes != NULL && i < mon_rule_count(); i++)
+		if (!mon_ruleset_rule_enabled(rs, i) &&
+		    json_array_append_new(codes, json_string(mon_rule_code(i))) != 0) {
+			json_decref(codes);
+			return NULL;
+		}
+	return codes;
+}
+
+/* The evaluation in the shape esup_apply_evaluation() reads; disabled is shared (borrowed). */
+static json_t *
+evaluation_json(const struct mon_evaluation *ev, json_t *disabled)
 {
 	const struct mon_case_state *s = &ev->state;
 	json_t *conditions = json_array();
 
 	for (size_t i = 0; i < ev->count; i++)
 		json_array_append_new(conditions, condition_json(&ev->conditions[i]));
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:o, s:o}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:O}",
 		"dept", s->dept, "case", s->case_no, "item", s->item,
 		"status", mon_case_status_name(s->status),
 		"unit", s->unit == MON_UNIT_CALENDAR ? "calendar" : "working",
@@ -200,7 +217,8 @@ evaluation_json(const struct mon_evaluation *ev)
 		"counted_days", s->counted_days, "suspended_days", s->suspended_days,
 		"committed_day", day_json(s->committed_day), "statutory_day", day_json(s->statutory_day),
 		"level", s->has_level ? json_string(mon_severity_name(s->level)) : json_null(),
-		"next_check", time_json(s->next_check), "conditions", conditions);
+		"next_check", time_json(s->next_check), "conditions", conditions,
+		"disabled", disabled);
 }
 
 static void
@@ -263,14 +281,14 @@ event_pool_number_cases(struct event_pool *cases)
 
 static void
 append_evaluation(const struct mon_ruleset *rs, const struct mon_case_event *items, size_t n,
-		int64_t now, json_t *evaluations)
+		int64_t now, json_t *disabled, json_t *evaluations)
 {
 	struct mon_evaluation ev;
 	struct mon_error err = { .field = "" };
 	const struct mon_event *first = items[0].event;
 
 	if (mon_case_evaluate(rs, items, n, now, &ev, &err)) {
-		json_array_append_new(evaluations, evaluation_json(&ev));
+		json_array_append_new(evaluations, evaluation_json(&ev, disabled));
 		mon_evaluation_finish(&ev);
 		return;
 	}
@@ -282,7 +300,7 @@ append_evaluation(const struct mon_ruleset *rs, const struct mon_case_event *ite
  * context.items[cfirst, cend). */
 static bool
 evaluate_case(const struct cases_job *job, const struct mon_ruleset *rs, size_t first,
-		size_t end, size_t cfirst, size_t cend, json_t *evaluations)
+		size_t end, size_t cfirst, size_t cend, json_t *disabled, json_t *evaluations)
 {
 	const struct event_pool *cases = &job->cases, *ctx = &job->context;
 	struct mon_case_event *items = calloc(end - first + cend - cfirst, sizeof(*items));
@@ -295,7 +313,7 @@ evaluate_case(const struct cases_job *job, const struct mon_ruleset *rs, size_t 
 	for (size_t i = cfirst; i < cend; i++)
 		if (ctx->items[i].subject[0] != '\0')
 			items[n++] = (struct mon_case_event){ &ctx->items[i].event, ctx->items[i].received_at, true };
-	append_evaluation(rs, items, n, job->now, evaluations);
+	append_evaluation(rs, items, n, job->now, disabled, evaluations);
 	free(items);
 	return true;
 }
@@ -304,10 +322,10 @@ static bool
 cases_evaluate_all(struct cases_job *job)
 {
 	const struct mon_ruleset *rs = refdata_rules(job->rd);
-	json_t *evaluations = json_array();
+	json_t *evaluations = json_array(), *disabled = disabled_json(rs);
 	const struct event_pool *cases = &job->cases, *ctx = &job->context;
 	size_t cfirst = 0, cend = 0;
-	bool ok = evaluations != NULL;
+	bool ok = evaluations != NULL && disabled != NULL;
 
 	for (size_t first = 0, i = 1; ok && first < cases->count; i++) {
 		size_t group = cases->items[first].group;
@@ -319,14 +337,15 @@ cases_evaluate_all(struct cases_job *job)
 			;
 		for (cend = cfirst; cend < ctx->count && ctx->items[cend].group == group; cend++)
 			;
-		ok = evaluate_case(job, rs, first, i, cfirst, cend, evaluations);
+		ok = evaluate_case(job, rs, first, i, cfirst, cend, disabled, evaluations);
 		first = i;
 	}
 	/* Events without a case are judged one by one. */
 	for (size_t i = 0; ok && i < job->loose_count; i++)
-		append_evaluation(rs, &job->loose[i], 1, job->now, evaluations);
+		append_evaluation(rs, &job->loose[i], 1, job->now, disabled, evaluations);
 	job->evaluations = ok ? json_dumps(evaluations, JSON_COMPACT) : NULL;
 	json_decref(evaluations);
+	json_decref(disabled);
 	return job->evaluations != NULL;
 }
 

@@ -118,6 +118,11 @@ bool rule_enabled(const struct mon_ruleset *rs, enum rule_id rule)
 	return !rs->disabled[rule];
 }
 
+bool mon_ruleset_rule_enabled(const struct mon_ruleset *rs, size_t i)
+{
+	return i < RULE__COUNT && !rs->disabled[i];
+}
+
 int ruleset_param(const struct mon_ruleset *rs, enum param_id param)
 {
 	return (int)rs->params[param];

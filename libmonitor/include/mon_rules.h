@@ -143,6 +143,8 @@ void mon_evaluation_finish(struct mon_evaluation *ev);
 size_t mon_rule_count(void);
 const char *mon_rule_code(size_t i);
 enum mon_severity mon_rule_severity(size_t i);
+/* False when rule i was switched off (mon_ruleset_disable_rule) or does not exist. */
+bool mon_ruleset_rule_enabled(const struct mon_ruleset *rs, size_t i);
 
 const char *mon_severity_name(enum mon_severity s);       /* "notice", "yellow", "red" */
 const char *mon_case_status_name(enum mon_case_status s); /* "received", "accepted", ... */

@@ -154,8 +154,12 @@ def test_refusal_without_reason_alerts_at_ingest(daemon_factory, refdb):
 
         def notified():
             listener.execute("SELECT 1")   # lets psycopg read what arrived
-            return str(alert["id"]) in [n.payload for n in heard]
-        wait_for(notified, 5, "NOTIFY esup_alert %d" % alert["id"])
+            return [json.loads(n.payload) for n in heard]
+        payload = wait_for(notified, 5, "NOTIFY esup_alert %d" % alert["id"])[0]
+        assert {k: payload[k] for k in ("id", "action", "rule", "severity", "dept", "case",
+                                        "state")} == {
+            "id": alert["id"], "action": "raise", "rule": "APR-REFUSAL-NO-REASON",
+            "severity": "yellow", "dept": "LY-ZJJ", "case": case, "state": "open"}
 
     line = r"alert raised: #%d\b[^\n]*" % alert["id"]
     wait_for(lambda: re.search(line, d.log_text()), 5, "the daemon to log alert #%d" % alert["id"])
