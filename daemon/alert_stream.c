@@ -416,7 +416,9 @@ static void
 stream_replay_next(struct alert_stream *s)
 {
 	char after_xid[24], after_id[24], to_xid[24], to_id[24], limit[16];
-	const char *values[8] = { after_xid, after_id, to_xid, to_id, s->dept, s->prefix,
+	/* the same scope as stream_covers: a department's is its code alone */
+	const char *values[8] = { after_xid, after_id, to_xid, to_id, s->dept,
+		s->role == ROLE_DEPARTMENT ? "" : s->prefix,
 		s->role == ROLE_SUPERVISOR ? "true" : "false", limit };
 
 	if (stream_pending(s) > s->h->max_buffer / 2) {

@@ -315,7 +315,19 @@ def test_events_live_within_scope(daemon_factory, db, certs):
     assert (alert["dept"], alert["region"]) == ("LY-SCJGJ", "410300")
     assert alert["since"] == "2026-03-02T09:00:00+08:00"
     assert [e["data"]["action"]["action"] for e in zjj.events] == ["raise", "raise"]
-    for s in streams:
+
+    # A principal that changes (here: its region) loses its open stream; a department's scope
+    # is its code alone, in a replay as live (the replay used to filter by its region too).
+    zjj_start = zjj.events[0]["id"]
+    db.query("UPDATE principals SET region = %s WHERE subject = 'CN=dept-LY-ZJJ'", (OTHER_REGION,))
+    zjj.wait(lambda s: s.ended, 10, "the changed principal's stream to end")
+    assert any(c.startswith("end: the principal changed") for c in zjj.comments), zjj.comments
+    again = open_stream(d, "dept-LY-ZJJ", after="0-0")
+    again.wait(lambda s: len(s.events) >= 2, 10, "the department's events replayed")
+    assert again.ids() == log_positions(db, dept="LY-ZJJ") == zjj_want
+    sup.pump(0.2)
+    assert not sup.ended   # the others stay
+    for s in streams + (again,):
         s.close()
 
 
