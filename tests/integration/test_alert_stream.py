@@ -15,7 +15,6 @@ import threading
 import time
 
 import psycopg
-import pytest
 
 from conftest import REPO, wait_for
 from esupclient import tls_context
@@ -318,7 +317,6 @@ def test_events_live_within_scope(daemon_factory, db, certs):
 
     # A principal that changes (here: its region) loses its open stream; a department's scope
     # is its code alone, in a replay as live (the replay used to filter by its region too).
-    zjj_start = zjj.events[0]["id"]
     db.query("UPDATE principals SET region = %s WHERE subject = 'CN=dept-LY-ZJJ'", (OTHER_REGION,))
     zjj.wait(lambda s: s.ended, 10, "the changed principal's stream to end")
     assert any(c.startswith("end: the principal changed") for c in zjj.comments), zjj.comments
