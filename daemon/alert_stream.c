@@ -37,6 +37,7 @@
 #include <event2/keyvalq_struct.h>
 #include <sys/queue.h>
 
+#include "api.h"
 #include "db.h"
 #include "http.h"
 #include "identity.h"
@@ -754,22 +755,27 @@ alert_streams_count(const struct alert_streams *h)
 
 /* ---------------------------------------------------------------- a new stream */
 
-/* Last-Event-ID, or ?after= (esupctl); *given false when neither is there. */
+/* Last-Event-ID, or ?after= (esupctl); *given false when neither is there. False after a
+ * 400 reply. */
 static bool
-stream_start_position(struct evhttp_request *req, struct position *p, bool *given)
+stream_start_position(const struct api_request *r, struct position *p, bool *given)
 {
-	const char *text = evhttp_find_header(evhttp_request_get_input_headers(req), "Last-Event-ID");
-	struct evkeyvalq query = { 0 };
-	const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-	bool ok = true;
+	static const char *const known[] = { "after", NULL };
+	const char *text = evhttp_find_header(evhttp_request_get_input_headers(r->req),
+		"Last-Event-ID");
+	struct api_query q;
+	bool ok;
 
-	TAILQ_INIT(&query);
-	if (text == NULL && q != NULL && evhttp_parse_query_str(q, &query) == 0)
-		text = evhttp_find_header(&query, "after");
+	if (!api_query_parse(r, known, &q))
+		return false;
+	if (text == NULL)
+		text = q.values[0];
 	*given = text != NULL && text[0] != '\0';
-	if (*given)
-		ok = position_parse(text, p);
-	evhttp_clear_headers(&query);
+	ok = !*given || position_parse(text, p);
+	if (!ok)
+		api_reply_invalid(r->req, q.values[0] != NULL && text == q.values[0] ?
+			"after" : "Last-Event-ID", "a position <xid>-<id>", text);
+	api_query_free(&q);
 	return ok;
 }
 
@@ -812,50 +818,46 @@ stream_start_reply(struct alert_stream *s, const struct config *cfg)
 	evhttp_connection_set_closecb(s->evcon, stream_conn_closed, s);
 }
 
-void
-alert_stream_open(struct esupd *d, struct evhttp_request *req)
+/* GET /v1/alerts/stream: authenticated by the route table (departments, supervisors,
+ * auditors). Replies 400 or 503, or starts the stream, which owns req from here on. */
+static void
+alert_stream_open(const struct api_request *r)
 {
-	char fingerprint[TLS_FINGERPRINT_LEN + 1], position[48], head[160];
-	struct alert_streams *h = d->streams;
-	const struct principal *p;
+	char position[48], head[160];
+	struct alert_streams *h = r->d->streams;
 	struct alert_stream *s;
 	struct position after = { 0, 0 };
 	bool given;
 
-	p = http_authenticate(d, req, 1u << ROLE_DEPARTMENT | 1u << ROLE_SUPERVISOR |
-		1u << ROLE_AUDITOR, fingerprint);
-	if (p == NULL)
+	if (!stream_start_position(r, &after, &given))
 		return;
-	if (!stream_start_position(req, &after, &given)) {
-		http_reply_error(req, 400, "Last-Event-ID (or after=) must be a position <xid>-<id>");
+	if (!h->ready || h->stopped || evhttp_request_get_connection(r->req) == NULL) {
+		http_reply_retry(r->req, 503, r->d->cfg->retry_after_s, "the alert log is not readable yet");
 		return;
 	}
-	if (!h->ready || evhttp_request_get_connection(req) == NULL) {
-		http_reply_retry(req, 503, d->cfg->retry_after_s, "the alert log is not readable yet");
-		return;
-	}
-	if ((s = stream_create(h, req, p, fingerprint)) == NULL) {
-		http_reply_error(req, 500, "out of memory");
+	if ((s = stream_create(h, r->req, r->principal, r->fingerprint)) == NULL) {
+		http_reply_error(r->req, 500, "out of memory");
 		return;
 	}
 	stream_push(&h->live, s);
 	h->count++;
-	stream_start_reply(s, d->cfg);
-	if (given) {
-		position_format(after, position, sizeof(position));
+	stream_start_reply(s, r->d->cfg);
+	position_format(given ? after : h->end, position, sizeof(position));
+	if (given)
 		snprintf(head, sizeof(head), "retry: %d\n: replaying after position %s\n\n", RETRY_MS,
 			position);
-		s->cursor = after;
-		s->state = STREAM_REPLAYING;
-		stream_write(s, head, strlen(head));
-		stream_replay_next(s);
-	} else {
-		position_format(h->end, position, sizeof(position));
+	else
 		snprintf(head, sizeof(head), "retry: %d\n: live from position %s (no Last-Event-ID)\n"
 			"id: %s\n\n", RETRY_MS, position, position);
-		s->cursor = h->end;
-		s->state = STREAM_LIVE;
-		stream_write(s, head, strlen(head));
-	}
-	log_debug("alert stream opened by %s (%u open)", fingerprint, h->count);
+	s->cursor = given ? after : h->end;
+	s->state = given ? STREAM_REPLAYING : STREAM_LIVE;
+	stream_write(s, head, strlen(head));
+	log_debug("alert stream opened by %s (%u open)", r->fingerprint, h->count);
+	if (given)
+		stream_replay_next(s);
 }
+
+const struct api_route api_stream_routes[] = {
+	{ EVHTTP_REQ_GET, "/v1/alerts/stream", API_ROLES_READERS, 0, NULL, alert_stream_open },
+	{ 0, NULL, 0, 0, NULL, NULL },
+};

@@ -34,7 +34,6 @@ void alert_streams_drain(struct alert_streams *h);
 /* Open streams now. */
 unsigned alert_streams_count(const struct alert_streams *h);
 
-/* The handler of GET /v1/alerts/stream. */
-void alert_stream_open(struct esupd *d, struct evhttp_request *req);
+/* Its route (GET /v1/alerts/stream) is api_stream_routes, declared in api.h. */
 
 #endif

@@ -4,14 +4,16 @@
  * gets the same 404 for a case outside its region as for one that does not exist, so the
  * answer says nothing about what exists elsewhere; a department asking for another's cases
  * gets 403 before anything is looked up. */
-#include "http.h"
+#include "api.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/http.h>
 
 #include "db.h"
+#include "http.h"
 #include "log.h"
 #include "tls.h"
 
@@ -68,62 +70,33 @@ case_loaded(const PGresult *res, void *arg)
 	free(cr);
 }
 
-/* Splits "/v1/cases/DEPT/CASE" into its two decoded parts; false when malformed. */
-static bool
-case_path(const char *path, char *dept, char *case_no)
+static void
+api_cases_get(const struct api_request *r)
 {
-	const char *rest = path + strlen("/v1/cases/");
-	const char *slash = strchr(rest, '/');
-	char *d, *c;
-	bool ok;
-
-	if (slash == NULL || slash == rest || slash[1] == '\0' || strchr(slash + 1, '/'))
-		return false;
-	d = evhttp_uridecode(rest, 0, NULL);
-	c = evhttp_uridecode(slash + 1, 0, NULL);
-	if (d != NULL)
-		d[strcspn(d, "/")] = '\0';
-	ok = d && c && d[0] && c[0] && strlen(d) <= MON_CODE_MAX && strlen(c) <= MON_CODE_MAX;
-	if (ok) {
-		memcpy(dept, d, strlen(d) + 1);
-		memcpy(case_no, c, strlen(c) + 1);
-	}
-	free(d);
-	free(c);
-	return ok;
-}
-
-void
-api_cases_get(struct esupd *d, struct evhttp_request *req, const char *path)
-{
-	char fingerprint[TLS_FINGERPRINT_LEN + 1];
-	char dept[MON_CODE_MAX + 1], case_no[MON_CODE_MAX + 1];
+	const char *dept = api_param(r, "dept"), *case_no = api_param(r, "case");
 	const char *values[2] = { dept, case_no };
-	const struct principal *p;
 	struct case_request *cr;
 
-	p = http_authenticate(d, req, 1u << ROLE_DEPARTMENT | 1u << ROLE_SUPERVISOR |
-		1u << ROLE_AUDITOR, fingerprint);
-	if (p == NULL)
-		return;
-	if (!case_path(path, dept, case_no)) {
-		http_reply_error(req, 404, "expected /v1/cases/{dept}/{case}");
-		return;
-	}
-	if (p->role == ROLE_DEPARTMENT && strcmp(p->dept, dept) != 0) {
-		http_reply_error(req, 403, "a department may read only its own cases");
+	if (r->principal->role == ROLE_DEPARTMENT && strcmp(r->principal->dept, dept) != 0) {
+		http_reply_error(r->req, 403, "a department may read only its own cases");
 		return;
 	}
 	if ((cr = calloc(1, sizeof(*cr))) == NULL) {
-		http_reply_error(req, 500, "out of memory");
+		http_reply_error(r->req, 500, "out of memory");
 		return;
 	}
-	cr->req = req;
-	cr->role = p->role;
-	cr->retry_after_s = d->cfg->retry_after_s;
-	snprintf(cr->region, sizeof(cr->region), "%s", p->region);
-	if (!db_query(d->reader, case_sql, 2, values, case_loaded, cr)) {
+	cr->req = r->req;
+	cr->role = r->principal->role;
+	cr->retry_after_s = r->d->cfg->retry_after_s;
+	snprintf(cr->region, sizeof(cr->region), "%s", r->principal->region);
+	if (!db_query(r->d->reader, case_sql, 2, values, case_loaded, cr)) {
 		free(cr);
-		http_reply_retry(req, 503, d->cfg->retry_after_s, "database unavailable");
+		http_reply_retry(r->req, 503, r->d->cfg->retry_after_s, "database unavailable");
 	}
 }
+
+const struct api_route api_cases_routes[] = {
+	{ EVHTTP_REQ_GET, "/v1/cases/{dept}/{case}", API_ROLES_READERS, 0,
+	  "expected /v1/cases/{dept}/{case}", api_cases_get },
+	{ 0 },
+};

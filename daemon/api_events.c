@@ -1,7 +1,7 @@
 /* api_events.c: POST /v1/events. Parse and validate (libmonitor), check each event's
  * department against the principal, hand the valid ones to the writer, and answer with one
  * status per input event only after the writer reports the transaction committed. */
-#include "http.h"
+#include "api.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +10,7 @@
 #include <event2/buffer.h>
 
 #include "health.h"
+#include "http.h"
 #include "ingest.h"
 #include "log.h"
 #include "tls.h"
@@ -151,17 +152,14 @@ events_parse(struct events_request *er, enum mon_body_format format)
 	return true;
 }
 
-void
-api_events_post(struct esupd *d, struct evhttp_request *req)
+static void
+api_events_post(const struct api_request *r)
 {
+	struct esupd *d = r->d;
+	struct evhttp_request *req = r->req;
 	struct events_request *er;
 	enum mon_body_format format;
-	const struct principal *p;
-	char fingerprint[TLS_FINGERPRINT_LEN + 1];
 
-	p = http_authenticate(d, req, 1u << ROLE_DEPARTMENT, fingerprint);
-	if (p == NULL)
-		return;
 	/* Events are judged in the transaction that stores them: no rules (or no schema, no
 	 * database), no ingest. The reason names what is missing. */
 	if (!health_ready(d)) {
@@ -189,11 +187,16 @@ api_events_post(struct esupd *d, struct evhttp_request *req)
 	}
 	er->d = d;
 	er->req = req;
-	memcpy(er->principal, fingerprint, sizeof(er->principal));
+	memcpy(er->principal, r->fingerprint, sizeof(er->principal));
 	if (!events_parse(er, format)) {
 		free(er);
 		return;
 	}
-	batch_check_departments(&er->batch, p->dept);
+	batch_check_departments(&er->batch, r->principal->dept);
 	ingest_submit(d->ingest, &er->batch, er->principal, esupd_now(d), events_committed, er);
 }
+
+const struct api_route api_events_routes[] = {
+	{ EVHTTP_REQ_POST, "/v1/events", 1u << ROLE_DEPARTMENT, 0, NULL, api_events_post },
+	{ 0 },
+};

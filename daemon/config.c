@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/http.h>
 #include <ini.h>
 
 enum opt_type { OPT_STRING, OPT_UINT, OPT_SIZE, OPT_LLONG, OPT_LEVEL, OPT_FACILITY, OPT_LISTEN };
@@ -22,6 +23,19 @@ struct option {
 	long long min, max;
 	bool fixed;             /* a reload cannot change it */
 };
+
+/* An option of a named section, with what its value must be beyond its type. */
+struct section_option {
+	struct option o;
+	bool (*check)(const char *value, char *error, size_t size);   /* NULL: the type says all */
+};
+
+static bool set_string(char **slot, const char *value);
+static bool check_receiver_url(const char *value, char *error, size_t size);
+static bool check_receiver_scope(const char *value, char *error, size_t size);
+static bool check_receiver_severity(const char *value, char *error, size_t size);
+static bool check_receiver_actions(const char *value, char *error, size_t size);
+static bool check_receiver_region(const char *value, char *error, size_t size);
 
 #define O(field) offsetof(struct config, field)
 static const struct option options[] = {
@@ -67,10 +81,160 @@ static const struct option options[] = {
 	{ "rules", "disable", OPT_STRING, O(rules_disable), "", 0, 0, false },
 	{ "log", "level", OPT_LEVEL, O(log_level), "info", 0, 0, false },
 	{ "log", "facility", OPT_FACILITY, O(log_facility), "daemon", 0, 0, true },
+	{ "delivery", "poll_ms", OPT_UINT, O(delivery_poll_ms), "1000", 10, 3600000, false },
 	{ "testing", "clock_offset_s", OPT_LLONG, O(clock_offset_s), "0", -(1LL << 40), 1LL << 40, false },
 };
 #undef O
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+/* Named sections: [receiver.NAME], one per webhook receiver (daemon/delivery.h). The section
+ * column is the prefix; offsets are into struct config_receiver. */
+#define RECEIVER_PREFIX "receiver."
+#define R(field) offsetof(struct config_receiver, field)
+static const struct section_option receiver_options[] = {
+	{ { "receiver", "url", OPT_STRING, R(url), "", 0, 0, false }, check_receiver_url },
+	{ { "receiver", "region", OPT_STRING, R(region), "", 0, 0, false }, check_receiver_region },
+	{ { "receiver", "scope", OPT_STRING, R(scope), "subtree", 0, 0, false }, check_receiver_scope },
+	{ { "receiver", "min_severity", OPT_STRING, R(min_severity), "notice", 0, 0, false },
+	  check_receiver_severity },
+	{ { "receiver", "actions", OPT_STRING, R(actions), CONFIG_RECEIVER_ACTIONS, 0, 0, false },
+	  check_receiver_actions },
+	{ { "receiver", "timeout_s", OPT_UINT, R(timeout_s), "10", 1, 3600, false }, NULL },
+	{ { "receiver", "backoff_min_ms", OPT_UINT, R(backoff_min_ms), "1000", 10, 3600000, false }, NULL },
+	{ { "receiver", "backoff_max_ms", OPT_UINT, R(backoff_max_ms), "300000", 10, 86400000, false }, NULL },
+	{ { "receiver", "batch", OPT_SIZE, R(batch), "100", 1, 1000, false }, NULL },
+};
+#undef R
+#define N_RECEIVER_OPTIONS (sizeof(receiver_options) / sizeof(receiver_options[0]))
+
+const char *const config_action_names[CONFIG_ACTION_COUNT] = {
+	"raise", "held", "ack", "appeal", "reject", "revoke", "resolve", "dismiss", "confirm",
+	"cancel", "escalate", "suppress", "issue", "supersede",
+};
+
+int
+config_severity_rank(const char *severity)
+{
+	static const char *const ranks[] = { "notice", "yellow", "red" };
+
+	for (int i = 0; i < 3; i++)
+		if (strcmp(severity, ranks[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* http://HOST[:PORT][/PATH][?QUERY] or https://...; no user, no fragment. Fills the derived
+ * fields of r when it is given. */
+static bool
+receiver_url_parse(const char *value, struct config_receiver *r)
+{
+	struct evhttp_uri *u = evhttp_uri_parse_with_flags(value, 0);
+	const char *scheme, *host, *path, *query;
+	char buf[4096];
+	bool ok;
+
+	if (u == NULL)
+		return false;
+	scheme = evhttp_uri_get_scheme(u);
+	host = evhttp_uri_get_host(u);
+	path = evhttp_uri_get_path(u);
+	query = evhttp_uri_get_query(u);
+	ok = scheme && (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0) &&
+		host && host[0] != '\0' && evhttp_uri_get_userinfo(u) == NULL &&
+		evhttp_uri_get_fragment(u) == NULL && evhttp_uri_get_port(u) != 0;
+	if (ok && r != NULL) {
+		int port = evhttp_uri_get_port(u);
+
+		r->https = strcmp(scheme, "https") == 0;
+		r->port = port > 0 ? (unsigned)port : r->https ? 443 : 80;
+		snprintf(buf, sizeof(buf), "%s%s%s", path && path[0] ? path : "/", query ? "?" : "",
+			query ? query : "");
+		ok = set_string(&r->host, host) && set_string(&r->path, buf);
+	}
+	evhttp_uri_free(u);
+	return ok;
+}
+
+static bool
+check_receiver_url(const char *value, char *error, size_t size)
+{
+	if (strlen(value) < 2048 && receiver_url_parse(value, NULL))
+		return true;
+	snprintf(error, size, "url: expected http://HOST[:PORT]/PATH or https://..., got \"%.200s\"",
+		value);
+	return false;
+}
+
+static bool
+check_receiver_region(const char *value, char *error, size_t size)
+{
+	size_t len = strlen(value);
+
+	if (len == 0 || (len == 6 && strspn(value, "0123456789") == 6))
+		return true;
+	snprintf(error, size, "region: expected a six-digit region code or nothing, got \"%.40s\"",
+		value);
+	return false;
+}
+
+static bool
+check_receiver_scope(const char *value, char *error, size_t size)
+{
+	if (strcmp(value, "region") == 0 || strcmp(value, "subtree") == 0)
+		return true;
+	snprintf(error, size, "scope: expected region or subtree, got \"%.40s\"", value);
+	return false;
+}
+
+static bool
+check_receiver_severity(const char *value, char *error, size_t size)
+{
+	if (config_severity_rank(value) >= 0)
+		return true;
+	snprintf(error, size, "min_severity: expected notice, yellow or red, got \"%.40s\"", value);
+	return false;
+}
+
+/* Parses a comma-separated list of action kinds ("all" for every one) into a mask. */
+static bool
+receiver_actions_parse(const char *value, unsigned *mask, char *error, size_t size)
+{
+	const char *p = value + strspn(value, ", \t");
+
+	*mask = 0;
+	while (*p != '\0') {
+		size_t len = strcspn(p, ", \t");
+		int found = -1;
+
+		for (int i = 0; i < CONFIG_ACTION_COUNT; i++)
+			if (strlen(config_action_names[i]) == len && strncmp(p, config_action_names[i], len) == 0)
+				found = i;
+		if (len == 3 && strncmp(p, "all", 3) == 0)
+			*mask |= (1u << CONFIG_ACTION_COUNT) - 1;
+		else if (found >= 0)
+			*mask |= 1u << found;
+		else {
+			snprintf(error, size, "actions: unknown action kind \"%.*s\" (expected %s, or all)",
+				(int)(len > 40 ? 40 : len), p, "raise, held, ack, appeal, reject, revoke, "
+				"resolve, dismiss, confirm, cancel, escalate, suppress, issue, supersede");
+			return false;
+		}
+		p += len;
+		p += strspn(p, ", \t");
+	}
+	if (*mask != 0)
+		return true;
+	snprintf(error, size, "actions: expected at least one action kind");
+	return false;
+}
+
+static bool
+check_receiver_actions(const char *value, char *error, size_t size)
+{
+	unsigned mask;
+
+	return receiver_actions_parse(value, &mask, error, size);
+}
 
 struct parse_state {
 	struct config *cfg;
@@ -121,10 +285,12 @@ set_listen(struct config *cfg, const char *value, char *error, size_t size)
 	return true;
 }
 
+/* Sets one option in base (the config, or one of its named sections); cfg is the config. */
 static bool
-option_set(struct config *cfg, const struct option *opt, const char *value, char *error, size_t size)
+option_set(struct config *cfg, void *base, const struct option *opt, const char *value,
+		char *error, size_t size)
 {
-	void *slot = (char *)cfg + opt->offset;
+	void *slot = (char *)base + opt->offset;
 	long long n;
 
 	switch (opt->type) {
@@ -203,11 +369,80 @@ config_add_rule_param(struct config *cfg, const char *name, const char *value, c
 	return true;
 }
 
+static bool
+receiver_name_valid(const char *name)
+{
+	size_t len = strlen(name);
+
+	return len >= 1 && len <= 63 && strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		"0123456789_-") == len;
+}
+
+/* The receiver a [receiver.NAME] section describes, made with its defaults on its first line;
+ * a section of the same name later in the file continues it. */
+static struct config_receiver *
+config_receiver_get(struct config *cfg, const char *name, char *error, size_t size)
+{
+	struct config_receiver *grown, *r;
+
+	for (size_t i = 0; i < cfg->receivers_count; i++)
+		if (strcmp(cfg->receivers[i].name, name) == 0)
+			return &cfg->receivers[i];
+	if (!receiver_name_valid(name)) {
+		snprintf(error, size, "[receiver.%.80s]: a receiver name is 1 to 63 letters, digits, "
+			"'-' or '_'", name);
+		return NULL;
+	}
+	grown = realloc(cfg->receivers, (cfg->receivers_count + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return NULL;
+	cfg->receivers = grown;
+	r = &grown[cfg->receivers_count++];
+	memset(r, 0, sizeof(*r));
+	if ((r->name = strdup(name)) == NULL)
+		return NULL;
+	for (size_t i = 0; i < N_RECEIVER_OPTIONS; i++)
+		if (!option_set(cfg, r, &receiver_options[i].o, receiver_options[i].o.fallback, error, size))
+			return NULL;
+	return r;
+}
+
+static int
+config_receiver_line(struct parse_state *st, const char *section, const char *name,
+		const char *value)
+{
+	struct config_receiver *r = config_receiver_get(st->cfg,
+		section + strlen(RECEIVER_PREFIX), st->error, sizeof(st->error));
+
+	if (r == NULL) {
+		if (st->error[0] == '\0')
+			snprintf(st->error, sizeof(st->error), "[%s]: out of memory", section);
+		return 0;
+	}
+	for (size_t i = 0; i < N_RECEIVER_OPTIONS; i++) {
+		const struct section_option *so = &receiver_options[i];
+
+		if (strcmp(so->o.name, name) != 0)
+			continue;
+		if (so->check != NULL && !so->check(value, st->error, sizeof(st->error)))
+			return 0;
+		if (option_set(st->cfg, r, &so->o, value, st->error, sizeof(st->error)))
+			return 1;
+		if (st->error[0] == '\0')
+			snprintf(st->error, sizeof(st->error), "%s: out of memory", name);
+		return 0;
+	}
+	snprintf(st->error, sizeof(st->error), "unknown option \"%s\" in section [%s]", name, section);
+	return 0;
+}
+
 static int
 config_ini_line(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_state *st = user;
 
+	if (strncmp(section, RECEIVER_PREFIX, strlen(RECEIVER_PREFIX)) == 0)
+		return config_receiver_line(st, section, name, value);
 	if (strcmp(section, "rules") == 0 && strcmp(name, "disable") != 0) {
 		if (!config_add_rule_param(st->cfg, name, value, st->error, sizeof(st->error)))
 			return 0;
@@ -217,7 +452,7 @@ config_ini_line(void *user, const char *section, const char *name, const char *v
 	for (size_t i = 0; i < N_OPTIONS; i++) {
 		if (strcmp(options[i].section, section) != 0 || strcmp(options[i].name, name) != 0)
 			continue;
-		if (!option_set(st->cfg, &options[i], value, st->error, sizeof(st->error))) {
+		if (!option_set(st->cfg, st->cfg, &options[i], value, st->error, sizeof(st->error))) {
 			if (st->error[0] == '\0')
 				snprintf(st->error, sizeof(st->error), "%s: out of memory", name);
 			return 0;
@@ -248,6 +483,38 @@ config_validate(const struct config *cfg, char *error, size_t size)
 	return true;
 }
 
+/* Checks each receiver as a whole and derives the fields delivery.c uses. */
+static bool
+config_finish_receivers(struct config *cfg, char *error, size_t size)
+{
+	char why[256];
+
+	for (size_t i = 0; i < cfg->receivers_count; i++) {
+		struct config_receiver *r = &cfg->receivers[i];
+		int n = snprintf(error, size, "[receiver.%s] ", r->name);
+		size_t used = n > 0 && (size_t)n < size ? (size_t)n : 0;
+
+		why[0] = '\0';
+		if (r->url[0] == '\0')
+			snprintf(why, sizeof(why), "url is required");
+		else if (strcmp(r->scope, "region") == 0 && r->region[0] == '\0')
+			snprintf(why, sizeof(why), "scope = region needs a region");
+		else if (r->backoff_min_ms > r->backoff_max_ms)
+			snprintf(why, sizeof(why), "backoff_min_ms must not exceed backoff_max_ms");
+		else if (!receiver_url_parse(r->url, r))
+			snprintf(why, sizeof(why), "out of memory");
+		else
+			(void)receiver_actions_parse(r->actions, &r->action_mask, why, sizeof(why));
+		if (why[0] != '\0') {
+			snprintf(error + used, size - used, "%s", why);
+			return false;
+		}
+		r->subtree = strcmp(r->scope, "subtree") == 0;
+		r->min_rank = config_severity_rank(r->min_severity);
+	}
+	return true;
+}
+
 struct config *
 config_load(const char *path)
 {
@@ -256,7 +523,7 @@ config_load(const char *path)
 	if (st.cfg == NULL)
 		return NULL;
 	for (size_t i = 0; i < N_OPTIONS; i++) {
-		if (!option_set(st.cfg, &options[i], options[i].fallback, st.error, sizeof(st.error))) {
+		if (!option_set(st.cfg, st.cfg, &options[i], options[i].fallback, st.error, sizeof(st.error))) {
 			config_destroy(st.cfg);
 			return NULL;
 		}
@@ -266,7 +533,8 @@ config_load(const char *path)
 		log_warnx("%s: cannot open configuration file", path);
 	} else if (line > 0) {
 		log_warnx("%s:%d: %s", path, line, st.error[0] ? st.error : "syntax error");
-	} else if (!config_validate(st.cfg, st.error, sizeof(st.error))) {
+	} else if (!config_validate(st.cfg, st.error, sizeof(st.error)) ||
+		   !config_finish_receivers(st.cfg, st.error, sizeof(st.error))) {
 		log_warnx("%s: %s", path, st.error);
 		line = -1;
 	}
@@ -316,6 +584,17 @@ config_destroy(struct config *cfg)
 	for (size_t i = 0; i < cfg->rule_params_count; i++)
 		free(cfg->rule_params[i].name);
 	free(cfg->rule_params);
+	for (size_t i = 0; i < cfg->receivers_count; i++) {
+		struct config_receiver *r = &cfg->receivers[i];
+
+		for (size_t j = 0; j < N_RECEIVER_OPTIONS; j++)
+			if (receiver_options[j].o.type == OPT_STRING)
+				free(*(char **)((char *)r + receiver_options[j].o.offset));
+		free(r->name);
+		free(r->host);
+		free(r->path);
+	}
+	free(cfg->receivers);
 	for (size_t i = 0; i < N_OPTIONS; i++) {
 		enum opt_type t = options[i].type;
 

@@ -9,6 +9,41 @@
 #include "log.h"
 #include "mon_rules.h"
 
+/* The action kinds a receiver can be sent, in bit order of config_receiver.action_mask:
+ * the actions of alert_actions, except that a raise is "raise" when it issued the alert and
+ * "held" when it held it for confirmation (待发); a raise into suppressed is never sent. */
+enum config_action {
+	CONFIG_ACTION_RAISE, CONFIG_ACTION_HELD, CONFIG_ACTION_ACK, CONFIG_ACTION_APPEAL,
+	CONFIG_ACTION_REJECT, CONFIG_ACTION_REVOKE, CONFIG_ACTION_RESOLVE, CONFIG_ACTION_DISMISS,
+	CONFIG_ACTION_CONFIRM, CONFIG_ACTION_CANCEL, CONFIG_ACTION_ESCALATE, CONFIG_ACTION_SUPPRESS,
+	CONFIG_ACTION_ISSUE, CONFIG_ACTION_SUPERSEDE, CONFIG_ACTION_COUNT
+};
+extern const char *const config_action_names[CONFIG_ACTION_COUNT];
+#define CONFIG_RECEIVER_ACTIONS "raise,confirm,issue,escalate,resolve,dismiss,revoke"
+
+/* One [receiver.NAME] section. The strings are as written; the fields after them are derived
+ * from them when the file has been read. */
+struct config_receiver {
+	char *name;               /* 1-63 of [A-Za-z0-9_-] */
+	char *url;                /* http://HOST[:PORT]/PATH or https://... */
+	char *region;             /* GB/T 2260 code; "" routes every region */
+	char *scope;              /* "region": that region only; "subtree": it and those under it */
+	char *min_severity;       /* notice | yellow | red */
+	char *actions;            /* comma-separated action kinds (config_action_names) */
+	unsigned timeout_s;       /* one attempt, connect to answer */
+	unsigned backoff_min_ms;  /* first retry after a failure; doubles up to backoff_max_ms */
+	unsigned backoff_max_ms;
+	size_t batch;             /* actions per POST at most */
+	/* derived */
+	bool https;
+	char *host;
+	unsigned port;
+	char *path;               /* with the query, "/" when the URL has none */
+	bool subtree;
+	int min_rank;             /* 0 notice, 1 yellow, 2 red */
+	unsigned action_mask;     /* 1u << enum config_action */
+};
+
 struct config {
 	/* [server] */
 	char *listen_address;     /* "127.0.0.1" */
@@ -59,6 +94,11 @@ struct config {
 	} *rule_params;
 	size_t rule_params_count;
 	char *rules_disable;      /* comma-separated rule codes */
+	/* [receiver.NAME]: webhook receivers (delivery.c), in file order */
+	struct config_receiver *receivers;
+	size_t receivers_count;
+	/* [delivery] */
+	unsigned delivery_poll_ms;  /* receivers look for undelivered actions this often */
 	/* [log] */
 	enum log_level log_level;
 	char *log_facility;
@@ -74,5 +114,7 @@ bool config_apply_rules(const struct config *cfg, struct mon_ruleset *rs, struct
 	__attribute__((warn_unused_result));
 /* Options that a reload cannot change (listen address, user); names the first differing. */
 const char *config_fixed_difference(const struct config *old, const struct config *new);
+/* 0 notice, 1 yellow, 2 red; -1 for anything else. */
+int config_severity_rank(const char *severity);
 
 #endif

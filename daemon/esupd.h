@@ -20,6 +20,7 @@ struct refdata;
 struct sweeper;
 struct listener;
 struct alert_streams;
+struct delivery;
 
 struct esupd {
 	const char *config_path;
@@ -39,6 +40,7 @@ struct esupd {
 	struct refdata *refdata;
 	struct sweeper *sweeper;
 	struct alert_streams *streams; /* GET /v1/alerts/stream: the log poller and open streams */
+	struct delivery *delivery;    /* webhook receivers, on the reader */
 	bool draining;                /* SIGTERM seen: no new work */
 	int schema_version;           /* the database's, -1 until read (health.c) */
 	bool schema_checking;         /* the version query is in flight */

@@ -1,8 +1,10 @@
-/* http.c: evhttp over bufferevent_openssl. Routing is a small table; every /v1 route
- * authenticates through http_authenticate, so no handler can forget to. */
+/* http.c: evhttp over bufferevent_openssl, the route table (api.h) and authentication. A
+ * request reaches its handler only after http_authenticate let it in with the route's roles,
+ * so no handler can forget to. */
 #include "http.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -10,7 +12,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/keyvalq_struct.h>
 
-#include "alert_stream.h"
+#include "api.h"
 #include "conn.h"
 #include "db.h"
 #include "health.h"
@@ -89,7 +91,9 @@ http_request_ssl(struct evhttp_request *req)
 	return bev ? bufferevent_openssl_get_ssl(bev) : NULL;
 }
 
-const struct principal *
+/* The caller's principal, or NULL after a 401/403/503 reply has been sent. roles is a bit
+ * set of (1u << enum principal_role). fingerprint receives a copy (65 bytes). */
+static const struct principal *
 http_authenticate(struct esupd *d, struct evhttp_request *req, unsigned roles, char *fingerprint)
 {
 	SSL *ssl = http_request_ssl(req);
@@ -138,14 +142,173 @@ http_authenticate(struct esupd *d, struct evhttp_request *req, unsigned roles, c
 }
 
 static void
-http_healthz(struct esupd *d, struct evhttp_request *req)
+http_healthz(const struct api_request *r)
 {
 	bool ok;
-	json_t *body = health_json(d, &ok);
+	json_t *body = health_json(r->d, &ok);
 
 	if (!ok)
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-	http_reply_json(req, ok ? 200 : 503, body);
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", "1");
+	http_reply_json(r->req, ok ? 200 : 503, body);
+}
+
+static const struct api_route http_routes[] = {
+	{ EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "/healthz", 0, API_OPEN, NULL, http_healthz },
+	{ 0 },
+};
+
+/* The route table: every set an api_*.c exports. Order does not decide between patterns: a
+ * path goes to the pattern that fits it with the most literal segments ("/v1/alerts/stream"
+ * before "/v1/alerts/{id}"), and only a tie goes to the earlier entry. */
+static const struct api_route *const http_route_sets[] = {
+	http_routes,
+	api_events_routes,
+	api_cases_routes,
+	api_alerts_routes,
+	api_silences_routes,
+	api_stream_routes,      /* GET /v1/alerts/stream (alert_stream.c): a long-lived reply */
+	NULL,
+};
+
+/* What the table says about one request path. */
+struct http_match {
+	const struct api_route *fit;     /* the best route whose pattern fits the path */
+	const struct api_route *route;   /* the best of those that takes the method */
+	unsigned methods;                /* the methods of every route whose pattern fits */
+	const struct api_route *owner;   /* no fit: the route owning the path's prefix */
+	struct api_param params[API_PARAMS_MAX];
+	size_t nparams;
+};
+
+/* A path segment as a parameter: percent-decoded, non-empty, at most API_PARAM_MAX bytes,
+ * no NUL byte. */
+static bool
+http_decode_param(const char *segment, size_t len, struct api_param *param)
+{
+	char raw[3 * API_PARAM_MAX + 1];
+	size_t size = 0;
+	char *value;
+	bool ok;
+
+	if (len == 0 || len >= sizeof(raw))
+		return false;
+	memcpy(raw, segment, len);
+	raw[len] = '\0';
+	if ((value = evhttp_uridecode(raw, 0, &size)) == NULL)
+		return false;
+	ok = size > 0 && size <= API_PARAM_MAX && memchr(value, '\0', size) == NULL;
+	if (ok)
+		memcpy(param->value, value, size + 1);
+	free(value);
+	return ok;
+}
+
+/* Fits path to pattern segment by segment, filling params. The number of literal segments
+ * when it fits (a measure of how specific the pattern is), -1 when it does not. */
+static int
+http_fit(const char *pattern, const char *path, struct api_param *params, size_t *nparams)
+{
+	int literal = 0;
+
+	*nparams = 0;
+	while (*pattern == '/' && *path == '/') {
+		size_t plen = strcspn(++pattern, "/"), slen = strcspn(++path, "/");
+
+		if (plen > 2 && pattern[0] == '{' && pattern[plen - 1] == '}') {
+			if (*nparams == API_PARAMS_MAX ||
+			    !http_decode_param(path, slen, &params[*nparams]))
+				return -1;
+			params[*nparams].name = pattern + 1;
+			params[(*nparams)++].name_len = plen - 2;
+		} else if (plen == slen && strncmp(pattern, path, plen) == 0) {
+			literal++;
+		} else {
+			return -1;
+		}
+		pattern += plen;
+		path += slen;
+	}
+	return *pattern == '\0' && *path == '\0' ? literal : -1;
+}
+
+static bool
+http_owns(const struct api_route *route, const char *path)
+{
+	size_t prefix = strcspn(route->pattern, "{");
+
+	return route->malformed != NULL && strncmp(route->pattern, path, prefix) == 0;
+}
+
+static void
+http_match(const char *path, unsigned method, struct http_match *m)
+{
+	int best_fit = -1, best_route = -1;
+	struct api_param params[API_PARAMS_MAX];
+	size_t nparams;
+
+	memset(m, 0, sizeof(*m));
+	for (size_t s = 0; http_route_sets[s] != NULL; s++) {
+		for (const struct api_route *rt = http_route_sets[s]; rt->pattern != NULL; rt++) {
+			int n = http_fit(rt->pattern, path, params, &nparams);
+
+			if (n < 0) {
+				if (m->owner == NULL && http_owns(rt, path))
+					m->owner = rt;
+				continue;
+			}
+			m->methods |= rt->methods;
+			if (n > best_fit) {
+				best_fit = n;
+				m->fit = rt;
+			}
+			if (n > best_route && (rt->methods & method) != 0) {
+				best_route = n;
+				m->route = rt;
+				memcpy(m->params, params, sizeof(params));
+				m->nparams = nparams;
+			}
+		}
+	}
+}
+
+/* 405 naming the methods the path takes ("use GET"; HEAD goes with GET). */
+static void
+http_reply_methods(struct evhttp_request *req, unsigned methods)
+{
+	char message[32];
+
+	snprintf(message, sizeof(message), "use %s%s%s", methods & EVHTTP_REQ_GET ? "GET" : "",
+		(methods & EVHTTP_REQ_GET) && (methods & EVHTTP_REQ_POST) ? " or " : "",
+		methods & EVHTTP_REQ_POST ? "POST" : "");
+	http_reply_error(req, 405, message);
+}
+
+const char *
+api_param(const struct api_request *r, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < r->nparams; i++)
+		if (r->params[i].name_len == len && strncmp(r->params[i].name, name, len) == 0)
+			return r->params[i].value;
+	return NULL;
+}
+
+/* Authenticates for route (unless it is open) and calls its handler. */
+static void
+http_dispatch(struct esupd *d, struct evhttp_request *req, const struct http_match *m)
+{
+	struct api_request r = { .d = d, .req = req, .nparams = m->nparams };
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+
+	if ((m->route->flags & API_OPEN) == 0) {
+		r.principal = http_authenticate(d, req, m->route->roles, r.fingerprint);
+		if (r.principal == NULL)
+			return;
+	}
+	memcpy(r.params, m->params, sizeof(r.params));
+	r.query = uri ? evhttp_uri_get_query(uri) : NULL;
+	m->route->handler(&r);
 }
 
 static void
@@ -153,7 +316,9 @@ http_route(struct evhttp_request *req, void *arg)
 {
 	struct esupd *d = arg;
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-	enum evhttp_cmd_type method = evhttp_request_get_command(req);
+	unsigned method = (unsigned)evhttp_request_get_command(req);
+	struct http_match m;
+	char fingerprint[TLS_FINGERPRINT_LEN + 1];
 	const char *refusal;
 	unsigned retry_after_s;
 	int status;
@@ -166,50 +331,23 @@ http_route(struct evhttp_request *req, void *arg)
 			http_reply_error(req, status, refusal);
 		return;
 	}
-	if (path == NULL)
-		path = "";
-	if (strcmp(path, "/healthz") == 0) {
-		if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD)
-			http_reply_error(req, 405, "use GET");
-		else
-			http_healthz(d, req);
-		return;
-	}
-	if (d->draining) {
+	http_match(path ? path : "", method, &m);
+	if (d->draining && (m.fit == NULL || (m.fit->flags & API_OPEN) == 0)) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
 		http_reply_retry(req, 503, d->cfg->retry_after_s, "shutting down");
-		return;
+	} else if (m.route != NULL) {
+		http_dispatch(d, req, &m);
+	} else if (m.fit != NULL || (m.owner != NULL && (m.owner->methods & method) == 0)) {
+		http_reply_methods(req, m.fit != NULL ? m.methods : m.owner->methods);
+	} else if (m.owner != NULL) {
+		if (http_authenticate(d, req, m.owner->roles, fingerprint) != NULL)
+			http_reply_error(req, 404, m.owner->malformed);
+	} else {
+		/* Under /v1 nobody learns what exists without a certificate. */
+		if (strncmp(path ? path : "", "/v1/", 4) != 0 ||
+		    http_authenticate(d, req, ~0u, fingerprint) != NULL)
+			http_reply_error(req, 404, "no such resource");
 	}
-	if (strcmp(path, "/v1/events") == 0) {
-		if (method != EVHTTP_REQ_POST)
-			http_reply_error(req, 405, "use POST");
-		else
-			api_events_post(d, req);
-		return;
-	}
-	/* ROUTE (part "stream", issue 8): to move into the route table at merge. */
-	if (strcmp(path, "/v1/alerts/stream") == 0) {
-		if (method != EVHTTP_REQ_GET)
-			http_reply_error(req, 405, "use GET");
-		else
-			alert_stream_open(d, req);
-		return;
-	}
-	if (strncmp(path, "/v1/cases/", 10) == 0) {
-		if (method != EVHTTP_REQ_GET)
-			http_reply_error(req, 405, "use GET");
-		else
-			api_cases_get(d, req, path);
-		return;
-	}
-	/* Under /v1 nobody learns what exists without a certificate. */
-	if (strncmp(path, "/v1/", 4) == 0) {
-		char fingerprint[TLS_FINGERPRINT_LEN + 1];
-
-		if (http_authenticate(d, req, ~0u, fingerprint) == NULL)
-			return;
-	}
-	http_reply_error(req, 404, "no such resource");
 }
 
 void

@@ -1,5 +1,5 @@
-/* http.h: the HTTPS server: listener, per-connection TLS, routing, authentication and the
- * reply helpers every handler uses. */
+/* http.h: the HTTPS server: listener, per-connection TLS, the route table (api.h),
+ * authentication and the reply helpers every handler uses. */
 #ifndef ESUP_HTTP_H
 #define ESUP_HTTP_H
 
@@ -18,20 +18,11 @@ void http_apply_limits(struct esupd *d);
 /* Stops accepting new connections; existing ones are served until shutdown. */
 void http_stop_accepting(struct esupd *d);
 
-/* The caller's principal, or NULL after a 401/403/503 reply has been sent. roles is a bit
- * set of (1u << enum principal_role). fingerprint receives a copy (65 bytes). */
-const struct principal *http_authenticate(struct esupd *d, struct evhttp_request *req,
-		unsigned roles, char *fingerprint);
-
 /* Replies with a JSON body; takes the reference to body. */
 void http_reply_json(struct evhttp_request *req, int code, json_t *body);
 /* {"error": message} */
 void http_reply_error(struct evhttp_request *req, int code, const char *message);
 /* 429/503 with Retry-After: nothing of the request was done; resend it. */
 void http_reply_retry(struct evhttp_request *req, int code, unsigned retry_after_s, const char *message);
-
-/* Handlers, one file each. */
-void api_events_post(struct esupd *d, struct evhttp_request *req);
-void api_cases_get(struct esupd *d, struct evhttp_request *req, const char *path);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "alert_stream.h"
 #include "db.h"
+#include "delivery.h"
 #include "esupd.h"
 #include "health.h"
 #include "http.h"
@@ -128,6 +129,7 @@ reload(struct esupd *d)
 	ingest_set_limits(d->ingest, &limits);
 	sweeper_configure(d->sweeper, cfg->sweep_interval_ms, cfg->sweep_batch);
 	alert_streams_configure(d->streams);
+	delivery_configure(d->delivery, cfg);
 	health_check_schema(d);   /* after an `esupd --migrate` while running */
 	identity_reload(d->identity);
 	refdata_reload(d->refdata, cfg);
@@ -171,6 +173,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	http_stop_accepting(d);
 	alert_streams_drain(d->streams);
 	sweeper_stop(d->sweeper);
+	delivery_stop(d->delivery);
 	ingest_drain(d->ingest, drained, d);
 }
 
@@ -302,7 +305,8 @@ esupd_start(struct esupd *d)
 	    (d->identity = identity_create(d->reader, principals_loaded, d)) == NULL ||
 	    (d->refdata = refdata_create(d->reader, rules_loaded, d)) == NULL ||
 	    (d->sweeper = sweeper_create(d->base, d->sweep_db, d->refdata, business_clock, d)) == NULL ||
-	    (d->ingest = ingest_create(d->base, d->writer, &limits)) == NULL)
+	    (d->ingest = ingest_create(d->base, d->writer, &limits)) == NULL ||
+	    (d->delivery = delivery_create(d->base, d->reader, cfg)) == NULL)
 		fatalx("out of memory");
 	ingest_set_refdata(d->ingest, d->refdata);
 	sweeper_configure(d->sweeper, cfg->sweep_interval_ms, cfg->sweep_batch);
@@ -330,6 +334,7 @@ esupd_finish(struct esupd *d)
 	db_destroy(d->reader);
 	db_destroy(d->sweep_db);
 	alert_streams_destroy(d->streams);   /* after evhttp_free closed their connections */
+	delivery_destroy(d->delivery);   /* its queries were dropped with the reader */
 	ingest_destroy(d->ingest);
 	sweeper_destroy(d->sweeper);
 	refdata_destroy(d->refdata);

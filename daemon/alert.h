@@ -1,0 +1,75 @@
+/* alert.h: what an alert and an alert action look like outside the database, for every part
+ * of the daemon that shows them (the API, the stream, delivery): the SQL that builds their
+ * JSON, the scope a principal reads alerts in, the actions a person may ask for, and what
+ * esup_alert_act_as answers. The state machine itself lives in SQL (esup_alert_act_as and
+ * friends): nothing here decides a transition. */
+#ifndef ESUP_ALERT_H
+#define ESUP_ALERT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "identity.h"
+
+/* A timestamptz column as ISO 8601 in +08:00, as everywhere in the API. */
+#define ALERT_TIME(col) \
+	"to_char(" col " AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+08:00\"')"
+
+/* The key/value pairs of an alert's JSON, for a json_build_object() over a row of alerts
+ * named `a` (a query may append its own pairs, as GET /v1/alerts/{id} does). */
+#define ALERT_JSON_FIELDS \
+	"'id', a.id, 'rule', a.rule, 'severity', a.severity, 'dept', a.dept," \
+	" 'case', a.case_no, 'item', a.item, 'region', a.region, 'status', a.status," \
+	" 'message', a.message, 'since', " ALERT_TIME("a.since") "," \
+	" 'raised_at', " ALERT_TIME("a.raised_at") ", 'status_at', " ALERT_TIME("a.status_at") "," \
+	" 'issued_at', " ALERT_TIME("a.issued_at") ", 'escalation_level', a.escalation_level," \
+	" 'escalated_to', a.escalated_to, 'evidence', a.evidence"
+/* An alert as one json value: {"id","rule",...,"evidence"}. */
+#define ALERT_JSON_SQL "json_build_object(" ALERT_JSON_FIELDS ")"
+
+/* An action of alert_actions named `x` as one json value:
+ * {"id","action","from","to","actor","role","note","at"}. */
+#define ALERT_ACTION_JSON_SQL \
+	"json_build_object('id', x.id, 'action', x.action, 'from', x.from_state," \
+	" 'to', x.to_state, 'actor', x.actor, 'role', x.actor_role, 'note', x.note," \
+	" 'at', " ALERT_TIME("x.at") ")"
+
+/* Which alerts a principal may read, as three SQL parameters: a department reads its own
+ * (dept); a supervisor those whose region, or the region an escalation (督办) sent them to,
+ * lies within its own (prefix, escalated "t"); an auditor those of its region. Regions nest
+ * by code prefix (410000 ⊃ 410300 ⊃ 410302); an empty region is everything. */
+struct alert_scope {
+	char dept[65];       /* "" when not a department */
+	char prefix[65];     /* the region code without its trailing "00" pairs; "" for all */
+	bool escalated;
+};
+
+/* The condition on alerts `a` given the scope in parameters $D (dept, NULL when none),
+ * $P (prefix) and $E (escalated, boolean): substitute with the numbers in your statement. */
+#define ALERT_SCOPE_SQL(D, P, E) \
+	"((" D "::text IS NULL OR a.dept = " D "::text)" \
+	" AND (" P "::text = '' OR left(a.region, length(" P "::text)) = " P "::text" \
+	"  OR (" E "::boolean AND left(coalesce(a.escalated_to, ''), length(" P "::text)) = " P "::text)))"
+
+void alert_scope_init(struct alert_scope *scope, const struct principal *p);
+/* The three parameter values for ALERT_SCOPE_SQL, valid while scope is. */
+void alert_scope_params(const struct alert_scope *scope, const char **values);
+
+/* The states an alert can be in, and the actions a person asks for over HTTP. */
+bool alert_state_known(const char *name, size_t len);
+bool alert_action_known(const char *name);
+
+/* What esup_alert_act_as (and the other act functions) answer. */
+enum alert_outcome {
+	ALERT_DONE,
+	ALERT_ILLEGAL,        /* not from the alert's current state: 409 with that state */
+	ALERT_FORBIDDEN,      /* the principal's role may not take this action: 403 */
+	ALERT_NOT_FOUND,      /* no such alert, or outside the principal's scope: 404 */
+	ALERT_BAD_REQUEST,    /* e.g. a note is required: 400 */
+};
+
+bool alert_outcome_parse(const char *text, enum alert_outcome *outcome)
+	__attribute__((warn_unused_result));
+int alert_outcome_http_status(enum alert_outcome outcome);
+
+#endif
