@@ -12,7 +12,8 @@
 #include <event2/http.h>
 #include <ini.h>
 
-enum opt_type { OPT_STRING, OPT_UINT, OPT_SIZE, OPT_LLONG, OPT_LEVEL, OPT_FACILITY, OPT_LISTEN };
+enum opt_type { OPT_STRING, OPT_UINT, OPT_SIZE, OPT_LLONG, OPT_LEVEL, OPT_FACILITY, OPT_LISTEN,
+	OPT_WORK_HOURS };
 
 struct option {
 	const char *section;
@@ -78,6 +79,15 @@ static const struct option options[] = {
 	{ "sweeper", "batch", OPT_SIZE, O(sweep_batch), "100", 1, 100000, false },
 	{ "alerts", "stream_heartbeat_s", OPT_UINT, O(stream_heartbeat_s), "15", 1, 3600, false },
 	{ "alerts", "stream_max_buffer_bytes", OPT_SIZE, O(stream_max_buffer_bytes), "1048576", 4096, 1LL << 30, false },
+	{ "jobs", "interval_ms", OPT_UINT, O(jobs_interval_ms), "1000", 10, 3600000, false },
+	{ "jobs", "batch", OPT_SIZE, O(jobs_batch), "100", 1, 10000, false },
+	{ "escalation", "ack_hours_notice", OPT_UINT, O(ack_hours[MON_SEVERITY_NOTICE]), "16", 0, 10000, false },
+	{ "escalation", "ack_hours_yellow", OPT_UINT, O(ack_hours[MON_SEVERITY_YELLOW]), "8", 0, 10000, false },
+	{ "escalation", "ack_hours_red", OPT_UINT, O(ack_hours[MON_SEVERITY_RED]), "4", 0, 10000, false },
+	{ "escalation", "resolve_days_notice", OPT_UINT, O(resolve_days[MON_SEVERITY_NOTICE]), "10", 0, 1000, false },
+	{ "escalation", "resolve_days_yellow", OPT_UINT, O(resolve_days[MON_SEVERITY_YELLOW]), "5", 0, 1000, false },
+	{ "escalation", "resolve_days_red", OPT_UINT, O(resolve_days[MON_SEVERITY_RED]), "3", 0, 1000, false },
+	{ "escalation", "work_hours", OPT_WORK_HOURS, O(work_start_s), "09:00-17:00", 0, 0, false },
 	{ "rules", "disable", OPT_STRING, O(rules_disable), "", 0, 0, false },
 	{ "log", "level", OPT_LEVEL, O(log_level), "info", 0, 0, false },
 	{ "log", "facility", OPT_FACILITY, O(log_facility), "daemon", 0, 0, true },
@@ -285,6 +295,40 @@ set_listen(struct config *cfg, const char *value, char *error, size_t size)
 	return true;
 }
 
+/* "HH:MM" into seconds after midnight; 24:00 is the day's end. */
+static bool
+parse_clock(const char *s, size_t len, int *out)
+{
+	if (len != 5 || s[2] != ':')
+		return false;
+	for (size_t i = 0; i < 5; i++)
+		if (i != 2 && (s[i] < '0' || s[i] > '9'))
+			return false;
+	int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
+	if (m > 59 || h > 24 || (h == 24 && m != 0))
+		return false;
+	*out = h * 3600 + m * 60;
+	return true;
+}
+
+/* "09:00-17:00" into cfg->work_start_s and work_end_s (Asia/Shanghai, start before end). */
+static bool
+set_work_hours(struct config *cfg, const char *value, char *error, size_t size)
+{
+	const char *dash = strchr(value, '-');
+	int start, end;
+
+	if (dash == NULL || !parse_clock(value, (size_t)(dash - value), &start) ||
+	    !parse_clock(dash + 1, strlen(dash + 1), &end) || !mon_work_hours_valid(start, end)) {
+		snprintf(error, size, "work_hours: expected HH:MM-HH:MM with the start before the end,"
+			" got \"%s\"", value);
+		return false;
+	}
+	cfg->work_start_s = start;
+	cfg->work_end_s = end;
+	return true;
+}
+
 /* Sets one option in base (the config, or one of its named sections); cfg is the config. */
 static bool
 option_set(struct config *cfg, void *base, const struct option *opt, const char *value,
@@ -298,6 +342,8 @@ option_set(struct config *cfg, void *base, const struct option *opt, const char 
 		return set_string(slot, value);
 	case OPT_LISTEN:
 		return set_listen(cfg, value, error, size);
+	case OPT_WORK_HOURS:
+		return set_work_hours(cfg, value, error, size);
 	case OPT_LEVEL:
 		if (log_level_from_name(value, slot))
 			return true;

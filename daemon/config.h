@@ -87,6 +87,13 @@ struct config {
 	/* [alerts] */
 	unsigned stream_heartbeat_s;        /* a comment line on every open stream this often */
 	size_t stream_max_buffer_bytes;     /* a live stream with more output unsent is cut */
+	/* [jobs]: the periodic jobs (jobs.c) */
+	unsigned jobs_interval_ms;
+	size_t jobs_batch;        /* alerts one escalation round plans or escalates */
+	/* [escalation]: 督办 deadlines per severity (index enum mon_severity); 0 = never */
+	unsigned ack_hours[3];    /* working hours after issued_at to acknowledge */
+	unsigned resolve_days[3]; /* working days after issued_at to resolve */
+	int work_start_s, work_end_s;   /* a working day's working hours, seconds after midnight */
 	/* [rules]: libmonitor parameters by name, and the rule codes switched off */
 	struct config_rule_param {
 		char *name;

@@ -18,6 +18,7 @@ struct tls_peers;
 struct ingest;
 struct refdata;
 struct sweeper;
+struct jobs;
 struct listener;
 struct alert_streams;
 struct delivery;
@@ -40,6 +41,7 @@ struct esupd {
 	struct refdata *refdata;
 	struct sweeper *sweeper;
 	struct alert_streams *streams; /* GET /v1/alerts/stream: the log poller and open streams */
+	struct jobs *jobs;            /* periodic jobs on the reader: escalation, silences */
 	struct delivery *delivery;    /* webhook receivers, on the reader */
 	bool draining;                /* SIGTERM seen: no new work */
 	int schema_version;           /* the database's, -1 until read (health.c) */

@@ -20,6 +20,7 @@
 #include "health.h"
 #include "http.h"
 #include "identity.h"
+#include "jobs.h"
 #include "ingest.h"
 #include "listener.h"
 #include "log.h"
@@ -83,8 +84,10 @@ rules_loaded(bool swapped, void *arg)
 {
 	struct esupd *d = arg;
 
-	if (swapped)
+	if (swapped) {
 		sweeper_rederive(d->sweeper);
+		jobs_changed(d->jobs);
+	}
 	health_changed(d);
 }
 
@@ -129,6 +132,8 @@ reload(struct esupd *d)
 	ingest_set_limits(d->ingest, &limits);
 	sweeper_configure(d->sweeper, cfg->sweep_interval_ms, cfg->sweep_batch);
 	alert_streams_configure(d->streams);
+	jobs_configure(d->jobs);
+	jobs_changed(d->jobs);    /* [escalation] may have changed */
 	delivery_configure(d->delivery, cfg);
 	health_check_schema(d);   /* after an `esupd --migrate` while running */
 	identity_reload(d->identity);
@@ -173,6 +178,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	http_stop_accepting(d);
 	alert_streams_drain(d->streams);
 	sweeper_stop(d->sweeper);
+	jobs_stop(d->jobs);
 	delivery_stop(d->delivery);
 	ingest_drain(d->ingest, drained, d);
 }
@@ -305,11 +311,13 @@ esupd_start(struct esupd *d)
 	    (d->identity = identity_create(d->reader, principals_loaded, d)) == NULL ||
 	    (d->refdata = refdata_create(d->reader, rules_loaded, d)) == NULL ||
 	    (d->sweeper = sweeper_create(d->base, d->sweep_db, d->refdata, business_clock, d)) == NULL ||
+	    (d->jobs = jobs_create(d)) == NULL ||
 	    (d->ingest = ingest_create(d->base, d->writer, &limits)) == NULL ||
 	    (d->delivery = delivery_create(d->base, d->reader, cfg)) == NULL)
 		fatalx("out of memory");
 	ingest_set_refdata(d->ingest, d->refdata);
 	sweeper_configure(d->sweeper, cfg->sweep_interval_ms, cfg->sweep_batch);
+	jobs_configure(d->jobs);
 	d->sig_term = evsignal_new(d->base, SIGTERM, on_signal, d);
 	d->sig_int = evsignal_new(d->base, SIGINT, on_signal, d);
 	d->sig_hup = evsignal_new(d->base, SIGHUP, on_signal, d);
@@ -337,6 +345,7 @@ esupd_finish(struct esupd *d)
 	delivery_destroy(d->delivery);   /* its queries were dropped with the reader */
 	ingest_destroy(d->ingest);
 	sweeper_destroy(d->sweeper);
+	jobs_destroy(d->jobs);
 	refdata_destroy(d->refdata);
 	identity_destroy(d->identity);
 	SSL_CTX_free(d->tls);

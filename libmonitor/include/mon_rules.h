@@ -62,6 +62,20 @@ bool mon_ruleset_disable_rule(struct mon_ruleset *rs, const char *code,
 		struct mon_error *err) __attribute__((warn_unused_result));
 bool mon_ruleset_is_working_day(const struct mon_ruleset *rs, int32_t day);
 
+/* Working time for 督办 deadlines (worktime.c). The working hours of a working day run from
+ * start_s to end_s seconds after local midnight (09:00-17:00 is 32400, 61200); valid when
+ * 0 <= start_s < end_s <= 86400. */
+bool mon_work_hours_valid(int start_s, int end_s);
+/* The instant at which `hours` working hours have passed since t: only the working hours of
+ * working days count (a weekend, a holiday and the night do not; a 调休 weekend day does).
+ * Time before the day's start counts from the start; ending exactly at end_s gives end_s
+ * itself. hours 0 gives t; INT64_MAX when out of reach or on bad arguments. */
+int64_t mon_working_hours_after(const struct mon_ruleset *rs, int start_s, int end_s,
+		int64_t t, int hours);
+/* The end (24:00) of the days-th working day after t's own local day (t's day does not
+ * count, as for the other working-day limits). days 0 gives t; INT64_MAX when out of reach. */
+int64_t mon_working_days_after(const struct mon_ruleset *rs, int64_t t, int days);
+
 /* One stored event of the case and when it reached us. */
 struct mon_case_event {
 	const struct mon_event *event;

@@ -1,0 +1,200 @@
+/* jobs.c: the table of periodic jobs and the timer that runs each. */
+#include "jobs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "config.h"
+#include "db.h"
+#include "escalation.h"
+#include "esupd.h"
+#include "log.h"
+#include "mon_value.h"
+#include "refdata.h"
+
+/* Silence lift: suppressed alerts that no silence covers any more (and whose rule is not off)
+ * are issued again (esup_silences_lift, migration 008), as of the business clock. */
+static void
+silences_on_result(const PGresult *res, void *arg)
+{
+	struct job *job = arg;
+
+	if (!job_result_ok(res)) {
+		job_done(job, false, "lifting silences", res);
+		return;
+	}
+	if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "0") != 0)
+		log_info("silences over: %s suppressed alerts issued again", PQgetvalue(res, 0, 0));
+	job_done(job, false, NULL, NULL);
+}
+
+static void
+silences_run(struct job *job)
+{
+	const char *values[1] = { job_now_text(job) };
+
+	if (!db_query(job_db(job), "SELECT esup_silences_lift($1::timestamptz)", 1, values,
+			silences_on_result, job))
+		job_done(job, false, "lifting silences", NULL);
+}
+
+/* The jobs. Another periodic job adds its row here. */
+static const struct job_entry job_table[] = {
+	{ "escalation", 0, 9, escalation_create, escalation_destroy, escalation_changed, escalation_run },
+	{ "silence-lift", 0, 8, NULL, NULL, NULL, silences_run },
+};
+#define N_JOBS (sizeof(job_table) / sizeof(job_table[0]))
+
+struct job {
+	struct jobs *js;
+	const struct job_entry *entry;
+	void *state;
+	struct event tick;
+	struct timeval interval;
+	bool running;
+	int64_t now;
+	char now_text[40];
+	struct log_limit failures;
+};
+
+struct jobs {
+	struct esupd *d;
+	bool stopped;
+	struct job jobs[N_JOBS];
+};
+
+static void
+job_arm(struct job *job, bool at_once)
+{
+	struct timeval zero = { 0, 0 };
+
+	if (!job->js->stopped)
+		evtimer_add(&job->tick, at_once ? &zero : &job->interval);
+}
+
+static void
+job_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct job *job = arg;
+	struct esupd *d = job->js->d;
+
+	(void)fd, (void)what;
+	if (job->js->stopped || job->running)
+		return;
+	if (!db_is_up(d->reader) || d->schema_version < job->entry->schema ||
+	    refdata_rules(d->refdata) == NULL || d->draining) {
+		job_arm(job, false);
+		return;
+	}
+	job->running = true;
+	job->now = esupd_now(d);
+	mon_time_format(job->now, 0, job->now_text, sizeof(job->now_text));
+	job->entry->run(job);
+}
+
+void
+job_done(struct job *job, bool again, const char *failure, const PGresult *res)
+{
+	job->running = false;
+	if (failure != NULL) {
+		if (res != NULL)
+			log_limited(&job->failures, 60, LOG_LEVEL_WARNING, "job %s: %s failed: %s",
+				job->entry->name, failure, PQresultErrorMessage(res));
+		else
+			log_limited(&job->failures, 60, LOG_LEVEL_WARNING, "job %s: %s failed: "
+				"the database connection is down", job->entry->name, failure);
+		again = false;
+	}
+	job_arm(job, again);
+}
+
+bool
+job_result_ok(const PGresult *res)
+{
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+	return res != NULL && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK);
+}
+
+struct db *job_db(const struct job *job) { return job->js->d->reader; }
+const struct config *job_config(const struct job *job) { return job->js->d->cfg; }
+const struct mon_ruleset *job_rules(const struct job *job) { return refdata_rules(job->js->d->refdata); }
+int64_t job_now(const struct job *job) { return job->now; }
+const char *job_now_text(const struct job *job) { return job->now_text; }
+void *job_state(const struct job *job) { return job->state; }
+
+struct jobs *
+jobs_create(struct esupd *d)
+{
+	struct jobs *js = calloc(1, sizeof(*js));
+
+	if (js == NULL)
+		return NULL;
+	js->d = d;
+	for (size_t i = 0; i < N_JOBS; i++) {
+		struct job *job = &js->jobs[i];
+
+		job->js = js;
+		job->entry = &job_table[i];
+		job->interval.tv_sec = 1;
+		evtimer_assign(&job->tick, d->base, job_tick, job);
+		if (job->entry->create != NULL && (job->state = job->entry->create()) == NULL) {
+			jobs_destroy(js);
+			return NULL;
+		}
+	}
+	return js;
+}
+
+void
+jobs_configure(struct jobs *js)
+{
+	for (size_t i = 0; i < N_JOBS; i++) {
+		struct job *job = &js->jobs[i];
+		unsigned ms = job->entry->period_ms;
+
+		if (ms == 0)
+			ms = js->d->cfg->jobs_interval_ms;
+		job->interval.tv_sec = ms / 1000;
+		job->interval.tv_usec = (ms % 1000) * 1000;
+		if (!job->running && !evtimer_pending(&job->tick, NULL))
+			job_arm(job, false);
+	}
+}
+
+void
+jobs_changed(struct jobs *js)
+{
+	for (size_t i = 0; i < N_JOBS; i++)
+		if (js->jobs[i].entry->changed != NULL)
+			js->jobs[i].entry->changed(js->jobs[i].state);
+}
+
+void
+jobs_stop(struct jobs *js)
+{
+	js->stopped = true;
+	for (size_t i = 0; i < N_JOBS; i++)
+		event_del(&js->jobs[i].tick);
+}
+
+void
+jobs_destroy(struct jobs *js)
+{
+	if (js == NULL)
+		return;
+	for (size_t i = 0; i < N_JOBS; i++) {
+		struct job *job = &js->jobs[i];
+
+		if (job->entry == NULL)
+			continue;
+		event_del(&job->tick);
+		if (job->entry->destroy != NULL)
+			job->entry->destroy(job->state);
+	}
+	free(js);
+}
