@@ -63,6 +63,7 @@ extern const struct api_route api_events_routes[];
 extern const struct api_route api_cases_routes[];
 extern const struct api_route api_alerts_routes[];
 extern const struct api_route api_silences_routes[];
+extern const struct api_route api_stream_routes[];      /* alert_stream.c */
 
 /* The decoded value of path parameter `name`, or NULL when the route has none. */
 const char *api_param(const struct api_request *r, const char *name);

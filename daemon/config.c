@@ -77,6 +77,8 @@ static const struct option options[] = {
 	{ "ingest", "retry_after_s", OPT_UINT, O(retry_after_s), "2", 1, 3600, false },
 	{ "sweeper", "interval_ms", OPT_UINT, O(sweep_interval_ms), "1000", 10, 3600000, false },
 	{ "sweeper", "batch", OPT_SIZE, O(sweep_batch), "100", 1, 100000, false },
+	{ "alerts", "stream_heartbeat_s", OPT_UINT, O(stream_heartbeat_s), "15", 1, 3600, false },
+	{ "alerts", "stream_max_buffer_bytes", OPT_SIZE, O(stream_max_buffer_bytes), "1048576", 4096, 1LL << 30, false },
 	{ "jobs", "interval_ms", OPT_UINT, O(jobs_interval_ms), "1000", 10, 3600000, false },
 	{ "jobs", "batch", OPT_SIZE, O(jobs_batch), "100", 1, 10000, false },
 	{ "escalation", "ack_hours_notice", OPT_UINT, O(ack_hours[MON_SEVERITY_NOTICE]), "16", 0, 10000, false },

@@ -84,6 +84,9 @@ struct config {
 	/* [sweeper] */
 	unsigned sweep_interval_ms;
 	size_t sweep_batch;
+	/* [alerts] */
+	unsigned stream_heartbeat_s;        /* a comment line on every open stream this often */
+	size_t stream_max_buffer_bytes;     /* a live stream with more output unsent is cut */
 	/* [jobs]: the periodic jobs (jobs.c) */
 	unsigned jobs_interval_ms;
 	size_t jobs_batch;        /* alerts one escalation round plans or escalates */

@@ -20,6 +20,7 @@ struct refdata;
 struct sweeper;
 struct jobs;
 struct listener;
+struct alert_streams;
 struct delivery;
 
 struct esupd {
@@ -39,6 +40,7 @@ struct esupd {
 	struct ingest *ingest;
 	struct refdata *refdata;
 	struct sweeper *sweeper;
+	struct alert_streams *streams; /* GET /v1/alerts/stream: the log poller and open streams */
 	struct jobs *jobs;            /* periodic jobs on the reader: escalation, silences */
 	struct delivery *delivery;    /* webhook receivers, on the reader */
 	bool draining;                /* SIGTERM seen: no new work */

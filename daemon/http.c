@@ -166,8 +166,7 @@ static const struct api_route *const http_route_sets[] = {
 	api_cases_routes,
 	api_alerts_routes,
 	api_silences_routes,
-	/* STREAM HOOK: api_stream.c's api_stream_routes (GET /v1/alerts/stream, a long-lived
-	 * response) are listed here. */
+	api_stream_routes,      /* GET /v1/alerts/stream (alert_stream.c): a long-lived reply */
 	NULL,
 };
 

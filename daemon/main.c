@@ -13,6 +13,7 @@
 
 #include <openssl/ssl.h>
 
+#include "alert_stream.h"
 #include "db.h"
 #include "delivery.h"
 #include "esupd.h"
@@ -57,6 +58,7 @@ reader_state_changed(struct db *db, bool up, void *arg)
 		health_check_schema(d);
 		identity_reload(d->identity);
 		refdata_reload(d->refdata, d->cfg);
+		alert_streams_db_up(d->streams);
 	}
 	health_changed(d);
 }
@@ -71,7 +73,10 @@ database_state_changed(struct db *db, bool up, void *arg)
 static void
 principals_loaded(void *arg)
 {
-	health_changed(arg);
+	struct esupd *d = arg;
+
+	alert_streams_principals_changed(d->streams);
+	health_changed(d);
 }
 
 static void
@@ -126,6 +131,7 @@ reload(struct esupd *d)
 	struct ingest_limits limits = ingest_limits_of(cfg);
 	ingest_set_limits(d->ingest, &limits);
 	sweeper_configure(d->sweeper, cfg->sweep_interval_ms, cfg->sweep_batch);
+	alert_streams_configure(d->streams);
 	jobs_configure(d->jobs);
 	jobs_changed(d->jobs);    /* [escalation] may have changed */
 	delivery_configure(d->delivery, cfg);
@@ -170,6 +176,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	health_sd_notify("STOPPING=1");
 	d->draining = true;
 	http_stop_accepting(d);
+	alert_streams_drain(d->streams);
 	sweeper_stop(d->sweeper);
 	jobs_stop(d->jobs);
 	delivery_stop(d->delivery);
@@ -300,6 +307,7 @@ esupd_start(struct esupd *d)
 	d->sweep_db = db_create(d->base, "sweeper", cfg->db_conninfo, cfg->db_reconnect_min_ms,
 		cfg->db_reconnect_max_ms, database_state_changed, d);
 	if (d->writer == NULL || d->reader == NULL || d->sweep_db == NULL ||
+	    (d->streams = alert_streams_create(d)) == NULL ||
 	    (d->identity = identity_create(d->reader, principals_loaded, d)) == NULL ||
 	    (d->refdata = refdata_create(d->reader, rules_loaded, d)) == NULL ||
 	    (d->sweeper = sweeper_create(d->base, d->sweep_db, d->refdata, business_clock, d)) == NULL ||
@@ -333,6 +341,7 @@ esupd_finish(struct esupd *d)
 	db_destroy(d->writer);
 	db_destroy(d->reader);
 	db_destroy(d->sweep_db);
+	alert_streams_destroy(d->streams);   /* after evhttp_free closed their connections */
 	delivery_destroy(d->delivery);   /* its queries were dropped with the reader */
 	ingest_destroy(d->ingest);
 	sweeper_destroy(d->sweeper);

@@ -148,11 +148,11 @@ class PgCluster:
                     % (self.dir, self.port))
 
     def start(self):
-        self._pg(PGBIN / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60", "start")
+        self._pg(PGBIN / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "300", "start")
         self.running = True
 
     def stop(self, mode="fast"):
-        self._pg(PGBIN / "pg_ctl", "-D", self.data, "-m", mode, "-w", "-t", "60", "stop")
+        self._pg(PGBIN / "pg_ctl", "-D", self.data, "-m", mode, "-w", "-t", "300", "stop")
         self.running = False
 
     def conninfo(self, dbname, user):
