@@ -29,20 +29,32 @@ static const struct {
 
 #define ALERT_NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
+size_t
+region_prefix_len(const char *region)
+{
+	size_t len = strlen(region);
+
+	while (len >= 2 && region[len - 1] == '0' && region[len - 2] == '0')
+		len -= 2;
+	return len;
+}
+
+bool
+region_covers(const char *scope, const char *region)
+{
+	return strncmp(scope, region, region_prefix_len(scope)) == 0;
+}
+
 void
 alert_scope_init(struct alert_scope *scope, const struct principal *p)
 {
-	size_t len;
-
 	memset(scope, 0, sizeof(*scope));
 	if (p->role == ROLE_DEPARTMENT) {
 		snprintf(scope->dept, sizeof(scope->dept), "%s", p->dept);
 		return;
 	}
-	snprintf(scope->prefix, sizeof(scope->prefix), "%s", p->region);
-	len = strlen(scope->prefix);
-	while (len >= 2 && scope->prefix[len - 1] == '0' && scope->prefix[len - 2] == '0')
-		scope->prefix[len -= 2] = '\0';
+	snprintf(scope->prefix, sizeof(scope->prefix), "%.*s", (int)region_prefix_len(p->region),
+		p->region);
 	scope->escalated = p->role == ROLE_SUPERVISOR;
 }
 

@@ -51,6 +51,12 @@ struct alert_scope {
 	" AND (" P "::text = '' OR left(a.region, length(" P "::text)) = " P "::text" \
 	"  OR (" E "::boolean AND left(coalesce(a.escalated_to, ''), length(" P "::text)) = " P "::text)))"
 
+/* Region codes nest by prefix: 410000 Henan ⊃ 410300 Luoyang ⊃ 410302 a district. The length
+ * of region's own prefix (without its trailing "00" pairs; 0 for "" or 000000: everything), and
+ * whether scope covers region (itself or one below it). */
+size_t region_prefix_len(const char *region);
+bool region_covers(const char *scope, const char *region);
+
 void alert_scope_init(struct alert_scope *scope, const struct principal *p);
 /* The three parameter values for ALERT_SCOPE_SQL, valid while scope is. */
 void alert_scope_params(const struct alert_scope *scope, const char **values);

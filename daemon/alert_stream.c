@@ -37,6 +37,7 @@
 #include <event2/keyvalq_struct.h>
 #include <sys/queue.h>
 
+#include "alert.h"
 #include "api.h"
 #include "db.h"
 #include "http.h"
@@ -195,17 +196,6 @@ row_position(const PGresult *res, int row, struct position *p)
 }
 
 /* ---------------------------------------------------------------- scope */
-
-/* Region codes nest by prefix (410000 ⊃ 410300 ⊃ 410302): trailing "00" pairs are dropped. */
-static void
-region_prefix(const char *region, char *prefix, size_t size)
-{
-	size_t len = strlen(region);
-
-	while (len >= 2 && region[len - 1] == '0' && region[len - 2] == '0')
-		len -= 2;
-	snprintf(prefix, size, "%.*s", (int)len, region);
-}
 
 static bool
 stream_covers(const struct alert_stream *s, const char *dept, const char *region,
@@ -796,7 +786,7 @@ stream_create(struct alert_streams *h, struct evhttp_request *req, const struct 
 	snprintf(s->fingerprint, sizeof(s->fingerprint), "%s", fingerprint);
 	snprintf(s->dept, sizeof(s->dept), "%s", p->dept);
 	snprintf(s->region, sizeof(s->region), "%s", p->region);
-	region_prefix(p->region, s->prefix, sizeof(s->prefix));
+	snprintf(s->prefix, sizeof(s->prefix), "%.*s", (int)region_prefix_len(p->region), p->region);
 	return s;
 }
 

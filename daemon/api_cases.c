@@ -4,6 +4,7 @@
  * gets the same 404 for a case outside its region as for one that does not exist, so the
  * answer says nothing about what exists elsewhere; a department asking for another's cases
  * gets 403 before anything is looked up. */
+#include "alert.h"
 #include "api.h"
 
 #include <stdio.h>
@@ -41,18 +42,6 @@ struct case_request {
 	unsigned retry_after_s;
 	char region[64];       /* the supervisor's, "" when unscoped */
 };
-
-/* Administrative division codes nest by prefix: 410000 Henan, 410300 Luoyang, 410302 a
- * district. A supervisor of a region sees its departments and those of the regions below. */
-static bool
-region_covers(const char *scope, const char *region)
-{
-	size_t len = strlen(scope);
-
-	while (len >= 2 && scope[len - 1] == '0' && scope[len - 2] == '0')
-		len -= 2;
-	return len == 0 || strncmp(scope, region, len) == 0;
-}
 
 static void
 case_loaded(const PGresult *res, void *arg)

@@ -26,6 +26,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "alert.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
@@ -332,18 +333,6 @@ receiver_wake(struct receiver *r)
 }
 
 /* ---------------------------------------------------------------- routing and payload */
-
-/* Administrative division codes nest by prefix: 410000 Henan, 410300 Luoyang, 410302 a district
- * (as in api_cases.c). */
-static bool
-region_covers(const char *scope, const char *region)
-{
-	size_t len = strlen(scope);
-
-	while (len >= 2 && scope[len - 1] == '0' && scope[len - 2] == '0')
-		len -= 2;
-	return len == 0 || strncmp(scope, region, len) == 0;
-}
 
 /* The kind of an action (config_action_names), -1 when no receiver is ever sent it: a raise is
  * "raise" when it issued the alert and "held" when it held it for confirmation. */
