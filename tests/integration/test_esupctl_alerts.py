@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, REPO, SANITIZER_MARKS, USCC_A, event, statuses, wait_for
+from conftest import BUILD, SANITIZER_MARKS, USCC_A, event, statuses, wait_for
 
 ESUPCTL = BUILD / "contrib" / "esupctl"
 
@@ -435,8 +435,6 @@ def test_list_show_act_and_refusals(live):
     real_tls_refusals(d)
 
 
-@pytest.mark.skipif(not (REPO / "daemon" / "alert_stream.c").exists(),
-                    reason="GET /v1/alerts/stream (issue 8, part stream) is not in this tree yet")
 def test_tail_follows_and_resumes_across_a_restart(live):
     d = live
     # from the start of the log (empty in a fresh database), so nothing depends on when the
