@@ -23,10 +23,6 @@ from conftest import (CALENDAR, ESUPD, ITEMS, REPO, SAMPLES, SUPERVISION_TABLES,
                       finish_daemons, free_port, register, sanitizer_env, wait_for,
                       write_config)
 
-pytestmark = pytest.mark.skipif(
-    not (REPO / "schema" / "008_alert_lifecycle.sql").exists(),
-    reason="needs the alert lifecycle migration (008)")
-
 NOW = "2026-03-10T12:00:00+08:00"
 USCC = "91410311MA47R2TD0Y"
 _seq = itertools.count(1)
