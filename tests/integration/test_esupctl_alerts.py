@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, REPO, SANITIZER_MARKS, USCC_A, event, statuses, wait_for
+from conftest import BUILD, SANITIZER_MARKS, USCC_A, event, statuses, wait_for
 
 ESUPCTL = BUILD / "contrib" / "esupctl"
 
