@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "alerts.h"
+#include "verify.h"
 #include "mon_event.h"
 #include "mon_rules.h"
 #include "mon_value.h"
@@ -56,6 +57,7 @@ static void usage(FILE *out)
 		"[--disable RULE]...\n"
 		"       esupctl rules\n"
 		"       esupctl alerts COMMAND ...   (esupctl alerts --help)\n"
+		"       esupctl verify [--dept DEPT] [--conninfo STR]   (esupctl verify --help)\n"
 		"\n"
 		"eval reads NDJSON events on stdin, evaluates each (dept, case), and each event\n"
 		"without a case on its own, as of TIME (RFC 3339, default: now) against\n"
@@ -765,6 +767,8 @@ int main(int argc, char **argv)
 		return cmd_rules(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "alerts") == 0)
 		return alerts_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "verify") == 0)
+		return verify_main(argc - 1, argv + 1);
 	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		usage(stdout);
 		return 0;

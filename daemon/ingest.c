@@ -36,7 +36,9 @@
 /* One statement does the whole insert. input takes a sequence value per event, fresh
  * keeps the (dept, id) keys nobody stored before (in a fixed order, so that concurrent
  * writers wait on each other instead of deadlocking), stored inserts their events, and
- * the result names the input ordinals that were stored; all others are duplicates. */
+ * the result names the input ordinals that were stored; all others are duplicates. Events
+ * go in by department too: each row locks its department's chain head (migration 012), so
+ * two writers take the heads in one order and never deadlock. */
 static const char ingest_insert_sql[] =
 	"WITH input AS ("
 	" SELECT r.o, r.d, r.i, r.t, r.a, r.c, r.m, r.p, r.b, r.r, nextval('events_seq') AS seq"
@@ -50,7 +52,7 @@ static const char ingest_insert_sql[] =
 	" INSERT INTO events (seq, received_at, dept, event_id, type, at, case_no, item, principal, body)"
 	" OVERRIDING SYSTEM VALUE"
 	" SELECT i.seq, i.r, i.d, i.i, i.t, i.a, i.c, i.m, i.p, i.b"
-	" FROM input i JOIN fresh f USING (seq) ORDER BY i.seq"
+	" FROM input i JOIN fresh f USING (seq) ORDER BY i.d, i.seq"
 	" RETURNING seq"
 	") SELECT i.o FROM stored s JOIN input i USING (seq)";
 

@@ -42,10 +42,40 @@ silences_run(struct job *job)
 		job_done(job, false, "lifting silences", NULL);
 }
 
+/* Daily chain head (migration 012): once per Shanghai day, as of the business clock, each
+ * department's event-chain head goes into event_chain_daily and into the log, so that an owner
+ * who rebuilds the chain afterwards cannot make it match what was published. The first round
+ * of a day publishes; later rounds that day return nothing (or only new departments). */
+static void
+chain_on_result(const PGresult *res, void *arg)
+{
+	struct job *job = arg;
+
+	if (!job_result_ok(res)) {
+		job_done(job, false, "publishing the daily chain heads", res);
+		return;
+	}
+	for (int i = 0; i < PQntuples(res); i++)
+		log_info("event chain head %s: dept %s seq %s hash %s", PQgetvalue(res, i, 0),
+			PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3));
+	job_done(job, false, NULL, NULL);
+}
+
+static void
+chain_run(struct job *job)
+{
+	const char *values[1] = { job_now_text(job) };
+
+	if (!db_query(job_db(job), "SELECT day, dept, seq, hash FROM esup_chain_publish($1::timestamptz)",
+			1, values, chain_on_result, job))
+		job_done(job, false, "publishing the daily chain heads", NULL);
+}
+
 /* The jobs. Another periodic job adds its row here. */
 static const struct job_entry job_table[] = {
 	{ "escalation", 0, 9, escalation_create, escalation_destroy, escalation_changed, escalation_run },
 	{ "silence-lift", 0, 8, NULL, NULL, NULL, silences_run },
+	{ "chain-daily", 0, 12, NULL, NULL, NULL, chain_run },
 };
 #define N_JOBS (sizeof(job_table) / sizeof(job_table[0]))
 
