@@ -59,3 +59,102 @@ def test_intact_chain_and_duplicates(esupd, db):
     assert db.query("SELECT seq FROM event_chain_heads WHERE dept = %s", (DEPT_A,)) == [(5,)]
     assert len(chain(db, DEPT_A)) == 5
     assert verify(db, "--dept", DEPT_A).returncode == 0
+
+
+def tamper(db, sql, params=None):
+    """As the PostgreSQL superuser with triggers off (append-only and chain alike)."""
+    with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn:
+        conn.execute("SET session_replication_role = replica")
+        conn.execute(sql, params)
+
+
+def row_id(db, event_id):
+    return db.scalar("SELECT seq FROM events WHERE event_id = %s", (event_id,))
+
+
+def broken_line(r):
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith(DEPT_A + ": ")]
+    assert len(lines) == 1, r.stdout
+    return lines[0]
+
+
+@pytest.fixture
+def six(esupd, db):
+    """Six events of DEPT_A (chain_seq 1..6 = a-0..a-5) and two of another department."""
+    ids = ingest(esupd, DEPT_A, 6, "a")
+    ingest(esupd, "LY-ZRZYJ", 2, "b")
+    r = verify(db)
+    assert r.returncode == 0 and "LY-ZRZYJ: intact: 2 events" in r.stdout, r.stdout
+    return ids
+
+
+def test_content_altered(db, six):
+    tamper(db, "UPDATE events SET body = body || '{\"x\": 1}' WHERE event_id = 'a-3'")
+    line = broken_line(verify(db))
+    assert line == ("%s: broken at seq 4, event a-3 (row %d): content altered: the stored"
+                    " hash is not the hash of the row" % (DEPT_A, row_id(db, "a-3")))
+    # The other department is unaffected and still reported intact.
+    assert "LY-ZRZYJ: intact: 2 events" in verify(db).stdout
+    assert verify(db, "--dept", "LY-ZRZYJ").returncode == 0
+
+
+def test_row_deleted(db, six):
+    tamper(db, "DELETE FROM events WHERE event_id = 'a-2'")
+    line = broken_line(verify(db, "--dept", DEPT_A))
+    assert line == ("%s: broken at seq 4, event a-3 (row %d): row deleted (gap): seq 3..3"
+                    " missing after event a-1" % (DEPT_A, row_id(db, "a-3")))
+    # Deleted and renumbered to hide the gap: the link names a row that is gone.
+    tamper(db, "UPDATE events SET chain_seq = chain_seq - 1 WHERE dept = %s AND chain_seq > 3",
+           (DEPT_A,))
+    line = broken_line(verify(db, "--dept", DEPT_A))
+    assert line.startswith("%s: broken at seq 3, event a-3 (row %d): row deleted: the row it"
+                           " links to is not in the chain" % (DEPT_A, row_id(db, "a-3"))), line
+
+
+def test_last_row_deleted(db, six):
+    tamper(db, "DELETE FROM events WHERE event_id = 'a-5'")
+    line = broken_line(verify(db, "--dept", DEPT_A))
+    assert line == ("%s: broken at seq 6: row deleted (gap): seq 6..6 missing at the end"
+                    " (the head is at seq 6)" % DEPT_A)
+
+
+FORGE = ("WITH n AS (SELECT nextval('events_seq') AS seq)"
+         " INSERT INTO events (seq, received_at, dept, event_id, type, at, case_no, item,"
+         " principal, body, chain_seq, prev_hash, hash) OVERRIDING SYSTEM VALUE"
+         " SELECT n.seq, p.received_at, p.dept, 'forged', p.type, p.at,"
+         " p.case_no, p.item, p.principal, p.body, %s, p.hash, esup_event_chain_hash(p.hash,"
+         " n.seq, p.dept, 'forged', p.received_at, p.type, p.at, p.case_no,"
+         " p.item, p.principal, p.body) FROM events p, n WHERE p.event_id = 'a-1'")
+
+
+def test_row_inserted(db, six):
+    # A forged row, correctly linked after a-1, claiming a-2's place.
+    tamper(db, FORGE, (3,))
+    line = broken_line(verify(db))
+    assert line == ("%s: broken at seq 3, event forged (row %d): row inserted: event a-2 holds"
+                    " seq 3 too" % (DEPT_A, row_id(db, "forged")))
+
+
+def test_row_inserted_and_renumbered(db, six):
+    tamper(db, "UPDATE events SET chain_seq = chain_seq + 1 WHERE dept = %s AND chain_seq >= 3",
+           (DEPT_A,))
+    tamper(db, FORGE, (3,))
+    line = broken_line(verify(db))
+    assert line == ("%s: broken at seq 4, event a-2 (row %d): row inserted: it links to event"
+                    " a-1 at seq 2, not to event forged at seq 3" % (DEPT_A, row_id(db, "a-2")))
+
+
+def test_rows_reordered(db, six):
+    tamper(db, "UPDATE events SET chain_seq = 7 - chain_seq WHERE dept = %s"
+           " AND chain_seq IN (3, 4)", (DEPT_A,))
+    line = broken_line(verify(db))
+    assert line == ("%s: broken at seq 3, event a-3 (row %d): rows reordered: it links to event"
+                    " a-2 at seq 4, not to event a-1 at seq 2" % (DEPT_A, row_id(db, "a-3")))
+
+
+def test_head_mismatch(db, six):
+    tamper(db, "UPDATE event_chain_heads SET hash = sha256('x') WHERE dept = %s", (DEPT_A,))
+    line = broken_line(verify(db))
+    assert line.startswith("%s: broken at seq 7: head mismatch: the head says seq 6 hash "
+                           % DEPT_A), line
