@@ -6,11 +6,13 @@ esupctl finds the database like psql (item 7): libpq's environment or --conninfo
 import os
 import subprocess
 import threading
+import time
+from datetime import datetime
 
 import psycopg
 import pytest
 
-from conftest import BUILD, event, wait_for
+from conftest import BUILD, Daemon, chown_daemon, event, finish_daemons, wait_for
 
 ESUPCTL = BUILD / "contrib" / "esupctl"
 DEPT_A = "LY-SCJGJ"
@@ -158,3 +160,135 @@ def test_head_mismatch(db, six):
     line = broken_line(verify(db))
     assert line.startswith("%s: broken at seq 7: head mismatch: the head says seq 6 hash "
                            % DEPT_A), line
+
+
+REBUILD = """DO $$
+DECLARE
+	r record;
+	prev bytea;
+BEGIN
+	SELECT hash INTO prev FROM events WHERE dept = 'LY-SCJGJ' AND chain_seq = 1;
+	FOR r IN SELECT * FROM events WHERE dept = 'LY-SCJGJ' AND chain_seq >= 2
+			ORDER BY chain_seq LOOP
+		UPDATE events SET prev_hash = prev, hash = esup_event_chain_hash(prev, r.seq, r.dept,
+			r.event_id, r.received_at, r.type, r.at, r.case_no, r.item, r.principal, r.body)
+		 WHERE seq = r.seq RETURNING hash INTO prev;
+	END LOOP;
+	UPDATE event_chain_heads SET hash = prev WHERE dept = 'LY-SCJGJ';
+END
+$$"""
+
+
+def offset_to(instant):
+    return str(round(datetime.fromisoformat(instant).timestamp() - time.time()))
+
+
+def daily(db, dept):
+    return db.query("SELECT day::text, seq, encode(hash, 'hex') FROM event_chain_daily"
+                    " WHERE dept = %s ORDER BY day", (dept,))
+
+
+def test_daily_head_catches_a_rebuild(daemon_factory, db):
+    d = daemon_factory(testing={"clock_offset_s": offset_to("2026-03-02T23:59:00+08:00")}).start()
+    ingest(d, DEPT_A, 5, "a")
+    wait_for(lambda: daily(db, DEPT_A), 10, "the day's head published")
+    [(day, seq, head)] = daily(db, DEPT_A)
+    assert (day, seq) == ("2026-03-02", 5)
+    assert head == chain(db, DEPT_A)[4][3]
+    wait_for(lambda: "event chain head 2026-03-02: dept %s seq 5 hash %s" % (DEPT_A, head)
+             in d.log_text(), 10, "the head in the log")
+    ingest(d, DEPT_A, 3, "c")
+    d.stop()
+    assert daily(db, DEPT_A) == [("2026-03-02", 5, head)]      # once a day
+    # The next Shanghai day (by the business clock) gets its own row.
+    d2 = daemon_factory(testing={"clock_offset_s": offset_to("2026-03-03T00:01:00+08:00")}).start()
+    wait_for(lambda: len(daily(db, DEPT_A)) == 2, 10, "the next day's head")
+    assert daily(db, DEPT_A)[1][:2] == ("2026-03-03", 8)
+    d2.stop()
+    assert verify(db).returncode == 0
+    # An owner alters a row and rebuilds the chain from there: every link is consistent
+    # again, but the published head of 2026-03-02 no longer matches seq 5.
+    tamper(db, "UPDATE events SET body = body || '{\"x\": 1}' WHERE event_id = 'a-1'")
+    assert "content altered" in broken_line(verify(db))
+    tamper(db, REBUILD)
+    line = broken_line(verify(db))
+    assert line == ("%s: broken at seq 5, event a-4 (row %d): daily head mismatch: the head"
+                    " published for 2026-03-02 was %s at seq 5" % (DEPT_A, row_id(db, "a-4"),
+                                                                   head))
+
+
+def test_two_departments_concurrently(db, certs, testdir, request):
+    """Two daemons (two writer connections) each ingest for both departments at once: the
+    transactions interleave, both chains come out whole and no transaction deadlocks."""
+    daemons = []
+    for name in ("x", "y"):
+        sub = testdir / name
+        sub.mkdir(mode=0o755)
+        chown_daemon(sub)
+        daemons.append(Daemon(db, certs, sub))
+    for d in daemons:
+        d.start()
+    errors = []
+
+    def feed(d, dept, tag):
+        try:
+            for k in range(15):
+                ingest(d, dept, 4, "%s-%d" % (tag, k))
+        except AssertionError as e:
+            errors.append(e)
+    threads = [threading.Thread(target=feed, args=(d, dept, "%s%d" % (dept[-2:], i)))
+               for i, d in enumerate(daemons) for dept in (DEPT_A, "LY-ZRZYJ")]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        finish_daemons(daemons, request)
+    assert not errors, errors
+    for d in daemons:
+        assert "deadlock" not in d.log_text()
+    r = verify(db)
+    assert r.returncode == 0, r.stdout
+    assert "%s: intact: 120 events" % DEPT_A in r.stdout
+    assert "LY-ZRZYJ: intact: 120 events" in r.stdout
+    assert [row[0] for row in chain(db, "LY-ZRZYJ")] == list(range(1, 121))
+
+
+def test_writer_cannot_forge(esupd, db):
+    ingest(esupd, DEPT_A, 3, "a")
+    refused = [
+        "UPDATE events SET hash = sha256('x') WHERE event_id = 'a-1'",
+        "UPDATE event_chain_heads SET seq = 0",
+        "INSERT INTO event_chain_heads VALUES ('X', 1, sha256('x'))",
+        "INSERT INTO event_chain_daily (day, dept, seq, hash) VALUES ('2026-01-01', 'X', 1,"
+        " sha256('x'))",
+        "DELETE FROM event_chain_daily",
+        "ALTER TABLE events DISABLE TRIGGER events_chain",
+        "SET session_replication_role = replica",
+    ]
+    for sql in refused:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            db.query(sql, user="esupd")
+    # Whatever chain values an INSERT names, the trigger sets the real ones.
+    db.query("INSERT INTO events (received_at, dept, event_id, type, at, principal, body,"
+             " chain_seq, prev_hash, hash) VALUES (now(), %s, 'w-1', 'approval.accepted', now(),"
+             " 'p', '{}', 1, sha256('x'), sha256('y'))", (DEPT_A,), user="esupd")
+    assert chain(db, DEPT_A)[3][:2] == (4, "w-1")
+    assert chain(db, DEPT_A)[3][2] == chain(db, DEPT_A)[2][3]
+    assert verify(db).returncode == 0
+    # esup_chain_publish writes only the real heads.
+    db.query("SELECT * FROM esup_chain_publish(now())", user="esupd")
+
+
+def test_finds_the_database_like_psql(db):
+    r = verify(db)                      # PGHOST, PGPORT, PGDATABASE, PGUSER
+    assert r.returncode == 0 and r.stdout == "no events\n", (r.stdout, r.stderr)
+    r = verify(db, env_conn=False, conninfo=db.conninfo("postgres"))
+    assert r.returncode == 0 and r.stdout == "no events\n", (r.stdout, r.stderr)
+    r = verify(db, env_conn=False, conninfo="host=/nonexistent dbname=x")
+    assert r.returncode == 2 and "esupctl verify:" in r.stderr, (r.stdout, r.stderr)
+    assert verify(db, "--bogus").returncode == 2
+    assert verify(db, "extra").returncode == 2
+    r = verify(db, "--help")
+    assert r.returncode == 0 and "PGHOST" in r.stdout
