@@ -12,7 +12,8 @@ from datetime import datetime
 import psycopg
 import pytest
 
-from conftest import BUILD, Daemon, chown_daemon, event, finish_daemons, wait_for
+from conftest import (BUILD, REPO, Daemon, Database, chown_daemon, dbsetup, event,
+                      finish_daemons, wait_for)
 
 ESUPCTL = BUILD / "contrib" / "esupctl"
 DEPT_A = "LY-SCJGJ"
@@ -292,3 +293,49 @@ def test_finds_the_database_like_psql(db):
     assert verify(db, "extra").returncode == 2
     r = verify(db, "--help")
     assert r.returncode == 0 and "PGHOST" in r.stdout
+
+
+def test_sql_hash_matches_the_c_vector(db):
+    """The trigger's hash (SQL) and esupctl's (C, tests/unit/test_chain_hash.c) on one vector."""
+    got = db.scalar(
+        "SELECT encode(esup_event_chain_hash(decode(repeat('00', 32), 'hex'), 42, 'LY-SCJGJ',"
+        " 'sj-1', to_timestamp(1772414100), 'approval.accepted', to_timestamp(1772414100), NULL,"
+        " 'SCJG-001', repeat('ab', 32), '{\"名\": \"洛阳\", \"a\": 1}'::jsonb), 'hex')")
+    assert got == "28fcd844a780a47de8e4cc6e8fae7dd278630da0e692ceb8a7e82f15ca7e31cf"
+
+
+def test_migration_chains_existing_rows(pg):
+    """Migration 012 on a database that already holds events (applied by hand after 001-011):
+    each department's rows are chained in received order, and verify finds them intact."""
+    name = "esup_chain_mig"
+    dbsetup(pg, "init", dbname=name)
+    schema = sorted((REPO / "schema").glob("0*.sql"))
+    assert schema[-1].name == "012_event_chain.sql"
+    with psycopg.connect(pg.conninfo(name, "esup_admin"), autocommit=True) as conn:
+        def apply(path):
+            with conn.transaction():
+                conn.execute("SET LOCAL ROLE esup_owner")
+                conn.execute(path.read_text())
+        with conn.transaction():     # as esupd --migrate does first
+            conn.execute("SET LOCAL ROLE esup_owner")
+            conn.execute("CREATE TABLE schema_migrations (version int PRIMARY KEY,"
+                         " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
+        for path in schema[:-1]:
+            apply(path)
+        with conn.transaction():
+            conn.execute("SET LOCAL ROLE esup_owner")
+            # Ids out of received order on purpose; two departments interleaved.
+            for seq, minute, dept in [(5, 1, "A"), (1, 2, "B"), (4, 3, "A"), (2, 4, "A"),
+                                      (3, 5, "B")]:
+                conn.execute(
+                    "INSERT INTO events (seq, received_at, dept, event_id, type, at, principal,"
+                    " body) OVERRIDING SYSTEM VALUE VALUES (%s, '2026-03-02 09:00+08'::timestamptz"
+                    " + make_interval(mins => %s), %s, %s, 'approval.accepted', now(), 'p',"
+                    " '{\"k\": 1}')", (seq, minute, dept, "e%d" % seq))
+        apply(schema[-1])
+    db = Database(pg, name)
+    assert db.query("SELECT dept, chain_seq, event_id FROM events ORDER BY dept, chain_seq") == [
+        ("A", 1, "e5"), ("A", 2, "e4"), ("A", 3, "e2"), ("B", 1, "e1"), ("B", 2, "e3")]
+    r = verify(db)
+    assert r.returncode == 0, r.stdout
+    assert r.stdout == "A: intact: 3 events\nB: intact: 2 events\n"
