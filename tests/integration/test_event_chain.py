@@ -278,6 +278,16 @@ def test_writer_cannot_forge(esupd, db):
     assert chain(db, DEPT_A)[3][:2] == (4, "w-1")
     assert chain(db, DEPT_A)[3][2] == chain(db, DEPT_A)[2][3]
     assert verify(db).returncode == 0
+    # A temporary table of the writer's named like the heads cannot stand in for them.
+    with psycopg.connect(db.conninfo("esupd"), autocommit=True) as conn:
+        conn.execute("CREATE TEMP TABLE event_chain_heads (dept text, seq bigint, hash bytea)")
+        conn.execute("INSERT INTO event_chain_heads VALUES (%s, 100, sha256('x'))", (DEPT_A,))
+        conn.execute("SET search_path = pg_temp, public")
+        conn.execute("INSERT INTO events (received_at, dept, event_id, type, at, principal,"
+                     " body) VALUES (now(), %s, 'w-2', 'approval.accepted', now(), 'p', '{}')",
+                     (DEPT_A,))
+    assert chain(db, DEPT_A)[4][:2] == (5, "w-2")
+    assert verify(db).returncode == 0
     # esup_chain_publish writes only the real heads.
     db.query("SELECT * FROM esup_chain_publish(now())", user="esupd")
 
