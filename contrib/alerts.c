@@ -713,6 +713,30 @@ silence_row(struct table *t, const json_t *s, int64_t now)
 		jtext(s, "reason", b[6], 64) });
 }
 
+/* Prints an answer that is either a list under `plural` or one object (under `single`, or the
+ * answer itself) with print, or the server's JSON as it came with --json. 0, or 1 when printing
+ * failed. */
+static int
+print_list_answer(const struct ctl *c, const struct reply *r, const char *plural,
+		const char *single, bool (*print)(const struct ctl *, const json_t *))
+{
+	const json_t *list, *object;
+	json_t *one;
+	bool ok;
+
+	if (c->json) {
+		print_json_text(r->raw, r->len);
+		return 0;
+	}
+	if ((list = json_list(r->json, plural)) != NULL)
+		return print(c, list) ? 0 : 1;
+	object = json_object_get(r->json, single);
+	one = json_pack("[O]", json_is_object(object) ? object : r->json);
+	ok = print(c, one);
+	json_decref(one);
+	return ok ? 0 : 1;
+}
+
 static bool
 print_silences(const struct ctl *c, const json_t *list)
 {
@@ -796,16 +820,8 @@ cmd_silence(struct ctl *c, const struct args *a, const char *sub, const char *id
 		snprintf(target, sizeof(target), "/v1/silences");
 	}
 	status = ctl_call(c, strcmp(sub, "list") == 0 ? "GET" : "POST", target, body, &r);
-	if (status == 0 && c->json) {
-		print_json_text(r.raw, r.len);
-	} else if (status == 0) {
-		const json_t *list = json_list(r.json, "silences");
-		json_t *one = list == NULL ? json_pack("[O]", json_is_object(json_object_get(r.json,
-			"silence")) ? json_object_get(r.json, "silence") : r.json) : NULL;
-		if (!print_silences(c, list != NULL ? list : one))
-			status = 1;
-		json_decref(one);
-	}
+	if (status == 0)
+		status = print_list_answer(c, &r, "silences", "silence", print_silences);
 	json_decref(body);
 	reply_finish(&r);
 	return finish_output(status);
@@ -851,16 +867,8 @@ cmd_rules(struct ctl *c, const struct args *a)
 			return usage_error("the reason is not valid UTF-8: %s", a->val[O_NOTE]);
 	}
 	status = ctl_call(c, body != NULL ? "POST" : "GET", target, body, &r);
-	if (status == 0 && c->json) {
-		print_json_text(r.raw, r.len);
-	} else if (status == 0) {
-		const json_t *list = json_list(r.json, "rules");
-		json_t *one = list == NULL ? json_pack("[O]", json_is_object(json_object_get(r.json,
-			"rule")) ? json_object_get(r.json, "rule") : r.json) : NULL;
-		if (!print_rules(c, list != NULL ? list : one))
-			status = 1;
-		json_decref(one);
-	}
+	if (status == 0)
+		status = print_list_answer(c, &r, "rules", "rule", print_rules);
 	json_decref(body);
 	reply_finish(&r);
 	return finish_output(status);
