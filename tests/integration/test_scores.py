@@ -1,19 +1,27 @@
 """绩效评估 (schema/016_scores.sql, docs/auditing.md): esup_scores(period) on a worked example whose
 numbers are computed by hand below, the ranking and its tie-break, the bottom (末位) flag, weight
-versions (a later change leaves an earlier period's scores alone), bad period arguments and
-row-level security (a person ranks only the departments it may see).
+versions (a later change leaves an earlier period's scores alone), bad period arguments,
+row-level security (a person ranks only the departments it may see), and esupd writing its
+[scores] section as a weight version at start and on reload.
 
 The rollups are written directly by the superuser: this module checks the formula over them,
 not how they are kept (that is 014's tests' work). One database for the module.
 """
 
+import re
+import signal
+import subprocess
+import time
+from datetime import datetime
 from decimal import Decimal
 
 import psycopg
 import pytest
 from psycopg import errors
 
-from conftest import dbsetup
+import conftest
+from conftest import (CALENDAR, ESUPD, ITEMS, SANITIZER_MARKS, Daemon, as_daemon_user, dbsetup,
+                      finish_daemons, sanitizer_env, wait_for)
 from test_alert_states import COUNTY_DEPT, REGIONS, migrated_database
 
 A, B, C, D, E, F = "LY-SCJGJ", "LY-ZJJ", "LY-HBJ", "LY-ZRZYJ", "LY-GGZY", COUNTY_DEPT
@@ -255,3 +263,69 @@ def test_weight_setter_checks_its_arguments(sdb):
         set_weights(sdb, "2026-07-01T10:00:00+08:00", dict(DEFAULTS, bottom_count=Decimal("1.5")))
     assert sdb.scalar("SELECT count(*) FROM score_weights"
                       " WHERE valid_from BETWEEN '2026-07-01' AND '2026-12-31'") == 0
+
+
+def offset_to(instant):
+    return str(round(datetime.fromisoformat(instant).timestamp() - time.time()))
+
+
+def weights_at(db, day):
+    return dict(db.query("SELECT component, weight FROM score_weights WHERE valid_from = %s",
+                         (day,)))
+
+
+def test_esupd_writes_its_scores_section(sdb, certs, workdir, request):
+    where = workdir / (sdb.name + "-daemon")
+    where.mkdir(mode=0o755)
+    conftest.chown_daemon(where)
+    sdb.load("calendar", CALENDAR)
+    sdb.load("items", ITEMS)
+    section = {"on_time": "70", "satisfaction": "15", "complaints": "15.5", "red": "3",
+               "yellow": "1.25", "notice": "0", "bottom_count": "2"}
+    daemon = Daemon(sdb, certs, where, scores=section,
+                    testing={"clock_offset_s": offset_to("2030-06-15T12:00:00+08:00")})
+    try:
+        daemon.start()
+        want = {k: Decimal(v) for k, v in section.items()}
+        wait_for(lambda: weights_at(sdb, "2030-06-15") == want, 20, "the [scores] version")
+        assert "scores: [scores] weights {70.00,15.00,15.50,3.00,1.25,0.00,2} written as the " \
+               "version in effect from 2030-06-15" in daemon.log_text()
+        # A reload with other weights replaces the day's version.
+        daemon.config["scores"]["notice"] = "0.75"
+        daemon.write()
+        done = daemon.log_text().count("reload complete")
+        daemon.signal(signal.SIGHUP)
+        wait_for(lambda: daemon.log_text().count("reload complete") > done, 10, "the reload")
+        want["notice"] = Decimal("0.75")
+        wait_for(lambda: weights_at(sdb, "2030-06-15") == want, 20, "the reloaded version")
+        # A restart with the same weights writes nothing.
+        assert daemon.stop() == 0
+        daemon.start()
+        wait_for(lambda: "are the version in effect" in daemon.log_tail(), 20,
+                 "the restarted daemon to compare its weights")
+        assert daemon.log_text().count("written as the version in effect from") == 2
+    finally:
+        finish_daemons([daemon], request)
+    # 2026's scores were not touched by the 2030 versions.
+    assert short(scores(sdb, "2026-03")) == MARCH
+
+
+@pytest.mark.parametrize("values,message", [
+    ({"red": "1.234"}, r"red: expected a number from 0 to 100\.00 with at most two decimals"),
+    ({"on_time": "-1"}, r"on_time: expected a number from 0 to 1000\.00"),
+    ({"notice": "1e2"}, r"notice: expected a number"),
+    ({"yellow": "100.01"}, r"yellow: expected a number from 0 to 100\.00"),
+    ({"bottom_count": "1.5"}, r"bottom_count: expected an integer from 0 to 1000"),
+    ({"on_time": "0", "satisfaction": "0.00", "complaints": "0"},
+     r"\[scores\] on_time, satisfaction and complaints must not all be 0"),
+    ({"weight": "1"}, r'unknown option "weight" in section \[scores\]'),
+])
+def test_bad_scores_section_is_refused(sdb, certs, workdir, values, message):
+    where = workdir / ("%s-conf-%d" % (sdb.name, next(conftest._counter)))
+    where.mkdir(mode=0o755)
+    d = Daemon(sdb, certs, where, scores=values)
+    proc = subprocess.run([str(ESUPD), "-n", "-c", str(d.conf_path)], capture_output=True,
+                          text=True, timeout=60, env=sanitizer_env(), **as_daemon_user())
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and re.search(message, out), out
+    assert not any(m in out for m in SANITIZER_MARKS), out
