@@ -57,6 +57,9 @@ bool mon_ruleset_load(struct mon_ruleset *rs, const char *table, const char *csv
 /* Global parameters by name (see docs/rules.md), e.g. "warn_days", "supervise_days". */
 bool mon_ruleset_set_param(struct mon_ruleset *rs, const char *name, long long value,
 		struct mon_error *err) __attribute__((warn_unused_result));
+/* The value of a global parameter by name, as set or by default; false for an unknown name. */
+bool mon_ruleset_get_param(const struct mon_ruleset *rs, const char *name, long long *value)
+	__attribute__((warn_unused_result));
 /* A rule can be switched off by code. */
 bool mon_ruleset_disable_rule(struct mon_ruleset *rs, const char *code,
 		struct mon_error *err) __attribute__((warn_unused_result));
