@@ -28,8 +28,8 @@ CREATE INDEX stat_penalty_day_month ON stat_penalty_day ((date_trunc('month', da
 
 -- dept_day, dept_month, dept_quarter, dept_year: one template, the period expression (%1$s,
 -- over a table's day) and the label format (%2$s) filled in. The four tables' rows are
--- stacked (each filling its own columns, zeros elsewhere) and summed per department and
--- period: a condition on dept or period reaches every table's index, and the planner's row
+-- stacked (each filling its own columns, zeros elsewhere; a row left all zeros when a late
+-- event moved its case elsewhere is skipped) and summed per department and period: a condition on dept or period reaches every table's index, and the planner's row
 -- estimates stay those of the rows read.
 DO $$
 DECLARE
@@ -93,12 +93,18 @@ SELECT s.dept, d.name AS dept_name, d.region, s.period,
 		       0::bigint AS revoked, 0::bigint AS dismissed,
 		       0::bigint AS penalties, 0::bigint AS amount_fen
 		  FROM stat_case_day
+		 WHERE greatest(received, accepted, decided, approved, denied, on_time_committed,
+			   on_time_statutory, days_used_sum, days_used_max, suspended_days_sum,
+			   refused_intake, refusals_reported, refusals_unreported, withdrawn,
+			   complaints_received, complaints_replied_on_time, complaints_closed,
+			   complaints_closed_on_time) > 0
 		UNION ALL
 		SELECT dept, %1$s, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 		       events, late_reported, supplement_requests, fees_collected_fen,
 		       fees_refunded_fen, inspections, evaluations_satisfied, evaluations_unsatisfied,
 		       0, 0, 0, 0, 0, 0, 0
 		  FROM stat_event_day
+		 WHERE events > 0
 		UNION ALL
 		SELECT dept, %1$s, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 		       0, 0, 0, 0, 0, 0, 0, 0,
@@ -107,10 +113,12 @@ SELECT s.dept, d.name AS dept_name, d.region, s.period,
 		       CASE severity WHEN 'notice' THEN valid ELSE 0 END,
 		       revoked, dismissed, 0, 0
 		  FROM stat_alert_day
+		 WHERE greatest(valid, revoked, dismissed) > 0
 		UNION ALL
 		SELECT dept, %1$s, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 		       0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, penalties, amount_fen
-		  FROM stat_penalty_day) x
+		  FROM stat_penalty_day
+		 WHERE penalties > 0) x
 	 GROUP BY dept, period) s
   LEFT JOIN departments d ON d.code = s.dept
 $v$;
@@ -198,7 +206,7 @@ SELECT s.dept, s.item, i.name AS item_name, s.period, to_char(s.period::timestam
   FROM (SELECT dept, item, date_trunc('month', day::timestamp)::date AS period,
 	       sum(decided)::bigint AS decided, sum(days_used_sum)::bigint AS days_used_sum,
 	       max(days_used_max) AS max_days, sum(on_time_committed)::bigint AS on_time_committed
-	  FROM stat_case_day WHERE item <> '' GROUP BY 1, 2, 3) s
+	  FROM stat_case_day WHERE item <> '' GROUP BY 1, 2, 3 HAVING sum(decided) > 0) s
   LEFT JOIN items i ON i.code = s.item;
 
 CREATE VIEW esup_stats.item_all WITH (security_invoker = true) AS
@@ -208,13 +216,13 @@ SELECT s.dept, s.item, i.name AS item_name,
   FROM (SELECT dept, item, sum(decided)::bigint AS decided,
 	       sum(days_used_sum)::bigint AS days_used_sum, max(days_used_max) AS max_days,
 	       sum(on_time_committed)::bigint AS on_time_committed
-	  FROM stat_case_day WHERE item <> '' GROUP BY 1, 2) s
+	  FROM stat_case_day WHERE item <> '' GROUP BY 1, 2 HAVING sum(decided) > 0) s
   LEFT JOIN items i ON i.code = s.item;
 
 COMMENT ON VIEW esup_stats.item_month IS
-	'各事项每月办理用时 per approval item and Shanghai month: cases decided, average and worst working days used, on-time rate';
+	'各事项每月办理用时 per approval item and Shanghai month: cases decided, average and worst working days used, on-time rate; a row for each item and month with a case decided';
 COMMENT ON VIEW esup_stats.item_all IS
-	'各事项累计办理用时 per approval item over all time: cases decided, average and worst working days used, on-time rate';
+	'各事项累计办理用时 per approval item over all time: cases decided, average and worst working days used, on-time rate; a row for each item with a case decided';
 DO $$
 DECLARE
 	v text;

@@ -99,8 +99,12 @@ class History:
             extra = {"reason": "不符合条件"} if denied else {}
             if denied and r.random() < 0.6:
                 extra["report"] = "不予批准报告"
+            result = "denied" if denied else "approved"
             self.add(dept, "approval.decided", t + dt.timedelta(days=r.randrange(1, 30)), case,
-                     result="denied" if denied else "approved", **extra)
+                     result=result, **extra)
+            if r.random() < 0.15:   # a correction: decided again, on another day
+                self.add(dept, "approval.decided", t + dt.timedelta(days=r.randrange(1, 30)),
+                         case, result=result, **extra)
 
     def complaint(self, dept, k):
         r, case, t = self.rnd, "%s-SV-C%03d" % (dept, k), self.day()
@@ -531,7 +535,7 @@ def test_a_month_of_one_department_is_read_by_index(vdb):
             "EXPLAIN SELECT * FROM esup_stats.dept_month WHERE dept = 'LY-ZJJ'"
             " AND period = '2026-03-01'"))
     for table in ("stat_case_day", "stat_event_day", "stat_alert_day", "stat_penalty_day"):
-        assert "%s_month on %s" % (table, table) in plan, plan
+        assert "%s_month" % table in plan, plan
     assert "Seq Scan" not in plan.replace("Seq Scan on departments", ""), plan
 
 
