@@ -144,11 +144,11 @@ class History:
     def make(cls, seed):
         h = cls(seed)
         for dept in MINE:
-            for k in range(18):
+            for k in range(14):
                 h.approval(dept, k)
-            for k in range(4):
+            for k in range(3):
                 h.complaint(dept, k)
-            for k in range(6):
+            for k in range(5):
                 h.others(dept, k)
         for ev in h.events:    # the evaluation's hour must not be after the clock
             if ev["type"] == "evaluation.received" and ev["at"].startswith("2026-04-15"):
@@ -167,9 +167,8 @@ def vdb(pg, certs, workdir, request):
     db = migrated_database(pg, certs, workdir, "stats")
     db.load("calendar", conftest.CALENDAR)
     db.load("items", conftest.ITEMS)
-    for table in conftest.SUPERVISION_TABLES:
-        if table != "regions":
-            db.load(table, conftest.SAMPLES / (table + ".csv"))
+    for table in ("enterprises", "filing_offices"):
+        db.load(table, conftest.SAMPLES / (table + ".csv"))
     with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn:
         conn.cursor().executemany(
             "INSERT INTO regions (code, name, level, parent) VALUES (%s, %s, %s, %s)", REGIONS)
@@ -198,16 +197,17 @@ def vdb(pg, certs, workdir, request):
 
 
 def ingest(daemon, events):
-    """In batches of a few dozen per department: each batch's events are in random order."""
+    """In batches of 30 per department, each in random order: a case's events come over several
+    requests, out of order."""
     by_dept = defaultdict(list)
     for ev in events:
         by_dept[ev["dept"]].append(ev)
     for dept, evs in by_dept.items():
         client = daemon.client("dept-" + dept)
-        for i in range(0, len(evs), 40):
-            r = client.post_events_committed(evs[i:i + 40])
+        for i in range(0, len(evs), 30):
+            r = client.post_events_committed(evs[i:i + 30])
             assert r.status == 200, (r.status, r.body, daemon.log_tail())
-            assert r.json()["accepted"] == len(evs[i:i + 40]), r.body
+            assert r.json()["accepted"] == len(evs[i:i + 30]), r.body
 
 
 def settle_alerts(db, certs):
