@@ -308,8 +308,10 @@ def test_fill(db):
         done = db.scalar("SELECT count(*) FROM events")
         report, ranking, has_views = timings(db)
         rows.append((done, secs, report, ranking))
-        print("\nwave %d: %d events in the database, filled in %.0f s (%.0f events/s)"
-              % (number, done, secs, (done - (rows[-2][0] if len(rows) > 1 else 0)) / secs))
+        print("\nwave %d: %d events in the database, filled in %.0f s (%.0f events/s);"
+              " report %.2f ms, ranking %s" % (
+                  number, done, secs, (done - (rows[-2][0] if len(rows) > 1 else 0)) / secs,
+                  report, "%.2f ms" % ranking if ranking is not None else "n/a"), flush=True)
     size = db.scalar("SELECT pg_size_pretty(pg_database_size(current_database()))")
     what = "esup_stats.dept_month" if rows and has_views else "stat_* tables (no 015)"
     print("\n%-44s %12s %12s %8s" % ("best of 5, as an auditor (RLS on)", "%d events" % rows[0][0],
