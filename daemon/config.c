@@ -88,6 +88,7 @@ static const struct option options[] = {
 	{ "escalation", "resolve_days_yellow", OPT_UINT, O(resolve_days[MON_SEVERITY_YELLOW]), "5", 0, 1000, false },
 	{ "escalation", "resolve_days_red", OPT_UINT, O(resolve_days[MON_SEVERITY_RED]), "3", 0, 1000, false },
 	{ "escalation", "work_hours", OPT_WORK_HOURS, O(work_start_s), "09:00-17:00", 0, 0, false },
+	{ "statistics", "interval_s", OPT_UINT, O(stat_interval_s), "3600", 1, 604800, false },
 	{ "rules", "disable", OPT_STRING, O(rules_disable), "", 0, 0, false },
 	{ "log", "level", OPT_LEVEL, O(log_level), "info", 0, 0, false },
 	{ "log", "facility", OPT_FACILITY, O(log_facility), "daemon", 0, 0, true },

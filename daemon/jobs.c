@@ -15,6 +15,7 @@
 #include "log.h"
 #include "mon_value.h"
 #include "refdata.h"
+#include "stat_rules.h"
 
 /* Silence lift: suppressed alerts that no silence covers any more (and whose rule is not off)
  * are issued again (esup_silences_lift, migration 008), as of the business clock. */
@@ -76,6 +77,7 @@ static const struct job_entry job_table[] = {
 	{ "escalation", 0, 9, escalation_create, escalation_destroy, escalation_changed, escalation_run },
 	{ "silence-lift", 0, 8, NULL, NULL, NULL, silences_run },
 	{ "chain-daily", 0, 12, NULL, NULL, NULL, chain_run },
+	{ "stat-rules", 0, 17, stat_rules_create, stat_rules_destroy, stat_rules_changed, stat_rules_run },
 };
 #define N_JOBS (sizeof(job_table) / sizeof(job_table[0]))
 

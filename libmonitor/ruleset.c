@@ -212,6 +212,14 @@ bool mon_ruleset_set_param(struct mon_ruleset *rs, const char *name, long long v
 	return false;
 }
 
+int mon_ruleset_param(const struct mon_ruleset *rs, const char *name)
+{
+	for (size_t i = 0; i < PARAM__COUNT; i++)
+		if (strcmp(params[i].name, name) == 0)
+			return (int)rs->params[i];
+	return -1;
+}
+
 int mon_ruleset_context_days(const struct mon_ruleset *rs)
 {
 	int days = ruleset_param(rs, PARAM_FIRST_OFFENCE_WINDOW_DAYS);

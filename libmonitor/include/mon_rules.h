@@ -57,6 +57,8 @@ bool mon_ruleset_load(struct mon_ruleset *rs, const char *table, const char *csv
 /* Global parameters by name (see docs/rules.md), e.g. "warn_days", "supervise_days". */
 bool mon_ruleset_set_param(struct mon_ruleset *rs, const char *name, long long value,
 		struct mon_error *err) __attribute__((warn_unused_result));
+/* A global parameter's value by name; -1 when there is no such parameter. */
+int mon_ruleset_param(const struct mon_ruleset *rs, const char *name);
 /* A rule can be switched off by code. */
 bool mon_ruleset_disable_rule(struct mon_ruleset *rs, const char *code,
 		struct mon_error *err) __attribute__((warn_unused_result));
