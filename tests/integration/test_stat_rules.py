@@ -163,6 +163,10 @@ def test_each_rule_over_its_threshold_raises_once(d):
     post(d, "LY-ZRZYJ", [late_zr])
     wait_rounds(d, 1)
     assert sta_alerts(d.db) == []   # nothing to judge yet
+    # Rule modes apply to them as to any rule: this one's findings wait for confirmation (待发).
+    fp = d.certs.fingerprints["supervisor"]
+    assert d.db.query("SELECT outcome, rule_mode FROM esup_rule_mode_as(%s, %s, 'hold', %s, %s)",
+                      (fp, "STA-LATE-REPORTING", "试运行", NOW), user="esupd") == [("done", "hold")]
     write_rollups(d.db)
     done = wait_rounds(d, 2)
     assert done[-1][0] == "2026-03-16..2026-04-14"
@@ -171,7 +175,7 @@ def test_each_rule_over_its_threshold_raises_once(d):
     by_rule = {a[1]: a for a in alerts}
     for dept, rule, severity, case_no, key, status, since, evidence, message in alerts:
         assert case_no is None
-        assert status == "open"
+        assert status == ("held" if rule == "STA-LATE-REPORTING" else "open")
         assert severity == {"STA-ONTIME-LOW": "yellow", "STA-FEES-SPIKE": "yellow",
                             "STA-DEALING-DAYS": "yellow", "STA-ALERTS-SPIKE": "notice",
                             "STA-LATE-REPORTING": "notice"}[rule]
