@@ -42,14 +42,15 @@ static const char stat_depts_sql[] =
 
 /* Per enterprise and department over the dealing window [$1, $2]: working days of decided
  * cases plus inspections. Only enterprises whose total is above the target ($3) are read: the
- * others cannot be over it, and a city has many enterprises. */
+ * others cannot be over it, and a city has many enterprises. One pass (the total is a window
+ * sum over the grouped rows). */
 static const char stat_dealings_sql[] =
-	"SELECT applicant, dept, sum(days_used_sum + inspections)"
-	" FROM stat_enterprise_day WHERE day BETWEEN $1::date AND $2::date"
-	"  AND applicant IN (SELECT applicant FROM stat_enterprise_day"
-	"   WHERE day BETWEEN $1::date AND $2::date GROUP BY applicant"
-	"   HAVING sum(days_used_sum + inspections) > $3::bigint)"
-	" GROUP BY applicant, dept ORDER BY applicant, dept";
+	"SELECT applicant, dept, days FROM ("
+	"  SELECT applicant, dept, sum(days_used_sum + inspections) AS days,"
+	"   sum(sum(days_used_sum + inspections)) OVER (PARTITION BY applicant) AS total"
+	"  FROM stat_enterprise_day WHERE day BETWEEN $1::date AND $2::date"
+	"  GROUP BY applicant, dept) s"
+	" WHERE total > $3::bigint ORDER BY applicant, dept";
 
 /* Up to 8 events of the finding's department that illustrate it, latest first, for each
  * entry of $1 (i: the finding's index, r: rule, d: dept, a: applicant, lo/hi: the window as

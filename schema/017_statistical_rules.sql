@@ -17,6 +17,12 @@ INSERT INTO rules (code, severity) VALUES
 	('STA-DEALING-DAYS', 'yellow'),
 	('STA-LATE-REPORTING', 'notice');
 
+-- The job reads the last few months of every department by day: without these it would read
+-- the rollups whole (0.9 s against 0.1 s for two years of 20 departments × 50 items). The day
+-- is never updated, so the triggers' counter updates stay HOT.
+CREATE INDEX stat_case_day_day ON stat_case_day (day);
+CREATE INDEX stat_alert_day_day ON stat_alert_day (day);
+
 CREATE OR REPLACE FUNCTION esup_check_condition(cond jsonb, d text, c text) RETURNS void
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
