@@ -97,6 +97,7 @@ static const char stat_apply_sql[] =
 
 struct stat_rules {
 	int64_t next_ms;              /* monotonic ms of the next round; 0: at the next tick */
+	bool changed;                 /* the rules changed during the round: judge again */
 	struct job *job;              /* the round in progress */
 	struct mon_stats_windows w;
 	char first[11], last[11], baseline_first[11], dealing_first[11];
@@ -153,7 +154,8 @@ round_end(struct stat_rules *st, const char *failure, const PGresult *res)
 
 	if (failure != NULL && interval > RETRY_S)
 		interval = RETRY_S;
-	st->next_ms = monotonic_ms() + (int64_t)interval * 1000;
+	st->next_ms = st->changed ? 0 : monotonic_ms() + (int64_t)interval * 1000;
+	st->changed = false;
 	round_clear(st);
 	st->job = NULL;
 	job_done(job, false, failure, res);
@@ -181,7 +183,10 @@ stat_rules_changed(void *state)
 {
 	struct stat_rules *st = state;
 
-	st->next_ms = 0;
+	if (st->job != NULL)
+		st->changed = true;
+	else
+		st->next_ms = 0;
 }
 
 static void stat_on_depts(const PGresult *res, void *arg);
@@ -219,6 +224,7 @@ dept_from_row(const PGresult *res, int row, struct mon_stats_dept *d)
 	int64_t *fields[] = { &d->decided, &d->on_time, &d->events, &d->late_reported, &d->alerts,
 		&d->alerts_baseline, &d->fees_net_fen, &d->fees_net_baseline_fen };
 	const char *dept = PQgetvalue(res, row, 0);
+	struct mon_error err;
 
 	if (strlen(dept) > MON_CODE_MAX)
 		return false;
@@ -226,7 +232,7 @@ dept_from_row(const PGresult *res, int row, struct mon_stats_dept *d)
 	for (int i = 0; i < 8; i++)
 		if (!parse_i64(PQgetvalue(res, row, i + 1), fields[i]))
 			return false;
-	return true;
+	return mon_stats_dept_valid(d, &err);
 }
 
 static void
@@ -271,13 +277,15 @@ dealings_load(struct stat_rules *st, const PGresult *res)
 		struct mon_stats_dealing *r = &st->dealings[st->dealing_count];
 		const char *applicant = PQgetvalue(res, row, 0), *dept = PQgetvalue(res, row, 1);
 
+		struct mon_error err;
+
+		snprintf(r->applicant, sizeof(r->applicant), "%s", applicant);
+		snprintf(r->dept, sizeof(r->dept), "%s", dept);
 		if (strlen(applicant) > MON_CODE_MAX || strlen(dept) > MON_CODE_MAX ||
-		    !parse_i64(PQgetvalue(res, row, 2), &r->days)) {
+		    !parse_i64(PQgetvalue(res, row, 2), &r->days) || !mon_stats_dealing_valid(r, &err)) {
 			log_warnx("stat-rules: enterprise %s: unusable figures; left out", applicant);
 			continue;
 		}
-		snprintf(r->applicant, sizeof(r->applicant), "%s", applicant);
-		snprintf(r->dept, sizeof(r->dept), "%s", dept);
 		st->dealing_count++;
 	}
 	return true;

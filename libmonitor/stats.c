@@ -210,8 +210,7 @@ value_ok(int64_t v, bool may_be_negative)
 	return v <= MON_STATS_VALUE_MAX && v >= (may_be_negative ? -MON_STATS_VALUE_MAX : 0);
 }
 
-static bool
-dept_valid(const struct mon_stats_dept *d, struct mon_error *err)
+bool mon_stats_dept_valid(const struct mon_stats_dept *d, struct mon_error *err)
 {
 	bool ok = d->dept[0] != '\0' && value_ok(d->decided, false) && value_ok(d->on_time, false) &&
 		d->on_time <= d->decided && value_ok(d->events, false) &&
@@ -225,8 +224,7 @@ dept_valid(const struct mon_stats_dept *d, struct mon_error *err)
 	return ok;
 }
 
-static bool
-dealing_valid(const struct mon_stats_dealing *r, struct mon_error *err)
+bool mon_stats_dealing_valid(const struct mon_stats_dealing *r, struct mon_error *err)
 {
 	bool ok = r->applicant[0] != '\0' && r->dept[0] != '\0' && value_ok(r->days, false);
 
@@ -263,10 +261,10 @@ static bool
 stats_input_valid(const struct mon_stats_input *in, struct mon_error *err)
 {
 	for (size_t i = 0; i < in->dept_count; i++)
-		if (!dept_valid(&in->depts[i], err))
+		if (!mon_stats_dept_valid(&in->depts[i], err))
 			return false;
 	for (size_t i = 0; i < in->dealing_count; i++)
-		if (!dealing_valid(&in->dealings[i], err))
+		if (!mon_stats_dealing_valid(&in->dealings[i], err))
 			return false;
 	return true;
 }

@@ -72,6 +72,14 @@ struct mon_stats_result {
 	struct mon_stats_condition *items;   /* owned */
 };
 
+/* What mon_stats_evaluate requires of each row: codes set, values within MON_STATS_VALUE_MAX,
+ * counts >= 0, parts no larger than their wholes. A caller may leave out a row that fails
+ * rather than have the whole judgment refused. */
+bool mon_stats_dept_valid(const struct mon_stats_dept *d, struct mon_error *err)
+	__attribute__((warn_unused_result));
+bool mon_stats_dealing_valid(const struct mon_stats_dealing *r, struct mon_error *err)
+	__attribute__((warn_unused_result));
+
 /* Judges the five rules as of now (rules switched off are skipped). False only on bad input
  * (a value out of range, an empty code, out of memory); *err says which. */
 bool mon_stats_evaluate(const struct mon_ruleset *rs, const struct mon_stats_input *in,

@@ -342,6 +342,9 @@ static void test_bad_input(void **state)
 	sx->dept.on_time = 6;   /* more on time than decided */
 	assert_false(mon_stats_evaluate(sx->rs, &in, T(NOW), &sx->out, &err));
 	assert_string_equal(err.field, "dept");
+	assert_false(mon_stats_dept_valid(&sx->dept, &err));   /* what a caller leaves out */
+	sx->dept.on_time = 5;
+	assert_true(mon_stats_dept_valid(&sx->dept, &err));
 	sx->dept.on_time = 0;
 	sx->dept.alerts = -1;
 	assert_false(mon_stats_evaluate(sx->rs, &in, T(NOW), &sx->out, &err));
