@@ -242,6 +242,7 @@ stat_on_depts(const PGresult *res, void *arg)
 	int rows = res != NULL ? PQntuples(res) : 0;
 	char target[24];
 	const char *values[3] = { st->dealing_first, st->last, target };
+	long long days = 0;
 
 	if (!job_result_ok(res)) {
 		round_end(st, "reading the departments' figures", res);
@@ -259,8 +260,9 @@ stat_on_depts(const PGresult *res, void *arg)
 			log_warnx("stat-rules: department %s: unusable figures; left out",
 				PQgetvalue(res, row, 0));
 	}
-	snprintf(target, sizeof(target), "%d",
-		mon_ruleset_param(job_rules(st->job), "dealing_days_target"));
+	if (!mon_ruleset_get_param(job_rules(st->job), "dealing_days_target", &days))
+		days = 0;
+	snprintf(target, sizeof(target), "%lld", days);
 	if (!db_query(job_db(st->job), stat_dealings_sql, 3, values, stat_on_dealings, st))
 		round_end(st, "reading the enterprises' dealing days", NULL);
 }
@@ -345,6 +347,7 @@ stat_on_dealings(const PGresult *res, void *arg)
 	const struct mon_ruleset *rs = job_rules(st->job);
 	struct mon_stats_input in;
 	struct mon_error err;
+	long long late_hours;
 
 	if (!job_result_ok(res)) {
 		round_end(st, "reading the enterprises' dealing days", res);
@@ -366,7 +369,9 @@ stat_on_dealings(const PGresult *res, void *arg)
 		round_end(st, NULL, NULL);
 		return;
 	}
-	st->query = evidence_query_json(st, mon_ruleset_param(rs, "late_report_hours"));
+	if (!mon_ruleset_get_param(rs, "late_report_hours", &late_hours))
+		late_hours = 24;
+	st->query = evidence_query_json(st, (int)late_hours);
 	if (st->query == NULL || !db_query(job_db(st->job), stat_evidence_sql, 1,
 			(const char *const *)&st->query, stat_on_evidence, st))
 		round_end(st, "looking up the findings' evidence", NULL);

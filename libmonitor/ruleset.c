@@ -212,12 +212,15 @@ bool mon_ruleset_set_param(struct mon_ruleset *rs, const char *name, long long v
 	return false;
 }
 
-int mon_ruleset_param(const struct mon_ruleset *rs, const char *name)
+bool mon_ruleset_get_param(const struct mon_ruleset *rs, const char *name, long long *value)
 {
-	for (size_t i = 0; i < PARAM__COUNT; i++)
-		if (strcmp(params[i].name, name) == 0)
-			return (int)rs->params[i];
-	return -1;
+	for (size_t i = 0; i < PARAM__COUNT; i++) {
+		if (strcmp(params[i].name, name) == 0) {
+			*value = rs->params[i];
+			return true;
+		}
+	}
+	return false;
 }
 
 int mon_ruleset_context_days(const struct mon_ruleset *rs)
