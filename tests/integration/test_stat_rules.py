@@ -4,9 +4,10 @@ business clock's, and raises each finding once, as an alert without a case keyed
 (or, for dealing days, the year) of judgment.
 
 One database and one daemon for the module, with the business clock at NOW and the job every
-second. The rollup rows are written as the owner, in one transaction, with absolute values (so
-the counts are this test's whatever triggers also counted from the few events posted for
-evidence). Five departments: each has one family over its threshold and the other four exactly
+second. A few real events are posted first, for the findings' evidence (a late decision, a fee,
+a late-reported event, an inspection); then the rollup rows are written as the owner, in one
+transaction, with absolute values on the days those events fall on, so the counts are this
+test's own whatever the triggers counted of them. Five departments: each has one family over its threshold and the other four exactly
 at theirs, so each must get exactly one alert, of its own rule. Boundary cases of every rule are
 in tests/unit/test_stats.c.
 """
@@ -19,7 +20,7 @@ from datetime import datetime
 import psycopg
 import pytest
 
-from conftest import (ESUPD, SAMPLES, Daemon, Database,
+from conftest import (CALENDAR, ESUPD, ITEMS, SAMPLES, Daemon, Database,
                       as_daemon_user, chown_daemon, dbsetup, default_config, event,
                       finish_daemons, free_port, register, sanitizer_env, wait_for,
                       write_config)
@@ -60,7 +61,10 @@ def d(pg, certs, workdir, request):
                           **as_daemon_user())
     assert proc.returncode == 0, proc.stdout + proc.stderr
     register(db, certs)
-    db.load("fee_items", SAMPLES / "fee_items.csv")   # the fees posted for evidence are sound
+    # What the events posted for evidence need: a catalogue and calendar for the late case.
+    db.load("calendar", CALENDAR)
+    db.load("items", ITEMS)
+    db.load("fee_items", SAMPLES / "fee_items.csv")
     daemon = Daemon(db, certs, testdir, testing={"clock_offset_s": offset_to(NOW)},
                     statistics={"interval_s": 1})
     yield daemon.start()
@@ -103,7 +107,9 @@ def event_rows(dept):
     late = 6 if OVER[dept] == "STA-LATE-REPORTING" else 5
     fees = 200001 if OVER[dept] == "STA-FEES-SPIKE" else 200000
     # window: 100 events, `late` late, net fees; baseline: 3000.00 yuan net over 3 windows
+    # (the first day's row is zeros: it overwrites what the triggers counted of the late case)
     return [(dept, IN_WINDOW, 100, late, fees + 50000, 50000),
+            (dept, FIRST_DAY, 0, 0, 0, 0),
             (dept, BASELINE, 0, 0, 350000, 50000)]
 
 
@@ -154,13 +160,35 @@ def sta_alerts(db):
                     " message FROM alerts WHERE rule LIKE 'STA-%' ORDER BY dept")
 
 
+def late_case():
+    """LY-SCJGJ's SCJG-001 (10 committed working days) accepted 03-16, decided 04-10: late."""
+    accepted = event("LY-SCJGJ", at=FIRST_DAY + "T09:00:00+08:00", applicant=None)   # no dealings
+    decided = event("LY-SCJGJ", type="approval.decided", case=accepted["case"],
+                    at=IN_WINDOW + "T11:00:00+08:00", result="approved")
+    return [accepted, decided]
+
+
+def inspection():
+    return event("LY-GGZY", type="inspection.started", at=IN_WINDOW + "T14:00:00+08:00",
+                 enterprise={"uscc": USCC_OVER, "name": "洛阳伊洛纺织有限公司"},
+                 officers=[{"id": "P0721", "certificate": "41030021003105"}],
+                 filing={"office": "youhuaban", "ref": "YHB-JC-2026-099"})
+
+
 def test_each_rule_over_its_threshold_raises_once(d):
-    # Evidence to be found: a fee of LY-ZJJ and an event of LY-ZRZYJ reported five days late,
-    # both in the window.
+    # Evidence to be found, all in the window: a fee of LY-ZJJ, an event of LY-ZRZYJ reported
+    # five days late, LY-SCJGJ's late decision, LY-GGZY's inspection of the enterprise. (With
+    # the rollup triggers they count too: write_rollups then overwrites their days.)
     fee_zjj = fee("LY-ZJJ", "ZJ-017", "2000.01")
     late_zr = fee("LY-ZRZYJ", "ZR-F003", "10.00")
+    case = late_case()
+    visit = inspection()
     post(d, "LY-ZJJ", [fee_zjj])
     post(d, "LY-ZRZYJ", [late_zr])
+    post(d, "LY-SCJGJ", case)
+    post(d, "LY-GGZY", [visit])
+    assert d.db.query("SELECT result, on_time_committed FROM cases WHERE case_no = %s",
+                      (case[0]["case"],)) == [("approved", False)]
     wait_rounds(d, 1)
     assert sta_alerts(d.db) == []   # nothing to judge yet
     # Rule modes apply to them as to any rule: this one's findings wait for confirmation (待发).
@@ -187,6 +215,9 @@ def test_each_rule_over_its_threshold_raises_once(d):
             assert key == "%s|%s||2026-04" % (rule, dept)
             assert since == datetime.fromisoformat("2026-04-01T00:00:00+08:00")
     assert by_rule["STA-FEES-SPIKE"][7] == [fee_zjj["id"]]
+    assert by_rule["STA-ONTIME-LOW"][7] == [case[1]["id"]]
+    assert by_rule["STA-DEALING-DAYS"][7] == [visit["id"]]
+    assert by_rule["STA-ALERTS-SPIKE"][7] == []   # its alerts are rollup rows only
     assert "2000.01 yuan" in by_rule["STA-FEES-SPIKE"][8]
     assert late_zr["id"] in by_rule["STA-LATE-REPORTING"][7]
     assert "6.0% (6 of 100" in by_rule["STA-LATE-REPORTING"][8]
