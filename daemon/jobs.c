@@ -17,6 +17,7 @@
 #include "mon_value.h"
 #include "refdata.h"
 #include "stat_rules.h"
+#include "scores.h"
 
 /* Silence lift: suppressed alerts that no silence covers any more (and whose rule is not off)
  * are issued again (esup_silences_lift, migration 008), as of the business clock. */
@@ -153,6 +154,7 @@ static const struct job_entry job_table[] = {
 	{ "stat-rules", 0, 17, stat_rules_create, stat_rules_destroy, stat_rules_changed, stat_rules_run },
 	{ "stat-settings", 0, 14, stat_settings_create, stat_settings_destroy, stat_settings_changed,
 	  stat_settings_run },
+	{ "score-weights", 0, 16, scores_create, scores_destroy, scores_changed, scores_run },
 };
 #define N_JOBS (sizeof(job_table) / sizeof(job_table[0]))
 
