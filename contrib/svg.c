@@ -1,6 +1,7 @@
 /* svg.c: escaping and the report's charts (svg.h). The charts are plain SVG 1.1 shapes and
  * text sized in user units, so a browser scales them to the page and prints them as
- * vectors; text takes the page's font. */
+ * vectors; text takes the page's font. The HTML parser puts <svg> in the SVG namespace, so
+ * the element names none (and the report holds no URL at all). */
 #include "svg.h"
 
 #include <math.h>
@@ -155,7 +156,7 @@ label_put(FILE *out, const char *s, int units)
 static void
 svg_open(FILE *out, const char *title, double width, double height)
 {
-	fprintf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" role=\"img\""
+	fprintf(out, "<svg class=\"chart\" role=\"img\""
 		" viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" height=\"%.0f\" font-size=\"%d\""
 		" aria-label=\"", width, height, width, height, FONT);
 	markup_put(out, title);
