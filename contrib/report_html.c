@@ -31,7 +31,8 @@ static const char style[] =
 	".figure{flex:1 1 120px;border:1px solid #ddd;border-radius:4px;padding:6px 10px}"
 	".figure b{display:block;font-size:20px}.figure span{color:#555;font-size:12px}"
 	"table{border-collapse:collapse;width:100%;margin:6px 0 10px;font-size:12px}"
-	"th,td{border:1px solid #bbb;padding:3px 5px}th{background:#f2f2f2;font-weight:600}"
+	"th,td{border:1px solid #bbb;padding:3px 5px}"
+	"th{background:#f2f2f2;font-weight:600;min-width:2.4em}td.c{white-space:nowrap}td.t{min-width:7em}"
 	"td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
 	"td.h{font-family:monospace;font-size:11px;word-break:break-all}"
 	"tr.bottom td{background:#fff1f0}.mark{color:#fff;background:" RED ";padding:0 4px;"
@@ -39,7 +40,7 @@ static const char style[] =
 	"svg.chart{display:block;max-width:100%;height:auto;margin:6px auto}"
 	".note{color:#555;font-size:12px}"
 	"footer{border-top:1px solid #ccc;margin-top:18px;color:#777;font-size:11px}"
-	"@media print{body{margin:0;max-width:none;padding:0;font-size:11pt}"
+	"@media print{body{margin:0;max-width:none;padding:0;font-size:11pt}table{font-size:8pt}th,td{padding:2px 3px}"
 	"*{-webkit-print-color-adjust:exact;print-color-adjust:exact}"
 	"section{break-inside:avoid-page;page-break-inside:avoid}"
 	"section.long{break-inside:auto;page-break-inside:auto}"
@@ -71,10 +72,10 @@ cell_put(FILE *out, const struct report_table *t, int row, size_t c)
 			fputs("<span class=\"mark\">末位</span>", out);
 		break;
 	case K_CODE:
-		fputs(strcmp(t->cols[c].name, "hash") == 0 ? "<td class=\"h\">" : "<td>", out);
+		fputs(strcmp(t->cols[c].name, "hash") == 0 ? "<td class=\"h\">" : "<td class=\"c\">", out);
 		markup_put(out, v);
 		break;
-	case K_TEXT: fputs("<td>", out); markup_put(out, v); break;
+	case K_TEXT: fputs("<td class=\"t\">", out); markup_put(out, v); break;
 	}
 	fputs("</td>", out);
 }

@@ -23,6 +23,8 @@
 #define TR_BOTTOM 36.0
 #define GRID "#d9d9d9"
 #define INK "#333333"
+/* A white outline under a label, so that it stays legible over a line or a bar. */
+#define HALO " stroke=\"#ffffff\" stroke-width=\"3\" paint-order=\"stroke\""
 
 /* The code point at s (*len bytes), or -1 when s does not start with well-formed UTF-8. */
 static int32_t
@@ -297,7 +299,7 @@ trend_columns(FILE *out, const struct svg_trend *c, size_t i, double max)
 		h = span * fmin(v, max) / max;
 		fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">"
 			"<title>%.0f</title></rect>\n<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\""
-			" font-size=\"10\" fill=\"" INK "\">%.0f</text>\n", x, bottom - h, bw * 0.92, h,
+			" font-size=\"10\" fill=\"" INK "\"" HALO ">%.0f</text>\n", x, bottom - h, bw * 0.92, h,
 			c->bars[s].color, v, x + bw * 0.46, bottom - h - 3, v);
 	}
 	fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"" INK "\">",
@@ -327,7 +329,8 @@ trend_line(FILE *out, const struct svg_trend *c)
 			fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\""
 				" stroke-width=\"2\"/>\n", px, py, x, y, c->line.color);
 		fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\"/><text x=\"%.1f\""
-			" y=\"%.1f\" text-anchor=\"middle\" font-size=\"10\" fill=\"%s\">%.1f%%</text>\n",
+			" y=\"%.1f\" text-anchor=\"middle\" font-size=\"10\" fill=\"%s\"" HALO ">%.1f%%"
+			"</text>\n",
 			x, y, c->line.color, x, y - 7, c->line.color, v);
 		px = x, py = y;
 	}
