@@ -361,7 +361,7 @@ static json_t *case_json(const struct mon_case_state *st)
 {
 	bool known = st->committed_days > 0;   /* limits are 0 when the item is unknown */
 
-	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:s?, s:i, s:i, s:{s:o, s:o}, s:o, s:o}",
+	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:s?, s:i, s:i, s:{s:o, s:o}, s:o, s:o, s:o}",
 		"kind", "case", "dept", st->dept, "case", st->case_no,
 		"item", string_or_null(st->item), "status", mon_case_status_name(st->status),
 		"unit", known ? (st->unit == MON_UNIT_CALENDAR ? "calendar" : "working") : NULL,
@@ -369,7 +369,8 @@ static json_t *case_json(const struct mon_case_state *st)
 		"deadline", "committed", day_or_null(st->committed_day),
 		"statutory", day_or_null(st->statutory_day),
 		"level", st->has_level ? json_string(mon_severity_name(st->level)) : json_null(),
-		"next_check", time_or_null(st->next_check));
+		"next_check", time_or_null(st->next_check),
+		"facts", mon_case_facts_json(&st->facts, SHANGHAI_MIN));
 }
 
 /* The events that cross-case rules read: each penalty.decided and inspection.started by

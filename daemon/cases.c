@@ -200,7 +200,8 @@ disabled_json(const struct mon_ruleset *rs)
 	return codes;
 }
 
-/* The evaluation in the shape esup_apply_evaluation() reads; disabled is shared (borrowed). */
+/* The evaluation in the shape esup_apply_evaluation() reads; disabled is shared (borrowed).
+ * The facts come from libmonitor's one writer, as `esupctl eval` prints them. */
 static json_t *
 evaluation_json(const struct mon_evaluation *ev, json_t *disabled)
 {
@@ -209,7 +210,7 @@ evaluation_json(const struct mon_evaluation *ev, json_t *disabled)
 
 	for (size_t i = 0; i < ev->count; i++)
 		json_array_append_new(conditions, condition_json(&ev->conditions[i]));
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:O}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:O}",
 		"dept", s->dept, "case", s->case_no, "item", s->item,
 		"status", mon_case_status_name(s->status),
 		"unit", s->unit == MON_UNIT_CALENDAR ? "calendar" : "working",
@@ -217,7 +218,8 @@ evaluation_json(const struct mon_evaluation *ev, json_t *disabled)
 		"counted_days", s->counted_days, "suspended_days", s->suspended_days,
 		"committed_day", day_json(s->committed_day), "statutory_day", day_json(s->statutory_day),
 		"level", s->has_level ? json_string(mon_severity_name(s->level)) : json_null(),
-		"next_check", time_json(s->next_check), "conditions", conditions,
+		"next_check", time_json(s->next_check), "facts", mon_case_facts_json(&s->facts, 0),
+		"conditions", conditions,
 		"disabled", disabled);
 }
 

@@ -13,6 +13,7 @@
 #include "escalation.h"
 #include "esupd.h"
 #include "log.h"
+#include "mon_rules.h"
 #include "mon_value.h"
 #include "refdata.h"
 
@@ -71,11 +72,85 @@ chain_run(struct job *job)
 		job_done(job, false, "publishing the daily chain heads", NULL);
 }
 
+/* Statistics settings (migration 014): the rollup triggers count an event as late reported by
+ * stat_settings.late_report_hours, which is [rules] late_report_hours (the same threshold
+ * APR-LATE-REPORT judges by). Written at start and after each reload, then only when the
+ * loaded rules carry another value; a round with nothing to write sends nothing. */
+struct stat_settings {
+	long long written;      /* the value this daemon last wrote; -1: none yet */
+	long long sending;
+};
+
+static void *
+stat_settings_create(void)
+{
+	struct stat_settings *st = calloc(1, sizeof(*st));
+
+	if (st != NULL)
+		st->written = -1;
+	return st;
+}
+
+static void
+stat_settings_destroy(void *state)
+{
+	free(state);
+}
+
+static void
+stat_settings_changed(void *state)
+{
+	struct stat_settings *st = state;
+
+	st->written = -1;    /* another daemon or an operator may have written since */
+}
+
+static void
+stat_settings_on_result(const PGresult *res, void *arg)
+{
+	struct job *job = arg;
+	struct stat_settings *st = job_state(job);
+
+	if (!job_result_ok(res)) {
+		job_done(job, false, "writing the statistics settings", res);
+		return;
+	}
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+		log_info("statistics: late_report_hours is now %lld (was %s)", st->sending,
+			PQgetvalue(res, 0, 0));
+	st->written = st->sending;
+	job_done(job, false, NULL, NULL);
+}
+
+static void
+stat_settings_run(struct job *job)
+{
+	struct stat_settings *st = job_state(job);
+	char hours[24];
+	const char *values[1] = { hours };
+
+	if (!mon_ruleset_get_param(job_rules(job), "late_report_hours", &st->sending)) {
+		log_warnx("statistics: libmonitor has no late_report_hours parameter");
+		job_done(job, false, NULL, NULL);
+		return;
+	}
+	if (st->sending == st->written) {
+		job_done(job, false, NULL, NULL);
+		return;
+	}
+	snprintf(hours, sizeof(hours), "%lld", st->sending);
+	if (!db_query(job_db(job), "SELECT esup_stat_settings_set($1::int)", 1, values,
+			stat_settings_on_result, job))
+		job_done(job, false, "writing the statistics settings", NULL);
+}
+
 /* The jobs. Another periodic job adds its row here. */
 static const struct job_entry job_table[] = {
 	{ "escalation", 0, 9, escalation_create, escalation_destroy, escalation_changed, escalation_run },
 	{ "silence-lift", 0, 8, NULL, NULL, NULL, silences_run },
 	{ "chain-daily", 0, 12, NULL, NULL, NULL, chain_run },
+	{ "stat-settings", 0, 14, stat_settings_create, stat_settings_destroy, stat_settings_changed,
+	  stat_settings_run },
 };
 #define N_JOBS (sizeof(job_table) / sizeof(job_table[0]))
 

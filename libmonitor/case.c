@@ -131,6 +131,7 @@ static void state_init(struct mon_case_state *st, const struct history *h)
 	st->committed_day = -1;
 	st->statutory_day = -1;
 	st->next_check = NEVER;
+	facts_init(h, &st->facts);
 }
 
 /* The work a supervision event opens, and the event that completes it. */

@@ -288,6 +288,11 @@ void condition_message(struct mon_condition *c, const char *fmt, ...)
 void next_check_offer(int64_t *next, int64_t now, int64_t candidate);
 const char *unit_word(enum mon_unit unit);
 
+/* facts.c: the case's facts that the history holds (kind, instants, result, report,
+ * supplements, applicant); the on-time facts are ladder.c's and service.c's. */
+void facts_init(const struct history *h, struct mon_case_facts *f);
+enum mon_tristate tristate(bool known, bool value);
+
 /* ladder.c: deadlines, the notice/yellow/red ladder, special procedures. */
 void ladder_evaluate(const struct history *h, struct conditions *list,
 		struct mon_case_state *state);

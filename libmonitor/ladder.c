@@ -247,6 +247,21 @@ static void state_clock(const struct history *h, const struct ladder *l,
 		&st->counted_days, &st->suspended_days);
 }
 
+/* Decided in time: by the end of the limit's last day, the very test by which the ladder
+ * shows yellow (committed) or red (statutory) on a closed case; unknown when no deadline
+ * is (no acceptance or no catalogued item). */
+static void state_on_time(const struct history *h, const struct ladder *l,
+		struct mon_case_facts *f)
+{
+	int64_t at;
+
+	if (f->result != MON_RESULT_APPROVED && f->result != MON_RESULT_DENIED)
+		return;
+	at = h->closed->event->at;
+	f->on_time_committed = tristate(l->committed.end != NEVER, at <= l->committed.end);
+	f->on_time_statutory = tristate(l->statutory.end != NEVER, at <= l->statutory.end);
+}
+
 void ladder_evaluate(const struct history *h, struct conditions *list,
 		struct mon_case_state *state)
 {
@@ -256,6 +271,7 @@ void ladder_evaluate(const struct history *h, struct conditions *list,
 	ladder_compute(h, &l);
 	ladder_rungs(h, &l, &r);
 	state_clock(h, &l, state);
+	state_on_time(h, &l, &state->facts);
 	ladder_conditions(h, &l, &r, list);
 	ladder_next_check(h, &l, &r, &state->next_check);
 	for (size_t i = 0; i < h->susp_count; i++)

@@ -197,6 +197,17 @@ bool mon_ruleset_set_param(struct mon_ruleset *rs, const char *name, long long v
 	return false;
 }
 
+bool mon_ruleset_get_param(const struct mon_ruleset *rs, const char *name, long long *value)
+{
+	for (size_t i = 0; i < PARAM__COUNT; i++) {
+		if (strcmp(params[i].name, name) == 0) {
+			*value = rs->params[i];
+			return true;
+		}
+	}
+	return false;
+}
+
 int mon_ruleset_context_days(const struct mon_ruleset *rs)
 {
 	int days = ruleset_param(rs, PARAM_FIRST_OFFENCE_WINDOW_DAYS);

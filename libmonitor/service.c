@@ -97,9 +97,33 @@ static void state_limits(const struct history *h, struct mon_case_state *st,
 		mon_day_of(end != NULL ? end->event->at : h->now), &st->counted_days, &suspended);
 }
 
-/* Closing a complaint answers it: the reply is the first reply or the closure. */
+/* A limit's fact: false once missed (done late, or due and not done), true when done in
+ * time, NULL while it may still be met. */
+static enum mon_tristate limit_on_time(const struct limit *l, int64_t now)
+{
+	if (limit_missed(l, now))
+		return MON_TRI_FALSE;
+	return l->done != NULL ? MON_TRI_TRUE : MON_TRI_NULL;
+}
+
+/* A complaint case's facts, judged by the limits its rules judge by. */
+static void complaint_facts(const struct history *h, const struct mon_case_event *received,
+		const struct limit *reply, const struct limit *close, struct mon_case_facts *f)
+{
+	if (f->kind != MON_KIND_COMPLAINT)
+		return;
+	f->received_at = received->event->at;
+	f->replied_at = reply->done != NULL ? reply->done->event->at : MON_TIME_NONE;
+	f->closed_at = close->done != NULL ? close->done->event->at : MON_TIME_NONE;
+	f->result = close->done != NULL ? MON_RESULT_CLOSED : MON_RESULT_NONE;
+	f->reply_on_time = limit_on_time(reply, h->now);
+	f->close_on_time = limit_on_time(close, h->now);
+}
+
+/* Closing a complaint answers it: the reply is the first reply or the closure. The facts
+ * are the case's own (st may be a scratch copy for an approval case). */
 static void check_complaint(const struct history *h, struct conditions *list,
-		struct mon_case_state *st)
+		struct mon_case_state *st, struct mon_case_facts *facts)
 {
 	const struct mon_case_event *r = first_of(h, MON_EV_COMPLAINT_RECEIVED), *replied, *closed;
 	struct limit reply, close;
@@ -131,6 +155,7 @@ static void check_complaint(const struct history *h, struct conditions *list,
 		next_check_offer(&st->next_check, h->now, after(close.due));
 	}
 	state_limits(h, st, r, closed, &reply, &close);
+	complaint_facts(h, r, &reply, &close, facts);
 }
 
 static void check_inquiry(const struct history *h, struct conditions *list,
@@ -206,7 +231,7 @@ void service_evaluate(const struct history *h, struct conditions *list,
 	struct mon_case_state *st = h->accepted == NULL ? state : &scratch;
 
 	check_inquiry(h, list, st);
-	check_complaint(h, list, st);
+	check_complaint(h, list, st, &state->facts);
 	for (size_t i = 0; i < h->count; i++) {
 		const struct mon_case_event *ce = h->events[i];
 		if (ce->event->type == MON_EV_EVALUATION_RECEIVED &&

@@ -57,6 +57,9 @@ bool mon_ruleset_load(struct mon_ruleset *rs, const char *table, const char *csv
 /* Global parameters by name (see docs/rules.md), e.g. "warn_days", "supervise_days". */
 bool mon_ruleset_set_param(struct mon_ruleset *rs, const char *name, long long value,
 		struct mon_error *err) __attribute__((warn_unused_result));
+/* The value of a global parameter by name, as set or by default; false for an unknown name. */
+bool mon_ruleset_get_param(const struct mon_ruleset *rs, const char *name, long long *value)
+	__attribute__((warn_unused_result));
 /* A rule can be switched off by code. */
 bool mon_ruleset_disable_rule(struct mon_ruleset *rs, const char *code,
 		struct mon_error *err) __attribute__((warn_unused_result));
@@ -116,6 +119,53 @@ enum mon_case_status {
 	MON_CASE_WITHDRAWN,
 };
 
+/* What statistics need to know of a case (schema/013_case_facts.sql), derived with the rest
+ * of its state, so that a late event re-derives them too. */
+#define MON_TIME_NONE INT64_MIN    /* an instant that has not come (or does not apply) */
+#define MON_USCC_LEN 18
+
+enum mon_case_kind {
+	MON_KIND_APPROVAL,     /* the case has approval.* events */
+	MON_KIND_COMPLAINT,    /* it has a complaint.received (and no approval event) */
+	MON_KIND_OTHER,
+};
+
+enum mon_case_result {
+	MON_RESULT_NONE,       /* open, or not a case that ends in a result */
+	MON_RESULT_APPROVED,
+	MON_RESULT_DENIED,
+	MON_RESULT_REFUSED_INTAKE,
+	MON_RESULT_WITHDRAWN,
+	MON_RESULT_CLOSED,     /* a complaint closed */
+};
+
+/* A yes/no fact that may not apply, or not be known yet (SQL NULL). */
+enum mon_tristate { MON_TRI_NULL, MON_TRI_FALSE, MON_TRI_TRUE };
+
+struct mon_case_facts {
+	enum mon_case_kind kind;
+	int64_t received_at;       /* approval.received, or complaint.received; MON_TIME_NONE */
+	int64_t accepted_at;       /* approval.accepted */
+	int64_t closed_at;         /* decided, refused_intake or withdrawn; complaint.closed */
+	enum mon_case_result result;
+	enum mon_tristate reported;          /* denied or refused_intake: a refusal report given */
+	int supplements;                     /* approval.supplement_requested events */
+	/* Approved or denied within the committed / statutory limit, as the ladder judges it
+	 * (APR-DEADLINE-YELLOW / -RED by the statutory deadline): decided by the end of the
+	 * limit's last day, suspensions and effective extensions included. NULL when the case
+	 * is not decided, was never accepted, or its item (so its limits) is unknown. */
+	enum mon_tristate on_time_committed;
+	enum mon_tristate on_time_statutory;
+	/* Complaints: answered (the first complaint.replied, or the closure when it came
+	 * first) and closed within complaint_reply_days / complaint_close_days working days, as
+	 * CMP-REPLY-LATE and CMP-CLOSE-LATE judge them: true when done in time, false when done
+	 * late or the limit passed undone, NULL while still in time. */
+	int64_t replied_at;
+	enum mon_tristate reply_on_time;
+	enum mon_tristate close_on_time;
+	char applicant[MON_USCC_LEN + 1];    /* the applicant's USCC (an enterprise), or "" */
+};
+
 struct mon_case_state {
 	char dept[MON_CODE_MAX + 1];
 	char case_no[MON_CODE_MAX + 1];
@@ -131,6 +181,7 @@ struct mon_case_state {
 	int64_t next_check;        /* when time alone may change the conditions; INT64_MAX never */
 	bool has_level;
 	enum mon_severity level;   /* highest active condition */
+	struct mon_case_facts facts;
 };
 
 struct mon_evaluation {
@@ -162,5 +213,13 @@ bool mon_ruleset_rule_enabled(const struct mon_ruleset *rs, size_t i);
 
 const char *mon_severity_name(enum mon_severity s);       /* "notice", "yellow", "red" */
 const char *mon_case_status_name(enum mon_case_status s); /* "received", "accepted", ... */
+const char *mon_case_kind_name(enum mon_case_kind k);     /* "approval", "complaint", "other" */
+const char *mon_case_result_name(enum mon_case_result r); /* "approved", ...; NULL for none */
+
+/* The facts as one JSON object, in the shape esup_apply_evaluation() stores (keys named as
+ * the columns of `cases`; instants RFC 3339 at offset_min minutes east of UTC, null when
+ * absent; tri-states true, false or null). The one writer of this shape: esupd's
+ * evaluations and `esupctl eval` both use it. A new reference, NULL when out of memory. */
+json_t *mon_case_facts_json(const struct mon_case_facts *f, int offset_min);
 
 #endif
