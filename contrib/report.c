@@ -49,7 +49,8 @@ static const char cards_sql[] =
 	" FROM esup_stats.dept_month WHERE " SCOPE " ORDER BY dept";
 
 static const char ranking_sql[] =
-	"SELECT rank, dept, dept_name, score, on_time_rate, red, yellow, notice, satisfaction_rate,"
+	"SELECT rank, dept, dept_name, score, decided, on_time_rate, red, yellow, notice,"
+	" satisfaction_rate,"
 	" complaint_rate, bottom FROM esup_scores($3)"
 	" WHERE esup_region_covers($2, region) ORDER BY rank, dept";
 
@@ -113,9 +114,9 @@ static const struct report_column cards_cols[] = {
 
 static const struct report_column ranking_cols[] = {
 	{ "rank", "名次", K_NUM }, { "dept", "部门编码", K_CODE }, { "dept_name", "部门", K_TEXT },
-	{ "score", "得分", K_NUM }, { "on_time_rate", "按时办结率", K_RATE },
-	{ "red", "红牌", K_NUM }, { "yellow", "黄牌", K_NUM }, { "notice", "预警", K_NUM },
-	{ "satisfaction_rate", "满意率", K_RATE }, { "complaint_rate", "投诉办结率", K_RATE },
+	{ "score", "得分", K_NUM }, { "decided", "办结", K_NUM },
+	{ "on_time_rate", "按时办结率", K_RATE }, { "red", "红牌", K_NUM }, { "yellow", "黄牌", K_NUM }, { "notice", "预警", K_NUM },
+	{ "satisfaction_rate", "满意率", K_RATE }, { "complaint_rate", "投诉按时办结率", K_RATE },
 	{ "bottom", "末位", K_BOOL },
 };
 
