@@ -88,8 +88,8 @@ static const struct report_column summary_cols[] = {
 	{ "decided", "办结", K_NUM }, { "on_time_committed", "按时办结", K_NUM },
 	{ "on_time_rate", "按时办结率", K_RATE }, { "alerts_red", "红牌", K_NUM },
 	{ "alerts_yellow", "黄牌", K_NUM }, { "alerts_notice", "预警", K_NUM },
-	{ "alerts_revoked", "撤消", K_NUM }, { "fees_net_yuan", "收费净额(元)", K_NUM },
-	{ "penalties", "处罚", K_NUM }, { "penalties_yuan", "罚款(元)", K_NUM },
+	{ "alerts_revoked", "撤消", K_NUM }, { "fees_net_yuan", "收费净额（元）", K_NUM },
+	{ "penalties", "处罚", K_NUM }, { "penalties_yuan", "罚款（元）", K_NUM },
 	{ "complaints_received", "投诉", K_NUM }, { "complaints_closed", "投诉办结", K_NUM },
 	{ "events", "报送事件", K_NUM }, { "late_reported", "迟报事件", K_NUM },
 };
@@ -98,10 +98,10 @@ static const struct report_column depts_cols[] = {
 	{ "dept", "部门编码", K_CODE }, { "dept_name", "部门", K_TEXT },
 	{ "received", "收件", K_NUM }, { "decided", "办结", K_NUM },
 	{ "on_time_committed", "按时办结", K_NUM }, { "on_time_rate", "按时办结率", K_RATE },
-	{ "avg_days", "平均用时(工作日)", K_NUM }, { "max_days", "最长用时(工作日)", K_NUM },
+	{ "avg_days", "平均用时（工作日）", K_NUM }, { "max_days", "最长用时（工作日）", K_NUM },
 	{ "alerts_red", "红牌", K_NUM }, { "alerts_yellow", "黄牌", K_NUM },
 	{ "alerts_notice", "预警", K_NUM }, { "alerts_revoked", "撤消", K_NUM },
-	{ "fees_net_yuan", "收费净额(元)", K_NUM }, { "complaints_received", "投诉", K_NUM },
+	{ "fees_net_yuan", "收费净额（元）", K_NUM }, { "complaints_received", "投诉", K_NUM },
 	{ "complaints_closed", "投诉办结", K_NUM },
 };
 
@@ -125,14 +125,14 @@ static const struct report_column trend_cols[] = {
 	{ "received", "收件", K_NUM }, { "decided", "办结", K_NUM },
 	{ "on_time_committed", "按时办结", K_NUM }, { "on_time_rate", "按时办结率", K_RATE },
 	{ "alerts_red", "红牌", K_NUM }, { "alerts_yellow", "黄牌", K_NUM },
-	{ "alerts_notice", "预警", K_NUM }, { "fees_net_yuan", "收费净额(元)", K_NUM },
+	{ "alerts_notice", "预警", K_NUM }, { "fees_net_yuan", "收费净额（元）", K_NUM },
 	{ "complaints_received", "投诉", K_NUM },
 };
 
 static const struct report_column heads_cols[] = {
 	{ "dept", "部门编码", K_CODE }, { "dept_name", "部门", K_TEXT },
 	{ "day", "链头日期", K_CODE }, { "seq", "链序号", K_NUM },
-	{ "hash", "链头哈希 (SHA-256)", K_CODE }, { "published", "发布时间(北京时间)", K_CODE },
+	{ "hash", "链头哈希 (SHA-256)", K_CODE }, { "published", "发布时间（北京时间）", K_CODE },
 };
 
 #define TABLE(f, s, c) { f, s, c, sizeof(c) / sizeof(c[0]), NULL, { 0 } }

@@ -129,6 +129,14 @@ svg_nice_max(double max)
 	return p * 2 >= max ? p * 2 : p * 5 >= max ? p * 5 : p * 10;
 }
 
+/* How many steps the axis 0..max takes: four when they are whole (4, 20, 100: 25 %), else
+ * five (5, 10, 50). */
+static int
+axis_steps(double max)
+{
+	return fmod(max / 4, 1) == 0 ? 4 : 5;
+}
+
 /* Writes s cut to about units half-ems (an ideograph or fullwidth form is two), with '…'
  * when cut. */
 static void
@@ -183,9 +191,10 @@ static void
 hbars_axis(FILE *out, const struct svg_bars *c, double top, double bottom, double max)
 {
 	double span = HB_WIDTH - HB_LABEL - HB_VALUE;
+	int steps = axis_steps(max);
 
-	for (int i = 0; i <= 4; i++) {
-		double x = HB_LABEL + span * i / 4, v = max * i / 4;
+	for (int i = 0; i <= steps; i++) {
+		double x = HB_LABEL + span * i / steps, v = max * i / steps;
 
 		fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"" GRID
 			"\"/><text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"" INK "\">%.*f%s"
@@ -246,7 +255,7 @@ svg_hbars(FILE *out, const struct svg_bars *c)
 					total += c->series[s].values[i];
 			max = fmax(max, total);
 		}
-		max = svg_nice_max(max);
+		max = fmax(svg_nice_max(max), 4);
 	}
 	height = top + HB_ROW * (double)(c->n > 0 ? c->n : 1) + 24;
 	svg_open(out, c->title, HB_WIDTH, height);
@@ -270,15 +279,16 @@ static void
 trend_axes(FILE *out, double max)
 {
 	double bottom = TR_HEIGHT - TR_BOTTOM, span = bottom - TR_TOP;
+	int steps = axis_steps(max);
 
-	for (int i = 0; i <= 4; i++) {
-		double y = bottom - span * i / 4, v = max * i / 4;
+	for (int i = 0; i <= steps; i++) {
+		double y = bottom - span * i / steps, v = max * i / steps;
 
 		fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"" GRID
 			"\"/>\n<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"" INK "\">%.*f</text>"
 			"<text x=\"%.1f\" y=\"%.1f\" fill=\"" INK "\">%d%%</text>\n", TR_LEFT, y,
 			TR_WIDTH - TR_RIGHT, y, TR_LEFT - 6, y + 4, v == floor(v) ? 0 : 1, v,
-			TR_WIDTH - TR_RIGHT + 6, y + 4, 25 * i);
+			TR_WIDTH - TR_RIGHT + 6, y + 4, 100 * i / steps);
 	}
 }
 
@@ -345,7 +355,7 @@ svg_trend(FILE *out, const struct svg_trend *c)
 		for (size_t i = 0; i < c->n; i++)
 			if (!isnan(c->bars[s].values[i]))
 				max = fmax(max, c->bars[s].values[i]);
-	max = svg_nice_max(max);
+	max = fmax(svg_nice_max(max), 4);
 	svg_open(out, c->title, TR_WIDTH, TR_HEIGHT);
 	for (size_t s = 0; s < c->nbars; s++)
 		x = legend_put(out, x, 18, &c->bars[s]);

@@ -27,7 +27,8 @@ struct svg_series {
 };
 
 /* Horizontal bars, one row per category (labels[i]); several series stack left to right.
- * max > 0 fixes the axis (100 for a percentage), else it is rounded up from the data. */
+ * max > 0 fixes the axis (100 for a percentage), else it is rounded up from the data (to 4
+ * at least, so that counts get whole steps). */
 struct svg_bars {
 	const char *title;
 	size_t n;
@@ -40,8 +41,8 @@ struct svg_bars {
 };
 void svg_hbars(FILE *out, const struct svg_bars *chart);
 
-/* Columns per category (months, labels[i]) for the bar series side by side, and one line
- * series on a 0..100 % axis on the right. */
+/* Columns per category (months, labels[i]) for the bar series side by side (their axis on
+ * the left, rounded up like the bars'), and one line series on a 0..100 % axis on the right. */
 struct svg_trend {
 	const char *title;
 	size_t n;

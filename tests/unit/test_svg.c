@@ -162,9 +162,12 @@ test_stacked(void **state)
 	capture_begin(&out, &len, &buf);
 	svg_hbars(out, &chart);
 	capture_end(out, &buf);
-	/* Axis 0..10 (6 rounded up); legend swatches 3, segments 4 (zeros drawn as none). */
+	/* Axis 0..10 (6 rounded up) in steps of 2; legend swatches 3, segments 4 (zeros drawn
+	 * as none). */
 	assert_int_equal(count(buf, "<rect "), 3 + 4);
 	assert_non_null(strstr(buf, ">10</text>"));
+	assert_non_null(strstr(buf, ">8</text>"));
+	assert_null(strstr(buf, ">2.5</text>"));
 	assert_non_null(strstr(buf, ">6</text>"));       /* A's total */
 	assert_non_null(strstr(buf, ">4</text>"));       /* B's total */
 	assert_non_null(strstr(buf, "红牌</text>"));
@@ -193,7 +196,12 @@ test_trend(void **state)
 	/* No value in February: two dots and no segment joining across the gap. */
 	assert_int_equal(count(buf, "<circle "), 2);
 	assert_int_equal(count(buf, "stroke-width=\"2\""), 0);
-	assert_non_null(strstr(buf, ">50</text>"));      /* the left axis top: 40 → 50 */
+	/* The left axis 0..50 (40 rounded up) in five steps of 10, the right one 0..100 % in
+	 * steps of 20. */
+	assert_non_null(strstr(buf, ">50</text>"));
+	assert_non_null(strstr(buf, ">10</text>"));
+	assert_non_null(strstr(buf, ">20%</text>"));
+	assert_null(strstr(buf, ">25%</text>"));
 	free(buf);
 }
 
