@@ -5,25 +5,30 @@ written by esup_apply_evaluation from libmonitor's evaluation in the transaction
 the events, and re-derived when a late or out-of-order event moves the case; the sweeper
 writes them through the same function.
 
-One database and daemon for the module; the business clock stands at NOW, after every event,
-so nothing depends on when the test runs. SCJG-001 is 10 committed / 20 statutory working
+One database and daemon for the module; the business clock stands at NOW (the sample feed's
+instant, contrib/quickstart's default), after every event, so nothing depends on when the test
+runs. The facts the daemon stores for the whole sample feed are those `esupctl eval` prints:
+one writer (mon_case_facts_json) on both paths. SCJG-001 is 10 committed / 20 statutory working
 days: accepted Monday 2026-03-02, its committed last day is 03-16 and its statutory 03-30
 (March 2026 has no holiday); a complaint received 03-02 is to be answered by 03-09 24:00 (5
 working days) and closed by 03-23 24:00 (15).
 """
 
 import itertools
+import json
 import subprocess
+import tempfile
 import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
-from conftest import (CALENDAR, ESUPD, ITEMS, SAMPLES, SUPERVISION_TABLES, Daemon, Database,
+from conftest import (BUILD, CALENDAR, ESUPD, ITEMS, SAMPLES, SUPERVISION_TABLES, Daemon, Database,
                       as_daemon_user, chown_daemon, dbsetup, default_config, finish_daemons,
                       free_port, register, sanitizer_env, wait_for, write_config)
 
-NOW = "2026-05-06T12:00:00+08:00"
+NOW = "2026-11-23T12:00:00+08:00"
 DEPT = "LY-SCJGJ"
 USCC = "91410300MA44ABCD1R"
 CST = timezone(timedelta(hours=8))
@@ -216,3 +221,51 @@ def test_evaluation_without_facts_keeps_them(daemon):
                     " 'suspended_days', 0, 'conditions', '[]'::jsonb), now())", (DEPT, case))
     assert facts(daemon, case) == before
     assert before["result"] == "approved" and before["on_time_committed"] is True
+
+
+def sample_files():
+    return [p for kind in ("supervision", "approval")
+            for p in sorted((SAMPLES / "events" / kind).glob("*.ndjson"))]
+
+
+def esupctl_cases(feed, now):
+    """`esupctl eval` over feed: its case lines."""
+    with tempfile.TemporaryDirectory(prefix="esup-refdata-") as refdata:
+        Path(refdata, "calendar.csv").symlink_to(CALENDAR)
+        Path(refdata, "items.csv").symlink_to(ITEMS)
+        for table in SUPERVISION_TABLES:
+            Path(refdata, table + ".csv").symlink_to(SAMPLES / (table + ".csv"))
+        proc = subprocess.run([str(BUILD / "contrib" / "esupctl"), "eval", "--refdata", refdata,
+                               "--now", now, "--disable", "APR-LATE-REPORT"], input=feed,
+                              capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert b"Sanitizer" not in proc.stderr, proc.stderr.decode()
+    return [r for r in map(json.loads, proc.stdout.decode().splitlines()) if r["kind"] == "case"]
+
+
+def iso(t):
+    return None if t is None else t.astimezone(CST).isoformat()
+
+
+def test_sample_feed_facts_match_esupctl(daemon):
+    for path in sample_files():
+        with daemon.client("dept-" + path.stem) as c:
+            r = c.post_events_committed([json.loads(ln) for ln in path.read_text().splitlines()
+                                         if ln.strip()])
+        assert r.status == 200 and r.json()["rejected"] == 0, (path, r.body)
+    want = {(c["dept"], c["case"]): c["facts"] for c in
+            esupctl_cases(b"".join(p.read_bytes() for p in sample_files()), NOW)}
+    rows = daemon.db.query("SELECT dept, case_no, " + ", ".join(FACTS) + " FROM cases")
+    got = {}
+    for row in rows:
+        f = dict(zip(FACTS, row[2:]))
+        for k in ("received_at", "accepted_at", "closed_at", "replied_at"):
+            f[k] = iso(f[k])
+        if tuple(row[:2]) in want:
+            got[tuple(row[:2])] = f
+    assert set(got) == set(want)
+    assert got == want, [(k, got[k], want[k]) for k in want if got[k] != want[k]][:5]
+    kinds = {f["kind"] for f in want.values()}
+    results = {f["result"] for f in want.values()}
+    assert kinds == {"approval", "complaint", "other"}, kinds
+    assert {"approved", "denied", "closed", None} <= results, results
