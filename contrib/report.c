@@ -132,7 +132,7 @@ static const struct report_column trend_cols[] = {
 static const struct report_column heads_cols[] = {
 	{ "dept", "部门编码", K_CODE }, { "dept_name", "部门", K_TEXT },
 	{ "day", "链头日期", K_CODE }, { "seq", "链序号", K_NUM },
-	{ "hash", "链头哈希 (SHA-256)", K_CODE }, { "published", "发布时间（北京时间）", K_CODE },
+	{ "hash", "链头哈希 (SHA-256)", K_HASH }, { "published", "发布时间（北京时间）", K_CODE },
 };
 
 #define TABLE(f, s, c) { f, s, c, sizeof(c) / sizeof(c[0]), NULL, { 0 } }

@@ -14,7 +14,8 @@
  * except K_BOOL (是/否). */
 enum report_kind {
 	K_TEXT,     /* free text from the database: escaped, guarded in CSV */
-	K_CODE,     /* a code (department, hash): escaped */
+	K_CODE,     /* a code or date (department, month): escaped, never broken */
+	K_HASH,     /* a hex digest: monospace, broken anywhere */
 	K_NUM,      /* a number, right-aligned */
 	K_RATE,     /* a fraction 0..1: shown as a percentage in HTML */
 	K_BOOL,     /* t/f: 末位 in HTML, 是/否 in CSV */

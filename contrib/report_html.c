@@ -71,10 +71,8 @@ cell_put(FILE *out, const struct report_table *t, int row, size_t c)
 		if (v != NULL && strcmp(v, "t") == 0)
 			fputs("<span class=\"mark\">末位</span>", out);
 		break;
-	case K_CODE:
-		fputs(strcmp(t->cols[c].name, "hash") == 0 ? "<td class=\"h\">" : "<td class=\"c\">", out);
-		markup_put(out, v);
-		break;
+	case K_CODE: fputs("<td class=\"c\">", out); markup_put(out, v); break;
+	case K_HASH: fputs("<td class=\"h\">", out); markup_put(out, v); break;
 	case K_TEXT: fputs("<td class=\"t\">", out); markup_put(out, v); break;
 	}
 	fputs("</td>", out);
@@ -87,8 +85,11 @@ table_put(FILE *out, const struct report_table *t, const char *caption)
 	int bottom = PQfnumber(t->res, "bottom");
 
 	fputs("<table>", out);
-	if (caption != NULL)
-		fprintf(out, "<caption class=\"note\">%s</caption>", caption);
+	if (caption != NULL) {
+		fputs("<caption class=\"note\">", out);
+		markup_put(out, caption);
+		fputs("</caption>", out);
+	}
 	fputs("<thead><tr>", out);
 	for (size_t c = 0; c < t->ncols; c++) {
 		fputs("<th>", out);
