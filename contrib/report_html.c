@@ -150,6 +150,21 @@ figure_put(FILE *out, const char *label, const char *value, const char *unit)
 	fprintf(out, "%s</b><span>%s</span></div>\n", unit, label);
 }
 
+/* The paragraph of 一、总体情况: each piece of text, then the summary column after it ("%":
+ * the on-time rate as a percentage; NULL: nothing). */
+static const struct {
+	const char *before, *column;
+} lead[] = {
+	{ "本月纳入统计的部门 ", "departments" }, { " 个，共收件 ", "received" },
+	{ " 件，办结 ", "decided" }, { " 件，其中按承诺时限办结 ", "on_time_committed" },
+	{ " 件，按时办结率 ", "%" }, { "；有效红牌 ", "alerts_red" },
+	{ " 张、黄牌 ", "alerts_yellow" }, { " 张、预警 ", "alerts_notice" },
+	{ " 次，经申诉撤消 ", "alerts_revoked" }, { " 张；收费净额 ", "fees_net_yuan" },
+	{ " 元，作出罚款 ", "penalties_yuan" }, { " 元；受理投诉 ", "complaints_received" },
+	{ " 件，办结 ", "complaints_closed" }, { " 件；报送事件 ", "events" },
+	{ " 条，其中迟报 ", "late_reported" }, { " 条。", NULL },
+};
+
 /* 一、总体情况: the key figures and one paragraph that says them. */
 static void
 summary_put(FILE *out, const struct report *r)
@@ -168,18 +183,15 @@ summary_put(FILE *out, const struct report *r)
 	figure_put(out, "预警", report_cell(s, 0, "alerts_notice"), " 次");
 	figure_put(out, "收费净额", report_cell(s, 0, "fees_net_yuan"), " 元");
 	figure_put(out, "投诉", report_cell(s, 0, "complaints_received"), " 件");
-	fputs("</div>\n<p class=\"lead\">本月纳入统计的部门 ", out);
-	markup_put(out, report_cell(s, 0, "departments"));
-	fprintf(out, " 个，共收件 %s 件，办结 %s 件，其中按承诺时限办结 %s 件，按时办结率 %s；"
-		"有效红牌 %s 张、黄牌 %s 张、预警 %s 次，经申诉撤消 %s 张；收费净额 %s 元，"
-		"作出罚款 %s 元；受理投诉 %s 件，办结 %s 件；报送事件 %s 条，其中迟报 %s 条。</p>\n",
-		report_cell(s, 0, "received"), report_cell(s, 0, "decided"),
-		report_cell(s, 0, "on_time_committed"), rate, report_cell(s, 0, "alerts_red"),
-		report_cell(s, 0, "alerts_yellow"), report_cell(s, 0, "alerts_notice"),
-		report_cell(s, 0, "alerts_revoked"), report_cell(s, 0, "fees_net_yuan"),
-		report_cell(s, 0, "penalties_yuan"), report_cell(s, 0, "complaints_received"),
-		report_cell(s, 0, "complaints_closed"), report_cell(s, 0, "events"),
-		report_cell(s, 0, "late_reported"));
+	fputs("</div>\n<p class=\"lead\">", out);
+	for (size_t i = 0; i < sizeof(lead) / sizeof(lead[0]); i++) {
+		const char *v = lead[i].column == NULL ? "" : strcmp(lead[i].column, "%") == 0 ? rate :
+			report_cell(s, 0, lead[i].column);
+
+		fputs(lead[i].before, out);
+		markup_put(out, v != NULL ? v : "—");
+	}
+	fputs("</p>\n", out);
 	fputs("</section>\n", out);
 }
 

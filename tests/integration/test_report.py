@@ -204,6 +204,13 @@ def test_html_is_self_contained_and_escaped(rdb, march):
     assert "<tr class=\"bottom\">" in html and "末位</span>" in html
     assert head_hash("LY-ZJJ", "2026-03-31").hex() in html
     assert head_hash("LY-ZJJ", "2026-04-01").hex() not in html
+    # The summary says the sums of the month's rows.
+    received, decided, on_time, red = rdb.query(
+        "SELECT sum(received), sum(decided), sum(on_time_committed), sum(alerts_red)"
+        " FROM esup_stats.dept_month WHERE period = '2026-03-01'")[0]
+    rate = float((Decimal(on_time) / decided).quantize(Decimal("0.0001"))) * 100   # as in SQL
+    assert "共收件 %d 件，办结 %d 件，其中按承诺时限办结 %d 件，按时办结率 %.1f%%；有效红牌 %d 张" % (
+        received, decided, on_time, rate, red) in html
     generated = re.search(r"生成时间 (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \(北京时间\)", html)
     assert generated, "no generated-at time"
 
