@@ -14,7 +14,6 @@ import random
 import re
 import shutil
 import subprocess
-from datetime import date
 from decimal import Decimal
 
 import psycopg
