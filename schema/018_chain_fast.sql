@@ -1,4 +1,5 @@
--- 018_chain_fast.sql: the event hash chain of migration 012, at a tenth of its cost a row.
+-- 018_chain_fast.sql: the event hash chain of migration 012 at a tenth of its cost a row (with
+-- two years of monthly partitions; docs/performance.md, "Hash chain").
 --
 -- The encoding (esup-chain-v1), the columns, the heads and what the writer may do are those of
 -- 012; only how the links are computed changes.
