@@ -133,7 +133,9 @@ CREATE POLICY person ON stat_enterprise_day FOR SELECT TO esup_supervisor, esup_
 -- Each statement applies its deltas in key order (ORDER BY in the upsert), so that two
 -- transactions updating the same counters queue instead of deadlocking within a statement.
 -- Every key leads with the department: ingest transactions of one department already run one
--- after the other (the chain head, 012), and those of two departments share no counter row.
+-- after the other (the chain head, 012), and those of two departments share no counter row;
+-- the sweeper changes no case fact that counts. Alerts, which ingest, the sweeper and
+-- supervisors all change, are counted once per transaction, at COMMIT (stat_alert_pending).
 -- Row triggers name every relation with its schema instead of SET search_path (which costs
 -- about 40 us a call, 012); pg_catalog is searched first all the same.
 
@@ -402,24 +404,64 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 	       (status = 'revoked')::int, (status = 'dismissed')::int, (status = 'cancelled')::int
 $$;
 
+-- Alerts are changed by ingest, the sweeper, supervisors and esupd's jobs, several alerts of
+-- one department in one transaction, in whatever order their cases and rules come: counting
+-- each change at once would lock the department's stat_alert_day rows in that order, and two
+-- such transactions could deadlock. So a change only notes its difference in
+-- stat_alert_pending (unlogged: it never outlives its transaction); the first note of a
+-- transaction queues a deferred trigger, which at COMMIT moves the transaction's notes into
+-- stat_alert_day in key order, so that writers queue in one order and never deadlock on it.
+CREATE UNLOGGED TABLE stat_alert_pending (
+	xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+	first boolean NOT NULL,
+	dept text NOT NULL,
+	rule text NOT NULL,
+	severity text NOT NULL,
+	day date NOT NULL,
+	raised int NOT NULL,
+	valid int NOT NULL,
+	revoked int NOT NULL,
+	dismissed int NOT NULL,
+	cancelled int NOT NULL
+);
+CREATE INDEX stat_alert_pending_xid ON stat_alert_pending (xid);
+REVOKE ALL ON stat_alert_pending FROM PUBLIC;
+
 -- After an alert is raised or changes state: the difference, under the key of the day it was
--- raised. The WHEN clause leaves out changes that move no count (acknowledge, appeal,
--- escalate, resolve, supersede of an issued card).
+-- raised, noted for the COMMIT. The WHEN clause leaves out changes that move no count
+-- (acknowledge, appeal, escalate, resolve, supersede of an issued card).
 CREATE FUNCTION esup_stat_alerts() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+	first boolean := NOT EXISTS (SELECT 1 FROM public.stat_alert_pending p
+				     WHERE p.xid = pg_catalog.pg_current_xact_id());
 BEGIN
-	INSERT INTO public.stat_alert_day AS s
-	SELECT d.dept, d.rule, d.severity, d.day, sum(d.raised), sum(d.valid), sum(d.revoked),
-	       sum(d.dismissed), sum(d.cancelled)
-	  FROM (SELECT NEW.dept, NEW.rule, NEW.severity,
-		       (NEW.raised_at AT TIME ZONE 'Asia/Shanghai')::date AS day, n.*
-		  FROM public.esup_stat_alert_counts(NEW.status, NEW.issued_at) n
+	INSERT INTO public.stat_alert_pending (first, dept, rule, severity, day, raised, valid,
+		revoked, dismissed, cancelled)
+	SELECT first AND d.n = 1, d.dept, d.rule, d.severity, d.day, d.raised, d.valid, d.revoked,
+	       d.dismissed, d.cancelled
+	  FROM (SELECT 1 AS n, NEW.dept, NEW.rule, NEW.severity,
+		       (NEW.raised_at AT TIME ZONE 'Asia/Shanghai')::date AS day, c.*
+		  FROM public.esup_stat_alert_counts(NEW.status, NEW.issued_at) c
 		UNION ALL
-		SELECT OLD.dept, OLD.rule, OLD.severity,
+		SELECT 2, OLD.dept, OLD.rule, OLD.severity,
 		       (OLD.raised_at AT TIME ZONE 'Asia/Shanghai')::date, -o.raised, -o.valid,
 		       -o.revoked, -o.dismissed, -o.cancelled
 		  FROM public.esup_stat_alert_counts(OLD.status, OLD.issued_at) o
-		 WHERE TG_OP = 'UPDATE') d
+		 WHERE TG_OP = 'UPDATE') d;
+	RETURN NULL;
+END
+$$;
+
+-- At COMMIT (deferred), once per transaction that noted alert changes.
+CREATE FUNCTION esup_stat_alerts_flush() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+BEGIN
+	WITH d AS (DELETE FROM stat_alert_pending p WHERE p.xid = pg_current_xact_id() RETURNING p.*)
+	INSERT INTO stat_alert_day AS s
+	SELECT d.dept, d.rule, d.severity, d.day, sum(d.raised), sum(d.valid), sum(d.revoked),
+	       sum(d.dismissed), sum(d.cancelled)
+	  FROM d
 	 GROUP BY d.dept, d.rule, d.severity, d.day
 	HAVING sum(d.raised) <> 0 OR sum(d.valid) <> 0 OR sum(d.revoked) <> 0
 	    OR sum(d.dismissed) <> 0 OR sum(d.cancelled) <> 0
@@ -433,6 +475,11 @@ BEGIN
 	RETURN NULL;
 END
 $$;
+
+CREATE CONSTRAINT TRIGGER stat_alert_pending_flush
+	AFTER INSERT ON stat_alert_pending DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW WHEN (NEW.first) EXECUTE FUNCTION esup_stat_alerts_flush();
+ALTER TABLE stat_alert_pending ENABLE ALWAYS TRIGGER stat_alert_pending_flush;
 
 CREATE TRIGGER alerts_stat_insert
 	AFTER INSERT ON alerts FOR EACH ROW EXECUTE FUNCTION esup_stat_alerts();
@@ -670,6 +717,7 @@ $$;
 REVOKE ALL ON FUNCTION esup_stat_fen(jsonb), esup_stat_band(bigint),
 	esup_stat_case_rows(cases), esup_stat_case_enterprise(cases), esup_stat_cases(),
 	esup_stat_events(), esup_stat_alert_counts(text, timestamptz), esup_stat_alerts(),
+	esup_stat_alerts_flush(),
 	esup_stats_computed_case_day(), esup_stats_computed_event_day(),
 	esup_stats_computed_penalty_day(), esup_stats_computed_alert_day(),
 	esup_stats_computed_enterprise_day(), esup_stats_rebuild(),

@@ -562,6 +562,8 @@ def test_random_history_through_esupd(shared, certs):
     assert got[:3] == (done["revoke"], done["dismiss"], done["cancel"])
     assert got[3:] == tuple(db.query("SELECT count(*), count(*) FILTER (WHERE valid)"
                                      " FROM esup_alerts")[0])
+    # Alert changes were noted for their COMMIT and moved then: nothing is left pending.
+    assert db.scalar("SELECT count(*) FROM stat_alert_pending") == 0
 
     # A rebuild, with the rollups locked against concurrent writers, finds the same rows.
     with owner(db) as conn:
