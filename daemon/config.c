@@ -13,7 +13,7 @@
 #include <ini.h>
 
 enum opt_type { OPT_STRING, OPT_UINT, OPT_SIZE, OPT_LLONG, OPT_LEVEL, OPT_FACILITY, OPT_LISTEN,
-	OPT_WORK_HOURS };
+	OPT_WORK_HOURS, OPT_CENTS };
 
 struct option {
 	const char *section;
@@ -21,7 +21,7 @@ struct option {
 	enum opt_type type;
 	size_t offset;
 	const char *fallback;
-	long long min, max;
+	long long min, max;     /* OPT_CENTS: in hundredths */
 	bool fixed;             /* a reload cannot change it */
 };
 
@@ -88,6 +88,13 @@ static const struct option options[] = {
 	{ "escalation", "resolve_days_yellow", OPT_UINT, O(resolve_days[MON_SEVERITY_YELLOW]), "5", 0, 1000, false },
 	{ "escalation", "resolve_days_red", OPT_UINT, O(resolve_days[MON_SEVERITY_RED]), "3", 0, 1000, false },
 	{ "escalation", "work_hours", OPT_WORK_HOURS, O(work_start_s), "09:00-17:00", 0, 0, false },
+	{ "scores", "on_time", OPT_CENTS, O(score_on_time), "60", 0, 100000, false },
+	{ "scores", "satisfaction", OPT_CENTS, O(score_satisfaction), "20", 0, 100000, false },
+	{ "scores", "complaints", OPT_CENTS, O(score_complaints), "20", 0, 100000, false },
+	{ "scores", "red", OPT_CENTS, O(score_red), "5", 0, 10000, false },
+	{ "scores", "yellow", OPT_CENTS, O(score_yellow), "2", 0, 10000, false },
+	{ "scores", "notice", OPT_CENTS, O(score_notice), "0.5", 0, 10000, false },
+	{ "scores", "bottom_count", OPT_UINT, O(score_bottom_count), "1", 0, 1000, false },
 	{ "rules", "disable", OPT_STRING, O(rules_disable), "", 0, 0, false },
 	{ "log", "level", OPT_LEVEL, O(log_level), "info", 0, 0, false },
 	{ "log", "facility", OPT_FACILITY, O(log_facility), "daemon", 0, 0, true },
@@ -295,6 +302,35 @@ set_listen(struct config *cfg, const char *value, char *error, size_t size)
 	return true;
 }
 
+/* A decimal with at most two places ("60", "0.5", "2.25") into hundredths, within
+ * [min, max] hundredths. */
+static bool
+parse_cents(const char *value, long long min, long long max, unsigned *out)
+{
+	size_t whole = strspn(value, "0123456789"), frac = 0;
+	long long v = 0;
+
+	if (whole == 0 || whole > 9)
+		return false;
+	if (value[whole] == '.') {
+		frac = strspn(value + whole + 1, "0123456789");
+		if (frac == 0 || frac > 2 || value[whole + 1 + frac] != '\0')
+			return false;
+	} else if (value[whole] != '\0')
+		return false;
+	for (size_t i = 0; i < whole; i++)
+		v = v * 10 + (value[i] - '0');
+	v *= 100;
+	if (frac >= 1)
+		v += (value[whole + 1] - '0') * 10;
+	if (frac == 2)
+		v += value[whole + 2] - '0';
+	if (v < min || v > max)
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
 /* "HH:MM" into seconds after midnight; 24:00 is the day's end. */
 static bool
 parse_clock(const char *s, size_t len, int *out)
@@ -344,6 +380,13 @@ option_set(struct config *cfg, void *base, const struct option *opt, const char 
 		return set_listen(cfg, value, error, size);
 	case OPT_WORK_HOURS:
 		return set_work_hours(cfg, value, error, size);
+	case OPT_CENTS:
+		if (parse_cents(value, opt->min, opt->max, slot))
+			return true;
+		snprintf(error, size, "%s: expected a number from %lld to %lld.%02lld with at most two"
+			" decimals, got \"%s\"", opt->name, opt->min / 100, opt->max / 100, opt->max % 100,
+			value);
+		return false;
 	case OPT_LEVEL:
 		if (log_level_from_name(value, slot))
 			return true;
@@ -520,6 +563,10 @@ config_validate(const struct config *cfg, char *error, size_t size)
 	}
 	if (cfg->max_line_bytes > cfg->max_body_bytes) {
 		snprintf(error, size, "max_line_bytes must not exceed max_body_bytes");
+		return false;
+	}
+	if (cfg->score_on_time + cfg->score_satisfaction + cfg->score_complaints == 0) {
+		snprintf(error, size, "[scores] on_time, satisfaction and complaints must not all be 0");
 		return false;
 	}
 	if (cfg->tls_certificate[0] == '\0' || cfg->tls_private_key[0] == '\0' || cfg->tls_ca[0] == '\0') {

@@ -101,6 +101,12 @@ struct config {
 	} *rule_params;
 	size_t rule_params_count;
 	char *rules_disable;      /* comma-separated rule codes */
+	/* [scores]: 绩效评估 (scores.c, migration 016), in hundredths: the weights of the on-time,
+	 * satisfaction and complaint rates in the weighted mean, and the points off per valid
+	 * card; then how many of the lowest are flagged 末位 */
+	unsigned score_on_time, score_satisfaction, score_complaints;
+	unsigned score_red, score_yellow, score_notice;
+	unsigned score_bottom_count;
 	/* [receiver.NAME]: webhook receivers (delivery.c), in file order */
 	struct config_receiver *receivers;
 	size_t receivers_count;

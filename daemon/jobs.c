@@ -16,6 +16,7 @@
 #include "mon_rules.h"
 #include "mon_value.h"
 #include "refdata.h"
+#include "scores.h"
 
 /* Silence lift: suppressed alerts that no silence covers any more (and whose rule is not off)
  * are issued again (esup_silences_lift, migration 008), as of the business clock. */
@@ -151,6 +152,7 @@ static const struct job_entry job_table[] = {
 	{ "chain-daily", 0, 12, NULL, NULL, NULL, chain_run },
 	{ "stat-settings", 0, 14, stat_settings_create, stat_settings_destroy, stat_settings_changed,
 	  stat_settings_run },
+	{ "score-weights", 0, 16, scores_create, scores_destroy, scores_changed, scores_run },
 };
 #define N_JOBS (sizeof(job_table) / sizeof(job_table[0]))
 

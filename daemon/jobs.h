@@ -1,5 +1,6 @@
 /* jobs.h: the periodic jobs that are neither ingest nor the sweeper: 督办 escalation
- * (escalation.c), lifting silences, and whatever else must run every tick. One table lists
+ * (escalation.c), lifting silences, the score weights (scores.c), and whatever else must run
+ * every tick. One table lists
  * them (jobs.c); each job runs at most one chain of queries at a time on the reader
  * connection (autocommit, one statement per query). A job is skipped while the database is
  * down, while its schema is older than the job needs, and until the rules are loaded; its

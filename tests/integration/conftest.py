@@ -58,10 +58,25 @@ PRINCIPALS = [("dept-" + d, "department", d) for d in DEPTS] + [
 _counter = itertools.count(1)
 
 
+# Ports for daemons come from a range of their own per pytest-xdist worker (gw0, gw1, …; the
+# whole range when run without xdist), below Linux's ephemeral range (32768-60999): two workers
+# never pick the same port, and no client socket is given one of them meanwhile.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_PORTS = itertools.count(20000 + 1500 * (int(_WORKER[2:]) + 1 if _WORKER.startswith("gw") else 0))
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 nothing listens on, not handed out before in this process."""
+    for port in _PORTS:
+        if port >= 32768:
+            break
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port left below 32768")
 
 
 def wait_for(predicate, timeout, what, interval=0.05):
@@ -134,7 +149,9 @@ class PgCluster:
 
     def _pg(self, *args):
         cmd = ["runuser", "-u", "postgres", "--", *map(str, args)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        # Longer than pg_ctl's own -t 300: pg_ctl must give up first and say why; killing it
+        # earlier left a cluster still starting up under the next test.
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=330)
         if proc.returncode != 0:
             raise RuntimeError("%s failed: %s%s" % (" ".join(cmd), proc.stdout, proc.stderr))
 
