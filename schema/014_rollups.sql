@@ -278,8 +278,8 @@ BEGIN
 	   AND OLD.closed_at IS NOT NULL
 	   AND ((OLD.dept, OLD.item, (OLD.closed_at AT TIME ZONE 'Asia/Shanghai')::date)
 		IS DISTINCT FROM (NEW.dept, NEW.item, (NEW.closed_at AT TIME ZONE 'Asia/Shanghai')::date)
-		OR NEW.kind <> 'approval' OR NEW.result IS DISTINCT FROM OLD.result
-		   AND NEW.result NOT IN ('approved', 'denied')
+		OR NEW.kind <> 'approval' OR NEW.result IS NULL
+		OR NEW.result NOT IN ('approved', 'denied')
 		OR NEW.counted_days < OLD.counted_days) THEN
 		old_day := (OLD.closed_at AT TIME ZONE 'Asia/Shanghai')::date;
 		UPDATE public.stat_case_day s SET days_used_max = coalesce((SELECT max(k.counted_days)

@@ -6,6 +6,7 @@ the module; seeded randomness (ROLLUP_SEED overrides the seed)."""
 
 import os
 import random
+import signal
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -67,9 +68,10 @@ def check(db):
 
 
 def test_settings_written_by_esupd(shared):
-    wait_for(lambda: shared.db.scalar("SELECT late_report_hours FROM stat_settings") == LATE_HOURS,
+    # The log line comes after the COMMIT: wait for it, not for the row.
+    wait_for(lambda: "statistics: late_report_hours is now 48 (was 24)" in shared.log_text(),
              30, "esupd to write [rules] late_report_hours into stat_settings")
-    assert "statistics: late_report_hours is now 48 (was 24)" in shared.log_text()
+    assert shared.db.scalar("SELECT late_report_hours FROM stat_settings") == LATE_HOURS
 
 
 def test_writer_cannot_write_rollups(shared):
@@ -213,6 +215,15 @@ def test_case_facts_moved_at_random(shared):
         conn.execute("UPDATE cases SET item = 'ZR-B' WHERE dept = %s AND case_no = 'ZR-000'",
                      (CASE_DEPT,))
         assert check(db) == []
+        # The highest case of its key reopened (no result, its closing instant left): the
+        # maximum comes down to the others'.
+        conn.execute("UPDATE cases SET counted_days = 50 WHERE dept = %s AND case_no = 'ZR-000'",
+                     (CASE_DEPT,))
+        conn.execute("UPDATE cases SET result = NULL, on_time_committed = NULL"
+                     " WHERE dept = %s AND case_no = 'ZR-000'", (CASE_DEPT,))
+        assert check(db) == []
+        assert db.scalar("SELECT days_used_max FROM stat_case_day WHERE dept = %s"
+                         " AND item = 'ZR-B' AND day = '2026-03-02'", (CASE_DEPT,)) < 50
     assert kept_case_day(db) == expected_case_day(db)
     assert db.scalar("SELECT sum(cases) FROM stat_enterprise_day WHERE dept = %s", (CASE_DEPT,)) \
         == db.scalar("SELECT count(*) FROM cases WHERE dept = %s AND kind = 'approval'"
@@ -576,3 +587,23 @@ def test_random_history_through_esupd(shared, certs):
             rebuilt = {t: conn.execute("SELECT * FROM %s ORDER BY %s" % (t, ", ".join(k))).fetchall()
                        for t, k in STAT_TABLES.items()}
     assert kept_rows == rebuilt
+
+
+def test_reload_writes_new_late_report_hours(shared):
+    """SIGHUP with another [rules] late_report_hours: esupd writes it; events stored from then
+    on are judged by it (those stored before keep their counts: docs/operations.md)."""
+    shared.config["rules"]["late_report_hours"] = "36"
+    shared.write()
+    shared.signal(signal.SIGHUP)
+    wait_for(lambda: "statistics: late_report_hours is now 36 (was 48)" in shared.log_text(),
+             30, "esupd to write the reloaded late_report_hours")
+    assert shared.db.scalar("SELECT late_report_hours FROM stat_settings") == 36
+    at = datetime.now(SHANGHAI) - timedelta(hours=40)    # late under 36 h, not under 48 h
+    before = shared.db.scalar("SELECT coalesce(sum(late_reported), 0) FROM stat_event_day"
+                              " WHERE dept = 'LY-GGZY'")
+    resp = shared.client("dept-LY-GGZY").post_events_committed([
+        {"id": "ru-reload-1", "dept": "LY-GGZY", "type": "evaluation.received",
+         "at": at.isoformat(timespec="seconds"), "satisfied": True}])
+    assert resp.status == 200 and resp.json()["accepted"] == 1, resp.body
+    assert shared.db.scalar("SELECT sum(late_reported) FROM stat_event_day"
+                            " WHERE dept = 'LY-GGZY'") == before + 1
