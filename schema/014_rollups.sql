@@ -163,57 +163,6 @@ LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, public, pg_temp 
 		'')
 $$;
 
--- One case's contribution to stat_case_day: a row per day one of its facts fell on (received,
--- accepted, replied, closed), with the counters that fact adds; days_used_max is the case's
--- counted_days when it was decided that day (a candidate for the maximum, not a sum).
-CREATE FUNCTION esup_stat_case_rows(k public.cases)
-RETURNS SETOF public.stat_case_day
-LANGUAGE sql IMMUTABLE AS $$
-	SELECT k.dept, k.item, r.day, r.rec, r.acc, r.dec, r.app, r.den, r.otc, r.ots, r.dsum,
-	       r.dsum, r.ssum, r.ri, r.rrep, r.runrep, r.wd, r.crec, r.crep, r.ccl, r.cclot
-	  FROM (SELECT (k.received_at AT TIME ZONE 'Asia/Shanghai')::date AS day,
-		       (k.kind = 'approval')::int AS rec, 0 AS acc, 0 AS dec, 0 AS app, 0 AS den,
-		       0 AS otc, 0 AS ots, 0 AS dsum, 0 AS ssum, 0 AS ri, 0 AS rrep, 0 AS runrep,
-		       0 AS wd, (k.kind = 'complaint')::int AS crec, 0 AS crep, 0 AS ccl, 0 AS cclot
-		 WHERE k.received_at IS NOT NULL AND k.kind IN ('approval', 'complaint')
-		UNION ALL
-		SELECT (k.accepted_at AT TIME ZONE 'Asia/Shanghai')::date, 0, 1, 0, 0, 0, 0, 0, 0, 0,
-		       0, 0, 0, 0, 0, 0, 0, 0
-		 WHERE k.accepted_at IS NOT NULL AND k.kind = 'approval'
-		UNION ALL
-		SELECT (k.replied_at AT TIME ZONE 'Asia/Shanghai')::date, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-		       0, 0, 0, 0, 0, 1, 0, 0
-		 WHERE k.replied_at IS NOT NULL AND k.kind = 'complaint' AND k.reply_on_time
-		UNION ALL
-		SELECT (k.closed_at AT TIME ZONE 'Asia/Shanghai')::date, 0, 0,
-		       d::int, (k.result = 'approved')::int, (k.result = 'denied')::int,
-		       (d AND coalesce(k.on_time_committed, false))::int,
-		       (d AND coalesce(k.on_time_statutory, false))::int,
-		       CASE WHEN d THEN k.counted_days ELSE 0 END,
-		       CASE WHEN d THEN k.suspended_days ELSE 0 END,
-		       (k.result = 'refused_intake')::int,
-		       (rf AND coalesce(k.reported, false))::int,
-		       (rf AND NOT coalesce(k.reported, false))::int,
-		       (k.result = 'withdrawn')::int, 0, 0, 0, 0
-		  FROM (SELECT k.result IN ('approved', 'denied') AS d,
-			       k.result IN ('denied', 'refused_intake') AS rf) x
-		 WHERE k.closed_at IS NOT NULL AND k.kind = 'approval' AND k.result IS NOT NULL
-		UNION ALL
-		SELECT (k.closed_at AT TIME ZONE 'Asia/Shanghai')::date, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-		       0, 0, 0, 0, 0, 0, 1, coalesce(k.close_on_time, false)::int
-		 WHERE k.closed_at IS NOT NULL AND k.kind = 'complaint') r
-$$;
-
--- The same case's contribution to stat_enterprise_day: its applicant's decided case.
-CREATE FUNCTION esup_stat_case_enterprise(k public.cases)
-RETURNS TABLE (applicant text, dept text, day date, cases bigint, days_used_sum bigint)
-LANGUAGE sql IMMUTABLE AS $$
-	SELECT k.applicant, k.dept, (k.closed_at AT TIME ZONE 'Asia/Shanghai')::date, 1,
-	       k.counted_days
-	 WHERE k.kind = 'approval' AND k.applicant IS NOT NULL AND k.closed_at IS NOT NULL
-	   AND k.result IN ('approved', 'denied')
-$$;
-
 -- After a case row is written: the difference between its old and new contributions. The
 -- WHEN clauses of the triggers below keep the sweeper's clock updates of open cases (and the
 -- skeleton rows ingest locks) from calling it at all; here a change that adds nothing (a
@@ -225,33 +174,55 @@ LANGUAGE plpgsql SECURITY DEFINER AS $$
 DECLARE
 	old_day date;
 BEGIN
+	-- One cached plan: the two versions as rows (OLD is NULL on INSERT, and then adds no row),
+	-- each fact a row whose day is NULL when the fact does not apply.
 	INSERT INTO public.stat_case_day AS s
-	SELECT d.dept, d.item, d.day, sum(d.received), sum(d.accepted), sum(d.decided),
-	       sum(d.approved), sum(d.denied), sum(d.on_time_committed), sum(d.on_time_statutory),
-	       sum(d.days_used_sum), coalesce(max(d.days_used_max) FILTER (WHERE d.sign > 0
-	       AND d.decided > 0), 0), sum(d.suspended_days_sum), sum(d.refused_intake),
-	       sum(d.refusals_reported), sum(d.refusals_unreported), sum(d.withdrawn),
-	       sum(d.complaints_received), sum(d.complaints_replied_on_time),
-	       sum(d.complaints_closed), sum(d.complaints_closed_on_time)
-	  FROM (SELECT 1 AS sign, n.* FROM public.esup_stat_case_rows(NEW) n
-		UNION ALL
-		SELECT -1, o.dept, o.item, o.day, -o.received, -o.accepted, -o.decided, -o.approved,
-		       -o.denied, -o.on_time_committed, -o.on_time_statutory, -o.days_used_sum,
-		       o.days_used_max, -o.suspended_days_sum, -o.refused_intake,
-		       -o.refusals_reported, -o.refusals_unreported, -o.withdrawn,
-		       -o.complaints_received, -o.complaints_replied_on_time, -o.complaints_closed,
-		       -o.complaints_closed_on_time
-		  FROM public.esup_stat_case_rows(OLD) o WHERE TG_OP = 'UPDATE') d
-	 GROUP BY d.dept, d.item, d.day
-	HAVING sum(d.received) <> 0 OR sum(d.accepted) <> 0 OR sum(d.decided) <> 0
-	    OR sum(d.approved) <> 0 OR sum(d.denied) <> 0 OR sum(d.on_time_committed) <> 0
-	    OR sum(d.on_time_statutory) <> 0 OR sum(d.days_used_sum) <> 0
-	    OR sum(d.suspended_days_sum) <> 0 OR sum(d.refused_intake) <> 0
-	    OR sum(d.refusals_reported) <> 0 OR sum(d.refusals_unreported) <> 0
-	    OR sum(d.withdrawn) <> 0 OR sum(d.complaints_received) <> 0
-	    OR sum(d.complaints_replied_on_time) <> 0 OR sum(d.complaints_closed) <> 0
-	    OR sum(d.complaints_closed_on_time) <> 0
-	 ORDER BY d.dept, d.item, d.day
+	SELECT (v.k).dept, (v.k).item, f.day, sum(v.sign * f.rec), sum(v.sign * f.acc),
+	       sum(v.sign * f.dec), sum(v.sign * f.app), sum(v.sign * f.den), sum(v.sign * f.otc),
+	       sum(v.sign * f.ots), sum(v.sign * f.dsum),
+	       coalesce(max(f.dsum) FILTER (WHERE v.sign > 0 AND f.dec > 0), 0),
+	       sum(v.sign * f.ssum), sum(v.sign * f.ri), sum(v.sign * f.rrep), sum(v.sign * f.runrep),
+	       sum(v.sign * f.wd), sum(v.sign * f.crec), sum(v.sign * f.crep), sum(v.sign * f.ccl),
+	       sum(v.sign * f.cclot)
+	  FROM (VALUES (1, NEW), (-1, OLD)) AS v (sign, k)
+	 CROSS JOIN LATERAL (SELECT (v.k).result IN ('approved', 'denied') AS d,
+				    (v.k).result IN ('denied', 'refused_intake') AS rf,
+				    (v.k).kind = 'approval' AND (v.k).result IS NOT NULL AS ac,
+				    (v.k).kind = 'complaint' AS cc) x
+	 CROSS JOIN LATERAL (VALUES
+		(CASE WHEN (v.k).kind IN ('approval', 'complaint')
+		      THEN ((v.k).received_at AT TIME ZONE 'Asia/Shanghai')::date END,
+		 ((v.k).kind = 'approval')::int, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, x.cc::int, 0, 0, 0),
+		(CASE WHEN (v.k).kind = 'approval'
+		      THEN ((v.k).accepted_at AT TIME ZONE 'Asia/Shanghai')::date END,
+		 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+		(CASE WHEN x.cc AND (v.k).reply_on_time
+		      THEN ((v.k).replied_at AT TIME ZONE 'Asia/Shanghai')::date END,
+		 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0),
+		(CASE WHEN x.ac THEN ((v.k).closed_at AT TIME ZONE 'Asia/Shanghai')::date END,
+		 0, 0, x.d::int, ((v.k).result = 'approved')::int, ((v.k).result = 'denied')::int,
+		 (x.d AND coalesce((v.k).on_time_committed, false))::int,
+		 (x.d AND coalesce((v.k).on_time_statutory, false))::int,
+		 CASE WHEN x.d THEN (v.k).counted_days ELSE 0 END,
+		 CASE WHEN x.d THEN (v.k).suspended_days ELSE 0 END,
+		 ((v.k).result = 'refused_intake')::int,
+		 (x.rf AND coalesce((v.k).reported, false))::int,
+		 (x.rf AND NOT coalesce((v.k).reported, false))::int,
+		 ((v.k).result = 'withdrawn')::int, 0, 0, 0, 0),
+		(CASE WHEN x.cc THEN ((v.k).closed_at AT TIME ZONE 'Asia/Shanghai')::date END,
+		 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+		 coalesce((v.k).close_on_time, false)::int))
+		AS f (day, rec, acc, dec, app, den, otc, ots, dsum, ssum, ri, rrep, runrep, wd, crec,
+		      crep, ccl, cclot)
+	 WHERE f.day IS NOT NULL
+	 GROUP BY (v.k).dept, (v.k).item, f.day
+	HAVING sum(v.sign * f.rec) <> 0 OR sum(v.sign * f.acc) <> 0 OR sum(v.sign * f.dec) <> 0
+	    OR sum(v.sign * f.app) <> 0 OR sum(v.sign * f.den) <> 0 OR sum(v.sign * f.otc) <> 0
+	    OR sum(v.sign * f.ots) <> 0 OR sum(v.sign * f.dsum) <> 0 OR sum(v.sign * f.ssum) <> 0
+	    OR sum(v.sign * f.ri) <> 0 OR sum(v.sign * f.rrep) <> 0 OR sum(v.sign * f.runrep) <> 0
+	    OR sum(v.sign * f.wd) <> 0 OR sum(v.sign * f.crec) <> 0 OR sum(v.sign * f.crep) <> 0
+	    OR sum(v.sign * f.ccl) <> 0 OR sum(v.sign * f.cclot) <> 0
+	 ORDER BY 1, 2, 3
 	ON CONFLICT (dept, item, day) DO UPDATE SET
 		received = s.received + EXCLUDED.received,
 		accepted = s.accepted + EXCLUDED.accepted,
@@ -292,14 +263,15 @@ BEGIN
 	END IF;
 
 	INSERT INTO public.stat_enterprise_day AS s (applicant, dept, day, cases, days_used_sum)
-	SELECT d.applicant, d.dept, d.day, sum(d.cases), sum(d.days_used_sum)
-	  FROM (SELECT * FROM public.esup_stat_case_enterprise(NEW)
-		UNION ALL
-		SELECT o.applicant, o.dept, o.day, -o.cases, -o.days_used_sum
-		  FROM public.esup_stat_case_enterprise(OLD) o WHERE TG_OP = 'UPDATE') d
-	 GROUP BY d.applicant, d.dept, d.day
-	HAVING sum(d.cases) <> 0 OR sum(d.days_used_sum) <> 0
-	 ORDER BY d.applicant, d.dept, d.day
+	SELECT (v.k).applicant, (v.k).dept, f.day, sum(v.sign), sum(v.sign * (v.k).counted_days)
+	  FROM (VALUES (1, NEW), (-1, OLD)) AS v (sign, k)
+	 CROSS JOIN LATERAL (SELECT CASE WHEN (v.k).kind = 'approval' AND (v.k).applicant IS NOT NULL
+				     AND (v.k).result IN ('approved', 'denied')
+				    THEN ((v.k).closed_at AT TIME ZONE 'Asia/Shanghai')::date END AS day) f
+	 WHERE f.day IS NOT NULL
+	 GROUP BY (v.k).applicant, (v.k).dept, f.day
+	HAVING sum(v.sign) <> 0 OR sum(v.sign * (v.k).counted_days) <> 0
+	 ORDER BY 1, 2, 3
 	ON CONFLICT (applicant, dept, day) DO UPDATE SET
 		cases = s.cases + EXCLUDED.cases,
 		days_used_sum = s.days_used_sum + EXCLUDED.days_used_sum;
@@ -715,7 +687,7 @@ LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $
 $$;
 
 REVOKE ALL ON FUNCTION esup_stat_fen(jsonb), esup_stat_band(bigint),
-	esup_stat_case_rows(cases), esup_stat_case_enterprise(cases), esup_stat_cases(),
+	esup_stat_cases(),
 	esup_stat_events(), esup_stat_alert_counts(text, timestamptz), esup_stat_alerts(),
 	esup_stat_alerts_flush(),
 	esup_stats_computed_case_day(), esup_stats_computed_event_day(),
