@@ -367,15 +367,6 @@ CREATE TRIGGER events_stat
 	AFTER INSERT ON events REFERENCING NEW TABLE AS new_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION esup_stat_events();
 
--- An alert's counts as its row stands: raised once, valid as esup_alerts.valid (008), and its
--- final state when revoked, dismissed or cancelled.
-CREATE FUNCTION esup_stat_alert_counts(status text, issued_at timestamptz,
-	OUT raised int, OUT valid int, OUT revoked int, OUT dismissed int, OUT cancelled int)
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-	SELECT 1, (issued_at IS NOT NULL AND status NOT IN ('revoked', 'dismissed', 'cancelled'))::int,
-	       (status = 'revoked')::int, (status = 'dismissed')::int, (status = 'cancelled')::int
-$$;
-
 -- Alerts are changed by ingest, the sweeper, supervisors and esupd's jobs, several alerts of
 -- one department in one transaction, in whatever order their cases and rules come: counting
 -- each change at once would lock the department's stat_alert_day rows in that order, and two
@@ -408,19 +399,18 @@ DECLARE
 	first boolean := NOT EXISTS (SELECT 1 FROM public.stat_alert_pending p
 				     WHERE p.xid = pg_catalog.pg_current_xact_id());
 BEGIN
+	-- An alert counts as its row stands: raised once, valid as esup_alerts.valid (008), and its
+	-- final state when revoked, dismissed or cancelled. OLD is NULL on INSERT: no row.
 	INSERT INTO public.stat_alert_pending (first, dept, rule, severity, day, raised, valid,
 		revoked, dismissed, cancelled)
-	SELECT first AND d.n = 1, d.dept, d.rule, d.severity, d.day, d.raised, d.valid, d.revoked,
-	       d.dismissed, d.cancelled
-	  FROM (SELECT 1 AS n, NEW.dept, NEW.rule, NEW.severity,
-		       (NEW.raised_at AT TIME ZONE 'Asia/Shanghai')::date AS day, c.*
-		  FROM public.esup_stat_alert_counts(NEW.status, NEW.issued_at) c
-		UNION ALL
-		SELECT 2, OLD.dept, OLD.rule, OLD.severity,
-		       (OLD.raised_at AT TIME ZONE 'Asia/Shanghai')::date, -o.raised, -o.valid,
-		       -o.revoked, -o.dismissed, -o.cancelled
-		  FROM public.esup_stat_alert_counts(OLD.status, OLD.issued_at) o
-		 WHERE TG_OP = 'UPDATE') d;
+	SELECT first AND v.sign = 1, (v.a).dept, (v.a).rule, (v.a).severity,
+	       ((v.a).raised_at AT TIME ZONE 'Asia/Shanghai')::date, v.sign,
+	       v.sign * ((v.a).issued_at IS NOT NULL
+			 AND (v.a).status NOT IN ('revoked', 'dismissed', 'cancelled'))::int,
+	       v.sign * ((v.a).status = 'revoked')::int, v.sign * ((v.a).status = 'dismissed')::int,
+	       v.sign * ((v.a).status = 'cancelled')::int
+	  FROM (VALUES (1, NEW), (-1, OLD)) AS v (sign, a)
+	 WHERE (v.a).id IS NOT NULL;
 	RETURN NULL;
 END
 $$;
@@ -688,7 +678,7 @@ $$;
 
 REVOKE ALL ON FUNCTION esup_stat_fen(jsonb), esup_stat_band(bigint),
 	esup_stat_cases(),
-	esup_stat_events(), esup_stat_alert_counts(text, timestamptz), esup_stat_alerts(),
+	esup_stat_events(), esup_stat_alerts(),
 	esup_stat_alerts_flush(),
 	esup_stats_computed_case_day(), esup_stats_computed_event_day(),
 	esup_stats_computed_penalty_day(), esup_stats_computed_alert_day(),
