@@ -10,7 +10,8 @@ the ratio is rollups/no rollups events per second, same run. At the end the roll
 rebuilt, since the runs without triggers left them behind.
 
 Knobs (environment): ESUP_BENCH_EVENTS (default 20000 per run), ESUP_BENCH_CLIENTS (4),
-ESUP_BENCH_BATCHES ("1,100"), ESUP_BENCH_ROUNDS (2: runs per mode and batch size).
+ESUP_BENCH_BATCHES ("1,100"), ESUP_BENCH_ROUNDS (2: runs per mode and batch size),
+ESUP_BENCH_TABLES ("cases,events,alerts": whose rollup triggers are switched).
 """
 
 import os
@@ -21,10 +22,13 @@ from conftest import SUPERVISION_TABLES, CALENDAR, ITEMS, SAMPLES
 ROUNDS = int(os.environ.get("ESUP_BENCH_ROUNDS", "2"))
 TRIGGERS = {"cases": ("cases_stat_insert", "cases_stat_update"), "events": ("events_stat",),
             "alerts": ("alerts_stat_insert", "alerts_stat_update")}
+TABLES = os.environ.get("ESUP_BENCH_TABLES", "cases,events,alerts").split(",")
 
 
 def rollups(db, on):
     for table, names in TRIGGERS.items():
+        if table not in TABLES and not on:
+            continue
         db.query("ALTER TABLE %s %s" % (table, ", ".join(
             "%s TRIGGER %s" % ("ENABLE ALWAYS" if on else "DISABLE", n) for n in names)))
 
