@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "alerts.h"
+#include "report.h"
 #include "verify.h"
 #include "mon_event.h"
 #include "mon_rules.h"
@@ -58,6 +59,7 @@ static void usage(FILE *out)
 		"       esupctl rules\n"
 		"       esupctl alerts COMMAND ...   (esupctl alerts --help)\n"
 		"       esupctl verify [--dept DEPT] [--conninfo STR]   (esupctl verify --help)\n"
+		"       esupctl report --month YYYY-MM [--region CODE] [--out DIR] [--conninfo STR]\n"
 		"\n"
 		"eval reads NDJSON events on stdin, evaluates each (dept, case), and each event\n"
 		"without a case on its own, as of TIME (RFC 3339, default: now) against\n"
@@ -770,6 +772,8 @@ int main(int argc, char **argv)
 		return alerts_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "verify") == 0)
 		return verify_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "report") == 0)
+		return report_main(argc - 1, argv + 1);
 	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		usage(stdout);
 		return 0;

@@ -88,6 +88,7 @@ static const struct option options[] = {
 	{ "escalation", "resolve_days_yellow", OPT_UINT, O(resolve_days[MON_SEVERITY_YELLOW]), "5", 0, 1000, false },
 	{ "escalation", "resolve_days_red", OPT_UINT, O(resolve_days[MON_SEVERITY_RED]), "3", 0, 1000, false },
 	{ "escalation", "work_hours", OPT_WORK_HOURS, O(work_start_s), "09:00-17:00", 0, 0, false },
+	{ "statistics", "interval_s", OPT_UINT, O(stat_interval_s), "3600", 1, 604800, false },
 	{ "scores", "on_time", OPT_CENTS, O(score_on_time), "60", 0, 100000, false },
 	{ "scores", "satisfaction", OPT_CENTS, O(score_satisfaction), "20", 0, 100000, false },
 	{ "scores", "complaints", OPT_CENTS, O(score_complaints), "20", 0, 100000, false },

@@ -94,6 +94,8 @@ struct config {
 	unsigned ack_hours[3];    /* working hours after issued_at to acknowledge */
 	unsigned resolve_days[3]; /* working days after issued_at to resolve */
 	int work_start_s, work_end_s;   /* a working day's working hours, seconds after midnight */
+	/* [statistics]: the statistical rules' job (stat_rules.c) runs at start and this often */
+	unsigned stat_interval_s;
 	/* [rules]: libmonitor parameters by name, and the rule codes switched off */
 	struct config_rule_param {
 		char *name;

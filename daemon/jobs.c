@@ -16,6 +16,7 @@
 #include "mon_rules.h"
 #include "mon_value.h"
 #include "refdata.h"
+#include "stat_rules.h"
 #include "scores.h"
 
 /* Silence lift: suppressed alerts that no silence covers any more (and whose rule is not off)
@@ -150,6 +151,7 @@ static const struct job_entry job_table[] = {
 	{ "escalation", 0, 9, escalation_create, escalation_destroy, escalation_changed, escalation_run },
 	{ "silence-lift", 0, 8, NULL, NULL, NULL, silences_run },
 	{ "chain-daily", 0, 12, NULL, NULL, NULL, chain_run },
+	{ "stat-rules", 0, 17, stat_rules_create, stat_rules_destroy, stat_rules_changed, stat_rules_run },
 	{ "stat-settings", 0, 14, stat_settings_create, stat_settings_destroy, stat_settings_changed,
 	  stat_settings_run },
 	{ "score-weights", 0, 16, scores_create, scores_destroy, scores_changed, scores_run },

@@ -61,6 +61,11 @@ static const struct rule_def rules[RULE__COUNT] = {
 	[RULE_TRD_BID_PERIOD] = { "TRD-BID-PERIOD", MON_SEVERITY_YELLOW },
 	[RULE_TRD_EARLY_OPENING] = { "TRD-EARLY-OPENING", MON_SEVERITY_RED },
 	[RULE_TRD_PUBLICITY_SHORT] = { "TRD-PUBLICITY-SHORT", MON_SEVERITY_YELLOW },
+	[RULE_STA_ONTIME_LOW] = { "STA-ONTIME-LOW", MON_SEVERITY_YELLOW },
+	[RULE_STA_ALERTS_SPIKE] = { "STA-ALERTS-SPIKE", MON_SEVERITY_NOTICE },
+	[RULE_STA_FEES_SPIKE] = { "STA-FEES-SPIKE", MON_SEVERITY_YELLOW },
+	[RULE_STA_DEALING_DAYS] = { "STA-DEALING-DAYS", MON_SEVERITY_YELLOW },
+	[RULE_STA_LATE_REPORTING] = { "STA-LATE-REPORTING", MON_SEVERITY_NOTICE },
 };
 
 _Static_assert(sizeof("APR-ORDER-STEP-AFTER-DECISION") <= MON_RULE_MAX,
@@ -91,6 +96,16 @@ static const struct param_def params[PARAM__COUNT] = {
 	[PARAM_RECTIFY_DAYS] = { "rectify_days", 15, 1, 3650 },
 	[PARAM_BID_MIN_DAYS] = { "bid_min_days", 20, 1, 3650 },
 	[PARAM_PUBLICITY_MIN_DAYS] = { "publicity_min_days", 3, 1, 3650 },
+	/* The statistical rules (stats.c); rates and factors in whole percent. */
+	[PARAM_STAT_WINDOW_DAYS] = { "stat_window_days", 30, 1, 366 },
+	[PARAM_STAT_MIN_CASES] = { "stat_min_cases", 10, 1, 1000000 },
+	[PARAM_ONTIME_TARGET_PCT] = { "ontime_target_pct", 90, 1, 100 },
+	[PARAM_BASELINE_WINDOWS] = { "baseline_windows", 3, 1, 12 },
+	[PARAM_SPIKE_FACTOR_PCT] = { "spike_factor_pct", 200, 100, 10000 },
+	[PARAM_SPIKE_MIN] = { "spike_min", 5, 1, 1000000 },
+	[PARAM_DEALING_DAYS_TARGET] = { "dealing_days_target", 10, 1, 3650 },
+	[PARAM_DEALING_WINDOW_DAYS] = { "dealing_window_days", 365, 1, 3660 },
+	[PARAM_LATE_RATE_MAX_PCT] = { "late_rate_max_pct", 5, 0, 100 },
 };
 
 size_t mon_rule_count(void)
