@@ -7,6 +7,7 @@ the module; seeded randomness (ROLLUP_SEED overrides the seed)."""
 import os
 import random
 import signal
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -251,6 +252,40 @@ def test_clock_updates_write_nothing(shared):
         after = db.query("SELECT xmin::text, * FROM stat_case_day WHERE dept = %s ORDER BY item, day",
                          (CASE_DEPT,))
     assert after == before
+    assert check(db) == []
+
+
+def test_alert_counts_in_opposite_orders_do_not_deadlock(shared):
+    """Two transactions raise alerts of one department under two keys in opposite orders,
+    interleaved: counted at once they would each hold one counter row and wait for the other's
+    (a deadlock); noted and counted at COMMIT in key order, both commit."""
+    db = shared.db
+    sql = ("WITH a AS (INSERT INTO alerts (rule, severity, dept, dedup_key, message, since,"
+           " raised_at, status, issued_at) VALUES (%s, %s, 'LY-ZRZYJ', %s, 'test', %s, %s, 'open', %s)"
+           " RETURNING id, raised_at)"
+           " INSERT INTO alert_actions (alert_id, action, actor, actor_role, at, to_state)"
+           " SELECT id, 'raise', 'test', 'system', raised_at, 'open' FROM a")
+    t = DAY0 + timedelta(days=20)
+    keys = [("APR-DEADLINE-NOTICE", "notice"), ("APR-DEADLINE-YELLOW", "yellow")]
+    with owner(db) as c1, owner(db) as c2:
+        # Counted at once, c1's second insert would wait on c2's first: fail, do not hang.
+        c1.execute("SET lock_timeout = '5s'")
+        c2.execute("SET lock_timeout = '5s'")
+        c1.execute("BEGIN")
+        c2.execute("BEGIN")
+        c1.execute(sql, (*keys[0], "dl-1a", t, t, t))
+        c2.execute(sql, (*keys[1], "dl-2b", t, t, t))
+        c1.execute(sql, (*keys[1], "dl-1b", t, t, t))
+        c2.execute(sql, (*keys[0], "dl-2a", t, t, t))
+        done = []
+        worker = threading.Thread(target=lambda: (c2.execute("COMMIT"), done.append(2)))
+        c1.execute("COMMIT")
+        worker.start()
+        worker.join(30)
+        assert done == [2]
+    assert db.query("SELECT rule, raised, valid FROM stat_alert_day WHERE dept = 'LY-ZRZYJ'"
+                    " AND day = %s ORDER BY rule", (t.date(),)) == \
+        [("APR-DEADLINE-NOTICE", 2, 2), ("APR-DEADLINE-YELLOW", 2, 2)]
     assert check(db) == []
 
 
