@@ -276,10 +276,11 @@ cards_put(FILE *out, const struct report *r)
 static void
 ranking_put(FILE *out, const struct report *r)
 {
-	char caption[256];
+	char caption[320];
 
 	snprintf(caption, sizeof(caption), "得分由 esup_scores('%s') 按配置的权重计算，"
-		"可在数据库中复核；末位部门标红", r->month);
+		"可在数据库中复核；末位部门标红；本期无可评数据的部门列于最后，不参与排名（—）",
+		r->month);
 	fputs("<section class=\"long\">\n<h2>四、绩效评估排名</h2>\n", out);
 	table_put(out, &r->t[T_RANKING], caption);
 	fputs("</section>\n", out);

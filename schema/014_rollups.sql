@@ -133,7 +133,9 @@ CREATE POLICY person ON stat_enterprise_day FOR SELECT TO esup_supervisor, esup_
 -- Each statement applies its deltas in key order (ORDER BY in the upsert), so that two
 -- transactions updating the same counters queue instead of deadlocking within a statement.
 -- Every key leads with the department: ingest transactions of one department already run one
--- after the other (the chain head, 012), and those of two departments share no counter row.
+-- after the other (the chain head, 012), and those of two departments share no counter row;
+-- the sweeper changes no case fact that counts. Alerts, which ingest, the sweeper and
+-- supervisors all change, are counted once per transaction, at COMMIT (stat_alert_pending).
 -- Row triggers name every relation with its schema instead of SET search_path (which costs
 -- about 40 us a call, 012); pg_catalog is searched first all the same.
 
@@ -161,57 +163,6 @@ LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, public, pg_temp 
 		'')
 $$;
 
--- One case's contribution to stat_case_day: a row per day one of its facts fell on (received,
--- accepted, replied, closed), with the counters that fact adds; days_used_max is the case's
--- counted_days when it was decided that day (a candidate for the maximum, not a sum).
-CREATE FUNCTION esup_stat_case_rows(k public.cases)
-RETURNS SETOF public.stat_case_day
-LANGUAGE sql IMMUTABLE AS $$
-	SELECT k.dept, k.item, r.day, r.rec, r.acc, r.dec, r.app, r.den, r.otc, r.ots, r.dsum,
-	       r.dsum, r.ssum, r.ri, r.rrep, r.runrep, r.wd, r.crec, r.crep, r.ccl, r.cclot
-	  FROM (SELECT (k.received_at AT TIME ZONE 'Asia/Shanghai')::date AS day,
-		       (k.kind = 'approval')::int AS rec, 0 AS acc, 0 AS dec, 0 AS app, 0 AS den,
-		       0 AS otc, 0 AS ots, 0 AS dsum, 0 AS ssum, 0 AS ri, 0 AS rrep, 0 AS runrep,
-		       0 AS wd, (k.kind = 'complaint')::int AS crec, 0 AS crep, 0 AS ccl, 0 AS cclot
-		 WHERE k.received_at IS NOT NULL AND k.kind IN ('approval', 'complaint')
-		UNION ALL
-		SELECT (k.accepted_at AT TIME ZONE 'Asia/Shanghai')::date, 0, 1, 0, 0, 0, 0, 0, 0, 0,
-		       0, 0, 0, 0, 0, 0, 0, 0
-		 WHERE k.accepted_at IS NOT NULL AND k.kind = 'approval'
-		UNION ALL
-		SELECT (k.replied_at AT TIME ZONE 'Asia/Shanghai')::date, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-		       0, 0, 0, 0, 0, 1, 0, 0
-		 WHERE k.replied_at IS NOT NULL AND k.kind = 'complaint' AND k.reply_on_time
-		UNION ALL
-		SELECT (k.closed_at AT TIME ZONE 'Asia/Shanghai')::date, 0, 0,
-		       d::int, (k.result = 'approved')::int, (k.result = 'denied')::int,
-		       (d AND coalesce(k.on_time_committed, false))::int,
-		       (d AND coalesce(k.on_time_statutory, false))::int,
-		       CASE WHEN d THEN k.counted_days ELSE 0 END,
-		       CASE WHEN d THEN k.suspended_days ELSE 0 END,
-		       (k.result = 'refused_intake')::int,
-		       (rf AND coalesce(k.reported, false))::int,
-		       (rf AND NOT coalesce(k.reported, false))::int,
-		       (k.result = 'withdrawn')::int, 0, 0, 0, 0
-		  FROM (SELECT k.result IN ('approved', 'denied') AS d,
-			       k.result IN ('denied', 'refused_intake') AS rf) x
-		 WHERE k.closed_at IS NOT NULL AND k.kind = 'approval' AND k.result IS NOT NULL
-		UNION ALL
-		SELECT (k.closed_at AT TIME ZONE 'Asia/Shanghai')::date, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-		       0, 0, 0, 0, 0, 0, 1, coalesce(k.close_on_time, false)::int
-		 WHERE k.closed_at IS NOT NULL AND k.kind = 'complaint') r
-$$;
-
--- The same case's contribution to stat_enterprise_day: its applicant's decided case.
-CREATE FUNCTION esup_stat_case_enterprise(k public.cases)
-RETURNS TABLE (applicant text, dept text, day date, cases bigint, days_used_sum bigint)
-LANGUAGE sql IMMUTABLE AS $$
-	SELECT k.applicant, k.dept, (k.closed_at AT TIME ZONE 'Asia/Shanghai')::date, 1,
-	       k.counted_days
-	 WHERE k.kind = 'approval' AND k.applicant IS NOT NULL AND k.closed_at IS NOT NULL
-	   AND k.result IN ('approved', 'denied')
-$$;
-
 -- After a case row is written: the difference between its old and new contributions. The
 -- WHEN clauses of the triggers below keep the sweeper's clock updates of open cases (and the
 -- skeleton rows ingest locks) from calling it at all; here a change that adds nothing (a
@@ -223,33 +174,55 @@ LANGUAGE plpgsql SECURITY DEFINER AS $$
 DECLARE
 	old_day date;
 BEGIN
+	-- One cached plan: the two versions as rows (OLD is NULL on INSERT, and then adds no row),
+	-- each fact a row whose day is NULL when the fact does not apply.
 	INSERT INTO public.stat_case_day AS s
-	SELECT d.dept, d.item, d.day, sum(d.received), sum(d.accepted), sum(d.decided),
-	       sum(d.approved), sum(d.denied), sum(d.on_time_committed), sum(d.on_time_statutory),
-	       sum(d.days_used_sum), coalesce(max(d.days_used_max) FILTER (WHERE d.sign > 0
-	       AND d.decided > 0), 0), sum(d.suspended_days_sum), sum(d.refused_intake),
-	       sum(d.refusals_reported), sum(d.refusals_unreported), sum(d.withdrawn),
-	       sum(d.complaints_received), sum(d.complaints_replied_on_time),
-	       sum(d.complaints_closed), sum(d.complaints_closed_on_time)
-	  FROM (SELECT 1 AS sign, n.* FROM public.esup_stat_case_rows(NEW) n
-		UNION ALL
-		SELECT -1, o.dept, o.item, o.day, -o.received, -o.accepted, -o.decided, -o.approved,
-		       -o.denied, -o.on_time_committed, -o.on_time_statutory, -o.days_used_sum,
-		       o.days_used_max, -o.suspended_days_sum, -o.refused_intake,
-		       -o.refusals_reported, -o.refusals_unreported, -o.withdrawn,
-		       -o.complaints_received, -o.complaints_replied_on_time, -o.complaints_closed,
-		       -o.complaints_closed_on_time
-		  FROM public.esup_stat_case_rows(OLD) o WHERE TG_OP = 'UPDATE') d
-	 GROUP BY d.dept, d.item, d.day
-	HAVING sum(d.received) <> 0 OR sum(d.accepted) <> 0 OR sum(d.decided) <> 0
-	    OR sum(d.approved) <> 0 OR sum(d.denied) <> 0 OR sum(d.on_time_committed) <> 0
-	    OR sum(d.on_time_statutory) <> 0 OR sum(d.days_used_sum) <> 0
-	    OR sum(d.suspended_days_sum) <> 0 OR sum(d.refused_intake) <> 0
-	    OR sum(d.refusals_reported) <> 0 OR sum(d.refusals_unreported) <> 0
-	    OR sum(d.withdrawn) <> 0 OR sum(d.complaints_received) <> 0
-	    OR sum(d.complaints_replied_on_time) <> 0 OR sum(d.complaints_closed) <> 0
-	    OR sum(d.complaints_closed_on_time) <> 0
-	 ORDER BY d.dept, d.item, d.day
+	SELECT (v.k).dept, (v.k).item, f.day, sum(v.sign * f.rec), sum(v.sign * f.acc),
+	       sum(v.sign * f.dec), sum(v.sign * f.app), sum(v.sign * f.den), sum(v.sign * f.otc),
+	       sum(v.sign * f.ots), sum(v.sign * f.dsum),
+	       coalesce(max(f.dsum) FILTER (WHERE v.sign > 0 AND f.dec > 0), 0),
+	       sum(v.sign * f.ssum), sum(v.sign * f.ri), sum(v.sign * f.rrep), sum(v.sign * f.runrep),
+	       sum(v.sign * f.wd), sum(v.sign * f.crec), sum(v.sign * f.crep), sum(v.sign * f.ccl),
+	       sum(v.sign * f.cclot)
+	  FROM (VALUES (1, NEW), (-1, OLD)) AS v (sign, k)
+	 CROSS JOIN LATERAL (SELECT (v.k).result IN ('approved', 'denied') AS d,
+				    (v.k).result IN ('denied', 'refused_intake') AS rf,
+				    (v.k).kind = 'approval' AND (v.k).result IS NOT NULL AS ac,
+				    (v.k).kind = 'complaint' AS cc) x
+	 CROSS JOIN LATERAL (VALUES
+		(CASE WHEN (v.k).kind IN ('approval', 'complaint')
+		      THEN ((v.k).received_at AT TIME ZONE 'Asia/Shanghai')::date END,
+		 ((v.k).kind = 'approval')::int, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, x.cc::int, 0, 0, 0),
+		(CASE WHEN (v.k).kind = 'approval'
+		      THEN ((v.k).accepted_at AT TIME ZONE 'Asia/Shanghai')::date END,
+		 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+		(CASE WHEN x.cc AND (v.k).reply_on_time
+		      THEN ((v.k).replied_at AT TIME ZONE 'Asia/Shanghai')::date END,
+		 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0),
+		(CASE WHEN x.ac THEN ((v.k).closed_at AT TIME ZONE 'Asia/Shanghai')::date END,
+		 0, 0, x.d::int, ((v.k).result = 'approved')::int, ((v.k).result = 'denied')::int,
+		 (x.d AND coalesce((v.k).on_time_committed, false))::int,
+		 (x.d AND coalesce((v.k).on_time_statutory, false))::int,
+		 CASE WHEN x.d THEN (v.k).counted_days ELSE 0 END,
+		 CASE WHEN x.d THEN (v.k).suspended_days ELSE 0 END,
+		 ((v.k).result = 'refused_intake')::int,
+		 (x.rf AND coalesce((v.k).reported, false))::int,
+		 (x.rf AND NOT coalesce((v.k).reported, false))::int,
+		 ((v.k).result = 'withdrawn')::int, 0, 0, 0, 0),
+		(CASE WHEN x.cc THEN ((v.k).closed_at AT TIME ZONE 'Asia/Shanghai')::date END,
+		 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+		 coalesce((v.k).close_on_time, false)::int))
+		AS f (day, rec, acc, dec, app, den, otc, ots, dsum, ssum, ri, rrep, runrep, wd, crec,
+		      crep, ccl, cclot)
+	 WHERE f.day IS NOT NULL
+	 GROUP BY (v.k).dept, (v.k).item, f.day
+	HAVING sum(v.sign * f.rec) <> 0 OR sum(v.sign * f.acc) <> 0 OR sum(v.sign * f.dec) <> 0
+	    OR sum(v.sign * f.app) <> 0 OR sum(v.sign * f.den) <> 0 OR sum(v.sign * f.otc) <> 0
+	    OR sum(v.sign * f.ots) <> 0 OR sum(v.sign * f.dsum) <> 0 OR sum(v.sign * f.ssum) <> 0
+	    OR sum(v.sign * f.ri) <> 0 OR sum(v.sign * f.rrep) <> 0 OR sum(v.sign * f.runrep) <> 0
+	    OR sum(v.sign * f.wd) <> 0 OR sum(v.sign * f.crec) <> 0 OR sum(v.sign * f.crep) <> 0
+	    OR sum(v.sign * f.ccl) <> 0 OR sum(v.sign * f.cclot) <> 0
+	 ORDER BY 1, 2, 3
 	ON CONFLICT (dept, item, day) DO UPDATE SET
 		received = s.received + EXCLUDED.received,
 		accepted = s.accepted + EXCLUDED.accepted,
@@ -276,8 +249,8 @@ BEGIN
 	   AND OLD.closed_at IS NOT NULL
 	   AND ((OLD.dept, OLD.item, (OLD.closed_at AT TIME ZONE 'Asia/Shanghai')::date)
 		IS DISTINCT FROM (NEW.dept, NEW.item, (NEW.closed_at AT TIME ZONE 'Asia/Shanghai')::date)
-		OR NEW.kind <> 'approval' OR NEW.result IS DISTINCT FROM OLD.result
-		   AND NEW.result NOT IN ('approved', 'denied')
+		OR NEW.kind <> 'approval' OR NEW.result IS NULL
+		OR NEW.result NOT IN ('approved', 'denied')
 		OR NEW.counted_days < OLD.counted_days) THEN
 		old_day := (OLD.closed_at AT TIME ZONE 'Asia/Shanghai')::date;
 		UPDATE public.stat_case_day s SET days_used_max = coalesce((SELECT max(k.counted_days)
@@ -290,14 +263,15 @@ BEGIN
 	END IF;
 
 	INSERT INTO public.stat_enterprise_day AS s (applicant, dept, day, cases, days_used_sum)
-	SELECT d.applicant, d.dept, d.day, sum(d.cases), sum(d.days_used_sum)
-	  FROM (SELECT * FROM public.esup_stat_case_enterprise(NEW)
-		UNION ALL
-		SELECT o.applicant, o.dept, o.day, -o.cases, -o.days_used_sum
-		  FROM public.esup_stat_case_enterprise(OLD) o WHERE TG_OP = 'UPDATE') d
-	 GROUP BY d.applicant, d.dept, d.day
-	HAVING sum(d.cases) <> 0 OR sum(d.days_used_sum) <> 0
-	 ORDER BY d.applicant, d.dept, d.day
+	SELECT (v.k).applicant, (v.k).dept, f.day, sum(v.sign), sum(v.sign * (v.k).counted_days)
+	  FROM (VALUES (1, NEW), (-1, OLD)) AS v (sign, k)
+	 CROSS JOIN LATERAL (SELECT CASE WHEN (v.k).kind = 'approval' AND (v.k).applicant IS NOT NULL
+				     AND (v.k).result IN ('approved', 'denied')
+				    THEN ((v.k).closed_at AT TIME ZONE 'Asia/Shanghai')::date END AS day) f
+	 WHERE f.day IS NOT NULL
+	 GROUP BY (v.k).applicant, (v.k).dept, f.day
+	HAVING sum(v.sign) <> 0 OR sum(v.sign * (v.k).counted_days) <> 0
+	 ORDER BY 1, 2, 3
 	ON CONFLICT (applicant, dept, day) DO UPDATE SET
 		cases = s.cases + EXCLUDED.cases,
 		days_used_sum = s.days_used_sum + EXCLUDED.days_used_sum;
@@ -393,33 +367,63 @@ CREATE TRIGGER events_stat
 	AFTER INSERT ON events REFERENCING NEW TABLE AS new_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION esup_stat_events();
 
--- An alert's counts as its row stands: raised once, valid as esup_alerts.valid (008), and its
--- final state when revoked, dismissed or cancelled.
-CREATE FUNCTION esup_stat_alert_counts(status text, issued_at timestamptz,
-	OUT raised int, OUT valid int, OUT revoked int, OUT dismissed int, OUT cancelled int)
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-	SELECT 1, (issued_at IS NOT NULL AND status NOT IN ('revoked', 'dismissed', 'cancelled'))::int,
-	       (status = 'revoked')::int, (status = 'dismissed')::int, (status = 'cancelled')::int
-$$;
+-- Alerts are changed by ingest, the sweeper, supervisors and esupd's jobs, several alerts of
+-- one department in one transaction, in whatever order their cases and rules come: counting
+-- each change at once would lock the department's stat_alert_day rows in that order, and two
+-- such transactions could deadlock. So a change only notes its difference in
+-- stat_alert_pending (unlogged: it never outlives its transaction); the first note of a
+-- transaction queues a deferred trigger, which at COMMIT moves the transaction's notes into
+-- stat_alert_day in key order, so that writers queue in one order and never deadlock on it.
+CREATE UNLOGGED TABLE stat_alert_pending (
+	xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+	first boolean NOT NULL,
+	dept text NOT NULL,
+	rule text NOT NULL,
+	severity text NOT NULL,
+	day date NOT NULL,
+	raised int NOT NULL,
+	valid int NOT NULL,
+	revoked int NOT NULL,
+	dismissed int NOT NULL,
+	cancelled int NOT NULL
+);
+CREATE INDEX stat_alert_pending_xid ON stat_alert_pending (xid);
+REVOKE ALL ON stat_alert_pending FROM PUBLIC;
 
 -- After an alert is raised or changes state: the difference, under the key of the day it was
--- raised. The WHEN clause leaves out changes that move no count (acknowledge, appeal,
--- escalate, resolve, supersede of an issued card).
+-- raised, noted for the COMMIT. The WHEN clause leaves out changes that move no count
+-- (acknowledge, appeal, escalate, resolve, supersede of an issued card).
 CREATE FUNCTION esup_stat_alerts() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+	first boolean := NOT EXISTS (SELECT 1 FROM public.stat_alert_pending p
+				     WHERE p.xid = pg_catalog.pg_current_xact_id());
 BEGIN
-	INSERT INTO public.stat_alert_day AS s
+	-- An alert counts as its row stands: raised once, valid as esup_alerts.valid (008), and its
+	-- final state when revoked, dismissed or cancelled. OLD is NULL on INSERT: no row.
+	INSERT INTO public.stat_alert_pending (first, dept, rule, severity, day, raised, valid,
+		revoked, dismissed, cancelled)
+	SELECT first AND v.sign = 1, (v.a).dept, (v.a).rule, (v.a).severity,
+	       ((v.a).raised_at AT TIME ZONE 'Asia/Shanghai')::date, v.sign,
+	       v.sign * ((v.a).issued_at IS NOT NULL
+			 AND (v.a).status NOT IN ('revoked', 'dismissed', 'cancelled'))::int,
+	       v.sign * ((v.a).status = 'revoked')::int, v.sign * ((v.a).status = 'dismissed')::int,
+	       v.sign * ((v.a).status = 'cancelled')::int
+	  FROM (VALUES (1, NEW), (-1, OLD)) AS v (sign, a)
+	 WHERE (v.a).id IS NOT NULL;
+	RETURN NULL;
+END
+$$;
+
+-- At COMMIT (deferred), once per transaction that noted alert changes.
+CREATE FUNCTION esup_stat_alerts_flush() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+BEGIN
+	WITH d AS (DELETE FROM stat_alert_pending p WHERE p.xid = pg_current_xact_id() RETURNING p.*)
+	INSERT INTO stat_alert_day AS s
 	SELECT d.dept, d.rule, d.severity, d.day, sum(d.raised), sum(d.valid), sum(d.revoked),
 	       sum(d.dismissed), sum(d.cancelled)
-	  FROM (SELECT NEW.dept, NEW.rule, NEW.severity,
-		       (NEW.raised_at AT TIME ZONE 'Asia/Shanghai')::date AS day, n.*
-		  FROM public.esup_stat_alert_counts(NEW.status, NEW.issued_at) n
-		UNION ALL
-		SELECT OLD.dept, OLD.rule, OLD.severity,
-		       (OLD.raised_at AT TIME ZONE 'Asia/Shanghai')::date, -o.raised, -o.valid,
-		       -o.revoked, -o.dismissed, -o.cancelled
-		  FROM public.esup_stat_alert_counts(OLD.status, OLD.issued_at) o
-		 WHERE TG_OP = 'UPDATE') d
+	  FROM d
 	 GROUP BY d.dept, d.rule, d.severity, d.day
 	HAVING sum(d.raised) <> 0 OR sum(d.valid) <> 0 OR sum(d.revoked) <> 0
 	    OR sum(d.dismissed) <> 0 OR sum(d.cancelled) <> 0
@@ -433,6 +437,11 @@ BEGIN
 	RETURN NULL;
 END
 $$;
+
+CREATE CONSTRAINT TRIGGER stat_alert_pending_flush
+	AFTER INSERT ON stat_alert_pending DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW WHEN (NEW.first) EXECUTE FUNCTION esup_stat_alerts_flush();
+ALTER TABLE stat_alert_pending ENABLE ALWAYS TRIGGER stat_alert_pending_flush;
 
 CREATE TRIGGER alerts_stat_insert
 	AFTER INSERT ON alerts FOR EACH ROW EXECUTE FUNCTION esup_stat_alerts();
@@ -668,8 +677,9 @@ LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $
 $$;
 
 REVOKE ALL ON FUNCTION esup_stat_fen(jsonb), esup_stat_band(bigint),
-	esup_stat_case_rows(cases), esup_stat_case_enterprise(cases), esup_stat_cases(),
-	esup_stat_events(), esup_stat_alert_counts(text, timestamptz), esup_stat_alerts(),
+	esup_stat_cases(),
+	esup_stat_events(), esup_stat_alerts(),
+	esup_stat_alerts_flush(),
 	esup_stats_computed_case_day(), esup_stats_computed_event_day(),
 	esup_stats_computed_penalty_day(), esup_stats_computed_alert_day(),
 	esup_stats_computed_enterprise_day(), esup_stats_rebuild(),

@@ -11,16 +11,19 @@
 --   complaint_rate     complaints closed on time / complaints closed (stat_case_day, by the
 --                      day closed)
 --   red, yellow, notice  valid cards raised in the period (stat_alert_day: not revoked,
---                      dismissed or cancelled), by severity
+--                      dismissed or cancelled), by severity; the statistical rules' findings
+--                      (STA-*) are left out: they judge the same rates the score weighs
 --
 --   score = 100 × Σ w_c·rate_c / Σ w_c  −  w_red·red − w_yellow·yellow − w_notice·notice,
 --           clamped to [0, 100] and rounded to two decimals
 --
 -- where the sums run over the rates the department has data for (a rate without data, e.g. no
 -- case decided, is NULL and leaves the weighted mean with its weight); with no rate at all the
--- mean counts as 1 (100 points), so such a department loses only what its cards cost.
--- Ranked by score (highest first), ties by department code; the bottom_count lowest are
--- flagged bottom (末位), none when no more departments than that are ranked.
+-- mean counts as 1 (100 points), so such a department loses only what its cards cost. A
+-- department with nothing to judge in the period (no rate and no card) is listed without a
+-- score or rank (无数据, 不参与排名), last.
+-- Ranked by score (highest first), ties by department code; the bottom_count lowest ranked
+-- are flagged bottom (末位), none when no more departments than that are ranked.
 --
 -- The weights come from score_weights, in versions: the version in effect on the period's
 -- first day applies (for each component, its row with the latest valid_from on or before that
@@ -148,7 +151,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
 		       sum(s.valid) FILTER (WHERE s.severity = 'yellow') AS yellow,
 		       sum(s.valid) FILTER (WHERE s.severity = 'notice') AS notice
 		  FROM stat_alert_day s, p, seen
-		 WHERE date_trunc('month', s.day::timestamp)::date >= p.first
+		 WHERE s.rule NOT LIKE 'STA-%'
+		   AND date_trunc('month', s.day::timestamp)::date >= p.first
 		   AND date_trunc('month', s.day::timestamp)::date < p.after AND s.dept = ANY (seen.depts)
 		 GROUP BY s.dept
 	), r AS (
@@ -162,7 +166,9 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
 		  LEFT JOIN c ON c.dept = d.code LEFT JOIN e ON e.dept = d.code
 		  LEFT JOIN a ON a.dept = d.code
 	), s AS (
-		SELECT r.*, round(greatest(0, least(100,
+		SELECT r.*, CASE WHEN r.on_time_rate IS NULL AND r.satisfaction_rate IS NULL
+				AND r.complaint_rate IS NULL AND r.red + r.yellow + r.notice = 0 THEN NULL
+			ELSE round(greatest(0, least(100,
 			100 * coalesce((w.on_time * coalesce(r.on_time_rate, 0)
 					+ w.satisfaction * coalesce(r.satisfaction_rate, 0)
 					+ w.complaints * coalesce(r.complaint_rate, 0))
@@ -170,18 +176,20 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
 					+ CASE WHEN r.satisfaction_rate IS NULL THEN 0 ELSE w.satisfaction END
 					+ CASE WHEN r.complaint_rate IS NULL THEN 0 ELSE w.complaints END, 0), 1)
 			- w.red * r.red - w.yellow * r.yellow - w.notice * r.notice)), 2)::numeric(6,2)
-			AS score
+			END AS score
 		  FROM r, w
 	), k AS (
-		SELECT s.*, row_number() OVER (ORDER BY s.score DESC, s.code)::int AS rank,
-		       count(*) OVER () AS ranked
+		SELECT s.*, CASE WHEN s.score IS NOT NULL THEN row_number() OVER (
+				PARTITION BY s.score IS NULL ORDER BY s.score DESC, s.code)::int END AS rank,
+		       count(s.score) OVER () AS ranked
 		  FROM s
 	)
 	SELECT k.code, k.name, k.region, p.label, k.decided, round(k.on_time_rate, 4), k.red,
 	       k.yellow, k.notice, round(k.satisfaction_rate, 4), round(k.complaint_rate, 4),
-	       k.score, k.rank, k.ranked > w.bottom_count AND k.rank > k.ranked - w.bottom_count
+	       k.score, k.rank,
+	       coalesce(k.ranked > w.bottom_count AND k.rank > k.ranked - w.bottom_count, false)
 	  FROM k, p, w
-	 ORDER BY k.rank
+	 ORDER BY k.rank NULLS LAST, k.code
 $$;
 COMMENT ON FUNCTION esup_scores(text) IS '绩效评估 scores and ranking of the departments the caller may see for a period: ''2026-03'' (month), ''2026-Q1'' (quarter) or ''2026'' (year); formula in docs/auditing.md';
 

@@ -70,6 +70,9 @@ ROWS = [
     ("stat_case_day", dict(dept=F, item="SCJG-001", day="2026-03-12"), dict(decided=2, on_time_committed=1)),
     ("stat_alert_day", dict(dept=F, rule="APR-DEADLINE-RED", severity="red", day="2026-03-13"),
      dict(raised=12, valid=12)),
+    # A statistical finding judges the rates the score already weighs: it costs nothing.
+    ("stat_alert_day", dict(dept=A, rule="STA-ONTIME-LOW", severity="yellow", day="2026-03-20"),
+     dict(raised=1, valid=1)),
 ]
 
 # By hand, default weights (on_time 60, satisfaction 20, complaints 20; 5, 2 and 0.5 points off
@@ -80,27 +83,27 @@ ROWS = [
 #   B:       100 × 60×1 / 60 (no evaluation, no complaint: left out) = 100, less 2   = 98.00
 #   C:       100 × (60×2/3 + 20×1/3) / 80 = 58.333…                                 = 58.33
 #   D:       as B                                                                   = 98.00
-#   E:       no rate at all: 100, no card                                           = 100.00
+#   E:       no rate at all and no card: nothing to judge, listed last without score or rank
 #   F:       100 × 0.5 = 50, less 12×5 = -10, clamped                               = 0.00
 # columns: dept, decided, on_time_rate, red, yellow, notice, satisfaction_rate, complaint_rate,
 # score, rank, bottom
 MARCH = [
-    (E, 0, None, 0, 0, 0, None, None, "100.00", 1, False),
-    (B, 4, "1.0000", 0, 1, 0, None, None, "98.00", 2, False),
-    (D, 5, "1.0000", 0, 1, 0, None, None, "98.00", 3, False),
-    (A, 10, "0.9000", 1, 2, 1, "0.9000", "0.7500", "77.50", 4, False),
-    (C, 3, "0.6667", 0, 0, 0, "0.3333", None, "58.33", 5, False),
-    (F, 2, "0.5000", 12, 0, 0, None, None, "0.00", 6, True),
+    (B, 4, "1.0000", 0, 1, 0, None, None, "98.00", 1, False),
+    (D, 5, "1.0000", 0, 1, 0, None, None, "98.00", 2, False),
+    (A, 10, "0.9000", 1, 2, 1, "0.9000", "0.7500", "77.50", 3, False),
+    (C, 3, "0.6667", 0, 0, 0, "0.3333", None, "58.33", 4, False),
+    (F, 2, "0.5000", 12, 0, 0, None, None, "0.00", 5, True),
+    (E, 0, None, 0, 0, 0, None, None, None, None, False),
 ]
-Q1 = [r if r[0] != A else (A, 10, "0.9000", 2, 2, 1, "0.9000", "0.7500", "72.50", 4, False)
+Q1 = [r if r[0] != A else (A, 10, "0.9000", 2, 2, 1, "0.9000", "0.7500", "72.50", 3, False)
       for r in MARCH]
 YEAR = [
-    (E, 0, None, 0, 0, 0, None, None, "100.00", 1, False),
-    (B, 4, "1.0000", 0, 1, 0, None, None, "98.00", 2, False),
-    (D, 5, "1.0000", 0, 1, 0, None, None, "98.00", 3, False),
-    (C, 3, "0.6667", 0, 0, 0, "0.3333", None, "58.33", 4, False),
-    (A, 24, "0.5000", 3, 2, 1, "0.9000", "0.7500", "43.50", 5, False),
-    (F, 2, "0.5000", 12, 0, 0, None, None, "0.00", 6, True),
+    (B, 4, "1.0000", 0, 1, 0, None, None, "98.00", 1, False),
+    (D, 5, "1.0000", 0, 1, 0, None, None, "98.00", 2, False),
+    (C, 3, "0.6667", 0, 0, 0, "0.3333", None, "58.33", 3, False),
+    (A, 24, "0.5000", 3, 2, 1, "0.9000", "0.7500", "43.50", 4, False),
+    (F, 2, "0.5000", 12, 0, 0, None, None, "0.00", 5, True),
+    (E, 0, None, 0, 0, 0, None, None, None, None, False),
 ]
 NAMES = {A: ("洛阳市市场监督管理局", "410300"), B: ("洛阳市住房和城乡建设局", "410300"),
          C: ("洛阳市生态环境局", "410300"), D: ("洛阳市自然资源和规划局", "410300"),
@@ -175,13 +178,15 @@ def test_worked_example_month_quarter_year(sdb):
     assert short(scores(sdb, "2026-Q1")) == Q1
     assert {r[3] for r in scores(sdb, "2026-Q1")} == {"2026-Q1"}
     assert short(scores(sdb, "2026")) == YEAR
-    # The owner (and the superuser) compute the same; a month without data ranks by code.
+    # The owner (and the superuser) compute the same; a month without data lists every
+    # department, by code, with neither score nor rank, and flags nobody.
     assert scores(sdb, "2026-03", user="postgres") == march
     june = scores(sdb, "2026-06")
     assert [(r[0], r[12], r[13], r[11]) for r in june] == [
-        (d, i + 1, i == 5, "100.00") for i, d in enumerate(sorted(NAMES))]
-    # 2025: B's hundred red cards take it to 0, the bottom.
-    assert [(r[0], r[11], r[13]) for r in scores(sdb, "2025") if r[13]] == [(B, "0.00", True)]
+        (d, None, False, None) for d in sorted(NAMES)]
+    # 2025: B's hundred red cards take it to 0; ranked alone, it is nobody's bottom.
+    assert [(r[0], r[11], r[12], r[13]) for r in scores(sdb, "2025") if r[12] is not None] == [
+        (B, "0.00", 1, False)]
 
 
 def test_bad_period_is_refused(sdb):
@@ -204,7 +209,8 @@ def test_people_rank_only_what_they_see(sdb):
     # The county's: one department, ranked first, and alone it is nobody's bottom.
     county = scores(sdb, "2026-03", p["county"])
     assert short(county) == [(F, 2, "0.5000", 12, 0, 0, None, None, "0.00", 1, False)]
-    assert short(scores(sdb, "2026-03", p["scjgj"])) == [MARCH[3][:9] + (1, False)]
+    assert short(scores(sdb, "2026-03", p["scjgj"])) == [
+        next(r for r in MARCH if r[0] == A)[:9] + (1, False)]
     # A group member without a people row sees nothing either.
     bare = sdb.name.replace("esup_", "p") + "_bare"
     sdb.query("CREATE ROLE %s LOGIN IN ROLE esup_auditor" % bare)
@@ -232,11 +238,11 @@ def test_weight_versions_leave_earlier_periods_alone(sdb):
     assert sdb.scalar("SELECT count(*) FROM score_weights WHERE valid_from > '2026-01-01'") == 7
     # Periods that began before 15 April keep the weights they had.
     assert {p: scores(sdb, p) for p in before} == before
-    # May: A alone has data: 100 × 0.75 (only the on-time rate) − 10 = 65; two bottoms, the
-    # second at the cut of the tied 100s, by code.
+    # May: A alone has data: 100 × 0.75 (only the on-time rate) − 10 = 65, ranked alone (no
+    # bottom among one); the others have nothing to judge and are listed by code.
     may = [(r[0], r[11], r[12], r[13]) for r in scores(sdb, "2026-05")]
-    assert may == [(E, "100.00", 1, False), (C, "100.00", 2, False), (F, "100.00", 3, False),
-                   (B, "100.00", 4, False), (D, "100.00", 5, True), (A, "65.00", 6, True)]
+    assert may == [(A, "65.00", 1, False)] + [(d, None, None, False) for d in sorted(NAMES)
+                                              if d != A]
     # Q2 began on 1 April, before the change: the defaults. A: 3 of 14 on time (1 April and
     # May), nothing else but May's red card: 100 × 3/14 − 5 = 16.428… = 16.43.
     q2 = {r[0]: r[11] for r in scores(sdb, "2026-Q2")}

@@ -688,6 +688,15 @@ static void test_parameters_and_switches(void **state)
 	assert_string_equal(err.field, "warn_days");
 	assert_false(mon_ruleset_set_param(fx->rs, "no_such", 1, &err));
 	assert_false(mon_ruleset_disable_rule(fx->rs, "APR-NO-SUCH", &err));
+	/* Read back: as set, or the default; a refused value changed nothing. */
+	long long v = -1;
+	assert_true(mon_ruleset_get_param(fx->rs, "supervise_days", &v));
+	assert_int_equal(v, 5);
+	assert_true(mon_ruleset_get_param(fx->rs, "warn_days", &v));
+	assert_int_equal(v, 0);
+	assert_true(mon_ruleset_get_param(fx->rs, "late_report_hours", &v));
+	assert_int_equal(v, 24);
+	assert_false(mon_ruleset_get_param(fx->rs, "no_such", &v));
 }
 
 /* An event dated after `now` has not happened yet; the case wakes when it does. */
