@@ -28,9 +28,9 @@
 -- Every hash is computed by the trigger from the row itself, so the links stored are those
 -- 012 would have stored, whatever the setting said.
 -- A row the trigger chained but the statement then did not store (an INSERT ... ON CONFLICT DO
--- NOTHING into events that meets a conflict) leaves the setting ahead of the stored rows: the
--- statement fails at that check instead of leaving a gap. esupd never does that (event_ids
--- keeps duplicates out before events).
+-- NOTHING into events that meets a conflict) leaves the setting ahead of the stored rows: that
+-- statement, or the transaction's next one for the department, fails at the check instead of
+-- leaving a gap. esupd never does that (event_ids keeps duplicates out before events).
 
 -- The hash of one link (the encoding is in 012's header). The canonical text is built as one
 -- text and converted once; the netstring lengths are the UTF-8 byte lengths of the fields.
