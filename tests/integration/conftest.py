@@ -20,6 +20,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
@@ -89,6 +90,11 @@ def wait_for(predicate, timeout, what, interval=0.05):
         if time.monotonic() > deadline:
             pytest.fail("timed out after %.0fs waiting for %s" % (timeout, what))
         time.sleep(interval)
+
+
+def offset_to(instant):
+    """[testing] clock_offset_s that makes the business clock read `instant` (ISO 8601) now."""
+    return str(round(datetime.fromisoformat(instant).timestamp() - time.time()))
 
 
 def sanitizer_env(leaks=True):
@@ -306,6 +312,25 @@ def register(db, certs):
                 [(certs.fingerprints[n], "CN=" + n, role, dept, REGION)
                  for n, role, dept in PRINCIPALS])
 
+
+
+def migrated_database(pg, certs, workdir, label):
+    """A fresh database migrated and registered as the `db` fixture makes one, for a module."""
+    name = "esup_%s_%d" % (label, next(_counter))
+    dbsetup(pg, "init", dbname=name)
+    database = Database(pg, name)
+    where = workdir / name
+    where.mkdir(mode=0o755)
+    chown_daemon(where)
+    conf = where / "migrate.conf"
+    write_config(conf, default_config(database, certs, where, free_port()))
+    proc = subprocess.run([str(ESUPD), "-c", str(conf), "--migrate"], capture_output=True,
+                          text=True, timeout=120, env=sanitizer_env(), cwd=where,
+                          **as_daemon_user())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not any(m in proc.stdout + proc.stderr for m in SANITIZER_MARKS)
+    register(database, certs)
+    return database
 
 @pytest.fixture
 def db(pg, certs, testdir):

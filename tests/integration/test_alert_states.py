@@ -11,14 +11,12 @@ jobs). Business times are passed as `at`: nothing here sleeps.
 import hashlib
 import itertools
 import json
-import subprocess
 
 import psycopg
 import pytest
 from psycopg import errors
 
-import conftest
-from conftest import wait_for
+from conftest import migrated_database, wait_for  # noqa: F401 (others import it from here)
 
 LIVE = ("held", "open", "acknowledged", "appealed", "suppressed")
 FINAL = ("resolved", "dismissed", "revoked", "cancelled", "superseded")
@@ -73,25 +71,6 @@ EXTRA = {"sup-province": ("supervisor", None, "410000"),
          "sup-everywhere": ("supervisor", None, None),
          "sup-disabled": ("supervisor", None, "410300"),
          "monitor": ("monitor", None, "410300")}
-
-
-def migrated_database(pg, certs, workdir, label):
-    """A fresh database migrated and registered as conftest's `db` makes one, for a module."""
-    name = "esup_%s_%d" % (label, next(conftest._counter))
-    conftest.dbsetup(pg, "init", dbname=name)
-    database = conftest.Database(pg, name)
-    where = workdir / name
-    where.mkdir(mode=0o755)
-    conftest.chown_daemon(where)
-    conf = where / "migrate.conf"
-    conftest.write_config(conf, conftest.default_config(database, certs, where, conftest.free_port()))
-    proc = subprocess.run([str(conftest.ESUPD), "-c", str(conf), "--migrate"], capture_output=True,
-                          text=True, timeout=120, env=conftest.sanitizer_env(), cwd=where,
-                          **conftest.as_daemon_user())
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert not any(m in proc.stdout + proc.stderr for m in conftest.SANITIZER_MARKS)
-    conftest.register(database, certs)
-    return database
 
 
 @pytest.fixture(scope="module")

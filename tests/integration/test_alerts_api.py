@@ -12,13 +12,11 @@ import itertools
 import json
 import subprocess
 import threading
-import time
-from datetime import datetime
 
 import psycopg
 import pytest
 
-from conftest import (CALENDAR, ESUPD, ITEMS, REPO, SAMPLES, SUPERVISION_TABLES, Daemon,
+from conftest import (offset_to, CALENDAR, ESUPD, ITEMS, SAMPLES, SUPERVISION_TABLES, Daemon,
                       Database, as_daemon_user, chown_daemon, dbsetup, default_config, event,
                       finish_daemons, free_port, register, sanitizer_env, wait_for,
                       write_config)
@@ -56,10 +54,6 @@ def extra_certs(certs):
         name, fp = line.split()
         certs.fingerprints[name] = fp
     return certs
-
-
-def offset_to(instant):
-    return str(round(datetime.fromisoformat(instant).timestamp() - time.time()))
 
 
 def add_principals(db, certs):

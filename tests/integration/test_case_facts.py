@@ -18,15 +18,13 @@ import itertools
 import json
 import subprocess
 import tempfile
-import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from conftest import (BUILD, CALENDAR, ESUPD, ITEMS, SAMPLES, SUPERVISION_TABLES, Daemon, Database,
-                      as_daemon_user, chown_daemon, dbsetup, default_config, finish_daemons,
-                      free_port, register, sanitizer_env, wait_for, write_config)
+from conftest import (migrated_database, offset_to, BUILD, CALENDAR, ITEMS, SAMPLES,
+                      SUPERVISION_TABLES, Daemon, finish_daemons, wait_for)
 
 NOW = "2026-11-23T12:00:00+08:00"
 DEPT = "LY-SCJGJ"
@@ -39,26 +37,11 @@ FACTS = ("kind", "received_at", "accepted_at", "closed_at", "result", "reported"
          "close_on_time", "applicant")
 
 
-def offset_to(instant):
-    return str(round(datetime.fromisoformat(instant).timestamp() - time.time()))
-
-
 @pytest.fixture(scope="module")
 def daemon(pg, certs, workdir, request):
     """One database and daemon (the same steps as conftest's db, refdb and esupd)."""
-    testdir = workdir / "case-facts-shared"
-    testdir.mkdir(mode=0o755)
-    chown_daemon(testdir)
-    name = "esup_case_facts"
-    dbsetup(pg, "init", dbname=name)
-    db = Database(pg, name)
-    conf = testdir / "migrate.conf"
-    write_config(conf, default_config(db, certs, testdir, free_port()))
-    proc = subprocess.run([str(ESUPD), "-c", str(conf), "--migrate"], capture_output=True,
-                          text=True, timeout=120, env=sanitizer_env(), cwd=testdir,
-                          **as_daemon_user())
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    register(db, certs)
+    db = migrated_database(pg, certs, workdir, "case_facts")
+    testdir = workdir / db.name
     db.load("calendar", CALENDAR)
     db.load("items", ITEMS)
     for table in SUPERVISION_TABLES:

@@ -6,13 +6,11 @@ esupctl finds the database like psql (item 7): libpq's environment or --conninfo
 import os
 import subprocess
 import threading
-import time
-from datetime import datetime
 
 import psycopg
 import pytest
 
-from conftest import (BUILD, REPO, Daemon, Database, chown_daemon, dbsetup, event,
+from conftest import (offset_to, BUILD, REPO, Daemon, Database, chown_daemon, dbsetup, event,
                       finish_daemons, wait_for)
 
 ESUPCTL = BUILD / "contrib" / "esupctl"
@@ -178,10 +176,6 @@ BEGIN
 	UPDATE event_chain_heads SET hash = prev WHERE dept = 'LY-SCJGJ';
 END
 $$"""
-
-
-def offset_to(instant):
-    return str(round(datetime.fromisoformat(instant).timestamp() - time.time()))
 
 
 def daily(db, dept):

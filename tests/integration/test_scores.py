@@ -11,8 +11,6 @@ not how they are kept (that is 014's tests' work). One database for the module.
 import re
 import signal
 import subprocess
-import time
-from datetime import datetime
 from decimal import Decimal
 
 import psycopg
@@ -20,7 +18,7 @@ import pytest
 from psycopg import errors
 
 import conftest
-from conftest import (CALENDAR, ESUPD, ITEMS, SANITIZER_MARKS, Daemon, as_daemon_user, dbsetup,
+from conftest import (offset_to, CALENDAR, ESUPD, ITEMS, SANITIZER_MARKS, Daemon, as_daemon_user, dbsetup,
                       finish_daemons, sanitizer_env, wait_for)
 from test_alert_states import COUNTY_DEPT, REGIONS, migrated_database
 
@@ -269,10 +267,6 @@ def test_weight_setter_checks_its_arguments(sdb):
         set_weights(sdb, "2026-07-01T10:00:00+08:00", dict(DEFAULTS, bottom_count=Decimal("1.5")))
     assert sdb.scalar("SELECT count(*) FROM score_weights"
                       " WHERE valid_from BETWEEN '2026-07-01' AND '2026-12-31'") == 0
-
-
-def offset_to(instant):
-    return str(round(datetime.fromisoformat(instant).timestamp() - time.time()))
 
 
 def weights_at(db, day):

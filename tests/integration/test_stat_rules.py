@@ -13,17 +13,13 @@ in tests/unit/test_stats.c.
 """
 
 import re
-import subprocess
-import time
 from datetime import datetime
 
 import psycopg
 import pytest
 
-from conftest import (CALENDAR, ESUPD, ITEMS, SAMPLES, Daemon, Database,
-                      as_daemon_user, chown_daemon, dbsetup, default_config, event,
-                      finish_daemons, free_port, register, sanitizer_env, wait_for,
-                      write_config)
+from conftest import (migrated_database, offset_to, CALENDAR, ITEMS, SAMPLES, Daemon, event,
+                      finish_daemons, wait_for)
 
 NOW = "2026-04-15T10:00:00+08:00"
 # The window is 2026-03-16..2026-04-14 (30 days); the baseline the 90 days before it, from
@@ -42,25 +38,10 @@ OVER = {"LY-SCJGJ": "STA-ONTIME-LOW", "LY-ZJJ": "STA-FEES-SPIKE", "LY-HBJ": "STA
         "LY-ZRZYJ": "STA-LATE-REPORTING", "LY-GGZY": "STA-DEALING-DAYS"}
 
 
-def offset_to(instant):
-    return str(round(datetime.fromisoformat(instant).timestamp() - time.time()))
-
-
 @pytest.fixture(scope="module")
 def d(pg, certs, workdir, request):
-    testdir = workdir / "stat-rules"
-    testdir.mkdir(mode=0o755)
-    chown_daemon(testdir)
-    name = "esup_stat_rules"
-    dbsetup(pg, "init", dbname=name)
-    db = Database(pg, name)
-    conf = testdir / "migrate.conf"
-    write_config(conf, default_config(db, certs, testdir, free_port()))
-    proc = subprocess.run([str(ESUPD), "-c", str(conf), "--migrate"], capture_output=True,
-                          text=True, timeout=120, env=sanitizer_env(), cwd=testdir,
-                          **as_daemon_user())
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    register(db, certs)
+    db = migrated_database(pg, certs, workdir, "stat_rules")
+    testdir = workdir / db.name
     # What the events posted for evidence need: a catalogue and calendar for the late case.
     db.load("calendar", CALENDAR)
     db.load("items", ITEMS)
