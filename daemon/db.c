@@ -8,6 +8,7 @@
  * or a Unix socket directory in conninfo for a loop that never stalls. */
 #include "db.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -619,3 +620,16 @@ db_query(struct db *db, const char *sql, int nparams, const char *const *values,
 	return db_enqueue(db, sql, nparams, values, cb, arg);
 }
 
+bool
+db_value_i64(const char *text, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0')
+		return false;
+	*out = v;
+	return true;
+}

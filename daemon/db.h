@@ -8,6 +8,7 @@
 #define ESUP_DB_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <event2/event.h>
 #include <libpq-fe.h>
@@ -47,5 +48,9 @@ void db_listen(struct db *db, const char *channel, db_notify_cb *cb, void *arg);
  * while another user is between BEGIN and COMMIT runs inside that transaction. */
 bool db_query(struct db *db, const char *sql, int nparams, const char *const *values,
 		db_result_cb *cb, void *arg) __attribute__((warn_unused_result));
+
+/* A result value that is a whole decimal number (an integer column, or an epoch as text);
+ * false for anything else, out of range included. */
+bool db_value_i64(const char *text, int64_t *out) __attribute__((warn_unused_result));
 
 #endif

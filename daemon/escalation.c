@@ -57,20 +57,6 @@ struct escalation {
 static void esc_issue(struct escalation *e);
 
 static bool
-esc_parse_i64(const char *s, int64_t *out)
-{
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0')
-		return false;
-	*out = v;
-	return true;
-}
-
-static bool
 esc_severity(const char *name, enum mon_severity *sev)
 {
 	static const enum mon_severity all[] = {
@@ -141,9 +127,9 @@ esc_plan_row(struct escalation *e, const PGresult *res, int i, char **arr, size_
 	char when[40] = "NULL";
 
 	if (!esc_severity(PQgetvalue(res, i, 2), &sev) ||
-	    !esc_parse_i64(PQgetvalue(res, i, 4), &issued) ||
-	    (!PQgetisnull(res, i, 5) && !esc_parse_i64(PQgetvalue(res, i, 5), &acked)) ||
-	    !esc_parse_i64(PQgetvalue(res, i, 6), &done))
+	    !db_value_i64(PQgetvalue(res, i, 4), &issued) ||
+	    (!PQgetisnull(res, i, 5) && !db_value_i64(PQgetvalue(res, i, 5), &acked)) ||
+	    !db_value_i64(PQgetvalue(res, i, 6), &done))
 		return false;
 	at = escalation_next(job_config(e->job), job_rules(e->job), sev, PQgetvalue(res, i, 3),
 		issued, acked, (unsigned)done, &deadline);
@@ -204,9 +190,9 @@ esc_take_due(struct escalation *e, const PGresult *res)
 
 		snprintf(d->id, sizeof(d->id), "%s", PQgetvalue(res, i, 0));
 		snprintf(d->deadline, sizeof(d->deadline), "%s", PQgetvalue(res, i, 1));
-		if (!esc_parse_i64(PQgetvalue(res, i, 2), &level) || level < 0 || level > 1000 ||
-		    !esc_parse_i64(PQgetvalue(res, i, 3), &d->issued_at) ||
-		    !esc_parse_i64(PQgetvalue(res, i, 4), &d->due_at) ||
+		if (!db_value_i64(PQgetvalue(res, i, 2), &level) || level < 0 || level > 1000 ||
+		    !db_value_i64(PQgetvalue(res, i, 3), &d->issued_at) ||
+		    !db_value_i64(PQgetvalue(res, i, 4), &d->due_at) ||
 		    !esc_severity(PQgetvalue(res, i, 5), &d->severity)) {
 			log_warnx("escalation: alert %s: unreadable row, not escalated", d->id);
 			continue;

@@ -118,20 +118,6 @@ monotonic_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static bool
-parse_i64(const char *s, int64_t *out)
-{
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0')
-		return false;
-	*out = v;
-	return true;
-}
-
 static void
 round_clear(struct stat_rules *st)
 {
@@ -230,7 +216,7 @@ dept_from_row(const PGresult *res, int row, struct mon_stats_dept *d)
 		return false;
 	snprintf(d->dept, sizeof(d->dept), "%s", dept);
 	for (int i = 0; i < 8; i++)
-		if (!parse_i64(PQgetvalue(res, row, i + 1), fields[i]))
+		if (!db_value_i64(PQgetvalue(res, row, i + 1), fields[i]))
 			return false;
 	return mon_stats_dept_valid(d, &err);
 }
@@ -284,7 +270,7 @@ dealings_load(struct stat_rules *st, const PGresult *res)
 		snprintf(r->applicant, sizeof(r->applicant), "%s", applicant);
 		snprintf(r->dept, sizeof(r->dept), "%s", dept);
 		if (strlen(applicant) > MON_CODE_MAX || strlen(dept) > MON_CODE_MAX ||
-		    !parse_i64(PQgetvalue(res, row, 2), &r->days) || !mon_stats_dealing_valid(r, &err)) {
+		    !db_value_i64(PQgetvalue(res, row, 2), &r->days) || !mon_stats_dealing_valid(r, &err)) {
 			log_warnx("stat-rules: enterprise %s: unusable figures; left out", applicant);
 			continue;
 		}
@@ -430,7 +416,7 @@ stat_on_evidence(const PGresult *res, void *arg)
 		const char *id = PQgetvalue(res, row, 1);
 		struct mon_condition *c;
 
-		if (!parse_i64(PQgetvalue(res, row, 0), &i) || i < 0 ||
+		if (!db_value_i64(PQgetvalue(res, row, 0), &i) || i < 0 ||
 		    (size_t)i >= st->result.count || strlen(id) > MON_ID_MAX)
 			continue;
 		c = &st->result.items[i].condition;
