@@ -6,12 +6,14 @@
  * of the login role; --region narrows further. report_html.c lays out the HTML. */
 #include "report.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "report_doc.h"
 #include "svg.h"
@@ -339,10 +341,20 @@ file_write(const char *dir, const struct report *r, const struct report_table *t
 	return true;
 }
 
+/* The output folder, made (one level, mode 0755 less the umask) when it does not exist yet. */
+static bool
+out_dir(const char *dir)
+{
+	if (mkdir(dir, 0755) == 0 || errno == EEXIST)
+		return true;
+	fprintf(stderr, "esupctl report: %s: %s\n", dir, strerror(errno));
+	return false;
+}
+
 static bool
 report_write(const char *dir, const struct report *r)
 {
-	if (!file_write(dir, r, NULL))
+	if (!out_dir(dir) || !file_write(dir, r, NULL))
 		return false;
 	for (size_t i = 0; i < T_COUNT; i++)
 		if (r->t[i].file != NULL && !file_write(dir, r, &r->t[i]))

@@ -43,6 +43,12 @@ ALTER TABLE cases
 	ADD COLUMN close_on_time boolean,
 	ADD COLUMN applicant text;
 
+-- Cases derived before this migration have no facts yet. Each is made due to the sweeper, which
+-- re-derives it from its events (so its facts, and through 014's trigger the rollups) in
+-- batches, oldest first, closed cases included; a sweep of a case is what a late event or a
+-- rules change does to it anyway. A large database takes a while (docs/operations.md).
+UPDATE cases SET next_check_at = '2000-01-01 00:00:00+00';
+
 CREATE INDEX cases_item_closed ON cases (dept, item, closed_at);
 CREATE INDEX cases_applicant_closed ON cases (applicant, closed_at) WHERE applicant IS NOT NULL;
 

@@ -21,10 +21,11 @@ import tempfile
 from datetime import timedelta, timezone
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from conftest import (migrated_database, offset_to, BUILD, CALENDAR, ITEMS, SAMPLES,
-                      SUPERVISION_TABLES, Daemon, finish_daemons, wait_for)
+                      SUPERVISION_TABLES, Daemon, finish_daemons, wait_for, REPO, Database, chown_daemon, dbsetup, register)
 
 NOW = "2026-11-23T12:00:00+08:00"
 DEPT = "LY-SCJGJ"
@@ -252,3 +253,62 @@ def test_sample_feed_facts_match_esupctl(daemon):
     results = {f["result"] for f in want.values()}
     assert kinds == {"approval", "complaint", "other"}, kinds
     assert {"approved", "denied", "closed", None} <= results, results
+
+
+def test_cases_of_an_older_schema_get_their_facts(pg, certs, workdir, request):
+    """A database of migrations 001-012 holds a decided case derived without facts. After the
+    later migrations, esupd's sweeper re-derives it: its facts, and so the rollups, appear."""
+    name = "esup_facts_upgrade"
+    dbsetup(pg, "init", dbname=name)
+    schema = sorted((REPO / "schema").glob("0*.sql"))
+    first_new = [p.name for p in schema].index("013_case_facts.sql")
+    db = Database(pg, name)
+    case = "%s-FACTS-OLD-001" % DEPT
+    body = [ev(case, "approval.accepted", "2026-03-02T10:00:00", item="SCJG-001"),
+            ev(case, "approval.decided", "2026-03-10T16:00:00", result="approved")]
+    with psycopg.connect(pg.conninfo(name, "esup_admin"), autocommit=True) as conn:
+        def apply(path):
+            with conn.transaction():
+                conn.execute("SET LOCAL ROLE esup_owner")
+                conn.execute(path.read_text())
+                conn.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                             (int(path.name[:3]), path.name))
+        with conn.transaction():     # as esupd --migrate does first
+            conn.execute("SET LOCAL ROLE esup_owner")
+            conn.execute("CREATE TABLE schema_migrations (version int PRIMARY KEY,"
+                         " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
+        for path in schema[:first_new]:
+            apply(path)
+        with conn.transaction():     # what esupd of that schema stored and derived
+            conn.execute("SET LOCAL ROLE esup_owner")
+            for e in body:
+                seq = conn.execute(
+                    "INSERT INTO events (received_at, dept, event_id, type, at, case_no, item,"
+                    " principal, body) VALUES ('2026-03-10 17:00+08', %s, %s, %s, %s, %s, %s,"
+                    " 'p', %s) RETURNING seq",
+                    (DEPT, e["id"], e["type"], e["at"], case, e.get("item"),
+                     json.dumps(e))).fetchone()[0]
+                conn.execute("INSERT INTO event_ids VALUES (%s, %s, %s, '2026-03-10 17:00+08')",
+                             (DEPT, e["id"], seq))
+            conn.execute("INSERT INTO cases (dept, case_no, item, status, committed_days,"
+                         " statutory_days, counted_days) VALUES (%s, %s, 'SCJG-001', 'decided',"
+                         " 10, 20, 7)", (DEPT, case))
+        for path in schema[first_new:]:
+            apply(path)
+    register(db, certs)
+    db.load("calendar", CALENDAR)
+    db.load("items", ITEMS)
+    testdir = workdir / name
+    testdir.mkdir(mode=0o755)
+    chown_daemon(testdir)
+    d = Daemon(db, certs, testdir, testing={"clock_offset_s": offset_to(NOW)})
+    try:
+        d.start()
+        wait_for(lambda: db.query("SELECT result, on_time_committed FROM cases WHERE case_no = %s",
+                                  (case,)) == [("approved", True)], 60,
+                 "the sweeper to re-derive the older case's facts")
+        assert db.query("SELECT sum(decided), sum(on_time_committed) FROM stat_case_day"
+                        " WHERE dept = %s AND day = '2026-03-10'", (DEPT,)) == [(1, 1)]
+        assert db.query("SELECT * FROM esup_stats_check()", user="postgres") == []
+    finally:
+        finish_daemons([d], request)

@@ -242,9 +242,13 @@ def test_usage_and_database_errors(rdb, tmp_path):
         assert r.returncode == 2 and "usage: esupctl report" in r.stderr, (args, r.stderr)
     r = report(rdb, tmp_path, "--month", "2026-03", conninfo="dbname=esup_no_such_db")
     assert r.returncode == 1 and "esup_no_such_db" in r.stderr, r.stderr
-    r = report(rdb, tmp_path / "missing", "--month", "2026-03")
+    r = report(rdb, tmp_path / "missing" / "deeper", "--month", "2026-03")
     assert r.returncode == 1 and "missing" in r.stderr, r.stderr
     assert list(tmp_path.iterdir()) == []
+    # A folder that does not exist yet is made (one level), as the quickstart's var/reports.
+    r = report(rdb, tmp_path / "reports", "--month", "2026-03")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "reports" / "report-2026-03.html").is_file()
 
 
 def pgm_pages(directory):
