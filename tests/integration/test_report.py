@@ -274,8 +274,6 @@ CHROMIUM = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-fir
 
 @pytest.mark.skipif(shutil.which("chromium") is None or shutil.which("pdftoppm") is None,
                     reason="chromium and poppler-utils (tests/run installs them)")
-@pytest.mark.skipif(BUILD.name != "build", reason="the HTML does not depend on the build: printed"
-                    " once, in the plain build")
 def test_prints_to_pages_that_are_not_blank(march, tmp_path):
     pdf = tmp_path / "report.pdf"
     r = subprocess.run(CHROMIUM + ["--user-data-dir=%s" % (tmp_path / "profile"),
