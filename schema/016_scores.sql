@@ -121,6 +121,10 @@ $$;
 -- The scores of one period (see the top of this file), ranked, for the departments the
 -- caller may see. A period is whole months: the rollups are selected by their day's month,
 -- the expression that 015's indexes (stat_*_day_month) hold, so a period reads only its rows.
+-- The period is a plain range of days (periods begin on the first of a month): under row-level
+-- security only leakproof conditions reach an index, and date_trunc is not leakproof, so an
+-- auditor's condition on the month expression scanned every rollup row (221 ms against 8 ms
+-- with the day range, at 1 M events).
 CREATE FUNCTION esup_scores(period text)
 RETURNS TABLE (dept text, dept_name text, region text, period_label text, decided bigint,
 	on_time_rate numeric, red bigint, yellow bigint, notice bigint, satisfaction_rate numeric,
@@ -136,15 +140,15 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
 		SELECT s.dept, sum(s.decided) AS decided, sum(s.on_time_committed) AS on_time,
 		       sum(s.complaints_closed) AS closed, sum(s.complaints_closed_on_time) AS closed_on_time
 		  FROM stat_case_day s, p, seen
-		 WHERE date_trunc('month', s.day::timestamp)::date >= p.first
-		   AND date_trunc('month', s.day::timestamp)::date < p.after AND s.dept = ANY (seen.depts)
+		 WHERE s.day >= p.first
+		   AND s.day < p.after AND s.dept = ANY (seen.depts)
 		 GROUP BY s.dept
 	), e AS (
 		SELECT s.dept, sum(s.evaluations_satisfied) AS satisfied,
 		       sum(s.evaluations_satisfied + s.evaluations_unsatisfied) AS evaluated
 		  FROM stat_event_day s, p, seen
-		 WHERE date_trunc('month', s.day::timestamp)::date >= p.first
-		   AND date_trunc('month', s.day::timestamp)::date < p.after AND s.dept = ANY (seen.depts)
+		 WHERE s.day >= p.first
+		   AND s.day < p.after AND s.dept = ANY (seen.depts)
 		 GROUP BY s.dept
 	), a AS (
 		SELECT s.dept, sum(s.valid) FILTER (WHERE s.severity = 'red') AS red,
@@ -152,8 +156,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
 		       sum(s.valid) FILTER (WHERE s.severity = 'notice') AS notice
 		  FROM stat_alert_day s, p, seen
 		 WHERE s.rule NOT LIKE 'STA-%'
-		   AND date_trunc('month', s.day::timestamp)::date >= p.first
-		   AND date_trunc('month', s.day::timestamp)::date < p.after AND s.dept = ANY (seen.depts)
+		   AND s.day >= p.first
+		   AND s.day < p.after AND s.dept = ANY (seen.depts)
 		 GROUP BY s.dept
 	), r AS (
 		SELECT d.code, d.name, d.region, coalesce(c.decided, 0)::bigint AS decided,
