@@ -313,6 +313,24 @@ def register(db, certs):
                  for n, role, dept in PRINCIPALS])
 
 
+def add_principal(db, certs, name, role, dept=None, region=REGION):
+    """One more principal, with a certificate of its own from the session's CA (made on first
+    use): e.g. a supervisor of another region. Returns (certificate, key). esupd reloads its
+    principals on the NOTIFY the insert sends."""
+    crt, key = certs.pair(name)
+    if name not in certs.fingerprints:
+        certs.devcerts(certs.dir, name)
+        certs.fingerprints[name] = certs.devcerts(certs.dir, "--fingerprint", name).split()[1]
+        for f in (crt, key):
+            f.chmod(0o644)
+    with psycopg.connect(db.conninfo("esup_admin"), autocommit=True) as conn:
+        conn.execute("SET ROLE esup_owner")
+        conn.execute("INSERT INTO principals (fingerprint, subject, role, dept, region)"
+                     " VALUES (%s, %s, %s, %s, %s)",
+                     (certs.fingerprints[name], "CN=" + name, role, dept, region))
+    return crt, key
+
+
 
 def migrated_database(pg, certs, workdir, label):
     """A fresh database migrated and registered as the `db` fixture makes one, for a module."""
