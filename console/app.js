@@ -673,6 +673,11 @@
 					counts(d.live, d.held, seesHeld()),
 					h('a.ghost', { href: pending }, '该部门待处理预警'),
 					h('a.ghost', { href: '#/alerts?dept=' + encodeURIComponent(code) }, '全部预警')),
+				section('dept-cases', `案件（${(d.cases || []).length}）`,
+					table('cases', ['案件', '事项', '状态', '最严重', '红/黄/提示', '已用/承诺/法定 (日)', '承诺期限', '法定期限'],
+						(d.cases || []).map(caseRow), '没有在办案件。')),
+				section('dept-other', '无案件的预警（收费、评价、统计）',
+					table('alerts', ALERT_HEADERS, (d.other_alerts || []).map(alertRow), '没有无案件的在办预警。')),
 				section('dept-items', '事项', table('items', ['事项', '名称', '最严重', '红/黄/提示', '在办案件'],
 					(d.items || []).map((it) => h('tr.item-row', { 'data-item': it.item, 'data-worst': it.worst },
 						h('td', null, h('code', null, it.item)),
@@ -681,11 +686,6 @@
 						h('td', null, counts(it.live, 0, false)),
 						h('td.num', null, String(it.open_cases || 0)))),
 					'没有在办案件或在办预警的事项。')),
-				section('dept-cases', `案件（${(d.cases || []).length}）`,
-					table('cases', ['案件', '事项', '状态', '最严重', '红/黄/提示', '已用/承诺/法定 (日)', '承诺期限', '法定期限'],
-						(d.cases || []).map(caseRow), '没有在办案件。')),
-				section('dept-other', '无案件的预警（收费、评价、统计）',
-					table('alerts', ALERT_HEADERS, (d.other_alerts || []).map(alertRow), '没有无案件的在办预警。')),
 			]);
 		}
 
@@ -956,14 +956,16 @@
 				buttons.appendChild(h('p.empty', null, state.me && state.me.role === 'auditor' ?
 					'审计只读，不能处置预警。' : '当前状态下您没有可执行的处置。'));
 			append(box, [buttons]);
-			if (allowed.length > 0 || isSupervisor())
+			if (allowed.length > 0)
 				append(box, [noteLabel, note]);
 			if (isSupervisor()) {
 				const sb = h('button.act-silence.ghost', { type: 'button', 'aria-expanded': silence && !silence.hidden ? 'true' : 'false',
 					'aria-controls': 'silence-form' }, '静默…');
 				sb.addEventListener('click', () => {
-					if (!silence)
+					if (!silence) {
 						silence = silenceForm(current);
+						box.appendChild(silence);
+					}
 					silence.hidden = !silence.hidden;
 					sb.setAttribute('aria-expanded', silence.hidden ? 'false' : 'true');
 					if (!silence.hidden)
@@ -1144,8 +1146,8 @@
 		const msg = h('p.form-msg', { role: 'status', hidden: true });
 		const form = h('form', { id: 'silence-form', hidden: true, 'aria-label': '静默' },
 			h('h3', null, '静默：计划内工作期间不发出预警'),
-			h('p.hint', null, '填写的条件须同时满足（留空的不限）。案件 ', a['case'] || '—',
-				' 不能单独静默，可按事项静默。'),
+			h('p.hint', null, '填写的条件须同时满足（留空的不限）。',
+				a['case'] ? `静默不按案件（${a['case']}）匹配，可按事项静默。` : null),
 			h('div.grid', null,
 				field('rule', '规则', a.rule),
 				field('dept', '部门', a.dept),
@@ -1171,7 +1173,7 @@
 			msg.className = 'form-msg';
 			const body = {};
 			for (const k of ['rule', 'dept', 'item', 'region']) {
-				const v = form.elements[k].value.trim();
+				const v = form.elements.namedItem(k).value.trim();
 				if (v)
 					body[k] = v;
 			}
