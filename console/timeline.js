@@ -396,10 +396,10 @@
 		const flagRow = packer(8);
 		for (const f of flags) {
 			const w = textWidth(f.label, FS), x = X(f.t);
-			const right = x + 3 + w <= W;   /* label right of the line when it fits */
-			f.anchor = right ? 'start' : 'end';
-			f.lx = right ? x + 3 : x - 3;
-			f.row = flagRow(right ? x : x - w - 6, right ? x + w + 6 : x);
+			const onRight = x + 3 + w <= W;   /* label right of the line when it fits */
+			f.anchor = onRight ? 'start' : 'end';
+			f.lx = onRight ? x + 3 : x - 3;
+			f.row = flagRow(onRight ? x : x - w - 6, onRight ? x + w + 6 : x);
 		}
 		const flagRows = flags.reduce((m, f) => Math.max(m, f.row + 1), 0);
 		const flagTop = y;
