@@ -87,6 +87,42 @@
 		return el;
 	}
 
+	/* Redraws with fn() and puts the keyboard focus back where it was: on the same element
+	 * when fn() kept it (the note being typed, with its caret), else on the first link or
+	 * button of the row or tile (same data-id / data-dept / data-case / data-item) it was in,
+	 * so that a live refresh does not throw a keyboard user back to the top. */
+	function keepFocus(container, fn) {
+		const el = document.activeElement;
+		if (!el || el === document.body || !container.contains(el))
+			return fn();
+		const caret = 'selectionStart' in el && typeof el.selectionStart === 'number' ?
+			[el.selectionStart, el.selectionEnd] : null;
+		const holder = el.closest('[data-id], [data-dept], [data-case], [data-item]');
+		let key = null;
+		if (holder) {
+			for (const a of ['data-id', 'data-case', 'data-item', 'data-dept'])
+				if (holder.hasAttribute(a)) {
+					key = `[${a}="${CSS.escape(holder.getAttribute(a))}"]`;
+					break;
+				}
+		}
+		const sameAction = el.dataset && el.dataset.action ? el.dataset.action : null;
+		const result = fn();
+		if (container.contains(el) && el.isConnected) {
+			el.focus({ preventScroll: true });
+			if (caret)
+				el.setSelectionRange(caret[0], caret[1]);
+		} else if (sameAction && container.querySelector(`[data-action="${CSS.escape(sameAction)}"]`)) {
+			container.querySelector(`[data-action="${CSS.escape(sameAction)}"]`).focus({ preventScroll: true });
+		} else if (key) {
+			const again = container.querySelector(key);
+			const target = again && (again.matches('a, button') ? again : again.querySelector('a, button'));
+			if (target)
+				target.focus({ preventScroll: true });
+		}
+		return result;
+	}
+
 	function severityBadge(sev) {
 		return h('span.badge.sev-' + (SEVERITY[sev] ? sev : 'clear'), { 'data-severity': sev },
 			SEVERITY[sev] || sev);
@@ -649,7 +685,7 @@
 			if (gen !== state.gen)
 				return;
 			rememberDepts(board);
-			draw(board);
+			keepFocus(grid, () => draw(board));
 		});
 		run();
 		return { refresh: run };
@@ -717,7 +753,7 @@
 			const crumbs = main.querySelector('.crumbs');
 			if (crumbs)
 				crumbs.lastChild.textContent = d.name || d.dept;
-			draw(d);
+			keepFocus(root, () => draw(d));
 		});
 		run();
 		return { refresh: run };
@@ -834,9 +870,11 @@
 			const page = await api(params(limit, null), { gen });
 			if (gen !== state.gen)
 				return;
-			clear(body);
-			for (const a of page.alerts || [])
-				body.appendChild(alertRow(a));
+			keepFocus(body, () => {
+				clear(body);
+				for (const a of page.alerts || [])
+					body.appendChild(alertRow(a));
+			});
 			shown = (page.alerts || []).length;
 			cursor = page.next_cursor || null;
 			if (shown === 0)
@@ -1022,7 +1060,7 @@
 				return;
 			if (state.depts.size === 0)
 				await loadDepts(gen).catch(() => null);
-			draw(a);
+			keepFocus(root, () => draw(a));
 		});
 		refreshAlert();
 		return { refresh: refreshAlert };
@@ -1312,7 +1350,7 @@
 			const c = await api('/v1/cases/' + encodeURIComponent(dept) + '/' + encodeURIComponent(caseNo), { gen });
 			if (gen !== state.gen)
 				return;
-			draw(c);
+			keepFocus(root, () => draw(c));
 		});
 		run();
 		return { refresh: run };
