@@ -590,7 +590,7 @@
 		h('td', null, deptLabel(a.dept)),
 		h('td.case', null, a['case'] ? h('a', { href: caseHref(a.dept, a['case']) }, a['case']) : '—'),
 		h('td.time', null, timeEl(a.since, false)),
-		h('td.msg', null, a.message || ''));
+		h('td.msg', null, h('span.clamp', { title: a.message || null }, a.message || '')));
 		return clickableRow(tr, '#/alert/' + a.id);
 	}
 
