@@ -19,7 +19,7 @@
 		dismiss: '不予认定', confirm: '确认发出', cancel: '取消', escalate: '督办', silence: '静默',
 		raise: '产生预警', suppress: '抑制', issue: '发出', supersede: '被替代',
 	};
-	const ROLE = { supervisor: '监察室', department: '部门', auditor: '审计', monitor: '监测' };
+	const ROLE = { supervisor: '监察室', department: '部门', auditor: '审计', monitor: '监测', system: '系统' };
 	const CASE_STATUS = {
 		received: '已收件', accepted: '已受理', suspended: '已中止', decided: '已办结',
 		refused: '不予受理', withdrawn: '已撤回', closed: '已办结', open: '办理中',
@@ -1283,7 +1283,7 @@
 			row('事项', c.item ? h('code', null, c.item) : '—');
 			row('状态', CASE_STATUS[c.status] || c.status || '—');
 			if (c.unit)
-				row('计时单位', c.unit === 'working_days' ? '工作日' : c.unit === 'calendar_days' ? '自然日' : c.unit);
+				row('计时单位', /^working/.test(c.unit) ? '工作日' : /^calendar/.test(c.unit) ? '自然日' : c.unit);
 			row('已用天数', `${c.counted_days === null || c.counted_days === undefined ? '—' : c.counted_days}` +
 				(c.suspended_days ? `（另中止 ${c.suspended_days} 天）` : ''));
 			row('承诺时限', `${lim.committed || '—'} 天，最后一天 ${dl.committed || '—'}`);
