@@ -518,15 +518,18 @@
 			}
 		};
 		es.addEventListener('alert', (ev) => {
+			let data = null;
 			try {
-				const data = JSON.parse(ev.data);
+				data = JSON.parse(ev.data);
 				if (data && data.action && data.action.at)
 					state.lastEventAt = data.action.at;
 			} catch (err) {
-				/* a malformed event is still a reason to look again */
+				data = null;   /* a malformed event is still a reason to look again */
 			}
 			setLive('live');
-			scheduleRefresh();
+			const view = state.view;
+			if (!data || !data.alert || !view || !view.concerns || view.concerns(data.alert))
+				scheduleRefresh();
 		});
 	}
 
@@ -756,7 +759,7 @@
 			keepFocus(root, () => draw(d));
 		});
 		run();
-		return { refresh: run };
+		return { refresh: run, concerns: (a) => a.dept === code };
 	}
 
 	function isOpenCase(status) {
@@ -1063,7 +1066,7 @@
 			keepFocus(root, () => draw(a));
 		});
 		refreshAlert();
-		return { refresh: refreshAlert };
+		return { refresh: refreshAlert, concerns: (a) => String(a.id) === id };
 	}
 
 	function actErrorText(err, x) {
@@ -1353,7 +1356,7 @@
 			keepFocus(root, () => draw(c));
 		});
 		run();
-		return { refresh: run };
+		return { refresh: run, concerns: (a) => a.dept === dept && a['case'] === caseNo };
 	}
 
 	/* ------------------------------------------------------------ charts */
@@ -1482,6 +1485,13 @@
 		}
 		startLive();
 		navigate();
+		/* Should the stream be away for long, the view (a wall display above all) is read
+		 * again every minute all the same, while the page is visible. */
+		setInterval(() => {
+			const open = state.source && state.source.readyState === 1;   /* OPEN */
+			if (!open && document.visibilityState === 'visible')
+				scheduleRefresh();
+		}, 60000);
 	}
 
 	if (document.readyState === 'loading')
