@@ -184,6 +184,7 @@
 
 	const state = {
 		me: null,
+		now: null,                 /* the business clock as last heard (businessNow) */
 		depts: new Map(),          /* code → {dept, name, region} from /v1/board */
 		gen: 0,                    /* bumped on every navigation: stale loads draw nothing */
 		route: null,
@@ -448,9 +449,15 @@
 		return me;
 	}
 
+	/* The business clock as last heard from esupd (GET /v1/me, GET /v1/board). */
+	function businessNow() {
+		return state.now || (state.me && state.me.now) || null;
+	}
+
 	function showClock(now) {
 		const c = document.getElementById('clock');
 		if (now) {
+			state.now = now;
 			c.textContent = '业务日期 ' + businessDate(now);
 			c.dataset.now = now;
 		}
@@ -730,7 +737,7 @@
 
 		function caseRow(c) {
 			const href = caseHref(code, c['case']);
-			const today = state.me ? businessDate(state.me.now) : '';
+			const today = businessDate(businessNow());
 			const dl = c.deadline || {};
 			const lim = c.limits || {};
 			const late = (day) => day && today && day < today && isOpenCase(c.status);
@@ -1318,7 +1325,7 @@
 			]);
 			if (window.EsupTimeline && typeof window.EsupTimeline.render === 'function') {
 				try {
-					window.EsupTimeline.render(timeline, c, state.me ? state.me.now : undefined);
+					window.EsupTimeline.render(timeline, c, businessNow() || undefined);
 				} catch (err) {
 					timeline.appendChild(h('p.load-error', null, '时间轴绘制失败：' + err.message));
 				}
@@ -1368,9 +1375,10 @@
 			setReady(true);
 			return null;
 		}
-		const nowMonth = state.me && state.me.now ? businessDate(state.me.now).slice(0, 7) : '';
+		const nowMonth = businessNow() ? businessDate(businessNow()).slice(0, 7) : '';
+		/* type=month: a text field where the browser has no month picker (Firefox): YYYY-MM. */
 		const month = h('input', { type: 'month', id: 'chart-month', name: 'month', value: route.query.get('month') || nowMonth,
-			max: nowMonth || null, required: true });
+			max: nowMonth || null, required: true, pattern: '[0-9]{4}-[0-9]{2}', placeholder: 'YYYY-MM' });
 		const period = h('select', { id: 'chart-period', name: 'period' });
 		addOptions(period, [['month', '当月'], ['quarter', '当季'], ['year', '全年']], route.query.get('period') || 'month');
 		const months = h('select', { id: 'chart-months', name: 'months' });
