@@ -726,7 +726,8 @@
 					table('alerts', ALERT_HEADERS, (d.other_alerts || []).map(alertRow), '没有无案件的在办预警。')),
 				section('dept-items', '事项', table('items', ['事项', '名称', '最严重', '红/黄/提示', '在办案件'],
 					(d.items || []).map((it) => h('tr.item-row', { 'data-item': it.item, 'data-worst': it.worst },
-						h('td', null, h('code', null, it.item)),
+						h('td', null, h('a', { href: '#/alerts?dept=' + encodeURIComponent(code) + '&item=' +
+							encodeURIComponent(it.item), title: '该事项的预警' }, h('code', null, it.item))),
 						h('td', null, it.name || '—'),
 						h('td', null, severityBadge(it.worst)),
 						h('td', null, counts(it.live, 0, false)),
@@ -781,6 +782,7 @@
 		const severity = q.get('severity') || '';
 		const dept = q.get('dept') || '';
 		const rule = q.get('rule') || '';
+		let item = q.get('item') || '';   /* from a department's item row; shown as a chip */
 
 		const statusSel = h('select', { name: 'status', id: 'f-status' });
 		const presets = STATUS_PRESETS.concat(Object.keys(STATUS).filter((s) => s !== 'expired')
@@ -800,6 +802,8 @@
 			h('label', null, h('span', null, '级别'), sevSel),
 			h('label', null, h('span', null, '部门'), deptSel),
 			h('label', null, h('span', null, '规则'), ruleIn, ruleList),
+			item ? h('button.ghost.chip', { type: 'button', id: 'f-item', title: '取消按事项筛选' },
+				'事项 ', h('code', null, item), ' ×') : null,
 			h('button', { type: 'submit' }, '筛选'),
 			h('button.ghost', { type: 'button', id: 'f-reset' }, '清除'));
 		const count = h('p.count-line', { 'aria-live': 'polite' });
@@ -823,12 +827,18 @@
 			if (sevSel.value) p.set('severity', sevSel.value);
 			if (deptSel.value) p.set('dept', deptSel.value);
 			if (ruleIn.value.trim()) p.set('rule', ruleIn.value.trim());
+			if (item) p.set('item', item);
 			const s = p.toString().replace(/%2C/gi, ',');
 			location.hash = '#/alerts' + (s ? '?' + s : '');
 		}
 		form.addEventListener('submit', apply);
 		for (const sel of [statusSel, sevSel, deptSel])
 			sel.addEventListener('change', apply);
+		if (item)
+			form.querySelector('#f-item').addEventListener('click', () => {
+				item = '';
+				apply();
+			});
 		form.querySelector('#f-reset').addEventListener('click', () => {
 			location.hash = '#/alerts';
 		});
@@ -842,6 +852,7 @@
 			if (severity) p.set('severity', severity);
 			if (dept) p.set('dept', dept);
 			if (rule) p.set('rule', rule);
+			if (item) p.set('item', item);
 			p.set('limit', String(limit));
 			if (after) p.set('cursor', after);
 			return '/v1/alerts?' + p.toString();
