@@ -66,12 +66,13 @@
 		return el;
 	}
 
-	function append(el, children) {
+	/* append(el, child, [child, …], …): nodes or text, arrays flattened, nulls skipped. */
+	function append(el, ...children) {
 		for (const c of children) {
 			if (c === null || c === undefined || c === false)
 				continue;
 			if (Array.isArray(c))
-				append(el, c);
+				append(el, ...c);
 			else if (c instanceof Node)
 				el.appendChild(c);
 			else
@@ -129,8 +130,8 @@
 		return withSeconds === false ? t : `${t}:${p.second}`;
 	}
 
-	function timeEl(text) {
-		return h('time', { datetime: text || null, title: text || null }, fmtTime(text));
+	function timeEl(text, withSeconds) {
+		return h('time', { datetime: text || null, title: text ? fmtTime(text) : null }, fmtTime(text, withSeconds));
 	}
 
 	/* The business date (YYYY-MM-DD, Shanghai) of an RFC 3339 time. */
@@ -505,11 +506,10 @@
 
 	function counts(live, held, showHeld) {
 		live = live || {};
+		const one = (cls, n, title) => h('span.count.' + cls + (n ? '' : '.zero'), { title }, String(n || 0));
 		return h('span.counts', null,
-			h('span.count.count-red', { title: '红牌' }, String(live.red || 0)),
-			h('span.count.count-yellow', { title: '黄牌' }, String(live.yellow || 0)),
-			h('span.count.count-notice', { title: '提示' }, String(live.notice || 0)),
-			showHeld ? h('span.count.count-held', { title: '待发' }, String(held || 0)) : null);
+			one('count-red', live.red, '红牌'), one('count-yellow', live.yellow, '黄牌'),
+			one('count-notice', live.notice, '提示'), showHeld ? one('count-held', held, '待发') : null);
 	}
 
 	function seesHeld() {
@@ -552,8 +552,8 @@
 				' 督办' + a.escalation_level) : null),
 		h('td.rule', null, h('code', null, a.rule)),
 		h('td', null, deptLabel(a.dept)),
-		h('td', null, a['case'] ? h('a', { href: caseHref(a.dept, a['case']) }, a['case']) : '—'),
-		h('td.time', null, timeEl(a.since)),
+		h('td.case', null, a['case'] ? h('a', { href: caseHref(a.dept, a['case']) }, a['case']) : '—'),
+		h('td.time', null, timeEl(a.since, false)),
 		h('td.msg', null, a.message || ''));
 		return clickableRow(tr, '#/alert/' + a.id);
 	}
@@ -634,10 +634,9 @@
 					h('h3', null, h('a.tile-link', { href }, d.name || d.dept)),
 					h('span.worst', null, SEVERITY[d.worst] || d.worst)),
 				h('small.code', null, d.dept),
-				h('div.tile-counts', { 'aria-label': `在办预警 ${liveTotal} 条` },
-					h('span.c.red', null, h('span.count-red', null, String(l.red || 0)), h('small', null, '红牌')),
-					h('span.c.yellow', null, h('span.count-yellow', null, String(l.yellow || 0)), h('small', null, '黄牌')),
-					h('span.c.notice', null, h('span.count-notice', null, String(l.notice || 0)), h('small', null, '提示'))),
+				h('div.tile-counts', { title: `在办预警 ${liveTotal} 条` },
+					['red', 'yellow', 'notice'].map((s) => h('span.c.' + s + (l[s] ? '' : '.zero'), null,
+						h('span.count-' + s, null, String(l[s] || 0)), h('small', null, SEVERITY[s])))),
 				h('dl.tile-facts', null,
 					seesHeld() ? [h('dt', null, '待发'), h('dd.count-held', null, String(d.held || 0))] : null,
 					h('dt', null, '在办案件'), h('dd.open-cases', null, String(d.open_cases || 0)),
@@ -674,6 +673,11 @@
 					counts(d.live, d.held, seesHeld()),
 					h('a.ghost', { href: pending }, '该部门待处理预警'),
 					h('a.ghost', { href: '#/alerts?dept=' + encodeURIComponent(code) }, '全部预警')),
+				section('dept-cases', `案件（${(d.cases || []).length}）`,
+					table('cases', ['案件', '事项', '状态', '最严重', '红/黄/提示', '已用/承诺/法定 (日)', '承诺期限', '法定期限'],
+						(d.cases || []).map(caseRow), '没有在办案件。')),
+				section('dept-other', '无案件的预警（收费、评价、统计）',
+					table('alerts', ALERT_HEADERS, (d.other_alerts || []).map(alertRow), '没有无案件的在办预警。')),
 				section('dept-items', '事项', table('items', ['事项', '名称', '最严重', '红/黄/提示', '在办案件'],
 					(d.items || []).map((it) => h('tr.item-row', { 'data-item': it.item, 'data-worst': it.worst },
 						h('td', null, h('code', null, it.item)),
@@ -682,11 +686,6 @@
 						h('td', null, counts(it.live, 0, false)),
 						h('td.num', null, String(it.open_cases || 0)))),
 					'没有在办案件或在办预警的事项。')),
-				section('dept-cases', `案件（${(d.cases || []).length}）`,
-					table('cases', ['案件', '事项', '状态', '最严重', '红/黄/提示', '已用/承诺/法定 (日)', '承诺期限', '法定期限'],
-						(d.cases || []).map(caseRow), '没有在办案件。')),
-				section('dept-other', '无案件的预警（收费、评价、统计）',
-					table('alerts', ALERT_HEADERS, (d.other_alerts || []).map(alertRow), '没有无案件的在办预警。')),
 			]);
 		}
 
@@ -957,14 +956,16 @@
 				buttons.appendChild(h('p.empty', null, state.me && state.me.role === 'auditor' ?
 					'审计只读，不能处置预警。' : '当前状态下您没有可执行的处置。'));
 			append(box, [buttons]);
-			if (allowed.length > 0 || isSupervisor())
+			if (allowed.length > 0)
 				append(box, [noteLabel, note]);
 			if (isSupervisor()) {
 				const sb = h('button.act-silence.ghost', { type: 'button', 'aria-expanded': silence && !silence.hidden ? 'true' : 'false',
 					'aria-controls': 'silence-form' }, '静默…');
 				sb.addEventListener('click', () => {
-					if (!silence)
+					if (!silence) {
 						silence = silenceForm(current);
+						box.appendChild(silence);
+					}
 					silence.hidden = !silence.hidden;
 					sb.setAttribute('aria-expanded', silence.hidden ? 'false' : 'true');
 					if (!silence.hidden)
@@ -1145,8 +1146,8 @@
 		const msg = h('p.form-msg', { role: 'status', hidden: true });
 		const form = h('form', { id: 'silence-form', hidden: true, 'aria-label': '静默' },
 			h('h3', null, '静默：计划内工作期间不发出预警'),
-			h('p.hint', null, '填写的条件须同时满足（留空的不限）。案件 ', a['case'] || '—',
-				' 不能单独静默，可按事项静默。'),
+			h('p.hint', null, '填写的条件须同时满足（留空的不限）。',
+				a['case'] ? `静默不按案件（${a['case']}）匹配，可按事项静默。` : null),
 			h('div.grid', null,
 				field('rule', '规则', a.rule),
 				field('dept', '部门', a.dept),
@@ -1172,7 +1173,7 @@
 			msg.className = 'form-msg';
 			const body = {};
 			for (const k of ['rule', 'dept', 'item', 'region']) {
-				const v = form.elements[k].value.trim();
+				const v = form.elements.namedItem(k).value.trim();
 				if (v)
 					body[k] = v;
 			}
@@ -1262,7 +1263,7 @@
 			append(root, [
 				h('div.view-head', null, h('h2', null, '案件 ', h('code', null, c['case'] || caseNo)),
 					h('span.case-status', null, CASE_STATUS[c.status] || c.status || '')),
-				section('case-timeline', '时间轴', timeline,
+				section('case-timeline', null, h('h2.sr-only', null, '时间轴'), timeline,
 					clock.length ? h('ul.clock', null, clock) : null),
 				h('div.cols', null,
 					h('div.col.narrow', null, section('case-facts', '办件信息', info)),
@@ -1276,7 +1277,7 @@
 			]);
 			if (window.EsupTimeline && typeof window.EsupTimeline.render === 'function') {
 				try {
-					window.EsupTimeline.render(timeline, c);
+					window.EsupTimeline.render(timeline, c, state.me ? state.me.now : undefined);
 				} catch (err) {
 					timeline.appendChild(h('p.load-error', null, '时间轴绘制失败：' + err.message));
 				}
@@ -1291,7 +1292,7 @@
 				h('td', null, severityBadge(a.severity)),
 				h('td', null, statusBadge(a.status)),
 				h('td.rule', null, h('code', null, a.rule)),
-				h('td.time', null, timeEl(a.since)),
+				h('td.time', null, timeEl(a.since, false)),
 				h('td.msg', null, a.message || '')), '#/alert/' + a.id);
 		}
 
@@ -1342,9 +1343,9 @@
 		const cards = h('div.chart', { id: 'chart-cards' });
 		const ranking = h('div.chart', { id: 'chart-ranking' });
 		const titles = {
-			ontime: h('h2', { id: 'chart-ontime-title' }, '按时办结率'),
-			cards: h('h2', { id: 'chart-cards-title' }, '红黄牌走势'),
-			ranking: h('h2', { id: 'chart-ranking-title' }, '部门排名'),
+			ontime: h('h2.sr-only', { id: 'chart-ontime-title' }, '按时办结率'),
+			cards: h('h2.sr-only', { id: 'chart-cards-title' }, '红黄牌走势'),
+			ranking: h('h2.sr-only', { id: 'chart-ranking-title' }, '部门排名'),
 		};
 		append(main, h('div.view-head', null, h('h2', null, '统计'), form),
 			h('div.charts', null,

@@ -219,8 +219,13 @@
 			text(axis, left - 6, yOf(v) + 4, String(v), { 'text-anchor': 'end', class: 'tick' });
 		}
 		text(axis, 0, top - 10, '张', { class: 'axis-label' });
-		/* month labels: every month when there is room, else every 2nd, 3rd… plus each January */
-		const every = Math.max(1, Math.ceil(34 / colW));
+		/* month labels: every month when there is room, else every 2nd, 3rd, 6th or 12th month of
+		 * the calendar (January always); the year under each January and under the first label */
+		const every = [1, 2, 3, 6].find((n) => n * colW >= 34) || 12;
+		const mon = (m) => Number(String(m.month).slice(5, 7));
+		const labelled = months.map((m) => (mon(m) - 1) % every === 0);
+		const firstLabel = labelled.indexOf(true);
+		const nextJan = months.findIndex((m, i) => i > firstLabel && mon(m) === 1);
 		months.forEach((m, i) => {
 			const cx = left + colW * (i + 0.5), x = cx - barW / 2;
 			const g = node('g', { class: 'column' }, svg);
@@ -240,11 +245,10 @@
 			const total = text(g, cx, y - 4, String(totals[i]), { 'text-anchor': 'middle', class: 'total' });
 			tip(total, m.month + ' 共 ' + totals[i] + ' 张：红牌 ' + (m.red || 0) + '，黄牌 ' +
 			    (m.yellow || 0) + '，提示 ' + (m.notice || 0));
-			const [yy, mm] = String(m.month).split('-');
-			if (i % every === 0 || mm === '01') {
-				text(g, cx, base + 16, Number(mm) + '月', { 'text-anchor': 'middle', class: 'tick' });
-				if (i === 0 || mm === '01')
-					text(g, cx, base + 32, yy, { 'text-anchor': 'middle', class: 'tick year' });
+			if (labelled[i]) {
+				text(g, cx, base + 16, mon(m) + '月', { 'text-anchor': 'middle', class: 'tick' });
+				if (mon(m) === 1 || (i === firstLabel && (nextJan < 0 || (nextJan - i) * colW >= 44)))
+					text(g, cx, base + 32, String(m.month).slice(0, 4), { 'text-anchor': 'middle', class: 'tick year' });
 			}
 		});
 		return svg;

@@ -68,7 +68,7 @@
 	};
 	const FIELD_WORD = {
 		kind: '程序', days: '天数', approver: '批准人', result: '结果', reason: '理由', report: '报告',
-		step: '环节', handler: '经办人', materials: '材料', applicant: '申请人', amount: '金额',
+		item: '事项', name: '事项名称', step: '环节', handler: '经办人', materials: '材料', applicant: '申请人', amount: '金额',
 		fee_item: '收费项目', payer: '缴费人', reviewer: '审核人', party: '当事人', violation: '违法行为',
 		severity: '情节', hearing_notice: '听证告知', first_offence: '首次', filing: '备案',
 		enterprise: '企业', officers: '执法人员', subject: '事由', against: '被投诉方',
@@ -383,6 +383,8 @@
 			summary.push('承诺 ' + limits.committed + ' ' + unit);
 		if (limits.statutory !== undefined && limits.statutory !== null)
 			summary.push('法定 ' + limits.statutory + ' ' + unit);
+		if (c.status === 'suspended' && deadlines.length === 0)
+			summary.push('中止期间时钟停止，时限待恢复后重算');
 		if (summary.length)
 			text(svg, 0, 36, summary.join(' · '), { class: 'tl-summary' });
 
@@ -394,10 +396,10 @@
 		const flagRow = packer(8);
 		for (const f of flags) {
 			const w = textWidth(f.label, FS), x = X(f.t);
-			const right = x + 3 + w <= W;   /* label right of the line when it fits */
-			f.anchor = right ? 'start' : 'end';
-			f.lx = right ? x + 3 : x - 3;
-			f.row = flagRow(right ? x : x - w - 6, right ? x + w + 6 : x);
+			const onRight = x + 3 + w <= W;   /* label right of the line when it fits */
+			f.anchor = onRight ? 'start' : 'end';
+			f.lx = onRight ? x + 3 : x - 3;
+			f.row = flagRow(onRight ? x : x - w - 6, onRight ? x + w + 6 : x);
 		}
 		const flagRows = flags.reduce((m, f) => Math.max(m, f.row + 1), 0);
 		const flagTop = y;
@@ -416,7 +418,8 @@
 			const open = s.to === null;
 			const to = open ? Math.max(now, s.from) : s.to;
 			const b = s.ev && s.ev.body ? s.ev.body : {};
-			const kindWord = SUSPEND_KIND[b.kind] || '特别程序';
+			const kind = s.k.procedure || b.kind, days = s.k.days !== undefined ? s.k.days : b.days;
+			const kindWord = SUSPEND_KIND[kind] || '特别程序';
 			const x0 = X(s.from), x1 = Math.max(X(to), x0 + 2);
 			const r = node('rect', {
 				class: 'tl-suspended' + (open ? ' open' : ''), 'data-event': s.k.event,
@@ -424,8 +427,8 @@
 			}, clockG);
 			let t = '中止：' + kindWord + '\n自 ' + fmtTime(s.from) + '\n' +
 			    (open ? '至今（未恢复）' : '至 ' + fmtTime(s.to) + ' 恢复');
-			if (b.days !== undefined)
-				t += '\n批准 ' + b.days + ' ' + unit;
+			if (days !== undefined && days !== null)
+				t += '\n批准 ' + days + ' ' + unit;
 			if (b.approver)
 				t += '，批准人 ' + b.approver;
 			tip(r, t);
@@ -446,9 +449,13 @@
 		/* the events lane: markers with their names, packed into rows */
 		const evTop = y + 6;
 		const evRow = packer(6);
+		const perDay = {};   /* events of one day show their time of day too */
+		for (const e of events)
+			perDay[dayNumber(instant(e.at))] = (perDay[dayNumber(instant(e.at))] || 0) + 1;
 		const placed = events.map((e) => {
 			const t = instant(e.at), x = X(t);
-			const label = eventName(e) + ' ' + (byDay ? shortDay(t) : hhmm(t));
+			const when = !byDay ? hhmm(t) : perDay[dayNumber(t)] > 1 ? shortDay(t) + ' ' + hhmm(t) : shortDay(t);
+			const label = eventName(e) + ' ' + when;
 			const w = textWidth(label, FS);
 			const right = x + 8 + w <= W;
 			const row = right ? evRow(x - 6, x + 8 + w) : evRow(x - 8 - w, x + 6);

@@ -64,6 +64,7 @@ extern const struct api_route api_cases_routes[];
 extern const struct api_route api_alerts_routes[];
 extern const struct api_route api_silences_routes[];
 extern const struct api_route api_stream_routes[];      /* alert_stream.c */
+extern const struct api_route api_console_routes[];     /* /, /console/..., /v1/me */
 
 /* The decoded value of path parameter `name`, or NULL when the route has none. */
 const char *api_param(const struct api_request *r, const char *name);

@@ -40,9 +40,17 @@ static const char alerts_list_sql[] =
 	" AND ($13::text IS NULL OR a.id < $13::text::bigint)"
 	" ORDER BY a.id DESC LIMIT $14::text::int";
 
-/* One alert with its actions and the events its evidence names. */
+/* The actions principal $5 (its fingerprint) may take on alert `a` now, as decided by the
+ * function that applies them (schema/019): [{"action","to","note_required"}, ...]. */
+#define ALERTS_ALLOWED_SQL \
+	"coalesce((SELECT json_agg(json_build_object('action', w.action, 'to', w.to_state," \
+	" 'note_required', w.note_required) ORDER BY w.n)" \
+	" FROM esup_alert_allowed_as($5, a.id) WITH ORDINALITY w(action, to_state, note_required, n))," \
+	" '[]'::json)"
+
+/* One alert with its actions, the events its evidence names and what $5 may do to it. */
 static const char alerts_show_sql[] =
-	"SELECT json_build_object(" ALERT_JSON_FIELDS ","
+	"SELECT json_build_object(" ALERT_JSON_FIELDS ", 'allowed', " ALERTS_ALLOWED_SQL ","
 	" 'actions', coalesce((SELECT json_agg(" ALERT_ACTION_JSON_SQL " ORDER BY x.id)"
 	"   FROM alert_actions x WHERE x.alert_id = a.id), '[]'::json),"
 	" 'events', coalesce((SELECT json_agg(e.body ORDER BY e.at, e.seq)"
@@ -52,9 +60,10 @@ static const char alerts_show_sql[] =
 	"   '[]'::json))::text"
 	" FROM alerts a WHERE a.id = $4::text::bigint AND " ALERT_SCOPE_SQL("$1", "$2", "$3");
 
-/* The alert as it is now, after an action. */
+/* The alert as it is now, after an action, with what $5 may do next. */
 static const char alerts_one_sql[] =
-	"SELECT " ALERT_JSON_SQL "::text FROM alerts a"
+	"SELECT json_build_object(" ALERT_JSON_FIELDS ", 'allowed', " ALERTS_ALLOWED_SQL ")::text"
+	" FROM alerts a"
 	" WHERE a.id = $4::text::bigint AND " ALERT_SCOPE_SQL("$1", "$2", "$3");
 
 static const char alerts_act_sql[] =
@@ -77,6 +86,7 @@ struct alerts_request {
 	struct alert_scope scope;
 	char id[ALERTS_ID_DIGITS + 1];
 	char action[16];
+	char fingerprint[TLS_FINGERPRINT_LEN + 1];   /* the principal's, for "allowed" */
 	char *note;            /* the action's, NULL when none */
 	long limit;            /* alerts per page */
 };
@@ -92,6 +102,7 @@ alerts_request_create(const struct api_request *r)
 	}
 	ar->req = r->req;
 	ar->d = r->d;
+	memcpy(ar->fingerprint, r->fingerprint, sizeof(ar->fingerprint));
 	alert_scope_init(&ar->scope, r->principal);
 	return ar;
 }
@@ -334,11 +345,12 @@ alerts_shown(const PGresult *res, void *arg)
 static void
 alerts_load(struct alerts_request *ar, const char *sql)
 {
-	const char *values[4];
+	const char *values[5];
 
 	alert_scope_params(&ar->scope, values);
 	values[3] = ar->id;
-	if (!db_query(ar->d->reader, sql, 4, values, alerts_shown, ar)) {
+	values[4] = ar->fingerprint;
+	if (!db_query(ar->d->reader, sql, 5, values, alerts_shown, ar)) {
 		alerts_reply_failed(ar, NULL, NULL);
 		alerts_request_destroy(ar);
 	}

@@ -51,13 +51,22 @@ http_new_connection(struct event_base *base, void *arg)
 void
 http_reply_json(struct evhttp_request *req, int code, json_t *body)
 {
+	struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
 	struct evbuffer *out = evbuffer_new();
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	char length[24];
 
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+	evhttp_add_header(headers, "Content-Type", "application/json");
+	evhttp_add_header(headers, "X-Content-Type-Options", "nosniff");
 	if (out != NULL && text != NULL) {
 		evbuffer_add(out, text, strlen(text));
 		evbuffer_add(out, "\n", 1);
+	}
+	if (out != NULL && evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+		/* evhttp would write the body after a HEAD's headers: say its length, send none. */
+		snprintf(length, sizeof(length), "%zu", evbuffer_get_length(out));
+		evhttp_add_header(headers, "Content-Length", length);
+		evbuffer_drain(out, evbuffer_get_length(out));
 	}
 	evhttp_send_reply(req, code, NULL, out);
 	free(text);
@@ -167,6 +176,7 @@ static const struct api_route *const http_route_sets[] = {
 	api_alerts_routes,
 	api_silences_routes,
 	api_stream_routes,      /* GET /v1/alerts/stream (alert_stream.c): a long-lived reply */
+	api_console_routes,     /* the console's files (embedded) and GET /v1/me */
 	NULL,
 };
 

@@ -24,6 +24,12 @@ struct identity {
 
 static const char *const role_names[] = { "department", "supervisor", "auditor", "monitor" };
 
+const char *
+identity_role_name(enum principal_role role)
+{
+	return (size_t)role < sizeof(role_names) / sizeof(role_names[0]) ? role_names[role] : "?";
+}
+
 static void
 principal_set_finish(struct principal_set *set)
 {

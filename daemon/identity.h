@@ -20,6 +20,9 @@ struct principal {
 
 struct identity;
 
+/* The role as the principals table spells it: "department", "supervisor", ... */
+const char *identity_role_name(enum principal_role role);
+
 /* Told after each successful load (a new set is in place). */
 typedef void identity_loaded_cb(void *arg);
 
