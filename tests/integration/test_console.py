@@ -407,7 +407,10 @@ def test_a_supervisor_of_another_region_sees_nothing_here(sample, certs, browser
         " ORDER BY id LIMIT 1", (list(LIVE),))[0]
     other = browser(name, d)
     console(other, "/board", "board")
-    assert tiles(other) == {}, tiles(other)
+    assert not other.find_elements(By.CSS_SELECTOR, "#main .load-error"), \
+        other.find_element(By.ID, "main").text
+    assert other.find_elements(By.ID, "board") and tiles(other) == {}, tiles(other)
+    assert d.curl("/v1/board", name).json()["departments"] == []
     assert OTHER_REGION in other.find_element(By.ID, "me").text
     other.shot("board")
     for route, view, path in (("/alert/%d" % alert_id, "alert", "/v1/alerts/%d" % alert_id),
