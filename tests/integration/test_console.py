@@ -8,11 +8,11 @@ looks, so the tests do not depend on each other's order. Screenshots of every st
 test's directory (ESUP_KEEP=1 keeps them); so do chromedriver logs while a test runs.
 """
 
-import csv
 import itertools
 import time
 from datetime import datetime
 
+import psycopg
 import pytest
 from selenium.webdriver.common.by import By
 
@@ -54,12 +54,29 @@ def wait_sweeper(d, db):
              30, "the sweeper to catch up")
 
 
+# Two departments beyond the sample's five, both without any event in the sample feed: one
+# stays quiet all along (a clear tile whatever the tests do), the other, with one catalogue
+# item and a certificate of its own, is where test (b) raises a red alert.
+QUIET = ("LY-TJJ", "洛阳市统计局", "410300")
+TARGET = ("LY-WJW", "洛阳市卫生健康委员会", "410300")
+TARGET_ITEM = "WJ-001,LY-WJW,医疗机构执业登记,45,20,working,,"
+
+
 @pytest.fixture(scope="module")
 def sample(pg, certs, workdir, request):
     """(daemon, database): esupd at SAMPLE_NOW with the sample feed stored and evaluated."""
     db = migrated_database(pg, certs, workdir, "console")
+    with psycopg.connect(db.conninfo("esup_admin"), autocommit=True) as conn:
+        conn.execute("SET ROLE esup_owner")
+        for dept in (QUIET, TARGET):
+            conn.execute("INSERT INTO departments (code, name, region) VALUES (%s, %s, %s)", dept)
+    add_principal(db, certs, "dept-" + TARGET[0], "department", dept=TARGET[0])
+    items = workdir / (db.name + "-items.csv")
+    items.write_text(ITEMS.read_text(encoding="utf-8").rstrip("\n") + "\n" + TARGET_ITEM + "\n",
+                     encoding="utf-8")
+    items.chmod(0o644)
     db.load("calendar", CALENDAR)
-    db.load("items", ITEMS)
+    db.load("items", items)
     for table in SUPERVISION_TABLES:
         db.load(table, SAMPLES / (table + ".csv"))
     where = workdir / (db.name + "-esupd")
@@ -109,9 +126,9 @@ def board_expected(db):
     return {dept: (worst(c), c) for dept, c in live_counts(db).items()}
 
 
-def items_of(dept):
-    with open(ITEMS, newline="", encoding="utf-8") as f:
-        return [r for r in csv.DictReader(f) if r["dept"] == dept]
+def items_of(db, dept):
+    return [r[0] for r in db.query("SELECT code FROM items WHERE dept = %s ORDER BY code",
+                                   (dept,))]
 
 
 # ---------------------------------------------------------------- what the browser shows
@@ -295,7 +312,7 @@ def test_a_new_red_alert_turns_its_tile_red_live(sample, browser):
     d, db = sample
     expected = board_expected(db)
     target = next((dept for dept, (w, _) in sorted(expected.items())
-                   if w != "red" and items_of(dept)), None)
+                   if w != "red" and items_of(db, dept)), None)
     assert target, "every department with catalogue items is red already: %s" % expected
     sup = browser("supervisor", d)
     console(sup, "/board", "board")
@@ -307,7 +324,7 @@ def test_a_new_red_alert_turns_its_tile_red_live(sample, browser):
     sup.shot("before-" + target)
 
     case = "%s-2026-98%04d" % (target, next(_cases))
-    item = items_of(target)[0]["code"]
+    item = items_of(db, target)[0]
     post(d, target, [event(dept=target, type="approval.accepted", case=case, item=item,
                            at="2026-03-02T09:30:00+08:00")])
     wait_for(lambda: db.query("SELECT 1 FROM alerts WHERE case_no = %s AND severity = 'red'"
@@ -438,18 +455,23 @@ def test_every_view_stays_on_the_host_under_the_csp(sample, browser):
     afterwards is refused, and the refusal shows in the same log."""
     d, db = sample
     sup = browser("supervisor", d)
-    alert_id, dept, case = db.query(
-        "SELECT id, dept, case_no FROM alerts WHERE case_no IS NOT NULL AND status = ANY(%s)"
-        " ORDER BY severity = 'red' DESC, id LIMIT 1", (list(LIVE),))[0]
+    alert_id, dept, case, rule = db.query(
+        "SELECT id, dept, case_no, rule FROM alerts WHERE case_no IS NOT NULL AND status = ANY(%s)"
+        " AND rule LIKE 'APR-%%' ORDER BY severity = 'red' DESC, id LIMIT 1", (list(LIVE),))[0]
     console(sup, "/board", "board")
-    for route, view in (("/dept/" + dept, "dept"), ("/alerts", "alerts"),
-                        ("/alert/%d" % alert_id, "alert"), ("/case/%s/%s" % (dept, case), "case"),
-                        ("/charts", "charts")):
+    for route, view, drawn in (
+            ("/dept/" + dept, "dept", ["#dept .case-row[data-case='%s']" % case]),
+            ("/alerts?dept=%s&rule=%s" % (dept, rule), "alerts", ["#alerts tr.alert-row[data-id='%d']" % alert_id]),
+            ("/alert/%d" % alert_id, "alert", ["#alert-evidence .event", "#alert-history li"]),
+            ("/case/%s/%s" % (dept, case), "case", ["#timeline svg .tl-event",
+                                                    "#timeline svg .tl-alert[data-id='%d']"
+                                                    % alert_id]),
+            ("/charts", "charts", ["#chart-ontime svg", "#chart-cards svg",
+                                   "#chart-ranking svg"])):
         go(sup, route, view)
         sup.shot(view)
-    assert sup.find_elements(By.CSS_SELECTOR, "#timeline svg"), "no case timeline"
-    for chart in ("#chart-ontime svg", "#chart-cards svg", "#chart-ranking svg"):
-        assert sup.find_elements(By.CSS_SELECTOR, chart), chart
+        for sel in drawn:
+            assert sup.find_elements(By.CSS_SELECTOR, sel), (route, sel)
     sup.full_shot("charts")
     urls = assert_clean(sup)
     paths = {u[len(sup.base_url):].split("?")[0] for u in urls}
