@@ -307,8 +307,14 @@ class BrowserFactory:
         return b
 
     def close(self):
+        """Quits every browser made so far and removes its HOME; notes the start-up times in
+        the test's directory (browser-timings.txt)."""
         failed = getattr(self.request.node, "rep_call", None)
         failed = failed is not None and failed.failed
+        if self.made:
+            with open(self.testdir / "browser-timings.txt", "a") as f:
+                for b in self.made:
+                    f.write("%s: chromium and chromedriver up in %.2fs\n" % (b.name, b.started_s))
         for b in self.made:
             if failed:
                 with contextlib.suppress(Exception):
@@ -318,6 +324,7 @@ class BrowserFactory:
                         print("browser log (%s): %s %s" % (b.name, e.get("level"), e.get("message")))
             b.quit()
             shutil.rmtree(b.home, ignore_errors=True)
+        self.made = []
 
 
 @pytest.fixture
