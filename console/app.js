@@ -439,7 +439,7 @@
 		append(el, [
 			h('span.subject', null, me.subject || '—'),
 			h('span.role', { 'data-role': me.role }, ROLE[me.role] || me.role),
-			me.dept ? h('span.region', null, deptName(me.dept)) : null,
+			me.dept ? h('span.dept-name', { title: me.dept }, deptName(me.dept)) : null,
 			me.region ? h('span.region', { title: '地区代码' }, me.region_name ?
 				`${me.region_name} ${me.region}` : me.region) : h('span.region', null, '全部地区'),
 		]);
@@ -477,6 +477,9 @@
 	function rememberDepts(board) {
 		for (const d of board.departments || [])
 			state.depts.set(d.dept, d);
+		const mine = document.querySelector('#me .dept-name');
+		if (mine && state.me && state.me.dept)
+			mine.textContent = deptName(state.me.dept);
 		if (board.now)
 			showClock(board.now);
 	}
@@ -1084,7 +1087,12 @@
 			keepFocus(root, () => draw(a));
 		});
 		refreshAlert();
-		return { refresh: refreshAlert, concerns: (a) => String(a.id) === id };
+		/* An event about this alert redraws it, unless what is drawn is already that state (the
+		 * echo of this page's own action): every step changes status, status_at or the 督办
+		 * level. */
+		const concerns = (a) => String(a.id) === id && !(current && a.status === current.status &&
+			a.status_at === current.status_at && a.escalation_level === current.escalation_level);
+		return { refresh: refreshAlert, concerns };
 	}
 
 	function actErrorText(err, x) {
@@ -1106,6 +1114,39 @@
 			return `${label}失败（${err.status}）` + msg;
 		}
 	}
+
+	/* Event types in words (docs/protocol.md, the same words as timeline.js). */
+	const EVENT_TYPE = {
+		'approval.received': '收件',
+		'approval.supplement_requested': '补正告知',
+		'approval.supplement_received': '补正收到',
+		'approval.accepted': '受理',
+		'approval.refused_intake': '不予受理',
+		'approval.step': '环节',
+		'approval.suspended': '中止',
+		'approval.resumed': '恢复',
+		'approval.extended': '延期',
+		'approval.decided': '办结',
+		'approval.withdrawn': '撤回',
+		'fee.collected': '收费',
+		'fee.refunded': '退费',
+		'penalty.decided': '处罚决定',
+		'penalty.filed': '处罚备案',
+		'penalty.hearing_held': '听证',
+		'inspection.started': '检查开始',
+		'inspection.ended': '检查结束',
+		'complaint.received': '投诉受理',
+		'complaint.replied': '投诉答复',
+		'complaint.closed': '投诉办结',
+		'evaluation.received': '评价',
+		'evaluation.rectified': '整改',
+		'inquiry.received': '咨询',
+		'inquiry.answered': '咨询答复',
+		'trade.announced': '交易公告',
+		'trade.bids_opened': '开标',
+		'trade.awarded': '定标',
+	};
+	const VALUE_WORDS = { approved: '准予', denied: '不予许可' };
 
 	/* An evidence event as readable key/values; nested objects as "a.b" keys. */
 	const EVENT_KEYS = {
@@ -1147,6 +1188,8 @@
 			return v.join('，');
 		if (typeof v === 'string' && RFC3339.test(v))
 			return fmtTime(v);
+		if (typeof v === 'string' && VALUE_WORDS[v])
+			return `${VALUE_WORDS[v]} (${v})`;
 		return String(v);
 	}
 
@@ -1159,7 +1202,9 @@
 			append(dl, [h('dt', { title: k }, keyLabel(k)), h('dd', null, valueText(v))]);
 		}
 		return h('div.event', { 'data-id': body.id || e.id || '', 'data-type': body.type || e.type || '' },
-			h('div.event-head', null, h('code.type', null, body.type || e.type || '事件'),
+			h('div.event-head', null,
+				h('strong', null, EVENT_TYPE[body.type || e.type] || '事件'),
+				h('code.type', null, body.type || e.type || ''),
 				h('span.event-id', null, body.id || e.id || ''),
 				body.at ? timeEl(body.at) : null),
 			dl);
@@ -1361,7 +1406,7 @@
 				.map(([k, v]) => `${keyLabel(k)}：${valueText(v)}`).join('；');
 			return h('tr.event-row', { 'data-id': e.id, 'data-type': e.type },
 				h('td.time', null, timeEl(e.at)),
-				h('td', null, h('code', null, e.type)),
+				h('td', null, EVENT_TYPE[e.type] ? EVENT_TYPE[e.type] + ' ' : '', h('code', null, e.type)),
 				h('td', null, e.id),
 				h('td.msg', null, summary || '—'),
 				h('td.time', null, timeEl(e.received_at)));
@@ -1504,6 +1549,8 @@
 		}
 		startLive();
 		navigate();
+		if (state.me.dept && state.depts.size === 0)   /* the header names the department */
+			api('/v1/board', { keep: true }).then(rememberDepts).catch(() => null);
 		/* Should the stream be away for long, the view (a wall display above all) is read
 		 * again every minute all the same, while the page is visible. */
 		setInterval(() => {
