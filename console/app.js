@@ -1056,6 +1056,10 @@
 			try {
 				const after = await api(`/v1/alerts/${encodeURIComponent(id)}/${x.action}`,
 					{ method: 'POST', body: text ? { note: text } : {}, gen, keep: true });
+				/* The reply is the alert as it now is: the stream's echo of this step then
+				 * matches it and redraws nothing (concerns below). */
+				if (after && String(after.id) === id)
+					current = Object.assign({}, current, after);
 				note.value = '';
 				result.hidden = false;
 				result.textContent = `已${ACTION[x.action] || x.action}：状态现为「${STATUS[after && after.status] ||
