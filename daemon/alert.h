@@ -51,6 +51,14 @@ struct alert_scope {
 	" AND (" P "::text = '' OR left(a.region, length(" P "::text)) = " P "::text" \
 	"  OR (" E "::boolean AND left(coalesce(a.escalated_to, ''), length(" P "::text)) = " P "::text)))"
 
+/* The departments a principal's board and statistics cover, as a condition on departments
+ * `d` given ALERT_SCOPE_SQL's $D (dept) and $P (prefix): a department its own; a supervisor
+ * or an auditor those whose region lies within its own (escalations play no part: a board
+ * shows departments, not alerts sent up from elsewhere); no region: all. */
+#define DEPT_SCOPE_SQL(D, P) \
+	"((" D "::text IS NULL OR d.code = " D "::text)" \
+	" AND (" P "::text = '' OR left(d.region, length(" P "::text)) = " P "::text))"
+
 /* Region codes nest by prefix: 410000 Henan ⊃ 410300 Luoyang ⊃ 410302 a district. The length
  * of region's own prefix (without its trailing "00" pairs; 0 for "" or 000000: everything), and
  * whether scope covers region (itself or one below it). */

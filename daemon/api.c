@@ -11,7 +11,9 @@
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 
+#include "db.h"
 #include "http.h"
+#include "log.h"
 
 #define API_GOT_MAX 80   /* bytes of an offending value quoted back */
 
@@ -127,4 +129,54 @@ api_body_string(const struct api_request *r, json_t *body, const char *field, si
 	api_reply_invalid(r->req, field, expected, json_is_string(v) ? json_string_value(v) :
 		"another JSON value");
 	return false;
+}
+
+/* ---------------------------------------------------------------- one-row JSON queries */
+
+struct api_query_reply {
+	struct evhttp_request *req;
+	unsigned retry_after_s;
+	const char *what;
+	const char *not_found;
+};
+
+static void
+api_query_replied(const PGresult *res, void *arg)
+{
+	struct api_query_reply *qr = arg;
+	json_t *body;
+
+	if (res == NULL) {
+		http_reply_retry(qr->req, 503, qr->retry_after_s, "database unavailable");
+	} else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_warnx("%s: %s", qr->what, PQresultErrorMessage(res));
+		http_reply_error(qr->req, 500, "the database refused the query; see the daemon's log");
+	} else if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
+		http_reply_error(qr->req, 404, qr->not_found);
+	} else if ((body = json_loads(PQgetvalue(res, 0, 0), 0, NULL)) == NULL) {
+		http_reply_error(qr->req, 500, "out of memory");
+	} else {
+		http_reply_json(qr->req, 200, body);
+	}
+	free(qr);
+}
+
+void
+api_reply_query(const struct api_request *r, const char *what, const char *sql, int nparams,
+		const char *const *values, const char *not_found)
+{
+	struct api_query_reply *qr = calloc(1, sizeof(*qr));
+
+	if (qr == NULL) {
+		http_reply_error(r->req, 500, "out of memory");
+		return;
+	}
+	qr->req = r->req;
+	qr->retry_after_s = r->d->cfg->retry_after_s;
+	qr->what = what;
+	qr->not_found = not_found;
+	if (!db_query(r->d->reader, sql, nparams, values, api_query_replied, qr)) {
+		free(qr);
+		http_reply_retry(r->req, 503, r->d->cfg->retry_after_s, "database unavailable");
+	}
 }

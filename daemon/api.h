@@ -65,6 +65,8 @@ extern const struct api_route api_alerts_routes[];
 extern const struct api_route api_silences_routes[];
 extern const struct api_route api_stream_routes[];      /* alert_stream.c */
 extern const struct api_route api_console_routes[];     /* /, /console/..., /v1/me */
+extern const struct api_route api_board_routes[];
+extern const struct api_route api_stats_routes[];
 
 /* The decoded value of path parameter `name`, or NULL when the route has none. */
 const char *api_param(const struct api_request *r, const char *name);
@@ -92,5 +94,12 @@ json_t *api_body_object(const struct api_request *r);
  * null. False after a 400 reply naming the field. *value lives as long as body. */
 bool api_body_string(const struct api_request *r, json_t *body, const char *field, size_t max,
 		const char **value) __attribute__((warn_unused_result));
+
+/* Runs sql (one statement) on r->d->reader and answers with the first column of its first
+ * row, a JSON text, as 200; no row: 404 with not_found; the connection gone: 503 with
+ * Retry-After (resend); a refused statement: 500, logged under `what` (a static string).
+ * values are copied before this returns. The reply always follows, later or at once. */
+void api_reply_query(const struct api_request *r, const char *what, const char *sql,
+		int nparams, const char *const *values, const char *not_found);
 
 #endif

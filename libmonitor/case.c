@@ -2,7 +2,8 @@
  * ladder (ladder.c), the procedural rules (checks.c) and the supervision rules (fees.c,
  * penalties.c, enforcement.c, service.c, trade.c), and hands back the case's state and its
  * active conditions, each under a dedup key that stays the same for as long as the
- * condition holds, so the caller raises one alert per condition, never one per sweep. */
+ * condition holds, so the caller raises one alert per condition, never one per sweep.
+ * mon_case_clock hands back the same replay's suspensions and extensions as spans. */
 #include "engine.h"
 
 #include <stdarg.h>
@@ -178,27 +179,23 @@ static void state_level(struct mon_case_state *st, const struct conditions *list
 	}
 }
 
-bool mon_case_evaluate(const struct mon_ruleset *rs, const struct mon_case_event *events,
-		size_t count, int64_t now, struct mon_evaluation *out, struct mon_error *err)
+/* Every rule over a replayed history; false when memory ran out (*out then empty). */
+static bool case_evaluate(const struct history *h, int64_t now, struct mon_evaluation *out,
+		struct mon_error *err)
 {
 	struct conditions list = { .items = NULL, .count = 0, .cap = 0, .failed = false };
-	struct history h;
 
-	memset(out, 0, sizeof(*out));
-	if (!history_build(&h, rs, events, count, now, err))
-		return false;
-	state_init(&out->state, &h);
-	if (!h.has_approval)
-		out->state.status = supervision_status(&h);
-	ladder_evaluate(&h, &list, &out->state);
-	checks_evaluate(&h, &list);
-	fees_evaluate(&h, &list);
-	penalties_evaluate(&h, &list, &out->state.next_check);
-	enforcement_evaluate(&h, &list);
-	service_evaluate(&h, &list, &out->state);
-	trade_evaluate(&h, &list);
-	next_check_offer(&out->state.next_check, now, h.future);
-	history_finish(&h);
+	state_init(&out->state, h);
+	if (!h->has_approval)
+		out->state.status = supervision_status(h);
+	ladder_evaluate(h, &list, &out->state);
+	checks_evaluate(h, &list);
+	fees_evaluate(h, &list);
+	penalties_evaluate(h, &list, &out->state.next_check);
+	enforcement_evaluate(h, &list);
+	service_evaluate(h, &list, &out->state);
+	trade_evaluate(h, &list);
+	next_check_offer(&out->state.next_check, now, h->future);
 	if (list.failed) {
 		free(list.items);
 		memset(out, 0, sizeof(*out));
@@ -211,6 +208,89 @@ bool mon_case_evaluate(const struct mon_ruleset *rs, const struct mon_case_event
 	out->count = list.count;
 	out->conditions = list.items;
 	return true;
+}
+
+bool mon_case_evaluate(const struct mon_ruleset *rs, const struct mon_case_event *events,
+		size_t count, int64_t now, struct mon_evaluation *out, struct mon_error *err)
+{
+	struct history h;
+	bool ok;
+
+	memset(out, 0, sizeof(*out));
+	if (!history_build(&h, rs, events, count, now, err))
+		return false;
+	ok = case_evaluate(&h, now, out, err);
+	history_finish(&h);
+	return ok;
+}
+
+/* The replay's suspensions and extensions as spans, suspensions first. */
+static void clock_spans(const struct history *h, struct mon_clock_span *spans)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < h->susp_count; i++, n++) {
+		const struct suspension *s = &h->susp[i];
+
+		spans[n].kind = MON_CLOCK_SUSPENDED;
+		spans[n].from = s->start;
+		spans[n].to = s->end == NEVER ? MON_TIME_NONE : s->end;
+		spans[n].days = s->days;
+		spans[n].effective = true;
+		snprintf(spans[n].procedure, sizeof(spans[n].procedure), "%s", s->kind);
+		snprintf(spans[n].event, sizeof(spans[n].event), "%s", s->start_ev->event->id);
+	}
+	for (size_t i = 0; i < h->ext_count; i++, n++) {
+		const struct extension *e = &h->ext[i];
+
+		spans[n].kind = MON_CLOCK_EXTENDED;
+		spans[n].from = e->ev->event->at;
+		spans[n].to = MON_TIME_NONE;
+		spans[n].days = e->days;
+		spans[n].effective = e->effective;
+		spans[n].procedure[0] = '\0';
+		snprintf(spans[n].event, sizeof(spans[n].event), "%s", e->ev->event->id);
+	}
+}
+
+bool mon_case_clock(const struct mon_ruleset *rs, const struct mon_case_event *events,
+		size_t count, int64_t now, struct mon_case_clock *out, struct mon_error *err)
+{
+	struct mon_evaluation ev;
+	struct history h;
+	bool ok;
+
+	memset(out, 0, sizeof(*out));
+	if (!history_build(&h, rs, events, count, now, err))
+		return false;
+	/* The days come from the very evaluation mon_case_evaluate makes (the ladder counts an
+	 * approval's, service.c a complaint's), not from a second count. */
+	memset(&ev, 0, sizeof(ev));
+	ok = case_evaluate(&h, now, &ev, err);
+	if (ok && h.susp_count + h.ext_count > 0) {
+		out->spans = calloc(h.susp_count + h.ext_count, sizeof(*out->spans));
+		if (out->spans == NULL) {
+			mon_error_set_text(err, "", "memory for the clock", "out of memory");
+			ok = false;
+		}
+	}
+	if (ok) {
+		out->counted_days = ev.state.counted_days;
+		out->suspended_days = ev.state.suspended_days;
+		out->count = h.susp_count + h.ext_count;
+		clock_spans(&h, out->spans);
+	}
+	mon_evaluation_finish(&ev);
+	history_finish(&h);
+	return ok;
+}
+
+void mon_case_clock_finish(struct mon_case_clock *clock)
+{
+	if (clock == NULL)
+		return;
+	free(clock->spans);
+	memset(clock, 0, sizeof(*clock));
 }
 
 void mon_evaluation_finish(struct mon_evaluation *ev)

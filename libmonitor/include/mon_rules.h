@@ -204,6 +204,45 @@ bool mon_case_evaluate(const struct mon_ruleset *rs, const struct mon_case_event
 	__attribute__((warn_unused_result));
 void mon_evaluation_finish(struct mon_evaluation *ev);
 
+/* A case's clock as spans of time, for showing it (GET /v1/cases/{dept}/{case}'s "clock"):
+ * the same replay that mon_case_evaluate counts days from, so the spans and the counted and
+ * suspended days cannot disagree. Pure: `now` is the caller's business clock; nothing is read
+ * or written elsewhere. */
+enum mon_clock_kind {
+	MON_CLOCK_SUSPENDED,      /* a special procedure (§45) stopped the clock */
+	MON_CLOCK_EXTENDED,       /* an extension (§42) was granted */
+};
+
+struct mon_clock_span {
+	enum mon_clock_kind kind;
+	int64_t from;             /* suspended: its start; extended: when granted */
+	int64_t to;               /* suspended: its end, exclusive (the resumption, or the
+	                           * decision that ended it); MON_TIME_NONE while it runs.
+	                           * extended: MON_TIME_NONE */
+	int days;                 /* suspended: the approved length; extended: days granted */
+	bool effective;           /* extended: granted in time, so it moved the deadlines;
+	                           * suspended: true */
+	char procedure[32];       /* suspended: the event's `kind` (hearing, testing, ...); "" */
+	char event[MON_ID_MAX + 1];   /* the id of the event that began the span */
+};
+
+struct mon_case_clock {
+	int counted_days;         /* exactly mon_case_evaluate's state.counted_days */
+	int suspended_days;       /* and state.suspended_days */
+	size_t count;
+	struct mon_clock_span *spans;   /* owned (free with mon_case_clock_finish); suspensions
+	                                 * and extensions each in business-time order,
+	                                 * suspensions first; NULL when count is 0 */
+};
+
+/* The clock of the case whose events are given (as for mon_case_evaluate: context events are
+ * ignored, events after `now` have not happened yet). False only on bad input (as
+ * mon_case_evaluate) or out of memory; *err says why, and *out is then empty. */
+bool mon_case_clock(const struct mon_ruleset *rs, const struct mon_case_event *events,
+		size_t count, int64_t now, struct mon_case_clock *out, struct mon_error *err)
+	__attribute__((warn_unused_result));
+void mon_case_clock_finish(struct mon_case_clock *clock);
+
 /* The rules this engine knows, for listings and configuration checks: index 0..count-1. */
 size_t mon_rule_count(void);
 const char *mon_rule_code(size_t i);

@@ -299,14 +299,26 @@ def test_get_case(daemon_factory, refdb):
     d = start(daemon_factory, "2026-03-13T09:00:00+08:00")
     dept, case = "LY-SCJGJ", "LY-SCJGJ-2026-900004"
     accepted = ev(dept, case, "accepted", "2026-03-02T09:15:00+08:00", item="SCJG-003")
-    post(d, dept, [accepted, ev(dept, case, "step", "2026-03-04T10:00:00+08:00",
-                                step="review", handler="P0021")])
+    step = ev(dept, case, "step", "2026-03-04T10:00:00+08:00", step="review", handler="P0021")
+    post(d, dept, [step, accepted])
     path = "/v1/cases/%s/%s" % (dept, case)
 
     r = d.curl(path, "supervisor")
     assert r.status == 200, r.body
-    body = r.json()
+    whole = r.json()
+    body = dict(whole)
     got_alerts = body.pop("alerts")
+    # The console's additions (test_board_api.py covers them in depth): the events in
+    # business-time order, no span on the clock, the facts of the cases row.
+    events = body.pop("events")
+    assert [(e["id"], e["type"], e["at"]) for e in events] == [
+        (accepted["id"], "approval.accepted", "2026-03-02T09:15:00+08:00"),
+        (step["id"], "approval.step", "2026-03-04T10:00:00+08:00")]
+    assert events[1]["body"] == step
+    assert body.pop("clock") == []
+    facts = body.pop("facts")
+    assert (facts["kind"], facts["accepted_at"], facts["closed_at"]) == (
+        "approval", "2026-03-02T09:15:00+08:00", None)
     assert body == {
         "dept": dept, "case": case, "item": "SCJG-003", "status": "accepted",
         "unit": "working", "counted_days": 9, "suspended_days": 0,
@@ -326,7 +338,7 @@ def test_get_case(daemon_factory, refdb):
     for reader in ("dept-" + dept, "auditor"):
         r = d.curl(path, reader)
         assert r.status == 200, (reader, r.body)
-        assert r.json() == dict(body, alerts=got_alerts), reader
+        assert r.json() == whole, reader
     assert d.curl(path, "dept-LY-ZJJ").status == 403
     assert d.curl("/v1/cases/%s/LY-SCJGJ-2026-999999" % dept, "supervisor").status == 404
     assert d.curl("/v1/cases/%s/LY-SCJGJ-2026-999999" % dept, "dept-" + dept).status == 404

@@ -524,6 +524,87 @@ static void test_extension_after_statutory_deadline(void **state)
 	assert_rules(fx, "APR-DEADLINE-RED");
 }
 
+/* mon_case_clock: the spans of the replay the days are counted from. T-10 accepted Monday
+ * 2026-09-28; an extension of 5 days on 09-29 (in time: effective); suspended 09-30 15:00,
+ * resumed 10-09 10:00 (the days of test_suspension_over_holiday_week: 10 counted, 2
+ * suspended at 10-20); suspended again 10-12 09:00, still running at 10-20 (10-12..16, 19
+ * and 20 at their end: 7 days more). */
+static void test_case_clock_spans(void **state)
+{
+	struct fx *fx = *state;
+	struct mon_case_clock clk;
+	struct mon_error err;
+	const struct mon_case_state *st;
+
+	accept(fx, "2026-09-28T10:00:00+08:00", "T-10");
+	add(fx, "approval.extended", "2026-09-29T11:00:00+08:00", ",\"days\":5,\"approver\":\"H\"");
+	add(fx, "approval.suspended", "2026-09-30T15:00:00+08:00",
+		",\"kind\":\"expert_review\",\"days\":5,\"approver\":\"P1\"");
+	add(fx, "approval.resumed", "2026-10-09T10:00:00+08:00", "");
+	add(fx, "approval.suspended", "2026-10-12T09:00:00+08:00",
+		",\"kind\":\"hearing\",\"days\":10");
+	st = eval(fx, "2026-10-20T12:00:00+08:00");
+	assert_true(mon_case_clock(fx->rs, fx->ces, fx->count, T("2026-10-20T12:00:00+08:00"),
+		&clk, &err));
+	/* The same numbers as the evaluation: one replay, one count. */
+	assert_int_equal(clk.counted_days, st->counted_days);
+	assert_int_equal(clk.suspended_days, st->suspended_days);
+	assert_int_equal(clk.counted_days, 3);          /* 09-29, 10-09, 10-10 */
+	assert_int_equal(clk.suspended_days, 2 + 7);
+	assert_int_equal(clk.count, 3);
+	assert_int_equal(clk.spans[0].kind, MON_CLOCK_SUSPENDED);
+	assert_int_equal(clk.spans[0].from, T("2026-09-30T15:00:00+08:00"));
+	assert_int_equal(clk.spans[0].to, T("2026-10-09T10:00:00+08:00"));
+	assert_int_equal(clk.spans[0].days, 5);
+	assert_string_equal(clk.spans[0].procedure, "expert_review");
+	assert_string_equal(clk.spans[0].event, "e3");
+	assert_int_equal(clk.spans[1].kind, MON_CLOCK_SUSPENDED);
+	assert_int_equal(clk.spans[1].from, T("2026-10-12T09:00:00+08:00"));
+	assert_int_equal(clk.spans[1].to, MON_TIME_NONE);
+	assert_string_equal(clk.spans[1].event, "e5");
+	assert_int_equal(clk.spans[2].kind, MON_CLOCK_EXTENDED);
+	assert_int_equal(clk.spans[2].from, T("2026-09-29T11:00:00+08:00"));
+	assert_int_equal(clk.spans[2].to, MON_TIME_NONE);
+	assert_int_equal(clk.spans[2].days, 5);
+	assert_true(clk.spans[2].effective);
+	assert_string_equal(clk.spans[2].event, "e2");
+	mon_case_clock_finish(&clk);
+	assert_null(clk.spans);
+
+	/* Decided while suspended: the decision ends the suspension. Before the suspension
+	 * began (now 10-12 08:00) there is only the earlier one and the extension. */
+	add(fx, "approval.decided", "2026-10-15T16:00:00+08:00", ",\"result\":\"approved\"");
+	assert_true(mon_case_clock(fx->rs, fx->ces, fx->count, T("2026-10-20T12:00:00+08:00"),
+		&clk, &err));
+	assert_int_equal(clk.spans[1].to, T("2026-10-15T16:00:00+08:00"));
+	mon_case_clock_finish(&clk);
+	assert_true(mon_case_clock(fx->rs, fx->ces, fx->count, T("2026-10-12T08:00:00+08:00"),
+		&clk, &err));
+	assert_int_equal(clk.count, 2);
+	assert_int_equal(clk.spans[1].kind, MON_CLOCK_EXTENDED);
+	mon_case_clock_finish(&clk);
+}
+
+/* An extension after the statutory deadline ran out is a span that moved nothing. */
+static void test_case_clock_late_extension(void **state)
+{
+	struct fx *fx = *state;
+	struct mon_case_clock clk;
+	struct mon_error err;
+
+	accept(fx, "2026-03-02T09:15:00+08:00", "T-10");
+	add(fx, "approval.extended", "2026-03-31T00:00:01+08:00", ",\"days\":10,\"approver\":\"H\"");
+	assert_true(mon_case_clock(fx->rs, fx->ces, fx->count, T("2026-03-31T12:00:00+08:00"),
+		&clk, &err));
+	assert_int_equal(clk.count, 1);
+	assert_false(clk.spans[0].effective);
+	assert_int_equal(clk.suspended_days, 0);
+	assert_int_equal(clk.counted_days, 21);         /* 03-03 .. 03-31 */
+	mon_case_clock_finish(&clk);
+	assert_false(mon_case_clock(fx->rs, fx->ces, 0, T("2026-03-31T12:00:00+08:00"), &clk, &err));
+	assert_int_equal(clk.count, 0);
+}
+
 /* Received Monday 03-02 09:00: §32's 5 working days are 03-03..06 and 03-09, so the notice
  * is due by 03-09 24:00. Received 2026-09-30 instead: 10-08, 09, Saturday 10-10 (worked),
  * 10-12, 10-13: due by 10-13 24:00. */
@@ -800,6 +881,8 @@ int main(int argc, char **argv)
 		TEST(test_special_resumed_late),
 		TEST(test_extension),
 		TEST(test_extension_after_statutory_deadline),
+		TEST(test_case_clock_spans),
+		TEST(test_case_clock_late_extension),
 		TEST(test_supplement),
 		TEST(test_refusal_report),
 		TEST(test_order_rules),
