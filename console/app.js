@@ -19,7 +19,7 @@
 		dismiss: '不予认定', confirm: '确认发出', cancel: '取消', escalate: '督办', silence: '静默',
 		raise: '产生预警', suppress: '抑制', issue: '发出', supersede: '被替代',
 	};
-	const ROLE = { supervisor: '监察室', department: '部门', auditor: '审计', monitor: '监测' };
+	const ROLE = { supervisor: '监察室', department: '部门', auditor: '审计', monitor: '监测', system: '系统' };
 	const CASE_STATUS = {
 		received: '已收件', accepted: '已受理', suspended: '已中止', decided: '已办结',
 		refused: '不予受理', withdrawn: '已撤回', closed: '已办结', open: '办理中',
@@ -87,6 +87,42 @@
 		return el;
 	}
 
+	/* Redraws with fn() and puts the keyboard focus back where it was: on the same element
+	 * when fn() kept it (the note being typed, with its caret), else on the first link or
+	 * button of the row or tile (same data-id / data-dept / data-case / data-item) it was in,
+	 * so that a live refresh does not throw a keyboard user back to the top. */
+	function keepFocus(container, fn) {
+		const el = document.activeElement;
+		if (!el || el === document.body || !container.contains(el))
+			return fn();
+		const caret = 'selectionStart' in el && typeof el.selectionStart === 'number' ?
+			[el.selectionStart, el.selectionEnd] : null;
+		const holder = el.closest('[data-id], [data-dept], [data-case], [data-item]');
+		let key = null;
+		if (holder) {
+			for (const a of ['data-id', 'data-case', 'data-item', 'data-dept'])
+				if (holder.hasAttribute(a)) {
+					key = `[${a}="${CSS.escape(holder.getAttribute(a))}"]`;
+					break;
+				}
+		}
+		const sameAction = el.dataset && el.dataset.action ? el.dataset.action : null;
+		const result = fn();
+		if (container.contains(el) && el.isConnected) {
+			el.focus({ preventScroll: true });
+			if (caret)
+				el.setSelectionRange(caret[0], caret[1]);
+		} else if (sameAction && container.querySelector(`[data-action="${CSS.escape(sameAction)}"]`)) {
+			container.querySelector(`[data-action="${CSS.escape(sameAction)}"]`).focus({ preventScroll: true });
+		} else if (key) {
+			const again = container.querySelector(key);
+			const target = again && (again.matches('a, button') ? again : again.querySelector('a, button'));
+			if (target)
+				target.focus({ preventScroll: true });
+		}
+		return result;
+	}
+
 	function severityBadge(sev) {
 		return h('span.badge.sev-' + (SEVERITY[sev] ? sev : 'clear'), { 'data-severity': sev },
 			SEVERITY[sev] || sev);
@@ -148,6 +184,7 @@
 
 	const state = {
 		me: null,
+		now: null,                 /* the business clock as last heard (businessNow) */
 		depts: new Map(),          /* code → {dept, name, region} from /v1/board */
 		gen: 0,                    /* bumped on every navigation: stale loads draw nothing */
 		route: null,
@@ -402,7 +439,7 @@
 		append(el, [
 			h('span.subject', null, me.subject || '—'),
 			h('span.role', { 'data-role': me.role }, ROLE[me.role] || me.role),
-			me.dept ? h('span.region', null, deptName(me.dept)) : null,
+			me.dept ? h('span.dept-name', { title: me.dept }, deptName(me.dept)) : null,
 			me.region ? h('span.region', { title: '地区代码' }, me.region_name ?
 				`${me.region_name} ${me.region}` : me.region) : h('span.region', null, '全部地区'),
 		]);
@@ -412,9 +449,15 @@
 		return me;
 	}
 
+	/* The business clock as last heard from esupd (GET /v1/me, GET /v1/board). */
+	function businessNow() {
+		return state.now || (state.me && state.me.now) || null;
+	}
+
 	function showClock(now) {
 		const c = document.getElementById('clock');
 		if (now) {
+			state.now = now;
 			c.textContent = '业务日期 ' + businessDate(now);
 			c.dataset.now = now;
 		}
@@ -434,6 +477,9 @@
 	function rememberDepts(board) {
 		for (const d of board.departments || [])
 			state.depts.set(d.dept, d);
+		const mine = document.querySelector('#me .dept-name');
+		if (mine && state.me && state.me.dept)
+			mine.textContent = deptName(state.me.dept);
 		if (board.now)
 			showClock(board.now);
 	}
@@ -482,15 +528,18 @@
 			}
 		};
 		es.addEventListener('alert', (ev) => {
+			let data = null;
 			try {
-				const data = JSON.parse(ev.data);
+				data = JSON.parse(ev.data);
 				if (data && data.action && data.action.at)
 					state.lastEventAt = data.action.at;
 			} catch (err) {
-				/* a malformed event is still a reason to look again */
+				data = null;   /* a malformed event is still a reason to look again */
 			}
 			setLive('live');
-			scheduleRefresh();
+			const view = state.view;
+			if (!data || !data.alert || !view || !view.concerns || view.concerns(data.alert))
+				scheduleRefresh();
 		});
 	}
 
@@ -554,7 +603,7 @@
 		h('td', null, deptLabel(a.dept)),
 		h('td.case', null, a['case'] ? h('a', { href: caseHref(a.dept, a['case']) }, a['case']) : '—'),
 		h('td.time', null, timeEl(a.since, false)),
-		h('td.msg', null, a.message || ''));
+		h('td.msg', null, h('span.clamp', { title: a.message || null }, a.message || '')));
 		return clickableRow(tr, '#/alert/' + a.id);
 	}
 
@@ -649,7 +698,7 @@
 			if (gen !== state.gen)
 				return;
 			rememberDepts(board);
-			draw(board);
+			keepFocus(grid, () => draw(board));
 		});
 		run();
 		return { refresh: run };
@@ -680,7 +729,8 @@
 					table('alerts', ALERT_HEADERS, (d.other_alerts || []).map(alertRow), '没有无案件的在办预警。')),
 				section('dept-items', '事项', table('items', ['事项', '名称', '最严重', '红/黄/提示', '在办案件'],
 					(d.items || []).map((it) => h('tr.item-row', { 'data-item': it.item, 'data-worst': it.worst },
-						h('td', null, h('code', null, it.item)),
+						h('td', null, h('a', { href: '#/alerts?dept=' + encodeURIComponent(code) + '&item=' +
+							encodeURIComponent(it.item), title: '该事项的预警' }, h('code', null, it.item))),
 						h('td', null, it.name || '—'),
 						h('td', null, severityBadge(it.worst)),
 						h('td', null, counts(it.live, 0, false)),
@@ -691,7 +741,7 @@
 
 		function caseRow(c) {
 			const href = caseHref(code, c['case']);
-			const today = state.me ? businessDate(state.me.now) : '';
+			const today = businessDate(businessNow());
 			const dl = c.deadline || {};
 			const lim = c.limits || {};
 			const late = (day) => day && today && day < today && isOpenCase(c.status);
@@ -717,10 +767,10 @@
 			const crumbs = main.querySelector('.crumbs');
 			if (crumbs)
 				crumbs.lastChild.textContent = d.name || d.dept;
-			draw(d);
+			keepFocus(root, () => draw(d));
 		});
 		run();
-		return { refresh: run };
+		return { refresh: run, concerns: (a) => a.dept === code };
 	}
 
 	function isOpenCase(status) {
@@ -735,6 +785,7 @@
 		const severity = q.get('severity') || '';
 		const dept = q.get('dept') || '';
 		const rule = q.get('rule') || '';
+		let item = q.get('item') || '';   /* from a department's item row; shown as a chip */
 
 		const statusSel = h('select', { name: 'status', id: 'f-status' });
 		const presets = STATUS_PRESETS.concat(Object.keys(STATUS).filter((s) => s !== 'expired')
@@ -754,6 +805,8 @@
 			h('label', null, h('span', null, '级别'), sevSel),
 			h('label', null, h('span', null, '部门'), deptSel),
 			h('label', null, h('span', null, '规则'), ruleIn, ruleList),
+			item ? h('button.ghost.chip', { type: 'button', id: 'f-item', title: '取消按事项筛选' },
+				'事项 ', h('code', null, item), ' ×') : null,
 			h('button', { type: 'submit' }, '筛选'),
 			h('button.ghost', { type: 'button', id: 'f-reset' }, '清除'));
 		const count = h('p.count-line', { 'aria-live': 'polite' });
@@ -777,12 +830,18 @@
 			if (sevSel.value) p.set('severity', sevSel.value);
 			if (deptSel.value) p.set('dept', deptSel.value);
 			if (ruleIn.value.trim()) p.set('rule', ruleIn.value.trim());
+			if (item) p.set('item', item);
 			const s = p.toString().replace(/%2C/gi, ',');
 			location.hash = '#/alerts' + (s ? '?' + s : '');
 		}
 		form.addEventListener('submit', apply);
 		for (const sel of [statusSel, sevSel, deptSel])
 			sel.addEventListener('change', apply);
+		if (item)
+			form.querySelector('#f-item').addEventListener('click', () => {
+				item = '';
+				apply();
+			});
 		form.querySelector('#f-reset').addEventListener('click', () => {
 			location.hash = '#/alerts';
 		});
@@ -796,6 +855,7 @@
 			if (severity) p.set('severity', severity);
 			if (dept) p.set('dept', dept);
 			if (rule) p.set('rule', rule);
+			if (item) p.set('item', item);
 			p.set('limit', String(limit));
 			if (after) p.set('cursor', after);
 			return '/v1/alerts?' + p.toString();
@@ -834,9 +894,11 @@
 			const page = await api(params(limit, null), { gen });
 			if (gen !== state.gen)
 				return;
-			clear(body);
-			for (const a of page.alerts || [])
-				body.appendChild(alertRow(a));
+			keepFocus(body, () => {
+				clear(body);
+				for (const a of page.alerts || [])
+					body.appendChild(alertRow(a));
+			});
 			shown = (page.alerts || []).length;
 			cursor = page.next_cursor || null;
 			if (shown === 0)
@@ -1022,10 +1084,15 @@
 				return;
 			if (state.depts.size === 0)
 				await loadDepts(gen).catch(() => null);
-			draw(a);
+			keepFocus(root, () => draw(a));
 		});
 		refreshAlert();
-		return { refresh: refreshAlert };
+		/* An event about this alert redraws it, unless what is drawn is already that state (the
+		 * echo of this page's own action): every step changes status, status_at or the 督办
+		 * level. */
+		const concerns = (a) => String(a.id) === id && !(current && a.status === current.status &&
+			a.status_at === current.status_at && a.escalation_level === current.escalation_level);
+		return { refresh: refreshAlert, concerns };
 	}
 
 	function actErrorText(err, x) {
@@ -1047,6 +1114,39 @@
 			return `${label}失败（${err.status}）` + msg;
 		}
 	}
+
+	/* Event types in words (docs/protocol.md, the same words as timeline.js). */
+	const EVENT_TYPE = {
+		'approval.received': '收件',
+		'approval.supplement_requested': '补正告知',
+		'approval.supplement_received': '补正收到',
+		'approval.accepted': '受理',
+		'approval.refused_intake': '不予受理',
+		'approval.step': '环节',
+		'approval.suspended': '中止',
+		'approval.resumed': '恢复',
+		'approval.extended': '延期',
+		'approval.decided': '办结',
+		'approval.withdrawn': '撤回',
+		'fee.collected': '收费',
+		'fee.refunded': '退费',
+		'penalty.decided': '处罚决定',
+		'penalty.filed': '处罚备案',
+		'penalty.hearing_held': '听证',
+		'inspection.started': '检查开始',
+		'inspection.ended': '检查结束',
+		'complaint.received': '投诉受理',
+		'complaint.replied': '投诉答复',
+		'complaint.closed': '投诉办结',
+		'evaluation.received': '评价',
+		'evaluation.rectified': '整改',
+		'inquiry.received': '咨询',
+		'inquiry.answered': '咨询答复',
+		'trade.announced': '交易公告',
+		'trade.bids_opened': '开标',
+		'trade.awarded': '定标',
+	};
+	const VALUE_WORDS = { approved: '准予', denied: '不予许可' };
 
 	/* An evidence event as readable key/values; nested objects as "a.b" keys. */
 	const EVENT_KEYS = {
@@ -1088,6 +1188,8 @@
 			return v.join('，');
 		if (typeof v === 'string' && RFC3339.test(v))
 			return fmtTime(v);
+		if (typeof v === 'string' && VALUE_WORDS[v])
+			return `${VALUE_WORDS[v]} (${v})`;
 		return String(v);
 	}
 
@@ -1100,7 +1202,9 @@
 			append(dl, [h('dt', { title: k }, keyLabel(k)), h('dd', null, valueText(v))]);
 		}
 		return h('div.event', { 'data-id': body.id || e.id || '', 'data-type': body.type || e.type || '' },
-			h('div.event-head', null, h('code.type', null, body.type || e.type || '事件'),
+			h('div.event-head', null,
+				h('strong', null, EVENT_TYPE[body.type || e.type] || '事件'),
+				h('code.type', null, body.type || e.type || ''),
 				h('span.event-id', null, body.id || e.id || ''),
 				body.at ? timeEl(body.at) : null),
 			dl);
@@ -1245,7 +1349,7 @@
 			row('事项', c.item ? h('code', null, c.item) : '—');
 			row('状态', CASE_STATUS[c.status] || c.status || '—');
 			if (c.unit)
-				row('计时单位', c.unit === 'working_days' ? '工作日' : c.unit === 'calendar_days' ? '自然日' : c.unit);
+				row('计时单位', /^working/.test(c.unit) ? '工作日' : /^calendar/.test(c.unit) ? '自然日' : c.unit);
 			row('已用天数', `${c.counted_days === null || c.counted_days === undefined ? '—' : c.counted_days}` +
 				(c.suspended_days ? `（另中止 ${c.suspended_days} 天）` : ''));
 			row('承诺时限', `${lim.committed || '—'} 天，最后一天 ${dl.committed || '—'}`);
@@ -1277,7 +1381,7 @@
 			]);
 			if (window.EsupTimeline && typeof window.EsupTimeline.render === 'function') {
 				try {
-					window.EsupTimeline.render(timeline, c, state.me ? state.me.now : undefined);
+					window.EsupTimeline.render(timeline, c, businessNow() || undefined);
 				} catch (err) {
 					timeline.appendChild(h('p.load-error', null, '时间轴绘制失败：' + err.message));
 				}
@@ -1302,7 +1406,7 @@
 				.map(([k, v]) => `${keyLabel(k)}：${valueText(v)}`).join('；');
 			return h('tr.event-row', { 'data-id': e.id, 'data-type': e.type },
 				h('td.time', null, timeEl(e.at)),
-				h('td', null, h('code', null, e.type)),
+				h('td', null, EVENT_TYPE[e.type] ? EVENT_TYPE[e.type] + ' ' : '', h('code', null, e.type)),
 				h('td', null, e.id),
 				h('td.msg', null, summary || '—'),
 				h('td.time', null, timeEl(e.received_at)));
@@ -1312,10 +1416,10 @@
 			const c = await api('/v1/cases/' + encodeURIComponent(dept) + '/' + encodeURIComponent(caseNo), { gen });
 			if (gen !== state.gen)
 				return;
-			draw(c);
+			keepFocus(root, () => draw(c));
 		});
 		run();
-		return { refresh: run };
+		return { refresh: run, concerns: (a) => a.dept === dept && a['case'] === caseNo };
 	}
 
 	/* ------------------------------------------------------------ charts */
@@ -1327,9 +1431,10 @@
 			setReady(true);
 			return null;
 		}
-		const nowMonth = state.me && state.me.now ? businessDate(state.me.now).slice(0, 7) : '';
+		const nowMonth = businessNow() ? businessDate(businessNow()).slice(0, 7) : '';
+		/* type=month: a text field where the browser has no month picker (Firefox): YYYY-MM. */
 		const month = h('input', { type: 'month', id: 'chart-month', name: 'month', value: route.query.get('month') || nowMonth,
-			max: nowMonth || null, required: true });
+			max: nowMonth || null, required: true, pattern: '[0-9]{4}-[0-9]{2}', placeholder: 'YYYY-MM' });
 		const period = h('select', { id: 'chart-period', name: 'period' });
 		addOptions(period, [['month', '当月'], ['quarter', '当季'], ['year', '全年']], route.query.get('period') || 'month');
 		const months = h('select', { id: 'chart-months', name: 'months' });
@@ -1444,6 +1549,15 @@
 		}
 		startLive();
 		navigate();
+		if (state.me.dept && state.depts.size === 0)   /* the header names the department */
+			api('/v1/board', { keep: true }).then(rememberDepts).catch(() => null);
+		/* Should the stream be away for long, the view (a wall display above all) is read
+		 * again every minute all the same, while the page is visible. */
+		setInterval(() => {
+			const open = state.source && state.source.readyState === 1;   /* OPEN */
+			if (!open && document.visibilityState === 'visible')
+				scheduleRefresh();
+		}, 60000);
 	}
 
 	if (document.readyState === 'loading')

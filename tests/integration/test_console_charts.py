@@ -1,8 +1,9 @@
 """The console's charts (console/charts.js) and case timeline (console/timeline.js) in Chromium,
 against a real esupd holding real data: the sample feed (config/samples/events: cases with
-suspensions, extensions and cards in March; an open suspension in November) plus a few cases
+suspensions, extensions and cards; an open suspension in November) plus a few cases
 decided in November, so that the business month (the business clock is the sample feed's
-instant, 2026-11-23 12:00) has on-time rates, cards and scores to draw.
+instant, 2026-11-23 12:00) has on-time rates, cards and scores to draw, and a department with
+nothing at all (no rate, no score).
 
 What is checked is what a person reads: every department, month, event, suspension, extension,
 deadline and alert of the endpoints' JSON has its SVG element with the right data attributes,
@@ -17,16 +18,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from browser import _browser_policy_cleanup, browser  # noqa: F401 (fixtures)
-from conftest import SAMPLES, event, offset_to, wait_for
+from conftest import event, offset_to, wait_for
+from test_cases import sample_files
 
 NOW = "2026-11-23T12:00:00+08:00"     # the instant the sample feed is written for
 CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-def sample_files():
-    """The sample feed in the order quickstart pushes it (live/ is quickstart's own)."""
-    return [p for kind in ("supervision", "approval")
-            for p in sorted((SAMPLES / "events" / kind).glob("*.ndjson"))]
 
 
 def ev(dept, case, kind, when, **fields):
@@ -37,7 +33,7 @@ def ev(dept, case, kind, when, **fields):
 # Cases decided in November. SCJG-004 allows 5 working days committed, 15 statutory; ZJ-004 7
 # and 10. SCJGJ: one on time, one decided after its committed deadline (2026-11-09): 1 of 2,
 # and a yellow card; ZJJ: 1 of 1. The others decide nothing in November (rate null).
-SCJ, ZJJ = "LY-SCJGJ", "LY-ZJJ"
+SCJ, ZJJ, QUIET = "LY-SCJGJ", "LY-ZJJ", "LY-KJJ"
 ONTIME_CASE, LATE_CASE, ZJJ_CASE = SCJ + "-2026-NOV-1", SCJ + "-2026-NOV-2", ZJJ + "-2026-NOV-1"
 NOVEMBER = {
     SCJ: [
@@ -64,6 +60,9 @@ def loaded(daemon_factory, refdb):
     """esupd at the business instant NOW, the sample feed and November's cases stored and
     evaluated, the sweeper caught up."""
     offset = offset_to(NOW)
+    # a department with nothing at all: no rate (无办结) and no score (无可评)
+    refdb.query("INSERT INTO departments (code, name, region) VALUES (%s, '洛阳市科学技术局', '410300')",
+                (QUIET,))
     d = daemon_factory(sweeper={"interval_ms": "100"}, testing={"clock_offset_s": offset},
                        rules={"disable": "APR-LATE-REPORT"}).start()
     for path in sample_files():
@@ -100,7 +99,8 @@ def page_request(b, prefix):
     return paths[-1]
 
 
-# Reads an SVG's elements matching a selector: their attributes, box and tooltip.
+# Reads an SVG's elements matching a selector: their attributes, box, the words they show (of
+# their <text>s, tooltips aside) and their own tooltip.
 READ = """
 const root = document.querySelector(arguments[0]);
 if (!root) return null;
@@ -109,8 +109,10 @@ return Array.from(root.querySelectorAll(arguments[1])).map((n) => {
   for (const a of n.attributes) attrs[a.name] = a.value;
   const box = n.getBBox();
   const t = n.querySelector(':scope > title');
+  const own = (e) => Array.from(e.childNodes).filter((c) => c.nodeType === 3).map((c) => c.data).join('');
+  const label = n.tagName === 'text' ? own(n) : Array.from(n.querySelectorAll('text')).map(own).join(' ');
   return {attrs: attrs, x: box.x, y: box.y, w: box.width, h: box.height,
-          text: n.textContent, title: t ? t.textContent : null};
+          text: label, title: t ? t.textContent : null};
 });
 """
 
@@ -165,7 +167,7 @@ def check_cards(b, data):
     bars = read(b, svg, ".bar")
     want = sorted((m["month"], s, m[s]) for m in data["months"] for s in ("red", "yellow", "notice")
                   if m[s] > 0)
-    assert want, data   # the sample feed's cards are within the twelve months
+    assert want, data
     got = sorted((x["attrs"]["data-month"], x["attrs"]["data-severity"], int(x["attrs"]["data-count"]))
                  for x in bars)
     assert got == want
@@ -222,12 +224,14 @@ def test_charts_draw_the_statistics(loaded, browser):
     cards = api(d, "supervisor", page_request(b, "/v1/stats/cards"))
     scores = api(d, "supervisor", page_request(b, "/v1/scores"))
     b.full_shot("charts")
-    # the data are the test's: November's rates as sent, the sample feed's March cards
+    # the data are the test's: November's rates as sent; the sample feed's cards, raised now
     assert ontime["month"] == "2026-11"
     rates = {x["dept"]: (x["decided"], x["on_time"]) for x in ontime["departments"]}
-    assert rates[SCJ] == (2, 1) and rates[ZJJ] == (1, 1) and rates["LY-HBJ"] == (0, 0)
-    march = [m for m in cards["months"] if m["month"] == "2026-03"]
-    assert march and march[0]["red"] + march[0]["yellow"] + march[0]["notice"] > 0
+    assert rates[SCJ] == (2, 1) and rates[ZJJ] == (1, 1) and rates["LY-HBJ"] == rates[QUIET] == (0, 0)
+    assert [x["score"] for x in scores["departments"] if x["dept"] == QUIET] == [None]
+    assert [m["month"] for m in cards["months"]][-1] == "2026-11"
+    last = cards["months"][-1]
+    assert last["red"] > 0 and last["yellow"] > 0 and last["notice"] > 0, last
     check_ontime(b, ontime)
     check_cards(b, cards)
     check_ranking(b, scores)
