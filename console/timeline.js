@@ -23,16 +23,18 @@
 	'use strict';
 
 	const NS = 'http://www.w3.org/2000/svg';
+	/* lookup tables without a prototype: a type or field named "constructor" finds nothing */
+	const dict = (o) => Object.freeze(Object.assign(Object.create(null), o));
 	const HOUR = 3600e3, DAY = 24 * HOUR, SH = 8 * HOUR;   /* Asia/Shanghai: UTC+8, no DST */
-	const COLOUR = { red: '#c62828', yellow: '#f9a825', notice: '#1565c0', clear: '#2e7d32' };
-	const SEVERITY_WORD = { red: '红牌', yellow: '黄牌', notice: '提示' };
-	const STATUS_WORD = {
+	const COLOUR = dict({ red: '#c62828', yellow: '#f9a825', notice: '#1565c0', clear: '#2e7d32' });
+	const SEVERITY_WORD = dict({ red: '红牌', yellow: '黄牌', notice: '提示' });
+	const STATUS_WORD = dict({
 		held: '待发', open: '未处理', acknowledged: '已回告', appealed: '申诉中', suppressed: '已抑制',
 		resolved: '已解除', dismissed: '不予认定', revoked: '已撤消', cancelled: '已取消', superseded: '已替代',
-	};
-	const LIVE = { open: true, acknowledged: true, appealed: true, held: true };
+	});
+	const LIVE = dict({ open: true, acknowledged: true, appealed: true, held: true });
 	/* Every event type of docs/protocol.md (libmonitor/event.c's table), in Chinese. */
-	const TYPE_WORD = {
+	const TYPE_WORD = dict({
 		'approval.received': '收件',
 		'approval.supplement_requested': '补正告知',
 		'approval.supplement_received': '补正收到',
@@ -61,12 +63,12 @@
 		'trade.announced': '交易公告',
 		'trade.bids_opened': '开标',
 		'trade.awarded': '定标',
-	};
-	const SUSPEND_KIND = {
+	});
+	const SUSPEND_KIND = dict({
 		hearing: '听证', testing: '检验检测', expert_review: '专家评审', public_notice: '公示',
 		bidding: '招标拍卖', quarantine: '检疫', appraisal: '鉴定', site_inspection: '现场勘验',
-	};
-	const FIELD_WORD = {
+	});
+	const FIELD_WORD = dict({
 		kind: '程序', days: '天数', approver: '批准人', result: '结果', reason: '理由', report: '报告',
 		item: '事项', name: '事项名称', step: '环节', handler: '经办人', materials: '材料', applicant: '申请人', amount: '金额',
 		fee_item: '收费项目', payer: '缴费人', reviewer: '审核人', party: '当事人', violation: '违法行为',
@@ -74,8 +76,8 @@
 		enterprise: '企业', officers: '执法人员', subject: '事由', against: '被投诉方',
 		satisfied: '满意', window: '窗口', note: '说明', documents_issued: '文件发出',
 		bid_deadline: '投标截止', publicity_start: '公示开始', publicity_end: '公示结束', of: '原收费',
-	};
-	const UNIT_WORD = { working: '个工作日', calendar: '日' };
+	});
+	const UNIT_WORD = dict({ working: '个工作日', calendar: '日' });
 	const FS = 12;   /* label font size, px; console.css's timeline section uses the same */
 
 	function node(tag, attrs, parent) {
@@ -232,7 +234,7 @@
 		return String(v);
 	}
 
-	const ENVELOPE = { id: 1, dept: 1, type: 1, at: 1, case: 1 };
+	const ENVELOPE = dict({ id: 1, dept: 1, type: 1, at: 1, case: 1 });
 
 	function eventName(e) {
 		const b = e.body || {};
@@ -301,9 +303,9 @@
 			.slice().sort((a, b) => instant(a.at) - instant(b.at));
 		const clock = Array.isArray(c.clock) ? c.clock : [];
 		const alerts = (Array.isArray(c.alerts) ? c.alerts : []).filter((a) => instant(a.since) !== null);
-		const byId = {};
+		const byId = new Map();
 		for (const e of events)
-			byId[e.id] = e;
+			byId.set(e.id, e);
 		let now = instant(nowArg);
 		if (now === null)
 			now = instant(c.now);
@@ -312,9 +314,9 @@
 		const unit = UNIT_WORD[c.unit] || '日';
 
 		const suspensions = clock.filter((k) => k.kind === 'suspended' && instant(k.from) !== null)
-			.map((k) => ({ k: k, from: instant(k.from), to: instant(k.to), ev: byId[k.event] }));
+			.map((k) => ({ k: k, from: instant(k.from), to: instant(k.to), ev: byId.get(k.event) }));
 		const extensions = clock.filter((k) => k.kind === 'extended' && instant(k.at) !== null)
-			.map((k) => ({ k: k, at: instant(k.at), ev: byId[k.event] }));
+			.map((k) => ({ k: k, at: instant(k.at), ev: byId.get(k.event) }));
 		const deadlines = [];
 		const limits = c.limits || {};
 		for (const kind of ['committed', 'statutory']) {
@@ -449,13 +451,14 @@
 		/* the events lane: markers with their names, packed into rows */
 		const evTop = y + 6;
 		const evRow = packer(6);
-		const perDay = {};   /* events of one day show their time of day too */
+		const perDay = new Map();   /* events of one day show their time of day too */
 		for (const e of events)
-			perDay[dayNumber(instant(e.at))] = (perDay[dayNumber(instant(e.at))] || 0) + 1;
+			perDay.set(dayNumber(instant(e.at)), (perDay.get(dayNumber(instant(e.at))) || 0) + 1);
 		const placed = events.map((e) => {
 			const t = instant(e.at), x = X(t);
-			const when = !byDay ? hhmm(t) : perDay[dayNumber(t)] > 1 ? shortDay(t) + ' ' + hhmm(t) : shortDay(t);
-			const label = eventName(e) + ' ' + when;
+			const when = !byDay ? hhmm(t) : perDay.get(dayNumber(t)) > 1 ? shortDay(t) + ' ' + hhmm(t) : shortDay(t);
+			const name = eventName(e);
+			const label = name + (name.endsWith('）') ? '' : ' ') + when;   /* ） has its own space */
 			const w = textWidth(label, FS);
 			const right = x + 8 + w <= W;
 			const row = right ? evRow(x - 6, x + 8 + w) : evRow(x - 8 - w, x + 6);

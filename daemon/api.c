@@ -1,6 +1,7 @@
 /* api.c: what handlers share: query strings read against a list of known fields, request
- * bodies as JSON objects, and 400 answers that name the field, what was expected and what
- * came (as POST /v1/events does). */
+ * bodies as JSON objects, 400 answers that name the field, what was expected and what came
+ * (as POST /v1/events does), and replies that are one JSON value built by one statement
+ * (api_reply_query: the board, the statistics). */
 #include "api.h"
 
 #include <stdio.h>

@@ -77,6 +77,14 @@ def policy_entry(ca_cn):
                       sort_keys=True)
 
 
+def same_entry(a, b):
+    """Two entries of the policy's list (JSON strings) say the same, whatever their spacing."""
+    try:
+        return json.loads(a) == json.loads(b)
+    except (TypeError, ValueError):
+        return a == b
+
+
 def install_policy(ca_cn):
     """Adds this CA's entry to the shared policy file (kept: other sessions may use it too;
     one entry per CA, the file stays small as CAs are per test session)."""
@@ -92,7 +100,7 @@ def install_policy(ca_cn):
             with contextlib.suppress(FileNotFoundError, ValueError, TypeError):
                 entries = list(json.loads(POLICY.read_text())["AutoSelectCertificateForUrls"])
             entry = policy_entry(ca_cn)
-            if entry in entries:
+            if any(same_entry(e, entry) for e in entries):
                 return
             entries.append(entry)
             tmp = POLICY.with_suffix(".tmp%d" % os.getpid())
@@ -112,7 +120,7 @@ def remove_policy(ca_cn):
             entries = list(json.loads(POLICY.read_text())["AutoSelectCertificateForUrls"])
         except (OSError, ValueError, TypeError, KeyError):
             return
-        entries = [e for e in entries if e != policy_entry(ca_cn)]
+        entries = [e for e in entries if not same_entry(e, policy_entry(ca_cn))]
         if not entries:
             POLICY.unlink()
             return

@@ -18,16 +18,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from browser import _browser_policy_cleanup, browser  # noqa: F401 (fixtures)
-from conftest import SAMPLES, event, offset_to, wait_for
+from conftest import event, offset_to, wait_for
+from test_cases import sample_files
 
 NOW = "2026-11-23T12:00:00+08:00"     # the instant the sample feed is written for
 CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-def sample_files():
-    """The sample feed in the order quickstart pushes it (live/ is quickstart's own)."""
-    return [p for kind in ("supervision", "approval")
-            for p in sorted((SAMPLES / "events" / kind).glob("*.ndjson"))]
 
 
 def ev(dept, case, kind, when, **fields):

@@ -506,3 +506,109 @@ def test_allowed_in_psql_matches(server):
                 want = [(a["action"], a["to"], a["note_required"])
                         for a in r.json()["allowed"]] if r.status == 200 else []
                 assert mine == want, (who, alert, mine, want)
+
+
+# ---------------------------------------------------------------- the embedding script
+
+
+EMBED = REPO / "daemon" / "embed_console.sh"
+DUMP_C = r"""
+#include <stdio.h>
+#include "api_console.h"
+int main(void)
+{
+	for (size_t i = 0; i < console_files_count; i++) {
+		const struct console_file *f = &console_files[i];
+		printf("%s\t%s\t%zu\t%s\t", f->name, f->content_type, f->length, f->etag);
+		for (size_t k = 0; k < f->length; k++)
+			printf("%02x", f->bytes[k]);
+		printf("\n");
+	}
+	return console_file_find("index.html") != NULL ? 0 : 3;
+}
+/* console_file_find as api_console.c has it, without the daemon around it. */
+"""
+
+
+def embed(tmp_path, files, dirs=()):
+    src = tmp_path / "console"
+    src.mkdir()
+    for name, data in files.items():
+        (src / name).write_bytes(data)
+    for d in dirs:
+        (src / d).mkdir()
+    out, dep = tmp_path / "console_files.c", tmp_path / "console_files.d"
+    proc = subprocess.run(["sh", str(EMBED), str(out), str(dep), str(src)], capture_output=True,
+                          text=True, timeout=60)
+    return proc, out, dep
+
+
+def compile_and_dump(tmp_path, out):
+    """Compiles the generated table with api_console.c's lookup under the project's warnings;
+    returns {name: (type, bytes, etag)} and the exit status (0 when index.html is found)."""
+    finder = (REPO / "daemon" / "api_console.c").read_text()
+    start = finder.index("const struct console_file *\nconsole_file_find")
+    end = finder.index("/* One entity tag")
+    main = tmp_path / "dump.c"
+    main.write_text("#include <string.h>\n" + DUMP_C + finder[start:end])
+    exe = tmp_path / "dump"
+    proc = subprocess.run(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-I", str(REPO / "daemon"),
+                           "-o", str(exe), str(main), str(out)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=30)
+    table = {}
+    for line in run.stdout.splitlines():
+        name, ctype, length, etag, hexdata = line.split("\t")
+        data = bytes.fromhex(hexdata)
+        assert len(data) == int(length)
+        table[name] = (ctype, data, etag)
+    return table, run.returncode
+
+
+def test_embedding_takes_any_set_of_flat_files(tmp_path):
+    files = {"index.html": "<!doctype html><title>监察</title>\n".encode(),
+             "app.js": b"'use strict';\nconst s = \"a\\\\b??=\";\n",
+             "empty.css": b"", "logo.png": bytes(range(256)) * 3, "data.bin": b"\x00\x01\xff",
+             "x.svg": b"<svg/>", ".index.html.swp": b"junk", "a-b_c.1.txt": b"t"}
+    proc, out, dep = embed(tmp_path, files)
+    assert proc.returncode == 0, proc.stderr
+    table, status = compile_and_dump(tmp_path, out)
+    assert status == 0
+    want = {n: d for n, d in files.items() if not n.startswith(".")}
+    assert set(table) == set(want)
+    for name, data in want.items():
+        ctype, got, etag = table[name]
+        assert got == data, name
+        assert etag == '"%s"' % hashlib.sha256(data).hexdigest(), name
+    assert table["index.html"][0] == "text/html; charset=utf-8"
+    assert table["app.js"][0] == "text/javascript; charset=utf-8"
+    assert table["empty.css"][0] == "text/css; charset=utf-8"
+    assert table["x.svg"][0] == "image/svg+xml"
+    assert table["logo.png"][0] == "image/png"
+    assert table["data.bin"][0] == "application/octet-stream"
+    # ninja's depfile names the directory (a file added or removed) and every file embedded.
+    deps = dep.read_text().split(":", 1)[1].split()
+    assert set(deps) == {str(tmp_path / "console")} | {str(tmp_path / "console" / n) for n in want}
+
+
+def test_embedding_refuses_what_is_not_flat(tmp_path):
+    proc, out, _ = embed(tmp_path, {"index.html": b"x"}, dirs=("lib",))
+    assert proc.returncode == 1 and "regular files only, no subdirectories" in proc.stderr
+    assert not out.exists()
+    other = tmp_path / "other"
+    other.mkdir()
+    proc, out, _ = embed(other, {"index.html": b"x", "a b.js": b"y"})
+    assert proc.returncode == 1 and "a b.js" in proc.stderr, proc.stderr
+    assert not out.exists()
+
+
+def test_embedding_an_absent_directory_gives_an_empty_table(tmp_path):
+    out, dep = tmp_path / "c.c", tmp_path / "c.d"
+    proc = subprocess.run(["sh", str(EMBED), str(out), str(dep), str(tmp_path / "console")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    table, status = compile_and_dump(tmp_path, out)
+    assert (table, status) == ({}, 3)
+    # Creating console/ changes its parent: that is what the depfile names.
+    assert dep.read_text().split(":", 1)[1].split() == [str(tmp_path)]
