@@ -94,8 +94,9 @@ case_span_json(const struct mon_clock_span *s)
 		"event", s->event);
 }
 
-/* The case's stored events, as the replay takes them; false when one is no longer valid
- * (logged) or memory ran out. *ces and *events are owned by the caller either way. */
+/* The case's stored events, as the replay takes them: like an evaluation (cases.c), one that
+ * a stricter build refuses is logged and left out. False when memory ran out; *ces and
+ * *events are the caller's to free either way. */
 static bool
 case_events_load(json_t *list, json_t *received, struct mon_event **events,
 		struct mon_case_event **ces, size_t *count)
@@ -105,55 +106,66 @@ case_events_load(json_t *list, json_t *received, struct mon_event **events,
 	*count = 0;
 	*events = calloc(n > 0 ? n : 1, sizeof(**events));
 	*ces = calloc(n > 0 ? n : 1, sizeof(**ces));
-	if (*events == NULL || *ces == NULL || json_array_size(received) != n)
+	if (*events == NULL || *ces == NULL)
 		return false;
 	for (size_t i = 0; i < n; i++) {
+		json_t *item = json_array_get(list, i);
 		struct mon_error err;
 
-		if (!mon_event_from_json(json_object_get(json_array_get(list, i), "body"),
-		    &(*events)[i], &err)) {
-			log_warnx("GET /v1/cases: a stored event is no longer valid: %s: expected %s",
-				err.field, err.expected);
-			return false;
+		if (!mon_event_from_json(json_object_get(item, "body"), &(*events)[*count], &err)) {
+			log_warnx("GET /v1/cases: stored event %s is no longer valid (%s: expected %s);"
+				" left out of the clock",
+				json_string_value(json_object_get(item, "id")), err.field, err.expected);
+			continue;
 		}
-		(*ces)[i] = (struct mon_case_event){ &(*events)[i],
+		(*ces)[*count] = (struct mon_case_event){ &(*events)[*count],
 			json_integer_value(json_array_get(received, i)), false };
 		(*count)++;
 	}
 	return true;
 }
 
-/* Adds "clock" to the case and sets its counted and suspended days from the same replay;
- * false when the replay was not possible (no rules, a bad stored event, out of memory). */
+/* Sets the case's "clock", "counted_days" and "suspended_days" from one replay of its events.
+ * A case without events (a row made by hand) keeps its stored days and has no span; one whose
+ * events cannot be replayed (more than libmonitor takes) keeps its stored days and gets
+ * "clock": null. False only when memory ran out. */
 static bool
-case_add_clock(struct case_request *cr, json_t *body, json_t *list, json_t *received)
+case_add_clock(const struct mon_ruleset *rs, int64_t now, json_t *body, json_t *list,
+		json_t *received)
 {
-	const struct mon_ruleset *rs = refdata_rules(cr->d->refdata);
 	struct mon_event *events = NULL;
 	struct mon_case_event *ces = NULL;
-	struct mon_case_clock clk;
+	struct mon_case_clock clk = { 0 };
 	struct mon_error err = { .field = "" };
 	size_t count = 0;
-	bool ok = false;
-	json_t *spans;
+	bool loaded, replayed = false;
+	json_t *spans = json_array();
 
-	if (rs != NULL && case_events_load(list, received, &events, &ces, &count)) {
-		ok = mon_case_clock(rs, ces, count, esupd_now(cr->d), &clk, &err);
-		if (!ok)
+	loaded = spans != NULL && case_events_load(list, received, &events, &ces, &count);
+	if (loaded && count > 0) {
+		replayed = mon_case_clock(rs, ces, count, now, &clk, &err);
+		if (!replayed)
 			log_warnx("GET /v1/cases: no clock: %s: expected %s", err.field, err.expected);
 	}
 	for (size_t i = 0; i < count; i++)
 		mon_event_finish(&events[i]);
 	free(events);
 	free(ces);
-	if (!ok)
+	if (!loaded) {
+		json_decref(spans);
 		return false;
-	spans = json_array();
+	}
 	for (size_t i = 0; i < clk.count; i++)
 		json_array_append_new(spans, case_span_json(&clk.spans[i]));
+	if (replayed) {
+		json_object_set_new(body, "counted_days", json_integer(clk.counted_days));
+		json_object_set_new(body, "suspended_days", json_integer(clk.suspended_days));
+	}
+	if (count > 0 && !replayed) {
+		json_decref(spans);
+		spans = json_null();
+	}
 	json_object_set_new(body, "clock", spans);
-	json_object_set_new(body, "counted_days", json_integer(clk.counted_days));
-	json_object_set_new(body, "suspended_days", json_integer(clk.suspended_days));
 	mon_case_clock_finish(&clk);
 	return true;
 }
@@ -161,16 +173,18 @@ case_add_clock(struct case_request *cr, json_t *body, json_t *list, json_t *rece
 static void
 case_reply(struct case_request *cr, const PGresult *res)
 {
+	const struct mon_ruleset *rs = refdata_rules(cr->d->refdata);
 	json_t *body = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
 	json_t *list = json_loads(PQgetvalue(res, 0, 2), 0, NULL);
 	json_t *received = json_loads(PQgetvalue(res, 0, 3), 0, NULL);
 
-	if (body == NULL || list == NULL || received == NULL) {
+	if (rs == NULL) {
+		/* Reference data not loaded yet: resend later. */
+		http_reply_retry(cr->req, 503, cr->d->cfg->retry_after_s, "rules not loaded yet");
+	} else if (body == NULL || list == NULL || received == NULL ||
+	    json_array_size(list) != json_array_size(received) ||
+	    !case_add_clock(rs, esupd_now(cr->d), body, list, received)) {
 		http_reply_error(cr->req, 500, "out of memory");
-	} else if (!case_add_clock(cr, body, list, received)) {
-		/* Reference data not loaded yet (or refused since start): resend later. */
-		http_reply_retry(cr->req, 503, cr->d->cfg->retry_after_s,
-			"the case's clock cannot be replayed now");
 	} else {
 		json_object_set(body, "events", list);
 		http_reply_json(cr->req, 200, json_incref(body));

@@ -286,6 +286,12 @@ def test_case_timeline(world):
         day += timedelta(days=1)
     assert (counted, suspended) == (body["counted_days"], body["suspended_days"])
 
+    # A case row without events (made by hand): its stored days, no span, no event.
+    world.db.query("INSERT INTO cases (dept, case_no, item, status, counted_days)"
+                   " VALUES ('LY-SCJGJ', 'LY-SCJGJ-2026-950099', 'SCJG-003', 'accepted', 7)")
+    body = ok(world.get("supervisor", "/v1/cases/LY-SCJGJ/LY-SCJGJ-2026-950099"))
+    assert (body["clock"], body["events"], body["counted_days"]) == ([], [], 7)
+
     # The red case (accepted past both deadlines: red at once): its alert carries status_at.
     body = ok(world.get("dept-LY-GGZY", "/v1/cases/LY-GGZY/" + GGZY_CASE))
     assert body["clock"] == []
@@ -317,6 +323,10 @@ def test_scope(world):
     body = ok(world.get("dept-LY-ZJJ", "/v1/board"))
     assert [x["dept"] for x in body["departments"]] == ["LY-ZJJ"]
     assert body["departments"][0]["live"]["red"] == 2
+    # Held alerts: the board says what GET /v1/alerts already shows the department.
+    held = ok(world.get("dept-LY-ZJJ", "/v1/alerts?status=held"))["alerts"]
+    assert [a["id"] for a in held] == [world.held]
+    assert body["departments"][0]["held"] == len(held)
     assert ok(world.get("dept-LY-ZJJ", "/v1/board/LY-ZJJ"))["dept"] == "LY-ZJJ"
     assert ok(world.get("dept-LY-ZJJ", "/v1/board/LY-GGZY"), 404) == {
         "error": "no such department"}
