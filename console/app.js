@@ -271,7 +271,9 @@
 				continue;
 			}
 			hideRetry();
-			if (res.status === 401 || res.status === 403)
+			/* A refused read says something about the certificate; a refused change (an
+			 * action, a silence) is that form's own error. */
+			if ((res.status === 401 || res.status === 403) && init.method === 'GET')
 				showAuthProblem(res.status, body, path);
 			if (!res.ok)
 				throw new ApiError(res.status, body, path);
