@@ -7,13 +7,9 @@
 'use strict';
 
 (function () {
-	const SEVERITY = { red: '红牌', yellow: '黄牌', notice: '提示', clear: '正常' };
+	const SEVERITY = window.EsupCommon.SEVERITY_WORD;
 	const SEVERITY_RANK = { red: 3, yellow: 2, notice: 1, clear: 0 };
-	const STATUS = {
-		held: '待发', open: '未处理', acknowledged: '已回告', appealed: '申诉中',
-		suppressed: '已抑制', resolved: '已解除', dismissed: '不予认定', revoked: '已撤消',
-		cancelled: '已取消', superseded: '已替代', expired: '已结束',
-	};
+	const STATUS = window.EsupCommon.STATUS_WORD;
 	const ACTION = {
 		ack: '回告', appeal: '申诉', reject: '驳回申诉', revoke: '撤消', resolve: '解除',
 		dismiss: '不予认定', confirm: '确认发出', cancel: '取消', escalate: '督办', silence: '静默',
@@ -1122,36 +1118,7 @@
 	}
 
 	/* Event types in words (docs/protocol.md, the same words as timeline.js). */
-	const EVENT_TYPE = {
-		'approval.received': '收件',
-		'approval.supplement_requested': '补正告知',
-		'approval.supplement_received': '补正收到',
-		'approval.accepted': '受理',
-		'approval.refused_intake': '不予受理',
-		'approval.step': '环节',
-		'approval.suspended': '中止',
-		'approval.resumed': '恢复',
-		'approval.extended': '延期',
-		'approval.decided': '办结',
-		'approval.withdrawn': '撤回',
-		'fee.collected': '收费',
-		'fee.refunded': '退费',
-		'penalty.decided': '处罚决定',
-		'penalty.filed': '处罚备案',
-		'penalty.hearing_held': '听证',
-		'inspection.started': '检查开始',
-		'inspection.ended': '检查结束',
-		'complaint.received': '投诉受理',
-		'complaint.replied': '投诉答复',
-		'complaint.closed': '投诉办结',
-		'evaluation.received': '评价',
-		'evaluation.rectified': '整改',
-		'inquiry.received': '咨询',
-		'inquiry.answered': '咨询答复',
-		'trade.announced': '交易公告',
-		'trade.bids_opened': '开标',
-		'trade.awarded': '定标',
-	};
+	const EVENT_TYPE = window.EsupCommon.EVENT_TYPE_WORD;
 	const VALUE_WORDS = { approved: '准予', denied: '不予许可' };
 
 	/* An evidence event as readable key/values; nested objects as "a.b" keys. */

@@ -17,46 +17,12 @@
 (function () {
 	'use strict';
 
-	const NS = 'http://www.w3.org/2000/svg';
-	const COLOUR = { red: '#c62828', yellow: '#f9a825', notice: '#1565c0', clear: '#2e7d32' };
+	const C = window.EsupCommon;
+	const { node, text, tip, textWidth } = C.svg;
+	const COLOUR = C.COLOUR;
 	const NEUTRAL = '#546e7a';   /* bars that are not a severity: rates, scores */
-	const SEVERITY_WORD = { red: '红牌', yellow: '黄牌', notice: '提示' };
+	const SEVERITY_WORD = C.SEVERITY_WORD;
 	const SEVERITIES = ['red', 'yellow', 'notice'];   /* bottom of a column first */
-
-	/* Create an SVG element with attributes, append it to parent (when given). */
-	function node(tag, attrs, parent) {
-		const n = document.createElementNS(NS, tag);
-		for (const k of Object.keys(attrs || {}))
-			if (attrs[k] !== null && attrs[k] !== undefined)
-				n.setAttribute(k, String(attrs[k]));
-		if (parent)
-			parent.appendChild(n);
-		return n;
-	}
-
-	function text(parent, x, y, str, attrs) {
-		const t = node('text', Object.assign({ x: x, y: y }, attrs || {}), parent);
-		t.textContent = str;
-		return t;
-	}
-
-	/* A <title> child: the tooltip. */
-	function tip(parent, str) {
-		const t = node('title', null, parent);
-		t.textContent = str;
-		return t;
-	}
-
-	/* An estimate of a string's width in px at font size fs: CJK and full-width characters
-	 * take about fs, others about 0.6 fs. Enough to lay labels out without measuring. */
-	function textWidth(str, fs) {
-		let w = 0;
-		for (const ch of String(str)) {
-			const c = ch.codePointAt(0);
-			w += (c >= 0x2e80 && c <= 0xffef) ? fs : 0.6 * fs;
-		}
-		return w;
-	}
 
 	/* Cut a label to at most maxW px, with an ellipsis. */
 	function fit(str, fs, maxW) {

@@ -22,48 +22,12 @@
 (function () {
 	'use strict';
 
-	const NS = 'http://www.w3.org/2000/svg';
-	/* lookup tables without a prototype: a type or field named "constructor" finds nothing */
-	const dict = (o) => Object.freeze(Object.assign(Object.create(null), o));
+	const C = window.EsupCommon;
+	const dict = C.dict;
 	const HOUR = 3600e3, DAY = 24 * HOUR, SH = 8 * HOUR;   /* Asia/Shanghai: UTC+8, no DST */
-	const COLOUR = dict({ red: '#c62828', yellow: '#f9a825', notice: '#1565c0', clear: '#2e7d32' });
-	const SEVERITY_WORD = dict({ red: '红牌', yellow: '黄牌', notice: '提示' });
-	const STATUS_WORD = dict({
-		held: '待发', open: '未处理', acknowledged: '已回告', appealed: '申诉中', suppressed: '已抑制',
-		resolved: '已解除', dismissed: '不予认定', revoked: '已撤消', cancelled: '已取消', superseded: '已替代',
-	});
+	const COLOUR = C.COLOUR, SEVERITY_WORD = C.SEVERITY_WORD, STATUS_WORD = C.STATUS_WORD;
+	const TYPE_WORD = C.EVENT_TYPE_WORD;
 	const LIVE = dict({ open: true, acknowledged: true, appealed: true, held: true });
-	/* Every event type of docs/protocol.md (libmonitor/event.c's table), in Chinese. */
-	const TYPE_WORD = dict({
-		'approval.received': '收件',
-		'approval.supplement_requested': '补正告知',
-		'approval.supplement_received': '补正收到',
-		'approval.accepted': '受理',
-		'approval.refused_intake': '不予受理',
-		'approval.step': '环节',
-		'approval.suspended': '中止',
-		'approval.resumed': '恢复',
-		'approval.extended': '延期',
-		'approval.decided': '办结',
-		'approval.withdrawn': '撤回',
-		'fee.collected': '收费',
-		'fee.refunded': '退费',
-		'penalty.decided': '处罚决定',
-		'penalty.filed': '处罚备案',
-		'penalty.hearing_held': '听证',
-		'inspection.started': '检查开始',
-		'inspection.ended': '检查结束',
-		'complaint.received': '投诉受理',
-		'complaint.replied': '投诉答复',
-		'complaint.closed': '投诉办结',
-		'evaluation.received': '评价',
-		'evaluation.rectified': '整改',
-		'inquiry.received': '咨询',
-		'inquiry.answered': '咨询答复',
-		'trade.announced': '交易公告',
-		'trade.bids_opened': '开标',
-		'trade.awarded': '定标',
-	});
 	const SUSPEND_KIND = dict({
 		hearing: '听证', testing: '检验检测', expert_review: '专家评审', public_notice: '公示',
 		bidding: '招标拍卖', quarantine: '检疫', appraisal: '鉴定', site_inspection: '现场勘验',
@@ -80,34 +44,8 @@
 	const UNIT_WORD = dict({ working: '个工作日', calendar: '日' });
 	const FS = 12;   /* label font size, px; console.css's timeline section uses the same */
 
-	function node(tag, attrs, parent) {
-		const n = document.createElementNS(NS, tag);
-		for (const k of Object.keys(attrs || {}))
-			if (attrs[k] !== null && attrs[k] !== undefined)
-				n.setAttribute(k, String(attrs[k]));
-		if (parent)
-			parent.appendChild(n);
-		return n;
-	}
+	const { node, text, tip, textWidth } = C.svg;
 
-	function text(parent, x, y, str, attrs) {
-		const t = node('text', Object.assign({ x: x, y: y }, attrs || {}), parent);
-		t.textContent = str;
-		return t;
-	}
-
-	function tip(parent, str) {
-		node('title', null, parent).textContent = str;
-	}
-
-	function textWidth(str, fs) {
-		let w = 0;
-		for (const ch of String(str)) {
-			const c = ch.codePointAt(0);
-			w += (c >= 0x2e80 && c <= 0xffef) ? fs : 0.6 * fs;
-		}
-		return w;
-	}
 
 	/* Times. Instants are milliseconds since the epoch; Shanghai's wall clock is UTC+8. */
 	function instant(v) {

@@ -212,6 +212,20 @@ parse_duration(const char *s, int64_t *seconds)
 
 /* ------------------------------------------------------------ printing */
 
+/* src into buf of len bytes, cut short when it does not fit (a time needs 20). */
+static void
+copy_cut(char *buf, size_t len, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (len == 0)
+		return;
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, src, n);
+	buf[n] = '\0';
+}
+
 void
 show_time(const char *iso, bool seconds, char *buf, size_t len)
 {
@@ -230,7 +244,7 @@ show_time(const char *iso, bool seconds, char *buf, size_t len)
 	mon_time_format(epoch, ALERTS_TZ_MIN, full, sizeof(full));
 	full[10] = ' ';
 	full[seconds ? 19 : 16] = '\0';
-	snprintf(buf, len, "%s", full);
+	copy_cut(buf, len, full);
 }
 
 const char *

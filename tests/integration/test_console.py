@@ -484,7 +484,7 @@ def test_every_view_stays_on_the_host_under_the_csp(sample, browser):
     sup.full_shot("charts")
     urls = assert_clean(sup)
     paths = {u[len(sup.base_url):].split("?")[0] for u in urls}
-    assert paths >= {"/console/", "/console/app.js", "/console/charts.js",
+    assert paths >= {"/console/", "/console/app.js", "/console/common.js", "/console/charts.js",
                      "/console/timeline.js", "/console/console.css", "/v1/me", "/v1/board",
                      "/v1/alerts/stream"}, sorted(paths)
 

@@ -81,8 +81,10 @@ static json_t *event_with(const char *type, const char *fields)
 {
 	char text[2048];
 
-	snprintf(text, sizeof(text), "{" ENVELOPE ",\"type\":\"%s\"%s%s}", type,
+	int n = snprintf(text, sizeof(text), "{" ENVELOPE ",\"type\":\"%s\"%s%s}", type,
 		fields[0] != '\0' ? "," : "", fields);
+
+	assert_true(n > 0 && (size_t)n < sizeof(text));   /* a test's event is never cut */
 	return load(text);
 }
 
