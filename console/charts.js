@@ -18,7 +18,7 @@
 	'use strict';
 
 	const C = window.EsupCommon;
-	const { node, text, tip, textWidth } = C.svg;
+	const { NS, node, text, tip, textWidth } = C.svg;
 	const COLOUR = C.COLOUR;
 	const NEUTRAL = '#546e7a';   /* bars that are not a severity: rates, scores */
 	const SEVERITY_WORD = C.SEVERITY_WORD;

@@ -44,7 +44,7 @@
 	const UNIT_WORD = dict({ working: '个工作日', calendar: '日' });
 	const FS = 12;   /* label font size, px; console.css's timeline section uses the same */
 
-	const { node, text, tip, textWidth } = C.svg;
+	const { NS, node, text, tip, textWidth } = C.svg;
 
 
 	/* Times. Instants are milliseconds since the epoch; Shanghai's wall clock is UTC+8. */
