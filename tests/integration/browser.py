@@ -36,12 +36,15 @@ POLICY = POLICY_DIR / "esup-tests.json"
 POLICY_LOCK = POLICY_DIR / ".esup-tests.lock"
 PATTERN = "https://127.0.0.1:*"
 WINDOW = (1366, 768)
-PAGE_LOAD_TIMEOUT = 20
-READY_TIMEOUT = 15
+# Upper bounds, not expectations: on a loaded 2-core machine Chromium's renderer has taken 17 s
+# to start; a wait ends as soon as its condition holds.
+PAGE_LOAD_TIMEOUT = 60
+READY_TIMEOUT = 45
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import TimeoutException, WebDriverException
+    from selenium.common.exceptions import (StaleElementReferenceException, TimeoutException,
+                                            WebDriverException)
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.support.ui import WebDriverWait
 except ImportError:   # reported by require_tools, as a failure, when a test wants a browser
@@ -232,7 +235,9 @@ class Browser:
 
     def wait(self, predicate, what, timeout=READY_TIMEOUT):
         try:
-            return WebDriverWait(self.driver, timeout, poll_frequency=0.05).until(
+            # A live redraw may replace an element between two calls of the predicate.
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.05,
+                                 ignored_exceptions=(StaleElementReferenceException,)).until(
                 lambda d: predicate())
         except TimeoutException:
             pytest.fail("%s: timed out after %ds waiting for %s (at %s)"
@@ -249,7 +254,9 @@ class Browser:
             seen[:] = [state]
             return state == [view, "1"]
         try:
-            WebDriverWait(self.driver, timeout, poll_frequency=0.05).until(lambda d: ready())
+            WebDriverWait(self.driver, timeout, poll_frequency=0.05,
+                          ignored_exceptions=(StaleElementReferenceException,)).until(
+                lambda d: ready())
         except TimeoutException:
             self.shot("not-ready-" + view)
             pytest.fail("%s: view %r not ready after %ds (body data-view, data-ready = %s) at %s"

@@ -376,8 +376,9 @@ def test_an_alert_worked_from_open_to_resolved(sample, browser):
 
     # An acknowledgement without a note: refused in Chinese, nothing sent.
     dep.find_element(By.CSS_SELECTOR, '#alert-actions button.act[data-action="ack"]').click()
+    dep.wait(lambda: dep.find_element(By.ID, "act-error").is_displayed()
+             and dep.find_element(By.ID, "act-error").text.strip(), "the note-required error")
     err = dep.find_element(By.ID, "act-error")
-    dep.wait(lambda: err.is_displayed() and err.text.strip(), "the note-required error")
     assert "说明" in err.text, err.text
     assert db.scalar("SELECT status FROM alerts WHERE id = %s", (alert_id,)) == "open"
     dep.shot("2-ack-without-note")
