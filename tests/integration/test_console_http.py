@@ -20,6 +20,7 @@ import pytest
 from conftest import (CALENDAR, ITEMS, REPO, SAMPLES, SUPERVISION_TABLES, Daemon, add_principal,
                       dbsetup, finish_daemons, migrated_database, offset_to, wait_for)
 from esupclient import tls_context
+from test_alert_states import CONTRACT
 
 CONSOLE = REPO / "console"
 NOW = "2026-11-23T12:00:00+08:00"
@@ -306,24 +307,10 @@ ACTIONS = ("ack", "appeal", "reject", "revoke", "resolve", "dismiss", "confirm",
            "escalate")
 STATES = ("held", "open", "acknowledged", "appealed", "suppressed", "resolved", "dismissed",
           "revoked", "cancelled", "superseded")
-# The people's rows of the contract (schema/008, docs/protocol.md): (action, from, to, role);
-# 'previous' is the state the alert was appealed from, 'same' unchanged.
-PEOPLE = {
-    ("ack", "open", "acknowledged", "department"),
-    ("appeal", "open", "appealed", "department"),
-    ("appeal", "acknowledged", "appealed", "department"),
-    ("reject", "appealed", "previous", "supervisor"),
-    ("revoke", "appealed", "revoked", "supervisor"),
-    ("resolve", "open", "resolved", "supervisor"),
-    ("resolve", "acknowledged", "resolved", "supervisor"),
-    ("dismiss", "open", "dismissed", "supervisor"),
-    ("dismiss", "acknowledged", "dismissed", "supervisor"),
-    ("dismiss", "appealed", "dismissed", "supervisor"),
-    ("confirm", "held", "open", "supervisor"),
-    ("cancel", "held", "cancelled", "supervisor"),
-    ("escalate", "open", "same", "supervisor"),
-    ("escalate", "acknowledged", "same", "supervisor"),
-}
+# The people's rows of the transition contract (test_alert_states.CONTRACT: schema/008,
+# docs/protocol.md): (action, from, to, role); 'previous' is the state the alert was appealed
+# from, 'same' unchanged.
+PEOPLE = {row for row in CONTRACT if row[3] in ("department", "supervisor")}
 NOTE_REQUIRED = {"ack", "appeal"}
 # The regions the sample regions.csv gives a parent (410000, the province, has none).
 PARENT = {"410300": "410000", "410302": "410300", "410303": "410300", "410000": None}
