@@ -18,6 +18,7 @@
 #include "alerts.h"
 #include "report.h"
 #include "verify.h"
+#include "mon_eval.h"
 #include "mon_event.h"
 #include "mon_rules.h"
 #include "mon_value.h"
@@ -267,16 +268,6 @@ static bool read_input(FILE *f, struct input *in)
 	return ok && !ferror(f);
 }
 
-static int cmp_id(const void *a, const void *b)
-{
-	const struct record *x = a, *y = b;
-	int c = strcmp(x->ev.dept, y->ev.dept);
-
-	if (c == 0)
-		c = strcmp(x->ev.id, y->ev.id);
-	return c != 0 ? c : (x->line > y->line) - (x->line < y->line);
-}
-
 static bool same_case(const struct record *x, const struct record *y)
 {
 	return strcmp(x->ev.dept, y->ev.dept) == 0 && strcmp(x->ev.case_no, y->ev.case_no) == 0;
@@ -292,44 +283,27 @@ static int cmp_case(const void *a, const void *b)
 	return c != 0 ? c : (x->line > y->line) - (x->line < y->line);
 }
 
-/* Like the daemon: one department's event id is stored, and evaluated, once. */
-static void mark_duplicates(struct input *in)
+/* Like the daemon (mon_events_duplicates): one department's event id is stored, and
+ * evaluated, once. */
+static bool mark_duplicates(struct input *in)
 {
-	if (in->count > 1)
-		qsort(in->recs, in->count, sizeof(in->recs[0]), cmp_id);
-	for (size_t i = 1; i < in->count; i++) {
-		struct record *prev = &in->recs[i - 1], *r = &in->recs[i];
-		if (strcmp(prev->ev.dept, r->ev.dept) != 0 || strcmp(prev->ev.id, r->ev.id) != 0)
+	const struct mon_event **evs = malloc((in->count > 0 ? in->count : 1) * sizeof(*evs));
+	size_t *previous = malloc((in->count > 0 ? in->count : 1) * sizeof(*previous));
+	bool ok = evs != NULL && previous != NULL;
+
+	for (size_t i = 0; ok && i < in->count; i++)
+		evs[i] = &in->recs[i].ev;
+	ok = ok && mon_events_duplicates(evs, in->count, previous);
+	for (size_t i = 0; ok && i < in->count; i++) {
+		if (previous[i] == SIZE_MAX)
 			continue;
-		r->duplicate = true;
+		in->recs[i].duplicate = true;
 		fprintf(stderr, "esupctl: line %zu: duplicate of line %zu (same dept and id), "
-			"ignored\n", r->line, prev->line);
+			"ignored\n", in->recs[i].line, in->recs[previous[i]].line);
 	}
-}
-
-static json_t *time_or_null(int64_t t)
-{
-	char buf[40];
-
-	if (t == INT64_MAX)
-		return json_null();
-	mon_time_format(t, SHANGHAI_MIN, buf, sizeof(buf));
-	return json_string(buf);
-}
-
-static json_t *day_or_null(int32_t day)
-{
-	char buf[16];
-
-	if (day < 0)
-		return json_null();
-	mon_day_format(day, buf, sizeof(buf));
-	return json_string(buf);
-}
-
-static json_t *string_or_null(const char *s)
-{
-	return s[0] != '\0' ? json_string(s) : json_null();
+	free(evs);
+	free(previous);
+	return ok;
 }
 
 static void print_json(json_t *obj)
@@ -344,39 +318,61 @@ static void print_json(json_t *obj)
 	json_decref(obj);
 }
 
+/* An alert line: "kind" first, then the condition as libmonitor writes it. */
 static json_t *condition_json(const struct mon_case_state *st, const struct mon_condition *c)
 {
-	json_t *evidence = json_array();
+	json_t *line = json_pack("{s:s}", "kind", "alert");
+	json_t *cond = mon_condition_json(st, c, SHANGHAI_MIN);
 
-	for (size_t i = 0; i < c->evidence_count; i++)
-		json_array_append_new(evidence, json_string(c->evidence[i]));
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:o}",
-		"kind", "alert", "rule", c->rule, "severity", mon_severity_name(c->severity),
-		"dept", st->dept, "case", st->case_no, "key", c->key,
-		"since", time_or_null(c->since), "message", c->message, "evidence", evidence,
-		"supersedes", string_or_null(c->supersedes));
+	if (line == NULL || cond == NULL || json_object_update(line, cond) != 0) {
+		json_decref(line);
+		line = NULL;
+	}
+	json_decref(cond);
+	return line;
 }
 
+static json_t *null_if_empty(json_t *s)
+{
+	return json_is_string(s) && json_string_value(s)[0] == '\0' ? json_null() : json_incref(s);
+}
+
+/* A case line, from libmonitor's case state: the item null when there is none, the unit null
+ * unless the item (so the limits) is known, the two deadline days under "deadline". */
 static json_t *case_json(const struct mon_case_state *st)
 {
-	bool known = st->committed_days > 0;   /* limits are 0 when the item is unknown */
+	json_t *s = mon_case_state_json(st, SHANGHAI_MIN);
+	json_t *rest, *line = s != NULL ? json_pack("{s:s, s:O, s:O, s:o, s:O}", "kind", "case",
+		"dept", json_object_get(s, "dept"), "case", json_object_get(s, "case"),
+		"item", null_if_empty(json_object_get(s, "item")),
+		"status", json_object_get(s, "status")) : NULL;
 
-	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:s?, s:i, s:i, s:{s:o, s:o}, s:o, s:o, s:o}",
-		"kind", "case", "dept", st->dept, "case", st->case_no,
-		"item", string_or_null(st->item), "status", mon_case_status_name(st->status),
-		"unit", known ? (st->unit == MON_UNIT_CALENDAR ? "calendar" : "working") : NULL,
-		"counted_days", st->counted_days, "suspended_days", st->suspended_days,
-		"deadline", "committed", day_or_null(st->committed_day),
-		"statutory", day_or_null(st->statutory_day),
-		"level", st->has_level ? json_string(mon_severity_name(st->level)) : json_null(),
-		"next_check", time_or_null(st->next_check),
-		"facts", mon_case_facts_json(&st->facts, SHANGHAI_MIN));
+	/* limits are 0 when the item is unknown */
+	if (line != NULL && json_object_set_new(line, "unit", st->committed_days > 0 ?
+			json_incref(json_object_get(s, "unit")) : json_null()) != 0) {
+		json_decref(line);
+		line = NULL;
+	}
+	rest = line != NULL ? json_pack("{s:O, s:O, s:{s:O, s:O}, s:O, s:O, s:O}",
+		"counted_days", json_object_get(s, "counted_days"),
+		"suspended_days", json_object_get(s, "suspended_days"),
+		"deadline", "committed", json_object_get(s, "committed_day"),
+		"statutory", json_object_get(s, "statutory_day"),
+		"level", json_object_get(s, "level"), "next_check", json_object_get(s, "next_check"),
+		"facts", json_object_get(s, "facts")) : NULL;
+	if (line != NULL && (rest == NULL || json_object_update(line, rest) != 0)) {
+		json_decref(line);
+		line = NULL;
+	}
+	json_decref(rest);
+	json_decref(s);
+	return line;
 }
 
 /* The events that cross-case rules read: each penalty.decided and inspection.started by
  * subject (party or enterprise), then time, so a case finds its subjects' other events. */
 struct subject_ref {
-	char subject[32];
+	char subject[MON_SUBJECT_MAX + 1];
 	const struct record *rec;
 };
 
@@ -450,7 +446,7 @@ static const struct subject_ref *subject_first(const struct subjects *s, const c
 /* True when an event of the case before recs[i] has the same subject. */
 static bool subject_seen(const struct record *recs, size_t i, const char *subject)
 {
-	char other[32];
+	char other[MON_SUBJECT_MAX + 1];
 
 	for (size_t j = 0; j < i; j++) {
 		if (!recs[j].duplicate && mon_event_subject(&recs[j].ev, other, sizeof(other)) &&
@@ -460,31 +456,33 @@ static bool subject_seen(const struct record *recs, size_t i, const char *subjec
 	return false;
 }
 
+/* The case's context, chosen by libmonitor (mon_context_select) as the daemon chooses it,
+ * among the other events of its subjects (found through the subject index). */
 static bool add_context(const struct mon_ruleset *rs, const struct subjects *s,
 		const struct record *recs, size_t n, struct case_input *ci)
 {
-	int64_t margin = (int64_t)mon_ruleset_context_days(rs) * 86400;
-	int64_t lo = INT64_MAX, hi = INT64_MIN;
-	char subject[32];
+	struct mon_case_event *cands = calloc(s->count > 0 ? s->count : 1, sizeof(*cands));
+	bool *keep = calloc(s->count > 0 ? s->count : 1, sizeof(*keep));
+	size_t own = ci->count, nc = 0;
+	char subject[MON_SUBJECT_MAX + 1];
+	bool ok = cands != NULL && keep != NULL;
 
-	for (size_t i = 0; i < n; i++) {
-		lo = recs[i].ev.at < lo ? recs[i].ev.at : lo;
-		hi = recs[i].ev.at > hi ? recs[i].ev.at : hi;
-	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; ok && i < n; i++) {
 		if (recs[i].duplicate || !mon_event_subject(&recs[i].ev, subject, sizeof(subject)) ||
 				subject_seen(recs, i, subject))
 			continue;
 		for (const struct subject_ref *r = subject_first(s, subject);
-				r < s->refs + s->count && strcmp(r->subject, subject) == 0; r++) {
-			const struct record *o = r->rec;
-			if (same_case(o, &recs[0]) || o->ev.at < lo - margin || o->ev.at > hi + margin)
-				continue;
-			if (!case_push(ci, o, true))
-				return false;
-		}
+				r < s->refs + s->count && strcmp(r->subject, subject) == 0; r++)
+			cands[nc++] = (struct mon_case_event){ &r->rec->ev, r->rec->received_at, true };
 	}
-	return true;
+	ok = ok && mon_context_select(rs, ci->ces, own, cands, nc, keep);
+	for (size_t i = 0; ok && i < nc; i++) {
+		if (keep[i] && ci->count < ci->cap)
+			ci->ces[ci->count++] = cands[i];
+	}
+	free(cands);
+	free(keep);
+	return ok;
 }
 
 /* The output, held until every case is evaluated: a condition that spans cases (a burst of
@@ -642,11 +640,11 @@ static bool eval_all(const struct mon_ruleset *rs, struct input *in, int64_t now
 	size_t start = 0;
 	bool ok;
 
-	mark_duplicates(in);
-	if (in->count > 1)
+	ok = mark_duplicates(in);
+	if (ok && in->count > 1)
 		qsort(in->recs, in->count, sizeof(in->recs[0]), cmp_case);
 	/* The subject index points into the records: built once they stay where they are. */
-	ok = out.cases != NULL && subjects_build(in, &s);
+	ok = ok && out.cases != NULL && subjects_build(in, &s);
 	if (!ok)
 		fprintf(stderr, "esupctl: out of memory\n");
 	for (size_t end = 1; ok && end <= in->count; end++) {

@@ -11,6 +11,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "mon_eval.h"
 #include "mon_rules.h"
 #include "mon_value.h"
 #include "refdata.h"
@@ -71,7 +72,6 @@ struct loaded_event {
 	struct mon_event event;
 	int64_t received_at;
 	size_t group;                     /* the case it is (cases) or was loaded for (context) */
-	char subject[MON_CODE_MAX + 1];   /* mon_event_subject, "" when none */
 };
 
 struct event_pool {
@@ -149,40 +149,6 @@ cases_job_finish(struct cases_job *job, enum cases_outcome outcome, const PGresu
 	done(outcome, error, arg);
 }
 
-static json_t *
-day_json(int32_t day)
-{
-	char buf[16];
-
-	if (day < 0)
-		return json_null();
-	mon_day_format(day, buf, sizeof(buf));
-	return json_string(buf);
-}
-
-static json_t *
-time_json(int64_t t)
-{
-	char buf[40];
-
-	if (t == INT64_MAX)
-		return json_null();
-	mon_time_format(t, 0, buf, sizeof(buf));
-	return json_string(buf);
-}
-
-static json_t *
-condition_json(const struct mon_condition *c)
-{
-	json_t *evidence = json_array();
-
-	for (size_t i = 0; i < c->evidence_count; i++)
-		json_array_append_new(evidence, json_string(c->evidence[i]));
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:o}", "rule", c->rule,
-		"severity", mon_severity_name(c->severity), "key", c->key, "supersedes", c->supersedes,
-		"since", time_json(c->since), "message", c->message, "evidence", evidence);
-}
-
 /* The rules switched off in esupd.conf ([rules] disable), as a JSON array of codes. Their
  * conditions never come out, so esup_apply_evaluation() must not take a live alert of theirs
  * for a condition that stopped holding: it suppresses it instead of resolving it. */
@@ -200,27 +166,18 @@ disabled_json(const struct mon_ruleset *rs)
 	return codes;
 }
 
-/* The evaluation in the shape esup_apply_evaluation() reads; disabled is shared (borrowed).
- * The facts come from libmonitor's one writer, as `esupctl eval` prints them. */
+/* The evaluation in the shape esup_apply_evaluation() reads: libmonitor's one writer (as
+ * `esupctl eval` prints it), instants in UTC, and the rules switched off (borrowed). */
 static json_t *
 evaluation_json(const struct mon_evaluation *ev, json_t *disabled)
 {
-	const struct mon_case_state *s = &ev->state;
-	json_t *conditions = json_array();
+	json_t *obj = mon_evaluation_json(ev, 0);
 
-	for (size_t i = 0; i < ev->count; i++)
-		json_array_append_new(conditions, condition_json(&ev->conditions[i]));
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:O}",
-		"dept", s->dept, "case", s->case_no, "item", s->item,
-		"status", mon_case_status_name(s->status),
-		"unit", s->unit == MON_UNIT_CALENDAR ? "calendar" : "working",
-		"committed_days", s->committed_days, "statutory_days", s->statutory_days,
-		"counted_days", s->counted_days, "suspended_days", s->suspended_days,
-		"committed_day", day_json(s->committed_day), "statutory_day", day_json(s->statutory_day),
-		"level", s->has_level ? json_string(mon_severity_name(s->level)) : json_null(),
-		"next_check", time_json(s->next_check), "facts", mon_case_facts_json(&s->facts, 0),
-		"conditions", conditions,
-		"disabled", disabled);
+	if (obj != NULL && json_object_set(obj, "disabled", disabled) != 0) {
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
 }
 
 static void
@@ -259,8 +216,6 @@ event_pool_load(struct event_pool *pool, const PGresult *res, bool grouped)
 		}
 		le->received_at = strtoll(PQgetvalue(res, row, c + 3), NULL, 10);
 		le->group = grouped ? strtoul(PQgetvalue(res, row, 0), NULL, 10) : 0;
-		if (!mon_event_subject(&le->event, le->subject, sizeof(le->subject)))
-			le->subject[0] = '\0';
 		pool->count++;
 	}
 	return true;
@@ -281,43 +236,53 @@ event_pool_number_cases(struct event_pool *cases)
 			!same_case(&cases->items[i - 1].event, &cases->items[i].event);
 }
 
-static void
+static bool
 append_evaluation(const struct mon_ruleset *rs, const struct mon_case_event *items, size_t n,
 		int64_t now, json_t *disabled, json_t *evaluations)
 {
 	struct mon_evaluation ev;
 	struct mon_error err = { .field = "" };
 	const struct mon_event *first = items[0].event;
+	bool ok;
 
 	if (mon_case_evaluate(rs, items, n, now, &ev, &err)) {
-		json_array_append_new(evaluations, evaluation_json(&ev, disabled));
+		ok = json_array_append_new(evaluations, evaluation_json(&ev, disabled)) == 0;
 		mon_evaluation_finish(&ev);
-		return;
+		return ok;
 	}
 	log_warnx("case %s/%s not evaluated: %s: expected %s; deferred", first->dept,
 		first->case_no, err.field, err.expected);
+	return true;
 }
 
-/* Evaluates the case whose events are cases->items[first, end), with its context
+/* Evaluates the case whose events are cases->items[first, end), with what libmonitor keeps
+ * (mon_context_select) of the rows the context query returned for it,
  * context.items[cfirst, cend). */
 static bool
 evaluate_case(const struct cases_job *job, const struct mon_ruleset *rs, size_t first,
 		size_t end, size_t cfirst, size_t cend, json_t *disabled, json_t *evaluations)
 {
 	const struct event_pool *cases = &job->cases, *ctx = &job->context;
-	struct mon_case_event *items = calloc(end - first + cend - cfirst, sizeof(*items));
-	size_t n = 0;
+	size_t own = end - first, nc = cend - cfirst, n = own;
+	struct mon_case_event *items = calloc(own + nc, sizeof(*items));
+	bool *keep = calloc(nc > 0 ? nc : 1, sizeof(*keep));
+	bool ok = items != NULL && keep != NULL;
 
-	if (items == NULL)
-		return false;
-	for (size_t i = first; i < end; i++)
-		items[n++] = (struct mon_case_event){ &cases->items[i].event, cases->items[i].received_at, false };
-	for (size_t i = cfirst; i < cend; i++)
-		if (ctx->items[i].subject[0] != '\0')
-			items[n++] = (struct mon_case_event){ &ctx->items[i].event, ctx->items[i].received_at, true };
-	append_evaluation(rs, items, n, job->now, disabled, evaluations);
+	for (size_t i = 0; ok && i < own; i++)
+		items[i] = (struct mon_case_event){ &cases->items[first + i].event,
+			cases->items[first + i].received_at, false };
+	for (size_t i = 0; ok && i < nc; i++)
+		items[own + i] = (struct mon_case_event){ &ctx->items[cfirst + i].event,
+			ctx->items[cfirst + i].received_at, true };
+	ok = ok && mon_context_select(rs, items, own, items + own, nc, keep);
+	for (size_t i = 0; ok && i < nc; i++) {
+		if (keep[i])
+			items[n++] = items[own + i];
+	}
+	ok = ok && append_evaluation(rs, items, n, job->now, disabled, evaluations);
 	free(items);
-	return true;
+	free(keep);
+	return ok;
 }
 
 static bool
@@ -344,47 +309,63 @@ cases_evaluate_all(struct cases_job *job)
 	}
 	/* Events without a case are judged one by one. */
 	for (size_t i = 0; ok && i < job->loose_count; i++)
-		append_evaluation(rs, &job->loose[i], 1, job->now, disabled, evaluations);
+		ok = append_evaluation(rs, &job->loose[i], 1, job->now, disabled, evaluations);
 	job->evaluations = ok ? json_dumps(evaluations, JSON_COMPACT) : NULL;
 	json_decref(evaluations);
 	json_decref(disabled);
 	return job->evaluations != NULL;
 }
 
-/* One entry of the context query for a loaded event with a subject (see cases_context_sql). */
-static json_t *
-context_entry(const struct mon_ruleset *rs, const struct loaded_event *le)
+/* Adds the context query's entries for the case cases->items[first, end): one per window
+ * libmonitor names (mon_context_windows), so the query fetches at least what
+ * mon_context_select then keeps. */
+static bool
+context_entries(const struct mon_ruleset *rs, const struct event_pool *cases, size_t first,
+		size_t end, json_t *arr)
 {
-	bool penalty = le->event.type == MON_EV_PENALTY_DECIDED;
-	int64_t span = (int64_t)(penalty ? mon_ruleset_penalty_context_days(rs) :
-		mon_ruleset_context_days(rs)) * 86400;
+	size_t n = end - first, nw;
+	struct mon_case_event *own = calloc(n, sizeof(*own));
+	struct mon_context_window *w = calloc(n, sizeof(*w));
+	bool ok = own != NULL && w != NULL;
 	char lo[40], hi[40];
 
-	mon_time_format(le->event.at - span, 0, lo, sizeof(lo));
-	mon_time_format(penalty ? le->event.at : le->event.at + span, 0, hi, sizeof(hi));
-	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "g", (json_int_t)le->group,
-		"k", penalty ? "p" : "i", "s", le->subject, "d", le->event.dept,
-		"c", le->event.case_no, "lo", lo, "hi", hi);
+	for (size_t i = 0; ok && i < n; i++)
+		own[i] = (struct mon_case_event){ &cases->items[first + i].event, 0, false };
+	nw = ok ? mon_context_windows(rs, own, n, w) : 0;
+	for (size_t k = 0; ok && k < nw; k++) {
+		mon_time_format(w[k].lo, 0, lo, sizeof(lo));
+		mon_time_format(w[k].hi, 0, hi, sizeof(hi));
+		ok = json_array_append_new(arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s}",
+			"g", (json_int_t)cases->items[first].group,
+			"k", w[k].kind == MON_CONTEXT_PENALTY ? "p" : "i", "s", w[k].subject,
+			"d", w[k].event->dept, "c", w[k].event->case_no, "lo", lo, "hi", hi)) == 0;
+	}
+	free(own);
+	free(w);
+	return ok;
 }
 
-/* What the context query looks for, one entry per event with a subject; NULL when no
- * case has a subject. */
+/* What the context query looks for (see cases_context_sql); NULL when no case needs
+ * context, or out of memory (*failed then set). */
 static char *
-context_query_json(const struct cases_job *job)
+context_query_json(const struct cases_job *job, bool *failed)
 {
 	const struct mon_ruleset *rs = refdata_rules(job->rd);
+	const struct event_pool *cases = &job->cases;
 	json_t *arr = json_array();
 	char *text = NULL;
+	bool ok = arr != NULL;
 
-	for (size_t i = 0; arr != NULL && i < job->cases.count; i++) {
-		const struct loaded_event *le = &job->cases.items[i];
-
-		if (le->subject[0] != '\0')
-			json_array_append_new(arr, context_entry(rs, le));
+	for (size_t first = 0, i = 1; ok && first < cases->count; i++) {
+		if (i < cases->count && cases->items[i].group == cases->items[first].group)
+			continue;
+		ok = context_entries(rs, cases, first, i, arr);
+		first = i;
 	}
-	if (arr != NULL && json_array_size(arr) > 0)
-		text = json_dumps(arr, JSON_COMPACT);
+	if (ok && json_array_size(arr) > 0)
+		ok = (text = json_dumps(arr, JSON_COMPACT)) != NULL;
 	json_decref(arr);
+	*failed = !ok;
 	return text;
 }
 
@@ -436,6 +417,8 @@ cases_ready(struct cases_job *job)
 static bool
 cases_advance(struct cases_job *job, const PGresult *res)
 {
+	bool failed;
+
 	switch (job->step) {
 	case CASES_LOCK:
 		job->step = CASES_LOAD;
@@ -448,11 +431,11 @@ cases_advance(struct cases_job *job, const PGresult *res)
 		if (!event_pool_load(&job->cases, res, false))
 			return false;
 		event_pool_number_cases(&job->cases);
-		if ((job->subjects = context_query_json(job)) != NULL) {
+		if ((job->subjects = context_query_json(job, &failed)) != NULL) {
 			job->step = CASES_CONTEXT;
 			return true;
 		}
-		return cases_ready(job);
+		return !failed && cases_ready(job);
 	case CASES_CONTEXT:
 		return event_pool_load(&job->context, res, true) && cases_ready(job);
 	case CASES_APPLY:

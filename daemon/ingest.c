@@ -25,6 +25,7 @@
 #include "cases.h"
 #include "db.h"
 #include "log.h"
+#include "mon_eval.h"
 #include "mon_value.h"
 
 #define INGEST_MAINT_INTERVAL_S 3600   /* esup_ensure_partitions: hourly is plenty */
@@ -239,63 +240,40 @@ ingest_batch_retry(struct ingest_batch *b)
 	ingest_batch_finish(b, INGEST_UNAVAILABLE);
 }
 
-static uint64_t
-ingest_key_hash(const struct mon_event *ev)
-{
-	uint64_t h = 14695981039346656037u;   /* FNV-1a */
-	const unsigned char *p;
-
-	for (p = (const unsigned char *)ev->dept; *p; p++)
-		h = (h ^ *p) * 1099511628211u;
-	h = (h ^ 0) * 1099511628211u;
-	for (p = (const unsigned char *)ev->id; *p; p++)
-		h = (h ^ *p) * 1099511628211u;
-	return h;
-}
-
-/* Open addressing over a power-of-two table at most half full. Returns true when the
- * same (dept, id) was already added. */
-static bool
-ingest_key_seen(const struct mon_event **set, size_t mask, const struct mon_event *ev)
-{
-	size_t i = (size_t)ingest_key_hash(ev) & mask;
-
-	for (; set[i] != NULL; i = (i + 1) & mask)
-		if (strcmp(set[i]->id, ev->id) == 0 && strcmp(set[i]->dept, ev->dept) == 0)
-			return true;
-	set[i] = ev;
-	return false;
-}
-
 /* Decides which events go to the database: every valid event once per (dept, id) within
- * the batch. The statuses start as rejected or duplicate; the INSERT's answer turns the
- * stored ones into accepted. */
+ * the batch (mon_events_duplicates, as `esupctl eval` decides). The statuses start as
+ * rejected or duplicate; the INSERT's answer turns the stored ones into accepted. */
 static bool
 ingest_batch_dedup(struct ingest_batch *b)
 {
-	size_t cap = 2;
-	const struct mon_event **set;
+	size_t n = 0, cap = b->nevents ? b->nevents : 1;
+	const struct mon_event **evs = calloc(cap, sizeof(*evs));
+	struct ingest_slot *where = calloc(cap, sizeof(*where));
+	size_t *previous = calloc(cap, sizeof(*previous));
+	bool ok;
 
-	while (cap < 2 * b->nevents)
-		cap *= 2;
-	set = calloc(cap, sizeof(*set));
-	b->slots = calloc(b->nevents ? b->nevents : 1, sizeof(*b->slots));
-	if (set == NULL || b->slots == NULL) {
-		free(set);
-		return false;
-	}
-	for (struct ingest_req *r = b->reqs; r != NULL; r = r->next) {
+	b->slots = calloc(cap, sizeof(*b->slots));
+	ok = evs != NULL && where != NULL && previous != NULL && b->slots != NULL;
+	for (struct ingest_req *r = b->reqs; ok && r != NULL; r = r->next) {
 		for (size_t i = 0; i < r->batch->count; i++) {
 			const struct mon_item *item = &r->batch->items[i];
 
 			r->statuses[i] = item->valid ? INGEST_DUPLICATE : INGEST_REJECTED;
-			if (!item->valid || ingest_key_seen(set, cap - 1, &item->event))
+			if (!item->valid || n == cap)   /* n == cap: nevents counts the valid ones */
 				continue;
-			b->slots[b->nslots++] = (struct ingest_slot){ r, i };
+			where[n] = (struct ingest_slot){ r, i };
+			evs[n++] = &item->event;
 		}
 	}
-	free(set);
-	return true;
+	ok = ok && mon_events_duplicates(evs, n, previous);
+	for (size_t k = 0; ok && k < n; k++) {
+		if (previous[k] == SIZE_MAX)
+			b->slots[b->nslots++] = where[k];
+	}
+	free(evs);
+	free(where);
+	free(previous);
+	return ok;
 }
 
 /* One jsonb_to_recordset row. Times go as RFC 3339 UTC; absent case and item as null. */

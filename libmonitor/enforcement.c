@@ -12,7 +12,7 @@
 
 #include "text.h"
 
-#define SUBJECT_MAX 32
+#define SUBJECT_MAX (MON_SUBJECT_MAX + 1)
 #define WHY_MAX 200
 
 static void check_filing(const struct history *h, struct conditions *list,

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mon_eval.h"
 #include "mon_rules.h"
 
 /* Internal to libmonitor: never exported, so a host program's own symbols cannot clash. */

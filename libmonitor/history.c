@@ -50,22 +50,6 @@ bool event_time(const struct mon_case_event *ce, const char *name, int64_t *epoc
 	return s != NULL && mon_time_parse(s, epoch, &offset);
 }
 
-bool mon_event_subject(const struct mon_event *ev, char *out, size_t len)
-{
-	const char *field = ev->type == MON_EV_PENALTY_DECIDED ? "party" :
-		ev->type == MON_EV_INSPECTION_STARTED ? "enterprise" : NULL;
-	const json_t *party = field != NULL ? json_object_get(ev->body, field) : NULL;
-	const char *id = json_string_value(json_object_get(party, "uscc"));
-
-	if (id == NULL)
-		id = json_string_value(json_object_get(party, "id"));
-	/* Validated identities are 18 characters; anything else is not a subject to match on. */
-	if (id == NULL || len == 0 || strlen(id) >= len || strlen(id) > 18)
-		return false;
-	memcpy(out, id, strlen(id) + 1);
-	return true;
-}
-
 static int cmp_event(const void *a, const void *b)
 {
 	const struct mon_case_event *x = *(const struct mon_case_event *const *)a;

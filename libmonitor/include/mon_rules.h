@@ -87,9 +87,7 @@ struct mon_case_event {
 	                 * penalties, an enterprise's other inspections): read, never judged */
 };
 
-/* The party or enterprise an event concerns, for cross-case rules: the uscc or id of
- * penalty.decided's party or inspection.started's enterprise; false for other events. */
-bool mon_event_subject(const struct mon_event *ev, char *out, size_t len);
+/* The subject of an event (mon_event_subject) and the choice of context: mon_eval.h. */
 /* How many days before and after a case's events its context matters (largest window). */
 int mon_ruleset_context_days(const struct mon_ruleset *rs);
 /* How many days before a penalty.decided an earlier penalty against the same party can

@@ -5,6 +5,7 @@
  * context events, and the discretion tiers. Dates are worked out by hand from the 2026
  * calendar in the comments. */
 #include "case_fixture.h"
+#include "mon_eval.h"
 
 static const char tiers[] =
 	"violation,severity,min_amount,max_amount,description\n"
