@@ -97,15 +97,18 @@ class Golden:
         self.d.write()
         self.d.signal(signal.SIGHUP)
         for key, n in before.items():
-            wait_for(lambda: self.log.count(key) > n, 30, "esupd: " + key)
+            wait_for(lambda: self.log.count(key) > n, 30, "esupd: " + key, interval=0.01)
 
     def set_clock(self, instant, rules, exact=False):
         """The business clock reads `instant` now (exact: at this second boundary, which the
         caller's next request then falls in)."""
-        target = instant.timestamp()
+        target = int(instant.timestamp())
         while True:
             boundary = int(time.time()) + 2
-            self.reload(round(target - (boundary if exact else time.time())), rules)
+            # Not exact: the clock reads a second or two past the instant, never before it
+            # (esupd's clock is whole seconds; an event received before its `at` would be
+            # one from the future).
+            self.reload(target - (boundary if exact else int(time.time()) - 1), rules)
             if not exact:
                 return
             if time.time() < boundary:
@@ -159,8 +162,18 @@ def case_rules(name):
     return rules
 
 
+def near_midnight(t):
+    """Deadlines fall a second after a local midnight (24:00 of their last day): an event dated
+    within seconds of one is delivered to the second, or a sweep in between would judge the
+    case without it."""
+    local = t.astimezone(SHANGHAI)
+    seconds = local.hour * 3600 + local.minute * 60 + local.second
+    return seconds <= 5 or seconds >= 86400 - 5
+
+
 def deliveries(name, now):
-    """[(receipt instant, exact, dept, [lines])] in receipt order: the case's POSTs."""
+    """[(receipt instant, exact, dept, [lines])] in receipt order: the case's POSTs. exact: the
+    receipt must be that second (a given received_at, or an event near midnight)."""
     lines = (RULES / (name + ".events.ndjson")).read_bytes().splitlines()
     parsed = []
     for raw in lines:
@@ -181,6 +194,7 @@ def deliveries(name, now):
             receipt = when(obj["received_at"] if explicit else obj["at"])
         except (TypeError, KeyError, ValueError):
             receipt = None   # a line esupctl refuses: sent with the first delivery
+        exact = explicit or (receipt is not None and near_midnight(receipt))
         if explicit:
             assert receipt <= now, "%s: received after now" % name
             obj = {k: v for k, v in obj.items() if k != "received_at"}
@@ -188,7 +202,7 @@ def deliveries(name, now):
         elif receipt is not None:
             receipt = min(receipt, now)
         dept = obj.get("dept") if obj and isinstance(obj.get("dept"), str) else first_dept
-        key = (receipt, explicit, dept)
+        key = (receipt, exact, dept)
         if key not in posts:
             posts[key] = []
             order.append(key)
@@ -217,10 +231,28 @@ def daemon_alerts(db):
     rows = db.query(
         "SELECT a.id, a.rule, a.severity, a.dept, coalesce(a.case_no, ''), a.dedup_key, a.since,"
         " a.evidence, (SELECT array_agg(s.rule ORDER BY s.id) FROM alerts s"
-        "  WHERE s.superseded_by = a.id)"
+        "  WHERE s.superseded_by = a.id), a.raised_at"
         " FROM alerts a WHERE a.status = ANY (%s) AND a.rule NOT LIKE 'STA-%%'", (list(LIVE),))
     return [{"rule": r[1], "severity": r[2], "dept": r[3], "case": r[4], "key": r[5],
-             "since": shanghai(r[6]), "evidence": r[7], "superseded": r[8] or []} for r in rows]
+             "since": shanghai(r[6]), "evidence": r[7], "superseded": r[8] or [],
+             "raised_at": r[9]} for r in rows]
+
+
+def as_raised(want, got, received):
+    """The golden alert as the daemon holds it: an alert keeps the evidence it was raised
+    with (esup_apply_evaluation does not rewrite a live alert), so a later event that completes
+    the condition (a late reply, a late filing, the late decision) is in esupctl's evidence and
+    not in the stored alert's. The stored evidence is then the golden evidence up to the events
+    received at or after the alert was raised (the same second is either side: a sweep and a
+    delivery may share it)."""
+    if got is None:
+        return want
+    n = len(got["evidence"])
+    later = want["evidence"][n:]
+    if want["evidence"][:n] == got["evidence"] and all(
+            received.get(e) is not None and received[e] >= got["raised_at"] for e in later):
+        return dict(want, evidence=got["evidence"])
+    return want
 
 
 def daemon_cases(db):
@@ -272,7 +304,7 @@ def test_golden_case(golden, name):
         if exact:
             got = g.db.query("SELECT event_id, received_at FROM events WHERE received_at <> %s"
                              " AND event_id = ANY (%s)",
-                             (receipt, [json.loads(ln)["id"] for ln in lines]))
+                             (receipt, [json.loads(ln).get("id") for ln in lines]))
             assert not got, "%s: not received at %s: %s" % (name, receipt, got)
     exit_path = RULES / (name + ".exit")
     assert (refused > 0) == (exit_path.exists() and exit_path.read_text().strip() == "1"), \
@@ -282,9 +314,12 @@ def test_golden_case(golden, name):
 
     want_alerts, want_cases = expected(name)
     got_alerts = daemon_alerts(g.db)
+    received = dict(g.db.query("SELECT event_id, min(received_at) FROM events GROUP BY event_id"))
+    by_key = {a["key"]: a for a in got_alerts}
     key = lambda a: (a["dept"], a["case"], a["key"])   # noqa: E731
     assert sorted(map(alert_view, got_alerts), key=key) == \
-        sorted(map(alert_view, want_alerts), key=key), history(g.db)
+        sorted((alert_view(as_raised(w, by_key.get(w["key"]), received)) for w in want_alerts),
+               key=key), history(g.db)
     # What each alert supersedes: an alert the daemon marked superseded by it is of the rule
     # the condition names, and none of that rule is live on the case beside it.
     for want in want_alerts:
