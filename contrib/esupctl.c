@@ -1,7 +1,8 @@
 /* esupctl.c: the operator's command-line tool. `esupctl eval` runs the rules engine over
  * NDJSON events read from stdin, without a database or a daemon: the way to try a rule on
- * a handful of events, and the driver of the golden rule tests in tests/rules. Like the
- * daemon, it hands each case the other cases' events its cross-case rules read. `esupctl
+ * a handful of events, and the driver of the golden rule tests in tests/rules. It prepares
+ * cases as the daemon does, through libmonitor's mon_eval.h (context, repeated ids, the
+ * evaluation's JSON). `esupctl
  * rules` lists the rule codes the engine knows. `esupctl alerts` is the supervisors' client
  * of esupd's alert API (alerts.c). See contrib/esupctl.1, docs/rules.md and
  * docs/supervising.md. */

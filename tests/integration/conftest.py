@@ -290,6 +290,14 @@ class Database:
         """Replaces a reference table from a CSV file, the way operators do (esup-dbsetup)."""
         return dbsetup(self.pg, "load", table, path, dbname=self.name)
 
+    def load_samples(self):
+        """The calendar and all the sample reference data (config/), as run-golden reads them."""
+        self.load("calendar", CALENDAR)
+        self.load("items", ITEMS)
+        for table in SUPERVISION_TABLES:
+            self.load(table, SAMPLES / (table + ".csv"))
+        return self
+
     def event_counts(self, dept=None):
         """event_id -> number of rows in events (a duplicate stored twice shows as 2)."""
         sql = "SELECT event_id, count(*) FROM events"
@@ -370,11 +378,7 @@ def db(pg, certs, testdir):
 @pytest.fixture
 def refdb(db):
     """The fresh database with the calendar and all the sample reference data loaded."""
-    db.load("calendar", CALENDAR)
-    db.load("items", ITEMS)
-    for table in SUPERVISION_TABLES:
-        db.load(table, SAMPLES / (table + ".csv"))
-    return db
+    return db.load_samples()
 
 
 # ---------------------------------------------------------------- per test: the daemon

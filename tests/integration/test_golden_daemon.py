@@ -21,17 +21,14 @@ alerts are left out here.
 """
 
 import json
-import re
 import shlex
 import signal
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
-from conftest import (CALENDAR, ITEMS, REPO, SAMPLES, SUPERVISION_TABLES, Daemon,
-                      finish_daemons, migrated_database, wait_for)
+from conftest import REPO, Daemon, finish_daemons, migrated_database, wait_for
 
 RULES = REPO / "tests" / "rules"
 CASES = sorted(p.name[: -len(".events.ndjson")] for p in RULES.glob("*.events.ndjson"))
@@ -141,11 +138,7 @@ class Golden:
 
 @pytest.fixture(scope="module")
 def golden(pg, certs, workdir, request):
-    db = migrated_database(pg, certs, workdir, "golden")
-    db.load("calendar", CALENDAR)
-    db.load("items", ITEMS)
-    for table in SUPERVISION_TABLES:
-        db.load(table, SAMPLES / (table + ".csv"))
+    db = migrated_database(pg, certs, workdir, "golden").load_samples()
     where = workdir / db.name
     # No 督办: escalation would change the alerts between a case's events and its check.
     off = {"%s_%s" % (k, s): 0 for k in ("ack_hours", "resolve_days")
