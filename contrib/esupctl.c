@@ -2,8 +2,7 @@
  * NDJSON events read from stdin, without a database or a daemon: the way to try a rule on
  * a handful of events, and the driver of the golden rule tests in tests/rules. It prepares
  * cases as the daemon does, through libmonitor's mon_eval.h (context, repeated ids, the
- * evaluation's JSON). `esupctl
- * rules` lists the rule codes the engine knows. `esupctl alerts` is the supervisors' client
+ * evaluation's JSON). `esupctl rules` lists the rule codes the engine knows. `esupctl alerts` is the supervisors' client
  * of esupd's alert API (alerts.c). See contrib/esupctl.1, docs/rules.md and
  * docs/supervising.md. */
 #include <errno.h>
