@@ -357,11 +357,16 @@ static json_t *condition_json(const struct mon_case_state *st, const struct mon_
 		"supersedes", string_or_null(c->supersedes));
 }
 
-static json_t *case_json(const struct mon_case_state *st)
+/* The case line; "corrected" (the ids the department's corrections voided or replaced)
+ * only when there are some. */
+static json_t *case_json(const struct mon_case_state *st, const struct mon_evaluation *ev)
 {
 	bool known = st->committed_days > 0;   /* limits are 0 when the item is unknown */
+	json_t *corrected = ev->corrected_count > 0 ? json_array() : NULL;
 
-	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:s?, s:i, s:i, s:{s:o, s:o}, s:o, s:o, s:o}",
+	for (size_t i = 0; corrected != NULL && i < ev->corrected_count; i++)
+		json_array_append_new(corrected, json_string(ev->corrected[i]));
+	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:s?, s:i, s:i, s:{s:o, s:o}, s:o, s:o, s:o, s:o*}",
 		"kind", "case", "dept", st->dept, "case", st->case_no,
 		"item", string_or_null(st->item), "status", mon_case_status_name(st->status),
 		"unit", known ? (st->unit == MON_UNIT_CALENDAR ? "calendar" : "working") : NULL,
@@ -370,7 +375,7 @@ static json_t *case_json(const struct mon_case_state *st)
 		"statutory", day_or_null(st->statutory_day),
 		"level", st->has_level ? json_string(mon_severity_name(st->level)) : json_null(),
 		"next_check", time_or_null(st->next_check),
-		"facts", mon_case_facts_json(&st->facts, SHANGHAI_MIN));
+		"facts", mon_case_facts_json(&st->facts, SHANGHAI_MIN), "corrected", corrected);
 }
 
 /* The events that cross-case rules read: each penalty.decided and inspection.started by
@@ -603,27 +608,54 @@ static bool evaluate(const struct mon_ruleset *rs, struct case_input *ci, int64_
 		ok = output_alert(out, ci, &ev.state, &ev.conditions[i]);
 	/* An event without a case has no case to show. */
 	if (ev.state.case_no[0] != '\0')
-		json_array_append_new(out->cases, case_json(&ev.state));
+		json_array_append_new(out->cases, case_json(&ev.state, &ev));
 	mon_evaluation_finish(&ev);
 	if (!ok)
 		fprintf(stderr, "esupctl: out of memory\n");
 	return ok;
 }
 
-/* One (dept, case) group with its context; events without a case one at a time. */
+/* An event without a case is judged with the corrections of it, and theirs: the
+ * group's corrections whose `of` names an event already in ci, until none is added. */
+static bool push_corrections(struct case_input *ci, const struct record *recs, size_t n)
+{
+	bool added = true;
+
+	while (added) {
+		added = false;
+		for (size_t i = 0; i < n; i++) {
+			const char *of = mon_correction_of(&recs[i].ev);
+			bool in = false, target = false;
+
+			for (size_t k = 0; of != NULL && !recs[i].duplicate && k < ci->count; k++) {
+				in |= ci->ces[k].event == &recs[i].ev;
+				target |= strcmp(ci->ces[k].event->id, of) == 0;
+			}
+			if (of == NULL || recs[i].duplicate || in || !target)
+				continue;
+			if (!case_push(ci, &recs[i], false))
+				return false;
+			added = true;
+		}
+	}
+	return true;
+}
+
+/* One (dept, case) group with its context; events without a case one at a time, each with
+ * its corrections. */
 static bool eval_group(const struct mon_ruleset *rs, const struct subjects *s,
 		const struct record *recs, size_t n, int64_t now, struct output *out)
 {
 	struct case_input ci = { .ces = calloc(n + s->count, sizeof(*ci.ces)), .count = 0,
 		.cap = n + s->count };
-	bool ok = ci.ces != NULL;
+	bool ok = ci.ces != NULL, caseless = recs[0].ev.case_no[0] == '\0';
 
 	for (size_t i = 0; ok && i < n; i++) {
-		if (recs[i].duplicate)
+		if (recs[i].duplicate || (caseless && mon_correction_of(&recs[i].ev) != NULL))
 			continue;
 		ok = case_push(&ci, &recs[i], false);
-		if (ok && recs[0].ev.case_no[0] == '\0') {
-			ok = evaluate(rs, &ci, now, out);
+		if (ok && caseless) {
+			ok = push_corrections(&ci, recs, n) && evaluate(rs, &ci, now, out);
 			ci.count = 0;
 		}
 	}
