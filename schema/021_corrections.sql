@@ -120,7 +120,8 @@ GRANT EXECUTE ON FUNCTION esup_loose_group(text, text) TO esup_writer;
 -- condition is gone and whose evidence names one of them takes the `correct` step
 -- (resolved, or cancelled when held) with the correction's principal and reason; for an event
 -- without a case (no case row, no alerts resolved before) the same is done for the
--- department's caseless alerts whose evidence names a corrected id.
+-- department's caseless alerts whose evidence names a corrected id. A condition closed by a
+-- correction that comes out again (a void of the void) is raised anew.
 CREATE OR REPLACE FUNCTION esup_apply_evaluation(evaluation jsonb, evaluated_at timestamptz)
 RETURNS TABLE (alert_id bigint, action text, rule text, severity text, message text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
@@ -262,10 +263,13 @@ BEGIN
 			END IF;
 			CONTINUE;
 		END IF;
-		-- A condition that was already raised and closed stays closed.
+		-- A condition that was already raised and closed stays closed; unless a correction
+		-- closed it and a later one (a void of the void) brought it back: raised anew.
 		CONTINUE WHEN EXISTS (SELECT 1 FROM alerts a WHERE a.dedup_key = cond->>'key'
 				      AND a.status IN ('resolved', 'dismissed', 'revoked', 'cancelled', 'superseded')
-				      AND a.since = (cond->>'since')::timestamptz);
+				      AND a.since = (cond->>'since')::timestamptz
+				      AND NOT EXISTS (SELECT 1 FROM alert_actions x
+						      WHERE x.alert_id = a.id AND x.action = 'correct'));
 		PERFORM esup_check_condition(cond, d, c);
 		why := esup_suppression(cond->>'rule', d, i, reg, evaluated_at);
 		state := CASE WHEN why IS NOT NULL THEN 'suppressed'
