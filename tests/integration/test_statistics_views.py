@@ -394,6 +394,13 @@ SELECT e.dept, date_trunc('month', {at})::date AS period, to_char({at}, 'YYYY-MM
    AND (f.max_amount IS NULL OR (e.body->>'amount')::numeric < f.max_amount)
  WHERE e.type = 'penalty.decided' GROUP BY 1, 2, 3, 4, 5""",
                         ("dept", "period", "band", "office")),
+    "corrections_month": ("""
+SELECT e.dept, d.name AS dept_name, d.region, date_trunc('month', {at})::date AS period,
+       to_char({at}, 'YYYY-MM') AS label,
+       count(*) FILTER (WHERE e.body->>'action' = 'void') AS voids,
+       count(*) FILTER (WHERE e.body->>'action' = 'replace') AS replaces, count(*) AS corrections
+  FROM events e LEFT JOIN departments d ON d.code = e.dept
+ WHERE e.type = 'event.corrected' GROUP BY 1, 2, 3, 4, 5""", ("dept", "period")),
 }
 
 
