@@ -641,6 +641,37 @@ static bool push_corrections(struct case_input *ci, const struct record *recs, s
 	return true;
 }
 
+/* Whether the chain of corrections from recs[i] ends in an event of the group that is not a
+ * correction (at most n steps: a ring ends nowhere). */
+static bool correction_rooted(const struct record *recs, size_t n, size_t i)
+{
+	for (size_t step = 0; step <= n; step++) {
+		const char *of = mon_correction_of(&recs[i].ev);
+		size_t j = n;
+
+		if (of == NULL)
+			return true;
+		for (size_t k = 0; k < n && j == n; k++)
+			if (!recs[k].duplicate && strcmp(recs[k].ev.id, of) == 0)
+				j = k;
+		if (j == n)
+			return false;
+		i = j;
+	}
+	return false;
+}
+
+/* A correction without a case whose event is not in the input corrects nothing here (the
+ * daemon refuses it); said on stderr, as a duplicate is. */
+static void warn_uncorrected(const struct record *recs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!recs[i].duplicate && mon_correction_of(&recs[i].ev) != NULL &&
+				!correction_rooted(recs, n, i))
+			fprintf(stderr, "esupctl: line %zu: correction of %s: no such event without a "
+				"case in the input, ignored\n", recs[i].line, mon_correction_of(&recs[i].ev));
+}
+
 /* One (dept, case) group with its context; events without a case one at a time, each with
  * its corrections. */
 static bool eval_group(const struct mon_ruleset *rs, const struct subjects *s,
@@ -659,6 +690,8 @@ static bool eval_group(const struct mon_ruleset *rs, const struct subjects *s,
 			ci.count = 0;
 		}
 	}
+	if (ok && caseless)
+		warn_uncorrected(recs, n);
 	if (ok && ci.count > 0)
 		ok = add_context(rs, s, recs, n, &ci) && evaluate(rs, &ci, now, out);
 	if (ci.ces == NULL)
