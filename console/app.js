@@ -13,7 +13,7 @@
 	const ACTION = {
 		ack: '回告', appeal: '申诉', reject: '驳回申诉', revoke: '撤消', resolve: '解除',
 		dismiss: '不予认定', confirm: '确认发出', cancel: '取消', escalate: '督办', silence: '静默',
-		raise: '产生预警', suppress: '抑制', issue: '发出', supersede: '被替代',
+		raise: '产生预警', suppress: '抑制', issue: '发出', supersede: '被替代', correct: '部门纠错',
 	};
 	const ROLE = { supervisor: '监察室', department: '部门', auditor: '审计', monitor: '监测', system: '系统' };
 	const CASE_STATUS = {

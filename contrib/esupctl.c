@@ -337,18 +337,21 @@ static json_t *null_if_empty(json_t *s)
 	return json_is_string(s) && json_string_value(s)[0] == '\0' ? json_null() : json_incref(s);
 }
 
-/* A case line, from libmonitor's case state: the item null when there is none, the unit null
- * unless the item (so the limits) is known, the two deadline days under "deadline". */
-static json_t *case_json(const struct mon_case_state *st)
+/* A case line, from libmonitor's evaluation JSON: the item null when there is none, the unit
+ * null unless the item (so the limits) is known, the two deadline days under "deadline", and
+ * "corrected" (the ids the department's corrections voided or replaced) only when there are
+ * some. */
+static json_t *case_json(const struct mon_evaluation *ev)
 {
-	json_t *s = mon_case_state_json(st, SHANGHAI_MIN);
+	json_t *s = mon_evaluation_json(ev, SHANGHAI_MIN);
+	json_t *corrected = json_object_get(s, "corrected");
 	json_t *rest, *line = s != NULL ? json_pack("{s:s, s:O, s:O, s:o, s:O}", "kind", "case",
 		"dept", json_object_get(s, "dept"), "case", json_object_get(s, "case"),
 		"item", null_if_empty(json_object_get(s, "item")),
 		"status", json_object_get(s, "status")) : NULL;
 
 	/* limits are 0 when the item is unknown */
-	if (line != NULL && json_object_set_new(line, "unit", st->committed_days > 0 ?
+	if (line != NULL && json_object_set_new(line, "unit", ev->state.committed_days > 0 ?
 			json_incref(json_object_get(s, "unit")) : json_null()) != 0) {
 		json_decref(line);
 		line = NULL;
@@ -360,7 +363,9 @@ static json_t *case_json(const struct mon_case_state *st)
 		"statutory", json_object_get(s, "statutory_day"),
 		"level", json_object_get(s, "level"), "next_check", json_object_get(s, "next_check"),
 		"facts", json_object_get(s, "facts")) : NULL;
-	if (line != NULL && (rest == NULL || json_object_update(line, rest) != 0)) {
+	if (line != NULL && (rest == NULL || json_object_update(line, rest) != 0 ||
+			(json_array_size(corrected) > 0 &&
+			 json_object_set(line, "corrected", corrected) != 0))) {
 		json_decref(line);
 		line = NULL;
 	}
@@ -601,30 +606,90 @@ static bool evaluate(const struct mon_ruleset *rs, struct case_input *ci, int64_
 		ok = output_alert(out, ci, &ev.state, &ev.conditions[i]);
 	/* An event without a case has no case to show. */
 	if (ev.state.case_no[0] != '\0')
-		json_array_append_new(out->cases, case_json(&ev.state));
+		json_array_append_new(out->cases, case_json(&ev));
 	mon_evaluation_finish(&ev);
 	if (!ok)
 		fprintf(stderr, "esupctl: out of memory\n");
 	return ok;
 }
 
-/* One (dept, case) group with its context; events without a case one at a time. */
+/* An event without a case is judged with the corrections of it, and theirs: the
+ * group's corrections whose `of` names an event already in ci, until none is added. */
+static bool push_corrections(struct case_input *ci, const struct record *recs, size_t n)
+{
+	bool added = true;
+
+	while (added) {
+		added = false;
+		for (size_t i = 0; i < n; i++) {
+			const char *of = mon_correction_of(&recs[i].ev);
+			bool in = false, target = false;
+
+			for (size_t k = 0; of != NULL && !recs[i].duplicate && k < ci->count; k++) {
+				in |= ci->ces[k].event == &recs[i].ev;
+				target |= strcmp(ci->ces[k].event->id, of) == 0;
+			}
+			if (of == NULL || recs[i].duplicate || in || !target)
+				continue;
+			if (!case_push(ci, &recs[i], false))
+				return false;
+			added = true;
+		}
+	}
+	return true;
+}
+
+/* Whether the chain of corrections from recs[i] ends in an event of the group that is not a
+ * correction (at most n steps: a ring ends nowhere). */
+static bool correction_rooted(const struct record *recs, size_t n, size_t i)
+{
+	for (size_t step = 0; step <= n; step++) {
+		const char *of = mon_correction_of(&recs[i].ev);
+		size_t j = n;
+
+		if (of == NULL)
+			return true;
+		for (size_t k = 0; k < n && j == n; k++)
+			if (!recs[k].duplicate && strcmp(recs[k].ev.id, of) == 0)
+				j = k;
+		if (j == n)
+			return false;
+		i = j;
+	}
+	return false;
+}
+
+/* A correction without a case whose event is not in the input corrects nothing here (the
+ * daemon refuses it); said on stderr, as a duplicate is. */
+static void warn_uncorrected(const struct record *recs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!recs[i].duplicate && mon_correction_of(&recs[i].ev) != NULL &&
+				!correction_rooted(recs, n, i))
+			fprintf(stderr, "esupctl: line %zu: correction of %s: no such event without a "
+				"case in the input, ignored\n", recs[i].line, mon_correction_of(&recs[i].ev));
+}
+
+/* One (dept, case) group with its context; events without a case one at a time, each with
+ * its corrections. */
 static bool eval_group(const struct mon_ruleset *rs, const struct subjects *s,
 		const struct record *recs, size_t n, int64_t now, struct output *out)
 {
 	struct case_input ci = { .ces = calloc(n + s->count, sizeof(*ci.ces)), .count = 0,
 		.cap = n + s->count };
-	bool ok = ci.ces != NULL;
+	bool ok = ci.ces != NULL, caseless = recs[0].ev.case_no[0] == '\0';
 
 	for (size_t i = 0; ok && i < n; i++) {
-		if (recs[i].duplicate)
+		if (recs[i].duplicate || (caseless && mon_correction_of(&recs[i].ev) != NULL))
 			continue;
 		ok = case_push(&ci, &recs[i], false);
-		if (ok && recs[0].ev.case_no[0] == '\0') {
-			ok = evaluate(rs, &ci, now, out);
+		if (ok && caseless) {
+			ok = push_corrections(&ci, recs, n) && evaluate(rs, &ci, now, out);
 			ci.count = 0;
 		}
 	}
+	if (ok && caseless)
+		warn_uncorrected(recs, n);
 	if (ok && ci.count > 0)
 		ok = add_context(rs, s, recs, n, &ci) && evaluate(rs, &ci, now, out);
 	if (ci.ces == NULL)

@@ -31,7 +31,8 @@
 
 #define CASE_OFFSET_MIN (8 * 60)    /* times in the reply: Asia/Shanghai, +08:00 */
 
-/* $1 dept, $2 case. Columns: the department's region, the case as JSON (without its clock),
+/* $1 dept, $2 case. Columns: the department's region, the case as JSON (without its clock;
+ * with its alerts and the department's corrections of its events, oldest first),
  * its events as JSON ({"id","type","at","received_at","body"} in business-time order, the
  * order the replay sorts them in) and their receipt times as epoch seconds, in that order. */
 static const char case_sql[] =
@@ -53,7 +54,13 @@ static const char case_sql[] =
 	"   'since', " ALERT_TIME("a.since") ", 'raised_at', " ALERT_TIME("a.raised_at") ","
 	"   'status_at', " ALERT_TIME("a.status_at") ","
 	"   'evidence', a.evidence) ORDER BY a.id)"
-	"  FROM alerts a WHERE a.dept = c.dept AND a.case_no = c.case_no), '[]'::json))::text,"
+	"  FROM alerts a WHERE a.dept = c.dept AND a.case_no = c.case_no), '[]'::json),"
+	" 'corrections', coalesce((SELECT json_agg(json_build_object('id', e.event_id,"
+	"   'of', e.body->>'of', 'action', e.body->>'action', 'reason', e.body->>'reason',"
+	"   'at', " ALERT_TIME("e.at") ", 'received_at', " ALERT_TIME("e.received_at") ")"
+	"   ORDER BY e.at, e.received_at, e.event_id)"
+	"  FROM events e WHERE e.dept = c.dept AND e.case_no = c.case_no"
+	"   AND e.type = 'event.corrected'), '[]'::json))::text,"
 	" coalesce(ev.list, '[]')::text, coalesce(ev.received, '[]')::text"
 	" FROM cases c LEFT JOIN departments d ON d.code = c.dept"
 	" LEFT JOIN LATERAL (SELECT json_agg(json_build_object('id', e.event_id, 'type', e.type,"

@@ -77,7 +77,8 @@ batch_check_departments(struct mon_batch *batch, const char *dept)
 }
 
 static json_t *
-results_json(const struct mon_batch *batch, const enum ingest_status *statuses)
+results_json(const struct mon_batch *batch, const enum ingest_status *statuses,
+		const struct mon_error *errors)
 {
 	static const char *const names[] = { "accepted", "duplicate", "rejected" };
 	size_t counts[3] = { 0 };
@@ -91,6 +92,8 @@ results_json(const struct mon_batch *batch, const enum ingest_status *statuses)
 		counts[statuses[i]]++;
 		if (!item->valid)
 			json_object_set_new(r, "error", error_json(&item->error));
+		else if (statuses[i] == INGEST_REJECTED)   /* refused by the database */
+			json_object_set_new(r, "error", error_json(&errors[i]));
 		json_array_append_new(results, r);
 	}
 	return json_pack("{s:I, s:I, s:I, s:o}", "accepted", (json_int_t)counts[INGEST_ACCEPTED],
@@ -106,14 +109,15 @@ events_request_destroy(struct events_request *er)
 }
 
 static void
-events_committed(enum ingest_outcome outcome, const enum ingest_status *statuses, void *arg)
+events_committed(enum ingest_outcome outcome, const enum ingest_status *statuses,
+		const struct mon_error *errors, void *arg)
 {
 	struct events_request *er = arg;
 	unsigned retry = er->d->cfg->retry_after_s;
 
 	switch (outcome) {
 	case INGEST_COMMITTED:
-		http_reply_json(er->req, 200, results_json(&er->batch, statuses));
+		http_reply_json(er->req, 200, results_json(&er->batch, statuses, errors));
 		break;
 	case INGEST_BUSY:
 		http_reply_retry(er->req, 429, retry, "writer queue is full; nothing was stored, resend later");

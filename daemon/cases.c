@@ -36,8 +36,9 @@ static const char cases_load_sql[] =
  * penalty.decided against the party before it within the first-offence window (the rule asks
  * only whether one exists: esup_latest_penalty, schema/007); for an inspection ("i") the
  * enterprise's inspections within the context days around it (bursts are judged among
- * them). The case's own events are loaded already and left out. Rows come by group, each
- * event once per group. */
+ * them). The case's own events are loaded already and left out, and so is an event its
+ * department voided (esup_event_voided, schema/021). Rows come by group, each event once per
+ * group. */
 static const char cases_context_sql[] =
 	"SELECT DISTINCT ON (s.g, e.seq) s.g, e.dept, e.case_no, e.body::text,"
 	"  floor(extract(epoch FROM e.received_at))::bigint"
@@ -51,7 +52,18 @@ static const char cases_context_sql[] =
 	"   WHERE s.k = 'i' AND esup_event_subject(i.type, i.body) = s.s"
 	"    AND i.type IN ('penalty.decided', 'inspection.started') AND i.type = 'inspection.started'"
 	"    AND i.at BETWEEN s.lo AND s.hi AND (i.dept, i.case_no) IS DISTINCT FROM (s.d, s.c)"
+	"    AND NOT esup_event_voided(i.dept, i.event_id)"
 	" ) e"
+	" ORDER BY s.g, e.seq";
+
+/* The corrected events without a case, for the corrections without a case handed in: for
+ * each entry of $1 (group g: department d, the correction's id i), the event it corrects at
+ * the root of its chain and every correction of it, and of those (esup_loose_group,
+ * schema/021), so that the event is judged again with all its corrections. */
+static const char cases_loose_sql[] =
+	"SELECT s.g, e.dept, '', e.body::text, floor(extract(epoch FROM e.received_at))::bigint"
+	" FROM jsonb_to_recordset($1::jsonb) AS s(g int, d text, i text)"
+	" CROSS JOIN LATERAL esup_loose_group(s.d, s.i) e"
 	" ORDER BY s.g, e.seq";
 
 static const char cases_apply_sql[] =
@@ -79,7 +91,7 @@ struct event_pool {
 	struct loaded_event *items;
 };
 
-enum cases_step { CASES_LOCK, CASES_LOAD, CASES_CONTEXT, CASES_APPLY, CASES_DEFER };
+enum cases_step { CASES_LOOSE, CASES_LOCK, CASES_LOAD, CASES_CONTEXT, CASES_APPLY, CASES_DEFER };
 
 struct cases_job {
 	struct db *db;
@@ -95,6 +107,10 @@ struct cases_job {
 	struct event_pool context;   /* other cases' events about the same parties, by group */
 	struct mon_case_event *loose;  /* events without a case, owned by the caller */
 	size_t loose_count;
+	char *corrections;   /* jsonb [{"g","d","i"}]: the loose corrections, for CASES_LOOSE */
+	struct event_pool groups;    /* corrected events without a case with their corrections,
+	                              * by group */
+	enum cases_step after_loose; /* CASES_LOCK or CASES_LOAD; CASES_APPLY when no keys */
 	cases_done_cb *done;
 	void *arg;
 };
@@ -142,6 +158,8 @@ cases_job_finish(struct cases_job *job, enum cases_outcome outcome, const PGresu
 	free(job->keys);
 	free(job->subjects);
 	free(job->evaluations);
+	free(job->corrections);
+	event_pool_finish(&job->groups);
 	event_pool_finish(&job->cases);
 	event_pool_finish(&job->context);
 	free(job->loose);
@@ -285,6 +303,48 @@ evaluate_case(const struct cases_job *job, const struct mon_ruleset *rs, size_t 
 	return ok;
 }
 
+/* True when a loose event is in a loaded group, or is a correction (judged only there). */
+static bool
+in_group(const struct event_pool *groups, const struct mon_event *ev)
+{
+	if (ev->type == MON_EV_EVENT_CORRECTED)
+		return true;
+	for (size_t i = 0; i < groups->count; i++)
+		if (strcmp(groups->items[i].event.id, ev->id) == 0 &&
+		    strcmp(groups->items[i].event.dept, ev->dept) == 0)
+			return true;
+	return false;
+}
+
+/* Each corrected event without a case with its corrections (rows come by group); a group
+ * whose chain ends in the same event as an earlier group's is judged once. */
+static bool
+evaluate_groups(const struct cases_job *job, const struct mon_ruleset *rs, json_t *disabled,
+		json_t *evaluations)
+{
+	const struct event_pool *g = &job->groups;
+	struct mon_case_event *items = calloc(g->count ? g->count : 1, sizeof(*items));
+	size_t n = 0;
+
+	if (items == NULL)
+		return false;
+	for (size_t i = 0; i < g->count; i++) {
+		bool repeat = false;
+
+		items[n++] = (struct mon_case_event){ &g->items[i].event, g->items[i].received_at, false };
+		if (i + 1 < g->count && g->items[i + 1].group == g->items[i].group)
+			continue;
+		for (size_t j = 0; j + n <= i && !repeat; j++)   /* an earlier group, same events */
+			repeat = strcmp(g->items[j].event.id, items[0].event->id) == 0 &&
+				strcmp(g->items[j].event.dept, items[0].event->dept) == 0;
+		if (!repeat)
+			append_evaluation(rs, items, n, job->now, disabled, evaluations);
+		n = 0;
+	}
+	free(items);
+	return true;
+}
+
 static bool
 cases_evaluate_all(struct cases_job *job)
 {
@@ -307,9 +367,11 @@ cases_evaluate_all(struct cases_job *job)
 		ok = evaluate_case(job, rs, first, i, cfirst, cend, disabled, evaluations);
 		first = i;
 	}
-	/* Events without a case are judged one by one. */
+	/* Events without a case are judged one by one; a corrected one with its corrections. */
+	ok = ok && evaluate_groups(job, rs, disabled, evaluations);
 	for (size_t i = 0; ok && i < job->loose_count; i++)
-		ok = append_evaluation(rs, &job->loose[i], 1, job->now, disabled, evaluations);
+		if (!in_group(&job->groups, job->loose[i].event))
+			ok = append_evaluation(rs, &job->loose[i], 1, job->now, disabled, evaluations);
 	job->evaluations = ok ? json_dumps(evaluations, JSON_COMPACT) : NULL;
 	json_decref(evaluations);
 	json_decref(disabled);
@@ -384,6 +446,7 @@ static void
 cases_issue(struct cases_job *job)
 {
 	static const char *const sql[] = {
+		[CASES_LOOSE] = cases_loose_sql,
 		[CASES_LOCK] = cases_lock_sql, [CASES_LOAD] = cases_load_sql,
 		[CASES_CONTEXT] = cases_context_sql, [CASES_APPLY] = cases_apply_sql,
 		[CASES_DEFER] = cases_defer_sql,
@@ -393,6 +456,10 @@ cases_issue(struct cases_job *job)
 
 	if (job->step == CASES_LOAD)
 		nparams = 1;
+	else if (job->step == CASES_LOOSE) {
+		values[0] = job->corrections;
+		nparams = 1;
+	}
 	else if (job->step == CASES_CONTEXT) {
 		values[0] = job->subjects;
 		nparams = 1;
@@ -420,6 +487,13 @@ cases_advance(struct cases_job *job, const PGresult *res)
 	bool failed;
 
 	switch (job->step) {
+	case CASES_LOOSE:
+		if (refdata_rules(job->rd) == NULL || !event_pool_load(&job->groups, res, true))
+			return false;
+		if (job->after_loose == CASES_APPLY)
+			return cases_ready(job);
+		job->step = job->after_loose;
+		return true;
 	case CASES_LOCK:
 		job->step = CASES_LOAD;
 		return true;
@@ -471,6 +545,30 @@ cases_on_result(const PGresult *res, void *arg)
 		cases_job_finish(job, CASES_DONE, NULL);
 }
 
+/* The loose corrections as CASES_LOOSE's parameter; job->corrections stays NULL when there
+ * is none. False when out of memory. */
+static bool
+loose_corrections_json(struct cases_job *job)
+{
+	json_t *arr = json_array();
+	size_t g = 0;
+
+	for (size_t i = 0; arr != NULL && i < job->loose_count; i++) {
+		const struct mon_event *ev = job->loose[i].event;
+
+		if (ev->type == MON_EV_EVENT_CORRECTED &&
+		    json_array_append_new(arr, json_pack("{s:I, s:s, s:s}", "g", (json_int_t)g++,
+				"d", ev->dept, "i", ev->id)) != 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	if (arr != NULL && g > 0)
+		job->corrections = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	return arr != NULL && (g == 0 || job->corrections != NULL);
+}
+
 void
 cases_evaluate(struct db *db, const struct refdata *rd, const struct case_key *keys,
 		size_t count, const struct mon_case_event *loose, size_t loose_count, int64_t now,
@@ -497,14 +595,23 @@ cases_evaluate(struct db *db, const struct refdata *rd, const struct case_key *k
 	mon_time_format(now, 0, job->now_text, sizeof(job->now_text));
 	job->done = done;
 	job->arg = arg;
-	if (count == 0) {
+	job->after_loose = count == 0 ? CASES_APPLY : lock ? CASES_LOCK : CASES_LOAD;
+	if (!loose_corrections_json(job)) {
+		log_warnx("cases: out of memory");
+		cases_job_finish(job, CASES_LOST, NULL);
+		return;
+	}
+	if (job->corrections != NULL) {
+		/* first the corrected events without a case, with their corrections */
+		job->step = CASES_LOOSE;
+	} else if (count == 0) {
 		/* nothing to lock or load: judge the loose events and apply */
 		if (refdata_rules(rd) == NULL || !cases_ready(job)) {
 			cases_job_finish(job, CASES_DONE, NULL);
 			return;
 		}
 	} else {
-		job->step = lock ? CASES_LOCK : CASES_LOAD;
+		job->step = job->after_loose;
 	}
 	cases_issue(job);
 }

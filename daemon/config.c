@@ -127,7 +127,7 @@ static const struct section_option receiver_options[] = {
 
 const char *const config_action_names[CONFIG_ACTION_COUNT] = {
 	"raise", "held", "ack", "appeal", "reject", "revoke", "resolve", "dismiss", "confirm",
-	"cancel", "escalate", "suppress", "issue", "supersede",
+	"cancel", "escalate", "suppress", "issue", "supersede", "correct",
 };
 
 int
@@ -234,7 +234,7 @@ receiver_actions_parse(const char *value, unsigned *mask, char *error, size_t si
 		else {
 			snprintf(error, size, "actions: unknown action kind \"%.*s\" (expected %s, or all)",
 				(int)(len > 40 ? 40 : len), p, "raise, held, ack, appeal, reject, revoke, "
-				"resolve, dismiss, confirm, cancel, escalate, suppress, issue, supersede");
+				"resolve, dismiss, confirm, cancel, escalate, suppress, issue, supersede, correct");
 			return false;
 		}
 		p += len;

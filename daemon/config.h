@@ -16,10 +16,10 @@ enum config_action {
 	CONFIG_ACTION_RAISE, CONFIG_ACTION_HELD, CONFIG_ACTION_ACK, CONFIG_ACTION_APPEAL,
 	CONFIG_ACTION_REJECT, CONFIG_ACTION_REVOKE, CONFIG_ACTION_RESOLVE, CONFIG_ACTION_DISMISS,
 	CONFIG_ACTION_CONFIRM, CONFIG_ACTION_CANCEL, CONFIG_ACTION_ESCALATE, CONFIG_ACTION_SUPPRESS,
-	CONFIG_ACTION_ISSUE, CONFIG_ACTION_SUPERSEDE, CONFIG_ACTION_COUNT
+	CONFIG_ACTION_ISSUE, CONFIG_ACTION_SUPERSEDE, CONFIG_ACTION_CORRECT, CONFIG_ACTION_COUNT
 };
 extern const char *const config_action_names[CONFIG_ACTION_COUNT];
-#define CONFIG_RECEIVER_ACTIONS "raise,confirm,issue,escalate,resolve,dismiss,revoke"
+#define CONFIG_RECEIVER_ACTIONS "raise,confirm,issue,escalate,resolve,dismiss,revoke,correct"
 
 /* One [receiver.NAME] section. The strings are as written; the fields after them are derived
  * from them when the file has been read. */

@@ -34,20 +34,46 @@
 #define INGEST_TURNS 64                /* principals remembered for taking turns */
 #define INGEST_PRINCIPAL_MAX 128       /* compared up to this length (fingerprints: 64) */
 
-/* One statement does the whole insert. input takes a sequence value per event, fresh
- * keeps the (dept, id) keys nobody stored before (in a fixed order, so that concurrent
- * writers wait on each other instead of deadlocking), stored inserts their events, and
- * the result names the input ordinals that were stored; all others are duplicates. Events
- * go in by department too: each row locks its department's chain head (migration 012), so
- * two writers take the heads in one order and never deadlock. */
+/* One statement does the whole insert. input takes a sequence value per event; ok keeps the
+ * events that may be stored: all but an event.corrected whose `of` names no event of its
+ * department and case stored before (target) or earlier in the batch and itself ok, or that
+ * replaces a correction (a void may target one: a void of a void restores), unless its own
+ * (dept, id) is stored already (then it is a duplicate, as any resend); fresh keeps the
+ * (dept, id) keys nobody stored before (in a fixed order, so that concurrent writers wait on
+ * each other instead of deadlocking), stored inserts their events, and the result names the
+ * input ordinals that were stored (why null) and those refused (why: "missing" or
+ * "correction"); all others are duplicates. Events go in by department too: each row locks
+ * its department's chain head (migration 012), so two writers take the heads in one order
+ * and never deadlock. */
 static const char ingest_insert_sql[] =
-	"WITH input AS ("
+	"WITH RECURSIVE input AS ("
 	" SELECT r.o, r.d, r.i, r.t, r.a, r.c, r.m, r.p, r.b, r.r, nextval('events_seq') AS seq"
 	" FROM jsonb_to_recordset($1::jsonb) AS r(o int, d text, i text, t text, a timestamptz,"
 	"  c text, m text, p text, b jsonb, r timestamptz)"
+	"), target AS ("
+	" SELECT x.o, e.type FROM input x"
+	" JOIN event_ids k ON k.dept = x.d AND k.event_id = x.b->>'of'"
+	" JOIN events e ON e.seq = k.seq AND e.received_at = k.received_at"
+	" WHERE x.t = 'event.corrected' AND e.case_no IS NOT DISTINCT FROM x.c"
+	"), ok AS ("
+	" SELECT x.o FROM input x WHERE x.t <> 'event.corrected'"
+	"  OR EXISTS (SELECT 1 FROM event_ids k WHERE k.dept = x.d AND k.event_id = x.i)"
+	"  OR EXISTS (SELECT 1 FROM target g WHERE g.o = x.o"
+	"   AND (x.b->>'action' = 'void' OR g.type <> 'event.corrected'))"
+	" UNION"
+	" SELECT x.o FROM ok JOIN input y ON y.o = ok.o"
+	"  JOIN input x ON x.d = y.d AND x.b->>'of' = y.i AND y.o < x.o"
+	" WHERE x.t = 'event.corrected' AND x.c IS NOT DISTINCT FROM y.c"
+	"  AND (x.b->>'action' = 'void' OR y.t <> 'event.corrected')"
+	"), refused AS ("
+	" SELECT x.o, CASE WHEN x.b->>'action' = 'replace' AND (EXISTS (SELECT 1 FROM target g"
+	"   WHERE g.o = x.o) OR EXISTS (SELECT 1 FROM input y WHERE y.d = x.d AND y.i = x.b->>'of'"
+	"   AND y.o < x.o AND y.c IS NOT DISTINCT FROM x.c AND y.o IN (SELECT o FROM ok)))"
+	"  THEN 'correction' ELSE 'missing' END AS why"
+	" FROM input x WHERE x.o NOT IN (SELECT o FROM ok)"
 	"), fresh AS ("
 	" INSERT INTO event_ids (dept, event_id, seq, received_at)"
-	" SELECT d, i, seq, r FROM input ORDER BY d, i"
+	" SELECT d, i, seq, r FROM input WHERE o IN (SELECT o FROM ok) ORDER BY d, i"
 	" ON CONFLICT DO NOTHING RETURNING seq"
 	"), stored AS ("
 	" INSERT INTO events (seq, received_at, dept, event_id, type, at, case_no, item, principal, body)"
@@ -55,7 +81,8 @@ static const char ingest_insert_sql[] =
 	" SELECT i.seq, i.r, i.d, i.i, i.t, i.a, i.c, i.m, i.p, i.b"
 	" FROM input i JOIN fresh f USING (seq) ORDER BY i.d, i.seq"
 	" RETURNING seq"
-	") SELECT i.o FROM stored s JOIN input i USING (seq)";
+	") SELECT i.o, NULL::text FROM stored s JOIN input i USING (seq)"
+	" UNION ALL SELECT o, why FROM refused";
 
 struct ingest_req {
 	struct ingest_req *next;
@@ -65,6 +92,7 @@ struct ingest_req {
 	ingest_done_cb *done;
 	void *arg;
 	enum ingest_status *statuses;   /* batch->count entries */
+	struct mon_error *errors;       /* batch->count entries: why a valid event was refused */
 	size_t nvalid;
 	int64_t queued_ms;              /* monotonic */
 	bool retried;                   /* failed in a batch; now runs alone, once */
@@ -150,6 +178,7 @@ ingest_req_free(struct ingest_req *r)
 	if (r == NULL)
 		return;
 	free(r->statuses);
+	free(r->errors);
 	free(r->principal);
 	free(r);
 }
@@ -157,7 +186,8 @@ ingest_req_free(struct ingest_req *r)
 static void
 ingest_req_done(struct ingest_req *r, enum ingest_outcome outcome)
 {
-	r->done(outcome, outcome == INGEST_COMMITTED ? r->statuses : NULL, r->arg);
+	r->done(outcome, outcome == INGEST_COMMITTED ? r->statuses : NULL,
+		outcome == INGEST_COMMITTED ? r->errors : NULL, r->arg);
 	ingest_req_free(r);
 }
 
@@ -259,6 +289,7 @@ ingest_batch_dedup(struct ingest_batch *b)
 			const struct mon_item *item = &r->batch->items[i];
 
 			r->statuses[i] = item->valid ? INGEST_DUPLICATE : INGEST_REJECTED;
+			memset(&r->errors[i], 0, sizeof(r->errors[i]));
 			if (!item->valid || n == cap)   /* n == cap: nevents counts the valid ones */
 				continue;
 			where[n] = (struct ingest_slot){ r, i };
@@ -457,14 +488,42 @@ ingest_next_step(enum ingest_step step)
 	return STEP_ROLLBACK;
 }
 
-/* Marks the events the INSERT stored. Anything unexpected in its answer aborts the batch
- * rather than acknowledging on a guess. */
+/* A correction the INSERT refused: its `of` names no earlier event of its department and
+ * case ("missing"), or it replaces a correction ("correction"). */
+static void
+ingest_refuse(struct ingest_slot *s, const char *why)
+{
+	const struct mon_event *ev = &s->req->batch->items[s->item].event;
+	struct mon_error *err = &s->req->errors[s->item];
+	const char *of = mon_correction_of(ev);
+	bool replaces_correction = strcmp(why, "correction") == 0;
+
+	char expected[320];
+	size_t len;
+
+	s->req->statuses[s->item] = INGEST_REJECTED;
+	snprintf(err->field, sizeof(err->field), "of");
+	snprintf(expected, sizeof(expected), "the id of an earlier event of department %s %s%s%s",
+		ev->dept, ev->case_no[0] != '\0' ? "in case " : "without a case", ev->case_no,
+		replaces_correction ? " that is not a correction (void it instead)" : "");
+	/* codes are ASCII: a cut at the size of expected splits no character */
+	len = strlen(expected);
+	if (len >= sizeof(err->expected))
+		len = sizeof(err->expected) - 1;
+	memcpy(err->expected, expected, len);
+	err->expected[len] = '\0';
+	snprintf(err->got, sizeof(err->got), "\"%.*s\"", (int)sizeof(err->got) - 3,
+		of != NULL ? of : "");
+}
+
+/* Marks the events the INSERT stored, and those it refused. Anything unexpected in its
+ * answer aborts the batch rather than acknowledging on a guess. */
 static bool
 ingest_mark_stored(struct ingest_batch *b, const PGresult *res)
 {
 	int n = PQntuples(res);
 
-	if (PQnfields(res) != 1 || n < 0 || (size_t)n > b->nslots)
+	if (PQnfields(res) != 2 || n < 0 || (size_t)n > b->nslots)
 		return false;
 	for (int row = 0; row < n; row++) {
 		const char *v = PQgetvalue(res, row, 0);
@@ -475,7 +534,10 @@ ingest_mark_stored(struct ingest_batch *b, const PGresult *res)
 		o = strtoull(v, &end, 10);
 		if (errno != 0 || end == v || *end != '\0' || o >= b->nslots)
 			return false;
-		b->slots[o].req->statuses[b->slots[o].item] = INGEST_ACCEPTED;
+		if (PQgetisnull(res, row, 1))
+			b->slots[o].req->statuses[b->slots[o].item] = INGEST_ACCEPTED;
+		else
+			ingest_refuse(&b->slots[o], PQgetvalue(res, row, 1));
 	}
 	return true;
 }
@@ -900,8 +962,9 @@ ingest_req_create(const struct mon_batch *batch, const char *principal, int64_t 
 	r->queued_ms = ingest_now_ms();
 	r->turn = SIZE_MAX;
 	r->statuses = calloc(batch->count ? batch->count : 1, sizeof(*r->statuses));
+	r->errors = calloc(batch->count ? batch->count : 1, sizeof(*r->errors));
 	r->principal = strdup(principal);
-	if (r->statuses == NULL || r->principal == NULL) {
+	if (r->statuses == NULL || r->errors == NULL || r->principal == NULL) {
 		ingest_req_free(r);
 		return NULL;
 	}
@@ -920,7 +983,7 @@ ingest_submit(struct ingest *ingest, const struct mon_batch *batch, const char *
 
 	if (r == NULL) {
 		log_warnx("ingest: out of memory queueing a request of %zu events", batch->count);
-		done(INGEST_UNAVAILABLE, NULL, arg);
+		done(INGEST_UNAVAILABLE, NULL, NULL, arg);
 		return;
 	}
 	/* Nothing to store: the rejections are final whatever the database's state. */

@@ -29,10 +29,12 @@ enum ingest_outcome {
 
 enum ingest_status { INGEST_ACCEPTED, INGEST_DUPLICATE, INGEST_REJECTED };
 
-/* statuses has batch->count entries (invalid items are INGEST_REJECTED), or is NULL when
- * the outcome is not INGEST_COMMITTED. */
+/* statuses and errors have batch->count entries (invalid items are INGEST_REJECTED), or are
+ * NULL when the outcome is not INGEST_COMMITTED. errors[i] says why a valid item was
+ * rejected by the database (an event.corrected whose `of` names no earlier event of its
+ * department and case); it is empty for the others (an invalid item's reason is its own). */
 typedef void ingest_done_cb(enum ingest_outcome outcome, const enum ingest_status *statuses,
-		void *arg);
+		const struct mon_error *errors, void *arg);
 
 /* db must be dedicated to this ingest: its transactions span several queries, and any
  * other user's query would run inside them. The ingest also keeps the monthly event

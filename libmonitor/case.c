@@ -116,6 +116,18 @@ bool mon_case_evaluate(const struct mon_ruleset *rs, const struct mon_case_event
 	if (!history_build(&h, rs, events, count, now, err))
 		return false;
 	ok = case_evaluate(&h, now, out, err);
+	if (ok && h.corr.corrected_count > 0) {
+		out->corrected = malloc(h.corr.corrected_count * sizeof(*out->corrected));
+		if (out->corrected == NULL) {
+			mon_evaluation_finish(out);
+			mon_error_set_text(err, "", "memory for the evaluation", "out of memory");
+			ok = false;
+		} else {
+			memcpy(out->corrected, h.corr.corrected,
+				h.corr.corrected_count * sizeof(*out->corrected));
+			out->corrected_count = h.corr.corrected_count;
+		}
+	}
 	history_finish(&h);
 	return ok;
 }
@@ -194,5 +206,6 @@ void mon_evaluation_finish(struct mon_evaluation *ev)
 	if (ev == NULL)
 		return;
 	free(ev->conditions);
+	free(ev->corrected);
 	memset(ev, 0, sizeof(*ev));
 }

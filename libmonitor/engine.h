@@ -119,6 +119,23 @@ enum {
 	MARK_STRAY_RESUME = 1 << 1,  /* resumed while not suspended */
 };
 
+/* corrections.c: the events in effect once the department's corrections are applied. */
+struct corrections {
+	struct mon_case_event *events;   /* owned: the events in effect, a replacement in place
+	                                  * of what it replaces; no correction among them */
+	size_t count;
+	char (*corrected)[MON_ID_MAX + 1];   /* owned: ids of the case's own events that
+	                                      * corrections in effect voided or replaced, sorted */
+	size_t corrected_count;
+	int64_t future;                  /* the case's earliest correction after now, or NEVER */
+};
+
+/* Applies the corrections among events (see corrections.c) as of now; the events stay the
+ * caller's and must outlive *out. False when out of memory (*out then empty). */
+bool corrections_apply(struct corrections *out, const struct mon_case_event *events,
+		size_t count, int64_t now) __attribute__((warn_unused_result));
+void corrections_finish(struct corrections *c);
+
 /* One case's history as of `now`, replayed in business-time order. */
 struct history {
 	const struct mon_ruleset *rs;
@@ -144,6 +161,7 @@ struct history {
 	struct extension *ext;
 	size_t ext_count;
 	int ext_days;                /* effective extension days */
+	struct corrections corr;     /* what events and context point into */
 };
 
 /* history.c */

@@ -200,6 +200,19 @@ json_t *mon_case_state_json(const struct mon_case_state *s, int offset_min)
 		"facts", mon_case_facts_json(&s->facts, offset_min));
 }
 
+static json_t *corrected_json(const struct mon_evaluation *ev)
+{
+	json_t *ids = json_array();
+
+	for (size_t i = 0; ids != NULL && i < ev->corrected_count; i++) {
+		if (json_array_append_new(ids, json_string(ev->corrected[i])) != 0) {
+			json_decref(ids);
+			return NULL;
+		}
+	}
+	return ids;
+}
+
 json_t *mon_evaluation_json(const struct mon_evaluation *ev, int offset_min)
 {
 	json_t *obj = mon_case_state_json(&ev->state, offset_min);
@@ -218,9 +231,8 @@ json_t *mon_evaluation_json(const struct mon_evaluation *ev, int offset_min)
 			return NULL;
 		}
 	}
-	/* EVALPATH-CORRECTED: "corrected" (struct mon_evaluation's corrected ids) goes here
-	 * once the corrections branch adds them to struct mon_evaluation. */
-	if (json_object_set_new(obj, "conditions", conditions) != 0) {
+	if (json_object_set_new(obj, "conditions", conditions) != 0 ||
+			json_object_set_new(obj, "corrected", corrected_json(ev)) != 0) {
 		json_decref(obj);
 		return NULL;
 	}

@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mon_value.h"
@@ -33,6 +34,8 @@ enum field_kind {
 	K_PARTY,       /* {uscc | id, name} */
 	K_FILING,      /* {office, ref} */
 	K_OFFICERS,    /* [{id, certificate}, ...] */
+	K_ID,          /* an event id: 1..MON_ID_MAX of A-Z a-z 0-9 . _ : / - */
+	K_REPLACEMENT, /* an event.corrected's replacement: checked by check_correction */
 };
 
 struct field_spec {
@@ -58,6 +61,7 @@ static const char *const suspend_kinds[] = { "hearing", "testing", "expert_revie
 	"public_notice", "bidding", "quarantine", "appraisal", "site_inspection", NULL };
 static const char *const decision_results[] = { "approved", "denied", NULL };
 static const char *const severities[] = { "minor", "general", "serious", NULL };
+static const char *const correction_actions[] = { "void", "replace", NULL };
 
 static const struct field_spec party_fields[] = {
 	OPT("uscc", K_USCC), OPT("id", K_CITIZEN_ID), OPT("name", K_SHORT), END };
@@ -103,6 +107,10 @@ static const struct field_spec f_rectified[] = {
 	OPT("note", K_TEXT), END };
 static const struct field_spec f_trade_announced[] = {
 	REQ("documents_issued", K_DATETIME), REQ("bid_deadline", K_DATETIME), END };
+/* `replacement` is checked by check_correction: it is an event of its own type. */
+static const struct field_spec f_corrected[] = {
+	REQ("of", K_ID), REQ_ENUM("action", correction_actions), REQ("reason", K_TEXT),
+	OPT("replacement", K_REPLACEMENT), END };
 static const struct field_spec f_trade_awarded[] = {
 	REQ("publicity_start", K_DATETIME), REQ("publicity_end", K_DATETIME), END };
 
@@ -141,6 +149,7 @@ static const struct type_spec types[] = {
 	[MON_EV_TRADE_ANNOUNCED] = CASE("trade.announced", f_trade_announced),
 	[MON_EV_TRADE_BIDS_OPENED] = CASE("trade.bids_opened", no_fields),
 	[MON_EV_TRADE_AWARDED] = CASE("trade.awarded", f_trade_awarded),
+	[MON_EV_EVENT_CORRECTED] = FREE("event.corrected", f_corrected),
 };
 
 _Static_assert(sizeof(types) / sizeof(types[0]) == MON_EV__COUNT,
@@ -261,6 +270,8 @@ static const char *const kind_expected[] = {
 	[K_PARTY] = "an object with either \"uscc\" or \"id\" (not both), and optionally \"name\"",
 	[K_FILING] = "an object with \"office\" (a code) and \"ref\"",
 	[K_OFFICERS] = "a non-empty array of at most 50 objects with \"id\" and \"certificate\"",
+	[K_ID] = EXPECT_ID,
+	[K_REPLACEMENT] = "an object: the corrected event's type, at, item and type fields",
 };
 
 _Static_assert(SHORT_MAX == 256 && TEXT_MAX == 2000 && DAYS_MAX == 3650 && OFFICERS_MAX == 50,
@@ -360,9 +371,11 @@ static bool scalar_ok(const json_t *v, const struct field_spec *f)
 		mon_time_parse(json_string_value(v), &scratch, &offset);
 	case K_USCC: return json_is_string(v) && mon_uscc_valid(json_string_value(v));
 	case K_CITIZEN_ID: return json_is_string(v) && mon_citizen_id_valid(json_string_value(v));
+	case K_ID: return is_token(v, ID_PUNCT, MON_ID_MAX);
 	case K_PARTY:
 	case K_FILING:
 	case K_OFFICERS:
+	case K_REPLACEMENT:
 		break;
 	}
 	return false;
@@ -380,6 +393,8 @@ static bool check_value(const json_t *v, const struct field_spec *f, const char 
 		return check_fields(v, filing_fields, path, err);
 	case K_OFFICERS:
 		return check_officers(v, f, path, err);
+	case K_REPLACEMENT:
+		return true;   /* after the other fields, by check_correction */
 	default:
 		return scalar_ok(v, f) ? true : fail_field(f, path, v, err);
 	}
@@ -463,6 +478,91 @@ static bool check_envelope(const json_t *obj, struct mon_event *ev, struct mon_e
 			EXPECT_CODE, ev->item, err);
 }
 
+/* The envelope field `name` of a replacement may be left out (the correction's is taken);
+ * when given it must be the correction's own. */
+static bool same_envelope(const json_t *rep, const char *name, const char *own,
+		struct mon_error *err)
+{
+	const json_t *v = json_object_get(rep, name);
+	char path[PATH_MAX_LEN], expected[sizeof(err->expected)];
+
+	if (v == NULL || (json_is_string(v) && strcmp(json_string_value(v), own) == 0))
+		return true;
+	make_path(path, sizeof(path), "replacement.%s", name);
+	snprintf(expected, sizeof(expected), "absent, or the correction's own %s \"%s\"", name,
+		own);
+	mon_error_set(err, path, expected, v);
+	return false;
+}
+
+/* An error found inside the replacement, named from the correction: "replacement.FIELD". */
+static void prefix_replacement(struct mon_error *err)
+{
+	char path[PATH_MAX_LEN];
+
+	make_path(path, sizeof(path), "replacement%s%s", err->field[0] != '\0' ? "." : "",
+		err->field);
+	memcpy(err->field, path, sizeof(err->field));
+}
+
+/* The replacement: an object validated as an event of its own type (not another
+ * correction) whose id, dept and case are the correction's. */
+static bool take_replacement(const json_t *rep, struct mon_event *ev, struct mon_error *err)
+{
+	enum mon_event_type type;
+	json_t *copy;
+	bool ok;
+
+	if (!json_is_object(rep)) {
+		mon_error_set(err, "replacement", kind_expected[K_REPLACEMENT], rep);
+		return false;
+	}
+	if (!same_envelope(rep, "id", ev->id, err) || !same_envelope(rep, "dept", ev->dept, err) ||
+			!same_envelope(rep, "case", ev->case_no, err))
+		return false;
+	if (mon_event_type_from_name(json_string_value(json_object_get(rep, "type")), &type) &&
+			type == MON_EV_EVENT_CORRECTED) {
+		mon_error_set(err, "replacement.type", "an event type other than event.corrected",
+			json_object_get(rep, "type"));
+		return false;
+	}
+	ev->replacement = calloc(1, sizeof(*ev->replacement));
+	copy = json_copy((json_t *)rep);
+	ok = ev->replacement != NULL && copy != NULL &&
+		json_object_set_new(copy, "id", json_string(ev->id)) == 0 &&
+		json_object_set_new(copy, "dept", json_string(ev->dept)) == 0 &&
+		(ev->case_no[0] == '\0' ||
+		 json_object_set_new(copy, "case", json_string(ev->case_no)) == 0);
+	if (!ok)
+		mon_error_set_text(err, "replacement", "memory for the replacement", "out of memory");
+	else if (!mon_event_from_json(copy, ev->replacement, err))
+		ok = false, prefix_replacement(err);
+	json_decref(copy);
+	if (!ok) {
+		free(ev->replacement);
+		ev->replacement = NULL;
+	}
+	return ok;
+}
+
+/* An event.corrected: `replacement` required for replace, refused for void. */
+static bool check_correction(const json_t *obj, struct mon_event *ev, struct mon_error *err)
+{
+	const json_t *rep = json_object_get(obj, "replacement");
+	bool replace = strcmp(json_string_value(json_object_get(obj, "action")), "replace") == 0;
+
+	if (!replace && rep != NULL) {
+		mon_error_set(err, "replacement", "absent: a void has no replacement", rep);
+		return false;
+	}
+	if (replace && rep == NULL) {
+		mon_error_set(err, "replacement", "an object: the corrected event's type, at, item "
+			"and type fields (action replace needs one)", NULL);
+		return false;
+	}
+	return !replace || take_replacement(rep, ev, err);
+}
+
 bool mon_event_from_json(json_t *obj, struct mon_event *ev, struct mon_error *err)
 {
 	memset(ev, 0, sizeof(*ev));
@@ -471,7 +571,8 @@ bool mon_event_from_json(json_t *obj, struct mon_event *ev, struct mon_error *er
 		mon_error_set(err, "", EXPECT_OBJECT, obj);
 		return false;
 	}
-	if (!check_envelope(obj, ev, err) || !check_fields(obj, types[ev->type].fields, "", err)) {
+	if (!check_envelope(obj, ev, err) || !check_fields(obj, types[ev->type].fields, "", err) ||
+			(ev->type == MON_EV_EVENT_CORRECTED && !check_correction(obj, ev, err))) {
 		memset(ev, 0, sizeof(*ev));
 		return false;
 	}
@@ -483,6 +584,23 @@ void mon_event_finish(struct mon_event *ev)
 {
 	if (ev == NULL)
 		return;
+	if (ev->replacement != NULL) {
+		mon_event_finish(ev->replacement);
+		free(ev->replacement);
+	}
 	json_decref(ev->body);
 	memset(ev, 0, sizeof(*ev));
+}
+
+const char *mon_correction_of(const struct mon_event *ev)
+{
+	if (ev->type != MON_EV_EVENT_CORRECTED)
+		return NULL;
+	return json_string_value(json_object_get(ev->body, "of"));
+}
+
+bool mon_correction_is_void(const struct mon_event *ev)
+{
+	return ev->type == MON_EV_EVENT_CORRECTED &&
+		strcmp(json_string_value(json_object_get(ev->body, "action")), "void") == 0;
 }

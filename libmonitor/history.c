@@ -3,7 +3,8 @@
  * that came in the wrong order; beside them, the other cases' context events that the
  * cross-case rules read; and typed access to the fields of an event's body. The replay is
  * from scratch on every evaluation, in business-time order, so a late or out-of-order
- * event simply lands in its place. */
+ * event simply lands in its place. The department's corrections are applied first
+ * (corrections.c): what they void is not there, what they replace is its replacement. */
 #include "engine.h"
 
 #include <stdlib.h>
@@ -66,8 +67,9 @@ static int cmp_event(const void *a, const void *b)
 	return (x > y) - (x < y);   /* input order: the result never depends on qsort */
 }
 
-/* The case's own events share one department and case; at most one has no case (an event
- * without a case is evaluated alone). Context events may come from anywhere. */
+/* The case's own events share one department and case; at most one that is not a correction
+ * has no case (an event without a case is evaluated alone, with its corrections). Context
+ * events may come from anywhere. */
 static bool same_case(const struct mon_case_event *events, size_t count, struct mon_error *err)
 {
 	const struct mon_event *first = NULL;
@@ -88,8 +90,10 @@ static bool same_case(const struct mon_case_event *events, size_t count, struct 
 			continue;
 		if (first == NULL)
 			first = ev;
+		if (ev->type != MON_EV_EVENT_CORRECTED)
+			own++;
 		if (strcmp(ev->dept, first->dept) != 0 || strcmp(ev->case_no, first->case_no) != 0 ||
-				(++own > 1 && first->case_no[0] == '\0')) {
+				(own > 1 && first->case_no[0] == '\0')) {
 			mon_error_set_text(err, "case", first->case_no[0] == '\0' ? "an event without "
 				"a case on its own" : "events of one department and case", ev->case_no);
 			return false;
@@ -278,7 +282,14 @@ bool history_build(struct history *h, const struct mon_ruleset *rs,
 		mon_error_set_text(err, "", "memory for the case", "out of memory");
 		return false;
 	}
-	history_select(h, events, count);
+	if (!corrections_apply(&h->corr, events, count, now)) {
+		history_finish(h);
+		mon_error_set_text(err, "", "memory for the case", "out of memory");
+		return false;
+	}
+	history_select(h, h->corr.events, h->corr.count);
+	if (h->corr.future < h->future)
+		h->future = h->corr.future;
 	for (size_t i = 0; i < h->count; i++) {
 		if (!event_is_approval(h->events[i]->event))
 			continue;
@@ -299,6 +310,7 @@ void history_finish(struct history *h)
 	free(h->marks);
 	free(h->susp);
 	free(h->ext);
+	corrections_finish(&h->corr);
 	memset(h, 0, sizeof(*h));
 }
 

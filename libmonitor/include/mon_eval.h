@@ -73,7 +73,8 @@ bool mon_events_duplicates(const struct mon_event *const *events, size_t count,
  *   {"dept", "case", "item" ("" when none), "status", "unit" ("working" when the item is
  *    unknown), "committed_days", "statutory_days", "counted_days", "suspended_days",
  *    "committed_day", "statutory_day", "level" (null when none), "next_check",
- *    "facts" (mon_case_facts_json), "conditions": [condition]}
+ *    "facts" (mon_case_facts_json), "conditions": [condition],
+ *    "corrected": [ids of the case's events that corrections in effect voided or replaced]}
  * A condition: {"rule", "severity", "dept", "case", "key", "since", "message",
  *    "evidence": [event ids], "supersedes" (null when none)}.
  * esupd adds "disabled"; `esupctl eval` prints its lines from these objects. Each function

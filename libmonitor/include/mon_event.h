@@ -45,6 +45,7 @@ enum mon_event_type {
 	MON_EV_TRADE_ANNOUNCED,
 	MON_EV_TRADE_BIDS_OPENED,
 	MON_EV_TRADE_AWARDED,
+	MON_EV_EVENT_CORRECTED,   /* a department voids or replaces one of its earlier events */
 	MON_EV__COUNT
 };
 
@@ -58,7 +59,12 @@ struct mon_error {
 };
 
 /* A validated event. The strings are copies; `body` holds one reference to the
- * original object (validated, so later stages may read type fields from it). */
+ * original object (validated, so later stages may read type fields from it).
+ * An event.corrected with action "replace" owns its `replacement`: the corrected event as
+ * an event of its own type, whose id, dept and case are the correction's, whose at and item
+ * are the replacement's own, and whose body is the `replacement` object (one reference);
+ * NULL for every other event. mon_event_finish frees it: an event is never copied by value
+ * while it owns one (move it, or copy only events without a replacement). */
 struct mon_event {
 	enum mon_event_type type;
 	char id[MON_ID_MAX + 1];
@@ -68,6 +74,7 @@ struct mon_event {
 	int64_t at;                       /* business time, seconds since the epoch (UTC) */
 	int at_offset_min;                /* the offset the sender wrote, minutes east of UTC */
 	json_t *body;
+	struct mon_event *replacement;
 };
 
 const char *mon_event_type_name(enum mon_event_type type);
@@ -75,9 +82,16 @@ bool mon_event_type_from_name(const char *name, enum mon_event_type *type)
 	__attribute__((warn_unused_result));
 
 /* Validates the envelope and the fields of its type. On success fills *ev (and takes
- * a reference to obj); on failure fills *err and leaves *ev empty. */
+ * a reference to obj); on failure fills *err and leaves *ev empty. An event.corrected's
+ * `replacement` is validated as an event of its type with the correction's id, dept and case
+ * (errors name it as "replacement.FIELD"); it is required for action "replace" and refused
+ * for "void". */
 bool mon_event_from_json(json_t *obj, struct mon_event *ev, struct mon_error *err)
 	__attribute__((warn_unused_result));
 void mon_event_finish(struct mon_event *ev);
+
+/* An event.corrected's target (`of`) and action; NULL / false for other events. */
+const char *mon_correction_of(const struct mon_event *ev);
+bool mon_correction_is_void(const struct mon_event *ev);
 
 #endif

@@ -186,6 +186,11 @@ struct mon_evaluation {
 	struct mon_case_state state;
 	size_t count;
 	struct mon_condition *conditions;   /* owned */
+	/* The ids of the case's own events that the department's corrections in effect voided or
+	 * replaced (a voided correction included), sorted; owned. An alert whose evidence names
+	 * one of them and whose condition no longer comes out was corrected by the department. */
+	size_t corrected_count;
+	char (*corrected)[MON_ID_MAX + 1];
 };
 
 /* Evaluates one case from all its events (any order; sorted inside by business time, then
@@ -194,7 +199,15 @@ struct mon_evaluation {
  * fee, penalty, inspection, complaint, inquiry, evaluation and trade events are told apart
  * by type. Events marked `context` belong to other cases and are only read by the
  * cross-case rules. An event without a case (case_no "") is evaluated alone: pass it as
- * the only non-context event; its conditions are keyed RULE|dept||event-id.
+ * the only non-context event (with the event.corrected events that correct it, and those
+ * that correct them); its conditions are keyed RULE|dept||event-id.
+ * The department's corrections (event.corrected) are applied first: an event a correction in
+ * effect voids is left out, one it replaces is its replacement (the correction's id and
+ * receipt, the replacement's own at); a correction dated after now is not yet in effect
+ * (next_check wakes the case at it); of several in effect on one event the latest (at,
+ * received, id) wins; a void may target a correction (restoring what it corrected), a replace
+ * of a correction is ignored. Corrections themselves are never judged and do not change the
+ * status. out->corrected lists what they voided or replaced.
  * False only on bad input (no event of the case, more than MON_CASE_EVENTS_MAX in all,
  * events of different cases, several without a case, out of memory); *err says why. */
 bool mon_case_evaluate(const struct mon_ruleset *rs, const struct mon_case_event *events,

@@ -21,7 +21,7 @@ from conftest import migrated_database, wait_for  # noqa: F401 (others import it
 LIVE = ("held", "open", "acknowledged", "appealed", "suppressed")
 FINAL = ("resolved", "dismissed", "revoked", "cancelled", "superseded")
 ACTIONS = ("ack", "appeal", "reject", "revoke", "resolve", "dismiss", "confirm", "cancel",
-           "escalate", "suppress", "issue", "supersede")
+           "escalate", "suppress", "issue", "supersede", "correct")
 T0 = "2026-03-02T09:00:00+08:00"
 T1 = "2026-03-05T12:00:00+08:00"
 
@@ -53,6 +53,12 @@ CONTRACT = {
     ("suppress", "acknowledged", "suppressed", "system"),
     ("suppress", "held", "suppressed", "system"),
     ("issue", "suppressed", "issued", "system"),
+    # the department corrected an event the evidence names (schema/021, issue 11)
+    ("correct", "open", "resolved", "system"),
+    ("correct", "acknowledged", "resolved", "system"),
+    ("correct", "appealed", "resolved", "system"),
+    ("correct", "suppressed", "resolved", "system"),
+    ("correct", "held", "cancelled", "system"),
 } | {("supersede", s, "superseded", "system") for s in LIVE}
 
 REGIONS = [("410000", "河南省", "province", None), ("410300", "洛阳市", "city", "410000"),
@@ -234,7 +240,7 @@ def test_every_state_action_and_role(sdb):
                     assert (outcome, status, action_id) == ("forbidden", state, None), \
                         (state, action, role)
                 checked += 1
-    assert checked == 10 * 12 * 3
+    assert checked == 10 * len(ACTIONS) * 3
     # Nothing was kept: each alert is still in its state, with its one row.
     for state, alert in alerts.items():
         assert alert_row(sdb, alert)["status"] == state

@@ -316,6 +316,7 @@ def test_get_case(daemon_factory, refdb):
         (step["id"], "approval.step", "2026-03-04T10:00:00+08:00")]
     assert events[1]["body"] == step
     assert body.pop("clock") == []
+    assert body.pop("corrections") == []   # test_corrections.py lists some
     facts = body.pop("facts")
     assert (facts["kind"], facts["accepted_at"], facts["closed_at"]) == (
         "approval", "2026-03-02T09:15:00+08:00", None)

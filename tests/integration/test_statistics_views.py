@@ -180,7 +180,9 @@ def vdb(pg, certs, workdir, request):
     made = [daemon]
     daemon.start()
     try:
-        ingest(daemon, History.make(SEED))
+        history = History.make(SEED)
+        ingest(daemon, history)
+        ingest(daemon, corrections(history))
         settle_alerts(db, certs)
     finally:
         daemon.stop()
@@ -208,6 +210,26 @@ def ingest(daemon, events):
             r = client.post_events_committed(evs[i:i + 30])
             assert r.status == 200, (r.status, r.body, daemon.log_tail())
             assert r.json()["accepted"] == len(evs[i:i + 30]), r.body
+
+
+def corrections(events):
+    """After the history: each department voids its first fee.collected and replaces its
+    second (a corrected amount), so esup_stats.corrections_month has rows of both kinds."""
+    out, seen = [], defaultdict(int)
+    for ev in sorted(events, key=lambda e: e["id"]):
+        if ev["type"] != "fee.collected" or seen[ev["dept"]] >= 2:
+            continue
+        seen[ev["dept"]] += 1
+        fix = {"id": ev["id"] + "-fix", "dept": ev["dept"], "type": "event.corrected",
+               "at": ev["at"], "of": ev["id"], "reason": "录入错误"}
+        if seen[ev["dept"]] == 1:
+            fix["action"] = "void"
+        else:
+            replacement = {k: v for k, v in ev.items() if k not in ("id", "dept")}
+            replacement["amount"] = "100.00"
+            fix.update(action="replace", replacement=replacement)
+        out.append(fix)
+    return out
 
 
 def settle_alerts(db, certs):
@@ -394,6 +416,13 @@ SELECT e.dept, date_trunc('month', {at})::date AS period, to_char({at}, 'YYYY-MM
    AND (f.max_amount IS NULL OR (e.body->>'amount')::numeric < f.max_amount)
  WHERE e.type = 'penalty.decided' GROUP BY 1, 2, 3, 4, 5""",
                         ("dept", "period", "band", "office")),
+    "corrections_month": ("""
+SELECT e.dept, d.name AS dept_name, d.region, date_trunc('month', {at})::date AS period,
+       to_char({at}, 'YYYY-MM') AS label,
+       count(*) FILTER (WHERE e.body->>'action' = 'void') AS voids,
+       count(*) FILTER (WHERE e.body->>'action' = 'replace') AS replaces, count(*) AS corrections
+  FROM events e LEFT JOIN departments d ON d.code = e.dept
+ WHERE e.type = 'event.corrected' GROUP BY 1, 2, 3, 4, 5""", ("dept", "period")),
 }
 
 

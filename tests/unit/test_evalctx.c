@@ -159,6 +159,8 @@ static void test_evaluation_json(void **state)
 	assert_string_equal(json_string_value(json_object_get(cond, "case")), "CF-1");
 	assert_true(json_is_null(json_object_get(cond, "supersedes")));
 	assert_int_equal(json_array_size(json_object_get(obj, "conditions")), fx->ev.count);
+	assert_true(json_is_array(json_object_get(obj, "corrected")));   /* none corrected */
+	assert_int_equal(json_array_size(json_object_get(obj, "corrected")), 0);
 	json_decref(obj);
 	/* UTC for the daemon. */
 	obj = mon_condition_json(&fx->ev.state, &fx->ev.conditions[0], 0);

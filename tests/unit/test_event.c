@@ -64,6 +64,8 @@ static const struct minimal minimals[] = {
 	{ "trade.awarded", CASE_NO ",\"publicity_start\":\"2026-03-24T09:00:00+08:00\","
 		"\"publicity_end\":\"2026-03-27T09:00:00+08:00\"",
 		{ "case", "publicity_start", "publicity_end" } },
+	{ "event.corrected", "\"of\":\"ev-0\",\"action\":\"void\",\"reason\":\"sent twice\"",
+		{ "of", "action", "reason" } },
 };
 
 static json_t *load(const char *text)
@@ -408,6 +410,90 @@ static void test_got_is_truncated(void **state)
 	assert_memory_equal(err.got + n - 6, "洛", 3);
 }
 
+#define CORRECTION CASE_NO ",\"of\":\"ev-0\",\"reason\":\"wrong number of days\""
+#define REPLACEMENT "{\"type\":\"approval.extended\",\"at\":\"2026-03-03T10:00:00+08:00\"," \
+	"\"days\":10,\"approver\":\"P0012\"}"
+
+/* event.corrected: replace needs a replacement, validated as an event of its type with the
+ * correction's id, dept and case; void refuses one. */
+static void test_correction(void **state)
+{
+	struct mon_event ev;
+	struct mon_error err;
+	json_t *obj = event_with("event.corrected", CORRECTION ",\"action\":\"replace\","
+		"\"replacement\":" REPLACEMENT);
+
+	(void)state;
+	assert_true(mon_event_from_json(obj, &ev, &err));
+	assert_int_equal(ev.type, MON_EV_EVENT_CORRECTED);
+	assert_string_equal(mon_correction_of(&ev), "ev-0");
+	assert_false(mon_correction_is_void(&ev));
+	assert_non_null(ev.replacement);
+	assert_int_equal(ev.replacement->type, MON_EV_APPROVAL_EXTENDED);
+	assert_string_equal(ev.replacement->id, "ev-1");
+	assert_string_equal(ev.replacement->dept, "LY-SCJGJ");
+	assert_string_equal(ev.replacement->case_no, "LY-SCJGJ-2026-000123");
+	assert_int_equal(ev.replacement->at, ev.at + 86400 + 2700);   /* its own business time */
+	assert_int_equal(json_integer_value(json_object_get(ev.replacement->body, "days")), 10);
+	assert_null(ev.replacement->replacement);
+	mon_event_finish(&ev);
+	assert_null(ev.replacement);
+	json_decref(obj);
+
+	obj = event_with("event.corrected", CORRECTION ",\"action\":\"void\"");
+	assert_true(mon_event_from_json(obj, &ev, &err));
+	assert_true(mon_correction_is_void(&ev));
+	assert_null(ev.replacement);
+	mon_event_finish(&ev);
+	json_decref(obj);
+	assert_null(mon_correction_of(&ev));   /* finished: no longer a correction */
+
+	assert_refused(event_with("event.corrected", CORRECTION ",\"action\":\"void\","
+		"\"replacement\":" REPLACEMENT), "replacement", NULL);
+	assert_refused(event_with("event.corrected", CORRECTION ",\"action\":\"replace\""),
+		"replacement", "(missing)");
+	assert_refused(event_with("event.corrected", CORRECTION ",\"action\":\"undo\""),
+		"action", "\"undo\"");
+	assert_refused(event_with("event.corrected", CASE_NO ",\"of\":\"ev 0\",\"action\":\"void\","
+		"\"reason\":\"x\""), "of", "\"ev 0\"");
+	assert_refused(event_with("event.corrected", CORRECTION ",\"action\":\"replace\","
+		"\"replacement\":[1]"), "replacement", NULL);
+	/* the replacement's own fields, named from the correction */
+	assert_refused(event_with("event.corrected", CORRECTION ",\"action\":\"replace\","
+		"\"replacement\":{\"type\":\"approval.extended\",\"at\":\"2026-03-03T10:00:00+08:00\","
+		"\"days\":0}"), "replacement.days", "0");
+	assert_refused(event_with("event.corrected", CORRECTION ",\"action\":\"replace\","
+		"\"replacement\":{\"type\":\"approval.bogus\",\"at\":\"2026-03-03T10:00:00+08:00\"}"),
+		"replacement.type", "\"approval.bogus\"");
+	assert_refused(event_with("event.corrected", CORRECTION ",\"action\":\"replace\","
+		"\"replacement\":{\"type\":\"approval.extended\",\"days\":10}"),
+		"replacement.at", "(missing)");
+	assert_refused(event_with("event.corrected", CORRECTION ",\"action\":\"replace\","
+		"\"replacement\":{\"type\":\"event.corrected\",\"at\":\"2026-03-03T10:00:00+08:00\","
+		"\"of\":\"ev-0\",\"action\":\"void\",\"reason\":\"x\"}"), "replacement.type", NULL);
+	/* id, dept and case are the correction's: absent or equal */
+	assert_accepted(event_with("event.corrected", CORRECTION ",\"action\":\"replace\","
+		"\"replacement\":{\"id\":\"ev-1\",\"dept\":\"LY-SCJGJ\",\"case\":\"LY-SCJGJ-2026-000123\","
+		"\"type\":\"approval.resumed\",\"at\":\"2026-03-03T10:00:00+08:00\"}"));
+	assert_refused(event_with("event.corrected", CORRECTION ",\"action\":\"replace\","
+		"\"replacement\":{\"id\":\"ev-9\",\"type\":\"approval.resumed\","
+		"\"at\":\"2026-03-03T10:00:00+08:00\"}"), "replacement.id", "\"ev-9\"");
+	assert_refused(event_with("event.corrected", CORRECTION ",\"action\":\"replace\","
+		"\"replacement\":{\"dept\":\"LY-HBJ\",\"type\":\"approval.resumed\","
+		"\"at\":\"2026-03-03T10:00:00+08:00\"}"), "replacement.dept", "\"LY-HBJ\"");
+	assert_refused(event_with("event.corrected", CORRECTION ",\"action\":\"replace\","
+		"\"replacement\":{\"case\":\"OTHER\",\"type\":\"approval.resumed\","
+		"\"at\":\"2026-03-03T10:00:00+08:00\"}"), "replacement.case", "\"OTHER\"");
+	/* a case type needs the correction's case */
+	assert_refused(event_with("event.corrected", "\"of\":\"ev-0\",\"reason\":\"x\","
+		"\"action\":\"replace\",\"replacement\":" REPLACEMENT), "replacement.case", "(missing)");
+	/* a caseless one goes without */
+	assert_accepted(event_with("event.corrected", "\"of\":\"cw-88\",\"reason\":\"amount\","
+		"\"action\":\"replace\",\"replacement\":{\"type\":\"fee.collected\","
+		"\"at\":\"2026-03-03T10:00:00+08:00\",\"fee_item\":\"ZJ-017\",\"amount\":\"120.00\","
+		"\"payer\":" PARTY "}"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -422,6 +508,7 @@ int main(void)
 		cmocka_unit_test(test_scalar_kinds),
 		cmocka_unit_test(test_text_kinds),
 		cmocka_unit_test(test_got_is_truncated),
+		cmocka_unit_test(test_correction),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
