@@ -465,8 +465,30 @@ static bool subject_seen(const struct record *recs, size_t i, const char *subjec
 	return false;
 }
 
+/* The voids of another case's event o (and the voids of those), as context, so that a
+ * penalty or inspection its department voided does not count: the daemon's context leaves
+ * such an event out (esup_event_voided, schema/021). Only voids, as there. */
+static bool push_context_voids(struct case_input *ci, const struct input *in,
+		const struct record *o)
+{
+	for (size_t i = 0; i < in->count; i++) {
+		const struct record *v = &in->recs[i];
+		bool seen = false;
+
+		if (v->duplicate || !mon_correction_is_void(&v->ev) ||
+				strcmp(v->ev.dept, o->ev.dept) != 0 ||
+				strcmp(v->ev.case_no, o->ev.case_no) != 0)
+			continue;
+		for (size_t k = 0; k < ci->count && !seen; k++)
+			seen = ci->ces[k].event == &v->ev;
+		if (!seen && !case_push(ci, v, true))
+			return false;
+	}
+	return true;
+}
+
 static bool add_context(const struct mon_ruleset *rs, const struct subjects *s,
-		const struct record *recs, size_t n, struct case_input *ci)
+		const struct input *in, const struct record *recs, size_t n, struct case_input *ci)
 {
 	int64_t margin = (int64_t)mon_ruleset_context_days(rs) * 86400;
 	int64_t lo = INT64_MAX, hi = INT64_MIN;
@@ -485,7 +507,7 @@ static bool add_context(const struct mon_ruleset *rs, const struct subjects *s,
 			const struct record *o = r->rec;
 			if (same_case(o, &recs[0]) || o->ev.at < lo - margin || o->ev.at > hi + margin)
 				continue;
-			if (!case_push(ci, o, true))
+			if (!case_push(ci, o, true) || !push_context_voids(ci, in, o))
 				return false;
 		}
 	}
@@ -675,10 +697,12 @@ static void warn_uncorrected(const struct record *recs, size_t n)
 /* One (dept, case) group with its context; events without a case one at a time, each with
  * its corrections. */
 static bool eval_group(const struct mon_ruleset *rs, const struct subjects *s,
-		const struct record *recs, size_t n, int64_t now, struct output *out)
+		const struct input *in, const struct record *recs, size_t n, int64_t now,
+		struct output *out)
 {
-	struct case_input ci = { .ces = calloc(n + s->count, sizeof(*ci.ces)), .count = 0,
-		.cap = n + s->count };
+	/* the case's own, its context, and the context's voids: at most every record */
+	struct case_input ci = { .ces = calloc(n + s->count + in->count, sizeof(*ci.ces)),
+		.count = 0, .cap = n + s->count + in->count };
 	bool ok = ci.ces != NULL, caseless = recs[0].ev.case_no[0] == '\0';
 
 	for (size_t i = 0; ok && i < n; i++) {
@@ -693,7 +717,7 @@ static bool eval_group(const struct mon_ruleset *rs, const struct subjects *s,
 	if (ok && caseless)
 		warn_uncorrected(recs, n);
 	if (ok && ci.count > 0)
-		ok = add_context(rs, s, recs, n, &ci) && evaluate(rs, &ci, now, out);
+		ok = add_context(rs, s, in, recs, n, &ci) && evaluate(rs, &ci, now, out);
 	if (ci.ces == NULL)
 		fprintf(stderr, "esupctl: out of memory\n");
 	free(ci.ces);
@@ -717,7 +741,7 @@ static bool eval_all(const struct mon_ruleset *rs, struct input *in, int64_t now
 	for (size_t end = 1; ok && end <= in->count; end++) {
 		if (end < in->count && same_case(&in->recs[start], &in->recs[end]))
 			continue;
-		ok = eval_group(rs, &s, &in->recs[start], end - start, now, &out) && ok;
+		ok = eval_group(rs, &s, in, &in->recs[start], end - start, now, &out) && ok;
 		start = end;
 	}
 	output_print(&out);
