@@ -462,12 +462,14 @@ static bool subject_seen(const struct record *recs, size_t i, const char *subjec
 }
 
 /* The case's context, chosen by libmonitor (mon_context_select) as the daemon chooses it,
- * among the other events of its subjects (found through the subject index). */
+ * among the other events of its subjects (found through the subject index) and the input's
+ * voids (so that an event its department voided is left out, as the daemon leaves it out). */
 static bool add_context(const struct mon_ruleset *rs, const struct subjects *s,
-		const struct record *recs, size_t n, struct case_input *ci)
+		const struct input *in, const struct record *recs, size_t n, struct case_input *ci)
 {
-	struct mon_case_event *cands = calloc(s->count > 0 ? s->count : 1, sizeof(*cands));
-	bool *keep = calloc(s->count > 0 ? s->count : 1, sizeof(*keep));
+	size_t room = s->count + in->count + 1;
+	struct mon_case_event *cands = calloc(room, sizeof(*cands));
+	bool *keep = calloc(room, sizeof(*keep));
 	size_t own = ci->count, nc = 0;
 	char subject[MON_SUBJECT_MAX + 1];
 	bool ok = cands != NULL && keep != NULL;
@@ -479,6 +481,11 @@ static bool add_context(const struct mon_ruleset *rs, const struct subjects *s,
 		for (const struct subject_ref *r = subject_first(s, subject);
 				r < s->refs + s->count && strcmp(r->subject, subject) == 0; r++)
 			cands[nc++] = (struct mon_case_event){ &r->rec->ev, r->rec->received_at, true };
+	}
+	for (size_t i = 0; ok && nc > 0 && i < in->count; i++) {
+		if (!in->recs[i].duplicate && mon_correction_is_void(&in->recs[i].ev))
+			cands[nc++] = (struct mon_case_event){ &in->recs[i].ev, in->recs[i].received_at,
+				true };
 	}
 	ok = ok && mon_context_select(rs, ci->ces, own, cands, nc, keep);
 	for (size_t i = 0; ok && i < nc; i++) {
@@ -673,10 +680,12 @@ static void warn_uncorrected(const struct record *recs, size_t n)
 /* One (dept, case) group with its context; events without a case one at a time, each with
  * its corrections. */
 static bool eval_group(const struct mon_ruleset *rs, const struct subjects *s,
-		const struct record *recs, size_t n, int64_t now, struct output *out)
+		const struct input *in, const struct record *recs, size_t n, int64_t now,
+		struct output *out)
 {
-	struct case_input ci = { .ces = calloc(n + s->count, sizeof(*ci.ces)), .count = 0,
-		.cap = n + s->count };
+	/* the case's own, its context, and the context's voids: at most every record */
+	struct case_input ci = { .ces = calloc(n + s->count + in->count, sizeof(*ci.ces)),
+		.count = 0, .cap = n + s->count + in->count };
 	bool ok = ci.ces != NULL, caseless = recs[0].ev.case_no[0] == '\0';
 
 	for (size_t i = 0; ok && i < n; i++) {
@@ -691,7 +700,7 @@ static bool eval_group(const struct mon_ruleset *rs, const struct subjects *s,
 	if (ok && caseless)
 		warn_uncorrected(recs, n);
 	if (ok && ci.count > 0)
-		ok = add_context(rs, s, recs, n, &ci) && evaluate(rs, &ci, now, out);
+		ok = add_context(rs, s, in, recs, n, &ci) && evaluate(rs, &ci, now, out);
 	if (ci.ces == NULL)
 		fprintf(stderr, "esupctl: out of memory\n");
 	free(ci.ces);
@@ -715,7 +724,7 @@ static bool eval_all(const struct mon_ruleset *rs, struct input *in, int64_t now
 	for (size_t end = 1; ok && end <= in->count; end++) {
 		if (end < in->count && same_case(&in->recs[start], &in->recs[end]))
 			continue;
-		ok = eval_group(rs, &s, &in->recs[start], end - start, now, &out) && ok;
+		ok = eval_group(rs, &s, in, &in->recs[start], end - start, now, &out) && ok;
 		start = end;
 	}
 	output_print(&out);

@@ -75,24 +75,53 @@ static bool in_window(const struct mon_context_window *w, const struct mon_event
 	return mon_event_subject(ev, subject, sizeof(subject)) && strcmp(subject, w->subject) == 0;
 }
 
+/* Whether candidate i is voided, as esup_event_voided() (schema/021) judges a stored event: a
+ * void among the candidates names it (same department, another id), and that void is not
+ * voided itself; dates do not matter. state[]: 0 not known yet, 1 being judged (a cycle
+ * counts as not voided), 2 voided, 3 not. */
+static bool voided(const struct mon_case_event *c, size_t n, size_t i, unsigned char *state)
+{
+	if (state[i] >= 2 || state[i] == 1)
+		return state[i] == 2;
+	state[i] = 1;
+	for (size_t j = 0; j < n; j++) {
+		const struct mon_event *v = c[j].event;
+		const char *of = json_string_value(json_object_get(v->body, "of"));
+		if (j == i || !mon_correction_is_void(v) || of == NULL ||
+				strcmp(of, c[i].event->id) != 0 || strcmp(v->id, c[i].event->id) == 0 ||
+				strcmp(v->dept, c[i].event->dept) != 0)
+			continue;
+		if (!voided(c, n, j, state)) {
+			state[i] = 2;
+			return true;
+		}
+	}
+	state[i] = 3;
+	return false;
+}
+
 bool mon_context_select(const struct mon_ruleset *rs, const struct mon_case_event *own,
 		size_t own_count, const struct mon_case_event *candidates, size_t candidate_count,
 		bool *keep)
 {
 	struct mon_context_window *w = calloc(own_count > 0 ? own_count : 1, sizeof(*w));
+	unsigned char *state = calloc(candidate_count > 0 ? candidate_count : 1, sizeof(*state));
 	size_t nw;
 
 	for (size_t i = 0; i < candidate_count; i++)
 		keep[i] = false;
-	if (w == NULL)
+	if (w == NULL || state == NULL) {
+		free(w);
+		free(state);
 		return false;
+	}
 	nw = mon_context_windows(rs, own, own_count, w);
 	for (size_t k = 0; k < nw; k++) {
 		size_t latest = SIZE_MAX;
 
 		for (size_t i = 0; i < candidate_count; i++) {
 			const struct mon_event *ev = candidates[i].event;
-			if (!in_window(&w[k], ev))
+			if (!in_window(&w[k], ev) || voided(candidates, candidate_count, i, state))
 				continue;
 			if (w[k].kind == MON_CONTEXT_INSPECTION)
 				keep[i] = true;
@@ -103,6 +132,7 @@ bool mon_context_select(const struct mon_ruleset *rs, const struct mon_case_even
 			keep[latest] = true;
 	}
 	free(w);
+	free(state);
 	return true;
 }
 

@@ -54,9 +54,11 @@ size_t mon_context_windows(const struct mon_ruleset *rs, const struct mon_case_e
 /* Of candidates[0..candidate_count) (other events, of any case, in any order), sets keep[i]
  * to whether the case whose events are own[0..own_count) reads candidates[i] as context,
  * exactly as the windows above say; an event of the case itself (same dept and case_no) and
- * an event without a case are never kept. A penalty window keeps one candidate: the latest
- * by at (of equal ones, the first in candidate order). False only when out of memory (keep
- * is then all false). */
+ * an event without a case are never kept, nor is a correction, nor a candidate its department
+ * voided: an event.corrected `void` among the candidates names it, and is not voided itself
+ * (whatever the dates: as esup_event_voided, schema/021, which esupd's query applies). A
+ * penalty window keeps one candidate: the latest by at (of equal ones, the first in candidate
+ * order). False only when out of memory (keep is then all false). */
 bool mon_context_select(const struct mon_ruleset *rs, const struct mon_case_event *own,
 		size_t own_count, const struct mon_case_event *candidates, size_t candidate_count,
 		bool *keep) __attribute__((warn_unused_result));

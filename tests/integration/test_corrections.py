@@ -11,6 +11,9 @@ could take it back. ZJ-001 (7 committed, 15 statutory working days), accepted Mo
 two 6-day extensions (03-09 and 03-16) are 12 days, above the 10-day maximum.
 """
 
+import json
+from pathlib import Path
+
 from conftest import event
 
 from test_cases import alerts, start
@@ -202,3 +205,21 @@ def test_a_fee_without_a_case_is_judged_again_with_its_correction(daemon_factory
     assert last[0] == "correct" and "fee item ZJ-021, not ZJ-999" in last[3]
     assert refdb.query("SELECT rule FROM alerts WHERE dept = %s AND case_no IS NULL"
                        " AND status = 'open'", (DEPT,)) == []
+
+
+def test_a_voided_penalty_is_no_context(daemon_factory, refdb):
+    """Cross-case context: a penalty the department voided in another case does not make a
+    later minor fine a repeat (golden case correction-context, through the daemon)."""
+    d = start(daemon_factory, "2026-04-10T12:00:00+08:00")
+    golden = Path(__file__).resolve().parents[1] / "rules" / "correction-context.events.ndjson"
+    events = [json.loads(line) for line in golden.read_text().splitlines()]
+    by_id = {e["id"]: e for e in events}
+    # the earlier penalties and the void first, then the later fines
+    for ids in (("p0", "x0"), ("p0-void",), ("p1", "x1")):
+        accepted_all(send(d, [by_id[i] for i in ids], dept="LY-HBJ"))
+
+    def rules(case):
+        return [r[0] for r in refdb.query("SELECT rule FROM alerts WHERE case_no = %s"
+                                          " AND status = 'open'", (case,))]
+    assert "PEN-FIRST-MINOR" in rules("CF-1")       # p0 voided: p1 is a first offence
+    assert "PEN-FIRST-MINOR" not in rules("CF-6")   # x0 stands: x1 is not

@@ -93,6 +93,29 @@ static void test_inspection_window(void **state)
 	assert_kept(fx, 2, "10100001");
 }
 
+static void void_of(struct fx *fx, const char *id, const char *kase, const char *of)
+{
+	fx_add_event(fx, true, "{\"id\":\"%s\",\"dept\":\"LY-HBJ\",\"type\":\"event.corrected\","
+		"\"at\":\"2026-03-19T10:00:00+08:00\",\"case\":\"%s\",\"of\":\"%s\",\"action\":\"void\","
+		"\"reason\":\"sent by mistake\"}", id, kase, of);
+}
+
+/* A penalty its department voided is not context (as esup_event_voided leaves it out): the
+ * latest one not voided is kept instead; a void of the void restores it. */
+static void test_voided_candidates(void **state)
+{
+	struct fx *fx = *state;
+
+	fx_param(fx, "first_offence_window_days", 30);
+	penalty(fx, false, "p1", "CF-1", "2026-03-20T10:00:00+08:00", PARTY_A);
+	penalty(fx, true, "c0", "CF-2", "2026-03-01T10:00:00+08:00", PARTY_A);
+	penalty(fx, true, "c1", "CF-3", "2026-03-10T10:00:00+08:00", PARTY_A);
+	void_of(fx, "v1", "CF-3", "c1");
+	assert_kept(fx, 1, "100");
+	void_of(fx, "v2", "CF-3", "v1");
+	assert_kept(fx, 1, "0100");
+}
+
 /* Without a subject-bearing event the case reads no context; events marked context among
  * the case's own are not windows. */
 static void test_no_windows(void **state)
@@ -174,6 +197,7 @@ int main(int argc, char **argv);
 static const struct CMUnitTest tests[] = {
 	TEST(test_penalty_window),
 	TEST(test_inspection_window),
+	TEST(test_voided_candidates),
 	TEST(test_no_windows),
 	TEST(test_duplicates),
 	TEST(test_evaluation_json),
