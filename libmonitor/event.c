@@ -590,7 +590,9 @@ static void warn_object(const json_t *obj, const struct field_spec *fields,
 		struct mon_event *ev);
 
 /* The objects inside a known field whose shape the tables describe. A value of the wrong
- * shape is the checker's business (an error), not a warning. */
+ * shape is the checker's business (an error), not a warning. A field holding a whole event
+ * (a correction's replacement) is one more case here: warn_object over the nested type's
+ * table, with the envelope names that object may carry, and that type's name. */
 static void warn_nested(const json_t *v, const struct field_spec *f, const char *type_name,
 		const char *path, struct mon_event *ev)
 {
