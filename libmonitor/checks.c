@@ -7,11 +7,55 @@
 #include <stdio.h>
 #include <string.h>
 
+enum {
+	RULE_SUPPLEMENT_LATE,
+	RULE_SUPPLEMENT_REPEAT,
+	RULE_EXTENSION_UNAPPROVED,
+	RULE_EXTENSION_EXCESS,
+	RULE_REFUSAL_NO_REASON,
+	RULE_REFUSAL_NO_REPORT,
+	RULE_ORDER_DECIDED_UNACCEPTED,
+	RULE_ORDER_STEP_AFTER_DECISION,
+	RULE_ORDER_RESUME_UNSUSPENDED,
+	RULE_STEP_LIMIT,
+	RULE_LATE_REPORT,
+	RULE_ITEM_UNKNOWN,
+};
+
+static const struct rule_def rules[] = {
+	[RULE_SUPPLEMENT_LATE] = { "APR-SUPPLEMENT-LATE", MON_SEVERITY_YELLOW },
+	[RULE_SUPPLEMENT_REPEAT] = { "APR-SUPPLEMENT-REPEAT", MON_SEVERITY_YELLOW },
+	[RULE_EXTENSION_UNAPPROVED] = { "APR-EXTENSION-UNAPPROVED", MON_SEVERITY_YELLOW },
+	[RULE_EXTENSION_EXCESS] = { "APR-EXTENSION-EXCESS", MON_SEVERITY_YELLOW },
+	[RULE_REFUSAL_NO_REASON] = { "APR-REFUSAL-NO-REASON", MON_SEVERITY_YELLOW },
+	[RULE_REFUSAL_NO_REPORT] = { "APR-REFUSAL-NO-REPORT", MON_SEVERITY_YELLOW },
+	[RULE_ORDER_DECIDED_UNACCEPTED] = { "APR-ORDER-DECIDED-UNACCEPTED", MON_SEVERITY_YELLOW },
+	[RULE_ORDER_STEP_AFTER_DECISION] = { "APR-ORDER-STEP-AFTER-DECISION", MON_SEVERITY_YELLOW },
+	[RULE_ORDER_RESUME_UNSUSPENDED] = { "APR-ORDER-RESUME-UNSUSPENDED", MON_SEVERITY_YELLOW },
+	[RULE_STEP_LIMIT] = { "APR-STEP-LIMIT", MON_SEVERITY_YELLOW },
+	[RULE_LATE_REPORT] = { "APR-LATE-REPORT", MON_SEVERITY_NOTICE },
+	[RULE_ITEM_UNKNOWN] = { "APR-ITEM-UNKNOWN", MON_SEVERITY_NOTICE },
+};
+
+enum {
+	PARAM_SUPPLEMENT_DAYS,
+	PARAM_EXTENSION_MAX_DAYS,
+	PARAM_LATE_REPORT_HOURS,
+};
+
+static const struct param_def params[] = {
+	[PARAM_SUPPLEMENT_DAYS] = { "supplement_days", 5, 1, 3650 },
+	[PARAM_EXTENSION_MAX_DAYS] = { "extension_max_days", 10, 0, 3650 },
+	[PARAM_LATE_REPORT_HOURS] = { "late_report_hours", 24, 1, 87600 },
+};
+
+const struct param_def *const param_late_report_hours = &params[PARAM_LATE_REPORT_HOURS];
+
 /* §32: what is missing is told within 5 working days of receipt. */
 static void check_supplement_late(const struct history *h, const struct mon_case_event *first,
 		struct conditions *list)
 {
-	int days = ruleset_param(h->rs, PARAM_SUPPLEMENT_DAYS);
+	int days = ruleset_param(h->rs, &params[PARAM_SUPPLEMENT_DAYS]);
 	struct mon_condition *c;
 	struct clock working;
 	char date[16];
@@ -21,7 +65,7 @@ static void check_supplement_late(const struct history *h, const struct mon_case
 	last = clock_nth(&working, mon_day_of(h->received->event->at), days);
 	if (last < 0 || first->event->at <= mon_day_end(last))
 		return;
-	c = conditions_add(list, h, RULE_SUPPLEMENT_LATE, NULL, first->event->at);
+	c = conditions_add(list, h, &rules[RULE_SUPPLEMENT_LATE], NULL, first->event->at);
 	if (c == NULL)
 		return;
 	mon_day_format(last, date, sizeof(date));
@@ -46,7 +90,7 @@ static void check_supplements(const struct history *h, struct conditions *list)
 		if (++n == 1) {
 			first = ce;
 		} else if (n == 2) {
-			rep = conditions_add(list, h, RULE_SUPPLEMENT_REPEAT, NULL, ce->event->at);
+			rep = conditions_add(list, h, &rules[RULE_SUPPLEMENT_REPEAT], NULL, ce->event->at);
 			if (rep != NULL)
 				condition_evidence(rep, first);
 		}
@@ -61,7 +105,7 @@ static void check_supplements(const struct history *h, struct conditions *list)
 
 static void check_extensions(const struct history *h, struct conditions *list)
 {
-	int max = ruleset_param(h->rs, PARAM_EXTENSION_MAX_DAYS), total = 0;
+	int max = ruleset_param(h->rs, &params[PARAM_EXTENSION_MAX_DAYS]), total = 0;
 	const struct mon_case_event *crossing = NULL;
 	struct mon_condition *c;
 
@@ -72,7 +116,7 @@ static void check_extensions(const struct history *h, struct conditions *list)
 			crossing = e->ev;
 		if (e->approved)
 			continue;
-		c = conditions_add(list, h, RULE_EXTENSION_UNAPPROVED, e->ev->event->id,
+		c = conditions_add(list, h, &rules[RULE_EXTENSION_UNAPPROVED], e->ev->event->id,
 			e->ev->event->at);
 		if (c != NULL) {
 			condition_message(c, "黄牌: 延期未经负责人批准 (extension of %d days without "
@@ -81,7 +125,7 @@ static void check_extensions(const struct history *h, struct conditions *list)
 		}
 	}
 	if (crossing == NULL ||
-			(c = conditions_add(list, h, RULE_EXTENSION_EXCESS, NULL, crossing->event->at)) == NULL)
+			(c = conditions_add(list, h, &rules[RULE_EXTENSION_EXCESS], NULL, crossing->event->at)) == NULL)
 		return;
 	condition_message(c, "黄牌: 延期超过法定上限 (extended %d days in all, at most %d)", total, max);
 	for (size_t i = 0; i < h->ext_count; i++)
@@ -103,12 +147,12 @@ static void check_refusal(const struct history *h, struct conditions *list)
 		return;
 	what = ce->event->type == MON_EV_APPROVAL_DECIDED ? "denial" : "intake refusal";
 	if (event_string(ce, "reason") == NULL &&
-			(c = conditions_add(list, h, RULE_REFUSAL_NO_REASON, NULL, ce->event->at)) != NULL) {
+			(c = conditions_add(list, h, &rules[RULE_REFUSAL_NO_REASON], NULL, ce->event->at)) != NULL) {
 		condition_message(c, "黄牌: 不予许可未说明理由 (%s without reason)", what);
 		condition_evidence(c, ce);
 	}
 	if (event_string(ce, "report") == NULL &&
-			(c = conditions_add(list, h, RULE_REFUSAL_NO_REPORT, NULL, ce->event->at)) != NULL) {
+			(c = conditions_add(list, h, &rules[RULE_REFUSAL_NO_REPORT], NULL, ce->event->at)) != NULL) {
 		condition_message(c, "黄牌: 不批准未报告 (%s without refusal report)", what);
 		condition_evidence(c, ce);
 	}
@@ -120,7 +164,7 @@ static void check_order(const struct history *h, struct conditions *list)
 	struct mon_condition *c;
 
 	if (ce != NULL && ce->event->type == MON_EV_APPROVAL_DECIDED && h->accepted == NULL &&
-			(c = conditions_add(list, h, RULE_ORDER_DECIDED_UNACCEPTED, NULL,
+			(c = conditions_add(list, h, &rules[RULE_ORDER_DECIDED_UNACCEPTED], NULL,
 				ce->event->at)) != NULL) {
 		condition_message(c, "黄牌: 未受理即作出决定 (decided before acceptance)");
 		condition_evidence(c, ce);
@@ -128,7 +172,7 @@ static void check_order(const struct history *h, struct conditions *list)
 	for (size_t i = 0; i < h->count; i++) {
 		ce = h->events[i];
 		if (h->marks[i] & MARK_AFTER_CLOSE) {
-			c = conditions_add(list, h, RULE_ORDER_STEP_AFTER_DECISION, ce->event->id,
+			c = conditions_add(list, h, &rules[RULE_ORDER_STEP_AFTER_DECISION], ce->event->id,
 				ce->event->at);
 			if (c != NULL) {
 				condition_message(c, "黄牌: 办结后仍有办理环节 (%s after the case was "
@@ -138,7 +182,7 @@ static void check_order(const struct history *h, struct conditions *list)
 			}
 		}
 		if ((h->marks[i] & MARK_STRAY_RESUME) &&
-				(c = conditions_add(list, h, RULE_ORDER_RESUME_UNSUSPENDED, ce->event->id,
+				(c = conditions_add(list, h, &rules[RULE_ORDER_RESUME_UNSUSPENDED], ce->event->id,
 					ce->event->at)) != NULL) {
 			condition_message(c, "黄牌: 未中止即恢复 (resumed while not suspended)");
 			condition_evidence(c, ce);
@@ -164,7 +208,7 @@ static void check_step(const struct history *h, const struct mon_case_event *pre
 	last = clock_nth(&clk, from, limit);
 	if (last < 0 || ce->event->at <= mon_day_end(last))
 		return;
-	c = conditions_add(list, h, RULE_STEP_LIMIT, ce->event->id, ce->event->at);
+	c = conditions_add(list, h, &rules[RULE_STEP_LIMIT], ce->event->id, ce->event->at);
 	if (c == NULL)
 		return;
 	clock_count(&clk, from, mon_day_of(ce->event->at), &used, &suspended);
@@ -194,7 +238,7 @@ static void check_steps(const struct history *h, struct conditions *list)
  * supervisor wants it once, with the late events as evidence. */
 static void check_late_reports(const struct history *h, struct conditions *list)
 {
-	int64_t limit = (int64_t)ruleset_param(h->rs, PARAM_LATE_REPORT_HOURS) * 3600;
+	int64_t limit = (int64_t)ruleset_param(h->rs, &params[PARAM_LATE_REPORT_HOURS]) * 3600;
 	struct mon_condition *c = NULL;
 	size_t late = 0;
 	long long worst = 0;
@@ -206,7 +250,7 @@ static void check_late_reports(const struct history *h, struct conditions *list)
 		/* received_at comes from the caller: compare without subtracting it. */
 		if (!event_is_approval(ce->event) || ce->received_at <= ce->event->at + limit)
 			continue;
-		if (c == NULL && (c = conditions_add(list, h, RULE_LATE_REPORT, NULL, ce->received_at)) == NULL)
+		if (c == NULL && (c = conditions_add(list, h, &rules[RULE_LATE_REPORT], NULL, ce->received_at)) == NULL)
 			return;
 		hours = (long long)(ce->received_at / 3600 - ce->event->at / 3600);
 		if (hours > worst)
@@ -226,7 +270,7 @@ static void check_item(const struct history *h, struct conditions *list)
 
 	if (ce == NULL || h->item != NULL || h->item_code[0] == '\0')
 		return;
-	c = conditions_add(list, h, RULE_ITEM_UNKNOWN, NULL, ce->event->at);
+	c = conditions_add(list, h, &rules[RULE_ITEM_UNKNOWN], NULL, ce->event->at);
 	if (c == NULL)
 		return;
 	condition_message(c, "预警: 事项不在目录, 无法监控时限 (item %s not in the catalogue of %s)",
@@ -234,8 +278,10 @@ static void check_item(const struct history *h, struct conditions *list)
 	condition_evidence(c, ce);
 }
 
-void checks_evaluate(const struct history *h, struct conditions *list)
+static void checks_evaluate(const struct history *h, struct conditions *list,
+		struct mon_case_state *state)
 {
+	(void)state;   /* no time-based rule here */
 	check_supplements(h, list);
 	check_extensions(h, list);
 	check_refusal(h, list);
@@ -244,3 +290,12 @@ void checks_evaluate(const struct history *h, struct conditions *list)
 	check_late_reports(h, list);
 	check_item(h, list);
 }
+
+const struct rule_family checks_family = {
+	.name = "approval procedure",
+	.rules = rules,
+	.rule_count = sizeof(rules) / sizeof(rules[0]),
+	.params = params,
+	.param_count = sizeof(params) / sizeof(params[0]),
+	.evaluate = checks_evaluate,
+};

@@ -12,6 +12,39 @@
 
 #include "text.h"
 
+enum {
+	RULE_ENF_QUIET_DAY,
+	RULE_ENF_REPEAT,
+	RULE_ENF_MULTI_DEPT,
+	RULE_ENF_NO_FILING,
+	RULE_ENF_NO_CERT,
+};
+
+static const struct rule_def rules[] = {
+	[RULE_ENF_QUIET_DAY] = { "ENF-QUIET-DAY", MON_SEVERITY_YELLOW },
+	[RULE_ENF_REPEAT] = { "ENF-REPEAT", MON_SEVERITY_YELLOW },
+	[RULE_ENF_MULTI_DEPT] = { "ENF-MULTI-DEPT", MON_SEVERITY_YELLOW },
+	[RULE_ENF_NO_FILING] = { "ENF-NO-FILING", MON_SEVERITY_YELLOW },
+	[RULE_ENF_NO_CERT] = { "ENF-NO-CERT", MON_SEVERITY_RED },
+};
+
+enum {
+	PARAM_REPEAT_COUNT,
+	PARAM_REPEAT_WINDOW_DAYS,
+	PARAM_MULTI_DEPARTMENTS,
+	PARAM_MULTI_WINDOW_DAYS,
+};
+
+static const struct param_def params[] = {
+	[PARAM_REPEAT_COUNT] = { "repeat_count", 2, 2, 1000 },
+	[PARAM_REPEAT_WINDOW_DAYS] = { "repeat_window_days", 30, 1, 3650 },
+	[PARAM_MULTI_DEPARTMENTS] = { "multi_departments", 3, 2, 1000 },
+	[PARAM_MULTI_WINDOW_DAYS] = { "multi_window_days", 30, 1, 3650 },
+};
+
+const struct param_def *const param_repeat_window_days = &params[PARAM_REPEAT_WINDOW_DAYS];
+const struct param_def *const param_multi_window_days = &params[PARAM_MULTI_WINDOW_DAYS];
+
 #define SUBJECT_MAX 32
 #define WHY_MAX 200
 
@@ -21,7 +54,7 @@ static void check_filing(const struct history *h, struct conditions *list,
 	struct mon_condition *c;
 
 	if (json_object_get(ce->event->body, "filing") != NULL ||
-			(c = condition_for_event(list, h, RULE_ENF_NO_FILING, ce)) == NULL)
+			(c = condition_for_event(list, h, &rules[RULE_ENF_NO_FILING], ce)) == NULL)
 		return;
 	condition_message(c, "黄牌: 无备案执法 (inspection without a filing reference)");
 }
@@ -39,7 +72,7 @@ static void check_quiet_day(const struct history *h, struct conditions *list,
 	mon_day_format(mon_day_of(ce->event->at), date, sizeof(date));
 	mday = (date[8] - '0') * 10 + (date[9] - '0');
 	if ((e->quiet_days & ((uint32_t)1 << mday)) == 0 ||
-			(c = condition_for_event(list, h, RULE_ENF_QUIET_DAY, ce)) == NULL)
+			(c = condition_for_event(list, h, &rules[RULE_ENF_QUIET_DAY], ce)) == NULL)
 		return;
 	condition_message(c, "黄牌: 安静生产日内执法 (%s %s inspected on %s, a quiet production "
 		"day)", e->uscc, e->name, date);
@@ -98,7 +131,7 @@ static void check_officers(const struct history *h, struct conditions *list,
 			used += (size_t)snprintf(why + used, sizeof(why) - used, "%s%s: %s",
 				used > 0 ? "; " : "", id, fault);
 	}
-	if (bad == 0 || (c = condition_for_event(list, h, RULE_ENF_NO_CERT, ce)) == NULL)
+	if (bad == 0 || (c = condition_for_event(list, h, &rules[RULE_ENF_NO_CERT], ce)) == NULL)
 		return;
 	condition_message(c, "红牌: 无证执法 (%s%s)", why, bad > 3 ? "; ..." : "");
 }
@@ -190,14 +223,14 @@ static void emit_burst(const struct history *h, struct conditions *list, bool mu
 		const char *subject, const struct inspections *in, const struct burst *b)
 {
 	const struct mon_event *anchor = in->items[b->first].ce->event;
-	enum rule_id rule = multi ? RULE_ENF_MULTI_DEPT : RULE_ENF_REPEAT;
-	int days = ruleset_param(h->rs, multi ? PARAM_MULTI_WINDOW_DAYS : PARAM_REPEAT_WINDOW_DAYS);
+	const struct rule_def *rule = &rules[multi ? RULE_ENF_MULTI_DEPT : RULE_ENF_REPEAT];
+	int days = ruleset_param(h->rs, &params[multi ? PARAM_MULTI_WINDOW_DAYS : PARAM_REPEAT_WINDOW_DAYS]);
 	char key[MON_KEY_MAX], date[16], depts[WHY_MAX];
 	struct mon_condition *c;
 	size_t n;
 
 	/* The same key from every case of the burst: its subject and first inspection. */
-	snprintf(key, sizeof(key), "%s|%s|%s|%s", rule_code(rule), subject, anchor->dept,
+	snprintf(key, sizeof(key), "%s|%s|%s|%s", rule->code, subject, anchor->dept,
 		anchor->id);
 	if ((c = conditions_add_keyed(list, h, rule, key, b->since)) == NULL)
 		return;
@@ -228,8 +261,8 @@ static void check_burst(const struct history *h, struct conditions *list,
 		collect(h->events, h->count, subject, multi ? NULL : ce->event->dept, &in);
 		collect(h->context, h->context_count, subject, multi ? NULL : ce->event->dept, &in);
 		ok = number_depts(&in) && bursts_find(in.items, in.count, ruleset_param(h->rs,
-			multi ? PARAM_MULTI_WINDOW_DAYS : PARAM_REPEAT_WINDOW_DAYS), ruleset_param(h->rs,
-			multi ? PARAM_MULTI_DEPARTMENTS : PARAM_REPEAT_COUNT), multi, bursts, &found);
+			&params[multi ? PARAM_MULTI_WINDOW_DAYS : PARAM_REPEAT_WINDOW_DAYS]), ruleset_param(h->rs,
+			&params[multi ? PARAM_MULTI_DEPARTMENTS : PARAM_REPEAT_COUNT]), multi, bursts, &found);
 	}
 	for (size_t b = 0; ok && b < found; b++) {
 		for (size_t i = bursts[b].first; i <= bursts[b].last; i++) {
@@ -243,8 +276,10 @@ static void check_burst(const struct history *h, struct conditions *list,
 	free(bursts);
 }
 
-void enforcement_evaluate(const struct history *h, struct conditions *list)
+static void enforcement_evaluate(const struct history *h, struct conditions *list,
+		struct mon_case_state *state)
 {
+	(void)state;   /* no time-based rule here */
 	char subject[SUBJECT_MAX];
 
 	for (size_t i = 0; i < h->count; i++) {
@@ -256,9 +291,18 @@ void enforcement_evaluate(const struct history *h, struct conditions *list)
 		if (!mon_event_subject(ce->event, subject, sizeof(subject)))
 			continue;
 		check_quiet_day(h, list, ce, subject);
-		if (rule_enabled(h->rs, RULE_ENF_REPEAT))
+		if (rule_enabled(h->rs, &rules[RULE_ENF_REPEAT]))
 			check_burst(h, list, ce, subject, false);
-		if (rule_enabled(h->rs, RULE_ENF_MULTI_DEPT))
+		if (rule_enabled(h->rs, &rules[RULE_ENF_MULTI_DEPT]))
 			check_burst(h, list, ce, subject, true);
 	}
 }
+
+const struct rule_family enforcement_family = {
+	.name = "enforcement",
+	.rules = rules,
+	.rule_count = sizeof(rules) / sizeof(rules[0]),
+	.params = params,
+	.param_count = sizeof(params) / sizeof(params[0]),
+	.evaluate = enforcement_evaluate,
+};

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "mon_rules.h"
+#include "rules.h"
 
 /* Internal to libmonitor: never exported, so a host program's own symbols cannot clash. */
 #pragma GCC visibility push(hidden)
@@ -19,97 +20,6 @@
 #define CALENDAR_ROWS_MAX 100000
 #define ITEMS_ROWS_MAX 100000
 #define LIMIT_DAYS_MAX 3650      /* one limit; extensions may add up to the same again */
-
-/* Every rule, in the order of mon_rule_code(). */
-enum rule_id {
-	RULE_DEADLINE_NOTICE,
-	RULE_DEADLINE_YELLOW,
-	RULE_DEADLINE_RED,
-	RULE_SPECIAL_NOTICE,
-	RULE_SPECIAL_OVERRUN,
-	RULE_SUPPLEMENT_LATE,
-	RULE_SUPPLEMENT_REPEAT,
-	RULE_EXTENSION_UNAPPROVED,
-	RULE_EXTENSION_EXCESS,
-	RULE_REFUSAL_NO_REASON,
-	RULE_REFUSAL_NO_REPORT,
-	RULE_ORDER_DECIDED_UNACCEPTED,
-	RULE_ORDER_STEP_AFTER_DECISION,
-	RULE_ORDER_RESUME_UNSUSPENDED,
-	RULE_STEP_LIMIT,
-	RULE_LATE_REPORT,
-	RULE_ITEM_UNKNOWN,
-	/* fees.c */
-	RULE_FEE_ITEM_UNKNOWN,
-	RULE_FEE_ITEM_ABOLISHED,
-	RULE_FEE_OVER_STANDARD,
-	RULE_FEE_NO_REVIEW,
-	RULE_FEE_FREE_ITEM,
-	RULE_FEE_REFUND,
-	/* penalties.c */
-	RULE_PEN_FILING_MISSING,
-	RULE_PEN_FILING_OFFICE,
-	RULE_PEN_FIRST_MINOR,
-	RULE_PEN_NO_HEARING,
-	RULE_PEN_TIER_OUTSIDE,
-	RULE_PEN_TIER_UNKNOWN,
-	RULE_PEN_NOT_LOWEST,
-	/* enforcement.c */
-	RULE_ENF_QUIET_DAY,
-	RULE_ENF_REPEAT,
-	RULE_ENF_MULTI_DEPT,
-	RULE_ENF_NO_FILING,
-	RULE_ENF_NO_CERT,
-	/* service.c */
-	RULE_CMP_DEADLINE_NOTICE,
-	RULE_CMP_REPLY_LATE,
-	RULE_CMP_CLOSE_LATE,
-	RULE_CMP_INQUIRY_LATE,
-	RULE_CMP_UNSATISFIED,
-	RULE_CMP_RECTIFY_LATE,
-	/* trade.c */
-	RULE_TRD_BID_PERIOD,
-	RULE_TRD_EARLY_OPENING,
-	RULE_TRD_PUBLICITY_SHORT,
-	/* stats.c: statistical rules over the daemon's rollups, not over a case */
-	RULE_STA_ONTIME_LOW,
-	RULE_STA_ALERTS_SPIKE,
-	RULE_STA_FEES_SPIKE,
-	RULE_STA_DEALING_DAYS,
-	RULE_STA_LATE_REPORTING,
-	RULE__COUNT
-};
-
-enum param_id {
-	PARAM_WARN_DAYS,
-	PARAM_SUPERVISE_DAYS,
-	PARAM_SUPPLEMENT_DAYS,
-	PARAM_EXTENSION_MAX_DAYS,
-	PARAM_LATE_REPORT_HOURS,
-	PARAM_FILING_DAYS,
-	PARAM_FIRST_OFFENCE_WINDOW_DAYS,
-	PARAM_HEARING_THRESHOLD,
-	PARAM_REPEAT_COUNT,
-	PARAM_REPEAT_WINDOW_DAYS,
-	PARAM_MULTI_DEPARTMENTS,
-	PARAM_MULTI_WINDOW_DAYS,
-	PARAM_COMPLAINT_REPLY_DAYS,
-	PARAM_COMPLAINT_CLOSE_DAYS,
-	PARAM_INQUIRY_DAYS,
-	PARAM_RECTIFY_DAYS,
-	PARAM_BID_MIN_DAYS,
-	PARAM_PUBLICITY_MIN_DAYS,
-	PARAM_STAT_WINDOW_DAYS,
-	PARAM_STAT_MIN_CASES,
-	PARAM_ONTIME_TARGET_PCT,
-	PARAM_BASELINE_WINDOWS,
-	PARAM_SPIKE_FACTOR_PCT,
-	PARAM_SPIKE_MIN,
-	PARAM_DEALING_DAYS_TARGET,
-	PARAM_DEALING_WINDOW_DAYS,
-	PARAM_LATE_RATE_MAX_PCT,
-	PARAM__COUNT
-};
 
 struct cal_entry {
 	int32_t day;
@@ -163,8 +73,8 @@ struct mon_ruleset {
 	struct calendar calendar;
 	struct catalogue catalogue;
 	struct table tables[TABLE__COUNT];
-	long long params[PARAM__COUNT];
-	bool disabled[RULE__COUNT];
+	long long params[PARAMS_MAX];    /* by param_index */
+	bool disabled[RULES_MAX];        /* by rule_index */
 };
 
 /* calendar.c */
@@ -180,10 +90,7 @@ const struct item *catalogue_find(const struct mon_ruleset *rs, const char *dept
 		const char *code);
 int item_step_days(const struct item *item, const char *step);   /* 0: no limit */
 
-/* ruleset.c */
-const char *rule_code(enum rule_id rule);
-bool rule_enabled(const struct mon_ruleset *rs, enum rule_id rule);
-int ruleset_param(const struct mon_ruleset *rs, enum param_id param);
+/* ruleset.c (rule_enabled and ruleset_param: rules.h) */
 int ruleset_warn_days(const struct mon_ruleset *rs, const struct item *item);
 /* Strict decimal integer in [lo, hi]: digits only, no sign, no spaces. */
 bool parse_bounded(const char *s, long long lo, long long hi, long long *out);
@@ -276,44 +183,13 @@ int32_t clock_nth(const struct clock *c, int32_t from, int n);
 void clock_count(const struct clock *c, int32_t from, int32_t to, int *counted,
 		int *suspended);
 
-/* The growing list of conditions of one evaluation. */
-struct conditions {
-	struct mon_condition *items;
-	size_t count;
-	size_t cap;
-	bool failed;                 /* out of memory */
-};
-
-/* case.c */
-struct mon_condition *conditions_add(struct conditions *list, const struct history *h,
-		enum rule_id rule, const char *qualifier, int64_t since);
-/* The same under a key the caller built (conditions that span cases, such as a burst of
- * inspections); NULL as well when the list already holds that key. */
-struct mon_condition *conditions_add_keyed(struct conditions *list, const struct history *h,
-		enum rule_id rule, const char *key, int64_t since);
-/* A condition about one event: keyed by its id, since its time, the event its evidence. */
-struct mon_condition *condition_for_event(struct conditions *list, const struct history *h,
-		enum rule_id rule, const struct mon_case_event *ce);
-/* Adds an event id that is not at hand as an event (a refund's `of`). */
-void condition_evidence_id(struct mon_condition *c, const char *id);
-void condition_evidence(struct mon_condition *c, const struct mon_case_event *ev);
-void condition_message(struct mon_condition *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-/* Fills the earliest future wake-up time: keeps the minimum of candidates after now. */
-void next_check_offer(int64_t *next, int64_t now, int64_t candidate);
+/* conditions.c */
 const char *unit_word(enum mon_unit unit);
 
 /* facts.c: the case's facts that the history holds (kind, instants, result, report,
  * supplements, applicant); the on-time facts are ladder.c's and service.c's. */
 void facts_init(const struct history *h, struct mon_case_facts *f);
 enum mon_tristate tristate(bool known, bool value);
-
-/* ladder.c: deadlines, the notice/yellow/red ladder, special procedures. */
-void ladder_evaluate(const struct history *h, struct conditions *list,
-		struct mon_case_state *state);
-
-/* checks.c: the procedural rules. */
-void checks_evaluate(const struct history *h, struct conditions *list);
 
 /* The end (24:00) of the nth working day after the day of `t` (plain working days:
  * weekends and holidays off, suspensions play no part); NEVER when out of reach. */
@@ -341,15 +217,6 @@ struct burst {
  * number of bursts; false when out of memory. */
 bool bursts_find(const struct burst_item *items, size_t n, int days, int need, bool distinct,
 		struct burst *out, size_t *count) __attribute__((warn_unused_result));
-
-/* The supervision rules, one file per family; each reads the history and adds conditions,
- * and the time-based ones offer their next check. */
-void fees_evaluate(const struct history *h, struct conditions *list);
-void penalties_evaluate(const struct history *h, struct conditions *list, int64_t *next);
-void enforcement_evaluate(const struct history *h, struct conditions *list);
-void service_evaluate(const struct history *h, struct conditions *list,
-		struct mon_case_state *state);
-void trade_evaluate(const struct history *h, struct conditions *list);
 
 #pragma GCC visibility pop
 

@@ -11,6 +11,24 @@
 #include "mon_value.h"
 #include "text.h"
 
+enum {
+	RULE_FEE_ITEM_UNKNOWN,
+	RULE_FEE_ITEM_ABOLISHED,
+	RULE_FEE_OVER_STANDARD,
+	RULE_FEE_NO_REVIEW,
+	RULE_FEE_FREE_ITEM,
+	RULE_FEE_REFUND,
+};
+
+static const struct rule_def rules[] = {
+	[RULE_FEE_ITEM_UNKNOWN] = { "FEE-ITEM-UNKNOWN", MON_SEVERITY_YELLOW },
+	[RULE_FEE_ITEM_ABOLISHED] = { "FEE-ITEM-ABOLISHED", MON_SEVERITY_RED },
+	[RULE_FEE_OVER_STANDARD] = { "FEE-OVER-STANDARD", MON_SEVERITY_YELLOW },
+	[RULE_FEE_NO_REVIEW] = { "FEE-NO-REVIEW", MON_SEVERITY_YELLOW },
+	[RULE_FEE_FREE_ITEM] = { "FEE-FREE-ITEM", MON_SEVERITY_RED },
+	[RULE_FEE_REFUND] = { "FEE-REFUND", MON_SEVERITY_NOTICE },
+};
+
 static const char *const fee_columns[] = {
 	"code", "dept", "name", "min_amount", "max_amount", "basis", "abolished_on",
 	"review_required", "free",
@@ -85,17 +103,17 @@ static void check_standard(const struct history *h, struct conditions *list,
 
 	mon_money_format(fen, amount, sizeof(amount));
 	if (item->abolished_on >= 0 && mon_day_of(ce->event->at) >= item->abolished_on) {
-		if ((c = condition_for_event(list, h, RULE_FEE_ITEM_ABOLISHED, ce)) != NULL) {
+		if ((c = condition_for_event(list, h, &rules[RULE_FEE_ITEM_ABOLISHED], ce)) != NULL) {
 			mon_day_format(item->abolished_on, date, sizeof(date));
 			condition_message(c, "红牌: 收取已取消的收费项目 (%s %s abolished on %s, "
 				"%s yuan collected)", item->code, item->name, date, amount);
 		}
 	} else if (item->free && fen > 0) {
-		if ((c = condition_for_event(list, h, RULE_FEE_FREE_ITEM, ce)) != NULL)
+		if ((c = condition_for_event(list, h, &rules[RULE_FEE_FREE_ITEM], ce)) != NULL)
 			condition_message(c, "红牌: 免费项目收费 (%s %s is free of charge, %s yuan "
 				"collected)", item->code, item->name, amount);
 	} else if (item->max_fen != NO_CAP && fen > item->max_fen) {
-		if ((c = condition_for_event(list, h, RULE_FEE_OVER_STANDARD, ce)) != NULL) {
+		if ((c = condition_for_event(list, h, &rules[RULE_FEE_OVER_STANDARD], ce)) != NULL) {
 			mon_money_format(item->max_fen, max, sizeof(max));
 			condition_message(c, "黄牌: 超标准收费 (%s yuan for %s, standard at most %s)",
 				amount, item->code, max);
@@ -117,14 +135,14 @@ static void check_collected(const struct history *h, struct conditions *list,
 		return;
 	item = fee_item_find(h->rs, ce->event->dept, code);
 	if (item == NULL) {
-		if ((c = condition_for_event(list, h, RULE_FEE_ITEM_UNKNOWN, ce)) != NULL)
+		if ((c = condition_for_event(list, h, &rules[RULE_FEE_ITEM_UNKNOWN], ce)) != NULL)
 			condition_message(c, "黄牌: 目录外收费 (fee item %s is not in the catalogue of "
 				"%s)", code, ce->event->dept);
 		return;
 	}
 	check_standard(h, list, ce, item, fen);
 	if (item->review_required && event_string(ce, "reviewer") == NULL &&
-			(c = condition_for_event(list, h, RULE_FEE_NO_REVIEW, ce)) != NULL)
+			(c = condition_for_event(list, h, &rules[RULE_FEE_NO_REVIEW], ce)) != NULL)
 		condition_message(c, "黄牌: 无审核收费 (%s %s requires a reviewer)", item->code,
 			item->name);
 }
@@ -139,7 +157,7 @@ static void note_refund(const struct history *h, struct conditions *list,
 	int64_t fen;
 
 	if (code == NULL || !event_money(ce, "amount", &fen) ||
-			(c = condition_for_event(list, h, RULE_FEE_REFUND, ce)) == NULL)
+			(c = condition_for_event(list, h, &rules[RULE_FEE_REFUND], ce)) == NULL)
 		return;
 	mon_money_format(fen, amount, sizeof(amount));
 	if (of != NULL)
@@ -151,8 +169,10 @@ static void note_refund(const struct history *h, struct conditions *list,
 	condition_evidence_id(c, of);
 }
 
-void fees_evaluate(const struct history *h, struct conditions *list)
+static void fees_evaluate(const struct history *h, struct conditions *list,
+		struct mon_case_state *state)
 {
+	(void)state;   /* no time-based rule here */
 	for (size_t i = 0; i < h->count; i++) {
 		const struct mon_case_event *ce = h->events[i];
 		if (ce->event->type == MON_EV_FEE_COLLECTED)
@@ -161,3 +181,12 @@ void fees_evaluate(const struct history *h, struct conditions *list)
 			note_refund(h, list, ce);
 	}
 }
+
+const struct rule_family fees_family = {
+	.name = "fees",
+	.rules = rules,
+	.rule_count = sizeof(rules) / sizeof(rules[0]),
+	.params = NULL,
+	.param_count = 0,
+	.evaluate = fees_evaluate,
+};

@@ -6,6 +6,34 @@
 
 #include <stdio.h>
 
+enum {
+	RULE_DEADLINE_NOTICE,
+	RULE_DEADLINE_YELLOW,
+	RULE_DEADLINE_RED,
+	RULE_SPECIAL_NOTICE,
+	RULE_SPECIAL_OVERRUN,
+};
+
+static const struct rule_def rules[] = {
+	[RULE_DEADLINE_NOTICE] = { "APR-DEADLINE-NOTICE", MON_SEVERITY_NOTICE },
+	[RULE_DEADLINE_YELLOW] = { "APR-DEADLINE-YELLOW", MON_SEVERITY_YELLOW },
+	[RULE_DEADLINE_RED] = { "APR-DEADLINE-RED", MON_SEVERITY_RED },
+	[RULE_SPECIAL_NOTICE] = { "APR-SPECIAL-NOTICE", MON_SEVERITY_NOTICE },
+	[RULE_SPECIAL_OVERRUN] = { "APR-SPECIAL-OVERRUN", MON_SEVERITY_YELLOW },
+};
+
+enum {
+	PARAM_WARN_DAYS,
+	PARAM_SUPERVISE_DAYS,
+};
+
+static const struct param_def params[] = {
+	[PARAM_WARN_DAYS] = { "warn_days", 2, 0, 3650 },
+	[PARAM_SUPERVISE_DAYS] = { "supervise_days", 3, 1, 3650 },
+};
+
+const struct param_def *const param_warn_days = &params[PARAM_WARN_DAYS];
+
 struct deadline {
 	int limit;                   /* days, effective extensions included */
 	int32_t day;                 /* the last day allowed, -1 while unknown */
@@ -52,7 +80,7 @@ static void ladder_compute(const struct history *h, struct ladder *l)
 	/* 督办 runs in working days whatever the item's unit, and a suspension does not stop it:
 	 * the department was told to put an overdue case right. */
 	clock_init_working(&working, h->rs);
-	day = clock_nth(&working, l->committed.day, ruleset_param(h->rs, PARAM_SUPERVISE_DAYS));
+	day = clock_nth(&working, l->committed.day, ruleset_param(h->rs, &params[PARAM_SUPERVISE_DAYS]));
 	if (day >= 0)
 		l->supervise_end = mon_day_end(day);
 }
@@ -79,10 +107,10 @@ static void emit_red(const struct history *h, const struct ladder *l, struct con
 	if (statutory && l->supervise_end != NEVER && end > l->supervise_end &&
 			l->supervise_end < l->statutory.end)
 		statutory = false, since = l->supervise_end + 1;
-	c = conditions_add(list, h, RULE_DEADLINE_RED, NULL, since);
+	c = conditions_add(list, h, &rules[RULE_DEADLINE_RED], NULL, since);
 	if (c == NULL)
 		return;
-	snprintf(c->supersedes, sizeof(c->supersedes), "%s", rule_code(RULE_DEADLINE_YELLOW));
+	condition_supersedes(c, &rules[RULE_DEADLINE_YELLOW]);
 	if (statutory) {
 		mon_day_format(l->statutory.day, date, sizeof(date));
 		condition_message(c, h->closed == NULL ? "红牌: 超过法定时限 (statutory deadline %s "
@@ -100,10 +128,10 @@ static void emit_yellow(const struct history *h, const struct ladder *l, struct 
 	struct mon_condition *c;
 	char date[16];
 
-	c = conditions_add(list, h, RULE_DEADLINE_YELLOW, NULL, l->committed.end + 1);
+	c = conditions_add(list, h, &rules[RULE_DEADLINE_YELLOW], NULL, l->committed.end + 1);
 	if (c == NULL)
 		return;
-	snprintf(c->supersedes, sizeof(c->supersedes), "%s", rule_code(RULE_DEADLINE_NOTICE));
+	condition_supersedes(c, &rules[RULE_DEADLINE_NOTICE]);
 	mon_day_format(l->committed.day, date, sizeof(date));
 	condition_message(c, h->closed == NULL ? "黄牌: 超过承诺时限 (committed deadline %s passed)"
 		: "黄牌: 超过承诺时限办结 (closed after the committed deadline %s)", date);
@@ -115,7 +143,7 @@ static void emit_notice(const struct history *h, const struct ladder *l, struct 
 	struct mon_condition *c;
 	char date[16];
 
-	c = conditions_add(list, h, RULE_DEADLINE_NOTICE, NULL, l->notice_start + 1);
+	c = conditions_add(list, h, &rules[RULE_DEADLINE_NOTICE], NULL, l->notice_start + 1);
 	if (c == NULL)
 		return;
 	mon_day_format(l->committed.day, date, sizeof(date));
@@ -145,9 +173,9 @@ static void ladder_rungs(const struct history *h, const struct ladder *l, struct
 static void ladder_conditions(const struct history *h, const struct ladder *l,
 		const struct rungs *r, struct conditions *list)
 {
-	if (r->red && rule_enabled(h->rs, RULE_DEADLINE_RED))
+	if (r->red && rule_enabled(h->rs, &rules[RULE_DEADLINE_RED]))
 		emit_red(h, l, list, history_end(h));
-	else if (r->yellow && rule_enabled(h->rs, RULE_DEADLINE_YELLOW))
+	else if (r->yellow && rule_enabled(h->rs, &rules[RULE_DEADLINE_YELLOW]))
 		emit_yellow(h, l, list);
 	else if (r->notice)
 		emit_notice(h, l, list);
@@ -176,7 +204,7 @@ static void emit_special(const struct history *h, const struct suspension *s, in
 	struct mon_condition *c;
 	char date[16], ended[16];
 
-	c = conditions_add(list, h, overrun ? RULE_SPECIAL_OVERRUN : RULE_SPECIAL_NOTICE,
+	c = conditions_add(list, h, &rules[overrun ? RULE_SPECIAL_OVERRUN : RULE_SPECIAL_NOTICE],
 		s->start_ev->event->id, since);
 	if (c == NULL)
 		return;
@@ -193,7 +221,7 @@ static void emit_special(const struct history *h, const struct suspension *s, in
 			date, ended);
 	}
 	if (overrun)
-		snprintf(c->supersedes, sizeof(c->supersedes), "%s", rule_code(RULE_SPECIAL_NOTICE));
+		condition_supersedes(c, &rules[RULE_SPECIAL_NOTICE]);
 	condition_evidence(c, s->start_ev);
 	condition_evidence(c, s->end_ev);
 }
@@ -218,7 +246,7 @@ static void special_watch(const struct history *h, const struct suspension *s,
 	if (warn > 0 && notice_day >= 0)
 		notice_start = mon_day_end(notice_day);
 	if ((running && h->now > end) || (!running && s->end > end)) {
-		if (rule_enabled(h->rs, RULE_SPECIAL_OVERRUN)) {
+		if (rule_enabled(h->rs, &rules[RULE_SPECIAL_OVERRUN])) {
 			emit_special(h, s, end_day, true, end + 1, list);
 			return;
 		}
@@ -262,7 +290,7 @@ static void state_on_time(const struct history *h, const struct ladder *l,
 	f->on_time_statutory = tristate(l->statutory.end != NEVER, at <= l->statutory.end);
 }
 
-void ladder_evaluate(const struct history *h, struct conditions *list,
+static void ladder_evaluate(const struct history *h, struct conditions *list,
 		struct mon_case_state *state)
 {
 	struct ladder l;
@@ -277,3 +305,12 @@ void ladder_evaluate(const struct history *h, struct conditions *list,
 	for (size_t i = 0; i < h->susp_count; i++)
 		special_watch(h, &h->susp[i], list, &state->next_check);
 }
+
+const struct rule_family ladder_family = {
+	.name = "approval deadlines",
+	.rules = rules,
+	.rule_count = sizeof(rules) / sizeof(rules[0]),
+	.params = params,
+	.param_count = sizeof(params) / sizeof(params[0]),
+	.evaluate = ladder_evaluate,
+};

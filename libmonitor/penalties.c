@@ -13,6 +13,41 @@
 #include "mon_value.h"
 #include "text.h"
 
+enum {
+	RULE_PEN_FILING_MISSING,
+	RULE_PEN_FILING_OFFICE,
+	RULE_PEN_FIRST_MINOR,
+	RULE_PEN_NO_HEARING,
+	RULE_PEN_TIER_OUTSIDE,
+	RULE_PEN_TIER_UNKNOWN,
+	RULE_PEN_NOT_LOWEST,
+};
+
+static const struct rule_def rules[] = {
+	[RULE_PEN_FILING_MISSING] = { "PEN-FILING-MISSING", MON_SEVERITY_YELLOW },
+	[RULE_PEN_FILING_OFFICE] = { "PEN-FILING-OFFICE", MON_SEVERITY_YELLOW },
+	[RULE_PEN_FIRST_MINOR] = { "PEN-FIRST-MINOR", MON_SEVERITY_YELLOW },
+	[RULE_PEN_NO_HEARING] = { "PEN-NO-HEARING", MON_SEVERITY_RED },
+	[RULE_PEN_TIER_OUTSIDE] = { "PEN-TIER-OUTSIDE", MON_SEVERITY_YELLOW },
+	[RULE_PEN_TIER_UNKNOWN] = { "PEN-TIER-UNKNOWN", MON_SEVERITY_NOTICE },
+	[RULE_PEN_NOT_LOWEST] = { "PEN-NOT-LOWEST", MON_SEVERITY_NOTICE },
+};
+
+enum {
+	PARAM_FILING_DAYS,
+	PARAM_FIRST_OFFENCE_WINDOW_DAYS,
+	PARAM_HEARING_THRESHOLD,
+};
+
+static const struct param_def params[] = {
+	[PARAM_FILING_DAYS] = { "filing_days", 5, 1, 3650 },
+	[PARAM_FIRST_OFFENCE_WINDOW_DAYS] = { "first_offence_window_days", 365, 1, 3650 },
+	/* Yuan, whole: 1,000,000,000 yuan in fen still fits easily in an int64. */
+	[PARAM_HEARING_THRESHOLD] = { "hearing_threshold", 10000, 1, 1000000000 },
+};
+
+const struct param_def *const param_first_offence_window_days = &params[PARAM_FIRST_OFFENCE_WINDOW_DAYS];
+
 static const char *const tier_columns[] = {
 	"violation", "severity", "min_amount", "max_amount", "description",
 };
@@ -215,7 +250,7 @@ static void check_office(const struct history *h, struct conditions *list,
 
 	if (office == NULL || want == NULL || strcmp(office, want->office) == 0)
 		return;
-	c = conditions_add(list, h, RULE_PEN_FILING_OFFICE, filing->event->id, filing->event->at);
+	c = conditions_add(list, h, &rules[RULE_PEN_FILING_OFFICE], filing->event->id, filing->event->at);
 	if (c == NULL)
 		return;
 	mon_money_format(p->fen, amount, sizeof(amount));
@@ -231,7 +266,7 @@ static void check_office(const struct history *h, struct conditions *list,
 static void check_filing(const struct history *h, struct conditions *list,
 		const struct penalty *p, int64_t *next)
 {
-	int days = ruleset_param(h->rs, PARAM_FILING_DAYS);
+	int days = ruleset_param(h->rs, &params[PARAM_FILING_DAYS]);
 	int64_t due = working_deadline(h->rs, p->ce->event->at, days);
 	const struct mon_case_event *late = NULL;
 	struct mon_condition *c;
@@ -253,7 +288,7 @@ static void check_filing(const struct history *h, struct conditions *list,
 		next_check_offer(next, h->now, due + 1);
 		return;
 	}
-	c = conditions_add(list, h, RULE_PEN_FILING_MISSING, p->ce->event->id, due + 1);
+	c = conditions_add(list, h, &rules[RULE_PEN_FILING_MISSING], p->ce->event->id, due + 1);
 	if (c == NULL)
 		return;
 	mon_day_format(mon_day_of(due - 1), date, sizeof(date));
@@ -286,7 +321,7 @@ static const struct mon_case_event *earlier_penalty(const struct mon_case_event 
 static void check_first_minor(const struct history *h, struct conditions *list,
 		const struct penalty *p)
 {
-	int window = ruleset_param(h->rs, PARAM_FIRST_OFFENCE_WINDOW_DAYS);
+	int window = ruleset_param(h->rs, &params[PARAM_FIRST_OFFENCE_WINDOW_DAYS]);
 	int32_t from = mon_day_of(p->ce->event->at) - window;
 	bool declared = event_true(p->ce, "first_offence");
 	struct mon_condition *c;
@@ -297,7 +332,7 @@ static void check_first_minor(const struct history *h, struct conditions *list,
 	if (!declared && (earlier_penalty(h->events, h->count, p, from) != NULL ||
 			earlier_penalty(h->context, h->context_count, p, from) != NULL))
 		return;
-	c = conditions_add(list, h, RULE_PEN_FIRST_MINOR, p->ce->event->id, p->ce->event->at);
+	c = conditions_add(list, h, &rules[RULE_PEN_FIRST_MINOR], p->ce->event->id, p->ce->event->at);
 	if (c == NULL)
 		return;
 	mon_money_format(p->fen, amount, sizeof(amount));
@@ -314,7 +349,7 @@ static void check_first_minor(const struct history *h, struct conditions *list,
 static void check_hearing(const struct history *h, struct conditions *list,
 		const struct penalty *p)
 {
-	int64_t threshold = (int64_t)ruleset_param(h->rs, PARAM_HEARING_THRESHOLD) * 100;
+	int64_t threshold = (int64_t)ruleset_param(h->rs, &params[PARAM_HEARING_THRESHOLD]) * 100;
 	struct mon_condition *c;
 	char amount[24], limit[24];
 
@@ -325,7 +360,7 @@ static void check_hearing(const struct history *h, struct conditions *list,
 		if (h->events[i]->event->type == MON_EV_PENALTY_HEARING_HELD)
 			return;
 	}
-	c = conditions_add(list, h, RULE_PEN_NO_HEARING, p->ce->event->id, p->ce->event->at);
+	c = conditions_add(list, h, &rules[RULE_PEN_NO_HEARING], p->ce->event->id, p->ce->event->at);
 	if (c == NULL)
 		return;
 	mon_money_format(p->fen, amount, sizeof(amount));
@@ -350,20 +385,20 @@ static void check_tier(const struct history *h, struct conditions *list,
 	t = penalty_tier_find(h->rs, p->violation, p->severity);
 	mon_money_format(p->fen, amount, sizeof(amount));
 	if (t == NULL) {
-		c = conditions_add(list, h, RULE_PEN_TIER_UNKNOWN, p->ce->event->id, p->ce->event->at);
+		c = conditions_add(list, h, &rules[RULE_PEN_TIER_UNKNOWN], p->ce->event->id, p->ce->event->at);
 		if (c != NULL)
 			condition_message(c, "预警: 违法行为无裁量阶次 (violation %s, %s: no tier)",
 				p->violation, sev);
 	} else if ((p->fen < t->min_fen && !(p->severity == SEV_MINOR && p->fen == 0)) ||
 			p->fen > t->max_fen) {
-		c = conditions_add(list, h, RULE_PEN_TIER_OUTSIDE, p->ce->event->id, p->ce->event->at);
+		c = conditions_add(list, h, &rules[RULE_PEN_TIER_OUTSIDE], p->ce->event->id, p->ce->event->at);
 		mon_money_format(t->min_fen, lo, sizeof(lo));
 		mon_money_format(t->max_fen, hi, sizeof(hi));
 		if (c != NULL)
 			condition_message(c, "黄牌: 超出裁量阶次 (%s yuan for %s %s, tier %s-%s)",
 				amount, p->violation, sev, lo, hi);
 	} else if (p->severity == SEV_MINOR && p->fen > t->min_fen) {
-		c = conditions_add(list, h, RULE_PEN_NOT_LOWEST, p->ce->event->id, p->ce->event->at);
+		c = conditions_add(list, h, &rules[RULE_PEN_NOT_LOWEST], p->ce->event->id, p->ce->event->at);
 		mon_money_format(t->min_fen, lo, sizeof(lo));
 		if (c != NULL)
 			condition_message(c, "预警: 轻微违法未从低罚款 (%s yuan for minor %s, floor %s)",
@@ -386,8 +421,10 @@ static const struct penalty *decision_of(const struct penalty *ps, size_t n,
 	return best;
 }
 
-void penalties_evaluate(const struct history *h, struct conditions *list, int64_t *next)
+static void penalties_evaluate(const struct history *h, struct conditions *list,
+		struct mon_case_state *state)
 {
+	int64_t *next = &state->next_check;
 	struct penalty *ps = calloc(h->count > 0 ? h->count : 1, sizeof(*ps));
 	size_t n = 0;
 
@@ -413,3 +450,12 @@ void penalties_evaluate(const struct history *h, struct conditions *list, int64_
 	}
 	free(ps);
 }
+
+const struct rule_family penalties_family = {
+	.name = "penalties",
+	.rules = rules,
+	.rule_count = sizeof(rules) / sizeof(rules[0]),
+	.params = params,
+	.param_count = sizeof(params) / sizeof(params[0]),
+	.evaluate = penalties_evaluate,
+};

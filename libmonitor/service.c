@@ -9,6 +9,38 @@
 #include <stdio.h>
 #include <string.h>
 
+enum service_rule {
+	RULE_CMP_DEADLINE_NOTICE,
+	RULE_CMP_REPLY_LATE,
+	RULE_CMP_CLOSE_LATE,
+	RULE_CMP_INQUIRY_LATE,
+	RULE_CMP_UNSATISFIED,
+	RULE_CMP_RECTIFY_LATE,
+};
+
+static const struct rule_def rules[] = {
+	[RULE_CMP_DEADLINE_NOTICE] = { "CMP-DEADLINE-NOTICE", MON_SEVERITY_NOTICE },
+	[RULE_CMP_REPLY_LATE] = { "CMP-REPLY-LATE", MON_SEVERITY_YELLOW },
+	[RULE_CMP_CLOSE_LATE] = { "CMP-CLOSE-LATE", MON_SEVERITY_RED },
+	[RULE_CMP_INQUIRY_LATE] = { "CMP-INQUIRY-LATE", MON_SEVERITY_YELLOW },
+	[RULE_CMP_UNSATISFIED] = { "CMP-UNSATISFIED", MON_SEVERITY_NOTICE },
+	[RULE_CMP_RECTIFY_LATE] = { "CMP-RECTIFY-LATE", MON_SEVERITY_YELLOW },
+};
+
+enum {
+	PARAM_COMPLAINT_REPLY_DAYS,
+	PARAM_COMPLAINT_CLOSE_DAYS,
+	PARAM_INQUIRY_DAYS,
+	PARAM_RECTIFY_DAYS,
+};
+
+static const struct param_def params[] = {
+	[PARAM_COMPLAINT_REPLY_DAYS] = { "complaint_reply_days", 5, 1, 3650 },
+	[PARAM_COMPLAINT_CLOSE_DAYS] = { "complaint_close_days", 15, 1, 3650 },
+	[PARAM_INQUIRY_DAYS] = { "inquiry_days", 1, 1, 3650 },
+	[PARAM_RECTIFY_DAYS] = { "rectify_days", 15, 1, 3650 },
+};
+
 static int64_t after(int64_t t)
 {
 	return t == NEVER ? NEVER : t + 1;
@@ -43,7 +75,7 @@ static void limit_init(struct limit *l, const struct history *h, int64_t from, i
 {
 	l->days = days;
 	l->due = working_deadline(h->rs, from, days);
-	l->notice = working_notice_start(h->rs, from, days, ruleset_param(h->rs, PARAM_WARN_DAYS));
+	l->notice = working_notice_start(h->rs, from, days, ruleset_param(h->rs, param_warn_days));
 	l->done = done;
 }
 
@@ -52,23 +84,22 @@ static bool limit_missed(const struct limit *l, int64_t now)
 	return l->due != NEVER && (l->done != NULL ? l->done->event->at : now) > l->due;
 }
 
-static void complaint_emit(const struct history *h, struct conditions *list, enum rule_id rule,
+static void complaint_emit(const struct history *h, struct conditions *list, enum service_rule rule,
 		const char *qualifier, const struct limit *l, const struct mon_case_event *received)
 {
 	int64_t since = rule == RULE_CMP_DEADLINE_NOTICE ? l->notice + 1 : l->due + 1;
-	struct mon_condition *c = conditions_add(list, h, rule, qualifier, since);
+	struct mon_condition *c = conditions_add(list, h, &rules[rule], qualifier, since);
 	char date[16];
 
 	if (c == NULL)
 		return;
 	mon_day_format(mon_day_of(l->due - 1), date, sizeof(date));
 	if (rule == RULE_CMP_CLOSE_LATE) {
-		snprintf(c->supersedes, sizeof(c->supersedes), "%s", rule_code(RULE_CMP_REPLY_LATE));
+		condition_supersedes(c, &rules[RULE_CMP_REPLY_LATE]);
 		condition_message(c, "红牌: 投诉逾期未办结 (%s: closure due by %s, %d working days)",
 			l->done != NULL ? "closed late" : "still open", date, l->days);
 	} else if (rule == RULE_CMP_REPLY_LATE) {
-		snprintf(c->supersedes, sizeof(c->supersedes), "%s",
-			rule_code(RULE_CMP_DEADLINE_NOTICE));
+		condition_supersedes(c, &rules[RULE_CMP_DEADLINE_NOTICE]);
 		condition_message(c, "黄牌: 投诉逾期未答复 (%s: reply due by %s, %d working days)",
 			l->done != NULL ? "replied late" : "no reply", date, l->days);
 	} else {
@@ -134,13 +165,13 @@ static void check_complaint(const struct history *h, struct conditions *list,
 	closed = first_after(h, MON_EV_COMPLAINT_CLOSED, r->event->at);
 	if (replied == NULL || (closed != NULL && closed->event->at < replied->event->at))
 		replied = closed;
-	limit_init(&reply, h, r->event->at, ruleset_param(h->rs, PARAM_COMPLAINT_REPLY_DAYS),
+	limit_init(&reply, h, r->event->at, ruleset_param(h->rs, &params[PARAM_COMPLAINT_REPLY_DAYS]),
 		replied);
-	limit_init(&close, h, r->event->at, ruleset_param(h->rs, PARAM_COMPLAINT_CLOSE_DAYS),
+	limit_init(&close, h, r->event->at, ruleset_param(h->rs, &params[PARAM_COMPLAINT_CLOSE_DAYS]),
 		closed);
-	if (limit_missed(&close, h->now) && rule_enabled(h->rs, RULE_CMP_CLOSE_LATE))
+	if (limit_missed(&close, h->now) && rule_enabled(h->rs, &rules[RULE_CMP_CLOSE_LATE]))
 		complaint_emit(h, list, RULE_CMP_CLOSE_LATE, NULL, &close, r);
-	else if (limit_missed(&reply, h->now) && rule_enabled(h->rs, RULE_CMP_REPLY_LATE))
+	else if (limit_missed(&reply, h->now) && rule_enabled(h->rs, &rules[RULE_CMP_REPLY_LATE]))
 		complaint_emit(h, list, RULE_CMP_REPLY_LATE, NULL, &reply, r);
 	else if (replied == NULL && reply.notice != NEVER && h->now > reply.notice)
 		complaint_emit(h, list, RULE_CMP_DEADLINE_NOTICE, "reply", &reply, r);
@@ -168,7 +199,7 @@ static void check_inquiry(const struct history *h, struct conditions *list,
 
 	if (q == NULL)
 		return;
-	limit_init(&answer, h, q->event->at, ruleset_param(h->rs, PARAM_INQUIRY_DAYS),
+	limit_init(&answer, h, q->event->at, ruleset_param(h->rs, &params[PARAM_INQUIRY_DAYS]),
 		first_after(h, MON_EV_INQUIRY_ANSWERED, q->event->at));
 	state_limits(h, st, q, answer.done, &answer, &answer);
 	if (!limit_missed(&answer, h->now)) {
@@ -176,7 +207,7 @@ static void check_inquiry(const struct history *h, struct conditions *list,
 			next_check_offer(&st->next_check, h->now, after(answer.due));
 		return;
 	}
-	c = conditions_add(list, h, RULE_CMP_INQUIRY_LATE, NULL, answer.due + 1);
+	c = conditions_add(list, h, &rules[RULE_CMP_INQUIRY_LATE], NULL, answer.due + 1);
 	if (c == NULL)
 		return;
 	mon_day_format(mon_day_of(answer.due - 1), date, sizeof(date));
@@ -198,19 +229,19 @@ static void check_evaluation(const struct history *h, struct conditions *list,
 	char date[16];
 	bool late;
 
-	limit_init(&fix, h, e->event->at, ruleset_param(h->rs, PARAM_RECTIFY_DAYS),
+	limit_init(&fix, h, e->event->at, ruleset_param(h->rs, &params[PARAM_RECTIFY_DAYS]),
 		first_after(h, MON_EV_EVALUATION_RECTIFIED, e->event->at));
 	late = h->case_no[0] != '\0' && limit_missed(&fix, h->now) &&
-		rule_enabled(h->rs, RULE_CMP_RECTIFY_LATE);
+		rule_enabled(h->rs, &rules[RULE_CMP_RECTIFY_LATE]);
 	if (fix.done != NULL && !late)
 		return;
-	c = conditions_add(list, h, late ? RULE_CMP_RECTIFY_LATE : RULE_CMP_UNSATISFIED,
+	c = conditions_add(list, h, &rules[late ? RULE_CMP_RECTIFY_LATE : RULE_CMP_UNSATISFIED],
 		e->event->id, late ? fix.due + 1 : e->event->at);
 	if (c == NULL)
 		return;
 	mon_day_format(mon_day_of(fix.due - 1), date, sizeof(date));
 	if (late) {
-		snprintf(c->supersedes, sizeof(c->supersedes), "%s", rule_code(RULE_CMP_UNSATISFIED));
+		condition_supersedes(c, &rules[RULE_CMP_UNSATISFIED]);
 		condition_message(c, "黄牌: 不满意评价逾期未整改 (%s: due by %s)",
 			fix.done != NULL ? "rectified late" : "not rectified", date);
 	} else if (h->case_no[0] != '\0') {
@@ -223,7 +254,7 @@ static void check_evaluation(const struct history *h, struct conditions *list,
 	condition_evidence(c, fix.done);
 }
 
-void service_evaluate(const struct history *h, struct conditions *list,
+static void service_evaluate(const struct history *h, struct conditions *list,
 		struct mon_case_state *state)
 {
 	/* An approval case keeps its own clock in the state; a service case shows its limits. */
@@ -241,3 +272,12 @@ void service_evaluate(const struct history *h, struct conditions *list,
 	state->next_check = st->next_check < state->next_check ? st->next_check :
 		state->next_check;
 }
+
+const struct rule_family service_family = {
+	.name = "complaints and service",
+	.rules = rules,
+	.rule_count = sizeof(rules) / sizeof(rules[0]),
+	.params = params,
+	.param_count = sizeof(params) / sizeof(params[0]),
+	.evaluate = service_evaluate,
+};

@@ -12,6 +12,47 @@
 #include "mon_value.h"
 #include "text.h"
 
+enum {
+	RULE_STA_ONTIME_LOW,
+	RULE_STA_ALERTS_SPIKE,
+	RULE_STA_FEES_SPIKE,
+	RULE_STA_DEALING_DAYS,
+	RULE_STA_LATE_REPORTING,
+};
+
+static const struct rule_def rules[] = {
+	[RULE_STA_ONTIME_LOW] = { "STA-ONTIME-LOW", MON_SEVERITY_YELLOW },
+	[RULE_STA_ALERTS_SPIKE] = { "STA-ALERTS-SPIKE", MON_SEVERITY_NOTICE },
+	[RULE_STA_FEES_SPIKE] = { "STA-FEES-SPIKE", MON_SEVERITY_YELLOW },
+	[RULE_STA_DEALING_DAYS] = { "STA-DEALING-DAYS", MON_SEVERITY_YELLOW },
+	[RULE_STA_LATE_REPORTING] = { "STA-LATE-REPORTING", MON_SEVERITY_NOTICE },
+};
+
+enum {
+	PARAM_STAT_WINDOW_DAYS,
+	PARAM_STAT_MIN_CASES,
+	PARAM_ONTIME_TARGET_PCT,
+	PARAM_BASELINE_WINDOWS,
+	PARAM_SPIKE_FACTOR_PCT,
+	PARAM_SPIKE_MIN,
+	PARAM_DEALING_DAYS_TARGET,
+	PARAM_DEALING_WINDOW_DAYS,
+	PARAM_LATE_RATE_MAX_PCT,
+};
+
+static const struct param_def params[] = {
+	/* Rates and factors in whole percent. */
+	[PARAM_STAT_WINDOW_DAYS] = { "stat_window_days", 30, 1, 366 },
+	[PARAM_STAT_MIN_CASES] = { "stat_min_cases", 10, 1, 1000000 },
+	[PARAM_ONTIME_TARGET_PCT] = { "ontime_target_pct", 90, 1, 100 },
+	[PARAM_BASELINE_WINDOWS] = { "baseline_windows", 3, 1, 12 },
+	[PARAM_SPIKE_FACTOR_PCT] = { "spike_factor_pct", 200, 100, 10000 },
+	[PARAM_SPIKE_MIN] = { "spike_min", 5, 1, 1000000 },
+	[PARAM_DEALING_DAYS_TARGET] = { "dealing_days_target", 10, 1, 3650 },
+	[PARAM_DEALING_WINDOW_DAYS] = { "dealing_window_days", 365, 1, 3660 },
+	[PARAM_LATE_RATE_MAX_PCT] = { "late_rate_max_pct", 5, 0, 100 },
+};
+
 #define STATS_CONDITIONS_MAX 100000
 
 /* The list being built, and what every condition of one judgment shares. */
@@ -29,16 +70,16 @@ struct stats_run {
 
 void mon_stats_windows(const struct mon_ruleset *rs, int64_t now, struct mon_stats_windows *w)
 {
-	int32_t days = ruleset_param(rs, PARAM_STAT_WINDOW_DAYS);
+	int32_t days = ruleset_param(rs, &params[PARAM_STAT_WINDOW_DAYS]);
 
 	w->last = mon_day_of(now) - 1;
 	w->first = w->last - days + 1;
-	w->baseline_first = w->first - days * ruleset_param(rs, PARAM_BASELINE_WINDOWS);
-	w->dealing_first = w->last - ruleset_param(rs, PARAM_DEALING_WINDOW_DAYS) + 1;
+	w->baseline_first = w->first - days * ruleset_param(rs, &params[PARAM_BASELINE_WINDOWS]);
+	w->dealing_first = w->last - ruleset_param(rs, &params[PARAM_DEALING_WINDOW_DAYS]) + 1;
 }
 
 static struct mon_condition *
-stats_add(struct stats_run *run, enum rule_id rule, const char *dept, const char *key,
+stats_add(struct stats_run *run, const struct rule_def *rule, const char *dept, const char *key,
 		int64_t since)
 {
 	struct mon_stats_condition *c;
@@ -59,8 +100,8 @@ stats_add(struct stats_run *run, enum rule_id rule, const char *dept, const char
 	c = &run->out->items[run->out->count++];
 	memset(c, 0, sizeof(*c));
 	snprintf(c->dept, sizeof(c->dept), "%s", dept);
-	snprintf(c->condition.rule, sizeof(c->condition.rule), "%s", rule_code(rule));
-	c->condition.severity = mon_rule_severity((size_t)rule);
+	snprintf(c->condition.rule, sizeof(c->condition.rule), "%s", rule->code);
+	c->condition.severity = rule->severity;
 	snprintf(c->condition.key, sizeof(c->condition.key), "%s", key);
 	c->condition.since = since;
 	return &c->condition;
@@ -68,11 +109,11 @@ stats_add(struct stats_run *run, enum rule_id rule, const char *dept, const char
 
 /* A department's condition for the month of judgment: RULE|dept||YYYY-MM. */
 static struct mon_condition *
-stats_add_monthly(struct stats_run *run, enum rule_id rule, const char *dept)
+stats_add_monthly(struct stats_run *run, const struct rule_def *rule, const char *dept)
 {
 	char key[MON_KEY_MAX];
 
-	snprintf(key, sizeof(key), "%s|%s||%s", rule_code(rule), dept, run->month);
+	snprintf(key, sizeof(key), "%s|%s||%s", rule->code, dept, run->month);
 	return stats_add(run, rule, dept, key, run->month_start);
 }
 
@@ -97,14 +138,14 @@ format_yuan(int64_t fen, char *buf, size_t len)
 static void
 judge_ontime(struct stats_run *run, const struct mon_stats_dept *d)
 {
-	int64_t target = ruleset_param(run->rs, PARAM_ONTIME_TARGET_PCT);
+	int64_t target = ruleset_param(run->rs, &params[PARAM_ONTIME_TARGET_PCT]);
 	struct mon_condition *c;
 	char rate[48];
 
-	if (d->decided < ruleset_param(run->rs, PARAM_STAT_MIN_CASES) ||
+	if (d->decided < ruleset_param(run->rs, &params[PARAM_STAT_MIN_CASES]) ||
 	    d->on_time * 100 >= target * d->decided)
 		return;
-	if ((c = stats_add_monthly(run, RULE_STA_ONTIME_LOW, d->dept)) == NULL)
+	if ((c = stats_add_monthly(run, &rules[RULE_STA_ONTIME_LOW], d->dept)) == NULL)
 		return;
 	format_rate(d->on_time, d->decided, rate, sizeof(rate));
 	condition_message(c, "按时办结率低: %s (%lld of %lld decided within the committed limit) "
@@ -115,19 +156,19 @@ judge_ontime(struct stats_run *run, const struct mon_stats_dept *d)
 static void
 judge_late(struct stats_run *run, const struct mon_stats_dept *d)
 {
-	int64_t max = ruleset_param(run->rs, PARAM_LATE_RATE_MAX_PCT);
+	int64_t max = ruleset_param(run->rs, &params[PARAM_LATE_RATE_MAX_PCT]);
 	struct mon_condition *c;
 	char rate[48];
 
-	if (d->events < ruleset_param(run->rs, PARAM_STAT_MIN_CASES) ||
+	if (d->events < ruleset_param(run->rs, &params[PARAM_STAT_MIN_CASES]) ||
 	    d->late_reported * 100 <= max * d->events)
 		return;
-	if ((c = stats_add_monthly(run, RULE_STA_LATE_REPORTING, d->dept)) == NULL)
+	if ((c = stats_add_monthly(run, &rules[RULE_STA_LATE_REPORTING], d->dept)) == NULL)
 		return;
 	format_rate(d->late_reported, d->events, rate, sizeof(rate));
 	condition_message(c, "迟报率高: %s (%lld of %lld events reported more than %d hours late) "
 		"over %s..%s, at most %lld%%", rate, (long long)d->late_reported,
-		(long long)d->events, ruleset_param(run->rs, PARAM_LATE_REPORT_HOURS), run->first,
+		(long long)d->events, ruleset_param(run->rs, param_late_report_hours), run->first,
 		run->last, (long long)max);
 }
 
@@ -135,46 +176,46 @@ judge_late(struct stats_run *run, const struct mon_stats_dept *d)
 static bool
 spike(const struct stats_run *run, int64_t current, int64_t baseline_sum)
 {
-	int64_t windows = ruleset_param(run->rs, PARAM_BASELINE_WINDOWS);
+	int64_t windows = ruleset_param(run->rs, &params[PARAM_BASELINE_WINDOWS]);
 
 	return current * 100 * windows >
-		ruleset_param(run->rs, PARAM_SPIKE_FACTOR_PCT) * baseline_sum;
+		ruleset_param(run->rs, &params[PARAM_SPIKE_FACTOR_PCT]) * baseline_sum;
 }
 
 static void
 judge_alerts(struct stats_run *run, const struct mon_stats_dept *d)
 {
-	int windows = ruleset_param(run->rs, PARAM_BASELINE_WINDOWS);
+	int windows = ruleset_param(run->rs, &params[PARAM_BASELINE_WINDOWS]);
 	int64_t mean_tenths = d->alerts_baseline * 10 / windows;
 	struct mon_condition *c;
 
-	if (d->alerts < ruleset_param(run->rs, PARAM_SPIKE_MIN) ||
+	if (d->alerts < ruleset_param(run->rs, &params[PARAM_SPIKE_MIN]) ||
 	    !spike(run, d->alerts, d->alerts_baseline))
 		return;
-	if ((c = stats_add_monthly(run, RULE_STA_ALERTS_SPIKE, d->dept)) == NULL)
+	if ((c = stats_add_monthly(run, &rules[RULE_STA_ALERTS_SPIKE], d->dept)) == NULL)
 		return;
 	condition_message(c, "预警数量异常: %lld valid alerts raised over %s..%s, against %lld.%lld "
 		"a window over the %d windows before (factor %d%%)", (long long)d->alerts,
 		run->first, run->last, (long long)(mean_tenths / 10), (long long)(mean_tenths % 10),
-		windows, ruleset_param(run->rs, PARAM_SPIKE_FACTOR_PCT));
+		windows, ruleset_param(run->rs, &params[PARAM_SPIKE_FACTOR_PCT]));
 }
 
 static void
 judge_fees(struct stats_run *run, const struct mon_stats_dept *d)
 {
-	int windows = ruleset_param(run->rs, PARAM_BASELINE_WINDOWS);
+	int windows = ruleset_param(run->rs, &params[PARAM_BASELINE_WINDOWS]);
 	struct mon_condition *c;
 	char now_yuan[40], mean_yuan[40];
 
 	if (d->fees_net_baseline_fen <= 0 || !spike(run, d->fees_net_fen, d->fees_net_baseline_fen))
 		return;
-	if ((c = stats_add_monthly(run, RULE_STA_FEES_SPIKE, d->dept)) == NULL)
+	if ((c = stats_add_monthly(run, &rules[RULE_STA_FEES_SPIKE], d->dept)) == NULL)
 		return;
 	format_yuan(d->fees_net_fen, now_yuan, sizeof(now_yuan));
 	format_yuan(d->fees_net_baseline_fen / windows, mean_yuan, sizeof(mean_yuan));
 	condition_message(c, "收费异常增长: net fees %s yuan over %s..%s, against %s yuan a window "
 		"over the %d windows before (factor %d%%)", now_yuan, run->first, run->last,
-		mean_yuan, windows, ruleset_param(run->rs, PARAM_SPIKE_FACTOR_PCT));
+		mean_yuan, windows, ruleset_param(run->rs, &params[PARAM_SPIKE_FACTOR_PCT]));
 }
 
 /* One enterprise's rows [first, end): its dealing days in all, and the department with the
@@ -182,7 +223,7 @@ judge_fees(struct stats_run *run, const struct mon_stats_dept *d)
 static void
 judge_dealing(struct stats_run *run, const struct mon_stats_dealing *rows, size_t n)
 {
-	int64_t total = 0, target = ruleset_param(run->rs, PARAM_DEALING_DAYS_TARGET);
+	int64_t total = 0, target = ruleset_param(run->rs, &params[PARAM_DEALING_DAYS_TARGET]);
 	size_t top = 0;
 	struct mon_condition *c;
 	char key[MON_KEY_MAX];
@@ -194,9 +235,9 @@ judge_dealing(struct stats_run *run, const struct mon_stats_dealing *rows, size_
 	}
 	if (total <= target)
 		return;
-	snprintf(key, sizeof(key), "%s|%s|%s", rule_code(RULE_STA_DEALING_DAYS), rows[0].applicant,
+	snprintf(key, sizeof(key), "%s|%s|%s", rules[RULE_STA_DEALING_DAYS].code, rows[0].applicant,
 		run->year);
-	if ((c = stats_add(run, RULE_STA_DEALING_DAYS, rows[top].dept, key, run->year_start)) == NULL)
+	if ((c = stats_add(run, &rules[RULE_STA_DEALING_DAYS], rows[top].dept, key, run->year_start)) == NULL)
 		return;
 	condition_message(c, "企业与政府打交道天数超标: enterprise %s dealt %lld days with government "
 		"over %s..%s (%lld with %s), target %lld", rows[0].applicant, (long long)total,
@@ -308,3 +349,12 @@ void mon_stats_result_finish(struct mon_stats_result *r)
 	r->items = NULL;
 	r->count = 0;
 }
+
+const struct rule_family stats_family = {
+	.name = "statistical",
+	.rules = rules,
+	.rule_count = sizeof(rules) / sizeof(rules[0]),
+	.params = params,
+	.param_count = sizeof(params) / sizeof(params[0]),
+	.evaluate = NULL,
+};

@@ -9,6 +9,28 @@
 
 #include "mon_value.h"
 
+enum {
+	RULE_TRD_BID_PERIOD,
+	RULE_TRD_EARLY_OPENING,
+	RULE_TRD_PUBLICITY_SHORT,
+};
+
+static const struct rule_def rules[] = {
+	[RULE_TRD_BID_PERIOD] = { "TRD-BID-PERIOD", MON_SEVERITY_YELLOW },
+	[RULE_TRD_EARLY_OPENING] = { "TRD-EARLY-OPENING", MON_SEVERITY_RED },
+	[RULE_TRD_PUBLICITY_SHORT] = { "TRD-PUBLICITY-SHORT", MON_SEVERITY_YELLOW },
+};
+
+enum {
+	PARAM_BID_MIN_DAYS,
+	PARAM_PUBLICITY_MIN_DAYS,
+};
+
+static const struct param_def params[] = {
+	[PARAM_BID_MIN_DAYS] = { "bid_min_days", 20, 1, 3650 },
+	[PARAM_PUBLICITY_MIN_DAYS] = { "publicity_min_days", 3, 1, 3650 },
+};
+
 /* Whole local days from the date of `from` to the date of `to` (negative when before). */
 static int32_t days_between(int64_t from, int64_t to)
 {
@@ -18,17 +40,17 @@ static int32_t days_between(int64_t from, int64_t to)
 /* A period the law sets a minimum for, between two times an event carries. */
 struct min_period {
 	const char *from, *to;      /* its fields */
-	enum param_id min;          /* the minimum, in local days */
-	enum rule_id rule;
+	const struct param_def *min;          /* the minimum, in local days */
+	const struct rule_def *rule;
 	const char *what;           /* the message, before "(from to to: N days)" */
 };
 
 static const struct min_period bid_period = {
-	"documents_issued", "bid_deadline", PARAM_BID_MIN_DAYS, RULE_TRD_BID_PERIOD,
+	"documents_issued", "bid_deadline", &params[PARAM_BID_MIN_DAYS], &rules[RULE_TRD_BID_PERIOD],
 	"黄牌: 招标文件发出至投标截止不足%d日",
 };
 static const struct min_period publicity_period = {
-	"publicity_start", "publicity_end", PARAM_PUBLICITY_MIN_DAYS, RULE_TRD_PUBLICITY_SHORT,
+	"publicity_start", "publicity_end", &params[PARAM_PUBLICITY_MIN_DAYS], &rules[RULE_TRD_PUBLICITY_SHORT],
 	"黄牌: 中标候选人公示不足%d日",
 };
 
@@ -73,7 +95,7 @@ static void check_opened(const struct history *h, struct conditions *list,
 	int64_t deadline;
 
 	if (a == NULL || !event_time(a, "bid_deadline", &deadline) || ce->event->at >= deadline ||
-			(c = condition_for_event(list, h, RULE_TRD_EARLY_OPENING, ce)) == NULL)
+			(c = condition_for_event(list, h, &rules[RULE_TRD_EARLY_OPENING], ce)) == NULL)
 		return;
 	mon_time_format(ce->event->at, 480, opened, sizeof(opened));
 	mon_time_format(deadline, 480, deadline_text, sizeof(deadline_text));
@@ -82,8 +104,10 @@ static void check_opened(const struct history *h, struct conditions *list,
 	condition_evidence(c, a);
 }
 
-void trade_evaluate(const struct history *h, struct conditions *list)
+static void trade_evaluate(const struct history *h, struct conditions *list,
+		struct mon_case_state *state)
 {
+	(void)state;   /* no time-based rule here */
 	for (size_t i = 0; i < h->count; i++) {
 		const struct mon_case_event *ce = h->events[i];
 		switch (ce->event->type) {
@@ -101,3 +125,12 @@ void trade_evaluate(const struct history *h, struct conditions *list)
 		}
 	}
 }
+
+const struct rule_family trade_family = {
+	.name = "public resource trading",
+	.rules = rules,
+	.rule_count = sizeof(rules) / sizeof(rules[0]),
+	.params = params,
+	.param_count = sizeof(params) / sizeof(params[0]),
+	.evaluate = trade_evaluate,
+};
