@@ -44,6 +44,7 @@ struct item {
 	int committed_days;
 	enum mon_unit unit;
 	int warn_days;               /* -1: the ruleset's warn_days */
+	int supervise_days;          /* -1: the ruleset's supervise_days */
 	size_t step_count;
 	struct step_limit *steps;    /* owned; step_count entries */
 };

@@ -47,6 +47,14 @@ struct ladder {
 	int64_t supervise_end;       /* 督办: a yellow still open after it turns red */
 };
 
+/* The 督办 period: the item's own (items.csv column supervise_days), else the parameter. */
+static int supervise_days(const struct mon_ruleset *rs, const struct item *item)
+{
+	if (item->supervise_days >= 0)
+		return item->supervise_days;
+	return ruleset_param(rs, &params[PARAM_SUPERVISE_DAYS]);
+}
+
 static void deadline_set(struct deadline *d, int limit, int32_t day)
 {
 	d->limit = limit;
@@ -80,7 +88,7 @@ static void ladder_compute(const struct history *h, struct ladder *l)
 	/* 督办 runs in working days whatever the item's unit, and a suspension does not stop it:
 	 * the department was told to put an overdue case right. */
 	clock_init_working(&working, h->rs);
-	day = clock_nth(&working, l->committed.day, ruleset_param(h->rs, &params[PARAM_SUPERVISE_DAYS]));
+	day = clock_nth(&working, l->committed.day, supervise_days(h->rs, item));
 	if (day >= 0)
 		l->supervise_end = mon_day_end(day);
 }

@@ -21,12 +21,14 @@
 #define EVENTS_MAX 16
 
 /* T-10: 10 committed / 20 statutory working days, review step 3 days (like SCJG-003).
- * T-3: 3 / 5 working days. T-CAL: 5 / 7 calendar days, notice 1 day ahead. */
+ * T-3: 3 / 5 working days. T-CAL: 5 / 7 calendar days, notice 1 day ahead. T-SUP: T-10's
+ * limits with a 督办 period of its own, 1 working day. */
 static const char items_csv[] =
-	"code,dept,name,statutory_days,committed_days,unit,warn_days,step_days\n"
-	"T-10,LY-TEST,ten working days,20,10,working,,review=3\n"
-	"T-3,LY-TEST,three working days,5,3,working,,\n"
-	"T-CAL,LY-TEST,five calendar days,7,5,calendar,1,\n";
+	"code,dept,name,statutory_days,committed_days,unit,warn_days,step_days,supervise_days\n"
+	"T-10,LY-TEST,ten working days,20,10,working,,review=3,\n"
+	"T-3,LY-TEST,three working days,5,3,working,,,\n"
+	"T-CAL,LY-TEST,five calendar days,7,5,calendar,1,,\n"
+	"T-SUP,LY-TEST,ten working days supervised in one,20,10,working,,,1\n";
 
 static const char *calendar_path;
 
@@ -780,6 +782,35 @@ static void test_parameters_and_switches(void **state)
 	assert_false(mon_ruleset_get_param(fx->rs, "no_such", &v));
 }
 
+/* An item's own supervise_days (items.csv column) wins over the parameter: T-SUP's 督办
+ * deadline is 1 working day after its committed day 03-16, so 03-17 24:00, whatever the
+ * global supervise_days; T-10 (column empty) follows the parameter. */
+static void test_supervise_days_per_item(void **state)
+{
+	struct fx *fx = *state;
+	struct mon_error err;
+
+	accept(fx, "2026-03-02T09:15:00+08:00", "T-SUP");
+	eval(fx, "2026-03-18T00:00:00+08:00");
+	assert_rules(fx, "APR-DEADLINE-YELLOW");
+	assert_int_equal(fx->ev.state.next_check, T("2026-03-18T00:00:01+08:00"));
+	eval(fx, "2026-03-18T00:00:01+08:00");
+	assert_rules(fx, "APR-DEADLINE-RED");
+	assert_int_equal(cond(fx, "APR-DEADLINE-RED")->since, T("2026-03-18T00:00:01+08:00"));
+	assert_true(mon_ruleset_set_param(fx->rs, "supervise_days", 5, &err));
+	eval(fx, "2026-03-18T00:00:01+08:00");
+	assert_rules(fx, "APR-DEADLINE-RED");
+
+	/* the same dates on T-10 follow the parameter (5: red after 03-23) */
+	mon_event_finish(&fx->events[0]);
+	fx->count = 0;
+	accept(fx, "2026-03-02T09:15:00+08:00", "T-10");
+	eval(fx, "2026-03-23T23:59:59+08:00");
+	assert_rules(fx, "APR-DEADLINE-YELLOW");
+	eval(fx, "2026-03-24T00:00:01+08:00");
+	assert_rules(fx, "APR-DEADLINE-RED");
+}
+
 /* An event dated after `now` has not happened yet; the case wakes when it does. */
 static void test_future_event_waits(void **state)
 {
@@ -857,6 +888,10 @@ static void test_items_loader(void **state)
 		"X-1,LY-TEST,x,5,3,working,review=1;review=2\n", "line 2, column step_days");
 	expect_items_refused(fx, "code,dept,name,statutory_days,committed_days,unit,warn_days\n"
 		"X-1,LY-TEST,x,5,3,working,two\n", "line 2, column warn_days");
+	expect_items_refused(fx, "code,dept,name,statutory_days,committed_days,unit,supervise_days\n"
+		"X-1,LY-TEST,x,5,3,working,0\n", "line 2, column supervise_days");
+	expect_items_refused(fx, "code,dept,name,statutory_days,committed_days,unit,supervise_days\n"
+		"X-1,LY-TEST,x,5,3,working,3651\n", "line 2, column supervise_days");
 #undef ROW
 	/* The refusals left the fixture's catalogue in force. */
 	accept(fx, "2026-03-02T09:15:00+08:00", "T-10");
@@ -868,6 +903,7 @@ int main(int argc, char **argv)
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		TEST(test_ladder_boundaries),
+		TEST(test_supervise_days_per_item),
 		TEST(test_decided_around_deadline),
 		TEST(test_late_decision_clears_yellow),
 		TEST(test_late_report_boundary),
