@@ -139,6 +139,13 @@ struct history {
 	const struct mon_case_event *received;
 	const struct mon_case_event *accepted;
 	const struct mon_case_event *closed;     /* decided, refused or withdrawn */
+	/* The event the approval clock starts from: `accepted`, or `received` once 行政许可法 §32
+	 * deems the application accepted (no acceptance, refusal, supplement notice, decision or
+	 * withdrawal by the end of the supplement_days-th working day after receipt); NULL while
+	 * there is no clock. */
+	const struct mon_case_event *clock_from;
+	bool deemed;                 /* clock_from is the receipt, by §32 */
+	int64_t answer_due;          /* §32 window's end while it runs unanswered, else NEVER */
 	struct suspension *susp;     /* sorted, disjoint */
 	size_t susp_count;
 	struct extension *ext;

@@ -73,10 +73,10 @@ static void ladder_compute(const struct history *h, struct ladder *l)
 	deadline_set(&l->statutory, item != NULL ? item->statutory_days + h->ext_days : 0, -1);
 	l->notice_start = NEVER;
 	l->supervise_end = NEVER;
-	if (h->accepted == NULL || item == NULL)
+	if (h->clock_from == NULL || item == NULL)
 		return;
 	clock_init(&c, h, true);
-	from = mon_day_of(h->accepted->event->at);
+	from = mon_day_of(h->clock_from->event->at);
 	deadline_set(&l->committed, l->committed.limit, clock_nth(&c, from, l->committed.limit));
 	deadline_set(&l->statutory, l->statutory.limit, clock_nth(&c, from, l->statutory.limit));
 	if (l->committed.day < 0)
@@ -95,7 +95,7 @@ static void ladder_compute(const struct history *h, struct ladder *l)
 
 static void ladder_evidence(struct mon_condition *c, const struct history *h)
 {
-	condition_evidence(c, h->accepted);
+	condition_evidence(c, h->clock_from);
 	for (size_t i = 0; i < h->ext_count; i++) {
 		if (h->ext[i].effective)
 			condition_evidence(c, h->ext[i].ev);
@@ -200,6 +200,7 @@ static void ladder_next_check(const struct history *h, const struct ladder *l,
 {
 	if (h->closed != NULL || r->red)
 		return;
+	next_check_offer(next, h->now, after(h->answer_due));   /* §32: deemed accepted then */
 	next_check_offer(next, h->now, after(l->notice_start));
 	next_check_offer(next, h->now, after(l->committed.end));
 	next_check_offer(next, h->now, after(l->statutory.end));
@@ -276,10 +277,10 @@ static void state_clock(const struct history *h, const struct ladder *l,
 	st->statutory_days = l->statutory.limit;
 	st->committed_day = l->committed.day;
 	st->statutory_day = l->statutory.day;
-	if (h->accepted == NULL)
+	if (h->clock_from == NULL)
 		return;
 	clock_init(&c, h, true);
-	clock_count(&c, mon_day_of(h->accepted->event->at), mon_day_of(history_end(h)),
+	clock_count(&c, mon_day_of(h->clock_from->event->at), mon_day_of(history_end(h)),
 		&st->counted_days, &st->suspended_days);
 }
 
