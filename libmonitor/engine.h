@@ -219,8 +219,8 @@ struct burst {
 	int64_t since;               /* the item that first made a window qualify */
 };
 
-/* A window is `days` local days from an item's day (that day first). It qualifies when it
- * holds `need` items (`distinct`: items of `need` different departments). Qualifying
+/* A window is an item's local day and the `days` days after it (民法典 §201: the first day
+ * is not counted, the period runs from the next day). It qualifies when it holds `need` items (`distinct`: items of `need` different departments). Qualifying
  * windows that share an item form one burst. Fills out (room for n) and returns the
  * number of bursts; false when out of memory. */
 bool bursts_find(const struct burst_item *items, size_t n, int days, int need, bool distinct,
