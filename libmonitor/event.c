@@ -592,7 +592,8 @@ static void warn_object(const json_t *obj, const struct field_spec *fields,
 /* The objects inside a known field whose shape the tables describe. A value of the wrong
  * shape is the checker's business (an error), not a warning. A field holding a whole event
  * (a correction's replacement) is one more case here: warn_object over the nested type's
- * table, with the envelope names that object may carry, and that type's name. */
+ * table, with the envelope names that object may carry and that type's name, and the path
+ * as prefix ("replacement.aprover": "not a field of approval.extended"). */
 static void warn_nested(const json_t *v, const struct field_spec *f, const char *type_name,
 		const char *path, struct mon_event *ev)
 {
@@ -648,7 +649,8 @@ static void warn_object(const json_t *obj, const struct field_spec *fields,
 		}
 		mon_text_escape(key, strlen(key), false, name, sizeof(name));
 		make_path(path, sizeof(path), "%s%s%s", prefix, prefix[0] != '\0' ? "." : "", name);
-		if (prefix[0] != '\0')
+		/* an event object (the top, or an event nested in one) is named by its type */
+		if (envelope == NULL)
 			snprintf(expected, sizeof(expected), "not a field of %s in %s", prefix,
 				type_name);
 		else
