@@ -76,6 +76,20 @@ static void report_error(size_t line, const struct mon_error *err)
 		err->field[0] != '\0' ? ": " : "", err->expected, err->got);
 }
 
+/* The event's unknown fields, one line each on stderr; received_at is eval's own field. */
+static void report_warnings(size_t line, const struct mon_event *ev)
+{
+	for (size_t i = 0; i < ev->warning_count; i++) {
+		const struct mon_error *w = &ev->warnings[i];
+
+		if (strcmp(w->field, "received_at") == 0)
+			continue;
+		fprintf(stderr, "esupctl: line %zu: field %s: %s%s%s%s\n", line, w->field,
+			w->expected, w->got[0] != '\0' ? "; did you mean " : "", w->got,
+			w->got[0] != '\0' ? "?" : "");
+	}
+}
+
 /* The whole of a reference file, NUL-terminated; NULL (with a message) on failure. */
 static char *read_file(const char *dir, const char *name, size_t *len)
 {
@@ -223,8 +237,12 @@ static bool input_push(struct input *in, const char *line, size_t len, size_t li
 		in->invalid = true;
 		return true;
 	}
-	if (!mon_event_from_json(obj, &rec->ev, &err)) {
+	bool valid = mon_event_from_json(obj, &rec->ev, &err);
+
+	if (!valid)
 		report_error(lineno, &err);
+	report_warnings(lineno, &rec->ev);
+	if (!valid) {
 		in->invalid = true;
 	} else if (!take_received_at(obj, rec)) {
 		mon_event_finish(&rec->ev);

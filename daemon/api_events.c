@@ -58,7 +58,20 @@ error_json(const struct mon_error *err)
 		"got", err->got);
 }
 
-/* An event may only be sent by its own department. */
+/* A refused item's event is empty but for its warnings, as libmonitor leaves it. */
+static void
+event_forget_keeping_warnings(struct mon_event *ev)
+{
+	struct mon_error warnings[MON_WARNINGS_MAX];
+	size_t count = ev->warning_count;
+
+	memcpy(warnings, ev->warnings, sizeof(warnings));
+	mon_event_finish(ev);
+	ev->warning_count = count;
+	memcpy(ev->warnings, warnings, sizeof(warnings));
+}
+
+/* An event may only be sent by its own department; its warnings stay with it. */
 static void
 batch_check_departments(struct mon_batch *batch, const char *dept)
 {
@@ -72,8 +85,29 @@ batch_check_departments(struct mon_batch *batch, const char *dept)
 		snprintf(item->error.expected, sizeof(item->error.expected),
 			"this certificate's department \"%s\"", dept);
 		snprintf(item->error.got, sizeof(item->error.got), "\"%s\"", item->event.dept);
-		mon_event_finish(&item->event);
+		event_forget_keeping_warnings(&item->event);
 	}
+}
+
+/* The unknown fields of one event (libmonitor's warnings), or NULL when there are none:
+ * [{"field": "aprover", "message": "not a field of approval.extended", "nearest": "approver"}],
+ * nearest null when no known name is close. */
+static json_t *
+warnings_json(const struct mon_event *ev)
+{
+	json_t *list;
+
+	if (ev->warning_count == 0)
+		return NULL;
+	list = json_array();
+	for (size_t i = 0; i < ev->warning_count; i++) {
+		const struct mon_error *w = &ev->warnings[i];
+
+		json_array_append_new(list, json_pack("{s:s, s:s, s:o}", "field", w->field,
+			"message", w->expected, "nearest",
+			w->got[0] != '\0' ? json_string(w->got) : json_null()));
+	}
+	return list;
 }
 
 static json_t *
@@ -88,12 +122,15 @@ results_json(const struct mon_batch *batch, const enum ingest_status *statuses,
 		const struct mon_item *item = &batch->items[i];
 		json_t *r = json_pack("{s:I, s:s, s:s}", "index", (json_int_t)i, "id", item->id,
 			"status", names[statuses[i]]);
+		json_t *warnings = warnings_json(&item->event);
 
 		counts[statuses[i]]++;
 		if (!item->valid)
 			json_object_set_new(r, "error", error_json(&item->error));
 		else if (statuses[i] == INGEST_REJECTED)   /* refused by the database */
 			json_object_set_new(r, "error", error_json(&errors[i]));
+		if (warnings != NULL)
+			json_object_set_new(r, "warnings", warnings);
 		json_array_append_new(results, r);
 	}
 	return json_pack("{s:I, s:I, s:I, s:o}", "accepted", (json_int_t)counts[INGEST_ACCEPTED],

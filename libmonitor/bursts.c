@@ -1,7 +1,10 @@
 /* bursts.c: frequency/timeframe grouping, the way rule daemons count "N events within T"
- * (OSSEC/Wazuh frequency rules), without state: a window of `days` local days starting
- * at an item's day qualifies when it holds enough items (or enough departments); windows
- * that share an item are one burst, raised once. Whoever evaluates any member of a burst
+ * (OSSEC/Wazuh frequency rules), without state: a window of `days` days after an item's
+ * day qualifies when it holds enough items (or enough departments); windows that share an
+ * item are one burst, raised once. A period counts as 民法典 §201 counts one: "按照年、月、日
+ * 计算期间的，开始的当日不计入，自下一日开始计算" — the item's own day is not counted, the
+ * `days` local days after it are, so the window holds the items from that day through the
+ * `days`-th day after it (30 days from 03-02 end with 04-01). Whoever evaluates any member of a burst
  * computes the same first member, and so the same dedup key. Two pointers keep it linear
  * in the number of items. */
 #include "engine.h"
@@ -43,8 +46,8 @@ bool bursts_find(const struct burst_item *items, size_t n, int days, int need, b
 		return false;
 	}
 	for (size_t i = 0; i < n; i++) {
-		/* Window [i, end): the items whose day is within `days` days from item i's. */
-		while (end < n && items[end].day - items[i].day < days) {
+		/* Window [i, end): the items of item i's day and the `days` days after it. */
+		while (end < n && items[end].day - items[i].day <= days) {
 			if (per_dept[items[end].dept]++ == 0)
 				depts++;
 			end++;

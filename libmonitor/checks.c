@@ -50,6 +50,7 @@ static const struct param_def params[] = {
 };
 
 const struct param_def *const param_late_report_hours = &params[PARAM_LATE_REPORT_HOURS];
+const struct param_def *const param_supplement_days = &params[PARAM_SUPPLEMENT_DAYS];
 
 /* §32: what is missing is told within 5 working days of receipt. */
 static void check_supplement_late(const struct history *h, const struct mon_case_event *first,
@@ -163,7 +164,7 @@ static void check_order(const struct history *h, struct conditions *list)
 	const struct mon_case_event *ce = h->closed;
 	struct mon_condition *c;
 
-	if (ce != NULL && ce->event->type == MON_EV_APPROVAL_DECIDED && h->accepted == NULL &&
+	if (ce != NULL && ce->event->type == MON_EV_APPROVAL_DECIDED && h->clock_from == NULL &&
 			(c = conditions_add(list, h, &rules[RULE_ORDER_DECIDED_UNACCEPTED], NULL,
 				ce->event->at)) != NULL) {
 		condition_message(c, "黄牌: 未受理即作出决定 (decided before acceptance)");
@@ -220,14 +221,14 @@ static void check_step(const struct history *h, const struct mon_case_event *pre
 
 static void check_steps(const struct history *h, struct conditions *list)
 {
-	const struct mon_case_event *prev = h->accepted;
+	const struct mon_case_event *prev = h->clock_from;
 
 	if (h->item == NULL || h->item->step_count == 0 || prev == NULL)
 		return;
 	for (size_t i = 0; i < h->count; i++) {
 		const struct mon_case_event *ce = h->events[i];
 		if (ce->event->type != MON_EV_APPROVAL_STEP || (h->marks[i] & MARK_AFTER_CLOSE) ||
-				ce->event->at < h->accepted->event->at)
+				ce->event->at < h->clock_from->event->at)
 			continue;
 		check_step(h, prev, ce, list);
 		prev = ce;

@@ -45,6 +45,7 @@ struct item {
 	int committed_days;
 	enum mon_unit unit;
 	int warn_days;               /* -1: the ruleset's warn_days */
+	int supervise_days;          /* -1: the ruleset's supervise_days */
 	size_t step_count;
 	struct step_limit *steps;    /* owned; step_count entries */
 };
@@ -156,6 +157,13 @@ struct history {
 	const struct mon_case_event *received;
 	const struct mon_case_event *accepted;
 	const struct mon_case_event *closed;     /* decided, refused or withdrawn */
+	/* The event the approval clock starts from: `accepted`, or `received` once 行政许可法 §32
+	 * deems the application accepted (no acceptance, refusal, supplement notice, decision or
+	 * withdrawal by the end of the supplement_days-th working day after receipt); NULL while
+	 * there is no clock. */
+	const struct mon_case_event *clock_from;
+	bool deemed;                 /* clock_from is the receipt, by §32 */
+	int64_t answer_due;          /* §32 window's end while it runs unanswered, else NEVER */
 	struct suspension *susp;     /* sorted, disjoint */
 	size_t susp_count;
 	struct extension *ext;
@@ -230,8 +238,8 @@ struct burst {
 	int64_t since;               /* the item that first made a window qualify */
 };
 
-/* A window is `days` local days from an item's day (that day first). It qualifies when it
- * holds `need` items (`distinct`: items of `need` different departments). Qualifying
+/* A window is an item's local day and the `days` days after it (民法典 §201: the first day
+ * is not counted, the period runs from the next day). It qualifies when it holds `need` items (`distinct`: items of `need` different departments). Qualifying
  * windows that share an item form one burst. Fills out (room for n) and returns the
  * number of bursts; false when out of memory. */
 bool bursts_find(const struct burst_item *items, size_t n, int days, int need, bool distinct,

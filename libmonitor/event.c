@@ -1,7 +1,8 @@
 /* event.c: the event model: wire names of the event types, and validation of one event
  * object: the envelope, then the fields of its type. The type fields are described by
  * one table per type and checked by one generic checker, so adding a field or a type is
- * a table edit. Unknown fields are allowed (departments send context); known ones are
+ * a table edit. Unknown fields are allowed (departments send context) but each is a
+ * warning naming the nearest known field, found from the same tables; known ones are
  * always type-checked, and the first violation is reported with its path. */
 #include "mon_event.h"
 
@@ -563,17 +564,245 @@ static bool check_correction(const json_t *obj, struct mon_event *ev, struct mon
 	return !replace || take_replacement(rep, ev, err);
 }
 
+/* Unknown fields. A key is known when it is a field of its object's table (or, at the top,
+ * an envelope field); every other key is a warning with the nearest known name. The walk
+ * follows the table into the objects whose shape it knows (parties, filings, officers), so
+ * it is generic over the types: a new type or field needs no code here. */
+
+#define KEY_CONSIDER_MAX 64   /* bytes of an unknown key compared with the known names */
+#define PREFIX_MIN 3          /* a prefix match needs this many characters in common */
+#define RANK_PREFIX 3         /* a prefix ranks after every edit distance allowed (0..2) */
+#define RANK_NONE 4
+
+static const char *const envelope_names[] = { "id", "dept", "type", "at", "case", "item", NULL };
+
+static char fold(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* The optimal string alignment distance (Levenshtein plus transposition of two adjacent
+ * characters, "aprover" -> "approver" 1, "dpet" -> "dept" 1), ASCII case folded, of two
+ * strings of at most KEY_CONSIDER_MAX bytes. */
+static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
+{
+	size_t rows[3][KEY_CONSIDER_MAX + 1];
+	size_t *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
+
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cost = fold(a[i - 1]) == fold(b[j - 1]) ? 0 : 1;
+			size_t best = prev[j - 1] + cost;
+			if (prev[j] + 1 < best)
+				best = prev[j] + 1;
+			if (cur[j - 1] + 1 < best)
+				best = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && fold(a[i - 1]) == fold(b[j - 2]) &&
+					fold(a[i - 2]) == fold(b[j - 1]) && prev2[j - 2] + 1 < best)
+				best = prev2[j - 2] + 1;
+			cur[j] = best;
+		}
+		size_t *t = prev2;
+		prev2 = prev;
+		prev = cur;
+		cur = t;
+	}
+	return prev[lb];
+}
+
+/* How close key is to name: its edit distance when that is at most 1 (names shorter than
+ * 5 characters) or 2 (longer names); RANK_PREFIX when one begins with the other and the
+ * shorter has at least PREFIX_MIN characters ("approver_id" -> "approver", "appr" ->
+ * "approver"); RANK_NONE otherwise. */
+static size_t closeness(const char *key, size_t klen, const char *name)
+{
+	size_t nlen = strlen(name);
+	size_t allowed = nlen < 5 ? 1 : 2;
+	size_t shorter = klen < nlen ? klen : nlen;
+	size_t d;
+
+	if (nlen <= KEY_CONSIDER_MAX && (klen > nlen ? klen - nlen : nlen - klen) <= allowed) {
+		d = edit_distance(key, klen, name, nlen);
+		if (d <= allowed)
+			return d;
+	}
+	if (shorter >= PREFIX_MIN) {
+		size_t i = 0;
+		while (i < shorter && fold(key[i]) == fold(name[i]))
+			i++;
+		if (i == shorter)
+			return RANK_PREFIX;
+	}
+	return RANK_NONE;
+}
+
+/* The known name closest to key (envelope names first, then the table's, the first of
+ * equals winning), or NULL when none is close or the key is longer than KEY_CONSIDER_MAX. */
+static const char *nearest_name(const char *key, const char *const *envelope,
+		const struct field_spec *fields)
+{
+	size_t klen = strlen(key);
+	size_t best_rank = RANK_NONE;
+	const char *best = NULL;
+
+	if (klen == 0 || klen > KEY_CONSIDER_MAX)
+		return NULL;
+	for (const char *const *e = envelope; e != NULL && *e != NULL; e++) {
+		size_t r = closeness(key, klen, *e);
+		if (r < best_rank) {
+			best_rank = r;
+			best = *e;
+		}
+	}
+	for (const struct field_spec *f = fields; f->name != NULL; f++) {
+		size_t r = closeness(key, klen, f->name);
+		if (r < best_rank) {
+			best_rank = r;
+			best = f->name;
+		}
+	}
+	return best;
+}
+
+static const struct field_spec *field_named(const struct field_spec *fields, const char *key)
+{
+	for (const struct field_spec *f = fields; f->name != NULL; f++) {
+		if (strcmp(f->name, key) == 0)
+			return f;
+	}
+	return NULL;
+}
+
+static bool is_listed(const char *const *names, const char *key)
+{
+	for (; names != NULL && *names != NULL; names++) {
+		if (strcmp(*names, key) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void warn_object(const json_t *obj, const struct field_spec *fields,
+		const char *const *envelope, const char *type_name, const char *prefix,
+		struct mon_event *ev);
+
+/* A correction's replacement is an event of its own type: its keys are judged by that
+ * type's table ("replacement.aprover": not a field of approval.extended). */
+static void warn_replacement(const json_t *v, const char *path, struct mon_event *ev)
+{
+	enum mon_event_type type;
+
+	if (!json_is_object(v) || !mon_event_type_from_name(json_string_value(
+			json_object_get(v, "type")), &type) || type == MON_EV_EVENT_CORRECTED)
+		return;
+	warn_object(v, types[type].fields, envelope_names, types[type].name, path, ev);
+}
+
+/* The objects inside a known field whose shape the tables describe. A value of the wrong
+ * shape is the checker's business (an error), not a warning. A field holding a whole event
+ * (a correction's replacement) is one more case here: warn_object over the nested type's
+ * table, with the envelope names that object may carry and that type's name, and the path
+ * as prefix ("replacement.aprover": "not a field of approval.extended"). */
+static void warn_nested(const json_t *v, const struct field_spec *f, const char *type_name,
+		const char *path, struct mon_event *ev)
+{
+	char sub[PATH_MAX_LEN];
+	size_t n;
+
+	switch (f->kind) {
+	case K_PARTY:
+		warn_object(v, party_fields, NULL, type_name, path, ev);
+		break;
+	case K_FILING:
+		warn_object(v, filing_fields, NULL, type_name, path, ev);
+		break;
+	case K_OFFICERS:
+		n = json_array_size(v);
+		for (size_t i = 0; i < n && i < OFFICERS_MAX; i++) {
+			make_path(sub, sizeof(sub), "%s[%zu]", path, i);
+			warn_object(json_array_get(v, i), officer_fields, NULL, type_name, sub, ev);
+		}
+		break;
+	case K_REPLACEMENT:
+		warn_replacement(v, path, ev);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Warns about obj's unknown keys, in the order they appear, until MON_WARNINGS_MAX.
+ * envelope: the names also known at this level (the top of an event), or NULL; prefix: the
+ * path of obj ("" at the top). */
+static void warn_object(const json_t *obj, const struct field_spec *fields,
+		const char *const *envelope, const char *type_name, const char *prefix,
+		struct mon_event *ev)
+{
+	char path[PATH_MAX_LEN], expected[sizeof(ev->warnings[0].expected)];
+	char name[PATH_MAX_LEN];
+	const char *key, *nearest;
+	json_t *v;
+
+	if (!json_is_object(obj))
+		return;
+	json_object_foreach((json_t *)obj, key, v) {
+		const struct field_spec *f;
+
+		if (ev->warning_count == MON_WARNINGS_MAX)
+			return;
+		f = field_named(fields, key);
+		if (f != NULL || is_listed(envelope, key)) {
+			if (f != NULL) {
+				make_path(path, sizeof(path), "%s%s%s", prefix,
+					prefix[0] != '\0' ? "." : "", key);
+				warn_nested(v, f, type_name, path, ev);
+			}
+			continue;
+		}
+		mon_text_escape(key, strlen(key), false, name, sizeof(name));
+		make_path(path, sizeof(path), "%s%s%s", prefix, prefix[0] != '\0' ? "." : "", name);
+		/* an event object (the top, or an event nested in one) is named by its type */
+		if (envelope == NULL)
+			snprintf(expected, sizeof(expected), "not a field of %s in %s", prefix,
+				type_name);
+		else
+			snprintf(expected, sizeof(expected), "not a field of %s", type_name);
+		nearest = nearest_name(key, envelope, fields);
+		mon_error_set_text(&ev->warnings[ev->warning_count++], path, expected,
+			nearest != NULL ? nearest : "");
+	}
+}
+
+/* Empties *ev but for its warnings. */
+static void forget_event(struct mon_event *ev)
+{
+	struct mon_error warnings[MON_WARNINGS_MAX];
+	size_t count = ev->warning_count;
+
+	memcpy(warnings, ev->warnings, sizeof(warnings));
+	memset(ev, 0, sizeof(*ev));
+	ev->warning_count = count;
+	memcpy(ev->warnings, warnings, sizeof(warnings));
+}
+
 bool mon_event_from_json(json_t *obj, struct mon_event *ev, struct mon_error *err)
 {
+	enum mon_event_type type;
+
 	memset(ev, 0, sizeof(*ev));
 	mon_error_clear(err);
 	if (!json_is_object(obj)) {
 		mon_error_set(err, "", EXPECT_OBJECT, obj);
 		return false;
 	}
+	if (mon_event_type_from_name(json_string_value(json_object_get(obj, "type")), &type))
+		warn_object(obj, types[type].fields, envelope_names, types[type].name, "", ev);
 	if (!check_envelope(obj, ev, err) || !check_fields(obj, types[ev->type].fields, "", err) ||
 			(ev->type == MON_EV_EVENT_CORRECTED && !check_correction(obj, ev, err))) {
-		memset(ev, 0, sizeof(*ev));
+		forget_event(ev);
 		return false;
 	}
 	ev->body = json_incref(obj);

@@ -69,7 +69,7 @@ void facts_init(const struct history *h, struct mon_case_facts *f)
 	if (f->kind != MON_KIND_APPROVAL)
 		return;
 	f->received_at = at_or_none(h->received);
-	f->accepted_at = at_or_none(h->accepted);
+	f->accepted_at = at_or_none(h->clock_from);   /* the receipt when §32 deems it */
 	f->closed_at = at_or_none(h->closed);
 	f->result = facts_result(h->closed);
 	if (f->result == MON_RESULT_DENIED || f->result == MON_RESULT_REFUSED_INTAKE)

@@ -210,18 +210,68 @@ static void history_extensions(struct history *h)
 	int32_t from, last;
 
 	h->ext_days = 0;
-	if (h->accepted == NULL || h->item == NULL)
+	if (h->clock_from == NULL || h->item == NULL)
 		return;
 	clock_init(&c, h, true);
-	from = mon_day_of(h->accepted->event->at);
+	from = mon_day_of(h->clock_from->event->at);
 	for (size_t i = 0; i < h->ext_count; i++) {
 		struct extension *e = &h->ext[i];
 		last = clock_nth(&c, from, h->item->statutory_days + h->ext_days);
-		e->effective = e->ev->event->at >= h->accepted->event->at &&
+		e->effective = e->ev->event->at >= h->clock_from->event->at &&
 			(last < 0 || e->ev->event->at <= mon_day_end(last));
 		if (e->effective && h->ext_days <= LIMIT_DAYS_MAX - e->days)
 			h->ext_days += e->days;
 	}
+}
+
+/* An answer to an application within the §32 window: it was accepted, refused, told what
+ * to supplement, or closed. */
+static bool answers(const struct mon_event *ev)
+{
+	switch (ev->type) {
+	case MON_EV_APPROVAL_ACCEPTED:
+	case MON_EV_APPROVAL_REFUSED_INTAKE:
+	case MON_EV_APPROVAL_SUPPLEMENT_REQUESTED:
+	case MON_EV_APPROVAL_DECIDED:
+	case MON_EV_APPROVAL_WITHDRAWN:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* 行政许可法 §32: an application whose materials are incomplete is told what to supplement
+ * "当场或者在五日内一次告知……逾期不告知的，自收到申请材料之日起即为受理": when the department
+ * has not answered by the end (24:00) of the supplement_days-th (5th) working day after the
+ * day of receipt (§82: working days), the application counts as accepted from its receipt,
+ * and the clock runs from the receipt like from an acceptance (the receipt day not counting).
+ * A late answer does not undo it: an acceptance on day 7 starts nothing new. */
+static void history_deemed(struct history *h)
+{
+	struct clock working;
+	int32_t last;
+	int64_t due;
+
+	h->clock_from = h->accepted;
+	h->answer_due = NEVER;
+	if (h->received == NULL)
+		return;
+	clock_init_working(&working, h->rs);
+	last = clock_nth(&working, mon_day_of(h->received->event->at),
+		ruleset_param(h->rs, param_supplement_days));
+	if (last < 0)
+		return;
+	due = mon_day_end(last);
+	for (size_t i = 0; i < h->count; i++) {
+		if (h->events[i]->event->at <= due && answers(h->events[i]->event))
+			return;
+	}
+	if (h->now <= due) {
+		h->answer_due = due;
+		return;
+	}
+	h->clock_from = h->received;
+	h->deemed = true;
 }
 
 static void history_item(struct history *h)
@@ -299,6 +349,7 @@ bool history_build(struct history *h, const struct mon_ruleset *rs,
 	if (running_suspension(h) != NULL && h->closed != NULL)
 		running_suspension(h)->end = h->closed->event->at;
 	history_item(h);
+	history_deemed(h);
 	history_extensions(h);
 	return true;
 }
@@ -323,7 +374,7 @@ enum mon_case_status history_status(const struct history *h)
 		default: return MON_CASE_DECIDED;
 		}
 	}
-	if (h->accepted == NULL)
+	if (h->clock_from == NULL)
 		return MON_CASE_RECEIVED;
 	if (h->susp_count > 0 && h->susp[h->susp_count - 1].end == NEVER)
 		return MON_CASE_SUSPENDED;

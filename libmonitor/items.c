@@ -1,6 +1,6 @@
 /* items.c: the catalogue of approval items (事项目录) with their time limits: statutory
  * (法定) and committed (承诺) days, the unit they count in, and optional per-item notice
- * lead and per-step limits. Loaded whole from items.csv; a bad row refuses the file. */
+ * lead, 督办 period and per-step limits. Loaded whole from items.csv; a bad row refuses the file. */
 #include "engine.h"
 
 #include <stdlib.h>
@@ -13,6 +13,7 @@
 struct columns {
 	int warn_days;
 	int step_days;
+	int supervise_days;
 };
 
 static const char *const required_columns[] = {
@@ -174,31 +175,46 @@ static bool item_limits(const struct csv_row *row, struct item *item, struct mon
 	return true;
 }
 
+/* The field of an optional column ("" when the header or the row lacks it). */
+static const char *optional_field(const struct csv_row *row, int column)
+{
+	return column >= 0 && (size_t)column < row->count ? row->fields[column] : "";
+}
+
+/* An optional per-item number of days: -1 when empty (the ruleset's parameter applies). */
+static bool optional_days(const struct csv_row *row, int column, const char *name, long long lo,
+		const char *expected, int *out, struct mon_error *err)
+{
+	const char *s = optional_field(row, column);
+	long long v;
+
+	*out = -1;
+	if (s[0] == '\0')
+		return true;
+	if (!parse_bounded(s, lo, LIMIT_DAYS_MAX, &v)) {
+		csv_error(err, row, name, expected, s);
+		return false;
+	}
+	*out = (int)v;
+	return true;
+}
+
 static bool item_row(const struct csv_row *row, const struct columns *cols, struct item *item,
 		struct mon_error *err)
 {
-	const char *warn = cols->warn_days >= 0 && (size_t)cols->warn_days < row->count ?
-		row->fields[cols->warn_days] : "";
-	const char *steps = cols->step_days >= 0 && (size_t)cols->step_days < row->count ?
-		row->fields[cols->step_days] : "";
-	long long w;
-
 	memset(item, 0, sizeof(*item));
 	item->warn_days = -1;
+	item->supervise_days = -1;
 	if (row->count < REQUIRED_COLUMNS) {
 		csv_error(err, row, "unit", "at least the 6 columns of the header", "");
 		return false;
 	}
-	if (!item_limits(row, item, err))
-		return false;
-	if (warn[0] != '\0') {
-		if (!parse_bounded(warn, 0, LIMIT_DAYS_MAX, &w)) {
-			csv_error(err, row, "warn_days", "empty, or days from 0 to 3650", warn);
-			return false;
-		}
-		item->warn_days = (int)w;
-	}
-	return parse_steps(steps, item, row, err);
+	return item_limits(row, item, err) &&
+		optional_days(row, cols->warn_days, "warn_days", 0, "empty, or days from 0 to 3650",
+			&item->warn_days, err) &&
+		optional_days(row, cols->supervise_days, "supervise_days", 1,
+			"empty, or working days from 1 to 3650", &item->supervise_days, err) &&
+		parse_steps(optional_field(row, cols->step_days), item, row, err);
 }
 
 static bool items_header(struct csv_reader *r, struct columns *cols, struct mon_error *err)
@@ -221,6 +237,7 @@ static bool items_header(struct csv_reader *r, struct columns *cols, struct mon_
 			"committed_days,unit", row->count > 0 ? row->fields[0] : "(empty file)");
 	cols->warn_days = csv_column(row, "warn_days");
 	cols->step_days = csv_column(row, "step_days");
+	cols->supervise_days = csv_column(row, "supervise_days");
 	free(row);
 	return ok;
 }

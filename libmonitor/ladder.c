@@ -47,6 +47,14 @@ struct ladder {
 	int64_t supervise_end;       /* 督办: a yellow still open after it turns red */
 };
 
+/* The 督办 period: the item's own (items.csv column supervise_days), else the parameter. */
+static int supervise_days(const struct mon_ruleset *rs, const struct item *item)
+{
+	if (item->supervise_days >= 0)
+		return item->supervise_days;
+	return ruleset_param(rs, &params[PARAM_SUPERVISE_DAYS]);
+}
+
 static void deadline_set(struct deadline *d, int limit, int32_t day)
 {
 	d->limit = limit;
@@ -65,10 +73,10 @@ static void ladder_compute(const struct history *h, struct ladder *l)
 	deadline_set(&l->statutory, item != NULL ? item->statutory_days + h->ext_days : 0, -1);
 	l->notice_start = NEVER;
 	l->supervise_end = NEVER;
-	if (h->accepted == NULL || item == NULL)
+	if (h->clock_from == NULL || item == NULL)
 		return;
 	clock_init(&c, h, true);
-	from = mon_day_of(h->accepted->event->at);
+	from = mon_day_of(h->clock_from->event->at);
 	deadline_set(&l->committed, l->committed.limit, clock_nth(&c, from, l->committed.limit));
 	deadline_set(&l->statutory, l->statutory.limit, clock_nth(&c, from, l->statutory.limit));
 	if (l->committed.day < 0)
@@ -80,14 +88,14 @@ static void ladder_compute(const struct history *h, struct ladder *l)
 	/* 督办 runs in working days whatever the item's unit, and a suspension does not stop it:
 	 * the department was told to put an overdue case right. */
 	clock_init_working(&working, h->rs);
-	day = clock_nth(&working, l->committed.day, ruleset_param(h->rs, &params[PARAM_SUPERVISE_DAYS]));
+	day = clock_nth(&working, l->committed.day, supervise_days(h->rs, item));
 	if (day >= 0)
 		l->supervise_end = mon_day_end(day);
 }
 
 static void ladder_evidence(struct mon_condition *c, const struct history *h)
 {
-	condition_evidence(c, h->accepted);
+	condition_evidence(c, h->clock_from);
 	for (size_t i = 0; i < h->ext_count; i++) {
 		if (h->ext[i].effective)
 			condition_evidence(c, h->ext[i].ev);
@@ -192,6 +200,7 @@ static void ladder_next_check(const struct history *h, const struct ladder *l,
 {
 	if (h->closed != NULL || r->red)
 		return;
+	next_check_offer(next, h->now, after(h->answer_due));   /* §32: deemed accepted then */
 	next_check_offer(next, h->now, after(l->notice_start));
 	next_check_offer(next, h->now, after(l->committed.end));
 	next_check_offer(next, h->now, after(l->statutory.end));
@@ -268,10 +277,10 @@ static void state_clock(const struct history *h, const struct ladder *l,
 	st->statutory_days = l->statutory.limit;
 	st->committed_day = l->committed.day;
 	st->statutory_day = l->statutory.day;
-	if (h->accepted == NULL)
+	if (h->clock_from == NULL)
 		return;
 	clock_init(&c, h, true);
-	clock_count(&c, mon_day_of(h->accepted->event->at), mon_day_of(history_end(h)),
+	clock_count(&c, mon_day_of(h->clock_from->event->at), mon_day_of(history_end(h)),
 		&st->counted_days, &st->suspended_days);
 }
 

@@ -141,8 +141,8 @@ int mon_ruleset_context_days(const struct mon_ruleset *rs)
 		days = ruleset_param(rs, param_repeat_window_days);
 	if (ruleset_param(rs, param_multi_window_days) > days)
 		days = ruleset_param(rs, param_multi_window_days);
-	/* Windows count local dates: an event on the window's first day may lie up to a day
-	 * further from the case's event than the window's length in whole days. */
+	/* Windows count local dates: an inspection window is its first day plus `days` days
+	 * (民法典 §201), so an event in it lies less than days + 1 whole days from the case's. */
 	return days + 1;
 }
 

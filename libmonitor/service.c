@@ -259,7 +259,7 @@ static void service_evaluate(const struct history *h, struct conditions *list,
 {
 	/* An approval case keeps its own clock in the state; a service case shows its limits. */
 	struct mon_case_state scratch = *state;
-	struct mon_case_state *st = h->accepted == NULL ? state : &scratch;
+	struct mon_case_state *st = h->clock_from == NULL ? state : &scratch;
 
 	check_inquiry(h, list, st);
 	check_complaint(h, list, st, &state->facts);

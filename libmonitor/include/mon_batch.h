@@ -21,11 +21,13 @@ struct mon_limits {
 };
 
 /* One input position: either a validated event or the reason it was refused. `id` echoes
- * the sender's id when one could be read (so a client can match statuses), else "". */
+ * the sender's id when one could be read (so a client can match statuses), else "".
+ * event.warning_count and event.warnings hold the unknown-field warnings of either kind
+ * of item (a refused event keeps them: they may be why it was refused). */
 struct mon_item {
 	bool valid;
 	char id[MON_ID_MAX + 1];
-	struct mon_event event;   /* when valid */
+	struct mon_event event;   /* when valid; its warnings always */
 	struct mon_error error;   /* when not */
 };
 

@@ -13,6 +13,7 @@
 
 #define MON_ID_MAX 64     /* sender's event id */
 #define MON_CODE_MAX 64   /* department, item, case codes */
+#define MON_WARNINGS_MAX 8 /* unknown-field warnings kept per event */
 
 /* Every event type the protocol knows. Order is stable only within one build;
  * the wire and the database use the names. */
@@ -64,7 +65,16 @@ struct mon_error {
  * an event of its own type, whose id, dept and case are the correction's, whose at and item
  * are the replacement's own, and whose body is the `replacement` object (one reference);
  * NULL for every other event. mon_event_finish frees it: an event is never copied by value
- * while it owns one (move it, or copy only events without a replacement). */
+ * while it owns one (move it, or copy only events without a replacement).
+ *
+ * `warnings` name the fields the event carries that its type does not know (a misspelled
+ * "aprover" in an approval.extended): they are kept, stored with the body, and told back to
+ * the sender. Each is a struct mon_error: `field` the JSON path ("aprover",
+ * "applicant.nmae", "officers[1].cert"; control characters escaped), `expected` "not a field
+ * of approval.extended" (or "not a field of applicant in approval.received" inside a known
+ * object), `got` the nearest known name of that object ("approver"), or "" when none is
+ * close. At most MON_WARNINGS_MAX are kept, in the order the fields appear; unknown fields
+ * beyond them are not reported. */
 struct mon_event {
 	enum mon_event_type type;
 	char id[MON_ID_MAX + 1];
@@ -75,6 +85,8 @@ struct mon_event {
 	int at_offset_min;                /* the offset the sender wrote, minutes east of UTC */
 	json_t *body;
 	struct mon_event *replacement;
+	size_t warning_count;
+	struct mon_error warnings[MON_WARNINGS_MAX];
 };
 
 const char *mon_event_type_name(enum mon_event_type type);
@@ -82,10 +94,13 @@ bool mon_event_type_from_name(const char *name, enum mon_event_type *type)
 	__attribute__((warn_unused_result));
 
 /* Validates the envelope and the fields of its type. On success fills *ev (and takes
- * a reference to obj); on failure fills *err and leaves *ev empty. An event.corrected's
- * `replacement` is validated as an event of its type with the correction's id, dept and case
- * (errors name it as "replacement.FIELD"); it is required for action "replace" and refused
- * for "void". */
+ * a reference to obj); on failure fills *err and leaves *ev empty but for its warnings.
+ * An event.corrected's `replacement` is validated as an event of its type with the
+ * correction's id, dept and case (errors name it as "replacement.FIELD"); it is required for
+ * action "replace" and refused for "void". Warnings are found whenever `type` names a known type, whether or not the event is
+ * valid (a misspelled required field is why it is refused): a rejected event's warnings
+ * may explain its error. The work is bounded: each key is compared only as far as its
+ * first 64 bytes, and the search stops at MON_WARNINGS_MAX warnings. */
 bool mon_event_from_json(json_t *obj, struct mon_event *ev, struct mon_error *err)
 	__attribute__((warn_unused_result));
 void mon_event_finish(struct mon_event *ev);

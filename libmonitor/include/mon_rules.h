@@ -41,7 +41,8 @@ void mon_ruleset_destroy(struct mon_ruleset *rs);
 bool mon_ruleset_load_calendar(struct mon_ruleset *rs, const char *csv, size_t len,
 		struct mon_error *err) __attribute__((warn_unused_result));
 /* items.csv: header starting `code,dept,name,statutory_days,committed_days,unit`, optional
- * further columns `warn_days`, `step_days` ("step=days;step=days"). Replaces the catalogue. */
+ * further columns `warn_days`, `supervise_days`, `step_days` ("step=days;step=days").
+ * Replaces the catalogue. */
 bool mon_ruleset_load_items(struct mon_ruleset *rs, const char *csv, size_t len,
 		struct mon_error *err) __attribute__((warn_unused_result));
 /* The reference tables, by name: "calendar", "items", then the supervision tables

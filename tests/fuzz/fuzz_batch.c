@@ -1,6 +1,7 @@
 /* fuzz_batch.c: feeds arbitrary bytes to mon_batch_parse as an application/json body and
  * as an NDJSON body, and checks what comes back: errors are NUL-terminated and printable,
- * and every accepted event is internally consistent. The application/json split (a
+ * every accepted event is internally consistent, and every item's unknown-field warnings
+ * are bounded, printable and name a path and a type. The application/json split (a
  * scanner, then one jansson parse per event) is also checked against jansson parsing the
  * whole body: where jansson takes the body, the split must find the same events; where the
  * split takes every event, jansson must take the body. A violation aborts, so the fuzzer
@@ -50,6 +51,22 @@ static void check_event(const struct mon_event *ev)
 	mon_time_format(ev->at, ev->at_offset_min, buf, sizeof(buf));
 	if (!mon_time_parse(buf, &at, &off) || at != ev->at || off != ev->at_offset_min)
 		abort();
+}
+
+/* Warnings (valid or refused item alike): at most MON_WARNINGS_MAX, each with a path and
+ * "not a field of ..."; the nearest name may be "". */
+static void check_warnings(const struct mon_event *ev)
+{
+	if (ev->warning_count > MON_WARNINGS_MAX)
+		abort();
+	for (size_t i = 0; i < ev->warning_count; i++) {
+		const struct mon_error *w = &ev->warnings[i];
+		check_text(w->field, sizeof(w->field));
+		check_text(w->expected, sizeof(w->expected));
+		check_text(w->got, sizeof(w->got));
+		if (w->field[0] == '\0' || strncmp(w->expected, "not a field of ", 15) != 0)
+			abort();
+	}
 }
 
 static bool all_valid(const struct mon_batch *batch)
@@ -107,6 +124,7 @@ static void run(const uint8_t *data, size_t size, enum mon_body_format format)
 	for (size_t i = 0; i < batch.count; i++) {
 		const struct mon_item *item = &batch.items[i];
 		check_text(item->id, sizeof(item->id));
+		check_warnings(&item->event);
 		if (item->valid)
 			check_event(&item->event);
 		else

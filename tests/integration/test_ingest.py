@@ -119,6 +119,11 @@ def test_sample_feeds(esupd, db):
         res = r.json()
         bad = [x for x in res["results"] if x["status"] != "accepted"]
         assert bad == [], path
+        # unknown fields are context (an item's name, esupctl eval's received_at), none
+        # of them close to a known name: no misspelling in the samples
+        typos = [(x["id"], w) for x in res["results"] for w in x.get("warnings", [])
+                 if w["nearest"] is not None]
+        assert typos == [], path
         r = esupd.curl("/v1/events", "dept-" + dept, data=data,
                        content_type="application/x-ndjson")
         assert r.json()["duplicate"] == len(lines), path
@@ -126,3 +131,50 @@ def test_sample_feeds(esupd, db):
     for dept, n in sent.items():
         counts = db.event_counts(dept)
         assert len(counts) == n and set(counts.values()) == {1}, dept
+
+
+def test_unknown_field_warnings(esupd, db):
+    """Unknown fields are accepted, stored and warned about, per event, with the nearest
+    known name; accepted, duplicate and rejected results alike; a clean event has no
+    `warnings` key."""
+    typo = event(type="approval.extended", days=20, aprover="P0012")
+    far = event(type="approval.extended", days=20, approver="P0012", zzqqxx=1)
+    clean = event(type="approval.extended", days=20, approver="P0012")
+    refused = event(type="approval.extended", dayz=20)
+    nested = event(applicant={"uscc": "91410300MA44ABCD1R", "nmae": "洛阳"})
+    r = esupd.curl("/v1/events", "dept-LY-SCJGJ",
+                   data=ndjson([typo, far, clean, refused, nested]),
+                   content_type="application/x-ndjson")
+    assert r.status == 200, r.body
+    res = r.json()["results"]
+    assert [x["status"] for x in res] == ["accepted", "accepted", "accepted", "rejected",
+                                          "accepted"]
+    assert res[0]["warnings"] == [{"field": "aprover",
+                                   "message": "not a field of approval.extended",
+                                   "nearest": "approver"}]
+    assert res[1]["warnings"] == [{"field": "zzqqxx",
+                                   "message": "not a field of approval.extended",
+                                   "nearest": None}]
+    assert "warnings" not in res[2]
+    assert res[3]["error"]["field"] == "days"
+    assert res[3]["warnings"] == [{"field": "dayz",
+                                   "message": "not a field of approval.extended",
+                                   "nearest": "days"}]
+    assert res[4]["warnings"] == [{"field": "applicant.nmae",
+                                   "message": "not a field of applicant in approval.accepted",
+                                   "nearest": "name"}]
+    # Accepted means stored as sent, the unknown field too.
+    stored = db.query("SELECT body FROM events WHERE event_id = %s", (typo["id"],))
+    assert stored[0][0]["aprover"] == "P0012"
+
+    # A resend is a duplicate, told the same; so is an event refused for its department.
+    foreign = event(dept="LY-ZJJ", type="approval.extended", days=20, aprover="P0012")
+    with esupd.client("dept-LY-SCJGJ") as c:
+        r = c.post_events([typo, clean, foreign], fmt="json")
+    assert r.status == 200, r.body
+    res = r.json()["results"]
+    assert [x["status"] for x in res] == ["duplicate", "duplicate", "rejected"]
+    assert res[0]["warnings"][0]["nearest"] == "approver"
+    assert "warnings" not in res[1]
+    assert res[2]["error"]["field"] == "dept"
+    assert res[2]["warnings"][0]["field"] == "aprover"

@@ -1,6 +1,7 @@
 /* test_batch.c: splitting bodies into items: JSON objects and arrays, NDJSON with bad
  * lines among good ones, CRLF, blank lines, oversize lines, the event count limit,
- * duplicate keys, nesting depth, NUL bytes, and the ids echoed for refused events. */
+ * duplicate keys, nesting depth, NUL bytes, the ids echoed for refused events, and the
+ * unknown-field warnings each item carries, refused or not. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -565,6 +566,41 @@ static void test_ids_of_refused_events(void **state)
 	mon_batch_finish(&b);
 }
 
+
+/* Each item carries its own warnings, a refused one too; a line that is not an event has
+ * none. */
+static void test_warnings_per_item(void **state)
+{
+	const char *body =
+		"{\"id\":\"w1\",\"dept\":\"LY-ZJJ\",\"type\":\"evaluation.received\","
+		"\"at\":\"2026-03-03T10:00:00+08:00\",\"satisfied\":true,\"windw\":\"3\"}\n"
+		EV("w2") "\n"
+		"{\"id\":\"w3\",\"dept\":\"LY-ZJJ\",\"type\":\"evaluation.received\","
+		"\"at\":\"2026-03-03T10:00:00+08:00\",\"satisfyed\":true}\n"
+		"[1]\n";
+	struct mon_batch batch;
+
+	(void)state;
+	parse_ok(body, MON_BODY_NDJSON, &batch);
+	assert_int_equal(batch.count, 4);
+	assert_valid(&batch, 0, "w1");
+	assert_int_equal(batch.items[0].event.warning_count, 1);
+	assert_string_equal(batch.items[0].event.warnings[0].field, "windw");
+	assert_string_equal(batch.items[0].event.warnings[0].got, "window");
+	assert_valid(&batch, 1, "w2");
+	assert_int_equal(batch.items[1].event.warning_count, 0);
+	assert_invalid(&batch, 2, "w3", "true or false");
+	assert_string_equal(batch.items[2].error.field, "satisfied");
+	assert_int_equal(batch.items[2].event.warning_count, 1);
+	assert_string_equal(batch.items[2].event.warnings[0].field, "satisfyed");
+	assert_string_equal(batch.items[2].event.warnings[0].expected,
+		"not a field of evaluation.received");
+	assert_string_equal(batch.items[2].event.warnings[0].got, "satisfied");
+	assert_false(batch.items[3].valid);
+	assert_int_equal(batch.items[3].event.warning_count, 0);
+	mon_batch_finish(&batch);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -586,6 +622,7 @@ int main(void)
 		cmocka_unit_test(test_ndjson_nul_byte),
 		cmocka_unit_test(test_depth),
 		cmocka_unit_test(test_ids_of_refused_events),
+		cmocka_unit_test(test_warnings_per_item),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,12 +21,14 @@
 #define EVENTS_MAX 16
 
 /* T-10: 10 committed / 20 statutory working days, review step 3 days (like SCJG-003).
- * T-3: 3 / 5 working days. T-CAL: 5 / 7 calendar days, notice 1 day ahead. */
+ * T-3: 3 / 5 working days. T-CAL: 5 / 7 calendar days, notice 1 day ahead. T-SUP: T-10's
+ * limits with a 督办 period of its own, 1 working day. */
 static const char items_csv[] =
-	"code,dept,name,statutory_days,committed_days,unit,warn_days,step_days\n"
-	"T-10,LY-TEST,ten working days,20,10,working,,review=3\n"
-	"T-3,LY-TEST,three working days,5,3,working,,\n"
-	"T-CAL,LY-TEST,five calendar days,7,5,calendar,1,\n";
+	"code,dept,name,statutory_days,committed_days,unit,warn_days,step_days,supervise_days\n"
+	"T-10,LY-TEST,ten working days,20,10,working,,review=3,\n"
+	"T-3,LY-TEST,three working days,5,3,working,,,\n"
+	"T-CAL,LY-TEST,five calendar days,7,5,calendar,1,,\n"
+	"T-SUP,LY-TEST,ten working days supervised in one,20,10,working,,,1\n";
 
 static const char *calendar_path;
 
@@ -780,6 +782,143 @@ static void test_parameters_and_switches(void **state)
 	assert_false(mon_ruleset_get_param(fx->rs, "no_such", &v));
 }
 
+/* An item's own supervise_days (items.csv column) wins over the parameter: T-SUP's 督办
+ * deadline is 1 working day after its committed day 03-16, so 03-17 24:00, whatever the
+ * global supervise_days; T-10 (column empty) follows the parameter. */
+static void test_supervise_days_per_item(void **state)
+{
+	struct fx *fx = *state;
+	struct mon_error err;
+
+	accept(fx, "2026-03-02T09:15:00+08:00", "T-SUP");
+	eval(fx, "2026-03-18T00:00:00+08:00");
+	assert_rules(fx, "APR-DEADLINE-YELLOW");
+	assert_int_equal(fx->ev.state.next_check, T("2026-03-18T00:00:01+08:00"));
+	eval(fx, "2026-03-18T00:00:01+08:00");
+	assert_rules(fx, "APR-DEADLINE-RED");
+	assert_int_equal(cond(fx, "APR-DEADLINE-RED")->since, T("2026-03-18T00:00:01+08:00"));
+	assert_true(mon_ruleset_set_param(fx->rs, "supervise_days", 5, &err));
+	eval(fx, "2026-03-18T00:00:01+08:00");
+	assert_rules(fx, "APR-DEADLINE-RED");
+
+	/* the same dates on T-10 follow the parameter (5: red after 03-23) */
+	mon_event_finish(&fx->events[0]);
+	fx->count = 0;
+	accept(fx, "2026-03-02T09:15:00+08:00", "T-10");
+	eval(fx, "2026-03-23T23:59:59+08:00");
+	assert_rules(fx, "APR-DEADLINE-YELLOW");
+	eval(fx, "2026-03-24T00:00:01+08:00");
+	assert_rules(fx, "APR-DEADLINE-RED");
+}
+
+static void receive(struct fx *fx, const char *at, const char *item)
+{
+	char extra[64];
+
+	snprintf(extra, sizeof(extra), ",\"item\":\"%s\"", item);
+	add(fx, "approval.received", at, extra);
+}
+
+static void restart(struct fx *fx)
+{
+	for (size_t i = 0; i < fx->count; i++)
+		mon_event_finish(&fx->events[i]);
+	fx->count = 0;
+}
+
+/* 行政许可法 §32: T-10 received Monday 2026-03-02 09:05; 5 working days after it are
+ * 03-03..06, 09: unanswered at 03-09 24:00, the application counts as accepted from its
+ * receipt, and the clock runs from 03-02 (committed 03-16, statutory 03-30, as case A). */
+static void test_deemed_acceptance(void **state)
+{
+	struct fx *fx = *state;
+	const struct mon_case_state *st;
+
+	receive(fx, "2026-03-02T09:05:00+08:00", "T-10");
+	st = eval(fx, "2026-03-09T23:59:59+08:00");
+	assert_int_equal(st->status, MON_CASE_RECEIVED);
+	assert_int_equal(st->committed_day, -1);
+	assert_int_equal(st->next_check, T("2026-03-10T00:00:01+08:00"));
+	st = eval(fx, "2026-03-10T00:00:01+08:00");
+	assert_int_equal(st->status, MON_CASE_ACCEPTED);
+	assert_int_equal(st->committed_day, D("2026-03-16"));
+	assert_int_equal(st->statutory_day, D("2026-03-30"));
+	assert_int_equal(st->counted_days, 6);
+	assert_int_equal(st->facts.accepted_at, T("2026-03-02T09:05:00+08:00"));
+	assert_int_equal(st->next_check, T("2026-03-13T00:00:01+08:00"));
+	eval(fx, "2026-03-17T00:00:01+08:00");
+	assert_rules(fx, "APR-DEADLINE-YELLOW");
+	assert_string_equal(cond(fx, "APR-DEADLINE-YELLOW")->evidence[0], "e1");
+
+	/* Accepted late, on 03-11 (day 7): the clock still counts from the receipt. */
+	accept(fx, "2026-03-11T09:30:00+08:00", "T-10");
+	st = eval(fx, "2026-03-17T00:00:01+08:00");
+	assert_rules(fx, "APR-DEADLINE-YELLOW");
+	assert_int_equal(st->committed_day, D("2026-03-16"));
+	assert_int_equal(st->facts.accepted_at, T("2026-03-02T09:05:00+08:00"));
+
+	/* Decided after the window without an acceptance: accepted by §32, so no
+	 * APR-ORDER-DECIDED-UNACCEPTED; on time by the deadlines counted from the receipt. */
+	restart(fx);
+	receive(fx, "2026-03-02T09:05:00+08:00", "T-10");
+	add(fx, "approval.decided", "2026-03-12T10:00:00+08:00", ",\"result\":\"approved\"");
+	st = eval(fx, "2026-03-20T12:00:00+08:00");
+	assert_rules(fx, "");
+	assert_int_equal(st->status, MON_CASE_DECIDED);
+	assert_int_equal(st->facts.on_time_committed, MON_TRI_TRUE);
+}
+
+/* An answer by the end of day 5 stops §32: an acceptance (the clock from it), a supplement
+ * notice (no clock until an acceptance), an intake refusal or a decision. */
+static void test_deemed_acceptance_answered(void **state)
+{
+	struct fx *fx = *state;
+	struct mon_error err;
+	const struct mon_case_state *st;
+
+	receive(fx, "2026-03-02T09:05:00+08:00", "T-10");
+	accept(fx, "2026-03-09T23:59:59+08:00", "T-10");
+	st = eval(fx, "2026-03-20T12:00:00+08:00");
+	assert_int_equal(st->committed_day, D("2026-03-23"));
+	assert_int_equal(st->facts.accepted_at, T("2026-03-09T23:59:59+08:00"));
+
+	restart(fx);
+	receive(fx, "2026-03-02T09:05:00+08:00", "T-10");
+	add(fx, "approval.supplement_requested", "2026-03-05T16:00:00+08:00", "");
+	st = eval(fx, "2026-03-20T12:00:00+08:00");
+	assert_int_equal(st->status, MON_CASE_RECEIVED);
+	assert_int_equal(st->committed_day, -1);
+	assert_int_equal(st->facts.accepted_at, MON_TIME_NONE);
+	assert_int_equal(st->next_check, INT64_MAX);
+	assert_rules(fx, "");
+
+	/* told one second too late: deemed accepted, and the notice itself is late */
+	restart(fx);
+	receive(fx, "2026-03-02T09:05:00+08:00", "T-10");
+	add(fx, "approval.supplement_requested", "2026-03-10T00:00:01+08:00", "");
+	st = eval(fx, "2026-03-10T12:00:00+08:00");
+	assert_int_equal(st->status, MON_CASE_ACCEPTED);
+	assert_rules(fx, "APR-SUPPLEMENT-LATE");
+
+	restart(fx);
+	receive(fx, "2026-03-02T09:05:00+08:00", "T-10");
+	add(fx, "approval.refused_intake", "2026-03-09T18:00:00+08:00",
+		",\"reason\":\"r\",\"report\":\"BPZ-1\"");
+	st = eval(fx, "2026-03-20T12:00:00+08:00");
+	assert_int_equal(st->status, MON_CASE_REFUSED);
+	assert_int_equal(st->committed_day, -1);
+
+	/* the window follows supplement_days (the same 5 days as APR-SUPPLEMENT-LATE) */
+	restart(fx);
+	receive(fx, "2026-03-02T09:05:00+08:00", "T-10");
+	assert_true(mon_ruleset_set_param(fx->rs, "supplement_days", 3, &err));
+	st = eval(fx, "2026-03-05T23:59:59+08:00");
+	assert_int_equal(st->status, MON_CASE_RECEIVED);
+	assert_int_equal(st->next_check, T("2026-03-06T00:00:01+08:00"));
+	st = eval(fx, "2026-03-06T00:00:01+08:00");
+	assert_int_equal(st->status, MON_CASE_ACCEPTED);
+}
+
 /* An event dated after `now` has not happened yet; the case wakes when it does. */
 static void test_future_event_waits(void **state)
 {
@@ -857,6 +996,10 @@ static void test_items_loader(void **state)
 		"X-1,LY-TEST,x,5,3,working,review=1;review=2\n", "line 2, column step_days");
 	expect_items_refused(fx, "code,dept,name,statutory_days,committed_days,unit,warn_days\n"
 		"X-1,LY-TEST,x,5,3,working,two\n", "line 2, column warn_days");
+	expect_items_refused(fx, "code,dept,name,statutory_days,committed_days,unit,supervise_days\n"
+		"X-1,LY-TEST,x,5,3,working,0\n", "line 2, column supervise_days");
+	expect_items_refused(fx, "code,dept,name,statutory_days,committed_days,unit,supervise_days\n"
+		"X-1,LY-TEST,x,5,3,working,3651\n", "line 2, column supervise_days");
 #undef ROW
 	/* The refusals left the fixture's catalogue in force. */
 	accept(fx, "2026-03-02T09:15:00+08:00", "T-10");
@@ -868,6 +1011,9 @@ int main(int argc, char **argv)
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		TEST(test_ladder_boundaries),
+		TEST(test_supervise_days_per_item),
+		TEST(test_deemed_acceptance),
+		TEST(test_deemed_acceptance_answered),
 		TEST(test_decided_around_deadline),
 		TEST(test_late_decision_clears_yellow),
 		TEST(test_late_report_boundary),

@@ -169,22 +169,23 @@ static const char *burst_key(struct fx *fx, const struct visit *v, size_t n, siz
 	return "";
 }
 
-/* Two inspections of C by LY-HBJ: 03-01 and 03-30 are within one 30-day window (03-01 is
- * its first day, 03-30 its last); 03-31 is not. */
+/* Two inspections of C by LY-HBJ: 03-01 and 03-31 are within one 30-day window counted as
+ * 民法典 §201 counts (03-01 itself not counted: 03-02 is its first day, 03-31 its 30th);
+ * 04-01 is not. */
 static void test_repeat_window(void **state)
 {
 	struct fx *fx = *state;
 	struct visit in[] = {
 		{ "a", "LY-HBJ", "2026-03-01T09:00:00+08:00", ENT_C },
-		{ "b", "LY-HBJ", "2026-03-30T23:59:59+08:00", ENT_C },
+		{ "b", "LY-HBJ", "2026-03-31T23:59:59+08:00", ENT_C },
 	};
 	const char *key = "ENF-REPEAT|" ENT_C "|LY-HBJ|a";
 
 	assert_string_equal(burst_key(fx, in, 2, 0, "ENF-REPEAT"), key);
-	assert_int_equal(fx_cond(fx, "ENF-REPEAT")->since, T("2026-03-30T23:59:59+08:00"));
+	assert_int_equal(fx_cond(fx, "ENF-REPEAT")->since, T("2026-03-31T23:59:59+08:00"));
 	assert_int_equal(fx_cond(fx, "ENF-REPEAT")->evidence_count, 2);
 	assert_string_equal(burst_key(fx, in, 2, 1, "ENF-REPEAT"), key);
-	in[1].at = "2026-03-31T00:00:00+08:00";
+	in[1].at = "2026-04-01T00:00:00+08:00";
 	assert_string_equal(burst_key(fx, in, 2, 0, "ENF-REPEAT"), "");
 	assert_string_equal(burst_key(fx, in, 2, 1, "ENF-REPEAT"), "");
 	/* Another department's inspection is no repeat (it may be multi-department). */
@@ -218,10 +219,13 @@ static void test_repeat_chain_one_burst(void **state)
 			"ENF-REPEAT|" ENT_C "|LY-HBJ|a");
 	assert_int_equal(fx_cond(fx, "ENF-REPEAT")->evidence_count, 3);
 	assert_string_equal(burst_key(fx, in, 4, 3, "ENF-REPEAT"), "");
-	/* With repeat_count 3, no window of 30 days holds three of them. */
+	/* With repeat_count 3, no window of 30 days holds three of them; one of 40 days after
+	 * 03-01 (03-02 .. 04-10) does, one of 39 does not. */
 	fx_param(fx, "repeat_count", 3);
 	assert_string_equal(burst_key(fx, in, 4, 1, "ENF-REPEAT"), "");
-	fx_param(fx, "repeat_window_days", 41);
+	fx_param(fx, "repeat_window_days", 39);
+	assert_string_equal(burst_key(fx, in, 4, 1, "ENF-REPEAT"), "");
+	fx_param(fx, "repeat_window_days", 40);
 	assert_string_equal(burst_key(fx, in, 4, 1, "ENF-REPEAT"), "ENF-REPEAT|" ENT_C "|LY-HBJ|a");
 	assert_int_equal(fx_cond(fx, "ENF-REPEAT")->since, T("2026-04-10T09:00:00+08:00"));
 	assert_int_equal(mon_ruleset_context_days(fx->rs), 366);
@@ -229,28 +233,28 @@ static void test_repeat_chain_one_burst(void **state)
 	assert_int_equal(mon_ruleset_context_days(fx->rs), 401);
 }
 
-/* Three departments inspect C: 03-23, 03-27 and 04-21 (03-23 + 29 days, the window's last
- * day): one burst, the same key from each of the three cases. */
+/* Three departments inspect C: 03-23, 03-27 and 04-22 (03-23 + 30 days, the window's last
+ * day by 民法典 §201): one burst, the same key from each of the three cases. */
 static void test_multi_department(void **state)
 {
 	struct fx *fx = *state;
 	struct visit in[] = {
 		{ "m1", "LY-SCJGJ", "2026-03-23T09:30:00+08:00", ENT_C },
 		{ "m2", "LY-HBJ", "2026-03-27T09:00:00+08:00", ENT_C },
-		{ "m3", "LY-ZJJ", "2026-04-21T09:30:00+08:00", ENT_C },
+		{ "m3", "LY-ZJJ", "2026-04-22T09:30:00+08:00", ENT_C },
 		{ "x", "LY-SCJGJ", "2026-03-24T09:30:00+08:00", ENT_E },   /* another enterprise */
 	};
 	const char *key = "ENF-MULTI-DEPT|" ENT_C "|LY-SCJGJ|m1";
 
 	for (size_t own = 0; own < 3; own++)
 		assert_string_equal(burst_key(fx, in, 4, own, "ENF-MULTI-DEPT"), key);
-	assert_int_equal(fx_cond(fx, "ENF-MULTI-DEPT")->since, T("2026-04-21T09:30:00+08:00"));
+	assert_int_equal(fx_cond(fx, "ENF-MULTI-DEPT")->since, T("2026-04-22T09:30:00+08:00"));
 	assert_int_equal(fx_cond(fx, "ENF-MULTI-DEPT")->severity, MON_SEVERITY_YELLOW);
 	assert_non_null(strstr(fx_cond(fx, "ENF-MULTI-DEPT")->message,
 		"LY-SCJGJ, LY-HBJ, LY-ZJJ"));
 	assert_string_equal(burst_key(fx, in, 4, 3, "ENF-MULTI-DEPT"), "");
 	/* A day later the third falls outside the window. */
-	in[2].at = "2026-04-22T00:00:00+08:00";
+	in[2].at = "2026-04-23T00:00:00+08:00";
 	assert_string_equal(burst_key(fx, in, 4, 0, "ENF-MULTI-DEPT"), "");
 	/* Two visits by one department and one by another are two departments. */
 	in[2].at = "2026-03-30T09:30:00+08:00";

@@ -1,6 +1,7 @@
 /* test_event.c: event validation: every type accepted with its minimal fields and
  * refused with each required field missing; then the precise errors (path, expected,
- * got) for each field kind, and the safety of what is echoed back. */
+ * got) for each field kind, and the safety of what is echoed back; last the warnings
+ * for unknown fields (path, type, nearest known name) and their bounds. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -494,6 +495,201 @@ static void test_correction(void **state)
 		"\"payer\":" PARTY "}"));
 }
 
+/* Validates fields of type (whatever the outcome) and returns the event's warnings in
+ * *ev (body released). */
+static bool warnings_of(const char *type, const char *fields, struct mon_event *ev,
+		struct mon_error *err)
+{
+	json_t *obj = event_with(type, fields);
+	bool ok = mon_event_from_json(obj, ev, err);
+	struct mon_event copy = *ev;
+
+	if (ok)
+		mon_event_finish(ev);
+	assert_null(ev->body);
+	/* finishing clears the event: keep the warnings for the caller */
+	ev->warning_count = copy.warning_count;
+	memcpy(ev->warnings, copy.warnings, sizeof(ev->warnings));
+	json_decref(obj);
+	return ok;
+}
+
+static void assert_warning(const struct mon_event *ev, size_t i, const char *field,
+		const char *expected, const char *nearest)
+{
+	assert_true(i < ev->warning_count);
+	assert_string_equal(ev->warnings[i].field, field);
+	assert_string_equal(ev->warnings[i].expected, expected);
+	assert_string_equal(ev->warnings[i].got, nearest);
+}
+
+static void test_no_warnings_for_known_fields(void **state)
+{
+	struct mon_event ev;
+	struct mon_error err;
+
+	(void)state;
+	for (size_t i = 0; i < MON_EV__COUNT; i++) {
+		assert_true(warnings_of(minimals[i].type, minimals[i].fields, &ev, &err));
+		assert_int_equal(ev.warning_count, 0);
+	}
+	/* every envelope field on every type, and every optional field, is known */
+	assert_true(warnings_of("fee.collected", CASE_NO ",\"item\":\"ZJ\",\"fee_item\":\"ZJ-017\","
+		"\"amount\":1,\"payer\":{\"uscc\":\"" USCC_OK "\",\"name\":\"n\"},\"reviewer\":\"P1\"",
+		&ev, &err));
+	assert_int_equal(ev.warning_count, 0);
+	assert_true(warnings_of("inspection.started", CASE_NO ",\"enterprise\":" PARTY
+		",\"officers\":[{\"id\":\"P1\",\"certificate\":\"C1\"}],\"filing\":" FILING,
+		&ev, &err));
+	assert_int_equal(ev.warning_count, 0);
+}
+
+static void test_misspelled_field_warns(void **state)
+{
+	struct mon_event ev;
+	struct mon_error err;
+
+	(void)state;
+	/* the case: accepted, stored, and told */
+	assert_true(warnings_of("approval.extended", CASE_NO ",\"days\":20,\"aprover\":\"P0012\"",
+		&ev, &err));
+	assert_int_equal(ev.warning_count, 1);
+	assert_warning(&ev, 0, "aprover", "not a field of approval.extended", "approver");
+
+	/* transposition, case, a prefix either way, an envelope name */
+	assert_true(warnings_of("approval.extended", CASE_NO ",\"days\":20,\"apporver\":\"x\","
+		"\"Approver\":\"x\",\"approver_id\":\"x\",\"appr\":\"x\",\"itme\":\"x\"", &ev, &err));
+	assert_int_equal(ev.warning_count, 5);
+	assert_warning(&ev, 0, "apporver", "not a field of approval.extended", "approver");
+	assert_warning(&ev, 1, "Approver", "not a field of approval.extended", "approver");
+	assert_warning(&ev, 2, "approver_id", "not a field of approval.extended", "approver");
+	assert_warning(&ev, 3, "appr", "not a field of approval.extended", "approver");
+	assert_warning(&ev, 4, "itme", "not a field of approval.extended", "item");
+
+	/* nothing close: nearest "" ; a field of another type is still not this type's */
+	assert_true(warnings_of("approval.step", CASE_NO ",\"step\":\"s\",\"zzqqxx\":1,"
+		"\"approver\":\"P1\"", &ev, &err));
+	assert_int_equal(ev.warning_count, 2);
+	assert_warning(&ev, 0, "zzqqxx", "not a field of approval.step", "");
+	assert_warning(&ev, 1, "approver", "not a field of approval.step", "");
+
+	/* a correction's replacement is judged by its own type's fields */
+	assert_true(warnings_of("event.corrected", CORRECTION ",\"action\":\"replace\","
+		"\"replacement\":{\"type\":\"approval.extended\",\"at\":\"2026-03-03T10:00:00+08:00\","
+		"\"days\":10,\"aprover\":\"P0012\"}", &ev, &err));
+	assert_int_equal(ev.warning_count, 1);
+	assert_warning(&ev, 0, "replacement.aprover", "not a field of approval.extended",
+		"approver");
+}
+
+/* Short names allow one edit, longer ones two; a prefix needs three characters. */
+static void test_nearest_bounds(void **state)
+{
+	struct mon_event ev;
+	struct mon_error err;
+
+	(void)state;
+	assert_true(warnings_of("approval.extended", CASE_NO ",\"days\":20,\"ays\":1,\"as\":1,"
+		"\"dayss\":1,\"approvr\":1,\"aprovr\":1,\"aproverxyz\":1,\"da\":1", &ev, &err));
+	assert_int_equal(ev.warning_count, 7);
+	assert_warning(&ev, 0, "ays", "not a field of approval.extended", "days");
+	assert_warning(&ev, 1, "as", "not a field of approval.extended", "at");
+	assert_warning(&ev, 2, "dayss", "not a field of approval.extended", "days");
+	assert_warning(&ev, 3, "approvr", "not a field of approval.extended", "approver");
+	assert_warning(&ev, 4, "aprovr", "not a field of approval.extended", "approver");
+	assert_warning(&ev, 5, "aproverxyz", "not a field of approval.extended", "");
+	assert_warning(&ev, 6, "da", "not a field of approval.extended", "");   /* 2 edits */
+}
+
+static void test_nested_unknown_fields(void **state)
+{
+	struct mon_event ev;
+	struct mon_error err;
+
+	(void)state;
+	assert_true(warnings_of("approval.received", CASE_NO ",\"item\":\"SCJG-001\","
+		"\"applicant\":{\"uscc\":\"" USCC_OK "\",\"nmae\":\"x\"}", &ev, &err));
+	assert_int_equal(ev.warning_count, 1);
+	assert_warning(&ev, 0, "applicant.nmae", "not a field of applicant in approval.received",
+		"name");
+
+	assert_true(warnings_of("inspection.started", CASE_NO ",\"enterprise\":" PARTY
+		",\"officers\":[{\"id\":\"P1\",\"certificate\":\"C1\"},{\"id\":\"P2\","
+		"\"certificate\":\"C2\",\"cert\":\"C2\"}],\"filing\":{\"office\":\"city\","
+		"\"ref\":\"r\",\"offise\":\"x\"},\"enterprize\":1", &ev, &err));
+	assert_int_equal(ev.warning_count, 3);
+	assert_warning(&ev, 0, "officers[1].cert",
+		"not a field of officers[1] in inspection.started", "certificate");
+	assert_warning(&ev, 1, "filing.offise", "not a field of filing in inspection.started",
+		"office");
+	assert_warning(&ev, 2, "enterprize", "not a field of inspection.started", "enterprise");
+
+	/* envelope names are known at the top only */
+	assert_true(warnings_of("penalty.filed", CASE_NO ",\"filing\":{\"office\":\"city\","
+		"\"ref\":\"r\",\"dept\":\"x\"}", &ev, &err));
+	assert_int_equal(ev.warning_count, 1);
+	assert_warning(&ev, 0, "filing.dept", "not a field of filing in penalty.filed", "");
+}
+
+/* A refused event keeps its warnings: a misspelled required field is why it is refused.
+ * Without a known type there is nothing to compare with. */
+static void test_rejected_event_warnings(void **state)
+{
+	struct mon_event ev;
+	struct mon_error err;
+
+	(void)state;
+	assert_false(warnings_of("approval.extended", CASE_NO ",\"dayz\":20", &ev, &err));
+	assert_string_equal(err.field, "days");
+	assert_int_equal(ev.warning_count, 1);
+	assert_warning(&ev, 0, "dayz", "not a field of approval.extended", "days");
+	assert_string_equal(ev.id, "");
+
+	assert_false(warnings_of("approval.extendd", CASE_NO ",\"dayz\":20", &ev, &err));
+	assert_string_equal(err.field, "type");
+	assert_int_equal(ev.warning_count, 0);
+
+	/* a party of the wrong shape is an error, its keys no warnings */
+	assert_false(warnings_of("fee.collected", "\"fee_item\":\"ZJ-017\",\"amount\":1,"
+		"\"payer\":[{\"nmae\":1}]", &ev, &err));
+	assert_string_equal(err.field, "payer");
+	assert_int_equal(ev.warning_count, 0);
+}
+
+/* Hostile keys: at most MON_WARNINGS_MAX warnings, paths escaped and cut, long keys not
+ * compared. */
+static void test_warnings_bounded(void **state)
+{
+	struct mon_event ev;
+	struct mon_error err;
+	char fields[4096], big[1001];
+	size_t used;
+
+	(void)state;
+	used = (size_t)snprintf(fields, sizeof(fields), CASE_NO ",\"days\":20");
+	for (int i = 0; i < 3 * MON_WARNINGS_MAX; i++)
+		used += (size_t)snprintf(fields + used, sizeof(fields) - used, ",\"k%02d\":1", i);
+	assert_true(warnings_of("approval.extended", fields, &ev, &err));
+	assert_int_equal(ev.warning_count, MON_WARNINGS_MAX);
+	assert_warning(&ev, 0, "k00", "not a field of approval.extended", "");
+	assert_warning(&ev, MON_WARNINGS_MAX - 1, "k07", "not a field of approval.extended", "");
+
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "approver", 8);
+	snprintf(fields, sizeof(fields), CASE_NO ",\"days\":20,\"%s\":1,\"\\u0001aprover\":1",
+		big);
+	assert_true(warnings_of("approval.extended", fields, &ev, &err));
+	assert_int_equal(ev.warning_count, 2);
+	assert_true(strlen(ev.warnings[0].field) < sizeof(ev.warnings[0].field));
+	assert_string_equal(ev.warnings[0].field + strlen(ev.warnings[0].field) - 3, "...");
+	assert_memory_equal(ev.warnings[0].field, "approveraaa", 11);
+	assert_string_equal(ev.warnings[0].got, "");   /* longer than 64 bytes: not compared */
+	/* the control character is escaped in the path; the key is still compared as sent
+	 * (drop it, add a p: two edits) */
+	assert_warning(&ev, 1, "\\x01aprover", "not a field of approval.extended", "approver");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -509,6 +705,12 @@ int main(void)
 		cmocka_unit_test(test_text_kinds),
 		cmocka_unit_test(test_got_is_truncated),
 		cmocka_unit_test(test_correction),
+		cmocka_unit_test(test_no_warnings_for_known_fields),
+		cmocka_unit_test(test_misspelled_field_warns),
+		cmocka_unit_test(test_nearest_bounds),
+		cmocka_unit_test(test_nested_unknown_fields),
+		cmocka_unit_test(test_rejected_event_warnings),
+		cmocka_unit_test(test_warnings_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
