@@ -117,7 +117,7 @@ const struct penalty_tier *penalty_tier_find(const struct mon_ruleset *rs,
 }
 
 static const char *const party_kind_names[] = {
-	[PARTY_CITIZEN] = "citizen", [PARTY_ORGANISATION] = "organisation",
+	[PARTY_CITIZEN] = "a citizen", [PARTY_ORGANISATION] = "an organisation",
 };
 
 static int cmp_hearing(const void *a, const void *b)
@@ -352,7 +352,7 @@ static void check_hearing(const struct history *h, struct conditions *list,
 	if (c == NULL)
 		return;
 	mon_money_format(threshold, limit, sizeof(limit));
-	condition_message(c, "红牌: 未告知听证权利 (%s; a %s's threshold %s yuan, %s%s%s)", why,
+	condition_message(c, "红牌: 未告知听证权利 (%s; %s's threshold %s yuan, %s%s%s)", why,
 		party_kind_names[p->kind], limit, own != NULL ? p->ce->event->dept : param->name,
 		own != NULL ? ": " : "", own != NULL ? own->basis : "");
 	condition_evidence(c, p->ce);
