@@ -38,7 +38,7 @@ CALENDAR = REPO / "config" / "calendar.csv"
 ITEMS = SAMPLES / "items.csv"
 # The supervision reference tables, each loaded from config/samples/<table>.csv.
 SUPERVISION_TABLES = ("fee_items", "penalty_tiers", "filing_offices", "officers",
-                      "enterprises", "regions")
+                      "enterprises", "regions", "hearing_thresholds")
 PGBIN = Path("/usr/lib/postgresql/15/bin")
 DAEMON_USER = "esup"
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
