@@ -228,7 +228,7 @@ void filing_check_time(const struct history *h, struct conditions *list,
 		const struct mon_case_event *const *filings, size_t n, int64_t *next)
 {
 	int grace;
-	int64_t due = filing_due(h, d, &grace), first = NEVER;
+	int64_t due = filing_due(h, d, &grace), first = NEVER, since = due + 1;
 	const struct mon_case_event *first_ce = NULL;
 	struct mon_condition *c;
 
@@ -247,11 +247,15 @@ void filing_check_time(const struct history *h, struct conditions *list,
 	}
 	if (first <= due)
 		return;
-	if (first_ce == NULL && h->now <= due) {
+	/* An event without a case is judged once, as it arrives, and only it can carry its
+	 * filing (a fee.filed belongs to a case): unfiled, it is so from its own instant. */
+	if (first_ce == NULL && h->case_no[0] == '\0')
+		since = d->ce->event->at;
+	else if (first_ce == NULL && h->now <= due) {
 		next_check_offer(next, h->now, due + 1);
 		return;
 	}
-	c = conditions_add(list, h, rule, d->ce->event->id, due + 1);
+	c = conditions_add(list, h, rule, d->ce->event->id, since);
 	if (c == NULL)
 		return;
 	time_message(c, d, grace, due, first);

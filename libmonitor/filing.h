@@ -44,8 +44,9 @@ void filing_check_office(const struct history *h, struct conditions *list,
 
 /* The duty is filed by its own filing or by one of `filings` (events carrying one) at or
  * before its due instant; else `rule` is raised, keyed by the duty's id, from one second after
- * it. While nothing is filed and the due instant is ahead, offers next_check that second. A
- * duty of 0 yuan files nothing. */
+ * it. While nothing is filed and the due instant is ahead, offers next_check that second;
+ * except for an event without a case (judged once, on arrival, and only it can carry its
+ * filing), which unfiled holds from its own instant. A duty of 0 yuan files nothing. */
 void filing_check_time(const struct history *h, struct conditions *list,
 		const struct rule_def *rule, const struct filing_duty *d,
 		const struct mon_case_event *const *filings, size_t n, int64_t *next);

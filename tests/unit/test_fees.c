@@ -421,6 +421,28 @@ static void test_filing_time(void **state)
 		"due by 2026-03-26, 1 working day after the collection"));
 }
 
+/* A fee without a case is judged once, as it arrives, and nothing but itself can file it:
+ * unfiled, the condition holds from its collection, even at that instant and with grace. */
+static void test_filing_caseless(void **state)
+{
+	struct fx *fx = *state;
+
+	collect(fx, "LY-ZRZYJ", "2026-03-25T10:00:00+08:00", "ZR-F003", "800.00", "",
+		"2026-03-25T10:00:00+08:00");
+	assert_rules(fx, "FEE-FILING-MISSING");
+	assert_int_equal(fx_cond(fx, "FEE-FILING-MISSING")->since, T("2026-03-25T10:00:00+08:00"));
+	assert_int_equal(fx->ev.state.next_check, INT64_MAX);
+	fx_param(fx, "filing_grace_days", 3);
+	collect(fx, "LY-ZRZYJ", "2026-03-25T10:00:00+08:00", "ZR-F003", "800.00", "",
+		"2026-03-25T10:00:00+08:00");
+	assert_rules(fx, "FEE-FILING-MISSING");
+	assert_non_null(strstr(fx_cond(fx, "FEE-FILING-MISSING")->message, "收费未备案 (not filed; "
+		"due by 2026-03-30, 3 working days after the collection)"));
+	collect(fx, "LY-ZRZYJ", "2026-03-25T10:00:00+08:00", "ZR-F003", "800.00", ",\"filing\":"
+		"{\"office\":\"jianfuban\",\"ref\":\"J\"}", "2026-03-25T10:00:00+08:00");
+	assert_rules(fx, "");
+}
+
 /* The seed's system is 涉企: a citizen's fee, and a fee of 0.00, file nothing. A fee.filed
  * names the office of the fee it files. */
 static void test_filing_scope(void **state)
@@ -464,6 +486,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_filing_office_bands, setup_filing, fx_teardown),
 	cmocka_unit_test_setup_teardown(test_filing_time, setup_filing, fx_teardown),
 	cmocka_unit_test_setup_teardown(test_filing_scope, setup_filing, fx_teardown),
+	cmocka_unit_test_setup_teardown(test_filing_caseless, setup_filing, fx_teardown),
 };
 
 FX_MAIN(tests)
