@@ -189,6 +189,29 @@ static void test_filing_deadline(void **state)
 	assert_int_equal(fx_cond(fx, "PEN-FILING-MISSING")->evidence_count, 2);
 }
 
+/* The band follows the proposed (拟) amount a filing states: 9,000 proposed and filed with
+ * the 优化办, 10,000 decided, is filed right; the same filing without its amount is not. */
+static void test_filing_proposed_amount(void **state)
+{
+	struct fx *fx = *state;
+
+	fx_add(fx, "{\"id\":\"f0\",\"dept\":\"LY-HBJ\",\"type\":\"penalty.filed\",\"at\":"
+		"\"2026-03-20T10:00:00+08:00\",\"case\":\"CF-1\",\"filing\":{\"office\":\"youhuaban\","
+		"\"ref\":\"BA-1\",\"amount\":\"9000.00\"}}");
+	decide(fx, false, "p1", "CF-1", "2026-03-25T16:00:00+08:00", PARTY_A, "HB-05", "general",
+		"10000.00", ",\"hearing_notice\":true");
+	fx_eval(fx, "2026-04-30T00:00:00+08:00");
+	assert_rules(fx, "");
+	fx_clear(fx);
+	file(fx, "f0", "2026-03-20T10:00:00+08:00", "youhuaban");
+	decide(fx, false, "p1", "CF-1", "2026-03-25T16:00:00+08:00", PARTY_A, "HB-05", "general",
+		"10000.00", ",\"hearing_notice\":true");
+	fx_eval(fx, "2026-04-30T00:00:00+08:00");
+	assert_rules(fx, "PEN-FILING-OFFICE");
+	assert_non_null(strstr(fx_cond(fx, "PEN-FILING-OFFICE")->message, "(10000.00 yuan: filed "
+		"with youhuaban, due with city"));
+}
+
 /* The parameters issue 11 replaced are refused with the names that replaced them. */
 static void test_retired_params(void **state)
 {
@@ -546,6 +569,7 @@ static const struct CMUnitTest tests[] = {
 	TEST(test_filing_before_decision),
 	TEST(test_filing_deadline),
 	TEST(test_retired_params),
+	TEST(test_filing_proposed_amount),
 	TEST(test_filing_other_ways),
 	TEST(test_filed_office_follows_decision),
 	TEST(test_hearing_threshold),
