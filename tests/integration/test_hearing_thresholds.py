@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 from conftest import (migrated_database, offset_to, CALENDAR, ITEMS, SAMPLES, SANITIZER_MARKS,
-                      SUPERVISION_TABLES, ESUPD, Daemon, add_principal, as_daemon_user,
+                      SUPERVISION_TABLES, ESUPD, Daemon, as_daemon_user,
                       finish_daemons, sanitizer_env, wait_for)
 
 NOW = "2026-04-10T12:00:00+08:00"
@@ -29,7 +29,6 @@ def daemon(pg, certs, workdir, request):
     db.load("items", ITEMS)
     for table in SUPERVISION_TABLES:
         db.load(table, SAMPLES / (table + ".csv"))
-    add_principal(db, certs, "dept-LY-SWJ", "department", "LY-SWJ")
     d = Daemon(db, certs, workdir / db.name, testing={"clock_offset_s": offset_to(NOW)})
     yield d.start()
     finish_daemons([d], request)
