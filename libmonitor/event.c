@@ -33,7 +33,7 @@ enum field_kind {
 	K_PARTY,       /* {uscc | id, name} */
 	K_FILING,      /* {office, ref} */
 	K_FILING_MONEY, /* {office, ref, amount?, filed_at?}: the filing of a fine or fee */
-	K_MEASURES,    /* non-empty array of distinct penalty measures (measure_names) */
+	K_MEASURES,    /* non-empty array of distinct values (penalty measures[]) */
 	K_OFFICERS,    /* [{id, certificate}, ...] */
 };
 

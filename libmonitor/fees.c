@@ -7,9 +7,8 @@
  * by the event's id (a fee.filed's office by the fee.filed's). */
 #include "filing.h"
 
-#include <stdlib.h>
-
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mon_value.h"
@@ -198,23 +197,30 @@ static bool fee_duty(const struct mon_case_event *ce, struct filing_duty *d)
  * time (filing.c) and with the office the proposed amount calls for. */
 static void check_filings(const struct history *h, struct conditions *list, int64_t *next)
 {
-	const struct mon_case_event **filed = calloc(h->count > 0 ? h->count : 1, sizeof(*filed));
+	const struct mon_case_event **filed = calloc(h->count > 0 ? 2 * h->count : 1,
+		sizeof(*filed));
+	const struct mon_case_event **mine;
+	size_t nfiled = 0;
 	struct filing_duty d;
 
 	if (filed == NULL) {
 		list->failed = true;
 		return;
 	}
+	mine = filed + h->count;
+	for (size_t i = 0; i < h->count; i++) {
+		if (h->events[i]->event->type == MON_EV_FEE_FILED)
+			filed[nfiled++] = h->events[i];
+	}
 	for (size_t i = 0; i < h->count; i++) {
 		size_t n = 0;
 		if (!fee_duty(h->events[i], &d))
 			continue;
-		for (size_t j = 0; j < h->count; j++) {
-			if (h->events[j]->event->type == MON_EV_FEE_FILED &&
-					filed_for(h->events[j], d.ce))
-				filed[n++] = h->events[j];
+		for (size_t j = 0; j < nfiled; j++) {
+			if (filed_for(filed[j], d.ce))
+				mine[n++] = filed[j];
 		}
-		filing_check_time(h, list, &rules[RULE_FEE_FILING_MISSING], &d, filed, n, next);
+		filing_check_time(h, list, &rules[RULE_FEE_FILING_MISSING], &d, mine, n, next);
 		filing_check_office(h, list, &rules[RULE_FEE_FILING_OFFICE], &d, d.ce);
 	}
 	free(filed);
