@@ -36,6 +36,7 @@
 		'approval.withdrawn': '撤回',
 		'fee.collected': '收费',
 		'fee.refunded': '退费',
+		'fee.filed': '收费备案',
 		'penalty.decided': '处罚决定',
 		'penalty.filed': '处罚备案',
 		'penalty.hearing_held': '听证',

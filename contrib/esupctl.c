@@ -65,8 +65,8 @@ static void usage(FILE *out)
 		"eval reads NDJSON events on stdin, evaluates each (dept, case), and each event\n"
 		"without a case on its own, as of TIME (RFC 3339, default: now) against\n"
 		"DIR/calendar.csv, DIR/items.csv and those of DIR/fee_items.csv,\n"
-		"penalty_tiers.csv, filing_offices.csv, officers.csv, enterprises.csv and\n"
-		"regions.csv that exist, and prints one NDJSON line per active condition, then\n"
+		"penalty_tiers.csv, filing_offices.csv, officers.csv, enterprises.csv,\n"
+		"regions.csv and hearing_thresholds.csv that exist, and prints one NDJSON line per active condition, then\n"
 		"one per case.\n");
 }
 

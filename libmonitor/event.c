@@ -34,6 +34,8 @@ enum field_kind {
 	K_CITIZEN_ID,
 	K_PARTY,       /* {uscc | id, name} */
 	K_FILING,      /* {office, ref} */
+	K_FILING_MONEY, /* {office, ref, amount?, filed_at?}: the filing of a fine or fee */
+	K_MEASURES,    /* non-empty array of distinct values (penalty measures[]) */
 	K_OFFICERS,    /* [{id, certificate}, ...] */
 	K_ID,          /* an event id: 1..MON_ID_MAX of A-Z a-z 0-9 . _ : / - */
 	K_REPLACEMENT, /* an event.corrected's replacement: checked by check_correction */
@@ -51,11 +53,14 @@ struct type_spec {
 	bool case_required;
 	bool item_required;
 	const struct field_spec *fields;
+	/* Optional: what one field cannot say alone, checked after the fields. */
+	bool (*check)(const json_t *obj, struct mon_error *err);
 };
 
 #define REQ(n, k) { .name = (n), .kind = (k), .required = true }
 #define OPT(n, k) { .name = (n), .kind = (k), .required = false }
 #define REQ_ENUM(n, v) { .name = (n), .kind = K_ENUM, .required = true, .values = (v) }
+#define OPT_LIST(n, k, v) { .name = (n), .kind = (k), .required = false, .values = (v) }
 #define END { .name = NULL }
 
 static const char *const suspend_kinds[] = { "hearing", "testing", "expert_review",
@@ -63,11 +68,21 @@ static const char *const suspend_kinds[] = { "hearing", "testing", "expert_revie
 static const char *const decision_results[] = { "approved", "denied", NULL };
 static const char *const severities[] = { "minor", "general", "serious", NULL };
 static const char *const correction_actions[] = { "void", "replace", NULL };
+/* The kinds of penalty a decision imposes (行政处罚法 §9, §63; docs/rules.md PEN-NO-HEARING):
+ * 罚款, 没收违法所得/非法财物, 吊销许可证件, 责令停产停业, 责令关闭, 降低资质等级, 限制从业. */
+static const char *const measures[] = { "fine", "confiscation", "licence_revocation",
+	"production_stop", "closure", "qualification_downgrade", "practice_restriction", NULL };
+#define MEASURES_MAX 7
 
 static const struct field_spec party_fields[] = {
 	OPT("uscc", K_USCC), OPT("id", K_CITIZEN_ID), OPT("name", K_SHORT), END };
 static const struct field_spec filing_fields[] = {
 	REQ("office", K_CODE), REQ("ref", K_SHORT), END };
+/* A fine's or fee's filing (seed 002 item 11) also says what was filed: the proposed (拟)
+ * amount, and when, if not at the event that carries it. */
+static const struct field_spec money_filing_fields[] = {
+	REQ("office", K_CODE), REQ("ref", K_SHORT), OPT("amount", K_MONEY),
+	OPT("filed_at", K_DATETIME), END };
 static const struct field_spec officer_fields[] = {
 	REQ("id", K_CODE), REQ("certificate", K_SHORT), END };
 
@@ -88,16 +103,19 @@ static const struct field_spec f_decided[] = {
 	REQ_ENUM("result", decision_results), OPT("reason", K_TEXT), OPT("report", K_SHORT), END };
 static const struct field_spec f_fee_collected[] = {
 	REQ("fee_item", K_CODE), REQ("amount", K_MONEY), REQ("payer", K_PARTY),
-	OPT("reviewer", K_SHORT), END };
+	OPT("reviewer", K_SHORT), OPT("filing", K_FILING_MONEY), END };
+static const struct field_spec f_fee_filed[] = {
+	REQ("filing", K_FILING_MONEY), OPT("fee_item", K_CODE), END };
 static const struct field_spec f_fee_refunded[] = {
 	REQ("fee_item", K_CODE), REQ("amount", K_MONEY), OPT("payer", K_PARTY),
 	OPT("of", K_SHORT), END };
 static const struct field_spec f_penalty_decided[] = {
 	REQ("party", K_PARTY), REQ("violation", K_CODE), REQ_ENUM("severity", severities),
 	REQ("amount", K_MONEY), OPT("hearing_notice", K_BOOL), OPT("first_offence", K_BOOL),
-	OPT("filing", K_FILING), END };
+	OPT("filing", K_FILING_MONEY), OPT_LIST("measures", K_MEASURES, measures),
+	OPT("confiscated_value", K_MONEY), END };
 static const struct field_spec f_penalty_filed[] = {
-	REQ("filing", K_FILING), END };
+	REQ("filing", K_FILING_MONEY), END };
 static const struct field_spec f_inspection_started[] = {
 	REQ("enterprise", K_PARTY), REQ("officers", K_OFFICERS), OPT("filing", K_FILING), END };
 static const struct field_spec f_complaint_received[] = {
@@ -115,8 +133,40 @@ static const struct field_spec f_corrected[] = {
 static const struct field_spec f_trade_awarded[] = {
 	REQ("publicity_start", K_DATETIME), REQ("publicity_end", K_DATETIME), END };
 
+static bool lists_measure(const json_t *obj, const char *measure)
+{
+	const json_t *list = json_object_get(obj, "measures");
+
+	for (size_t i = 0; i < json_array_size(list); i++) {
+		if (strcmp(json_string_value(json_array_get(list, i)), measure) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A confiscation (没收) is judged by its value, so it names one; a value without a
+ * confiscation listed is a contradiction, not a detail. */
+static bool check_confiscation(const json_t *obj, struct mon_error *err)
+{
+	const json_t *value = json_object_get(obj, "confiscated_value");
+	bool listed = lists_measure(obj, "confiscation");
+
+	if (listed && value == NULL) {
+		mon_error_set(err, "confiscated_value", "the value confiscated, in yuan, when "
+			"measures lists confiscation", NULL);
+		return false;
+	}
+	if (!listed && value != NULL) {
+		mon_error_set(err, "confiscated_value", "absent unless measures lists confiscation",
+			value);
+		return false;
+	}
+	return true;
+}
+
 /* Case events carry the case number; fee and evaluation events may. */
 #define CASE(n, f) { .name = (n), .case_required = true, .fields = (f) }
+#define CASE_CHECKED(n, f, c) { .name = (n), .case_required = true, .fields = (f), .check = (c) }
 #define FREE(n, f) { .name = (n), .case_required = false, .fields = (f) }
 #define ITEM(n, f) { .name = (n), .case_required = true, .item_required = true, .fields = (f) }
 
@@ -135,7 +185,8 @@ static const struct type_spec types[] = {
 	[MON_EV_APPROVAL_WITHDRAWN] = CASE("approval.withdrawn", no_fields),
 	[MON_EV_FEE_COLLECTED] = FREE("fee.collected", f_fee_collected),
 	[MON_EV_FEE_REFUNDED] = FREE("fee.refunded", f_fee_refunded),
-	[MON_EV_PENALTY_DECIDED] = CASE("penalty.decided", f_penalty_decided),
+	[MON_EV_PENALTY_DECIDED] = CASE_CHECKED("penalty.decided", f_penalty_decided,
+		check_confiscation),
 	[MON_EV_PENALTY_FILED] = CASE("penalty.filed", f_penalty_filed),
 	[MON_EV_PENALTY_HEARING_HELD] = CASE("penalty.hearing_held", no_fields),
 	[MON_EV_INSPECTION_STARTED] = CASE("inspection.started", f_inspection_started),
@@ -151,6 +202,7 @@ static const struct type_spec types[] = {
 	[MON_EV_TRADE_BIDS_OPENED] = CASE("trade.bids_opened", no_fields),
 	[MON_EV_TRADE_AWARDED] = CASE("trade.awarded", f_trade_awarded),
 	[MON_EV_EVENT_CORRECTED] = FREE("event.corrected", f_corrected),
+	[MON_EV_FEE_FILED] = CASE("fee.filed", f_fee_filed),
 };
 
 _Static_assert(sizeof(types) / sizeof(types[0]) == MON_EV__COUNT,
@@ -253,6 +305,25 @@ static bool is_enum(const json_t *v, const char *const *values)
 	return false;
 }
 
+/* A non-empty array of distinct values of the list (so at most one of each). */
+static bool is_measures(const json_t *v, const char *const *values)
+{
+	size_t n = json_array_size(v);
+
+	if (!json_is_array(v) || n == 0 || n > MEASURES_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!is_enum(json_array_get(v, i), values))
+			return false;
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(json_string_value(json_array_get(v, i)),
+					json_string_value(json_array_get(v, j))) == 0)
+				return false;
+		}
+	}
+	return true;
+}
+
 /* What each kind expects, for error messages (K_ENUM lists its values instead). */
 static const char *const kind_expected[] = {
 	[K_SHORT] = "a string of 1 to 256 characters without control characters",
@@ -270,11 +341,16 @@ static const char *const kind_expected[] = {
 		"birth date",
 	[K_PARTY] = "an object with either \"uscc\" or \"id\" (not both), and optionally \"name\"",
 	[K_FILING] = "an object with \"office\" (a code) and \"ref\"",
+	[K_FILING_MONEY] = "an object with \"office\" (a code) and \"ref\", optionally "
+		"\"amount\" and \"filed_at\"",
+	[K_MEASURES] = "a non-empty array of distinct measures from",
 	[K_OFFICERS] = "a non-empty array of at most 50 objects with \"id\" and \"certificate\"",
 	[K_ID] = EXPECT_ID,
 	[K_REPLACEMENT] = "an object: the corrected event's type, at, item and type fields",
 };
 
+_Static_assert(sizeof(measures) / sizeof(measures[0]) == MEASURES_MAX + 1,
+	"MEASURES_MAX counts the measures");
 _Static_assert(SHORT_MAX == 256 && TEXT_MAX == 2000 && DAYS_MAX == 3650 && OFFICERS_MAX == 50,
 	"kind_expected states these limits");
 
@@ -283,7 +359,7 @@ static void describe(const struct field_spec *f, char *buf, size_t len)
 {
 	size_t used = (size_t)snprintf(buf, len, "%s", kind_expected[f->kind]);
 
-	if (f->kind != K_ENUM)
+	if (f->kind != K_ENUM && f->kind != K_MEASURES)
 		return;
 	for (const char *const *v = f->values; *v != NULL && used < len; v++)
 		used += (size_t)snprintf(buf + used, len - used, "%s %s",
@@ -375,6 +451,8 @@ static bool scalar_ok(const json_t *v, const struct field_spec *f)
 	case K_ID: return is_token(v, ID_PUNCT, MON_ID_MAX);
 	case K_PARTY:
 	case K_FILING:
+	case K_FILING_MONEY:
+	case K_MEASURES:
 	case K_OFFICERS:
 	case K_REPLACEMENT:
 		break;
@@ -392,6 +470,12 @@ static bool check_value(const json_t *v, const struct field_spec *f, const char 
 		if (!json_is_object(v))
 			return fail_field(f, path, v, err);
 		return check_fields(v, filing_fields, path, err);
+	case K_FILING_MONEY:
+		if (!json_is_object(v))
+			return fail_field(f, path, v, err);
+		return check_fields(v, money_filing_fields, path, err);
+	case K_MEASURES:
+		return is_measures(v, f->values) ? true : fail_field(f, path, v, err);
 	case K_OFFICERS:
 		return check_officers(v, f, path, err);
 	case K_REPLACEMENT:
@@ -719,6 +803,9 @@ static void warn_nested(const json_t *v, const struct field_spec *f, const char 
 	case K_FILING:
 		warn_object(v, filing_fields, NULL, type_name, path, ev);
 		break;
+	case K_FILING_MONEY:
+		warn_object(v, money_filing_fields, NULL, type_name, path, ev);
+		break;
 	case K_OFFICERS:
 		n = json_array_size(v);
 		for (size_t i = 0; i < n && i < OFFICERS_MAX; i++) {
@@ -801,6 +888,7 @@ bool mon_event_from_json(json_t *obj, struct mon_event *ev, struct mon_error *er
 	if (mon_event_type_from_name(json_string_value(json_object_get(obj, "type")), &type))
 		warn_object(obj, types[type].fields, envelope_names, types[type].name, "", ev);
 	if (!check_envelope(obj, ev, err) || !check_fields(obj, types[ev->type].fields, "", err) ||
+			(types[ev->type].check != NULL && !types[ev->type].check(obj, err)) ||
 			(ev->type == MON_EV_EVENT_CORRECTED && !check_correction(obj, ev, err))) {
 		forget_event(ev);
 		return false;

@@ -1,11 +1,14 @@
 /* fees.c: the fee catalogue (收费目录: item, standard amount or range, legal basis, date
  * abolished, review required, free of charge) and the fee rules: a fee outside the
  * catalogue or abolished, above its standard, collected without review (无审核收费) or on a
- * free item, and each refund recorded as the correction of an earlier collection. A fee is
- * judged on its own: every condition is keyed by the event's id. */
-#include "refdata.h"
+ * free item, filed before collection with the office its proposed amount calls for (涉企收费
+ * 备案, seed 002 item 11: filing.c, shared with fines), and each refund recorded as the
+ * correction of an earlier collection. A fee is judged on its own: every condition is keyed
+ * by the event's id (a fee.filed's office by the fee.filed's). */
+#include "filing.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mon_value.h"
@@ -18,6 +21,8 @@ enum {
 	RULE_FEE_NO_REVIEW,
 	RULE_FEE_FREE_ITEM,
 	RULE_FEE_REFUND,
+	RULE_FEE_FILING_MISSING,
+	RULE_FEE_FILING_OFFICE,
 };
 
 static const struct rule_def rules[] = {
@@ -27,6 +32,8 @@ static const struct rule_def rules[] = {
 	[RULE_FEE_NO_REVIEW] = { "FEE-NO-REVIEW", MON_SEVERITY_YELLOW },
 	[RULE_FEE_FREE_ITEM] = { "FEE-FREE-ITEM", MON_SEVERITY_RED },
 	[RULE_FEE_REFUND] = { "FEE-REFUND", MON_SEVERITY_NOTICE },
+	[RULE_FEE_FILING_MISSING] = { "FEE-FILING-MISSING", MON_SEVERITY_YELLOW },
+	[RULE_FEE_FILING_OFFICE] = { "FEE-FILING-OFFICE", MON_SEVERITY_YELLOW },
 };
 
 static const char *const fee_columns[] = {
@@ -169,10 +176,81 @@ static void note_refund(const struct history *h, struct conditions *list,
 	condition_evidence_id(c, of);
 }
 
+/* A fee.filed covers the collections of its case of its fee_item (any, when it names none). */
+static bool filed_for(const struct mon_case_event *filed, const struct mon_case_event *fee)
+{
+	const char *item = event_string(filed, "fee_item");
+
+	return item == NULL || strcmp(item, event_string(fee, "fee_item")) == 0;
+}
+
+/* An enterprise's fee (涉企收费) of more than 0 is a duty to file; false for any other. */
+static bool fee_duty(const struct mon_case_event *ce, struct filing_duty *d)
+{
+	*d = (struct filing_duty){ .ce = ce, .what = "收费", .act = "collection" };
+	return ce->event->type == MON_EV_FEE_COLLECTED &&
+		filing_party_is_enterprise(json_object_get(ce->event->body, "payer")) &&
+		event_string(ce, "fee_item") != NULL && event_money(ce, "amount", &d->fen);
+}
+
+/* 备案 of each enterprise fee: its own filing, or a fee.filed of the case for its item, on
+ * time (filing.c) and with the office the proposed amount calls for. */
+static void check_filings(const struct history *h, struct conditions *list, int64_t *next)
+{
+	const struct mon_case_event **filed = calloc(h->count > 0 ? 2 * h->count : 1,
+		sizeof(*filed));
+	const struct mon_case_event **mine;
+	size_t nfiled = 0;
+	struct filing_duty d;
+
+	if (filed == NULL) {
+		list->failed = true;
+		return;
+	}
+	mine = filed + h->count;
+	for (size_t i = 0; i < h->count; i++) {
+		if (h->events[i]->event->type == MON_EV_FEE_FILED)
+			filed[nfiled++] = h->events[i];
+	}
+	for (size_t i = 0; i < h->count; i++) {
+		size_t n = 0;
+		if (!fee_duty(h->events[i], &d))
+			continue;
+		for (size_t j = 0; j < nfiled; j++) {
+			if (filed_for(filed[j], d.ce))
+				mine[n++] = filed[j];
+		}
+		filing_check_time(h, list, &rules[RULE_FEE_FILING_MISSING], &d, mine, n, next);
+		filing_check_office(h, list, &rules[RULE_FEE_FILING_OFFICE], &d, d.ce);
+	}
+	free(filed);
+}
+
+/* A fee.filed names the office of the fee it files: the latest of its item collected at or
+ * before it, else (filed ahead, as it should be) the first after it. */
+static void check_filed_offices(const struct history *h, struct conditions *list)
+{
+	for (size_t i = 0; i < h->count; i++) {
+		const struct mon_case_event *filed = h->events[i];
+		struct filing_duty d, best = { .ce = NULL };
+		if (filed->event->type != MON_EV_FEE_FILED)
+			continue;
+		for (size_t j = 0; j < h->count; j++) {
+			if (!fee_duty(h->events[j], &d) || !filed_for(filed, d.ce))
+				continue;
+			if (best.ce == NULL || d.ce->event->at <= filed->event->at)
+				best = d;
+			if (d.ce->event->at > filed->event->at)
+				break;
+		}
+		if (best.ce != NULL)
+			filing_check_office(h, list, &rules[RULE_FEE_FILING_OFFICE], &best, filed);
+	}
+}
+
 static void fees_evaluate(const struct history *h, struct conditions *list,
 		struct mon_case_state *state)
 {
-	(void)state;   /* no time-based rule here */
 	for (size_t i = 0; i < h->count; i++) {
 		const struct mon_case_event *ce = h->events[i];
 		if (ce->event->type == MON_EV_FEE_COLLECTED)
@@ -180,6 +258,8 @@ static void fees_evaluate(const struct history *h, struct conditions *list,
 		else if (ce->event->type == MON_EV_FEE_REFUNDED)
 			note_refund(h, list, ce);
 	}
+	check_filings(h, list, &state->next_check);
+	check_filed_offices(h, list);
 }
 
 const struct rule_family fees_family = {

@@ -1,11 +1,13 @@
-/* penalties.c: the discretion tiers (自由裁量权阶次) and filing offices (备案机关 by amount),
- * and the penalty rules of seed 002 item 11: filing within its time and with the office
- * the amount calls for, no fine for a first minor violation (首次轻微违法不罚款, judged
- * from the party's earlier penalties in a window), a hearing notice for a large fine
- * (较大数额罚款听证), the amount within its tier, and the tier's floor in minor cases
- * (罚款从低). Each penalty.decided is judged on its own, under its event id. */
-#include "refdata.h"
+/* penalties.c: the discretion tiers (自由裁量权阶次) and the departments' own hearing
+ * thresholds (听证标准), and the penalty rules of seed 002 item 11: the fine filed before the
+ * decision with the office its amount calls for (filing.c, shared with fees), no fine for a
+ * first minor violation (首次轻微违法不罚款, judged from the party's earlier penalties in a
+ * window), a hearing notice for a large fine, confiscation, licence revocation or closure
+ * (行政处罚法 §63; 河南省行政处罚听证办法 §4), the amount within its tier, and the tier's
+ * floor in minor cases (罚款从低). Each penalty.decided is judged on its own, under its id. */
+#include "filing.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,25 +36,31 @@ static const struct rule_def rules[] = {
 };
 
 enum {
-	PARAM_FILING_DAYS,
+	PARAM_FILING_GRACE_DAYS,
 	PARAM_FIRST_OFFENCE_WINDOW_DAYS,
-	PARAM_HEARING_THRESHOLD,
+	PARAM_HEARING_CITIZEN_YUAN,
+	PARAM_HEARING_ORGANISATION_YUAN,
 };
 
 static const struct param_def params[] = {
-	[PARAM_FILING_DAYS] = { "filing_days", 5, 1, 3650 },
+	/* Working days after the decision or collection a filing is still on time; 0: before
+	 * it, as the seed says (拟罚款、收费). Read by fees.c too, through filing.c. */
+	[PARAM_FILING_GRACE_DAYS] = { "filing_grace_days", 0, 0, 3650 },
 	[PARAM_FIRST_OFFENCE_WINDOW_DAYS] = { "first_offence_window_days", 365, 1, 3650 },
-	/* Yuan, whole: 1,000,000,000 yuan in fen still fits easily in an int64. */
-	[PARAM_HEARING_THRESHOLD] = { "hearing_threshold", 10000, 1, 1000000000 },
+	/* 河南省行政处罚听证办法 (省政府令第204号) §4: 5,000 yuan for a citizen, 50,000 for a legal
+	 * person or other organisation. Whole yuan: 10^9 yuan in fen fits easily in an int64. */
+	[PARAM_HEARING_CITIZEN_YUAN] = { "hearing_citizen_yuan", 5000, 1, 1000000000 },
+	[PARAM_HEARING_ORGANISATION_YUAN] = { "hearing_organisation_yuan", 50000, 1, 1000000000 },
 };
 
 const struct param_def *const param_first_offence_window_days = &params[PARAM_FIRST_OFFENCE_WINDOW_DAYS];
+const struct param_def *const param_filing_grace_days = &params[PARAM_FILING_GRACE_DAYS];
 
 static const char *const tier_columns[] = {
 	"violation", "severity", "min_amount", "max_amount", "description",
 };
 
-static const char *const office_columns[] = { "office", "min_amount", "max_amount", "name" };
+static const char *const hearing_columns[] = { "dept", "party_kind", "min_amount", "basis" };
 
 static int cmp_tier(const void *a, const void *b)
 {
@@ -108,110 +116,67 @@ const struct penalty_tier *penalty_tier_find(const struct mon_ruleset *rs,
 	return table_find(rs, TABLE_PENALTY_TIERS, &key);
 }
 
-/* Offices sort by the bottom of their range, so one walk finds an amount's office. */
-static int cmp_office(const void *a, const void *b)
-{
-	const struct filing_office *x = a, *y = b;
+static const char *const party_kind_names[] = {
+	[PARTY_CITIZEN] = "a citizen", [PARTY_ORGANISATION] = "an organisation",
+};
 
-	if (x->min_fen != y->min_fen)
-		return x->min_fen < y->min_fen ? -1 : 1;
-	return strcmp(x->office, y->office);
+static int cmp_hearing(const void *a, const void *b)
+{
+	const struct hearing_threshold *x = a, *y = b;
+	int c = strcmp(x->dept, y->dept);
+
+	return c != 0 ? c : (int)x->kind - (int)y->kind;
 }
 
-static bool office_row(const struct csv_row *row, void *out, struct mon_error *err)
+static bool hearing_row(const struct csv_row *row, void *out, struct mon_error *err)
 {
-	struct filing_office *o = out;
+	struct hearing_threshold *t = out;
+	const char *kind = row->fields[1];
 
-	memset(o, 0, sizeof(*o));
-	if (!ref_code(row, 0, "office", "._-", o->office, err) ||
-			!ref_money(row, 1, "min_amount", false, &o->min_fen, err) ||
-			!ref_money(row, 2, "max_amount", true, &o->max_fen, err) ||
-			!ref_name(row, 3, "name", false, o->name, err))
+	memset(t, 0, sizeof(*t));
+	if (!ref_code(row, 0, "dept", "_-", t->dept, err))
 		return false;
-	if (o->max_fen != NO_CAP && o->max_fen <= o->min_fen) {
-		csv_error(err, row, "max_amount", "empty, or above min_amount", row->fields[2]);
+	if (strcmp(kind, "citizen") == 0) {
+		t->kind = PARTY_CITIZEN;
+	} else if (strcmp(kind, "organisation") == 0) {
+		t->kind = PARTY_ORGANISATION;
+	} else {
+		csv_error(err, row, "party_kind", "citizen or organisation", kind);
+		return false;
+	}
+	if (!ref_money(row, 2, "min_amount", false, &t->min_fen, err) ||
+			!ref_name(row, 3, "basis", false, t->basis, err))
+		return false;
+	if (t->min_fen == 0) {
+		csv_error(err, row, "min_amount", "above 0.00 (every penalty would need a notice)",
+			row->fields[2]);
 		return false;
 	}
 	return true;
 }
 
-/* Every amount has at most one office: ranges may leave gaps, never overlap. */
-static bool offices_check(const struct table *t, struct mon_error *err)
-{
-	const struct filing_office *o = t->rows;
-
-	for (size_t i = 1; i < t->count; i++) {
-		if (o[i - 1].max_fen == NO_CAP || o[i - 1].max_fen > o[i].min_fen) {
-			mon_error_set_text(err, "min_amount", "amount ranges that do not overlap",
-				o[i].office);
-			return false;
-		}
-	}
-	for (size_t i = 0; i < t->count; i++) {
-		for (size_t j = i + 1; j < t->count; j++) {
-			if (strcmp(o[i].office, o[j].office) == 0) {
-				mon_error_set_text(err, "office", "each office at most once",
-					o[j].office);
-				return false;
-			}
-		}
-	}
-	return true;
-}
-
-const struct table_def filing_offices_def = {
-	.name = "filing_offices",
-	.columns = office_columns,
-	.column_count = sizeof(office_columns) / sizeof(office_columns[0]),
-	.row_size = sizeof(struct filing_office),
-	.rows_max = 100,
-	.row = office_row,
-	.cmp = cmp_office,
-	.unique = "each office and range at most once",
-	.check = offices_check,
+const struct table_def hearing_thresholds_def = {
+	.name = "hearing_thresholds",
+	.columns = hearing_columns,
+	.column_count = sizeof(hearing_columns) / sizeof(hearing_columns[0]),
+	.row_size = sizeof(struct hearing_threshold),
+	.rows_max = 10000,
+	.row = hearing_row,
+	.cmp = cmp_hearing,
+	.unique = "each (dept, party_kind) at most once",
+	.check = NULL,
 };
 
-/* Seed 002 item 11: 1万元 (含) 以上 the city party committee and government, 3千元 (含) to
- * 1万元 the 优化办, below 3千元 the 减负办. Used while the table has no rows. */
-static const struct filing_office default_offices[] = {
-	{ "jianfuban", 0, 300000, "市减负办" },
-	{ "youhuaban", 300000, 1000000, "市优化办" },
-	{ "city", 1000000, NO_CAP, "市委市政府" },
-};
-
-static const struct filing_office *offices(const struct mon_ruleset *rs, size_t *n)
+const struct hearing_threshold *hearing_threshold_find(const struct mon_ruleset *rs,
+		const char *dept, enum party_kind kind)
 {
-	if (!table_has_rows(rs, TABLE_FILING_OFFICES)) {
-		*n = sizeof(default_offices) / sizeof(default_offices[0]);
-		return default_offices;
-	}
-	*n = rs->tables[TABLE_FILING_OFFICES].count;
-	return rs->tables[TABLE_FILING_OFFICES].rows;
-}
+	struct hearing_threshold key;
 
-const struct filing_office *filing_office_for(const struct mon_ruleset *rs, int64_t fen)
-{
-	size_t n;
-	const struct filing_office *o = offices(rs, &n);
-
-	for (size_t i = 0; i < n; i++) {
-		if (fen >= o[i].min_fen && (o[i].max_fen == NO_CAP || fen < o[i].max_fen))
-			return &o[i];
-	}
-	return NULL;
-}
-
-const struct filing_office *filing_office_find(const struct mon_ruleset *rs,
-		const char *office)
-{
-	size_t n;
-	const struct filing_office *o = offices(rs, &n);
-
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(o[i].office, office) == 0)
-			return &o[i];
-	}
-	return NULL;
+	if (strlen(dept) > MON_CODE_MAX)
+		return NULL;
+	memcpy(key.dept, dept, strlen(dept) + 1);
+	key.kind = kind;
+	return table_find(rs, TABLE_HEARING_THRESHOLDS, &key);
 }
 
 /* The facts of one penalty.decided. */
@@ -221,81 +186,43 @@ struct penalty {
 	enum penalty_severity severity;
 	const char *violation;
 	char subject[32];
+	/* A `uscc` makes the party an organisation (法人或者其他组织), an `id` a citizen (公民).
+	 * The validator takes exactly one; were both there, the uscc would win: the credit
+	 * code names the organisation that is the party, the id at most its representative. */
+	enum party_kind kind;
+	bool enterprise;             /* the fine is 涉企: filed (seed 002 item 11) */
+	struct filing_duty duty;
 };
 
 static bool penalty_read(const struct mon_case_event *ce, struct penalty *p)
 {
+	const json_t *party = json_object_get(ce->event->body, "party");
+
 	p->ce = ce;
 	p->violation = event_string(ce, "violation");
 	if (!mon_event_subject(ce->event, p->subject, sizeof(p->subject)))
 		p->subject[0] = '\0';
-	return event_money(ce, "amount", &p->fen) && p->violation != NULL &&
-		penalty_severity_parse(event_string(ce, "severity"), &p->severity);
+	p->enterprise = filing_party_is_enterprise(party);
+	p->kind = p->enterprise ? PARTY_ORGANISATION : PARTY_CITIZEN;
+	if (!event_money(ce, "amount", &p->fen) || p->violation == NULL ||
+			!penalty_severity_parse(event_string(ce, "severity"), &p->severity))
+		return false;
+	p->duty = (struct filing_duty){ .ce = ce, .fen = p->fen, .what = "罚款",
+		.act = "decision" };
+	return true;
 }
 
-static const char *filing_office_of(const struct mon_case_event *ce)
-{
-	return json_string_value(json_object_get(json_object_get(ce->event->body, "filing"),
-		"office"));
-}
-
-/* A penalty.filed, or the decision's own filing, names the office the amount calls for. */
-static void check_office(const struct history *h, struct conditions *list,
-		const struct penalty *p, const struct mon_case_event *filing)
-{
-	const char *office = filing_office_of(filing);
-	const struct filing_office *want = filing_office_for(h->rs, p->fen);
-	struct mon_condition *c;
-	char amount[24];
-
-	if (office == NULL || want == NULL || strcmp(office, want->office) == 0)
-		return;
-	c = conditions_add(list, h, &rules[RULE_PEN_FILING_OFFICE], filing->event->id, filing->event->at);
-	if (c == NULL)
-		return;
-	mon_money_format(p->fen, amount, sizeof(amount));
-	condition_message(c, "黄牌: 备案机关错误 (%s yuan: filed with %s%s, due with %s %s)", amount,
-		office, filing_office_find(h->rs, office) != NULL ? "" : " (no such office)",
-		want->office, want->name);
-	condition_evidence(c, p->ce);
-	condition_evidence(c, filing);
-}
-
-/* 备案: the decision carries its filing, or a penalty.filed (before it, for the proposed
- * fine, or after) comes within filing_days working days of it. */
+/* 备案 (seed 002 item 11): an enterprise's fine is filed before the decision (or within
+ * filing_grace_days working days), by the decision's own filing or a penalty.filed of the
+ * case, with the office its proposed amount calls for. */
 static void check_filing(const struct history *h, struct conditions *list,
-		const struct penalty *p, int64_t *next)
+		const struct penalty *p, const struct mon_case_event *const *filed, size_t n,
+		int64_t *next)
 {
-	int days = ruleset_param(h->rs, &params[PARAM_FILING_DAYS]);
-	int64_t due = working_deadline(h->rs, p->ce->event->at, days);
-	const struct mon_case_event *late = NULL;
-	struct mon_condition *c;
-	char date[16];
-
-	/* A warning without a fine (0 yuan) is no 罚款 to file. */
-	if (p->fen == 0 || json_object_get(p->ce->event->body, "filing") != NULL || due == NEVER)
+	if (!p->enterprise)
 		return;
-	for (size_t i = 0; i < h->count; i++) {
-		const struct mon_case_event *ce = h->events[i];
-		if (ce->event->type != MON_EV_PENALTY_FILED)
-			continue;
-		if (ce->event->at <= due)
-			return;
-		if (late == NULL)
-			late = ce;
-	}
-	if (late == NULL && h->now <= due) {
-		next_check_offer(next, h->now, due + 1);
-		return;
-	}
-	c = conditions_add(list, h, &rules[RULE_PEN_FILING_MISSING], p->ce->event->id, due + 1);
-	if (c == NULL)
-		return;
-	mon_day_format(mon_day_of(due - 1), date, sizeof(date));
-	condition_message(c, late == NULL ? "黄牌: 罚款未备案 (not filed; due by %s, %d working "
-		"days)" : "黄牌: 罚款逾期备案 (filed late; due by %s, %d working days)", date, days);
-	condition_evidence(c, p->ce);
-	condition_evidence(c, late);
+	filing_check_time(h, list, &rules[RULE_PEN_FILING_MISSING], &p->duty, filed, n, next);
+	filing_check_office(h, list, &rules[RULE_PEN_FILING_OFFICE], &p->duty, p->ce);
 }
 
 /* Another penalty.decided against the same party from `from` on, before p. */
@@ -346,27 +273,88 @@ static void check_first_minor(const struct history *h, struct conditions *list,
 	condition_evidence(c, p->ce);
 }
 
+/* 行政处罚法 §63 (三)(四) and 河南省行政处罚听证办法 §4: the measures that need a hearing
+ * notice whatever their value. */
+static const char *const notice_measures[] = {
+	"licence_revocation", "production_stop", "closure", "qualification_downgrade",
+	"practice_restriction",
+};
+
+static bool measure_listed(const struct mon_case_event *ce, const char *measure)
+{
+	const json_t *list = json_object_get(ce->event->body, "measures");
+
+	for (size_t i = 0; i < json_array_size(list); i++) {
+		const char *m = json_string_value(json_array_get(list, i));
+		if (m != NULL && strcmp(m, measure) == 0)
+			return true;
+	}
+	return false;
+}
+
+__attribute__((format(printf, 3, 4)))
+static void why_add(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t used = strlen(buf);
+	va_list ap;
+
+	if (used + 2 >= len)
+		return;
+	if (used > 0) {
+		buf[used++] = ',';
+		buf[used++] = ' ';
+		buf[used] = '\0';
+	}
+	va_start(ap, fmt);
+	vsnprintf(buf + used, len - used, fmt, ap);
+	va_end(ap);
+}
+
+/* 听证告知: a fine, or a confiscated value, at or above the party's threshold (the
+ * department's own standard where hearing_thresholds has one: a State Council department's
+ * standard prevails; else the province's, hearing_citizen_yuan or hearing_organisation_yuan),
+ * or a revocation, stop, closure, downgrade or restriction, needs the notice. A hearing held
+ * shows the party was told of the right to one. */
 static void check_hearing(const struct history *h, struct conditions *list,
 		const struct penalty *p)
 {
-	int64_t threshold = (int64_t)ruleset_param(h->rs, &params[PARAM_HEARING_THRESHOLD]) * 100;
+	const struct hearing_threshold *own = hearing_threshold_find(h->rs, p->ce->event->dept,
+		p->kind);
+	const struct param_def *param = &params[p->kind == PARTY_CITIZEN ?
+		PARAM_HEARING_CITIZEN_YUAN : PARAM_HEARING_ORGANISATION_YUAN];
+	int64_t threshold = own != NULL ? own->min_fen : (int64_t)ruleset_param(h->rs, param) * 100;
+	int64_t value;
 	struct mon_condition *c;
-	char amount[24], limit[24];
+	char why[256] = "", amount[24], limit[24];
 
-	if (p->fen < threshold || event_true(p->ce, "hearing_notice"))
+	if (event_true(p->ce, "hearing_notice"))
 		return;
-	/* A hearing held shows the party was told of the right to one. */
 	for (size_t i = 0; i < h->count; i++) {
 		if (h->events[i]->event->type == MON_EV_PENALTY_HEARING_HELD)
 			return;
 	}
+	if (p->fen >= threshold) {
+		mon_money_format(p->fen, amount, sizeof(amount));
+		why_add(why, sizeof(why), "fine %s yuan", amount);
+	}
+	if (measure_listed(p->ce, "confiscation") && event_money(p->ce, "confiscated_value", &value) &&
+			value >= threshold) {
+		mon_money_format(value, amount, sizeof(amount));
+		why_add(why, sizeof(why), "confiscation of %s yuan", amount);
+	}
+	for (size_t i = 0; i < sizeof(notice_measures) / sizeof(notice_measures[0]); i++) {
+		if (measure_listed(p->ce, notice_measures[i]))
+			why_add(why, sizeof(why), "%s", notice_measures[i]);
+	}
+	if (why[0] == '\0')
+		return;
 	c = conditions_add(list, h, &rules[RULE_PEN_NO_HEARING], p->ce->event->id, p->ce->event->at);
 	if (c == NULL)
 		return;
-	mon_money_format(p->fen, amount, sizeof(amount));
 	mon_money_format(threshold, limit, sizeof(limit));
-	condition_message(c, "红牌: 较大数额罚款未告知听证 (%s yuan, hearing from %s yuan)",
-		amount, limit);
+	condition_message(c, "红牌: 未告知听证权利 (%s; %s's threshold %s yuan, %s%s%s)", why,
+		party_kind_names[p->kind], limit, own != NULL ? p->ce->event->dept : param->name,
+		own != NULL ? ": " : "", own != NULL ? own->basis : "");
 	condition_evidence(c, p->ce);
 }
 
@@ -426,9 +414,12 @@ static void penalties_evaluate(const struct history *h, struct conditions *list,
 {
 	int64_t *next = &state->next_check;
 	struct penalty *ps = calloc(h->count > 0 ? h->count : 1, sizeof(*ps));
-	size_t n = 0;
+	const struct mon_case_event **filed = calloc(h->count > 0 ? h->count : 1, sizeof(*filed));
+	size_t n = 0, nf = 0;
 
-	if (ps == NULL) {
+	if (ps == NULL || filed == NULL) {
+		free(ps);
+		free(filed);
 		list->failed = true;
 		return;
 	}
@@ -436,18 +427,20 @@ static void penalties_evaluate(const struct history *h, struct conditions *list,
 		if (h->events[i]->event->type == MON_EV_PENALTY_DECIDED &&
 				penalty_read(h->events[i], &ps[n]))
 			n++;
+		else if (h->events[i]->event->type == MON_EV_PENALTY_FILED)
+			filed[nf++] = h->events[i];
 	}
 	for (size_t i = 0; i < n; i++) {
-		check_filing(h, list, &ps[i], next);
-		check_office(h, list, &ps[i], ps[i].ce);
+		check_filing(h, list, &ps[i], filed, nf, next);
 		check_first_minor(h, list, &ps[i]);
 		check_hearing(h, list, &ps[i]);
 		check_tier(h, list, &ps[i]);
 	}
-	for (size_t i = 0; i < h->count && n > 0; i++) {
-		if (h->events[i]->event->type == MON_EV_PENALTY_FILED)
-			check_office(h, list, decision_of(ps, n, h->events[i]), h->events[i]);
+	for (size_t i = 0; i < nf && n > 0; i++) {
+		const struct penalty *p = decision_of(ps, n, filed[i]);
+		filing_check_office(h, list, &rules[RULE_PEN_FILING_OFFICE], &p->duty, filed[i]);
 	}
+	free(filed);
 	free(ps);
 }
 

@@ -15,7 +15,7 @@
 /* Every table mon_ruleset_load takes, in the order of mon_refdata_name(). */
 static const char *const table_names[] = {
 	"calendar", "items", "fee_items", "penalty_tiers", "filing_offices", "officers",
-	"enterprises", "regions",
+	"enterprises", "regions", "hearing_thresholds",
 };
 #define TABLE_NAMES (sizeof(table_names) / sizeof(table_names[0]))
 
@@ -26,6 +26,7 @@ static const struct table_def *const defs[TABLE__COUNT] = {
 	[TABLE_OFFICERS] = &officers_def,
 	[TABLE_ENTERPRISES] = &enterprises_def,
 	[TABLE_REGIONS] = &regions_def,
+	[TABLE_HEARING_THRESHOLDS] = &hearing_thresholds_def,
 };
 
 size_t mon_refdata_count(void)
@@ -186,7 +187,8 @@ bool mon_ruleset_load(struct mon_ruleset *rs, const char *table, const char *csv
 			return table_load(rs, (enum table_id)i, csv, len, err);
 	}
 	mon_error_set_text(err, "", "a reference table such as calendar, items, fee_items, "
-		"penalty_tiers, filing_offices, officers, enterprises or regions", table);
+		"penalty_tiers, filing_offices, officers, enterprises, regions or hearing_thresholds",
+		table);
 	return false;
 }
 

@@ -1,5 +1,5 @@
 /* refdata.h (private to libmonitor): the rows of the supervision reference tables (fee
- * items, penalty tiers, filing offices, officers, enterprises, regions), the shared
+ * items, penalty tiers, filing offices, officers, enterprises, regions, hearing thresholds), the shared
  * loader that reads any of them from CSV, and the look-ups the rules use. */
 #ifndef MON_REFDATA_H
 #define MON_REFDATA_H
@@ -44,6 +44,17 @@ struct filing_office {
 	int64_t min_fen;            /* inclusive */
 	int64_t max_fen;            /* exclusive; NO_CAP */
 	char name[REF_NAME_MAX + 1];
+};
+
+/* A department's own 听证 threshold (a State Council department's standard, which prevails
+ * over the province's: 河南省行政处罚听证办法 §4). */
+enum party_kind { PARTY_CITIZEN, PARTY_ORGANISATION };
+
+struct hearing_threshold {
+	char dept[MON_CODE_MAX + 1];
+	enum party_kind kind;
+	int64_t min_fen;             /* a notice from this amount (inclusive) */
+	char basis[REF_NAME_MAX + 1];
 };
 
 struct officer {
@@ -105,6 +116,7 @@ extern const struct table_def filing_offices_def;
 extern const struct table_def officers_def;
 extern const struct table_def enterprises_def;
 extern const struct table_def regions_def;
+extern const struct table_def hearing_thresholds_def;
 
 /* Look-ups: NULL when absent. */
 const struct fee_item *fee_item_find(const struct mon_ruleset *rs, const char *dept,
@@ -115,6 +127,8 @@ const struct penalty_tier *penalty_tier_find(const struct mon_ruleset *rs,
 const struct filing_office *filing_office_for(const struct mon_ruleset *rs, int64_t fen);
 const struct filing_office *filing_office_find(const struct mon_ruleset *rs,
 		const char *office);
+const struct hearing_threshold *hearing_threshold_find(const struct mon_ruleset *rs,
+		const char *dept, enum party_kind kind);
 const struct enterprise *enterprise_find(const struct mon_ruleset *rs, const char *uscc);
 /* The first row of officer `id` (rows of one id are adjacent), with their number. */
 const struct officer *officers_of(const struct mon_ruleset *rs, const char *id, size_t *n);

@@ -83,6 +83,7 @@ extern const struct param_def *const param_warn_days;                 /* ladder 
 extern const struct param_def *const param_late_report_hours;         /* checks */
 extern const struct param_def *const param_supplement_days;           /* checks */
 extern const struct param_def *const param_first_offence_window_days; /* penalties */
+extern const struct param_def *const param_filing_grace_days;         /* penalties; fees too */
 extern const struct param_def *const param_repeat_window_days;        /* enforcement */
 extern const struct param_def *const param_multi_window_days;         /* enforcement */
 

@@ -97,6 +97,17 @@ void mon_ruleset_destroy(struct mon_ruleset *rs)
 	free(rs);
 }
 
+/* Parameters that were renamed or split: a configuration that still sets one is told what
+ * replaced it rather than only that the name is unknown. */
+static const struct {
+	const char *name, *instead;
+} retired_params[] = {
+	{ "hearing_threshold", "hearing_citizen_yuan and hearing_organisation_yuan (the hearing "
+		"threshold is per party kind since issue 11)" },
+	{ "filing_days", "filing_grace_days (working days a filing may follow the decision or "
+		"collection; 0 by default, since issue 11)" },
+};
+
 bool mon_ruleset_set_param(struct mon_ruleset *rs, const char *name, long long value,
 		struct mon_error *err)
 {
@@ -117,8 +128,14 @@ bool mon_ruleset_set_param(struct mon_ruleset *rs, const char *name, long long v
 		rs->params[i] = value;
 		return true;
 	}
+	for (size_t i = 0; i < sizeof(retired_params) / sizeof(retired_params[0]); i++) {
+		if (strcmp(retired_params[i].name, name) == 0) {
+			mon_error_set_text(err, name, retired_params[i].instead, "a retired name");
+			return false;
+		}
+	}
 	mon_error_set_text(err, "", "a parameter of docs/rules.md such as warn_days, "
-		"filing_days, hearing_threshold or repeat_window_days", name);
+		"filing_grace_days, hearing_citizen_yuan or repeat_window_days", name);
 	return false;
 }
 

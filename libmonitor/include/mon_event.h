@@ -47,6 +47,9 @@ enum mon_event_type {
 	MON_EV_TRADE_BIDS_OPENED,
 	MON_EV_TRADE_AWARDED,
 	MON_EV_EVENT_CORRECTED,   /* a department voids or replaces one of its earlier events */
+	/* Added at the end, in the order issue 11 fixed: EVENT_CORRECTED, FEE_FILED,
+	 * APPROVAL_DELAY_REPORTED. */
+	MON_EV_FEE_FILED,
 	MON_EV__COUNT
 };
 

@@ -46,7 +46,8 @@ bool mon_ruleset_load_calendar(struct mon_ruleset *rs, const char *csv, size_t l
 bool mon_ruleset_load_items(struct mon_ruleset *rs, const char *csv, size_t len,
 		struct mon_error *err) __attribute__((warn_unused_result));
 /* The reference tables, by name: "calendar", "items", then the supervision tables
- * "fee_items", "penalty_tiers", "filing_offices", "officers", "enterprises", "regions".
+ * "fee_items", "penalty_tiers", "filing_offices", "officers", "enterprises", "regions",
+ * "hearing_thresholds".
  * Index 0..count-1. */
 size_t mon_refdata_count(void);
 const char *mon_refdata_name(size_t i);

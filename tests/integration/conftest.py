@@ -38,7 +38,7 @@ CALENDAR = REPO / "config" / "calendar.csv"
 ITEMS = SAMPLES / "items.csv"
 # The supervision reference tables, each loaded from config/samples/<table>.csv.
 SUPERVISION_TABLES = ("fee_items", "penalty_tiers", "filing_offices", "officers",
-                      "enterprises", "regions")
+                      "enterprises", "regions", "hearing_thresholds")
 PGBIN = Path("/usr/lib/postgresql/15/bin")
 DAEMON_USER = "esup"
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
@@ -54,6 +54,9 @@ PRINCIPALS = [("dept-" + d, "department", d) for d in DEPTS] + [
     ("revoked", "department", "LY-SCJGJ"),
     ("late", "department", "LY-SCJGJ"),
     ("stranger", "department", "LY-SCJGJ"),
+    # A tax bureau that is no department of the sample feed: config/samples/hearing_thresholds.csv
+    # gives it its own hearing standard (golden case pen-no-hearing-dept, test_hearing_thresholds).
+    ("dept-LY-SWJ", "department", "LY-SWJ"),
 ]
 
 _counter = itertools.count(1)

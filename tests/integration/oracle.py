@@ -41,7 +41,7 @@ TRANSITION = datetime.datetime(2026, 11, 25, 0, 0, 1, tzinfo=SHANGHAI)
 QUIET_UNTIL = datetime.datetime(2026, 11, 26, 0, 0, 1, tzinfo=SHANGHAI)
 LEFT_OUT = ("penalty.", "inspection.")
 REFDATA_TABLES = ("calendar", "items", "fee_items", "penalty_tiers", "filing_offices",
-                  "officers", "enterprises", "regions")
+                  "officers", "enterprises", "regions", "hearing_thresholds")
 
 
 def clock_offset(start=None):

@@ -211,14 +211,16 @@ static void fee_replaced(struct fx *fx, const char *fee_item)
 	fx_clear(fx);
 	fx_add(fx, "{\"id\":\"cw-1\",\"dept\":\"LY-ZJJ\",\"type\":\"fee.collected\","
 		"\"at\":\"2026-03-03T10:00:00+08:00\",\"fee_item\":\"ZJ-099\",\"amount\":\"10.00\","
-		"\"payer\":{\"uscc\":\"91410311MA47R2TD0Y\"}}");
+		"\"payer\":{\"uscc\":\"91410311MA47R2TD0Y\"},"
+		"\"filing\":{\"office\":\"jianfuban\",\"ref\":\"JFB-1\"}}");
 	if (fee_item == NULL)
 		return;
 	fx_add(fx, "{\"id\":\"cw-2\",\"dept\":\"LY-ZJJ\",\"type\":\"event.corrected\","
 		"\"at\":\"2026-03-04T10:00:00+08:00\",\"of\":\"cw-1\",\"action\":\"replace\","
 		"\"reason\":\"fee item\",\"replacement\":{\"type\":\"fee.collected\","
 		"\"at\":\"2026-03-03T10:00:00+08:00\",\"fee_item\":\"%s\",\"amount\":\"10.00\","
-		"\"payer\":{\"uscc\":\"91410311MA47R2TD0Y\"}}}", fee_item);
+		"\"payer\":{\"uscc\":\"91410311MA47R2TD0Y\"},"
+		"\"filing\":{\"office\":\"jianfuban\",\"ref\":\"JFB-1\"}}}", fee_item);
 }
 
 static void test_caseless(void **state)

@@ -67,6 +67,7 @@ static const struct minimal minimals[] = {
 		{ "case", "publicity_start", "publicity_end" } },
 	{ "event.corrected", "\"of\":\"ev-0\",\"action\":\"void\",\"reason\":\"sent twice\"",
 		{ "of", "action", "reason" } },
+	{ "fee.filed", CASE_NO ",\"filing\":" FILING, { "case", "filing" } },
 };
 
 static json_t *load(const char *text)
@@ -283,6 +284,55 @@ static void test_party_errors(void **state)
 		"\"payer\":\"" USCC_OK "\""), "payer", "\"" USCC_OK "\"");
 	assert_refused(event_with("fee.collected", "\"fee_item\":\"Z\",\"amount\":1,"
 		"\"payer\":{\"uscc\":\"" USCC_OK "\",\"name\":\"\"}"), "payer.name", "\"\"");
+}
+
+#define DECIDED CASE_NO ",\"party\":" PARTY ",\"violation\":\"HB-12\",\"severity\":" \
+	"\"general\",\"amount\":0"
+
+/* penalty.decided's measures (distinct, known, non-empty) and the confiscated value that goes
+ * with a confiscation; a fine's or fee's filing with the proposed amount and when. */
+static void test_measures_and_money_filing(void **state)
+{
+	struct mon_error err;
+
+	(void)state;
+	assert_accepted(event_with("penalty.decided", DECIDED ",\"measures\":[\"licence_revocation\","
+		"\"production_stop\",\"closure\",\"qualification_downgrade\",\"practice_restriction\","
+		"\"fine\"]"));
+	assert_accepted(event_with("penalty.decided", DECIDED ",\"measures\":[\"confiscation\"],"
+		"\"confiscated_value\":\"50000.00\""));
+	assert_refused(event_with("penalty.decided", DECIDED ",\"measures\":[\"confiscation\"]"),
+		"confiscated_value", "(missing)");
+	assert_refused(event_with("penalty.decided", DECIDED ",\"confiscated_value\":1"),
+		"confiscated_value", "1");
+	assert_refused(event_with("penalty.decided", DECIDED ",\"measures\":[\"fine\"],"
+		"\"confiscated_value\":1"), "confiscated_value", "1");
+	assert_refused(event_with("penalty.decided", DECIDED ",\"measures\":[\"confiscation\"],"
+		"\"confiscated_value\":\"1.001\""), "confiscated_value", "\"1.001\"");
+	assert_refused(event_with("penalty.decided", DECIDED ",\"measures\":[]"), "measures", "[]");
+	assert_refused(event_with("penalty.decided", DECIDED ",\"measures\":\"closure\""),
+		"measures", "\"closure\"");
+	assert_refused(event_with("penalty.decided", DECIDED ",\"measures\":[\"closure\","
+		"\"closure\"]"), "measures", NULL);
+	assert_false(validate(event_with("penalty.decided", DECIDED ",\"measures\":[\"detention\"]"),
+		&err));
+	assert_string_equal(err.field, "measures");
+	assert_non_null(strstr(err.expected, "distinct measures from fine, confiscation, "
+		"licence_revocation, production_stop, closure, qualification_downgrade, "
+		"practice_restriction"));
+
+	assert_accepted(event_with("penalty.decided", DECIDED ",\"filing\":{\"office\":\"city\","
+		"\"ref\":\"B\",\"amount\":\"12000.00\",\"filed_at\":\"2026-03-02T09:00:00+08:00\"}"));
+	assert_refused(event_with("penalty.filed", CASE_NO ",\"filing\":{\"office\":\"city\","
+		"\"ref\":\"B\",\"amount\":\"-1\"}"), "filing.amount", "\"-1\"");
+	assert_refused(event_with("fee.collected", "\"fee_item\":\"ZJ-017\",\"amount\":1,\"payer\":"
+		PARTY ",\"filing\":{\"office\":\"city\",\"ref\":\"B\",\"filed_at\":\"2026-03-02\"}"),
+		"filing.filed_at", "\"2026-03-02\"");
+	assert_accepted(event_with("fee.collected", "\"fee_item\":\"ZJ-017\",\"amount\":1,\"payer\":"
+		PARTY ",\"filing\":{\"office\":\"jianfuban\",\"ref\":\"J-1\"}"));
+	assert_accepted(event_with("fee.filed", CASE_NO ",\"fee_item\":\"ZJ-017\",\"filing\":"
+		"{\"office\":\"jianfuban\",\"ref\":\"J-1\",\"amount\":\"2999.99\"}"));
+	assert_refused(event_with("fee.filed", "\"filing\":" FILING), "case", "(missing)");
 }
 
 static void test_officers_and_filing(void **state)
@@ -701,6 +751,7 @@ int main(void)
 		cmocka_unit_test(test_envelope_errors),
 		cmocka_unit_test(test_party_errors),
 		cmocka_unit_test(test_officers_and_filing),
+		cmocka_unit_test(test_measures_and_money_filing),
 		cmocka_unit_test(test_scalar_kinds),
 		cmocka_unit_test(test_text_kinds),
 		cmocka_unit_test(test_got_is_truncated),

@@ -1,7 +1,10 @@
 /* test_fees.c: the fee rules at their boundaries (a fee at its standard and one fen above,
  * collected on the last day before its abolition and on that day, at another offset; free
- * items; review), refunds, events without a case evaluated one at a time, and the generic
- * reference-table loader (exact headers, money, dates, booleans, duplicates). */
+ * items; review), refunds, events without a case evaluated one at a time, fee filing (the
+ * office at 2,999.99 / 3,000.00, before collection or within filing_grace_days, by the fee's
+ * own filing or a fee.filed of its case), and the generic reference-table loader (exact
+ * headers, money, dates, booleans, duplicates). The catalogue tests switch the filing rules
+ * off, so each judges one thing; the filing tests have them on. */
 #include "case_fixture.h"
 
 /* ZJ-021: up to 3,000.00; ZJ-009: abolished 2026-01-01; ZJ-030: free; ZR-F004: fixed 550.00;
@@ -14,12 +17,23 @@ static const char fee_items[] =
 	"ZR-F004,LY-ZRZYJ,不动产登记费（非住宅）,550.00,550.00,,,true,false\n"
 	"ZR-F003,LY-ZRZYJ,土地复垦费,0.00,,,,false,false\n";
 
-static int setup(void **state)
+static int setup_filing(void **state)
 {
 	struct fx *fx = fx_create();
 
 	fx_load(fx, "fee_items", fee_items);
 	*state = fx;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	struct mon_error err;
+
+	setup_filing(state);
+	if (!mon_ruleset_disable_rule(((struct fx *)*state)->rs, "FEE-FILING-MISSING", &err) ||
+			!mon_ruleset_disable_rule(((struct fx *)*state)->rs, "FEE-FILING-OFFICE", &err))
+		fail_msg("%s", err.expected);
 	return 0;
 }
 
@@ -274,20 +288,183 @@ static void test_fee_items_loader(void **state)
 static void test_table_names(void **state)
 {
 	static const char *const names[] = { "calendar", "items", "fee_items", "penalty_tiers",
-		"filing_offices", "officers", "enterprises", "regions" };
+		"filing_offices", "officers", "enterprises", "regions", "hearing_thresholds" };
 	struct fx *fx = *state;
 	struct mon_error err;
 
-	assert_int_equal(mon_refdata_count(), 8);
-	for (size_t i = 0; i < 8; i++)
+	assert_int_equal(mon_refdata_count(), 9);
+	for (size_t i = 0; i < 9; i++)
 		assert_string_equal(mon_refdata_name(i), names[i]);
-	assert_null(mon_refdata_name(8));
+	assert_null(mon_refdata_name(9));
 	assert_false(mon_ruleset_load(fx->rs, "fees", "x\n", 2, &err));
 	assert_string_equal(err.got, "fees");
 	/* The approval tables go through the same entry point. */
 	fx_load(fx, "items", "code,dept,name,statutory_days,committed_days,unit\n"
 		"ZJ-002,LY-ZJJ,x,20,10,working\n");
 	fx_refused(fx, "calendar", "date,kind\n", "line 1");
+}
+
+/* A fee of ZR-F003 (no ceiling, no review) collected in case C-1 on Wednesday 2026-03-25
+ * 10:00 by an enterprise (`payer` a uscc) or a citizen; `filing` "" or a member. */
+static void collect_filed(struct fx *fx, const char *amount, const char *payer,
+		const char *filing)
+{
+	fx_add(fx, "{\"id\":\"cw-1\",\"dept\":\"LY-ZRZYJ\",\"type\":\"fee.collected\",\"at\":"
+		"\"2026-03-25T10:00:00+08:00\",\"case\":\"C-1\",\"fee_item\":\"ZR-F003\",\"amount\":"
+		"\"%s\",\"payer\":%s%s}", amount, payer, filing);
+}
+
+#define ENTERPRISE "{\"uscc\":\"91410311MA47R2TD0Y\"}"
+#define CITIZEN "{\"id\":\"11010519491231002X\"}"
+
+static void fee_filed(struct fx *fx, const char *id, const char *at, const char *item,
+		const char *office, const char *amount)
+{
+	fx_add(fx, "{\"id\":\"%s\",\"dept\":\"LY-ZRZYJ\",\"type\":\"fee.filed\",\"at\":\"%s\","
+		"\"case\":\"C-1\"%s%s%s,\"filing\":{\"office\":\"%s\",\"ref\":\"BA-1\"%s%s%s}}", id, at,
+		item != NULL ? ",\"fee_item\":\"" : "", item != NULL ? item : "",
+		item != NULL ? "\"" : "", office, amount != NULL ? ",\"amount\":\"" : "",
+		amount != NULL ? amount : "", amount != NULL ? "\"" : "");
+}
+
+/* Seed 002 item 11 for fees: 3千元（含本数）至1万元 the 优化办, below it the 减负办, by the
+ * proposed amount where the filing states one. */
+static void test_filing_office_bands(void **state)
+{
+	struct fx *fx = *state;
+	const struct mon_condition *c;
+
+	collect_filed(fx, "2999.99", ENTERPRISE, ",\"filing\":{\"office\":\"jianfuban\","
+		"\"ref\":\"J-1\"}");
+	fx_eval(fx, "2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "");
+	fx_clear(fx);
+	collect_filed(fx, "3000.00", ENTERPRISE, ",\"filing\":{\"office\":\"jianfuban\","
+		"\"ref\":\"J-1\"}");
+	fx_eval(fx, "2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "FEE-FILING-OFFICE");
+	c = fx_cond(fx, "FEE-FILING-OFFICE");
+	assert_string_equal(c->key, "FEE-FILING-OFFICE|LY-ZRZYJ|C-1|cw-1");
+	assert_int_equal(c->severity, MON_SEVERITY_YELLOW);
+	assert_non_null(strstr(c->message, "3000.00 yuan: filed with jianfuban, due with youhuaban"));
+	/* The proposed amount decides: 3,000.00 proposed, 2,500.00 collected. */
+	fx_clear(fx);
+	collect_filed(fx, "2500.00", ENTERPRISE, ",\"filing\":{\"office\":\"youhuaban\","
+		"\"ref\":\"Y-1\",\"amount\":\"3000.00\"}");
+	fx_eval(fx, "2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "");
+	fx_clear(fx);
+	collect_filed(fx, "3000.00", ENTERPRISE, ",\"filing\":{\"office\":\"youhuaban\","
+		"\"ref\":\"Y-1\",\"amount\":\"2999.99\"}");
+	fx_eval(fx, "2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "FEE-FILING-OFFICE");
+	assert_non_null(strstr(fx_cond(fx, "FEE-FILING-OFFICE")->message, "proposed 2999.99"));
+}
+
+/* Filed before collection: the collection's own filing (at its instant, or filed_at), or a
+ * fee.filed of the case for its item; after it only within filing_grace_days. */
+static void test_filing_time(void **state)
+{
+	struct fx *fx = *state;
+	const struct mon_condition *c;
+
+	/* Not filed at all: yellow from the second after the collection. */
+	collect_filed(fx, "100.00", ENTERPRISE, "");
+	fx_eval(fx, "2026-03-25T10:00:00+08:00");
+	assert_rules(fx, "");
+	assert_int_equal(fx->ev.state.next_check, T("2026-03-25T10:00:01+08:00"));
+	fx_eval(fx, "2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "FEE-FILING-MISSING");
+	c = fx_cond(fx, "FEE-FILING-MISSING");
+	assert_string_equal(c->key, "FEE-FILING-MISSING|LY-ZRZYJ|C-1|cw-1");
+	assert_int_equal(c->since, T("2026-03-25T10:00:01+08:00"));
+	assert_non_null(strstr(c->message, "收费未备案"));
+	/* A fee.filed the second before, at, and after the collection. */
+	fee_filed(fx, "ff", "2026-03-25T10:00:01+08:00", "ZR-F003", "jianfuban", NULL);
+	fx_eval(fx, "2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "FEE-FILING-MISSING");
+	assert_non_null(strstr(fx_cond(fx, "FEE-FILING-MISSING")->message, "收费逾期备案"));
+	assert_string_equal(fx_cond(fx, "FEE-FILING-MISSING")->evidence[1], "ff");
+	fx_clear(fx);
+	collect_filed(fx, "100.00", ENTERPRISE, "");
+	fee_filed(fx, "ff", "2026-03-25T10:00:00+08:00", "ZR-F003", "jianfuban", NULL);
+	fx_eval(fx, "2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "");
+	/* A fee.filed of another item files nothing for this one; one without an item does. */
+	fx_clear(fx);
+	collect_filed(fx, "100.00", ENTERPRISE, "");
+	fee_filed(fx, "ff", "2026-03-20T10:00:00+08:00", "ZR-F004", "jianfuban", NULL);
+	fx_eval(fx, "2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "FEE-FILING-MISSING");
+	fee_filed(fx, "fg", "2026-03-20T11:00:00+08:00", NULL, "jianfuban", NULL);
+	fx_eval(fx, "2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "");
+	/* The collection's own filing, filed_at the day after: late; with one working day of
+	 * grace (Thursday 03-26 24:00) on time. */
+	fx_clear(fx);
+	collect_filed(fx, "100.00", ENTERPRISE, ",\"filing\":{\"office\":\"jianfuban\","
+		"\"ref\":\"J-1\",\"filed_at\":\"2026-03-26T09:00:00+08:00\"}");
+	fx_eval(fx, "2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "FEE-FILING-MISSING");
+	fx_param(fx, "filing_grace_days", 1);
+	fx_eval(fx, "2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "");
+	/* With grace, nothing filed is yellow from 03-27 00:00:01. */
+	fx_clear(fx);
+	collect_filed(fx, "100.00", ENTERPRISE, "");
+	fx_eval(fx, "2026-03-26T23:59:59+08:00");
+	assert_rules(fx, "");
+	assert_int_equal(fx->ev.state.next_check, T("2026-03-27T00:00:01+08:00"));
+	fx_eval(fx, "2026-03-27T00:00:01+08:00");
+	assert_rules(fx, "FEE-FILING-MISSING");
+	assert_non_null(strstr(fx_cond(fx, "FEE-FILING-MISSING")->message,
+		"due by 2026-03-26, 1 working day after the collection"));
+}
+
+/* A fee without a case is judged once, as it arrives, and nothing but itself can file it:
+ * unfiled, the condition holds from its collection, even at that instant and with grace. */
+static void test_filing_caseless(void **state)
+{
+	struct fx *fx = *state;
+
+	collect(fx, "LY-ZRZYJ", "2026-03-25T10:00:00+08:00", "ZR-F003", "800.00", "",
+		"2026-03-25T10:00:00+08:00");
+	assert_rules(fx, "FEE-FILING-MISSING");
+	assert_int_equal(fx_cond(fx, "FEE-FILING-MISSING")->since, T("2026-03-25T10:00:00+08:00"));
+	assert_int_equal(fx->ev.state.next_check, INT64_MAX);
+	fx_param(fx, "filing_grace_days", 3);
+	collect(fx, "LY-ZRZYJ", "2026-03-25T10:00:00+08:00", "ZR-F003", "800.00", "",
+		"2026-03-25T10:00:00+08:00");
+	assert_rules(fx, "FEE-FILING-MISSING");
+	assert_non_null(strstr(fx_cond(fx, "FEE-FILING-MISSING")->message, "收费未备案 (not filed; "
+		"due by 2026-03-30, 3 working days after the collection)"));
+	collect(fx, "LY-ZRZYJ", "2026-03-25T10:00:00+08:00", "ZR-F003", "800.00", ",\"filing\":"
+		"{\"office\":\"jianfuban\",\"ref\":\"J\"}", "2026-03-25T10:00:00+08:00");
+	assert_rules(fx, "");
+}
+
+/* The seed's system is 涉企: a citizen's fee, and a fee of 0.00, file nothing. A fee.filed
+ * names the office of the fee it files. */
+static void test_filing_scope(void **state)
+{
+	struct fx *fx = *state;
+
+	collect_filed(fx, "100.00", CITIZEN, "");
+	fx_eval(fx, "2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "");
+	fx_clear(fx);
+	collect_filed(fx, "0", ENTERPRISE, "");
+	fx_eval(fx, "2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "");
+	fx_clear(fx);
+	fee_filed(fx, "ff", "2026-03-24T10:00:00+08:00", "ZR-F003", "jianfuban", "12000.00");
+	collect_filed(fx, "12000.00", ENTERPRISE, "");
+	fx_eval(fx, "2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "FEE-FILING-OFFICE");
+	assert_string_equal(fx_cond(fx, "FEE-FILING-OFFICE")->key,
+		"FEE-FILING-OFFICE|LY-ZRZYJ|C-1|ff");
+	assert_string_equal(fx_cond(fx, "FEE-FILING-OFFICE")->evidence[0], "cw-1");
+	assert_string_equal(fx_cond(fx, "FEE-FILING-OFFICE")->evidence[1], "ff");
 }
 
 int main(int argc, char **argv);
@@ -306,6 +483,10 @@ static const struct CMUnitTest tests[] = {
 	TEST(test_disabled),
 	TEST(test_fee_items_loader),
 	TEST(test_table_names),
+	cmocka_unit_test_setup_teardown(test_filing_office_bands, setup_filing, fx_teardown),
+	cmocka_unit_test_setup_teardown(test_filing_time, setup_filing, fx_teardown),
+	cmocka_unit_test_setup_teardown(test_filing_scope, setup_filing, fx_teardown),
+	cmocka_unit_test_setup_teardown(test_filing_caseless, setup_filing, fx_teardown),
 };
 
 FX_MAIN(tests)

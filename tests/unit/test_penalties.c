@@ -97,14 +97,69 @@ static void test_loaded_offices(void **state)
 	assert_string_equal(office_verdict(fx, "3000.00", "youhuaban"), "");
 }
 
-/* Decided Wednesday 2026-03-25: the 5 working days are 03-26, 03-27, 03-30, 03-31 and
- * 04-01, so the filing is due by 2026-04-01 24:00. */
+/* Seed 002 item 11 files the proposed (拟) fine: by default (filing_grace_days 0) the filing
+ * is due at the decision's instant. Decided Wednesday 2026-03-25 16:00. */
+static void test_filing_before_decision(void **state)
+{
+	struct fx *fx = *state;
+	const struct mon_case_state *st;
+	const struct mon_condition *c;
+
+	decide(fx, false, "p1", "CF-1", "2026-03-25T16:00:00+08:00", PARTY_A, "HB-05", "general",
+		"8000.00", "");
+	st = fx_eval(fx, "2026-03-25T16:00:00+08:00");
+	assert_rules(fx, "");
+	assert_int_equal(st->next_check, T("2026-03-25T16:00:01+08:00"));
+	fx_eval(fx, "2026-03-25T16:00:01+08:00");
+	assert_rules(fx, "PEN-FILING-MISSING");
+	c = fx_cond(fx, "PEN-FILING-MISSING");
+	assert_int_equal(c->since, T("2026-03-25T16:00:01+08:00"));
+	assert_string_equal(c->message, "黄牌: 罚款未备案 (not filed before the decision at "
+		"2026-03-25T16:00:00+08:00)");
+	/* A penalty.filed at the decision's instant is in time, a second later it is late. */
+	file(fx, "f1", "2026-03-25T16:00:00+08:00", "youhuaban");
+	fx_eval(fx, "2026-04-10T00:00:00+08:00");
+	assert_rules(fx, "");
+	fx_clear(fx);
+	decide(fx, false, "p1", "CF-1", "2026-03-25T16:00:00+08:00", PARTY_A, "HB-05", "general",
+		"8000.00", "");
+	file(fx, "f1", "2026-03-25T16:00:01+08:00", "youhuaban");
+	fx_eval(fx, "2026-04-10T00:00:00+08:00");
+	assert_rules(fx, "PEN-FILING-MISSING");
+	assert_string_equal(fx_cond(fx, "PEN-FILING-MISSING")->message, "黄牌: 罚款逾期备案 (filed "
+		"2026-03-25T16:00:01+08:00, after the decision at 2026-03-25T16:00:00+08:00)");
+	assert_int_equal(fx_cond(fx, "PEN-FILING-MISSING")->evidence_count, 2);
+	/* The decision's own filing: at the decision unless filed_at says otherwise. */
+	fx_clear(fx);
+	decide(fx, false, "p1", "CF-1", "2026-03-25T16:00:00+08:00", PARTY_A, "HB-05", "general",
+		"8000.00", ",\"filing\":{\"office\":\"youhuaban\",\"ref\":\"B\",\"filed_at\":"
+		"\"2026-03-26T09:00:00+08:00\"}");
+	fx_eval(fx, "2026-04-10T00:00:00+08:00");
+	assert_rules(fx, "PEN-FILING-MISSING");
+	assert_int_equal(fx_cond(fx, "PEN-FILING-MISSING")->evidence_count, 1);
+	fx_param(fx, "filing_grace_days", 1);
+	fx_eval(fx, "2026-04-10T00:00:00+08:00");
+	assert_rules(fx, "");
+	/* A citizen's fine is no 涉企 fine: nothing to file. */
+	fx_clear(fx);
+	fx_param(fx, "filing_grace_days", 0);
+	fx_add(fx, "{\"id\":\"p1\",\"dept\":\"LY-HBJ\",\"type\":\"penalty.decided\",\"at\":"
+		"\"2026-03-25T16:00:00+08:00\",\"case\":\"CF-1\",\"party\":{\"id\":\"11010519491231002X\"},"
+		"\"violation\":\"HB-05\",\"severity\":\"general\",\"amount\":\"8000.00\","
+		"\"hearing_notice\":true}");
+	fx_eval(fx, "2026-04-10T00:00:00+08:00");
+	assert_rules(fx, "");
+}
+
+/* With filing_grace_days 5 (the rule before issue 11): decided Wednesday 2026-03-25, the 5
+ * working days are 03-26, 03-27, 03-30, 03-31 and 04-01, so the filing is due by 04-01 24:00. */
 static void test_filing_deadline(void **state)
 {
 	struct fx *fx = *state;
 	const struct mon_case_state *st;
 	const struct mon_condition *c;
 
+	fx_param(fx, "filing_grace_days", 5);
 	decide(fx, false, "p1", "CF-1", "2026-03-25T16:00:00+08:00", PARTY_A, "HB-05", "general",
 		"8000.00", "");
 	st = fx_eval(fx, "2026-04-02T00:00:00+08:00");
@@ -116,7 +171,8 @@ static void test_filing_deadline(void **state)
 	c = fx_cond(fx, "PEN-FILING-MISSING");
 	assert_string_equal(c->key, "PEN-FILING-MISSING|LY-HBJ|CF-1|p1");
 	assert_int_equal(c->since, T("2026-04-02T00:00:01+08:00"));
-	assert_non_null(strstr(c->message, "2026-04-01"));
+	assert_string_equal(c->message, "黄牌: 罚款未备案 (not filed; due by 2026-04-01, 5 working "
+		"days after the decision)");
 	assert_int_equal(st->next_check, INT64_MAX);
 	/* Filed at 24:00 of the last day: in time. */
 	file(fx, "f1", "2026-04-02T00:00:00+08:00", "youhuaban");
@@ -129,8 +185,47 @@ static void test_filing_deadline(void **state)
 	file(fx, "f1", "2026-04-02T00:00:01+08:00", "youhuaban");
 	fx_eval(fx, "2026-04-10T00:00:00+08:00");
 	assert_rules(fx, "PEN-FILING-MISSING");
-	assert_non_null(strstr(fx_cond(fx, "PEN-FILING-MISSING")->message, "filed late"));
+	assert_non_null(strstr(fx_cond(fx, "PEN-FILING-MISSING")->message, "逾期备案 (filed "
+		"2026-04-02T00:00:01+08:00; due by 2026-04-01"));
 	assert_int_equal(fx_cond(fx, "PEN-FILING-MISSING")->evidence_count, 2);
+}
+
+/* The band follows the proposed (拟) amount a filing states: 9,000 proposed and filed with
+ * the 优化办, 10,000 decided, is filed right; the same filing without its amount is not. */
+static void test_filing_proposed_amount(void **state)
+{
+	struct fx *fx = *state;
+
+	fx_add(fx, "{\"id\":\"f0\",\"dept\":\"LY-HBJ\",\"type\":\"penalty.filed\",\"at\":"
+		"\"2026-03-20T10:00:00+08:00\",\"case\":\"CF-1\",\"filing\":{\"office\":\"youhuaban\","
+		"\"ref\":\"BA-1\",\"amount\":\"9000.00\"}}");
+	decide(fx, false, "p1", "CF-1", "2026-03-25T16:00:00+08:00", PARTY_A, "HB-05", "general",
+		"10000.00", ",\"hearing_notice\":true");
+	fx_eval(fx, "2026-04-30T00:00:00+08:00");
+	assert_rules(fx, "");
+	fx_clear(fx);
+	file(fx, "f0", "2026-03-20T10:00:00+08:00", "youhuaban");
+	decide(fx, false, "p1", "CF-1", "2026-03-25T16:00:00+08:00", PARTY_A, "HB-05", "general",
+		"10000.00", ",\"hearing_notice\":true");
+	fx_eval(fx, "2026-04-30T00:00:00+08:00");
+	assert_rules(fx, "PEN-FILING-OFFICE");
+	assert_non_null(strstr(fx_cond(fx, "PEN-FILING-OFFICE")->message, "(10000.00 yuan: filed "
+		"with youhuaban, due with city"));
+}
+
+/* The parameters issue 11 replaced are refused with the names that replaced them. */
+static void test_retired_params(void **state)
+{
+	struct fx *fx = *state;
+	struct mon_error err;
+
+	assert_false(mon_ruleset_set_param(fx->rs, "hearing_threshold", 10000, &err));
+	assert_string_equal(err.field, "hearing_threshold");
+	assert_non_null(strstr(err.expected, "hearing_citizen_yuan and hearing_organisation_yuan"));
+	assert_false(mon_ruleset_set_param(fx->rs, "filing_days", 5, &err));
+	assert_non_null(strstr(err.expected, "filing_grace_days"));
+	assert_true(mon_ruleset_set_param(fx->rs, "filing_grace_days", 0, &err));
+	assert_false(mon_ruleset_set_param(fx->rs, "hearing_citizen_yuan", 0, &err));
 }
 
 static void test_filing_other_ways(void **state)
@@ -151,9 +246,9 @@ static void test_filing_other_ways(void **state)
 		"0", ",\"first_offence\":true");
 	fx_eval(fx, "2026-04-30T00:00:00+08:00");
 	assert_rules(fx, "");
-	/* filing_days moves the deadline: 1 working day after Wednesday is Thursday. */
+	/* filing_grace_days moves the deadline: 1 working day after Wednesday is Thursday. */
 	fx_clear(fx);
-	fx_param(fx, "filing_days", 1);
+	fx_param(fx, "filing_grace_days", 1);
 	decide(fx, false, "p1", "CF-1", "2026-03-25T16:00:00+08:00", PARTY_A, "HB-05", "general",
 		"8000.00", "");
 	fx_eval(fx, "2026-03-27T00:00:01+08:00");
@@ -179,40 +274,134 @@ static void test_filed_office_follows_decision(void **state)
 	assert_string_equal(fx_cond(fx, "PEN-FILING-OFFICE")->evidence[0], "p2");
 }
 
-/* 较大数额罚款听证: from hearing_threshold (10,000.00 yuan) a hearing notice is due. */
+#define CITIZEN_ID "11010519491231002X"
+
+/* One general ZR-21 decision on Monday 2026-03-30 against `party` (a JSON object), filed on
+ * itself with the office its amount calls for; `extra` more members. */
+static const char *hearing_verdict(struct fx *fx, const char *dept, const char *party,
+		const char *amount, const char *extra)
+{
+	int64_t fen = 0;
+	json_t *v = json_string(amount);
+
+	if (!mon_money_parse(v, &fen))
+		fail_msg("bad amount %s", amount);
+	json_decref(v);
+	fx_clear(fx);
+	fx_add(fx, "{\"id\":\"p1\",\"dept\":\"%s\",\"type\":\"penalty.decided\",\"at\":"
+		"\"2026-03-30T15:00:00+08:00\",\"case\":\"CF-1\",\"party\":%s,\"violation\":\"ZR-21\","
+		"\"severity\":\"general\",\"amount\":\"%s\",\"filing\":{\"office\":\"%s\",\"ref\":\"B\"}%s}",
+		dept, party, amount, fen >= 1000000 ? "city" : fen >= 300000 ? "youhuaban" :
+		"jianfuban", extra);
+	fx_eval(fx, "2026-04-30T00:00:00+08:00");
+	return fx->rules;
+}
+
+#define ORG "{\"uscc\":\"" PARTY_A "\"}"
+#define CITIZEN "{\"id\":\"" CITIZEN_ID "\"}"
+
+/* 河南省行政处罚听证办法 §4: a citizen from 5,000 yuan, an organisation from 50,000. */
 static void test_hearing_threshold(void **state)
 {
 	struct fx *fx = *state;
 	static const struct {
-		const char *amount, *extra, *rules;
+		const char *party, *amount, *extra, *rules;
 	} cases[] = {
-		{ "9999.99", "", "" },
-		{ "10000.00", "", "PEN-NO-HEARING" },
-		{ "10000.00", ",\"hearing_notice\":false", "PEN-NO-HEARING" },
-		{ "10000.00", ",\"hearing_notice\":true", "" },
-		{ "20000", "", "PEN-NO-HEARING" },
+		{ CITIZEN, "4999.99", "", "" },
+		{ CITIZEN, "5000.00", "", "PEN-NO-HEARING" },
+		{ CITIZEN, "5000.00", ",\"hearing_notice\":true", "" },
+		{ ORG, "30000.00", "", "" },   /* issue 11: lawful without a notice */
+		{ ORG, "49999.99", "", "PEN-TIER-OUTSIDE" },   /* the tier ends at 30,000 */
+		{ ORG, "50000.00", "", "PEN-NO-HEARING,PEN-TIER-OUTSIDE" },
+		{ ORG, "50000.00", ",\"hearing_notice\":false", "PEN-NO-HEARING,PEN-TIER-OUTSIDE" },
+		{ ORG, "50000.00", ",\"hearing_notice\":true", "PEN-TIER-OUTSIDE" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char extra[160];
-		fx_clear(fx);
-		snprintf(extra, sizeof(extra), "%s,\"filing\":{\"office\":\"%s\",\"ref\":\"B\"}",
-			cases[i].extra, cases[i].amount[0] == '9' ? "youhuaban" : "city");
-		decide(fx, false, "p1", "CF-1", "2026-03-30T15:00:00+08:00", PARTY_A, "ZR-21",
-			"general", cases[i].amount, extra);
-		fx_eval(fx, "2026-04-30T00:00:00+08:00");
-		assert_rules(fx, cases[i].rules);
+		const char *got = hearing_verdict(fx, "LY-HBJ", cases[i].party, cases[i].amount,
+			cases[i].extra);
+		if (strcmp(got, cases[i].rules) != 0)
+			fail_msg("case %zu (%s): got \"%s\", expected \"%s\"", i, cases[i].amount, got,
+				cases[i].rules);
 	}
+	assert_string_equal(hearing_verdict(fx, "LY-HBJ", CITIZEN, "5000.00", ""), "PEN-NO-HEARING");
 	assert_int_equal(fx_cond(fx, "PEN-NO-HEARING")->severity, MON_SEVERITY_RED);
+	assert_string_equal(fx_cond(fx, "PEN-NO-HEARING")->message, "红牌: 未告知听证权利 (fine "
+		"5000.00 yuan; a citizen's threshold 5000.00 yuan, hearing_citizen_yuan)");
 	/* A hearing held shows the party was told. */
 	fx_add(fx, "{\"id\":\"h\",\"dept\":\"LY-HBJ\",\"type\":\"penalty.hearing_held\",\"at\":"
 		"\"2026-04-07T09:30:00+08:00\",\"case\":\"CF-1\"}");
 	fx_eval(fx, "2026-04-30T00:00:00+08:00");
 	assert_rules(fx, "");
-	/* The threshold is configurable, in whole yuan. */
-	fx_param(fx, "hearing_threshold", 20001);
-	fx_eval(fx, "2026-04-30T00:00:00+08:00");
-	assert_rules(fx, "");
+	/* The thresholds are configurable, in whole yuan. */
+	fx_param(fx, "hearing_citizen_yuan", 5001);
+	assert_string_equal(hearing_verdict(fx, "LY-HBJ", CITIZEN, "5000.00", ""), "");
+	fx_param(fx, "hearing_organisation_yuan", 30000);
+	assert_string_equal(hearing_verdict(fx, "LY-HBJ", ORG, "30000.00", ""), "PEN-NO-HEARING");
+}
+
+/* §4 also: confiscation of the same value, licence revocation, production stops and
+ * closure; 行政处罚法 §63 (三)(四): downgrading a qualification, restricting practice. */
+static void test_hearing_measures(void **state)
+{
+	struct fx *fx = *state;
+
+	assert_string_equal(hearing_verdict(fx, "LY-HBJ", ORG, "0", ",\"measures\":"
+		"[\"licence_revocation\"]"), "PEN-NO-HEARING,PEN-TIER-OUTSIDE");
+	assert_string_equal(fx_cond(fx, "PEN-NO-HEARING")->message, "红牌: 未告知听证权利 "
+		"(licence_revocation; an organisation's threshold 50000.00 yuan, "
+		"hearing_organisation_yuan)");
+	assert_string_equal(hearing_verdict(fx, "LY-HBJ", ORG, "1000", ",\"measures\":[\"fine\","
+		"\"production_stop\",\"closure\",\"qualification_downgrade\",\"practice_restriction\"]"),
+		"PEN-NO-HEARING");
+	assert_non_null(strstr(fx_cond(fx, "PEN-NO-HEARING")->message, "(production_stop, closure, "
+		"qualification_downgrade, practice_restriction;"));
+	assert_string_equal(hearing_verdict(fx, "LY-HBJ", ORG, "1000", ",\"measures\":[\"fine\"]"), "");
+	/* Confiscation by its value, at the party's threshold. */
+	assert_string_equal(hearing_verdict(fx, "LY-HBJ", CITIZEN, "1000", ",\"measures\":"
+		"[\"confiscation\"],\"confiscated_value\":\"4999.99\""), "");
+	assert_string_equal(hearing_verdict(fx, "LY-HBJ", CITIZEN, "1000", ",\"measures\":"
+		"[\"confiscation\"],\"confiscated_value\":\"5000.00\""), "PEN-NO-HEARING");
+	assert_non_null(strstr(fx_cond(fx, "PEN-NO-HEARING")->message,
+		"(confiscation of 5000.00 yuan; a citizen's"));
+	/* Everything at once is said at once; a notice answers it all. */
+	assert_string_equal(hearing_verdict(fx, "LY-HBJ", CITIZEN, "6000", ",\"measures\":"
+		"[\"confiscation\",\"closure\"],\"confiscated_value\":\"8000\""), "PEN-NO-HEARING");
+	assert_non_null(strstr(fx_cond(fx, "PEN-NO-HEARING")->message, "(fine 6000.00 yuan, "
+		"confiscation of 8000.00 yuan, closure;"));
+	assert_string_equal(hearing_verdict(fx, "LY-HBJ", CITIZEN, "6000", ",\"hearing_notice\":true,"
+		"\"measures\":[\"confiscation\",\"closure\"],\"confiscated_value\":\"8000\""), "");
+}
+
+#define HEARING "dept,party_kind,min_amount,basis\n"
+
+/* A department's own standard (a ministry's, for a vertically managed office) prevails over
+ * the province's, for its party kind only. */
+static void test_hearing_department(void **state)
+{
+	struct fx *fx = *state;
+
+	fx_load(fx, "hearing_thresholds", HEARING "LY-SWJ,organisation,30000.00,"
+		"\"税务行政处罚听证实施办法 §3: 法人或者其他组织 1万元以上\"\n"
+		"LY-SWJ,citizen,2000,税务行政处罚听证实施办法 §3\n");
+	assert_string_equal(hearing_verdict(fx, "LY-SWJ", ORG, "29999.99", ""), "");
+	assert_string_equal(hearing_verdict(fx, "LY-SWJ", ORG, "30000.00", ""), "PEN-NO-HEARING");
+	assert_non_null(strstr(fx_cond(fx, "PEN-NO-HEARING")->message, "an organisation's threshold "
+		"30000.00 yuan, LY-SWJ: 税务行政处罚听证实施办法 §3: 法人或者其他组织 1万元以上)"));
+	assert_string_equal(hearing_verdict(fx, "LY-SWJ", CITIZEN, "2000.00", ""), "PEN-NO-HEARING");
+	/* Another department keeps the province's. */
+	assert_string_equal(hearing_verdict(fx, "LY-HBJ", ORG, "30000.00", ""), "");
+	/* The loader: kind, amount above 0, basis required, one row per (dept, kind). */
+	fx_refused(fx, "hearing_thresholds", HEARING "LY-SWJ,company,1,x\n", "line 2, column party_kind");
+	fx_refused(fx, "hearing_thresholds", HEARING "LY-SWJ,citizen,0,x\n", "line 2, column min_amount");
+	fx_refused(fx, "hearing_thresholds", HEARING "LY-SWJ,citizen,1,\n", "line 2, column basis");
+	fx_refused(fx, "hearing_thresholds", HEARING "LY SWJ,citizen,1,x\n", "line 2, column dept");
+	fx_refused(fx, "hearing_thresholds", HEARING "LY-SWJ,citizen,1,x\nLY-SWJ,citizen,2,y\n", "dept");
+	fx_refused(fx, "hearing_thresholds", "dept,party_kind,min_amount\n", "line 1");
+	/* The refusals kept the table; an empty one brings back the province's. */
+	assert_string_equal(hearing_verdict(fx, "LY-SWJ", ORG, "30000.00", ""), "PEN-NO-HEARING");
+	fx_load(fx, "hearing_thresholds", HEARING);
+	assert_string_equal(hearing_verdict(fx, "LY-SWJ", ORG, "30000.00", ""), "");
 }
 
 /* A minor fine against a party whose earlier penalty (context, another case) was on
@@ -378,10 +567,15 @@ int main(int argc, char **argv);
 static const struct CMUnitTest tests[] = {
 	TEST(test_default_offices),
 	TEST(test_loaded_offices),
+	TEST(test_filing_before_decision),
 	TEST(test_filing_deadline),
+	TEST(test_retired_params),
+	TEST(test_filing_proposed_amount),
 	TEST(test_filing_other_ways),
 	TEST(test_filed_office_follows_decision),
 	TEST(test_hearing_threshold),
+	TEST(test_hearing_measures),
+	TEST(test_hearing_department),
 	TEST(test_first_offence_window),
 	TEST(test_penalty_context_days),
 	TEST(test_first_offence_declared),
