@@ -45,6 +45,8 @@ enum mon_event_type {
 	MON_EV_TRADE_ANNOUNCED,
 	MON_EV_TRADE_BIDS_OPENED,
 	MON_EV_TRADE_AWARDED,
+	/* Added at the end, in the order issue 11 fixed: EVENT_CORRECTED, FEE_FILED, then: */
+	MON_EV_APPROVAL_DELAY_REPORTED,   /* 缓批报告: the case cannot be done in time */
 	MON_EV__COUNT
 };
 
