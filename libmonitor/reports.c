@@ -155,8 +155,7 @@ static void check_refusal(const struct history *h, struct conditions *list)
 		condition_message(c, "黄牌: 不予许可未说明理由 (%s without reason)", r.what);
 		condition_evidence(c, ce);
 	}
-	/* The top level has no one above it to report to. */
-	if (event_string(ce, "report") == NULL && r.by != LEVEL_PARTY_GOVERNMENT &&
+	if (event_string(ce, "report") == NULL &&
 			(c = conditions_add(list, h, &rules[RULE_REFUSAL_NO_REPORT], NULL, ce->event->at)) != NULL) {
 		condition_message(c, "黄牌: 不批准未报告 (%s without refusal report)", r.what);
 		condition_evidence(c, ce);

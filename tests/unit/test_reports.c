@@ -142,19 +142,20 @@ static void test_wrong_level(void **state)
 	}
 }
 
-/* Nothing is above the 党委、政府主要领导: no level to judge and no one to report to. A feed
- * without the levels has nothing to judge either. */
+/* Nothing is above the 党委、政府主要领导: no level to judge (its refusal is still recorded
+ * by its report). A feed without the levels has nothing to judge either. */
 static void test_top_and_absent_levels(void **state)
 {
 	struct fx *fx = *state;
 
+	assert_string_equal(denial(fx, SOLUTION ",\"refused_by\":\"party_government\","
+		"\"report_to\":\"superior\""), "");
 	fx_clear(fx);
 	accept(fx);
 	add(fx, "approval.decided", "2026-03-05T10:00:00+08:00", ",\"result\":\"denied\","
-		"\"reason\":\"r\"" SOLUTION ",\"refused_by\":\"party_government\","
-		"\"report_to\":\"superior\"");
+		"\"reason\":\"r\"" SOLUTION ",\"refused_by\":\"party_government\"");
 	fx_eval(fx, "2026-03-06T12:00:00+08:00");
-	assert_rules(fx, "");
+	assert_rules(fx, "APR-REFUSAL-NO-REPORT");
 	assert_string_equal(denial(fx, SOLUTION ",\"report_to\":\"head\""), "");
 	assert_string_equal(denial(fx, SOLUTION ",\"refused_by\":\"section\""), "");
 	/* A head refusal is known only by its refused_by. */
