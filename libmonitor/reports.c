@@ -184,37 +184,15 @@ static void check_delay_reports(const struct history *h, struct conditions *list
 	}
 }
 
-/* 不能在规定时间内办理: a case past its committed deadline (still open after it, or closed
- * after it) must have been reported by then (a delay report at or before the deadline). The
- * report does not stop or move the clock: the ladder's cards stand beside this one. */
-static void check_delay_unreported(const struct history *h, struct conditions *list,
-		int64_t *next)
+/* The card for a case past its committed deadline `end` without a delay report by then;
+ * `late` delay reports came after it. */
+static void emit_delay_unreported(const struct history *h, struct conditions *list,
+		int64_t end, size_t late)
 {
-	int64_t end = ladder_committed_end(h);
-	const struct mon_case_event *in_time = NULL;
-	struct mon_condition *c;
+	struct mon_condition *c = conditions_add(list, h, &rules[RULE_DELAY_UNREPORTED], NULL,
+		end + 1);
 	char date[16];
-	size_t late = 0;
 
-	if (end == NEVER)
-		return;
-	for (size_t i = 0; i < h->count; i++) {
-		const struct mon_case_event *ce = h->events[i];
-		if (ce->event->type != MON_EV_APPROVAL_DELAY_REPORTED)
-			continue;
-		if (ce->event->at <= end)
-			in_time = ce;
-		else
-			late++;
-	}
-	if (in_time != NULL)
-		return;
-	if (history_end(h) <= end) {
-		if (h->closed == NULL)
-			next_check_offer(next, h->now, end + 1);
-		return;
-	}
-	c = conditions_add(list, h, &rules[RULE_DELAY_UNREPORTED], NULL, end + 1);
 	if (c == NULL)
 		return;
 	mon_day_format(mon_day_of(end - 1), date, sizeof(date));
@@ -233,6 +211,31 @@ static void check_delay_unreported(const struct history *h, struct conditions *l
 			condition_evidence(c, h->events[i]);
 	}
 	condition_evidence(c, h->closed);
+}
+
+/* 不能在规定时间内办理: a case past its committed deadline (still open after it, or closed
+ * after it) must have been reported by then (a delay report at or before the deadline). The
+ * report does not stop or move the clock: the ladder's cards stand beside this one. */
+static void check_delay_unreported(const struct history *h, struct conditions *list,
+		int64_t *next)
+{
+	int64_t end = ladder_committed_end(h);
+	size_t late = 0;
+
+	if (end == NEVER)
+		return;
+	for (size_t i = 0; i < h->count; i++) {
+		const struct mon_case_event *ce = h->events[i];
+		if (ce->event->type != MON_EV_APPROVAL_DELAY_REPORTED)
+			continue;
+		if (ce->event->at <= end)
+			return;              /* reported in time */
+		late++;
+	}
+	if (history_end(h) > end)
+		emit_delay_unreported(h, list, end, late);
+	else if (h->closed == NULL)
+		next_check_offer(next, h->now, end + 1);
 }
 
 static void reports_evaluate(const struct history *h, struct conditions *list,
