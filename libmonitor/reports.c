@@ -151,15 +151,11 @@ static void check_refusal(const struct history *h, struct conditions *list)
 	r.by = level_of(ce, "refused_by");
 	r.to = level_of(ce, "report_to");
 	if (event_string(ce, "reason") == NULL &&
-			(c = conditions_add(list, h, &rules[RULE_REFUSAL_NO_REASON], NULL, ce->event->at)) != NULL) {
+			(c = report_condition(h, list, RULE_REFUSAL_NO_REASON, &r)) != NULL)
 		condition_message(c, "黄牌: 不予许可未说明理由 (%s without reason)", r.what);
-		condition_evidence(c, ce);
-	}
 	if (event_string(ce, "report") == NULL &&
-			(c = conditions_add(list, h, &rules[RULE_REFUSAL_NO_REPORT], NULL, ce->event->at)) != NULL) {
+			(c = report_condition(h, list, RULE_REFUSAL_NO_REPORT, &r)) != NULL)
 		condition_message(c, "黄牌: 不批准未报告 (%s without refusal report)", r.what);
-		condition_evidence(c, ce);
-	}
 	check_level(h, list, &r);
 	check_solution(h, list, &r);
 	check_filed(h, list, &r);
