@@ -34,6 +34,7 @@
 		'approval.extended': '延期',
 		'approval.decided': '办结',
 		'approval.withdrawn': '撤回',
+		'approval.delay_reported': '缓批报告',
 		'fee.collected': '收费',
 		'fee.refunded': '退费',
 		'fee.filed': '收费备案',

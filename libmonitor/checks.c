@@ -1,19 +1,16 @@
 /* checks.c: the procedural rules of an approval case: the §32 supplement notice (within 5
- * working days, all at once), extensions (§42: approved, at most 10 days), the refusal
- * report (不批准报告制度), the order of events, per-step limits, late reporting and items
- * missing from the catalogue. Each looks at the replayed history only. */
+ * working days, all at once), extensions (§42: approved, at most 10 days), the order of
+ * events, per-step limits, late reporting and items missing from the catalogue. Each looks
+ * at the replayed history only. The refusal report (不批准报告制度) is reports.c's. */
 #include "engine.h"
 
 #include <stdio.h>
-#include <string.h>
 
 enum {
 	RULE_SUPPLEMENT_LATE,
 	RULE_SUPPLEMENT_REPEAT,
 	RULE_EXTENSION_UNAPPROVED,
 	RULE_EXTENSION_EXCESS,
-	RULE_REFUSAL_NO_REASON,
-	RULE_REFUSAL_NO_REPORT,
 	RULE_ORDER_DECIDED_UNACCEPTED,
 	RULE_ORDER_STEP_AFTER_DECISION,
 	RULE_ORDER_RESUME_UNSUSPENDED,
@@ -27,8 +24,6 @@ static const struct rule_def rules[] = {
 	[RULE_SUPPLEMENT_REPEAT] = { "APR-SUPPLEMENT-REPEAT", MON_SEVERITY_YELLOW },
 	[RULE_EXTENSION_UNAPPROVED] = { "APR-EXTENSION-UNAPPROVED", MON_SEVERITY_YELLOW },
 	[RULE_EXTENSION_EXCESS] = { "APR-EXTENSION-EXCESS", MON_SEVERITY_YELLOW },
-	[RULE_REFUSAL_NO_REASON] = { "APR-REFUSAL-NO-REASON", MON_SEVERITY_YELLOW },
-	[RULE_REFUSAL_NO_REPORT] = { "APR-REFUSAL-NO-REPORT", MON_SEVERITY_YELLOW },
 	[RULE_ORDER_DECIDED_UNACCEPTED] = { "APR-ORDER-DECIDED-UNACCEPTED", MON_SEVERITY_YELLOW },
 	[RULE_ORDER_STEP_AFTER_DECISION] = { "APR-ORDER-STEP-AFTER-DECISION", MON_SEVERITY_YELLOW },
 	[RULE_ORDER_RESUME_UNSUSPENDED] = { "APR-ORDER-RESUME-UNSUSPENDED", MON_SEVERITY_YELLOW },
@@ -131,32 +126,6 @@ static void check_extensions(const struct history *h, struct conditions *list)
 	condition_message(c, "黄牌: 延期超过法定上限 (extended %d days in all, at most %d)", total, max);
 	for (size_t i = 0; i < h->ext_count; i++)
 		condition_evidence(c, h->ext[i].ev);
-}
-
-/* 不批准报告制度: a denial or an intake refusal gives its reason and files its report. */
-static void check_refusal(const struct history *h, struct conditions *list)
-{
-	const struct mon_case_event *ce = h->closed;
-	const char *result, *what;
-	struct mon_condition *c;
-
-	if (ce == NULL || ce->event->type == MON_EV_APPROVAL_WITHDRAWN)
-		return;
-	result = event_string(ce, "result");
-	if (ce->event->type == MON_EV_APPROVAL_DECIDED && (result == NULL ||
-			strcmp(result, "denied") != 0))
-		return;
-	what = ce->event->type == MON_EV_APPROVAL_DECIDED ? "denial" : "intake refusal";
-	if (event_string(ce, "reason") == NULL &&
-			(c = conditions_add(list, h, &rules[RULE_REFUSAL_NO_REASON], NULL, ce->event->at)) != NULL) {
-		condition_message(c, "黄牌: 不予许可未说明理由 (%s without reason)", what);
-		condition_evidence(c, ce);
-	}
-	if (event_string(ce, "report") == NULL &&
-			(c = conditions_add(list, h, &rules[RULE_REFUSAL_NO_REPORT], NULL, ce->event->at)) != NULL) {
-		condition_message(c, "黄牌: 不批准未报告 (%s without refusal report)", what);
-		condition_evidence(c, ce);
-	}
 }
 
 static void check_order(const struct history *h, struct conditions *list)
@@ -285,7 +254,6 @@ static void checks_evaluate(const struct history *h, struct conditions *list,
 	(void)state;   /* no time-based rule here */
 	check_supplements(h, list);
 	check_extensions(h, list);
-	check_refusal(h, list);
 	check_order(h, list);
 	check_steps(h, list);
 	check_late_reports(h, list);

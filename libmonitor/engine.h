@@ -193,6 +193,11 @@ bool event_time(const struct mon_case_event *ce, const char *name, int64_t *epoc
 /* The clock's end: the closing event's time, or now while open. */
 int64_t history_end(const struct history *h);
 
+/* ladder.c: the committed deadline's 24:00 the ladder judges by (suspensions and effective
+ * extensions counted), NEVER while unknown (not accepted, not catalogued, suspended short
+ * of it). reports.c reads it for the delay report (缓批报告) due by then. */
+int64_t ladder_committed_end(const struct history *h);
+
 /* clock.c: counting days. A day counts when it counts for the unit and, if `suspended`
  * is used, the case is not suspended at its end. */
 struct clock {

@@ -61,6 +61,7 @@ struct type_spec {
 #define OPT(n, k) { .name = (n), .kind = (k), .required = false }
 #define REQ_ENUM(n, v) { .name = (n), .kind = K_ENUM, .required = true, .values = (v) }
 #define OPT_LIST(n, k, v) { .name = (n), .kind = (k), .required = false, .values = (v) }
+#define OPT_ENUM(n, v) { .name = (n), .kind = K_ENUM, .required = false, .values = (v) }
 #define END { .name = NULL }
 
 static const char *const suspend_kinds[] = { "hearing", "testing", "expert_review",
@@ -73,6 +74,10 @@ static const char *const correction_actions[] = { "void", "replace", NULL };
 static const char *const measures[] = { "fine", "confiscation", "licence_revocation",
 	"production_stop", "closure", "qualification_downgrade", "practice_restriction", NULL };
 #define MEASURES_MAX 7
+/* 不批准报告制度 (seed 002 item 14): who refused and to whom the report went, from the
+ * bottom up; libmonitor/reports.c judges the step from one to the next. */
+static const char *const report_levels[] = { "section", "deputy_head", "head", "superior",
+	"party_government", NULL };
 
 static const struct field_spec party_fields[] = {
 	OPT("uscc", K_USCC), OPT("id", K_CITIZEN_ID), OPT("name", K_SHORT), END };
@@ -92,7 +97,9 @@ static const struct field_spec f_received[] = {
 static const struct field_spec f_supplement_requested[] = {
 	OPT("materials", K_TEXT), END };
 static const struct field_spec f_refused_intake[] = {
-	OPT("reason", K_TEXT), OPT("report", K_SHORT), END };
+	OPT("reason", K_TEXT), OPT("report", K_SHORT), OPT_ENUM("refused_by", report_levels),
+	OPT_ENUM("report_to", report_levels), OPT("solution", K_TEXT), OPT("filing", K_FILING),
+	END };
 static const struct field_spec f_step[] = {
 	REQ("step", K_CODE), OPT("handler", K_SHORT), END };
 static const struct field_spec f_suspended[] = {
@@ -100,7 +107,12 @@ static const struct field_spec f_suspended[] = {
 static const struct field_spec f_extended[] = {
 	REQ("days", K_DAYS), OPT("approver", K_SHORT), END };
 static const struct field_spec f_decided[] = {
-	REQ_ENUM("result", decision_results), OPT("reason", K_TEXT), OPT("report", K_SHORT), END };
+	REQ_ENUM("result", decision_results), OPT("reason", K_TEXT), OPT("report", K_SHORT),
+	OPT_ENUM("refused_by", report_levels), OPT_ENUM("report_to", report_levels),
+	OPT("solution", K_TEXT), OPT("filing", K_FILING), END };
+static const struct field_spec f_delay_reported[] = {
+	REQ_ENUM("by", report_levels), REQ_ENUM("report_to", report_levels),
+	REQ("reason", K_TEXT), OPT("solution", K_TEXT), OPT("report", K_SHORT), END };
 static const struct field_spec f_fee_collected[] = {
 	REQ("fee_item", K_CODE), REQ("amount", K_MONEY), REQ("payer", K_PARTY),
 	OPT("reviewer", K_SHORT), OPT("filing", K_FILING_MONEY), END };
@@ -203,6 +215,7 @@ static const struct type_spec types[] = {
 	[MON_EV_TRADE_AWARDED] = CASE("trade.awarded", f_trade_awarded),
 	[MON_EV_EVENT_CORRECTED] = FREE("event.corrected", f_corrected),
 	[MON_EV_FEE_FILED] = CASE("fee.filed", f_fee_filed),
+	[MON_EV_APPROVAL_DELAY_REPORTED] = CASE("approval.delay_reported", f_delay_reported),
 };
 
 _Static_assert(sizeof(types) / sizeof(types[0]) == MON_EV__COUNT,

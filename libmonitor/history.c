@@ -15,7 +15,8 @@
 
 bool event_is_approval(const struct mon_event *ev)
 {
-	return ev->type >= MON_EV_APPROVAL_RECEIVED && ev->type <= MON_EV_APPROVAL_WITHDRAWN;
+	return (ev->type >= MON_EV_APPROVAL_RECEIVED && ev->type <= MON_EV_APPROVAL_WITHDRAWN) ||
+		ev->type == MON_EV_APPROVAL_DELAY_REPORTED;
 }
 
 const char *event_string(const struct mon_case_event *ce, const char *name)

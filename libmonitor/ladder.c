@@ -93,6 +93,14 @@ static void ladder_compute(const struct history *h, struct ladder *l)
 		l->supervise_end = mon_day_end(day);
 }
 
+int64_t ladder_committed_end(const struct history *h)
+{
+	struct ladder l;
+
+	ladder_compute(h, &l);
+	return l.committed.end;
+}
+
 static void ladder_evidence(struct mon_condition *c, const struct history *h)
 {
 	condition_evidence(c, h->clock_from);

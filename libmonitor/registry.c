@@ -8,6 +8,7 @@
 const struct rule_family *const rule_families[] = {
 	&ladder_family,
 	&checks_family,
+	&reports_family,
 	&fees_family,
 	&penalties_family,
 	&enforcement_family,

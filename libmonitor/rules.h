@@ -1,7 +1,8 @@
 /* rules.h (private to libmonitor): the rule registry and the condition list.
  *
- * Every rule belongs to one family, and each family file (ladder.c, checks.c, fees.c,
- * penalties.c, enforcement.c, service.c, trade.c, stats.c) exports one `struct rule_family`:
+ * Every rule belongs to one family, and each family file (ladder.c, checks.c, reports.c,
+ * fees.c, penalties.c, enforcement.c, service.c, trade.c, stats.c) exports one
+ * `struct rule_family`:
  * its rules (code and severity), its parameters (name, default, range) and the function that
  * judges one case by them. registry.c lists the families; mon_rule_code(), the parameters by
  * name and mon_case_evaluate() all loop over that list, so adding a rule is one line in its
@@ -62,6 +63,7 @@ extern const size_t rule_family_count;
 
 extern const struct rule_family ladder_family;
 extern const struct rule_family checks_family;
+extern const struct rule_family reports_family;
 extern const struct rule_family fees_family;
 extern const struct rule_family penalties_family;
 extern const struct rule_family enforcement_family;

@@ -50,6 +50,7 @@ enum mon_event_type {
 	/* Added at the end, in the order issue 11 fixed: EVENT_CORRECTED, FEE_FILED,
 	 * APPROVAL_DELAY_REPORTED. */
 	MON_EV_FEE_FILED,
+	MON_EV_APPROVAL_DELAY_REPORTED,   /* 缓批报告: the case cannot be done in time */
 	MON_EV__COUNT
 };
 

@@ -11,7 +11,8 @@ clock_offset_s to Tuesday 2026-03-10 12:00 (Shanghai):
   03-02 and decided 03-05: on time (the month's statistics).
 - LY-HBJ: a fee on an unknown item before the hold: an open FEE-ITEM-UNKNOWN yellow card.
 - LY-GGZY: GGZY-002 (1 committed / 3 statutory working days) accepted Monday 03-02: the
-  statutory deadline 03-05 passed, a red APR-DEADLINE-RED (the yellow superseded); overdue.
+  statutory deadline 03-05 passed, a red APR-DEADLINE-RED (the yellow superseded) and a yellow
+  APR-DELAY-UNREPORTED (no delay report by the committed deadline 03-03); overdue.
 - LY-SCJGJ: SCJG-003 (10 / 20 working days) accepted Monday 03-02 09:15, extended by 5 days
   on 03-03 (approved, in time), suspended for a hearing 03-04 10:00, resumed 03-06 10:00:
   03-04 and 03-05 are suspended at their end (2 days), 03-03, 03-06, 03-09 and 03-10 count
@@ -206,10 +207,10 @@ def test_department_drill_down(world):
         "LY-GGZY", "洛阳市公共资源交易中心", "410300", "red")
     assert body["held"] == 0 and body["other_alerts"] == []
     assert body["items"] == [{"item": "GGZY-002", "name": "招标公告发布审核", "worst": "red",
-                              "live": {"red": 1, "yellow": 0, "notice": 0}, "open_cases": 1}]
+                              "live": {"red": 1, "yellow": 1, "notice": 0}, "open_cases": 1}]
     assert body["cases"] == [{
         "case": GGZY_CASE, "item": "GGZY-002", "status": "accepted", "worst": "red",
-        "live": {"red": 1, "yellow": 0, "notice": 0},
+        "live": {"red": 1, "yellow": 1, "notice": 0},
         "deadline": {"committed": "2026-03-03", "statutory": "2026-03-05"},
         "counted_days": world.db.scalar("SELECT counted_days FROM cases WHERE case_no = %s",
                                         (GGZY_CASE,)),
@@ -295,7 +296,8 @@ def test_case_timeline(world):
     # The red case (accepted past both deadlines: red at once): its alert carries status_at.
     body = ok(world.get("dept-LY-GGZY", "/v1/cases/LY-GGZY/" + GGZY_CASE))
     assert body["clock"] == []
-    assert [(a["rule"], a["status"]) for a in body["alerts"]] == [("APR-DEADLINE-RED", "open")]
+    assert sorted((a["rule"], a["status"]) for a in body["alerts"]) == [
+        ("APR-DEADLINE-RED", "open"), ("APR-DELAY-UNREPORTED", "open")]
     for a in body["alerts"]:
         at = world.db.scalar("SELECT status_at FROM alerts WHERE id = %s", (a["id"],))
         assert datetime.fromisoformat(a["status_at"]) == at.replace(microsecond=0)
@@ -377,9 +379,9 @@ def test_statistics_equal_the_views(world):
     for m in body["months"]:
         for s in ("red", "yellow", "notice"):
             assert m[s] == valid.get((m["month"], s), 0), (m, s)
-    # Three reds (one resolved, still a valid card), the GGZY red, the HBJ yellow; the held
-    # card was never issued.
-    assert (body["months"][2]["red"], body["months"][2]["yellow"]) == (4, 1)
+    # Three reds (one resolved, still a valid card), the GGZY red; the HBJ yellow and the GGZY
+    # delay never reported (APR-DELAY-UNREPORTED); the held card was never issued.
+    assert (body["months"][2]["red"], body["months"][2]["yellow"]) == (4, 2)
     default = ok(world.get("supervisor", "/v1/stats/cards"))["months"]
     assert len(default) == 12 and default[-1]["month"] == "2026-03"
     assert default[-3:] == body["months"]

@@ -134,7 +134,7 @@ def test_refusal_without_reason_alerts_at_ingest(daemon_factory, refdb):
     d = start(daemon_factory, "2026-03-11T16:05:00+08:00")
     case = "LY-ZJJ-2026-900001"
     decided = ev("LY-ZJJ", case, "decided", "2026-03-11T16:00:00+08:00", result="denied",
-                 report="LY-ZJJ-BPZ-2026-011")
+                 report="LY-ZJJ-BPZ-2026-011", solution="补齐预售资金监管协议后重新申请")
     with psycopg.connect(refdb.conninfo("postgres"), autocommit=True) as listener:
         heard = []
         listener.add_notify_handler(heard.append)
@@ -200,9 +200,9 @@ def test_one_alert_per_condition(daemon_factory, refdb):
     assert dup == []
     assert sorted((a["rule"], a["status"]) for a in alerts(refdb, denied)) == [
         ("APR-ORDER-STEP-AFTER-DECISION", "open"), ("APR-REFUSAL-NO-REASON", "open"),
-        ("APR-REFUSAL-NO-REPORT", "open")]
-    assert [(a["rule"], a["status"]) for a in alerts(refdb, late)] == [
-        ("APR-DEADLINE-YELLOW", "open")]
+        ("APR-REFUSAL-NO-REPORT", "open"), ("APR-REPORT-NO-SOLUTION", "open")]
+    assert sorted((a["rule"], a["status"]) for a in alerts(refdb, late)) == [
+        ("APR-DEADLINE-YELLOW", "open"), ("APR-DELAY-UNREPORTED", "open")]
 
 
 def test_sweeper_raises_yellow_when_the_committed_deadline_passes(daemon_factory, refdb):
@@ -226,8 +226,12 @@ def test_red_supersedes_yellow(daemon_factory, refdb):
     assert red["severity"] == "red"
     assert red["since"] == at("2026-03-06T00:00:01+08:00")
     assert red["evidence"] == yellow["evidence"]
-    now = {a["id"]: a for a in alerts(refdb, QUICK_CASE)}
+    now = {a["id"]: a for a in alerts(refdb, QUICK_CASE) if a["rule"].startswith("APR-DEADLINE")}
     assert set(now) == {yellow["id"], red["id"]}
+    # The delay never reported (APR-DELAY-UNREPORTED, docs/rules.md) is no rung of the ladder:
+    # red does not supersede it.
+    assert [a["status"] for a in alerts(refdb, QUICK_CASE)
+            if a["rule"] == "APR-DELAY-UNREPORTED"] == ["open"]
     assert now[yellow["id"]]["status"] == "superseded"
     assert now[yellow["id"]]["superseded_by"] == red["id"]
     assert actions(refdb, yellow["id"]) == ["raise", "supersede"]
@@ -242,7 +246,10 @@ def test_late_decision_resolves_the_sweepers_yellow(daemon_factory, refdb):
     post(d, GGZY, [ev(GGZY, QUICK_CASE, "decided", "2026-03-03T16:00:00+08:00",
                       result="approved")])
     found = alerts(refdb, QUICK_CASE)
-    assert [(a["id"], a["status"]) for a in found] == [(yellow["id"], "resolved")]
+    # The yellow card and the delay report it was due (APR-DELAY-UNREPORTED) go together.
+    assert sorted((a["rule"], a["status"]) for a in found) == [
+        ("APR-DEADLINE-YELLOW", "resolved"), ("APR-DELAY-UNREPORTED", "resolved")]
+    assert yellow["id"] in [a["id"] for a in found]
     assert actions(refdb, yellow["id"]) == ["raise", "resolve"]
     who = refdb.query("SELECT actor, at FROM alert_actions WHERE alert_id = %s"
                       " AND action = 'resolve'", (yellow["id"],))

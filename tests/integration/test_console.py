@@ -208,14 +208,14 @@ def assert_clean(b, also=()):
 
 
 def refusal_without_reason(d, dept, item, day="2026-03-11"):
-    """An approval refused without a reason: a yellow APR-REFUSAL-NO-REASON, open, at ingest.
-    Returns the case number."""
+    """An approval refused without a reason: a yellow APR-REFUSAL-NO-REASON, open, at ingest
+    (its report and solution given, so it is the case's only card). Returns the case number."""
     case = "%s-2026-97%04d" % (dept, next(_cases))
     post(d, dept, [event(dept=dept, type="approval.accepted", case=case, item=item,
                          at=day + "T09:30:00+08:00"),
                    event(dept=dept, type="approval.decided", case=case, result="denied",
                          report="%s-BPZ-2026-9%02d" % (dept, next(_cases)),
-                         at=day + "T16:00:00+08:00")])
+                         solution="补正后重新申请", at=day + "T16:00:00+08:00")])
     return case
 
 

@@ -15,10 +15,11 @@ static int setup(void **state)
 
 	fx_load(fx, "items", "code,dept,name,statutory_days,committed_days,unit\n"
 		"ZJ-001,LY-ZJJ,建筑工程施工许可,15,7,working\n");
-	/* the ladder is test_case.c's: here only what the corrections change */
-	for (size_t i = 0; i < 3; i++) {
+	/* the ladder is test_case.c's, the delay report test_reports.c's: here only what the
+	 * corrections change */
+	for (size_t i = 0; i < 4; i++) {
 		static const char *const ladder[] = { "APR-DEADLINE-NOTICE", "APR-DEADLINE-YELLOW",
-			"APR-DEADLINE-RED" };
+			"APR-DEADLINE-RED", "APR-DELAY-UNREPORTED" };
 		struct mon_error err;
 
 		if (!mon_ruleset_disable_rule(fx->rs, ladder[i], &err))

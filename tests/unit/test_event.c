@@ -68,6 +68,8 @@ static const struct minimal minimals[] = {
 	{ "event.corrected", "\"of\":\"ev-0\",\"action\":\"void\",\"reason\":\"sent twice\"",
 		{ "of", "action", "reason" } },
 	{ "fee.filed", CASE_NO ",\"filing\":" FILING, { "case", "filing" } },
+	{ "approval.delay_reported", CASE_NO ",\"by\":\"section\",\"report_to\":\"deputy_head\","
+		"\"reason\":\"待专家评审意见\"", { "case", "by", "report_to", "reason" } },
 };
 
 static json_t *load(const char *text)
@@ -401,6 +403,47 @@ static void test_scalar_kinds(void **state)
 	assert_refused(event_with("penalty.decided", CASE_NO ",\"party\":" PARTY ",\"violation\""
 		":\"HB-12\",\"severity\":\"general\",\"amount\":1,\"hearing_notice\":1"),
 		"hearing_notice", "1");
+}
+
+/* The refusal report's levels (不批准报告制度) on a denial, an intake refusal and a delay
+ * report: five wire names, nothing else; the 优化办 filing is a filing object. */
+static void test_report_levels(void **state)
+{
+	static const char *const levels[] = { "section", "deputy_head", "head", "superior",
+		"party_government" };
+	struct mon_error err;
+	char fields[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		snprintf(fields, sizeof(fields), CASE_NO ",\"result\":\"denied\",\"refused_by\":"
+			"\"%s\",\"report_to\":\"%s\"", levels[i], levels[i]);
+		assert_accepted(event_with("approval.decided", fields));
+		snprintf(fields, sizeof(fields), CASE_NO ",\"refused_by\":\"%s\"", levels[i]);
+		assert_accepted(event_with("approval.refused_intake", fields));
+		snprintf(fields, sizeof(fields), CASE_NO ",\"by\":\"%s\",\"report_to\":\"%s\","
+			"\"reason\":\"r\"", levels[i], levels[i]);
+		assert_accepted(event_with("approval.delay_reported", fields));
+	}
+	assert_accepted(event_with("approval.decided", CASE_NO ",\"result\":\"denied\","
+		"\"refused_by\":\"head\",\"report_to\":\"superior\",\"solution\":\"补充环评后\\n重新申请\","
+		"\"filing\":{\"office\":\"youhuaban\",\"ref\":\"YHB-2026-011\"}"));
+	assert_false(validate(event_with("approval.decided", CASE_NO ",\"result\":\"denied\","
+		"\"refused_by\":\"Head\""), &err));
+	assert_string_equal(err.field, "refused_by");
+	assert_string_equal(err.expected, "one of section, deputy_head, head, superior, "
+		"party_government");
+	assert_string_equal(err.got, "\"Head\"");
+	assert_refused(event_with("approval.refused_intake", CASE_NO ",\"report_to\":\"mayor\""),
+		"report_to", "\"mayor\"");
+	assert_refused(event_with("approval.refused_intake", CASE_NO ",\"solution\":\"\""),
+		"solution", "\"\"");
+	assert_refused(event_with("approval.decided", CASE_NO ",\"result\":\"denied\","
+		"\"filing\":{\"office\":\"youhuaban\"}"), "filing.ref", "(missing)");
+	assert_refused(event_with("approval.delay_reported", CASE_NO ",\"by\":\"head\","
+		"\"report_to\":\"superior\",\"reason\":\"r\",\"report\":7"), "report", "7");
+	assert_refused(event_with("approval.delay_reported", CASE_NO ",\"by\":\"deputy\","
+		"\"report_to\":\"head\",\"reason\":\"r\""), "by", "\"deputy\"");
 }
 
 static void test_text_kinds(void **state)
@@ -753,6 +796,7 @@ int main(void)
 		cmocka_unit_test(test_officers_and_filing),
 		cmocka_unit_test(test_measures_and_money_filing),
 		cmocka_unit_test(test_scalar_kinds),
+		cmocka_unit_test(test_report_levels),
 		cmocka_unit_test(test_text_kinds),
 		cmocka_unit_test(test_got_is_truncated),
 		cmocka_unit_test(test_correction),
