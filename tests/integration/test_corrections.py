@@ -187,7 +187,8 @@ def test_a_fee_without_a_case_is_judged_again_with_its_correction(daemon_factory
     d = start(daemon_factory, NOW)
     fee = event(dept=DEPT, id="cw-91", type="fee.collected", at="2026-03-16T10:00:00+08:00",
                 case=None, fee_item="ZJ-999", amount="120.00", reviewer="P0456",
-                payer={"uscc": "91410311MA47R2TD0Y"})
+                payer={"uscc": "91410311MA47R2TD0Y"},
+                filing={"office": "jianfuban", "ref": "JFB-91"})
     accepted_all(send(d, [fee]))
     raised = refdb.query("SELECT id, rule, dedup_key FROM alerts WHERE dept = %s"
                          " AND case_no IS NULL", (DEPT,))
@@ -198,7 +199,8 @@ def test_a_fee_without_a_case_is_judged_again_with_its_correction(daemon_factory
         case=None, of="cw-91", action="replace", reason="fee item ZJ-021, not ZJ-999",
         replacement={"type": "fee.collected", "at": "2026-03-16T10:00:00+08:00",
                      "fee_item": "ZJ-021", "amount": "120.00", "reviewer": "P0456",
-                     "payer": {"uscc": "91410311MA47R2TD0Y"}})]))
+                     "payer": {"uscc": "91410311MA47R2TD0Y"},
+                     "filing": {"office": "jianfuban", "ref": "JFB-91"}})]))
     assert refdb.query("SELECT status FROM alerts WHERE id = %s", (raised[0][0],)) == [
         ("resolved",)]
     last = steps(refdb, raised[0][0])[-1]
