@@ -201,7 +201,9 @@ static void emit_delay_unreported(const struct history *h, struct conditions *li
 	else
 		condition_message(c, "黄牌: 不能按时办结未按时报告 (closed after the committed deadline "
 			"%s without a delay report)", date);
-	condition_evidence(c, h->accepted);
+	/* The event the clock runs from: the acceptance, or the receipt §32 deems accepted (a
+	 * condition needs evidence of its own case: esup_apply_evaluation refuses one without). */
+	condition_evidence(c, h->clock_from);
 	for (size_t i = 0; i < h->count; i++) {
 		if (h->events[i]->event->type == MON_EV_APPROVAL_DELAY_REPORTED)
 			condition_evidence(c, h->events[i]);

@@ -363,6 +363,14 @@ static void test_delay_deadline_moves(void **state)
 	add(fx, "approval.supplement_requested", "2026-03-03T09:00:00+08:00", "");
 	fx_eval(fx, "2026-06-30T12:00:00+08:00");
 	assert_rules(fx, "");
+	/* Deemed accepted by §32 (received, then nothing): the card's evidence is the receipt
+	 * the clock runs from — a condition without evidence of its own case is refused by the
+	 * database (esup_check_condition), and would hold up the department's ingest. */
+	fx_clear(fx);
+	add(fx, "approval.received", "2026-03-02T09:00:00+08:00", ",\"item\":\"T-10\"");
+	fx_eval(fx, "2026-06-30T12:00:00+08:00");
+	assert_int_equal(fx_cond(fx, "APR-DELAY-UNREPORTED")->evidence_count, 1);
+	assert_string_equal(fx_cond(fx, "APR-DELAY-UNREPORTED")->evidence[0], "e1");
 }
 
 /* The rules can be switched off one by one like any other. */

@@ -1,4 +1,4 @@
--- 025_item_supervise_days.sql: an item's own 督办 period. items.csv may carry a
+-- 024_item_supervise_days.sql: an item's own 督办 period. items.csv may carry a
 -- supervise_days column like warn_days (empty: the global parameter supervise_days, working
 -- days after the committed deadline within which a yellow card must be put right before it
 -- turns red; docs/rules.md, APR-DEADLINE-RED). The table's columns are the CSV's header
