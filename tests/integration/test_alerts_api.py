@@ -103,7 +103,8 @@ def fresh(refdb, extra_certs, daemon_factory):
 def fee(dept, item):
     return event(dept=dept, id="fee-%06d" % next(_seq), type="fee.collected",
                  at="2026-03-03T10:00:00+08:00", case=None, fee_item=item, amount="100.00",
-                 payer={"uscc": USCC, "name": "洛阳龙门建设工程有限公司"}, reviewer="P0456")
+                 payer={"uscc": USCC, "name": "洛阳龙门建设工程有限公司"}, reviewer="P0456",
+                 filing={"office": "jianfuban", "ref": "JFB-100"})   # filed: one card per fee
 
 
 _conns = {}

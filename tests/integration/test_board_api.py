@@ -45,7 +45,8 @@ _n = iter(range(1, 10 ** 6))
 def fee(dept, item):
     return event(dept=dept, id="bfee-%06d" % next(_n), type="fee.collected",
                  at="2026-03-03T10:00:00+08:00", case=None, fee_item=item, amount="100.00",
-                 payer={"uscc": USCC, "name": "洛阳龙门建设工程有限公司"}, reviewer="P0456")
+                 payer={"uscc": USCC, "name": "洛阳龙门建设工程有限公司"}, reviewer="P0456",
+                 filing={"office": "jianfuban", "ref": "JFB-100"})   # filed: one card per fee
 
 
 def approval(dept, case, what, when, **fields):

@@ -59,7 +59,7 @@ def wait_sweeper(d, db):
 # item and a certificate of its own, is where test (b) raises a red alert.
 QUIET = ("LY-TJJ", "洛阳市统计局", "410300")
 TARGET = ("LY-WJW", "洛阳市卫生健康委员会", "410300")
-TARGET_ITEM = "WJ-001,LY-WJW,医疗机构执业登记,45,20,working,,"
+TARGET_ITEM = "WJ-001,LY-WJW,医疗机构执业登记,45,20,working,,,"
 
 
 @pytest.fixture(scope="module")
