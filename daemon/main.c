@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 
 #include "alert_stream.h"
+#include "check.h"
 #include "db.h"
 #include "delivery.h"
 #include "esupd.h"
@@ -229,23 +230,33 @@ usage(FILE *out)
 		"  -V, --version      print the version and exit\n");
 }
 
-/* esupd -n: the TLS material loads (certificate, key, CA) and the CRL is usable now. */
-static bool
-check_tls(const struct config *cfg)
+/* esupd -n prints each problem as "FILE:LINE: section.option: message" on stderr. */
+static void
+check_print(void *arg, enum check_level level, const char *where, const char *name,
+		const char *message)
 {
-	SSL_CTX *ctx = tls_context_create(cfg);
-	char why[192];
-	bool ok;
+	(void)arg;
+	if (level == CHECK_OK)
+		return;
+	fprintf(stderr, "%s%s%s: %s%s\n", where, where[0] ? ": " : "", name,
+		level == CHECK_WARN ? "warning: " : "", message);
+}
 
-	if (ctx == NULL) {
-		log_warnx("TLS configuration invalid");
+/* esupd -n: every check of check.c, then the TLS context as esupd builds it (ciphers). */
+static bool
+check_configuration(const struct config *cfg)
+{
+	struct check_report r = { .emit = check_print };
+	SSL_CTX *ctx;
+
+	if (!check_config(cfg, time(NULL), &r))
+		return false;
+	if ((ctx = tls_context_create(cfg)) == NULL) {
+		fprintf(stderr, "%s: TLS configuration invalid\n", cfg->path);
 		return false;
 	}
-	ok = tls_crl_status(ctx, time(NULL), why, sizeof(why));
-	if (!ok)
-		log_warnx("%s: %s", cfg->tls_crl, why);
 	SSL_CTX_free(ctx);
-	return ok;
+	return true;
 }
 
 struct options {
@@ -367,7 +378,7 @@ main(int argc, char **argv)
 	if ((d.cfg = config_load(o.config_path)) == NULL)
 		return 1;
 	if (o.check) {
-		bool ok = check_tls(d.cfg);
+		bool ok = check_configuration(d.cfg);
 
 		if (ok)
 			printf("%s: configuration ok\n", o.config_path);
