@@ -279,8 +279,8 @@ check_crl(const struct config *cfg, const struct passwd *pw, STACK_OF(X509) *cas
 		loaded++;
 		X509_NAME_oneline(X509_CRL_get_issuer(crl), issuer, sizeof(issuer));
 		if (cas != NULL && check_crl_issuer(cas, crl) == NULL)
-			check_say(r, CHECK_FAIL, cfg, "tls", "crl", "%s: CRL issued by %s is not signed by "
-				"the configured CA %s", path, issuer, cfg->tls_ca);
+			check_say(r, CHECK_FAIL, cfg, "tls", "crl", "%s: CRL issued by %s, which is not (or "
+				"did not sign it as) the configured CA %s", path, issuer, cfg->tls_ca);
 		if (!check_crl_current(crl, now, why, sizeof(why)))
 			check_say(r, CHECK_FAIL, cfg, "tls", "crl", "%s: %s; publish a current CRL "
 				"(openssl ca -gencrl)", path, why);
@@ -291,7 +291,7 @@ check_crl(const struct config *cfg, const struct passwd *pw, STACK_OF(X509) *cas
 	}
 	fclose(f);
 	if (loaded == 0)
-		check_say(r, CHECK_FAIL, cfg, "tls", "crl", "%s: cannot load a certificate revocation "
+		check_say(r, CHECK_FAIL, cfg, "tls", "crl", "%s: cannot load certificate revocation "
 			"list: %s", path, check_openssl_error("no PEM CRL in the file", why, sizeof(why)));
 	ERR_clear_error();
 }

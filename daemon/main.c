@@ -48,20 +48,26 @@ ingest_limits_of(const struct config *cfg)
 	};
 }
 
-/* The reader brings what readiness needs: schema version, principals, rules. */
+/* The reader brings what readiness needs: schema version, then (esupd_schema_current)
+ * principals and rules. Nothing reads the schema's tables before its version is known, so a
+ * database that was never migrated gives one message, not SQL errors. */
 static void
 reader_state_changed(struct db *db, bool up, void *arg)
 {
 	struct esupd *d = arg;
 
 	(void)db;
-	if (up) {
-		health_check_schema(d);
-		identity_reload(d->identity);
-		refdata_reload(d->refdata, d->cfg);
-		alert_streams_db_up(d->streams);
-	}
+	if (up)
+		health_check_schema(d, true);
 	health_changed(d);
+}
+
+void
+esupd_schema_current(struct esupd *d)
+{
+	identity_reload(d->identity);
+	refdata_reload(d->refdata, d->cfg);
+	alert_streams_db_up(d->streams);
 }
 
 static void
@@ -136,7 +142,7 @@ reload(struct esupd *d)
 	jobs_configure(d->jobs);
 	jobs_changed(d->jobs);    /* [escalation] may have changed */
 	delivery_configure(d->delivery, cfg);
-	health_check_schema(d);   /* after an `esupd --migrate` while running */
+	health_check_schema(d, false);   /* after an `esupd --migrate` while running */
 	identity_reload(d->identity);
 	refdata_reload(d->refdata, cfg);
 	log_info("reload complete");
@@ -403,5 +409,5 @@ main(int argc, char **argv)
 	if (d.cfg->pidfile[0] != '\0' && unlink(d.cfg->pidfile) != 0)
 		log_debug("cannot remove pidfile %s (written before dropping privileges)", d.cfg->pidfile);
 	esupd_finish(&d);
-	return 0;
+	return d.exit_status;
 }
