@@ -39,7 +39,9 @@ check_say(struct check_report *r, enum check_level level, const struct config *c
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
-	if (level == CHECK_WARN)
+	if (level == CHECK_OK)
+		r->oks++;
+	else if (level == CHECK_WARN)
 		r->warnings++;
 	else if (level == CHECK_FAIL)
 		r->failures++;
@@ -296,10 +298,20 @@ check_crl(const struct config *cfg, const struct passwd *pw, STACK_OF(X509) *cas
 	ERR_clear_error();
 }
 
+/* A CHECK_OK for [section] option when nothing was said since r held `before` problems. */
+static void
+check_ok_since(struct check_report *r, unsigned before, const struct config *cfg,
+		const char *section, const char *option, const char *detail)
+{
+	if (r->warnings + r->failures == before)
+		check_say(r, CHECK_OK, cfg, section, option, "%s", detail);
+}
+
 static void
 check_tls(const struct config *cfg, const struct passwd *pw, time_t now, struct check_report *r)
 {
 	STACK_OF(X509) *chain = NULL, *cas = NULL;
+	unsigned before = r->warnings + r->failures;
 	char why[256];
 
 	if (check_readable(cfg, pw, "tls", "certificate", cfg->tls_certificate, r)) {
@@ -309,7 +321,11 @@ check_tls(const struct config *cfg, const struct passwd *pw, time_t now, struct 
 		else
 			check_certificates_valid(cfg, "certificate", chain, now, r);
 	}
+	check_ok_since(r, before, cfg, "tls", "certificate", cfg->tls_certificate);
+	before = r->warnings + r->failures;
 	check_private_key(cfg, pw, chain != NULL ? sk_X509_value(chain, 0) : NULL, r);
+	check_ok_since(r, before, cfg, "tls", "private_key", cfg->tls_private_key);
+	before = r->warnings + r->failures;
 	if (check_readable(cfg, pw, "tls", "ca", cfg->tls_ca, r)) {
 		if ((cas = check_load_certificates(cfg->tls_ca, why, sizeof(why))) == NULL)
 			check_say(r, CHECK_FAIL, cfg, "tls", "ca", "%s: cannot load a CA certificate: %s",
@@ -317,7 +333,10 @@ check_tls(const struct config *cfg, const struct passwd *pw, time_t now, struct 
 		else
 			check_certificates_valid(cfg, "ca", cas, now, r);
 	}
+	check_ok_since(r, before, cfg, "tls", "ca", cfg->tls_ca);
+	before = r->warnings + r->failures;
 	check_crl(cfg, pw, cas, now, r);
+	check_ok_since(r, before, cfg, "tls", "crl", cfg->tls_crl[0] ? cfg->tls_crl : "none configured");
 	sk_X509_pop_free(chain, X509_free);
 	sk_X509_pop_free(cas, X509_free);
 }
@@ -404,9 +423,14 @@ check_database(const struct config *cfg, struct check_report *r)
 
 	if (!check_conninfo(cfg->db_conninfo, why, sizeof(why)))
 		check_say(r, CHECK_FAIL, cfg, "database", "conninfo", "%s", why);
-	if (strcmp(cfg->db_owner_conninfo, cfg->db_conninfo) != 0 &&
-	    !check_conninfo(cfg->db_owner_conninfo, why, sizeof(why)))
+	else
+		check_say(r, CHECK_OK, cfg, "database", "conninfo", "no DNS host name");
+	if (strcmp(cfg->db_owner_conninfo, cfg->db_conninfo) == 0)
+		return;
+	if (!check_conninfo(cfg->db_owner_conninfo, why, sizeof(why)))
 		check_say(r, CHECK_FAIL, cfg, "database", "owner_conninfo", "%s", why);
+	else
+		check_say(r, CHECK_OK, cfg, "database", "owner_conninfo", "no DNS host name");
 }
 
 /* [server] user: required when running as root, and it must exist. Returns its entry (static
@@ -420,6 +444,9 @@ check_user(const struct config *cfg, struct check_report *r)
 		if (geteuid() == 0)
 			check_say(r, CHECK_FAIL, cfg, "server", "user", "empty while running as root: esupd "
 				"refuses to run as root; name the unprivileged user it drops to");
+		else
+			check_say(r, CHECK_OK, cfg, "server", "user", "empty: esupd runs as the user that "
+				"starts it");
 		return NULL;
 	}
 	errno = 0;
@@ -431,6 +458,8 @@ check_user(const struct config *cfg, struct check_report *r)
 	if (pw->pw_uid == 0)
 		check_say(r, CHECK_FAIL, cfg, "server", "user", "\"%s\" is root: name an unprivileged "
 			"user", cfg->user);
+	else
+		check_say(r, CHECK_OK, cfg, "server", "user", "%s exists", cfg->user);
 	return pw;
 }
 

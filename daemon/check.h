@@ -28,7 +28,7 @@ typedef void check_emit(void *arg, enum check_level level, const char *where, co
 struct check_report {
 	check_emit *emit;
 	void *arg;
-	unsigned warnings, failures;   /* counted by check_say */
+	unsigned oks, warnings, failures;   /* counted by check_say */
 };
 
 /* Reports one outcome through r->emit and counts it. */
@@ -36,7 +36,7 @@ void check_say(struct check_report *r, enum check_level level, const struct conf
 		const char *section, const char *option, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
 
-/* Every check of `esupd -n`: [server] user; [tls] certificate, private_key, ca, crl (readable
+/* Every check of `esupd -n`, with one CHECK_OK for each option that passed: [server] user; [tls] certificate, private_key, ca, crl (readable
  * by the daemon user, load, the key matches, expiry, the CRL's issuer and nextUpdate);
  * [database] conninfo and owner_conninfo (no DNS host name). now is the time the expiry is
  * judged at. Returns false when any failed (warnings alone: true). */
