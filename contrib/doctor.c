@@ -175,8 +175,9 @@ doctor_principals(PGconn *conn, const struct config *cfg, struct check_report *r
 	doctor_count(conn, cfg, r, "principal departments",
 		"SELECT count(*), string_agg(p.subject || ' (' || p.dept || ')', ', '), 0 FROM principals p"
 		" WHERE p.enabled AND p.role = 'department' AND NOT EXISTS (SELECT 1 FROM departments d"
-		" WHERE d.code = p.dept)", 0, NULL, CHECK_FAIL,
-		"%s department principals of a department not in departments: %s",
+		" WHERE d.code = p.dept)", 0, NULL, CHECK_WARN,
+		"%s department principals of a department not in departments (no region, no name on "
+		"the board): %s",
 		"every department principal's department exists");
 }
 
