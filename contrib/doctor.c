@@ -143,76 +143,76 @@ doctor_roles_exist(PGconn *conn, const struct config *cfg, struct check_report *
 	}
 }
 
-/* One count-style check: sql returns one row of (bad count, detail text, total). */
-static void
-doctor_count(PGconn *conn, const struct config *cfg, struct check_report *r, const char *name,
-		const char *sql, int n, const char *const *values, enum check_level level,
-		const char *problem, const char *fine)
-{
-	PGresult *res = doctor_query(conn, sql, n, values, cfg, name, r);
+/* A check by one query returning one row: (problem count, what is wrong, total). A count
+ * other than "0" says `problem` with the count and what; else `fine` with the total. */
+struct doctor_count {
+	const char *name;
+	enum check_level level;   /* of a problem */
+	const char *sql;          /* $1: the business day (YYYY-MM-DD), $2: days ahead */
+	const char *problem;      /* printf: count, what */
+	const char *fine;         /* printf: total */
+};
 
-	if (res == NULL)
-		return;
-	if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
-		check_say(r, level, cfg, NULL, name, problem, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
-	else
-		check_say(r, CHECK_OK, cfg, NULL, name, fine, PQgetvalue(res, 0, 2));
-	PQclear(res);
-}
+static const struct doctor_count doctor_counts[] = {
+	{ "principals", CHECK_FAIL,
+	  "SELECT (count(*) = 0)::int, '', count(*) FROM principals WHERE enabled",
+	  "no enabled principal%.0s%s: no client can connect; register the departments' "
+	  "certificates (docs/operations.md, \"Certificates and principals\")", "%s enabled" },
+	{ "principal subjects", CHECK_WARN,
+	  "SELECT count(*), string_agg(fingerprint, ', ' ORDER BY fingerprint), 0 FROM principals"
+	  " WHERE enabled AND subject !~ '^[A-Za-z]+=.'",
+	  "%s enabled principals without a subject (CN=...): %s", "every one names its subject" },
+	{ "principal departments", CHECK_WARN,
+	  "SELECT count(*), string_agg(p.subject || ' (' || p.dept || ')', ', '), 0 FROM principals p"
+	  " WHERE p.enabled AND p.role = 'department' AND NOT EXISTS (SELECT 1 FROM departments d"
+	  " WHERE d.code = p.dept)",
+	  "%s department principals of a department not in departments (no region, no name on "
+	  "the board): %s", "every department principal's department exists" },
+	{ "calendar", CHECK_FAIL,
+	  "SELECT count(*), string_agg(y::text, ', ' ORDER BY y), 0 FROM generate_series("
+	  "extract(year FROM $1::date)::int, extract(year FROM $1::date + $2::int)::int) y"
+	  " WHERE NOT EXISTS (SELECT 1 FROM calendar WHERE date >= make_date(y, 1, 1)"
+	  " AND date < make_date(y + 1, 1, 1))",
+	  "%s years without holidays from today to 60 days ahead: %s; load the calendar "
+	  "(esup-dbsetup load calendar FILE)", "knows the holidays from today to 60 days ahead" },
+	{ "items", CHECK_FAIL, "SELECT (count(*) = 0)::int, '', count(*) FROM items",
+	  "the item catalogue is empty%.0s%s: load it (esup-dbsetup load items FILE)", "%s items" },
+	{ "fee items", CHECK_WARN, "SELECT (count(*) = 0)::int, '', count(*) FROM fee_items",
+	  "no fee items%.0s%s: the fee rules see every fee as unknown", "%s fee items" },
+	{ "regions", CHECK_FAIL,
+	  "SELECT count(*), string_agg(d.code || ' (region ''' || d.region || ''')', ', ' ORDER BY"
+	  " d.code), 0 FROM departments d WHERE NOT EXISTS (SELECT 1 FROM regions g WHERE g.code ="
+	  " d.region)",
+	  "%s departments whose region is not in regions: %s", "every department's region is in regions" },
+};
 
+/* Principals and reference data, judged on the business day esupd would use ([testing]
+ * clock_offset_s included) in Asia/Shanghai (UTC+8, no daylight saving). */
 static void
-doctor_principals(PGconn *conn, const struct config *cfg, struct check_report *r)
+doctor_contents(PGconn *conn, const struct config *cfg, struct check_report *r)
 {
-	doctor_count(conn, cfg, r, "principals",
-		"SELECT (count(*) = 0)::int, '', count(*) FROM principals WHERE enabled", 0, NULL,
-		CHECK_FAIL, "no enabled principal%.0s%s: no client can connect; register the "
-		"departments' certificates (docs/operations.md, \"Certificates and principals\")",
-		"%s enabled");
-	doctor_count(conn, cfg, r, "principal subjects",
-		"SELECT count(*), string_agg(fingerprint, ', ' ORDER BY fingerprint), 0 FROM principals"
-		" WHERE enabled AND subject !~ '^[A-Za-z]+=.'", 0, NULL, CHECK_WARN,
-		"%s enabled principals without a subject (CN=...): %s", "every one names its subject");
-	doctor_count(conn, cfg, r, "principal departments",
-		"SELECT count(*), string_agg(p.subject || ' (' || p.dept || ')', ', '), 0 FROM principals p"
-		" WHERE p.enabled AND p.role = 'department' AND NOT EXISTS (SELECT 1 FROM departments d"
-		" WHERE d.code = p.dept)", 0, NULL, CHECK_WARN,
-		"%s department principals of a department not in departments (no region, no name on "
-		"the board): %s",
-		"every department principal's department exists");
-}
-
-static void
-doctor_refdata(PGconn *conn, const struct config *cfg, struct check_report *r)
-{
-	time_t now = time(NULL) + (time_t)cfg->clock_offset_s;
+	time_t now = time(NULL) + (time_t)cfg->clock_offset_s + 8 * 3600;
 	char today[16], ahead[8];
 	const char *values[2] = { today, ahead };
 	struct tm tm;
 
-	/* the business day in Asia/Shanghai (UTC+8, no daylight saving) */
-	now += 8 * 3600;
 	gmtime_r(&now, &tm);
 	strftime(today, sizeof(today), "%Y-%m-%d", &tm);
 	snprintf(ahead, sizeof(ahead), "%d", DOCTOR_CALENDAR_AHEAD_DAYS);
-	doctor_count(conn, cfg, r, "calendar",
-		"SELECT count(*), string_agg(y::text, ', ' ORDER BY y), 0 FROM generate_series("
-		"extract(year FROM $1::date)::int, extract(year FROM $1::date + $2::int)::int) y"
-		" WHERE NOT EXISTS (SELECT 1 FROM calendar WHERE date >= make_date(y, 1, 1)"
-		" AND date < make_date(y + 1, 1, 1))", 2, values, CHECK_FAIL,
-		"%s years without holidays from today to 60 days ahead: %s; load the calendar "
-		"(esup-dbsetup load calendar FILE)", "knows the holidays from today to 60 days ahead");
-	doctor_count(conn, cfg, r, "items",
-		"SELECT (count(*) = 0)::int, '', count(*) FROM items", 0, NULL, CHECK_FAIL,
-		"the item catalogue is empty%.0s%s: load it (esup-dbsetup load items FILE)", "%s items");
-	doctor_count(conn, cfg, r, "fee items",
-		"SELECT (count(*) = 0)::int, '', count(*) FROM fee_items", 0, NULL, CHECK_WARN,
-		"no fee items%.0s%s: the fee rules see every fee as unknown", "%s fee items");
-	doctor_count(conn, cfg, r, "regions",
-		"SELECT count(*), string_agg(d.code || ' (region ''' || d.region || ''')', ', ' ORDER BY"
-		" d.code), 0 FROM departments d WHERE NOT EXISTS (SELECT 1 FROM regions g WHERE g.code ="
-		" d.region)", 0, NULL, CHECK_FAIL,
-		"%s departments whose region is not in regions: %s",
-		"every department's region is in regions");
+	for (size_t i = 0; i < sizeof(doctor_counts) / sizeof(doctor_counts[0]); i++) {
+		const struct doctor_count *c = &doctor_counts[i];
+		int n = strstr(c->sql, "$1") != NULL ? 2 : 0;
+		PGresult *res = doctor_query(conn, c->sql, n, values, cfg, c->name, r);
+
+		if (res == NULL)
+			continue;
+		if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
+			check_say(r, c->level, cfg, NULL, c->name, c->problem, PQgetvalue(res, 0, 0),
+				PQgetvalue(res, 0, 1));
+		else
+			check_say(r, CHECK_OK, cfg, NULL, c->name, c->fine, PQgetvalue(res, 0, 2));
+		PQclear(res);
+	}
 }
 
 static void
@@ -229,10 +229,8 @@ doctor_database(const struct config *cfg, struct check_report *r)
 	check_say(r, CHECK_OK, cfg, NULL, "database", "connected to %s as %s (PostgreSQL %d)",
 		PQdb(conn), PQuser(conn), PQserverVersion(conn));
 	doctor_roles_exist(conn, cfg, r);
-	if (doctor_schema(conn, cfg, r) >= 0) {
-		doctor_principals(conn, cfg, r);
-		doctor_refdata(conn, cfg, r);
-	}
+	if (doctor_schema(conn, cfg, r) >= 0)
+		doctor_contents(conn, cfg, r);
 	PQfinish(conn);
 }
 
