@@ -19,16 +19,21 @@ def make_config(pg, certs, testdir, name="esupd.conf", **changes):
     db = Database(pg, "esup_checks")
     config = default_config(db, certs, testdir, free_port())
     config["server"]["user"] = DAEMON_USER
-    crl = testdir / "crl.pem"
-    if not crl.exists():
-        shutil.copy(certs.crl, crl)
-        crl.chmod(0o644)
+    if not (testdir / "crl.pem").exists():
+        placed(certs.crl, testdir / "crl.pem")
     for key, value in changes.items():
         section, option = key.split(".")
         config.setdefault(section, {})[option] = value
     path = testdir / name
     write_config(path, config)
     return path
+
+
+def placed(src, dst, mode=0o644):
+    """A copy of src at dst with mode (the daemon user reads 0o644; 0o600 is root's alone)."""
+    shutil.copy(src, dst)
+    dst.chmod(mode)
+    return dst
 
 
 def line_of(path, section, option):
@@ -98,9 +103,7 @@ def test_key_not_matching_the_certificate(pg, certs, testdir):
 
 
 def test_key_the_daemon_user_cannot_read(pg, certs, testdir):
-    key = testdir / "server.key"
-    shutil.copy(certs.dir / "server.key", key)
-    key.chmod(0o600)   # root's: root (running -n) can, the esup user cannot
+    key = placed(certs.dir / "server.key", testdir / "server.key", 0o600)   # root's alone
     path = make_config(pg, certs, testdir, **{"tls.private_key": str(key)})
     assert_refused(path, "tls", "private_key", re.escape(str(key)) +
                    r": not readable by user esup: Permission denied")
@@ -134,9 +137,7 @@ def test_expired_crl(pg, certs, testdir):
 
 
 def test_crl_of_another_ca(pg, certs, testdir):
-    crl = testdir / "crl-other.pem"
-    shutil.copy(certs.other / "crl.pem", crl)
-    crl.chmod(0o644)
+    crl = placed(certs.other / "crl.pem", testdir / "crl-other.pem")
     path = make_config(pg, certs, testdir, **{"tls.crl": str(crl)})
     assert_refused(path, "tls", "crl", re.escape(str(crl)) + r": CRL issued by .*not \(or did "
                    r"not sign it as\) the configured CA")
@@ -201,9 +202,7 @@ def test_never_migrated_database_refuses_to_start(pg, certs, testdir):
     dbsetup(pg, "init", dbname=name)
     db = Database(pg, name)
     config = default_config(db, certs, testdir, free_port())
-    crl = testdir / "crl.pem"
-    shutil.copy(certs.crl, crl)
-    crl.chmod(0o644)
+    placed(certs.crl, testdir / "crl.pem")
     path = testdir / "esupd.conf"
     write_config(path, config)
     proc = subprocess.run([str(ESUPD), "-f", "-c", str(path)], capture_output=True, text=True,
