@@ -387,35 +387,6 @@ check_conninfo(const char *conninfo, char *why, size_t len)
 	return ok;
 }
 
-bool
-check_listen_loopback(const char *listen, char *why, size_t len)
-{
-	const char *colon = strrchr(listen, ':');
-	struct in_addr a4;
-	struct in6_addr a6;
-	char host[64];
-	size_t n;
-
-	if (listen[0] == '\0')
-		return true;
-	if (colon == NULL) {
-		snprintf(why, len, "expected HOST:PORT, got \"%s\"", listen);
-		return false;
-	}
-	n = (size_t)(colon - listen);
-	if (n >= 2 && listen[0] == '[' && listen[n - 1] == ']')
-		snprintf(host, sizeof(host), "%.*s", (int)(n - 2), listen + 1);
-	else
-		snprintf(host, sizeof(host), "%.*s", (int)n, listen);
-	if (inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127)
-		return true;
-	if (inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6))
-		return true;
-	snprintf(why, len, "\"%s\" is not a loopback address (127.0.0.0/8 or ::1): the plain-HTTP "
-		"listener has no authentication", host);
-	return false;
-}
-
 static void
 check_database(const struct config *cfg, struct check_report *r)
 {

@@ -47,10 +47,6 @@ bool check_config(const struct config *cfg, time_t now, struct check_report *r);
  * host, or what PQconninfoParse said. */
 bool check_conninfo(const char *conninfo, char *why, size_t len);
 
-/* Whether "HOST:PORT" listens on a loopback address only (127.0.0.0/8, ::1, "[::1]"); for a
- * plain-HTTP listener such as [metrics] listen. An empty value (none) passes. */
-bool check_listen_loopback(const char *listen, char *why, size_t len);
-
 /* Whether one CRL is inside its validity window at now (lastUpdate passed, nextUpdate not
  * yet); why receives one line with its dates either way. Shared with tls.c. */
 bool check_crl_current(const X509_CRL *crl, time_t now, char *why, size_t len);

@@ -202,6 +202,23 @@ health_schema_known(struct esupd *d)
 	health_changed(d);
 }
 
+/* The version query answered (its flag cleared): true when res holds its one row. A lost
+ * connection asks again on reconnect; an error leaves esupd not ready, at version 0. */
+static bool
+health_schema_answered(struct esupd *d, const PGresult *res)
+{
+	d->schema_checking = false;
+	if (res == NULL)
+		return false;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		log_warnx("cannot read the schema version: %s", PQresultErrorMessage(res));
+		d->schema_version = 0;
+		health_changed(d);
+		return false;
+	}
+	return true;
+}
+
 static void
 health_schema_result(const PGresult *res, void *arg)
 {
@@ -209,15 +226,8 @@ health_schema_result(const PGresult *res, void *arg)
 	char *end;
 	long v;
 
-	d->schema_checking = false;
-	if (res == NULL)
-		return;   /* connection lost: asked again on reconnect */
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		log_warnx("cannot read the schema version: %s", PQresultErrorMessage(res));
-		d->schema_version = 0;
-		health_changed(d);
+	if (!health_schema_answered(d, res))
 		return;
-	}
 	v = strtol(PQgetvalue(res, 0, 0), &end, 10);
 	d->schema_version = (*end == '\0' && v >= 0 && v < 1000000) ? (int)v : 0;
 	health_schema_known(d);
@@ -228,15 +238,8 @@ health_schema_exists_result(const PGresult *res, void *arg)
 {
 	struct esupd *d = arg;
 
-	d->schema_checking = false;
-	if (res == NULL)
-		return;   /* connection lost: asked again on reconnect */
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		log_warnx("cannot read the schema version: %s", PQresultErrorMessage(res));
-		d->schema_version = 0;
-		health_changed(d);
+	if (!health_schema_answered(d, res))
 		return;
-	}
 	if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
 		if (db_query(d->reader, health_schema_sql, 0, NULL, health_schema_result, d))
 			d->schema_checking = true;

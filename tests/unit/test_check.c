@@ -1,5 +1,4 @@
-/* test_check.c: the pure checks of daemon/check.c: a conninfo names no DNS host, and a
- * plain-HTTP listener ([metrics] listen) is loopback only. */
+/* test_check.c: the pure check of daemon/check.c: a conninfo names no DNS host. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,28 +39,11 @@ test_conninfo(void **state)
 	expect(check_conninfo, "host=/tmp colour=red", false, "not a libpq connection string");
 }
 
-static void
-test_listen_loopback(void **state)
-{
-	(void)state;
-	expect(check_listen_loopback, "", true, NULL);
-	expect(check_listen_loopback, "127.0.0.1:9187", true, NULL);
-	expect(check_listen_loopback, "127.3.4.5:9187", true, NULL);
-	expect(check_listen_loopback, "[::1]:9187", true, NULL);
-	expect(check_listen_loopback, "::1:9187", true, NULL);
-	expect(check_listen_loopback, "0.0.0.0:9187", false, "not a loopback address");
-	expect(check_listen_loopback, "192.0.2.1:9187", false, "not a loopback address");
-	expect(check_listen_loopback, "[::]:9187", false, "not a loopback address");
-	expect(check_listen_loopback, "localhost:9187", false, "not a loopback address");
-	expect(check_listen_loopback, "9187", false, "expected HOST:PORT");
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_conninfo),
-		cmocka_unit_test(test_listen_loopback),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
