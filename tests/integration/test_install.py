@@ -59,6 +59,7 @@ def test_contract_paths_installed(installed):
         under(dest, o, "datadir", "esup", "calendar.csv"),
         under(dest, o, "mandir", "man1", "esupctl.1"),
         under(dest, o, "mandir", "man8", "esupd.8"),
+        under(dest, o, "mandir", "man8", "esup-dbsetup.8"),
         under(dest, o, "libdir", "libmonitor.so.0"),
         under(dest, o, "libdir", "libmonitor.so"),
         under(dest, o, "libdir", "pkgconfig", "libmonitor.pc"),
