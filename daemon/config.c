@@ -12,8 +12,8 @@
 #include <event2/http.h>
 #include <ini.h>
 
-enum opt_type { OPT_STRING, OPT_UINT, OPT_SIZE, OPT_LLONG, OPT_LEVEL, OPT_FACILITY, OPT_LISTEN,
-	OPT_WORK_HOURS, OPT_CENTS };
+enum opt_type { OPT_STRING, OPT_UINT, OPT_SIZE, OPT_LLONG, OPT_LEVEL, OPT_FACILITY, OPT_TARGET,
+	OPT_LISTEN, OPT_WORK_HOURS, OPT_CENTS };
 
 struct option {
 	const char *section;
@@ -99,6 +99,7 @@ static const struct option options[] = {
 	{ "rules", "disable", OPT_STRING, O(rules_disable), "", 0, 0, false },
 	{ "log", "level", OPT_LEVEL, O(log_level), "info", 0, 0, false },
 	{ "log", "facility", OPT_FACILITY, O(log_facility), "daemon", 0, 0, true },
+	{ "log", "target", OPT_TARGET, O(log_target), "auto", 0, 0, true },
 	{ "delivery", "poll_ms", OPT_UINT, O(delivery_poll_ms), "1000", 10, 3600000, false },
 	{ "testing", "clock_offset_s", OPT_LLONG, O(clock_offset_s), "0", -(1LL << 40), 1LL << 40, false },
 };
@@ -414,6 +415,14 @@ option_set(struct config *cfg, void *base, const struct option *opt, const char 
 			return set_string(slot, value);
 		snprintf(error, size, "%s: expected daemon, user or local0..local7, got \"%s\"", opt->name, value);
 		return false;
+	case OPT_TARGET: {
+		const char *why;
+
+		if (log_target_from_name(value, slot, &why))
+			return true;
+		snprintf(error, size, "%s: %s, got \"%s\"", opt->name, why, value);
+		return false;
+	}
 	case OPT_UINT:
 	case OPT_SIZE:
 	case OPT_LLONG:
@@ -748,6 +757,9 @@ config_fixed_difference(const struct config *old, const struct config *new)
 			continue;
 		if (opt->type == OPT_STRING || opt->type == OPT_FACILITY) {
 			if (strcmp(*(char *const *)a, *(char *const *)b) != 0)
+				return opt->name;
+		} else if (opt->type == OPT_TARGET) {
+			if (old->log_target != new->log_target)
 				return opt->name;
 		} else if (opt->type == OPT_LISTEN) {
 			if (strcmp(old->listen_address, new->listen_address) != 0 || old->listen_port != new->listen_port)

@@ -117,6 +117,7 @@ struct config {
 	/* [log] */
 	enum log_level log_level;
 	char *log_facility;
+	enum log_target log_target;
 	/* [testing] */
 	long long clock_offset_s; /* test-only: added to the wall clock; never set in production */
 	/* where it came from */

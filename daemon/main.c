@@ -380,7 +380,7 @@ main(int argc, char **argv)
 	struct options o = parse_arguments(argc, argv);
 	struct esupd d = { .config_path = o.config_path };
 
-	log_init(true, LOG_LEVEL_INFO, NULL);
+	log_init(true, LOG_LEVEL_INFO, NULL, LOG_TARGET_AUTO);
 	if ((d.cfg = config_load(o.config_path)) == NULL)
 		return 1;
 	if (o.check) {
@@ -400,7 +400,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (!o.foreground && daemon(1, 0) != 0)
 		fatal("cannot detach");
-	log_init(o.foreground, d.cfg->log_level, d.cfg->log_facility);
+	log_init(o.foreground, d.cfg->log_level, d.cfg->log_facility, d.cfg->log_target);
 	write_pidfile(d.cfg->pidfile);
 	esupd_start(&d);
 	log_info("esupd %s started; ready once the database, its schema, the principals and "
