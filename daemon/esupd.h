@@ -50,6 +50,7 @@ struct esupd {
 	bool announced_ready;         /* READY=1 sent: every dependency was there once */
 	int exit_status;              /* main's: 1 when esupd refused to go on (schema behind) */
 	struct event *sig_term, *sig_int, *sig_hup;
+	struct event *watchdog;       /* WATCHDOG=1 at half of systemd's WatchdogSec; NULL: none */
 };
 
 /* Business clock: the wall clock plus the test-only [testing] clock_offset_s. */

@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include <openssl/ssl.h>
+#if HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "alert_stream.h"
 #include "check.h"
@@ -300,6 +303,44 @@ parse_arguments(int argc, char **argv)
 	return o;
 }
 
+#if HAVE_SYSTEMD
+static void
+watchdog_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what, (void)arg;
+	sd_notify(0, "WATCHDOG=1");
+}
+#endif
+
+/* systemd's watchdog (WatchdogSec= sets $WATCHDOG_USEC and $WATCHDOG_PID): WATCHDOG=1 from a
+ * timer of the event loop at half the interval, so the keep-alives stop when the loop stops
+ * turning (a callback stuck in a loop, a deadlock) and systemd kills and restarts esupd. */
+static void
+watchdog_start(struct esupd *d)
+{
+#if HAVE_SYSTEMD
+	uint64_t usec = 0;
+	struct timeval half;
+	int r = sd_watchdog_enabled(0, &usec);
+
+	if (r < 0)
+		log_warnx("systemd watchdog: cannot read $WATCHDOG_USEC: %s", strerror(-r));
+	if (r <= 0 || usec == 0)
+		return;
+	half.tv_sec = (time_t)(usec / 2 / 1000000);
+	half.tv_usec = (suseconds_t)(usec / 2 % 1000000);
+	d->watchdog = event_new(d->base, -1, EV_PERSIST, watchdog_tick, d);
+	if (d->watchdog == NULL || event_add(d->watchdog, &half) != 0)
+		fatalx("cannot start the systemd watchdog timer");
+	sd_notify(0, "WATCHDOG=1");
+	log_info("systemd watchdog: WATCHDOG=1 every %llu ms", (unsigned long long)(usec / 2000));
+#else
+	(void)d;
+	if (getenv("WATCHDOG_USEC") != NULL)
+		log_warnx("systemd watchdog requested but this esupd is built without libsystemd");
+#endif
+}
+
 static void
 esupd_start(struct esupd *d)
 {
@@ -341,6 +382,7 @@ esupd_start(struct esupd *d)
 	if (!d->sig_term || !d->sig_int || !d->sig_hup || evsignal_add(d->sig_term, NULL) ||
 	    evsignal_add(d->sig_int, NULL) || evsignal_add(d->sig_hup, NULL))
 		fatalx("cannot install signal handlers");
+	watchdog_start(d);
 	db_start(d->writer);
 	db_start(d->reader);
 	db_start(d->sweep_db);
@@ -352,6 +394,8 @@ esupd_finish(struct esupd *d)
 	event_free(d->sig_term);
 	event_free(d->sig_int);
 	event_free(d->sig_hup);
+	if (d->watchdog)
+		event_free(d->watchdog);
 	listener_stop(d->accept);
 	if (d->http)
 		evhttp_free(d->http);
