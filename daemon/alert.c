@@ -104,3 +104,14 @@ alert_outcome_http_status(enum alert_outcome outcome)
 			return alert_outcomes[i].http_status;
 	return 500;
 }
+
+const char *
+alert_subject_text(char *buf, size_t len, const char *dept, const char *case_no,
+		const char *subject)
+{
+	if (case_no[0] != '\0')
+		snprintf(buf, len, "%s/%s", dept, case_no);
+	else
+		snprintf(buf, len, "%s %s", dept, subject);
+	return buf;
+}

@@ -66,9 +66,14 @@ static const char alerts_one_sql[] =
 	" FROM alerts a"
 	" WHERE a.id = $4::text::bigint AND " ALERT_SCOPE_SQL("$1", "$2", "$3");
 
+/* The outcome, then what the log line names: rule, department, case, subject (the alert row
+ * as before the action: none of these change). */
 static const char alerts_act_sql[] =
-	"SELECT outcome, status FROM esup_alert_act_as($1, $2::text::bigint, $3, $4,"
-	" to_timestamp($5::text::double precision))";
+	"SELECT r.outcome, r.status, a.rule, a.dept, coalesce(a.case_no, ''), "
+	ALERT_SUBJECT_SQL("a.case_no", "a.dept", "a.dedup_key")
+	" FROM esup_alert_act_as($1, $2::text::bigint, $3, $4,"
+	"  to_timestamp($5::text::double precision)) AS r"
+	" LEFT JOIN alerts a ON a.id = $2::text::bigint";
 
 /* The filters of GET /v1/alerts, in the order of alerts_list_sql's $4.. */
 enum alerts_filter {
@@ -390,10 +395,19 @@ alerts_acted(const PGresult *res, void *arg)
 	}
 	status = PQgetvalue(res, 0, 1);
 	switch (outcome) {
-	case ALERT_DONE:
-		log_info("alert %s: %s (now %s)", ar->id, ar->action, status);
+	case ALERT_DONE: {
+		const struct log_fields f = {
+			.alert_id = ar->id, .rule = PQgetvalue(res, 0, 2), .department = PQgetvalue(res, 0, 3),
+			.case_no = PQgetvalue(res, 0, 4), .subject = PQgetvalue(res, 0, 5),
+		};
+		char about[384];
+
+		log_alert(LOG_LEVEL_INFO, &f, "alert %s: %s (now %s): %s %s", ar->id, ar->action,
+			status, f.rule, alert_subject_text(about, sizeof(about), f.department, f.case_no,
+			f.subject));
 		alerts_load(ar, alerts_one_sql);
 		return;
+	}
 	case ALERT_ILLEGAL:
 		snprintf(message, sizeof(message), "%s is not allowed from %s", ar->action, status);
 		http_reply_json(ar->req, 409, json_pack("{s:s, s:s}", "error", message,

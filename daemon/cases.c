@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "alert.h"
 #include "db.h"
 #include "log.h"
 #include "mon_eval.h"
@@ -66,31 +67,18 @@ static const char cases_loose_sql[] =
 	" CROSS JOIN LATERAL esup_loose_group(s.d, s.i) e"
 	" ORDER BY s.g, e.seq";
 
-/* Each alert step of the evaluations, with the alert's subject for its log line: the case
- * when there is one; for a caseless alert the event its dedup key names (RULE|dept||event,
- * libmonitor conditions.c), as "fee PAYER/ITEM event ID" for a fee, "TYPE ID" for another
- * event, else the key's qualifier or the key itself. The key of a raise is its condition's
- * (the statement's snapshot does not see the row esup_apply_evaluation inserts); that of any
- * other step the alert row's, which existed before. */
+/* Each alert step of the evaluations, with the alert's subject (ALERT_SUBJECT_SQL) for its
+ * log line. The dedup key of a raise is its condition's (the statement's snapshot does not see
+ * the row esup_apply_evaluation inserts); that of any other step the alert row's, which
+ * existed before. */
 static const char cases_apply_sql[] =
-	"SELECT r.alert_id, r.action, r.rule, r.severity, x->>'dept', x->>'case', r.message,"
-	"  CASE WHEN coalesce(x->>'case', '') <> '' THEN x->>'case'"
-	"   WHEN ev.type LIKE 'fee.%' THEN 'fee ' || coalesce(ev.body->'payer'->>'uscc',"
-	"     ev.body->'payer'->>'id', '-') || '/' || coalesce(ev.body->>'fee_item', '-')"
-	"     || ' event ' || q.id"
-	"   WHEN ev.type IS NOT NULL THEN ev.type || ' ' || q.id"
-	"   WHEN q.id <> '' THEN q.id ELSE k.key END"
+	"SELECT r.alert_id, r.action, r.rule, r.severity, x->>'dept', x->>'case', r.message, "
+	ALERT_SUBJECT_SQL("x->>'case'", "x->>'dept'", "k.key")
 	" FROM jsonb_array_elements($1::jsonb) AS x,"
 	"  LATERAL esup_apply_evaluation(x, $2::timestamptz) AS r,"
 	"  LATERAL (SELECT coalesce((SELECT c->>'key' FROM jsonb_array_elements(x->'conditions') c"
 	"     WHERE c->>'rule' = r.rule AND c->>'message' = r.message LIMIT 1),"
-	"    (SELECT a.dedup_key FROM alerts a WHERE a.id = r.alert_id), '') AS key) AS k,"
-	"  LATERAL (SELECT CASE WHEN k.key ~ '^([^|]*[|]){3}'"
-	"     THEN regexp_replace(k.key, '^([^|]*[|]){3}', '') ELSE '' END AS id) AS q"
-	"  LEFT JOIN LATERAL (SELECT e.type, e.body FROM event_ids i"
-	"    JOIN events e ON e.seq = i.seq AND e.received_at = i.received_at"
-	"    WHERE coalesce(x->>'case', '') = '' AND i.dept = x->>'dept' AND i.event_id = q.id) AS ev"
-	"   ON true";
+	"    (SELECT a.dedup_key FROM alerts a WHERE a.id = r.alert_id), '') AS key) AS k";
 
 /* An evaluated case's next check lies in the future (or nowhere): one still due was not
  * evaluated (a refused history, or no event left to load). It is looked at again in an hour,
@@ -453,7 +441,7 @@ context_query_json(const struct cases_job *job, bool *failed)
 }
 
 /* One line per alert step: "alert ACTION: #ID SEVERITY RULE DEPT/CASE: MESSAGE", or for a
- * caseless alert "... DEPT SUBJECT: MESSAGE" (cases_apply_sql names the subject). */
+ * caseless alert "... DEPT SUBJECT: MESSAGE" (alert_subject_text). */
 static void
 cases_log_alerts(const PGresult *res)
 {
@@ -464,9 +452,12 @@ cases_log_alerts(const PGresult *res)
 			.department = dept, .case_no = case_no, .subject = PQgetvalue(res, row, 7),
 		};
 
-		log_alert(LOG_LEVEL_INFO, &f, "alert %s: #%s %s %s %s%s%s: %s", PQgetvalue(res, row, 1),
-			f.alert_id, PQgetvalue(res, row, 3), f.rule, dept, case_no[0] ? "/" : " ",
-			f.subject, PQgetvalue(res, row, 6));
+		char about[384];
+
+		log_alert(LOG_LEVEL_INFO, &f, "alert %s: #%s %s %s %s: %s", PQgetvalue(res, row, 1),
+			f.alert_id, PQgetvalue(res, row, 3), f.rule,
+			alert_subject_text(about, sizeof(about), dept, case_no, f.subject),
+			PQgetvalue(res, row, 6));
 	}
 }
 

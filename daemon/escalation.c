@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alert.h"
 #include "config.h"
 #include "db.h"
 #include "jobs.h"
@@ -29,9 +30,13 @@ static const char esc_due_sql[] =
 	" floor(extract(epoch FROM coalesce(issued_at, raised_at)))::bigint,"
 	" floor(extract(epoch FROM escalate_at))::bigint, severity"
 	" FROM alerts WHERE escalate_at <= $1::timestamptz ORDER BY escalate_at, id LIMIT $2";
+/* The outcome, then what the log line names: rule, department, case, subject (the alert row
+ * as before the step: none of these change). */
 static const char esc_act_sql[] =
-	"SELECT outcome, status, action_id"
-	" FROM esup_escalate_due($1::bigint, $2, $3, $4::timestamptz, $5::int)";
+	"SELECT r.outcome, r.status, r.action_id, a.rule, a.dept, coalesce(a.case_no, ''), "
+	ALERT_SUBJECT_SQL("a.case_no", "a.dept", "a.dedup_key")
+	" FROM esup_escalate_due($1::bigint, $2, $3, $4::timestamptz, $5::int) AS r"
+	" LEFT JOIN alerts a ON a.id = $1::bigint";
 
 enum esc_step { ESC_REPLAN, ESC_PENDING, ESC_PLAN, ESC_DUE, ESC_ACT };
 
@@ -295,21 +300,31 @@ static void
 esc_acted(struct escalation *e, const PGresult *res)
 {
 	const struct esc_due *d = &e->due[e->due_next++];
-	const char *outcome = PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "(no row)";
-	const char *status = PQntuples(res) == 1 ? PQgetvalue(res, 0, 1) : "";
+	bool row = PQntuples(res) == 1;
+	const char *outcome = row ? PQgetvalue(res, 0, 0) : "(no row)";
+	const char *status = row ? PQgetvalue(res, 0, 1) : "";
+	const struct log_fields f = {
+		.alert_id = d->id, .rule = row ? PQgetvalue(res, 0, 3) : "",
+		.department = row ? PQgetvalue(res, 0, 4) : "", .case_no = row ? PQgetvalue(res, 0, 5) : "",
+		.subject = row ? PQgetvalue(res, 0, 6) : "",
+	};
+	char subject[384], about[448] = "";
 
+	if (row)   /* ": RULE DEPT/CASE" or ": RULE DEPT SUBJECT" */
+		snprintf(about, sizeof(about), ": %s %s", f.rule, alert_subject_text(subject,
+			sizeof(subject), f.department, f.case_no, f.subject));
 	if (strcmp(outcome, "done") == 0)
-		log_info("escalation: alert %s escalated to level %ld: %s deadline missed (action %s)",
-			d->id, d->level + 1, d->deadline, PQgetvalue(res, 0, 2));
+		log_alert(LOG_LEVEL_INFO, &f, "escalation: alert %s escalated to level %ld: %s deadline "
+			"missed (action %s)%s", d->id, d->level + 1, d->deadline, PQgetvalue(res, 0, 2), about);
 	else if (strcmp(outcome, "top") == 0)
-		log_info("escalation: alert %s missed its %s deadline in the top region: nothing above",
-			d->id, d->deadline);
+		log_alert(LOG_LEVEL_INFO, &f, "escalation: alert %s missed its %s deadline in the top "
+			"region: nothing above%s", d->id, d->deadline, about);
 	else if (strcmp(outcome, "stale") == 0 || strcmp(outcome, "busy") == 0)
-		log_debug("escalation: alert %s: %s (another daemon or a change came first)", d->id,
-			outcome);
+		log_alert(LOG_LEVEL_DEBUG, &f, "escalation: alert %s: %s (another daemon or a change "
+			"came first)%s", d->id, outcome, about);
 	else
-		log_warnx("escalation: alert %s: %s deadline not escalated: %s (status %s)", d->id,
-			d->deadline, outcome, status);
+		log_alert(LOG_LEVEL_WARNING, &f, "escalation: alert %s: %s deadline not escalated: %s "
+			"(status %s)%s", d->id, d->deadline, outcome, status, about);
 	esc_act_next(e);
 }
 

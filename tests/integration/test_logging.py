@@ -13,6 +13,7 @@
   again on $NOTIFY_SOCKET.
 """
 
+import json
 import os
 import re
 import socket
@@ -168,8 +169,17 @@ def test_caseless_fee_alert_names_its_subject(refdb, daemon_factory):
     m = wait_for(lambda: line.search(d.log_text()), 10, "the alert's line")
     assert m.group(2).startswith("LY-ZJJ fee %s/ZJ-009 event %s: " % (USCC, ev["id"])), m.group(0)
     assert "LY-ZJJ/:" not in d.log_text()
-    key = refdb.scalar("SELECT dedup_key FROM alerts WHERE id = %s", (int(m.group(1)),))
+    alert = int(m.group(1))
+    key = refdb.scalar("SELECT dedup_key FROM alerts WHERE id = %s", (alert,))
     assert key.endswith("|" + ev["id"]), key
+    # worked through the API: the line names it too
+    with d.client("dept-LY-ZJJ") as c:
+        r = c.request("POST", "/v1/alerts/%d/ack" % alert,
+                      json.dumps({"note": "收到"}).encode(), "application/json")
+    assert r.status == 200, r.body
+    acked = "alert %d: ack (now acknowledged): FEE-ITEM-ABOLISHED LY-ZJJ fee %s/ZJ-009 event %s" % (
+        alert, USCC, ev["id"])
+    wait_for(lambda: acked in d.log_text(), 10, "the ack's line")
 
 
 def test_case_alert_names_its_case(refdb, daemon_factory):
