@@ -177,6 +177,7 @@ log_write(enum log_level level, const char *line, const struct log_fields *f)
 		log_journal(priorities[level], line, f);
 		return;
 #else
+		(void)f;
 		break;   /* log_target_from_name refuses it */
 #endif
 	case LOG_TARGET_SYSLOG:
