@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "alert.h"
 #include "config.h"
 #include "db.h"
 #include "jobs.h"
@@ -90,10 +91,16 @@ static const char stat_evidence_sql[] =
 	"  ORDER BY 2 DESC LIMIT 8"
 	" ) v ORDER BY x.i";
 
+/* Each alert step, with the alert's subject for its log line (ALERT_SUBJECT_SQL; the key as
+ * in daemon/cases.c's cases_apply_sql). */
 static const char stat_apply_sql[] =
-	"SELECT r.alert_id, r.action, r.rule, r.severity, x->>'dept', r.message"
+	"SELECT r.alert_id, r.action, r.rule, r.severity, x->>'dept', r.message, "
+	ALERT_SUBJECT_SQL("''", "x->>'dept'", "k.key")
 	" FROM jsonb_array_elements($1::jsonb) AS x,"
-	"  LATERAL esup_apply_evaluation(x, $2::timestamptz) AS r";
+	"  LATERAL esup_apply_evaluation(x, $2::timestamptz) AS r,"
+	"  LATERAL (SELECT coalesce((SELECT c->>'key' FROM jsonb_array_elements(x->'conditions') c"
+	"     WHERE c->>'rule' = r.rule AND c->>'message' = r.message LIMIT 1),"
+	"    (SELECT a.dedup_key FROM alerts a WHERE a.id = r.alert_id), '') AS key) AS k";
 
 struct stat_rules {
 	int64_t next_ms;              /* monotonic ms of the next round; 0: at the next tick */
@@ -442,8 +449,13 @@ stat_on_apply(const PGresult *res, void *arg)
 		return;
 	}
 	for (int row = 0; row < PQntuples(res); row++) {
-		log_info("alert %s: #%s %s %s %s: %s", PQgetvalue(res, row, 1), PQgetvalue(res, row, 0),
-			PQgetvalue(res, row, 3), PQgetvalue(res, row, 2), PQgetvalue(res, row, 4),
+		const struct log_fields f = {
+			.alert_id = PQgetvalue(res, row, 0), .rule = PQgetvalue(res, row, 2),
+			.department = PQgetvalue(res, row, 4), .subject = PQgetvalue(res, row, 6),
+		};
+
+		log_alert(LOG_LEVEL_INFO, &f, "alert %s: #%s %s %s %s %s: %s", PQgetvalue(res, row, 1),
+			f.alert_id, PQgetvalue(res, row, 3), f.rule, f.department, f.subject,
 			PQgetvalue(res, row, 5));
 		raised++;
 	}
