@@ -111,7 +111,9 @@ alert_subject_text(char *buf, size_t len, const char *dept, const char *case_no,
 {
 	if (case_no[0] != '\0')
 		snprintf(buf, len, "%s/%s", dept, case_no);
-	else
+	else if (subject[0] != '\0')
 		snprintf(buf, len, "%s %s", dept, subject);
+	else
+		snprintf(buf, len, "%s", dept);
 	return buf;
 }

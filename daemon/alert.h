@@ -88,19 +88,17 @@ int alert_outcome_http_status(enum alert_outcome outcome);
 
 /* What an alert is about, for its log lines (daemon/log.h log_alert): the case when there is
  * one; for a caseless alert the event its dedup key names (RULE|dept||EVENT, libmonitor
- * conditions.c) as "fee PAYER/ITEM event ID" for a fee and "TYPE ID" for another event, else
- * the key's qualifier, else the key itself. CASE, DEPT and KEY are SQL expressions. */
+ * conditions.c) as "event ID", else the key itself. CASE and KEY are SQL expressions. It reads
+ * no table: daemon/cases.c evaluates it in the sweeper's and ingest's transactions, where a
+ * read of events or alerts in the evaluation's statement changed which case went first
+ * (tests/integration/test_cases.py). */
 #define ALERT_KEY_QUALIFIER(KEY) "substring(" KEY " FROM '^(?:[^|]*[|]){3}(.*)$')"
-#define ALERT_SUBJECT_SQL(CASE, DEPT, KEY) \
+#define ALERT_SUBJECT_SQL(CASE, KEY) \
 	"CASE WHEN coalesce(" CASE ", '') <> '' THEN " CASE " ELSE coalesce(" \
-	"(SELECT CASE WHEN e.type LIKE 'fee.%' THEN 'fee ' || coalesce(e.body->'payer'->>'uscc'," \
-	"   e.body->'payer'->>'id', '-') || '/' || coalesce(e.body->>'fee_item', '-')" \
-	"   || ' event ' || e.event_id ELSE e.type || ' ' || e.event_id END" \
-	"  FROM event_ids i JOIN events e ON e.seq = i.seq AND e.received_at = i.received_at" \
-	"  WHERE i.dept = " DEPT " AND i.event_id = " ALERT_KEY_QUALIFIER(KEY) ")," \
-	" nullif(" ALERT_KEY_QUALIFIER(KEY) ", ''), " KEY ", '') END"
+	"'event ' || nullif(" ALERT_KEY_QUALIFIER(KEY) ", ''), " KEY ", '') END"
 
-/* "DEPT/CASE" or, for a caseless alert, "DEPT SUBJECT" (ALERT_SUBJECT_SQL), into buf. */
+/* "DEPT/CASE" or, for a caseless alert, "DEPT SUBJECT" (ALERT_SUBJECT_SQL; "DEPT" when the
+ * subject is empty), into buf. */
 const char *alert_subject_text(char *buf, size_t len, const char *dept, const char *case_no,
 		const char *subject);
 

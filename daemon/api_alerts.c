@@ -70,7 +70,7 @@ static const char alerts_one_sql[] =
  * as before the action: none of these change). */
 static const char alerts_act_sql[] =
 	"SELECT r.outcome, r.status, a.rule, a.dept, coalesce(a.case_no, ''), "
-	ALERT_SUBJECT_SQL("a.case_no", "a.dept", "a.dedup_key")
+	ALERT_SUBJECT_SQL("a.case_no", "a.dedup_key")
 	" FROM esup_alert_act_as($1, $2::text::bigint, $3, $4,"
 	"  to_timestamp($5::text::double precision)) AS r"
 	" LEFT JOIN alerts a ON a.id = $2::text::bigint";

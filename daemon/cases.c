@@ -67,18 +67,17 @@ static const char cases_loose_sql[] =
 	" CROSS JOIN LATERAL esup_loose_group(s.d, s.i) e"
 	" ORDER BY s.g, e.seq";
 
-/* Each alert step of the evaluations, with the alert's subject (ALERT_SUBJECT_SQL) for its
- * log line. The dedup key of a raise is its condition's (the statement's snapshot does not see
- * the row esup_apply_evaluation inserts); that of any other step the alert row's, which
- * existed before. */
+/* Each alert step of the evaluations, with the alert's subject for its log line
+ * (ALERT_SUBJECT_SQL) from the key of the condition the step is about. A step whose condition
+ * is gone (resolved, corrected, superseded) has no key here: its line names the case, or for a
+ * caseless alert only the department and the alert's id. */
 static const char cases_apply_sql[] =
 	"SELECT r.alert_id, r.action, r.rule, r.severity, x->>'dept', x->>'case', r.message, "
-	ALERT_SUBJECT_SQL("x->>'case'", "x->>'dept'", "k.key")
+	ALERT_SUBJECT_SQL("x->>'case'",
+	"(SELECT c->>'key' FROM jsonb_array_elements(x->'conditions') c"
+	"  WHERE c->>'rule' = r.rule AND c->>'message' = r.message LIMIT 1)")
 	" FROM jsonb_array_elements($1::jsonb) AS x,"
-	"  LATERAL esup_apply_evaluation(x, $2::timestamptz) AS r,"
-	"  LATERAL (SELECT coalesce((SELECT c->>'key' FROM jsonb_array_elements(x->'conditions') c"
-	"     WHERE c->>'rule' = r.rule AND c->>'message' = r.message LIMIT 1),"
-	"    (SELECT a.dedup_key FROM alerts a WHERE a.id = r.alert_id), '') AS key) AS k";
+	"  LATERAL esup_apply_evaluation(x, $2::timestamptz) AS r";
 
 /* An evaluated case's next check lies in the future (or nowhere): one still due was not
  * evaluated (a refused history, or no event left to load). It is looked at again in an hour,

@@ -34,7 +34,7 @@ static const char esc_due_sql[] =
  * as before the step: none of these change). */
 static const char esc_act_sql[] =
 	"SELECT r.outcome, r.status, r.action_id, a.rule, a.dept, coalesce(a.case_no, ''), "
-	ALERT_SUBJECT_SQL("a.case_no", "a.dept", "a.dedup_key")
+	ALERT_SUBJECT_SQL("a.case_no", "a.dedup_key")
 	" FROM esup_escalate_due($1::bigint, $2, $3, $4::timestamptz, $5::int) AS r"
 	" LEFT JOIN alerts a ON a.id = $1::bigint";
 

@@ -95,12 +95,11 @@ static const char stat_evidence_sql[] =
  * in daemon/cases.c's cases_apply_sql). */
 static const char stat_apply_sql[] =
 	"SELECT r.alert_id, r.action, r.rule, r.severity, x->>'dept', r.message, "
-	ALERT_SUBJECT_SQL("''", "x->>'dept'", "k.key")
+	ALERT_SUBJECT_SQL("''",
+	"(SELECT c->>'key' FROM jsonb_array_elements(x->'conditions') c"
+	"  WHERE c->>'rule' = r.rule AND c->>'message' = r.message LIMIT 1)")
 	" FROM jsonb_array_elements($1::jsonb) AS x,"
-	"  LATERAL esup_apply_evaluation(x, $2::timestamptz) AS r,"
-	"  LATERAL (SELECT coalesce((SELECT c->>'key' FROM jsonb_array_elements(x->'conditions') c"
-	"     WHERE c->>'rule' = r.rule AND c->>'message' = r.message LIMIT 1),"
-	"    (SELECT a.dedup_key FROM alerts a WHERE a.id = r.alert_id), '') AS key) AS k";
+	"  LATERAL esup_apply_evaluation(x, $2::timestamptz) AS r";
 
 struct stat_rules {
 	int64_t next_ms;              /* monotonic ms of the next round; 0: at the next tick */
@@ -454,8 +453,11 @@ stat_on_apply(const PGresult *res, void *arg)
 			.department = PQgetvalue(res, row, 4), .subject = PQgetvalue(res, row, 6),
 		};
 
-		log_alert(LOG_LEVEL_INFO, &f, "alert %s: #%s %s %s %s %s: %s", PQgetvalue(res, row, 1),
-			f.alert_id, PQgetvalue(res, row, 3), f.rule, f.department, f.subject,
+		char about[384];
+
+		log_alert(LOG_LEVEL_INFO, &f, "alert %s: #%s %s %s %s: %s", PQgetvalue(res, row, 1),
+			f.alert_id, PQgetvalue(res, row, 3), f.rule,
+			alert_subject_text(about, sizeof(about), f.department, "", f.subject),
 			PQgetvalue(res, row, 5));
 		raised++;
 	}
