@@ -257,7 +257,7 @@ doctor_main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	log_init(true, LOG_LEVEL_WARNING, NULL);
+	log_init(true, LOG_LEVEL_WARNING, NULL, LOG_TARGET_STDERR);
 	if ((cfg = config_load(path)) == NULL) {
 		printf("FAIL configuration: %s cannot be used (above)\n", path);
 		printf("doctor: 0 ok, 0 warnings, 1 failed\n");
