@@ -3,6 +3,7 @@
  * status per input event only after the writer reports the transaction committed. */
 #include "api.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -13,6 +14,7 @@
 #include "http.h"
 #include "ingest.h"
 #include "log.h"
+#include "metrics.h"
 #include "tls.h"
 
 struct events_request {
@@ -20,6 +22,8 @@ struct events_request {
 	struct evhttp_request *req;
 	struct mon_batch batch;
 	char principal[TLS_FINGERPRINT_LEN + 1];
+	char dept[MON_CODE_MAX + 1];   /* the principal's: a label of esup_events_total */
+	struct timespec started;       /* esup_request_duration_seconds */
 };
 
 static bool
@@ -138,6 +142,22 @@ results_json(const struct mon_batch *batch, const enum ingest_status *statuses,
 		(json_int_t)counts[INGEST_REJECTED], "results", results);
 }
 
+/* esup_events_total: the department is the principal's (registered principals only), the type
+ * libmonitor's name for it, "invalid" for an item that did not validate as an event. */
+static void
+events_count(struct events_request *er, const enum ingest_status *statuses)
+{
+	static const char *const names[] = { "accepted", "duplicate", "rejected" };
+
+	for (size_t i = 0; i < er->batch.count; i++) {
+		const struct mon_item *item = &er->batch.items[i];
+		const char *type = item->valid ? mon_event_type_name(item->event.type) : "invalid";
+
+		metrics_add(er->d->metrics, METRIC_EVENTS, (const char *const[]){ er->dept,
+			type ? type : "invalid", names[statuses[i]] }, 1);
+	}
+}
+
 static void
 events_request_destroy(struct events_request *er)
 {
@@ -155,6 +175,7 @@ events_committed(enum ingest_outcome outcome, const enum ingest_status *statuses
 	switch (outcome) {
 	case INGEST_COMMITTED:
 		http_reply_json(er->req, 200, results_json(&er->batch, statuses, errors));
+		events_count(er, statuses);
 		break;
 	case INGEST_BUSY:
 		http_reply_retry(er->req, 429, retry, "writer queue is full; nothing was stored, resend later");
@@ -163,6 +184,7 @@ events_committed(enum ingest_outcome outcome, const enum ingest_status *statuses
 		http_reply_retry(er->req, 503, retry, "database unavailable; nothing was acknowledged, resend later");
 		break;
 	}
+	metrics_observe(er->d->metrics, METRIC_REQUEST_DURATION, NULL, metrics_since(&er->started));
 	events_request_destroy(er);
 }
 
@@ -228,8 +250,11 @@ api_events_post(const struct api_request *r)
 	}
 	er->d = d;
 	er->req = req;
+	metrics_clock(&er->started);
 	memcpy(er->principal, r->fingerprint, sizeof(er->principal));
+	snprintf(er->dept, sizeof(er->dept), "%s", r->principal->dept);
 	if (!events_parse(er, format)) {
+		metrics_observe(d->metrics, METRIC_REQUEST_DURATION, NULL, metrics_since(&er->started));
 		free(er);
 		return;
 	}

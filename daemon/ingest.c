@@ -25,6 +25,7 @@
 #include "cases.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "mon_eval.h"
 #include "mon_value.h"
 
@@ -135,6 +136,7 @@ struct ingest_batch {
 	char *rows;                     /* the INSERT's jsonb parameter */
 	char sqlstate[6];
 	char error[256];
+	struct timespec begun;          /* monotonic: when its BEGIN was sent */
 };
 
 /* When a principal last had a request in a batch. */
@@ -159,6 +161,7 @@ struct ingest {
 	struct ingest_turn turns[INGEST_TURNS];
 	size_t nturns;
 	uint64_t batches;                /* batches taken so far */
+	struct metrics *metrics;         /* may be NULL */
 };
 
 static void ingest_schedule(struct ingest *ingest);
@@ -433,7 +436,7 @@ ingest_issue_cases(struct ingest_batch *b)
 		b->step = STEP_COMMIT;
 		ingest_issue(b);
 	} else {
-		cases_evaluate(b->ingest->db, b->ingest->refdata, subjects.keys, subjects.nkeys,
+		cases_evaluate(b->ingest->db, b->ingest->refdata, b->ingest->metrics, subjects.keys, subjects.nkeys,
 			subjects.loose, subjects.nloose, ingest_batch_now(b), true, ingest_cases_done, b);
 	}
 	free(subjects.keys);
@@ -607,6 +610,9 @@ ingest_on_result(const PGresult *res, void *arg)
 		ingest_record_error(b, res, PQresStatus(st));
 	else if (ingest_step_ok(b, res)) {
 		if (b->step == STEP_COMMIT) {
+			metrics_observe(b->ingest->metrics, METRIC_COMMIT_DURATION, NULL,
+				metrics_since(&b->begun));
+			metrics_observe(b->ingest->metrics, METRIC_BATCH_EVENTS, NULL, (double)b->nevents);
 			ingest_batch_finish(b, INGEST_COMMITTED);
 			return;
 		}
@@ -771,6 +777,7 @@ ingest_start_batch(struct ingest *ingest)
 		return;
 	}
 	b->step = STEP_BEGIN;
+	metrics_clock(&b->begun);
 	ingest_issue(b);
 }
 
@@ -1025,4 +1032,10 @@ ingest_drain(struct ingest *ingest, void (*drained)(void *arg), void *arg)
 	evtimer_del(&ingest->ev_maint);
 	ingest_schedule(ingest);
 	ingest_check_drained(ingest);
+}
+
+void
+ingest_set_metrics(struct ingest *ingest, struct metrics *metrics)
+{
+	ingest->metrics = metrics;
 }

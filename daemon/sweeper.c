@@ -45,6 +45,7 @@ struct sweeper {
 	int64_t now;
 	char now_text[40];
 	size_t taken;          /* cases in this sweep */
+	struct metrics *metrics;   /* may be NULL */
 };
 
 static void sweeper_issue(struct sweeper *sw);
@@ -101,7 +102,7 @@ sweeper_evaluate(struct sweeper *sw, const PGresult *res)
 		snprintf(keys[i].case_no, sizeof(keys[i].case_no), "%s", PQgetvalue(res, (int)i, 1));
 	}
 	sw->step = SWEEP_EVALUATE;
-	cases_evaluate(sw->db, sw->rd, keys, n, NULL, 0, sw->now, false, sweeper_cases_done, sw);
+	cases_evaluate(sw->db, sw->rd, sw->metrics, keys, n, NULL, 0, sw->now, false, sweeper_cases_done, sw);
 	free(keys);
 }
 
@@ -240,4 +241,10 @@ sweeper_destroy(struct sweeper *sw)
 		return;
 	event_del(&sw->tick);
 	free(sw);
+}
+
+void
+sweeper_set_metrics(struct sweeper *sw, struct metrics *metrics)
+{
+	sw->metrics = metrics;
 }

@@ -13,6 +13,7 @@
 struct db;
 struct refdata;
 struct sweeper;
+struct metrics;
 
 typedef int64_t sweeper_clock(void *arg);
 
@@ -25,5 +26,7 @@ void sweeper_configure(struct sweeper *sw, unsigned interval_ms, size_t batch);
 void sweeper_rederive(struct sweeper *sw);
 /* No new sweeps (shutdown); one in flight is abandoned with its connection, harmlessly. */
 void sweeper_stop(struct sweeper *sw);
+/* The alerts a sweep's evaluation raises are counted in metrics, which outlives the sweeper. */
+void sweeper_set_metrics(struct sweeper *sw, struct metrics *metrics);
 
 #endif
