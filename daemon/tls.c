@@ -523,6 +523,14 @@ tls_conn_note_alert(struct tls_conn *tc, int where, int ret)
 }
 
 static void
+tls_conn_note_error(struct tls_conn *tc, unsigned long e)
+{
+	const char *why = ERR_reason_error_string(e);
+
+	snprintf(tc->reason, sizeof(tc->reason), "protocol error: %s", why ? why : "unknown");
+}
+
+static void
 tls_conn_note_peer(struct tls_conn *tc, int fd)
 {
 	struct sockaddr_storage ss;
@@ -595,6 +603,11 @@ tls_info_callback(const SSL *ssl, int where, int ret)
 	}
 	if ((where & SSL_CB_ALERT) && !tc->handshake_done)
 		tls_conn_note_alert(tc, where, ret);
+	/* A fatal error that sent no alert (plain HTTP, not TLS at all): the handshake step failed
+	 * with an error queued, where a step that only waits for bytes queues none. */
+	if ((where & SSL_CB_EXIT) && ret <= 0 && !tc->handshake_done && tc->reason[0] == '\0' &&
+	    ERR_peek_error() != 0)
+		tls_conn_note_error(tc, ERR_peek_error());
 	if ((where & SSL_CB_HANDSHAKE_DONE) && !tc->handshake_done)
 		tls_conn_handshake_done(tc);
 }
