@@ -222,7 +222,9 @@ api_events_post(const struct api_request *r)
 	struct evhttp_request *req = r->req;
 	struct events_request *er;
 	enum mon_body_format format;
+	struct timespec started;
 
+	metrics_clock(&started);
 	/* Events are judged in the transaction that stores them: no rules (or no schema, no
 	 * database), no ingest. The reason names what is missing. */
 	if (!health_ready(d)) {
@@ -230,10 +232,12 @@ api_events_post(const struct api_request *r)
 
 		http_reply_retry(req, 503, d->cfg->retry_after_s,
 			health_missing(d, missing, sizeof(missing)));
+		metrics_observe(d->metrics, METRIC_REQUEST_DURATION, NULL, metrics_since(&started));
 		return;
 	}
 	if (!content_type_format(evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type"), &format)) {
 		http_reply_error(req, 415, "Content-Type must be application/json or application/x-ndjson");
+		metrics_observe(d->metrics, METRIC_REQUEST_DURATION, NULL, metrics_since(&started));
 		return;
 	}
 	/* A coded body (gzip, ...) is not what would be parsed: refuse it rather than read it as
@@ -241,6 +245,7 @@ api_events_post(const struct api_request *r)
 	if (!content_encoding_identity(evhttp_find_header(evhttp_request_get_input_headers(req),
 			"Content-Encoding"))) {
 		http_reply_error(req, 415, "Content-Encoding is not supported: send the body uncompressed");
+		metrics_observe(d->metrics, METRIC_REQUEST_DURATION, NULL, metrics_since(&started));
 		return;
 	}
 	er = calloc(1, sizeof(*er));
@@ -250,7 +255,7 @@ api_events_post(const struct api_request *r)
 	}
 	er->d = d;
 	er->req = req;
-	metrics_clock(&er->started);
+	er->started = started;
 	memcpy(er->principal, r->fingerprint, sizeof(er->principal));
 	snprintf(er->dept, sizeof(er->dept), "%s", r->principal->dept);
 	if (!events_parse(er, format)) {

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
 
 enum metric_type { TYPE_COUNTER, TYPE_GAUGE, TYPE_HISTOGRAM };
 
@@ -115,7 +114,6 @@ struct family {
 
 struct metrics {
 	struct family families[METRIC_COUNT];
-	struct log_limit dropped_log;
 };
 
 static void
@@ -233,9 +231,9 @@ series_get(struct metrics *m, enum metric id, const char *const *values)
 	if (s != NULL)
 		return s;
 	if (f->count >= METRICS_SERIES_MAX || (s = series_new(f, values)) == NULL) {
-		m->families[METRIC_SERIES_DROPPED].head->value += 1;
-		log_limited(&m->dropped_log, 60, LOG_LEVEL_WARNING, "metrics: %s: %s; update dropped",
-			f->def->name, f->count >= METRICS_SERIES_MAX ? "too many series" : "out of memory");
+		/* counted, not logged: the count is what an operator alerts on */
+		if (id != METRIC_SERIES_DROPPED && m->families[METRIC_SERIES_DROPPED].head != NULL)
+			m->families[METRIC_SERIES_DROPPED].head->value += 1;
 		return NULL;
 	}
 	*f->tail = s;

@@ -195,6 +195,7 @@ def test_counters_move_by_what_was_sent(daemon_factory, refdb, certs):
         r = c.post_events_committed([accepted, foreign])
         assert r.status == 200 and [x["status"] for x in r.json()["results"]] == \
             ["duplicate", "rejected"], r.body
+        assert c.request("POST", "/v1/events", b"{}", "text/plain").status == 415
     assert refdb.scalar("SELECT count(*) FROM alerts WHERE case_no = %s"
                         " AND rule = 'APR-REFUSAL-NO-REASON'", (case,)) == 1
     after = parse(scrape(d, monitor))
@@ -213,8 +214,8 @@ def test_counters_move_by_what_was_sent(daemon_factory, refdb, certs):
     assert not [k for k in after if k[0] == ev and ("department", "LY-SCJGJ") in k[1]], \
         "a department's label came from what the client wrote"
     assert moved("esup_alerts_raised_total", rule="APR-REFUSAL-NO-REASON", severity="yellow") == 1
-    assert moved("esup_request_duration_seconds_count") == 2
-    assert moved("esup_request_duration_seconds_bucket", le="+Inf") == 2
+    assert moved("esup_request_duration_seconds_count") == 3   # the 415 too
+    assert moved("esup_request_duration_seconds_bucket", le="+Inf") == 3
     assert moved("esup_request_duration_seconds_sum") > 0
     # The duplicate is stored by nobody, the foreign one is refused before the writer: two
     # batches, one with two events and one with the duplicate.
