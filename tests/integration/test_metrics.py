@@ -335,3 +335,24 @@ def test_contrib_alert_rules_are_valid(testdir):
     proc = subprocess.run([PROMTOOL, "check", "config", str(conf)], capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_database_connection_lost_and_back(daemon_factory, db, certs):
+    d = start(daemon_factory)
+    monitor = with_monitor(d, db, certs)
+    before = parse(scrape(d, monitor))
+    assert value(before, "esup_db_up", connection="sweeper") == 1
+    killed = db.scalar("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                       " WHERE datname = current_database() AND application_name = 'esupd sweeper'")
+    assert killed == 1
+
+    def reconnected():
+        now = parse(scrape(d, monitor))
+        return (value(now, "esup_db_reconnects_total", connection="sweeper") -
+                value(before, "esup_db_reconnects_total", connection="sweeper") == 1 and
+                value(now, "esup_db_up", connection="sweeper") == 1)
+    wait_for(reconnected, 30, "the sweeper connection to be counted lost and to come back")
+    after = parse(scrape(d, monitor))
+    for conn in ("writer", "reader"):
+        assert value(after, "esup_db_reconnects_total", connection=conn) == \
+            value(before, "esup_db_reconnects_total", connection=conn), conn
