@@ -198,6 +198,7 @@ metrics_server_start(struct esupd *d)
 	if (ms == NULL)
 		return NULL;
 	ms->d = d;
+	metrics_clear(d->metrics, METRIC_SWEEPER_LAG);   /* absent until first read */
 	if ((ms->poll = evtimer_new(d->base, metrics_poll, ms)) == NULL) {
 		free(ms);
 		return NULL;

@@ -162,6 +162,7 @@ struct ingest {
 	size_t nturns;
 	uint64_t batches;                /* batches taken so far */
 	struct metrics *metrics;         /* may be NULL */
+	struct metrics *pending;         /* alerts raised by the batch in flight, until COMMIT */
 };
 
 static void ingest_schedule(struct ingest *ingest);
@@ -436,7 +437,7 @@ ingest_issue_cases(struct ingest_batch *b)
 		b->step = STEP_COMMIT;
 		ingest_issue(b);
 	} else {
-		cases_evaluate(b->ingest->db, b->ingest->refdata, b->ingest->metrics, subjects.keys, subjects.nkeys,
+		cases_evaluate(b->ingest->db, b->ingest->refdata, b->ingest->pending, subjects.keys, subjects.nkeys,
 			subjects.loose, subjects.nloose, ingest_batch_now(b), true, ingest_cases_done, b);
 	}
 	free(subjects.keys);
@@ -613,6 +614,7 @@ ingest_on_result(const PGresult *res, void *arg)
 			metrics_observe(b->ingest->metrics, METRIC_COMMIT_DURATION, NULL,
 				metrics_since(&b->begun));
 			metrics_observe(b->ingest->metrics, METRIC_BATCH_EVENTS, NULL, (double)b->nevents);
+			metrics_move(b->ingest->metrics, b->ingest->pending, METRIC_ALERTS_RAISED);
 			ingest_batch_finish(b, INGEST_COMMITTED);
 			return;
 		}
@@ -778,6 +780,7 @@ ingest_start_batch(struct ingest *ingest)
 	}
 	b->step = STEP_BEGIN;
 	metrics_clock(&b->begun);
+	metrics_clear(ingest->pending, METRIC_ALERTS_RAISED);   /* a batch rolled back raised none */
 	ingest_issue(b);
 }
 
@@ -938,6 +941,7 @@ ingest_destroy(struct ingest *ingest)
 		}
 		ingest_batch_free(ingest->batch);
 	}
+	metrics_destroy(ingest->pending);
 	free(ingest);
 }
 
@@ -1034,8 +1038,11 @@ ingest_drain(struct ingest *ingest, void (*drained)(void *arg), void *arg)
 	ingest_check_drained(ingest);
 }
 
-void
+bool
 ingest_set_metrics(struct ingest *ingest, struct metrics *metrics)
 {
 	ingest->metrics = metrics;
+	if (ingest->pending == NULL && (ingest->pending = metrics_create()) == NULL)
+		return false;
+	return true;
 }

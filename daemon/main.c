@@ -324,8 +324,8 @@ esupd_start(struct esupd *d)
 	    (d->delivery = delivery_create(d->base, d->reader, cfg)) == NULL)
 		fatalx("out of memory");
 	ingest_set_refdata(d->ingest, d->refdata);
-	ingest_set_metrics(d->ingest, d->metrics);
-	sweeper_set_metrics(d->sweeper, d->metrics);
+	if (!ingest_set_metrics(d->ingest, d->metrics) || !sweeper_set_metrics(d->sweeper, d->metrics))
+		fatalx("out of memory");
 	if ((d->metrics_server = metrics_server_start(d)) == NULL)
 		exit(1);
 	sweeper_configure(d->sweeper, cfg->sweep_interval_ms, cfg->sweep_batch);

@@ -54,7 +54,7 @@ static const struct metric_def defs[METRIC_COUNT] = {
 		{ "connection" }, NULL, 0 },
 	[METRIC_SWEEPER_LAG] = { "esup_sweeper_lag_seconds", TYPE_GAUGE,
 		"How long the oldest case due for a check has been due (0: none due), as last read "
-		"from the database.",
+		"from the database (absent until the first read).",
 		{ NULL }, NULL, 0 },
 	[METRIC_ALERTS_RAISED] = { "esup_alerts_raised_total", TYPE_COUNTER,
 		"Alerts raised by case evaluation (issued, or held for confirmation), by rule and "
@@ -277,6 +277,16 @@ metrics_observe(struct metrics *m, enum metric id, const char *const *values, do
 	}
 	s->count++;
 	s->value += v;
+}
+
+void
+metrics_move(struct metrics *into, struct metrics *from, enum metric id)
+{
+	if (from == NULL)
+		return;
+	for (const struct series *s = from->families[id].head; s != NULL; s = s->next)
+		metrics_add(into, id, (const char *const *)s->values, s->value);
+	metrics_clear(from, id);
 }
 
 double

@@ -76,6 +76,11 @@ double metrics_since(const struct timespec *start);
 bool metrics_render(const struct metrics *m, struct evbuffer *out)
 	__attribute__((warn_unused_result));
 
+/* Adds every series of a counter family of `from` into the same family of `into` (NULL:
+ * nowhere) and clears it in `from`. For counts that hold only if a transaction commits: they
+ * go to a registry of their own (metrics_create) while it runs, and move on COMMIT. */
+void metrics_move(struct metrics *into, struct metrics *from, enum metric id);
+
 /* The value of one series, 0 when it does not exist (histograms: their count). For tests and
  * the readings that build on a previous value. */
 double metrics_value(const struct metrics *m, enum metric id, const char *const *values);

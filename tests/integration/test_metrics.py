@@ -5,6 +5,7 @@ Debian's Prometheus scrapes a running esupd both ways and reads what it counted.
 import json
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -356,3 +357,28 @@ def test_database_connection_lost_and_back(daemon_factory, db, certs):
     for conn in ("writer", "reader"):
         assert value(after, "esup_db_reconnects_total", connection=conn) == \
             value(before, "esup_db_reconnects_total", connection=conn), conn
+
+
+def test_sweeper_lag_reads_the_oldest_due_case(daemon_factory, refdb, certs):
+    # A sweeper that sweeps once at start (the rules' first load) and then not for an hour.
+    d = start(daemon_factory, sweeper={"interval_ms": "3600000"})
+    monitor = with_monitor(d, refdb, certs)
+    ev = event(dept="LY-SCJGJ")
+    with d.client("dept-LY-SCJGJ") as c:
+        assert c.post_events_committed([ev]).status == 200
+    # absent until the first read of the database, then 0: nothing is due
+    wait_for(lambda: ("esup_sweeper_lag_seconds", frozenset()) in parse(scrape(d, monitor)), 30,
+             "the first reading of esup_sweeper_lag_seconds")
+    assert value(parse(scrape(d, monitor)), "esup_sweeper_lag_seconds") == 0
+    refdb.query("UPDATE cases SET next_check_at = now() - interval '600 seconds'"
+                " WHERE dept = 'LY-SCJGJ' AND case_no = %s", (ev["case"],))
+
+    def lag():
+        return value(parse(scrape(d, monitor)), "esup_sweeper_lag_seconds")
+    wait_for(lambda: lag() >= 600, 30, "esup_sweeper_lag_seconds to read the due case")
+    assert lag() < 700
+    # A reload loads the rules again, and new rules re-derive every open case at once.
+    done = d.log_text().count("reload complete")
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: d.log_text().count("reload complete") > done, 10, "the reload")
+    wait_for(lambda: lag() == 0, 30, "the sweep to bring esup_sweeper_lag_seconds back to 0")

@@ -157,6 +157,29 @@ test_clear_and_bound(void **state)
 	metrics_destroy(m);
 }
 
+/* Counts of a transaction wait in a registry of their own and move only on COMMIT. */
+static void
+test_move(void **state)
+{
+	struct metrics *m = metrics_create(), *pending = metrics_create();
+	const char *red[] = { "APR-DEADLINE-RED", "red" }, *yellow[] = { "APR-DEADLINE-YELLOW", "yellow" };
+
+	(void)state;
+	metrics_add(m, METRIC_ALERTS_RAISED, red, 1);
+	metrics_add(pending, METRIC_ALERTS_RAISED, red, 2);
+	metrics_add(pending, METRIC_ALERTS_RAISED, yellow, 1);
+	metrics_move(m, pending, METRIC_ALERTS_RAISED);
+	assert_true(metrics_value(m, METRIC_ALERTS_RAISED, red) == 3);
+	assert_true(metrics_value(m, METRIC_ALERTS_RAISED, yellow) == 1);
+	assert_true(metrics_value(pending, METRIC_ALERTS_RAISED, red) == 0);
+	metrics_add(pending, METRIC_ALERTS_RAISED, red, 5);
+	metrics_clear(pending, METRIC_ALERTS_RAISED);          /* rolled back */
+	metrics_move(m, pending, METRIC_ALERTS_RAISED);
+	assert_true(metrics_value(m, METRIC_ALERTS_RAISED, red) == 3);
+	metrics_destroy(pending);
+	metrics_destroy(m);
+}
+
 int
 main(void)
 {
@@ -165,6 +188,7 @@ main(void)
 		cmocka_unit_test(test_counters_gauges_and_escaping),
 		cmocka_unit_test(test_histogram),
 		cmocka_unit_test(test_clear_and_bound),
+		cmocka_unit_test(test_move),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
