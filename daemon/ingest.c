@@ -437,8 +437,9 @@ ingest_issue_cases(struct ingest_batch *b)
 		b->step = STEP_COMMIT;
 		ingest_issue(b);
 	} else {
-		cases_evaluate(b->ingest->db, b->ingest->refdata, b->ingest->pending, subjects.keys, subjects.nkeys,
-			subjects.loose, subjects.nloose, ingest_batch_now(b), true, ingest_cases_done, b);
+		cases_evaluate(b->ingest->db, b->ingest->refdata, b->ingest->pending, subjects.keys,
+			subjects.nkeys, subjects.loose, subjects.nloose, ingest_batch_now(b), true,
+			ingest_cases_done, b);
 	}
 	free(subjects.keys);
 	free(subjects.loose);

@@ -215,7 +215,8 @@ tls_peers_release(struct tls_peers *peers, const char *fingerprint)
 		*pc = peers->items[--peers->count];
 }
 
-/* A handshake that did not complete, told once: who, with what certificate, and why. */
+/* Why a handshake failed, for esup_tls_handshake_failures_total: the certificate's verdict
+ * first, then the deadline, then any alert or error seen (tls.h, enum tls_failure). */
 static enum tls_failure
 tls_conn_failure(const struct tls_conn *tc)
 {
@@ -247,6 +248,7 @@ tls_peers_failures(const struct tls_peers *peers, enum tls_failure reason)
 	return peers->failures[reason];
 }
 
+/* A handshake that did not complete, told once: who, with what certificate, and why. */
 static void
 tls_conn_log_failure(const struct tls_conn *tc)
 {
