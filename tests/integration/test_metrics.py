@@ -235,23 +235,39 @@ def test_counters_move_by_what_was_sent(daemon_factory, refdb, certs):
 
 
 def test_handshake_failures_by_reason(daemon_factory, db, certs):
+    for name, kind in (("m-expired", "expired"), ("m-no-eku", "no-eku")):
+        if not certs.pair(name)[0].exists():
+            certs.devcerts(certs.dir, "--kind", kind, name)
+            for f in certs.pair(name):
+                f.chmod(0o644)
     d = start(daemon_factory)
     monitor = with_monitor(d, db, certs)
     before = parse(scrape(d, monitor))
-    for name in ("revoked", "stranger"):
+    for name in ("revoked", "stranger", "m-expired", "m-no-eku"):
         cert, key = d.pair(name)
         assert handshake_refused(d.port, certs.ca, cert, key), name
     with socket.create_connection(("127.0.0.1", d.port), timeout=10) as raw:
         raw.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")   # plain HTTP to TLS
         raw.recv(4096)
+    want = {"revoked": 1, "unknown_ca": 1, "expired": 1, "bad_certificate": 1, "protocol": 1,
+            "timeout": 0, "closed": 0}
 
     def moved():
         now = parse(scrape(d, monitor))
         return {r: value(now, "esup_tls_handshake_failures_total", reason=r) -
-                value(before, "esup_tls_handshake_failures_total", reason=r)
-                for r in ("revoked", "unknown_ca", "protocol")}
-    wait_for(lambda: moved() == {"revoked": 1, "unknown_ca": 1, "protocol": 1}, 15,
-             "the failed handshakes to be counted")
+                value(before, "esup_tls_handshake_failures_total", reason=r) for r in want}
+    wait_for(lambda: moved() == want, 15, "the failed handshakes to be counted")
+
+
+def test_crl_expiry_reads_the_next_update(daemon_factory, db, certs, testdir):
+    crl = testdir / "crl.pem"
+    certs.devcerts(certs.dir, "--crl-for", "3600", str(crl))
+    crl.chmod(0o644)
+    d = start(daemon_factory)
+    status, _, body = local(d)
+    assert status == 200
+    left = value(parse(body.decode()), "esup_crl_expiry_seconds")
+    assert 3300 < left <= 3600, left
 
 
 def prometheus_query(port, query):
