@@ -433,10 +433,11 @@ context_query_json(const struct cases_job *job, bool *failed)
 	return text;
 }
 
-/* Logs every alert the evaluation applied and counts the new ones (issued or held) by rule and
- * severity: the codes of the rules table and the three severities, never client input. */
+/* Counts the alerts the evaluation raised (issued, or held for confirmation) by rule and
+ * severity: the codes of the rules table and the three severities, never client input. The
+ * caller's registry holds them until its transaction commits. */
 static void
-cases_log_alerts(const struct cases_job *job, const PGresult *res)
+cases_count_alerts(const struct cases_job *job, const PGresult *res)
 {
 	for (int row = 0; row < PQntuples(res); row++) {
 		const char *action = PQgetvalue(res, row, 1);
@@ -444,10 +445,16 @@ cases_log_alerts(const struct cases_job *job, const PGresult *res)
 		if (strcmp(action, "raised") == 0 || strcmp(action, "held") == 0)
 			metrics_add(job->metrics, METRIC_ALERTS_RAISED, (const char *const[]){
 				PQgetvalue(res, row, 2), PQgetvalue(res, row, 3) }, 1);
+	}
+}
+
+static void
+cases_log_alerts(const PGresult *res)
+{
+	for (int row = 0; row < PQntuples(res); row++)
 		log_info("alert %s: #%s %s %s %s/%s: %s", PQgetvalue(res, row, 1),
 			PQgetvalue(res, row, 0), PQgetvalue(res, row, 3), PQgetvalue(res, row, 2),
 			PQgetvalue(res, row, 4), PQgetvalue(res, row, 5), PQgetvalue(res, row, 6));
-	}
 }
 
 static void cases_on_result(const PGresult *res, void *arg);
@@ -523,7 +530,8 @@ cases_advance(struct cases_job *job, const PGresult *res)
 	case CASES_CONTEXT:
 		return event_pool_load(&job->context, res, true) && cases_ready(job);
 	case CASES_APPLY:
-		cases_log_alerts(job, res);
+		cases_log_alerts(res);
+		cases_count_alerts(job, res);
 		if (job->nkeys == 0)
 			return false;
 		job->step = CASES_DEFER;
