@@ -57,8 +57,8 @@ static const struct metric_def defs[METRIC_COUNT] = {
 		"from the database (absent until the first read).",
 		{ NULL }, NULL, 0 },
 	[METRIC_ALERTS_RAISED] = { "esup_alerts_raised_total", TYPE_COUNTER,
-		"Alerts raised by case evaluation (issued, or held for confirmation), by rule and "
-		"severity.",
+		"Alerts raised (issued, or held for confirmation) by case evaluation and the "
+		"statistical rules, once committed, by rule and severity.",
 		{ "rule", "severity" }, NULL, 0 },
 	[METRIC_ALERTS_OPEN] = { "esup_alerts_open", TYPE_GAUGE,
 		"Alerts issued and not closed (open, acknowledged, appealed), by severity, as last "

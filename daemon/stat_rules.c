@@ -13,6 +13,7 @@
 #include "db.h"
 #include "jobs.h"
 #include "log.h"
+#include "metrics.h"
 #include "mon_stats.h"
 #include "mon_value.h"
 
@@ -442,9 +443,15 @@ stat_on_apply(const PGresult *res, void *arg)
 		return;
 	}
 	for (int row = 0; row < PQntuples(res); row++) {
+		const char *action = PQgetvalue(res, row, 1);
+
 		log_info("alert %s: #%s %s %s %s: %s", PQgetvalue(res, row, 1), PQgetvalue(res, row, 0),
 			PQgetvalue(res, row, 3), PQgetvalue(res, row, 2), PQgetvalue(res, row, 4),
 			PQgetvalue(res, row, 5));
+		/* one statement, committed by now: counted as cases.c counts a batch's */
+		if (strcmp(action, "raised") == 0 || strcmp(action, "held") == 0)
+			metrics_add(job_metrics(st->job), METRIC_ALERTS_RAISED, (const char *const[]){
+				PQgetvalue(res, row, 2), PQgetvalue(res, row, 3) }, 1);
 		raised++;
 	}
 	round_log(st, raised);
