@@ -398,3 +398,35 @@ def test_sweeper_lag_reads_the_oldest_due_case(daemon_factory, refdb, certs):
     d.signal(signal.SIGHUP)
     wait_for(lambda: d.log_text().count("reload complete") > done, 10, "the reload")
     wait_for(lambda: lag() == 0, 30, "the sweep to bring esup_sweeper_lag_seconds back to 0")
+
+
+def test_statistical_rules_alerts_are_counted(pg, certs, workdir, request):
+    """The statistical rules' job raises alerts outside case evaluation: counted as well (the
+    set-up is test_stat_rules.py's, one finding per rule)."""
+    import test_stat_rules as st
+    from conftest import CALENDAR, ITEMS, SAMPLES, Daemon, finish_daemons, migrated_database, \
+        offset_to
+
+    db = migrated_database(pg, certs, workdir, "metrics_stat")
+    db.load("calendar", CALENDAR)
+    db.load("items", ITEMS)
+    db.load("fee_items", SAMPLES / "fee_items.csv")
+    d = Daemon(db, certs, workdir / db.name, testing={"clock_offset_s": offset_to(st.NOW)},
+               statistics={"interval_s": 1}, metrics={"listen": "127.0.0.1:%d" % free_port()})
+    try:
+        d.start()
+        st.post(d, "LY-ZJJ", [st.fee("LY-ZJJ", "ZJ-017", "2000.01")])
+        st.post(d, "LY-ZRZYJ", [st.fee("LY-ZRZYJ", "ZR-F003", "10.00")])
+        st.post(d, "LY-SCJGJ", st.late_case())
+        st.post(d, "LY-GGZY", [st.inspection()])
+        st.wait_rounds(d, 1)
+        st.write_rollups(db)
+        st.wait_rounds(d, 2)
+        raised = {(a[1], a[2]) for a in st.sta_alerts(db)}
+        assert len(raised) == 5, raised
+        s = parse(local(d)[2].decode())
+        counted = {(dict(k[1])["rule"], dict(k[1])["severity"]): v for k, v in s.items()
+                   if k[0] == "esup_alerts_raised_total" and dict(k[1])["rule"].startswith("STA-")}
+        assert counted == {k: 1 for k in raised}, counted
+    finally:
+        finish_daemons([d], request)
