@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "alerts.h"
+#include "doctor.h"
 #include "report.h"
 #include "verify.h"
 #include "mon_eval.h"
@@ -61,6 +62,7 @@ static void usage(FILE *out)
 		"       esupctl alerts COMMAND ...   (esupctl alerts --help)\n"
 		"       esupctl verify [--dept DEPT] [--conninfo STR]   (esupctl verify --help)\n"
 		"       esupctl report --month YYYY-MM [--region CODE] [--out DIR] [--conninfo STR]\n"
+		"       esupctl doctor [-c /etc/esup/esupd.conf]   (esupctl doctor --help)\n"
 		"\n"
 		"eval reads NDJSON events on stdin, evaluates each (dept, case), and each event\n"
 		"without a case on its own, as of TIME (RFC 3339, default: now) against\n"
@@ -864,6 +866,8 @@ int main(int argc, char **argv)
 		return verify_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "report") == 0)
 		return report_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "doctor") == 0)
+		return doctor_main(argc - 1, argv + 1);
 	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		usage(stdout);
 		return 0;

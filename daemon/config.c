@@ -258,8 +258,24 @@ check_receiver_actions(const char *value, char *error, size_t size)
 
 struct parse_state {
 	struct config *cfg;
+	FILE *file;
+	unsigned line;            /* of the line inih read last */
 	char error[512];
 };
+
+/* inih's reader, counting lines: inih calls the handler for a line right after reading it,
+ * so st->line is then that line's number (a line longer than inih's buffer counts as inih
+ * counts it). */
+static char *
+config_read_line(char *str, int num, void *stream)
+{
+	struct parse_state *st = stream;
+	char *s = fgets(str, num, st->file);
+
+	if (s != NULL)
+		st->line++;
+	return s;
+}
 
 static bool
 parse_integer(const char *value, long long min, long long max, long long *out)
@@ -592,6 +608,7 @@ config_ini_line(void *user, const char *section, const char *name, const char *v
 				snprintf(st->error, sizeof(st->error), "%s: out of memory", name);
 			return 0;
 		}
+		st->cfg->option_lines[i] = st->line;
 		if (strcmp(section, "rules") == 0)
 			return config_check_rules(st->cfg, st->error, sizeof(st->error));
 		return 1;
@@ -658,16 +675,27 @@ struct config *
 config_load(const char *path)
 {
 	struct parse_state st = { .cfg = calloc(1, sizeof(struct config)) };
+	int line;
 
 	if (st.cfg == NULL)
 		return NULL;
+	if ((st.cfg->path = strdup(path)) == NULL ||
+	    (st.cfg->option_lines = calloc(N_OPTIONS, sizeof(unsigned))) == NULL) {
+		config_destroy(st.cfg);
+		return NULL;
+	}
 	for (size_t i = 0; i < N_OPTIONS; i++) {
 		if (!option_set(st.cfg, st.cfg, &options[i], options[i].fallback, st.error, sizeof(st.error))) {
 			config_destroy(st.cfg);
 			return NULL;
 		}
 	}
-	int line = ini_parse(path, config_ini_line, &st);
+	if ((st.file = fopen(path, "r")) == NULL)
+		line = -1;
+	else {
+		line = ini_parse_stream(config_read_line, &st, config_ini_line, &st);
+		fclose(st.file);
+	}
 	if (line < 0) {
 		log_warnx("%s: cannot open configuration file", path);
 	} else if (line > 0) {
@@ -734,6 +762,8 @@ config_destroy(struct config *cfg)
 		free(r->path);
 	}
 	free(cfg->receivers);
+	free(cfg->path);
+	free(cfg->option_lines);
 	for (size_t i = 0; i < N_OPTIONS; i++) {
 		enum opt_type t = options[i].type;
 
@@ -742,6 +772,15 @@ config_destroy(struct config *cfg)
 	}
 	free(cfg->metrics_address);
 	free(cfg);
+}
+
+unsigned
+config_line(const struct config *cfg, const char *section, const char *name)
+{
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		if (strcmp(options[i].section, section) == 0 && strcmp(options[i].name, name) == 0)
+			return cfg->option_lines[i];
+	return 0;
 }
 
 const char *

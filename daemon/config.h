@@ -123,6 +123,9 @@ struct config {
 	char *log_facility;
 	/* [testing] */
 	long long clock_offset_s; /* test-only: added to the wall clock; never set in production */
+	/* where it came from */
+	char *path;               /* the file config_load read */
+	unsigned *option_lines;   /* per option of the table: the line that set it, 0 = default */
 };
 
 /* Parses path into a new config. On error logs "file:line: message" and returns NULL. */
@@ -133,6 +136,9 @@ bool config_apply_rules(const struct config *cfg, struct mon_ruleset *rs, struct
 	__attribute__((warn_unused_result));
 /* Options that a reload cannot change (listen address, user); names the first differing. */
 const char *config_fixed_difference(const struct config *old, const struct config *new);
+/* The line of cfg->path that set [section] name (its last setting), 0 when it was not set
+ * (the default is in force) or is no option of the table. For messages "FILE:LINE: ...". */
+unsigned config_line(const struct config *cfg, const char *section, const char *name);
 /* 0 notice, 1 yellow, 2 red; -1 for anything else. */
 int config_severity_rank(const char *severity);
 

@@ -52,11 +52,18 @@ struct esupd {
 	bool draining;                /* SIGTERM seen: no new work */
 	int schema_version;           /* the database's, -1 until read (health.c) */
 	bool schema_checking;         /* the version query is in flight */
+	bool schema_load_pending;     /* a current version then calls esupd_schema_current */
 	bool announced_ready;         /* READY=1 sent: every dependency was there once */
+	int exit_status;              /* main's: 1 when esupd refused to go on (schema behind) */
 	struct event *sig_term, *sig_int, *sig_hup;
 };
 
 /* Business clock: the wall clock plus the test-only [testing] clock_offset_s. */
 int64_t esupd_now(const struct esupd *d);
+
+/* main.c: the reader read a schema version this esupd can work with; loads what depends on
+ * the schema (principals, reference data, the alert log). Called by health.c from the
+ * version query's callback, on every reader (re)connection. */
+void esupd_schema_current(struct esupd *d);
 
 #endif

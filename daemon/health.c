@@ -18,6 +18,9 @@
 #include "refdata.h"
 #include "tls.h"
 
+/* First whether the table exists (a database never migrated has none), then its version. */
+static const char health_schema_exists_sql[] =
+	"SELECT to_regclass('schema_migrations') IS NOT NULL";
 static const char health_schema_sql[] =
 	"SELECT coalesce(max(version), 0) FROM schema_migrations";
 
@@ -174,6 +177,48 @@ health_json(const struct esupd *d, bool *ok)
 	return body;
 }
 
+/* The version is known: load what depends on it, or, before esupd was ever ready, refuse to
+ * start with a schema behind (after readiness, /healthz says so and esupd waits for a
+ * migration and a SIGHUP). */
+static void
+health_schema_known(struct esupd *d)
+{
+	if (health_schema_ok(d)) {
+		if (d->schema_load_pending) {
+			d->schema_load_pending = false;
+			esupd_schema_current(d);
+		}
+		health_changed(d);
+		return;
+	}
+	log_warnx("database schema is at version %d, this esupd needs %d: run esupd --migrate",
+		d->schema_version, migrate_expected_version());
+	if (!d->announced_ready && !d->draining) {
+		log_warnx("refusing to start on a database schema behind this esupd");
+		d->exit_status = 1;
+		event_base_loopbreak(d->base);
+		return;
+	}
+	health_changed(d);
+}
+
+/* The version query answered (its flag cleared): true when res holds its one row. A lost
+ * connection asks again on reconnect; an error leaves esupd not ready, at version 0. */
+static bool
+health_schema_answered(struct esupd *d, const PGresult *res)
+{
+	d->schema_checking = false;
+	if (res == NULL)
+		return false;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		log_warnx("cannot read the schema version: %s", PQresultErrorMessage(res));
+		d->schema_version = 0;
+		health_changed(d);
+		return false;
+	}
+	return true;
+}
+
 static void
 health_schema_result(const PGresult *res, void *arg)
 {
@@ -181,29 +226,36 @@ health_schema_result(const PGresult *res, void *arg)
 	char *end;
 	long v;
 
-	d->schema_checking = false;
-	if (res == NULL)
-		return;   /* connection lost: asked again on reconnect */
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		log_warnx("cannot read the schema version: %s", PQresultErrorMessage(res));
-		d->schema_version = 0;
-		health_changed(d);
+	if (!health_schema_answered(d, res))
 		return;
-	}
 	v = strtol(PQgetvalue(res, 0, 0), &end, 10);
 	d->schema_version = (*end == '\0' && v >= 0 && v < 1000000) ? (int)v : 0;
-	if (!health_schema_ok(d))
-		log_warnx("database schema is at version %d, this esupd needs %d: run esupd --migrate",
-			d->schema_version, migrate_expected_version());
-	health_changed(d);
+	health_schema_known(d);
+}
+
+static void
+health_schema_exists_result(const PGresult *res, void *arg)
+{
+	struct esupd *d = arg;
+
+	if (!health_schema_answered(d, res))
+		return;
+	if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+		if (db_query(d->reader, health_schema_sql, 0, NULL, health_schema_result, d))
+			d->schema_checking = true;
+		return;
+	}
+	d->schema_version = 0;   /* never migrated */
+	health_schema_known(d);
 }
 
 void
-health_check_schema(struct esupd *d)
+health_check_schema(struct esupd *d, bool then_load)
 {
+	d->schema_load_pending |= then_load;
 	if (d->schema_checking)
 		return;
-	if (db_query(d->reader, health_schema_sql, 0, NULL, health_schema_result, d))
+	if (db_query(d->reader, health_schema_exists_sql, 0, NULL, health_schema_exists_result, d))
 		d->schema_checking = true;
 }
 

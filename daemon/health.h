@@ -27,9 +27,14 @@ const char *health_missing(const struct esupd *d, char *buf, size_t len);
 /* The /healthz body: overall status and one entry per dependency. *ok tells 200 from 503. */
 json_t *health_json(const struct esupd *d, bool *ok);
 
-/* Asks the reader for the schema version (on every reader (re)connect); the answer arrives
- * later and calls health_changed. */
-void health_check_schema(struct esupd *d);
+/* Asks the reader for the schema version (on every reader (re)connect, and on SIGHUP); the
+ * answer arrives later and calls health_changed. A database without schema_migrations (never
+ * migrated) is version 0. When the version is current and then_load was asked (by this call or
+ * one whose answer is still due), esupd_schema_current loads what depends on the schema. When
+ * it is behind before esupd was ever ready, esupd logs "database schema is at version N, this
+ * esupd needs M: run esupd --migrate" and leaves its loop with exit status 1; after readiness
+ * it stays up and not ready (/healthz 503) until a migration and a SIGHUP. */
+void health_check_schema(struct esupd *d, bool then_load);
 /* Call after any dependency changed state: announces readiness the first time it holds. */
 void health_changed(struct esupd *d);
 

@@ -15,6 +15,7 @@
 
 #include "alert_stream.h"
 #include "api.h"
+#include "check.h"
 #include "db.h"
 #include "delivery.h"
 #include "esupd.h"
@@ -49,20 +50,26 @@ ingest_limits_of(const struct config *cfg)
 	};
 }
 
-/* The reader brings what readiness needs: schema version, principals, rules. */
+/* The reader brings what readiness needs: schema version, then (esupd_schema_current)
+ * principals and rules. Nothing reads the schema's tables before its version is known, so a
+ * database that was never migrated gives one message, not SQL errors. */
 static void
 reader_state_changed(struct db *db, bool up, void *arg)
 {
 	struct esupd *d = arg;
 
 	(void)db;
-	if (up) {
-		health_check_schema(d);
-		identity_reload(d->identity);
-		refdata_reload(d->refdata, d->cfg);
-		alert_streams_db_up(d->streams);
-	}
+	if (up)
+		health_check_schema(d, true);
 	health_changed(d);
+}
+
+void
+esupd_schema_current(struct esupd *d)
+{
+	identity_reload(d->identity);
+	refdata_reload(d->refdata, d->cfg);
+	alert_streams_db_up(d->streams);
 }
 
 static void
@@ -137,7 +144,7 @@ reload(struct esupd *d)
 	jobs_configure(d->jobs);
 	jobs_changed(d->jobs);    /* [escalation] may have changed */
 	delivery_configure(d->delivery, cfg);
-	health_check_schema(d);   /* after an `esupd --migrate` while running */
+	health_check_schema(d, false);   /* after an `esupd --migrate` while running */
 	identity_reload(d->identity);
 	refdata_reload(d->refdata, cfg);
 	log_info("reload complete");
@@ -232,23 +239,33 @@ usage(FILE *out)
 		"  -V, --version      print the version and exit\n");
 }
 
-/* esupd -n: the TLS material loads (certificate, key, CA) and the CRL is usable now. */
-static bool
-check_tls(const struct config *cfg)
+/* esupd -n prints each problem as "FILE:LINE: section.option: message" on stderr. */
+static void
+check_print(void *arg, enum check_level level, const char *where, const char *name,
+		const char *message)
 {
-	SSL_CTX *ctx = tls_context_create(cfg);
-	char why[192];
-	bool ok;
+	(void)arg;
+	if (level == CHECK_OK)
+		return;
+	fprintf(stderr, "%s%s%s: %s%s\n", where, where[0] ? ": " : "", name,
+		level == CHECK_WARN ? "warning: " : "", message);
+}
 
-	if (ctx == NULL) {
-		log_warnx("TLS configuration invalid");
+/* esupd -n: every check of check.c, then the TLS context as esupd builds it (ciphers). */
+static bool
+check_configuration(const struct config *cfg)
+{
+	struct check_report r = { .emit = check_print };
+	SSL_CTX *ctx;
+
+	if (!check_config(cfg, time(NULL), &r))
+		return false;
+	if ((ctx = tls_context_create(cfg)) == NULL) {
+		fprintf(stderr, "%s: TLS configuration invalid\n", cfg->path);
 		return false;
 	}
-	ok = tls_crl_status(ctx, time(NULL), why, sizeof(why));
-	if (!ok)
-		log_warnx("%s: %s", cfg->tls_crl, why);
 	SSL_CTX_free(ctx);
-	return ok;
+	return true;
 }
 
 struct options {
@@ -381,7 +398,7 @@ main(int argc, char **argv)
 	if ((d.cfg = config_load(o.config_path)) == NULL)
 		return 1;
 	if (o.check) {
-		bool ok = check_tls(d.cfg);
+		bool ok = check_configuration(d.cfg);
 
 		if (ok)
 			printf("%s: configuration ok\n", o.config_path);
@@ -406,5 +423,5 @@ main(int argc, char **argv)
 	if (d.cfg->pidfile[0] != '\0' && unlink(d.cfg->pidfile) != 0)
 		log_debug("cannot remove pidfile %s (written before dropping privileges)", d.cfg->pidfile);
 	esupd_finish(&d);
-	return 0;
+	return d.exit_status;
 }

@@ -21,6 +21,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "check.h"
 #include "log.h"
 
 struct tls_peer_count {
@@ -293,38 +294,6 @@ log_openssl_errors(const char *what)
 	}
 }
 
-/* "2026-12-01T20:00:00Z", or "none" for a missing time. */
-static void
-tls_format_time(const ASN1_TIME *t, char *out, size_t len)
-{
-	struct tm tm;
-
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1 ||
-	    strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, len, "none");
-}
-
-/* Whether one CRL is inside its validity window at `now`; why says which and its dates. */
-static bool
-tls_crl_current(const X509_CRL *crl, time_t now, char *why, size_t len)
-{
-	const ASN1_TIME *last = X509_CRL_get0_lastUpdate(crl), *next = X509_CRL_get0_nextUpdate(crl);
-	char last_s[32], next_s[32];
-
-	tls_format_time(last, last_s, sizeof(last_s));
-	tls_format_time(next, next_s, sizeof(next_s));
-	if (last == NULL || ASN1_TIME_cmp_time_t(last, now) > 0) {
-		snprintf(why, len, "CRL not yet valid: lastUpdate %s is in the future", last_s);
-		return false;
-	}
-	if (next != NULL && ASN1_TIME_cmp_time_t(next, now) <= 0) {
-		snprintf(why, len, "CRL expired: nextUpdate %s has passed (lastUpdate %s)", next_s, last_s);
-		return false;
-	}
-	snprintf(why, len, "CRL valid: lastUpdate %s, nextUpdate %s", last_s, next_s);
-	return true;
-}
-
 /* True when a certificate of the store (the configured CA) issued and signed the CRL. A CRL
  * of another CA leaves every client without one of its own CA: all would be refused. */
 static bool
@@ -361,7 +330,7 @@ tls_load_crl(SSL_CTX *ctx, const char *path)
 			log_warnx("%s: CRL issued by %s, which is not (or did not sign it as) the configured "
 				"CA; refusing it", path, why);
 			ok = false;
-		} else if (!tls_crl_current(crl, time(NULL), why, sizeof(why))) {
+		} else if (!check_crl_current(crl, time(NULL), why, sizeof(why))) {
 			log_warnx("%s: %s; refusing it: publish a current CRL (openssl ca -gencrl) and reload", path, why);
 			ok = false;
 		} else if (X509_STORE_add_crl(store, crl) != 1) {
@@ -398,7 +367,7 @@ tls_crl_status(const SSL_CTX *ctx, time_t now, char *why, size_t len)
 		if (X509_OBJECT_get_type(o) != X509_LU_CRL)
 			continue;
 		any = true;
-		if (!tls_crl_current(X509_OBJECT_get0_X509_CRL(o), now, why, len))
+		if (!check_crl_current(X509_OBJECT_get0_X509_CRL(o), now, why, len))
 			return false;
 	}
 	if (!any)

@@ -57,3 +57,16 @@ def test_eval_tells_a_refused_events_unknown_fields():
         "got (missing)",
         "esupctl: line 2: field dayz: not a field of approval.extended; did you mean days?",
     ]
+
+
+def test_the_sample_feed_has_no_unknown_fields():
+    # The Luoyang demo feed is what newcomers copy: it carried `name` on approval.received,
+    # `subject` on inquiry.received, `title` on trade.announced and `winner` on trade.awarded,
+    # none of them in docs/protocol.md, so the README's own `esupctl eval` example warned.
+    feeds = sorted((SAMPLES / "events").glob("*/*.ndjson"))
+    assert feeds
+    for feed in feeds:
+        events = [json.loads(line) for line in feed.read_text(encoding="utf-8").splitlines()
+                  if line.strip()]
+        code, out, err = evaluate(events)
+        assert "not a field" not in err, "%s:\n%s" % (feed, err)

@@ -141,7 +141,7 @@ class Golden:
 
 @pytest.fixture(scope="module")
 def golden(pg, certs, workdir, request):
-    db = migrated_database(pg, certs, workdir, "golden").load_samples()
+    db = migrated_database(pg, certs, workdir, "golden", samples=True)
     where = workdir / db.name
     # No 督办: escalation would change the alerts between a case's events and its check.
     off = {"%s_%s" % (k, s): 0 for k in ("ack_hours", "resolve_days")
