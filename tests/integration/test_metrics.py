@@ -15,7 +15,8 @@ from datetime import datetime
 
 import pytest
 
-from conftest import ESUPD, REPO, add_principal, event, free_port, wait_for
+from conftest import (ESUPD, REPO, add_principal, as_daemon_user, event, free_port,
+                      sanitizer_env, wait_for)
 from esupclient import handshake_refused
 
 PROMTOOL = shutil.which("promtool")
@@ -150,7 +151,8 @@ def test_metrics_listen_must_be_loopback(daemon_factory, testdir):
         d.config["metrics"] = {"listen": bad}
         d.write()
         proc = subprocess.run([str(ESUPD), "-n", "-c", str(d.conf_path)], capture_output=True,
-                              text=True, timeout=60)
+                              text=True, timeout=60, env=sanitizer_env(),
+                              **as_daemon_user())
         line = d.conf_path.read_text().splitlines().index("listen = " + bad) + 1
         assert proc.returncode != 0, bad
         assert "%s:%d: listen: expected a loopback ADDRESS:PORT" % (d.conf_path, line) \
@@ -159,7 +161,8 @@ def test_metrics_listen_must_be_loopback(daemon_factory, testdir):
         d.config["metrics"] = {"listen": good}
         d.write()
         proc = subprocess.run([str(ESUPD), "-n", "-c", str(d.conf_path)], capture_output=True,
-                              text=True, timeout=60)
+                              text=True, timeout=60, env=sanitizer_env(),
+                              **as_daemon_user())
         assert proc.returncode == 0, (good, proc.stderr)
 
 
