@@ -67,6 +67,15 @@ extern const struct api_route api_stream_routes[];      /* alert_stream.c */
 extern const struct api_route api_console_routes[];     /* /, /console/..., /v1/me */
 extern const struct api_route api_board_routes[];
 extern const struct api_route api_stats_routes[];
+extern const struct api_route api_metrics_routes[];    /* GET /metrics, role monitor */
+
+/* api_metrics.c: the periodic database readings of /metrics (sweeper lag, open alerts) and the
+ * [metrics] listen plain-HTTP listener, when set. NULL, logged, when the listener cannot be
+ * bound or memory ran out. Stop on SIGTERM (no more polls); destroy at exit, before the event
+ * base is freed. */
+struct metrics_server *metrics_server_start(struct esupd *d);
+void metrics_server_stop(struct metrics_server *ms);
+void metrics_server_destroy(struct metrics_server *ms);
 
 /* The decoded value of path parameter `name`, or NULL when the route has none. */
 const char *api_param(const struct api_request *r, const char *name);

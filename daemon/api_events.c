@@ -3,6 +3,7 @@
  * status per input event only after the writer reports the transaction committed. */
 #include "api.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -13,6 +14,7 @@
 #include "http.h"
 #include "ingest.h"
 #include "log.h"
+#include "metrics.h"
 #include "tls.h"
 
 struct events_request {
@@ -20,6 +22,8 @@ struct events_request {
 	struct evhttp_request *req;
 	struct mon_batch batch;
 	char principal[TLS_FINGERPRINT_LEN + 1];
+	char dept[MON_CODE_MAX + 1];   /* the principal's: a label of esup_events_total */
+	struct timespec started;       /* esup_request_duration_seconds */
 };
 
 static bool
@@ -138,6 +142,32 @@ results_json(const struct mon_batch *batch, const enum ingest_status *statuses,
 		(json_int_t)counts[INGEST_REJECTED], "results", results);
 }
 
+/* esup_events_total: the department is the principal's (registered principals only), the type
+ * libmonitor's name for it, "invalid" for an item that did not validate as an event. Counted
+ * per request first, so a large request costs the registry one update per type and result. */
+static void
+events_count(struct events_request *er, const enum ingest_status *statuses)
+{
+	static const char *const names[] = { "accepted", "duplicate", "rejected" };
+	size_t counts[MON_EV__COUNT + 1][3] = { { 0 } };   /* [MON_EV__COUNT]: invalid */
+
+	for (size_t i = 0; i < er->batch.count; i++) {
+		const struct mon_item *item = &er->batch.items[i];
+		size_t type = item->valid && item->event.type < MON_EV__COUNT ?
+			(size_t)item->event.type : MON_EV__COUNT;
+
+		counts[type][statuses[i]]++;
+	}
+	for (size_t t = 0; t <= MON_EV__COUNT; t++) {
+		const char *type = t < MON_EV__COUNT ? mon_event_type_name((enum mon_event_type)t) : NULL;
+
+		for (size_t r = 0; r < 3; r++)
+			if (counts[t][r] > 0)
+				metrics_add(er->d->metrics, METRIC_EVENTS, (const char *const[]){ er->dept,
+					type ? type : "invalid", names[r] }, (double)counts[t][r]);
+	}
+}
+
 static void
 events_request_destroy(struct events_request *er)
 {
@@ -155,6 +185,7 @@ events_committed(enum ingest_outcome outcome, const enum ingest_status *statuses
 	switch (outcome) {
 	case INGEST_COMMITTED:
 		http_reply_json(er->req, 200, results_json(&er->batch, statuses, errors));
+		events_count(er, statuses);
 		break;
 	case INGEST_BUSY:
 		http_reply_retry(er->req, 429, retry, "writer queue is full; nothing was stored, resend later");
@@ -163,6 +194,7 @@ events_committed(enum ingest_outcome outcome, const enum ingest_status *statuses
 		http_reply_retry(er->req, 503, retry, "database unavailable; nothing was acknowledged, resend later");
 		break;
 	}
+	metrics_observe(er->d->metrics, METRIC_REQUEST_DURATION, NULL, metrics_since(&er->started));
 	events_request_destroy(er);
 }
 
@@ -200,7 +232,9 @@ api_events_post(const struct api_request *r)
 	struct evhttp_request *req = r->req;
 	struct events_request *er;
 	enum mon_body_format format;
+	struct timespec started;
 
+	metrics_clock(&started);
 	/* Events are judged in the transaction that stores them: no rules (or no schema, no
 	 * database), no ingest. The reason names what is missing. */
 	if (!health_ready(d)) {
@@ -208,10 +242,12 @@ api_events_post(const struct api_request *r)
 
 		http_reply_retry(req, 503, d->cfg->retry_after_s,
 			health_missing(d, missing, sizeof(missing)));
+		metrics_observe(d->metrics, METRIC_REQUEST_DURATION, NULL, metrics_since(&started));
 		return;
 	}
 	if (!content_type_format(evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type"), &format)) {
 		http_reply_error(req, 415, "Content-Type must be application/json or application/x-ndjson");
+		metrics_observe(d->metrics, METRIC_REQUEST_DURATION, NULL, metrics_since(&started));
 		return;
 	}
 	/* A coded body (gzip, ...) is not what would be parsed: refuse it rather than read it as
@@ -219,6 +255,7 @@ api_events_post(const struct api_request *r)
 	if (!content_encoding_identity(evhttp_find_header(evhttp_request_get_input_headers(req),
 			"Content-Encoding"))) {
 		http_reply_error(req, 415, "Content-Encoding is not supported: send the body uncompressed");
+		metrics_observe(d->metrics, METRIC_REQUEST_DURATION, NULL, metrics_since(&started));
 		return;
 	}
 	er = calloc(1, sizeof(*er));
@@ -228,8 +265,11 @@ api_events_post(const struct api_request *r)
 	}
 	er->d = d;
 	er->req = req;
+	er->started = started;
 	memcpy(er->principal, r->fingerprint, sizeof(er->principal));
+	snprintf(er->dept, sizeof(er->dept), "%s", r->principal->dept);
 	if (!events_parse(er, format)) {
+		metrics_observe(d->metrics, METRIC_REQUEST_DURATION, NULL, metrics_since(&er->started));
 		free(er);
 		return;
 	}

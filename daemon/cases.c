@@ -12,6 +12,7 @@
 #include "alert.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "mon_eval.h"
 #include "mon_rules.h"
 #include "mon_value.h"
@@ -121,6 +122,7 @@ struct cases_job {
 	enum cases_step after_loose; /* CASES_LOCK or CASES_LOAD; CASES_APPLY when no keys */
 	cases_done_cb *done;
 	void *arg;
+	struct metrics *metrics;     /* esup_alerts_raised_total; may be NULL */
 };
 
 static int
@@ -439,6 +441,21 @@ context_query_json(const struct cases_job *job, bool *failed)
 	return text;
 }
 
+/* Counts the alerts the evaluation raised (issued, or held for confirmation) by rule and
+ * severity: the codes of the rules table and the three severities, never client input. The
+ * caller's registry holds them until its transaction commits. */
+static void
+cases_count_alerts(const struct cases_job *job, const PGresult *res)
+{
+	for (int row = 0; row < PQntuples(res); row++) {
+		const char *action = PQgetvalue(res, row, 1);
+
+		if (strcmp(action, "raised") == 0 || strcmp(action, "held") == 0)
+			metrics_add(job->metrics, METRIC_ALERTS_RAISED, (const char *const[]){
+				PQgetvalue(res, row, 2), PQgetvalue(res, row, 3) }, 1);
+	}
+}
+
 /* One line per alert step: "alert ACTION: #ID SEVERITY RULE DEPT/CASE: MESSAGE", or for a
  * caseless alert "... DEPT SUBJECT: MESSAGE" (alert_subject_text). */
 static void
@@ -534,6 +551,7 @@ cases_advance(struct cases_job *job, const PGresult *res)
 		return event_pool_load(&job->context, res, true) && cases_ready(job);
 	case CASES_APPLY:
 		cases_log_alerts(res);
+		cases_count_alerts(job, res);
 		if (job->nkeys == 0)
 			return false;
 		job->step = CASES_DEFER;
@@ -590,9 +608,9 @@ loose_corrections_json(struct cases_job *job)
 }
 
 void
-cases_evaluate(struct db *db, const struct refdata *rd, const struct case_key *keys,
-		size_t count, const struct mon_case_event *loose, size_t loose_count, int64_t now,
-		bool lock, cases_done_cb *done, void *arg)
+cases_evaluate(struct db *db, const struct refdata *rd, struct metrics *metrics,
+		const struct case_key *keys, size_t count, const struct mon_case_event *loose,
+		size_t loose_count, int64_t now, bool lock, cases_done_cb *done, void *arg)
 {
 	struct cases_job *job = calloc(1, sizeof(*job));
 
@@ -611,6 +629,7 @@ cases_evaluate(struct db *db, const struct refdata *rd, const struct case_key *k
 	job->nkeys = count;
 	job->db = db;
 	job->rd = rd;
+	job->metrics = metrics;
 	job->now = now;
 	mon_time_format(now, 0, job->now_text, sizeof(job->now_text));
 	job->done = done;

@@ -13,6 +13,7 @@
 #include "mon_rules.h"
 
 struct db;
+struct metrics;
 struct refdata;
 
 struct case_key {
@@ -33,9 +34,10 @@ typedef void cases_done_cb(enum cases_outcome outcome, const PGresult *error, vo
  * unique. With lock, the case rows are created if
  * missing and locked first, and marked due so that, should evaluation be impossible now, the
  * sweeper picks them up; without it the caller already holds their locks. loose are events
- * without a case (fees), judged one by one; they must stay alive until done. */
-void cases_evaluate(struct db *db, const struct refdata *rd, const struct case_key *keys,
-		size_t count, const struct mon_case_event *loose, size_t loose_count, int64_t now,
-		bool lock, cases_done_cb *done, void *arg);
+ * without a case (fees), judged one by one; they must stay alive until done. metrics (may be
+ * NULL) counts the alerts the evaluation raises. */
+void cases_evaluate(struct db *db, const struct refdata *rd, struct metrics *metrics,
+		const struct case_key *keys, size_t count, const struct mon_case_event *loose,
+		size_t loose_count, int64_t now, bool lock, cases_done_cb *done, void *arg);
 
 #endif

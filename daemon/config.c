@@ -2,6 +2,7 @@
  * one row: section, name, type, default, bounds, and whether a reload may change it. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
@@ -13,7 +14,7 @@
 #include <ini.h>
 
 enum opt_type { OPT_STRING, OPT_UINT, OPT_SIZE, OPT_LLONG, OPT_LEVEL, OPT_FACILITY, OPT_TARGET,
-	OPT_LISTEN, OPT_WORK_HOURS, OPT_CENTS };
+	OPT_LISTEN, OPT_WORK_HOURS, OPT_CENTS, OPT_LOOPBACK };
 
 struct option {
 	const char *section;
@@ -100,6 +101,7 @@ static const struct option options[] = {
 	{ "log", "level", OPT_LEVEL, O(log_level), "info", 0, 0, false },
 	{ "log", "facility", OPT_FACILITY, O(log_facility), "daemon", 0, 0, true },
 	{ "log", "target", OPT_TARGET, O(log_target), "auto", 0, 0, true },
+	{ "metrics", "listen", OPT_LOOPBACK, O(metrics_listen), "", 0, 0, true },
 	{ "delivery", "poll_ms", OPT_UINT, O(delivery_poll_ms), "1000", 10, 3600000, false },
 	{ "testing", "clock_offset_s", OPT_LLONG, O(clock_offset_s), "0", -(1LL << 40), 1LL << 40, false },
 };
@@ -320,6 +322,47 @@ set_listen(struct config *cfg, const char *value, char *error, size_t size)
 	return true;
 }
 
+/* [metrics] listen: "" (none), or a loopback ADDRESS:PORT: 127.0.0.0/8 or ::1 (written ::1 or
+ * [::1]), never a name. Sets metrics_listen as written and the derived address and port. */
+static bool
+set_loopback(struct config *cfg, const char *written, char *error, size_t size)
+{
+	const char *value = written;
+	const char *colon = strrchr(value, ':');
+	struct in_addr a4;
+	struct in6_addr a6;
+	long long port = 0;
+	char addr[INET6_ADDRSTRLEN + 2];
+	size_t len = colon ? (size_t)(colon - value) : 0;
+	bool loopback = false;
+
+	if (value[0] == '\0') {
+		cfg->metrics_port = 0;
+		return set_string(&cfg->metrics_listen, "") && set_string(&cfg->metrics_address, "");
+	}
+	if (len >= 2 && value[0] == '[' && value[len - 1] == ']') {
+		value++;
+		len -= 2;
+	}
+	if (colon != NULL && len > 0 && len < sizeof(addr) &&
+	    parse_integer(colon + 1, 1, 65535, &port)) {
+		memcpy(addr, value, len);
+		addr[len] = '\0';
+		if (inet_pton(AF_INET, addr, &a4) == 1)
+			loopback = (ntohl(a4.s_addr) >> 24) == 127;
+		else if (inet_pton(AF_INET6, addr, &a6) == 1)
+			loopback = IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	if (!loopback) {
+		snprintf(error, size, "listen: expected a loopback ADDRESS:PORT (127.0.0.0/8 or "
+			"[::1], no host name) or nothing, got \"%.200s\"", written);
+		return false;
+	}
+	cfg->metrics_port = (unsigned)port;
+	return set_string(&cfg->metrics_listen, written) &&
+		set_string(&cfg->metrics_address, addr);
+}
+
 /* A decimal with at most two places ("60", "0.5", "2.25") into hundredths, within
  * [min, max] hundredths. */
 static bool
@@ -396,6 +439,8 @@ option_set(struct config *cfg, void *base, const struct option *opt, const char 
 		return set_string(slot, value);
 	case OPT_LISTEN:
 		return set_listen(cfg, value, error, size);
+	case OPT_LOOPBACK:
+		return set_loopback(cfg, value, error, size);
 	case OPT_WORK_HOURS:
 		return set_work_hours(cfg, value, error, size);
 	case OPT_CENTS:
@@ -731,9 +776,10 @@ config_destroy(struct config *cfg)
 	for (size_t i = 0; i < N_OPTIONS; i++) {
 		enum opt_type t = options[i].type;
 
-		if (t == OPT_STRING || t == OPT_LISTEN || t == OPT_FACILITY)
+		if (t == OPT_STRING || t == OPT_LISTEN || t == OPT_FACILITY || t == OPT_LOOPBACK)
 			free(*(char **)((char *)cfg + options[i].offset));
 	}
+	free(cfg->metrics_address);
 	free(cfg);
 }
 
@@ -755,7 +801,7 @@ config_fixed_difference(const struct config *old, const struct config *new)
 
 		if (!opt->fixed)
 			continue;
-		if (opt->type == OPT_STRING || opt->type == OPT_FACILITY) {
+		if (opt->type == OPT_STRING || opt->type == OPT_FACILITY || opt->type == OPT_LOOPBACK) {
 			if (strcmp(*(char *const *)a, *(char *const *)b) != 0)
 				return opt->name;
 		} else if (opt->type == OPT_TARGET) {

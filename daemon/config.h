@@ -114,6 +114,10 @@ struct config {
 	size_t receivers_count;
 	/* [delivery] */
 	unsigned delivery_poll_ms;  /* receivers look for undelivered actions this often */
+	/* [metrics] */
+	char *metrics_listen;     /* as written; "" = no plain-HTTP metrics listener */
+	char *metrics_address;    /* derived: a loopback address ("127.0.0.1", "::1"), or "" */
+	unsigned metrics_port;    /* derived; 0 when metrics_listen is "" */
 	/* [log] */
 	enum log_level log_level;
 	char *log_facility;

@@ -66,6 +66,7 @@ struct db {
 	bool in_flight;
 	PGresult *last;                 /* latest result of the query in flight */
 	struct db_listener *listeners;
+	unsigned long losses;           /* times the connection went down after being up */
 };
 
 static void db_pump(struct db *db);
@@ -260,6 +261,8 @@ db_lost(struct db *db)
 	struct timeval tv = { db->backoff_ms / 1000, (db->backoff_ms % 1000) * 1000 };
 
 	db_log_loss(db, was_up);
+	if (was_up)
+		db->losses++;
 	db_event_stop(&db->ev_connect);
 	db_event_stop(&db->ev_read);
 	db_event_stop(&db->ev_write);
@@ -584,6 +587,18 @@ bool
 db_is_up(const struct db *db)
 {
 	return db->state == DB_UP && !db->broken;
+}
+
+unsigned long
+db_losses(const struct db *db)
+{
+	return db->losses;
+}
+
+const char *
+db_name(const struct db *db)
+{
+	return db->name;
 }
 
 void

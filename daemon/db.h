@@ -37,6 +37,10 @@ void db_destroy(struct db *db);
 /* Starts connecting; later losses reconnect by themselves. */
 void db_start(struct db *db);
 bool db_is_up(const struct db *db);
+/* How many times the connection was lost after having been up (each starts a reconnect). */
+unsigned long db_losses(const struct db *db);
+/* The name given to db_create ("writer", "reader", "sweeper"). */
+const char *db_name(const struct db *db);
 
 /* Issues LISTEN channel on every (re)connect; notifications go to cb. */
 void db_listen(struct db *db, const char *channel, db_notify_cb *cb, void *arg);

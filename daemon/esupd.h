@@ -22,6 +22,8 @@ struct jobs;
 struct listener;
 struct alert_streams;
 struct delivery;
+struct metrics;
+struct metrics_server;
 
 struct esupd {
 	const char *config_path;
@@ -43,6 +45,10 @@ struct esupd {
 	struct alert_streams *streams; /* GET /v1/alerts/stream: the log poller and open streams */
 	struct jobs *jobs;            /* periodic jobs on the reader: escalation, silences */
 	struct delivery *delivery;    /* webhook receivers, on the reader */
+	struct metrics *metrics;      /* the Prometheus registry (metrics.h) */
+	struct metrics_server *metrics_server;   /* readings polled from the database, and the
+	                                          * [metrics] listen listener (api_metrics.c) */
+	int64_t started_at;           /* wall clock, seconds since the epoch */
 	bool draining;                /* SIGTERM seen: no new work */
 	int schema_version;           /* the database's, -1 until read (health.c) */
 	bool schema_checking;         /* the version query is in flight */

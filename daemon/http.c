@@ -179,6 +179,7 @@ static const struct api_route *const http_route_sets[] = {
 	api_console_routes,     /* the console's files (embedded) and GET /v1/me */
 	api_board_routes,       /* GET /v1/board, /v1/board/{dept} */
 	api_stats_routes,       /* GET /v1/stats/ontime, /v1/stats/cards, /v1/scores */
+	api_metrics_routes,     /* GET /metrics (api_metrics.c), for monitors */
 	NULL,
 };
 

@@ -25,6 +25,7 @@
 #include "cases.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "mon_eval.h"
 #include "mon_value.h"
 
@@ -135,6 +136,7 @@ struct ingest_batch {
 	char *rows;                     /* the INSERT's jsonb parameter */
 	char sqlstate[6];
 	char error[256];
+	struct timespec begun;          /* monotonic: when its BEGIN was sent */
 };
 
 /* When a principal last had a request in a batch. */
@@ -159,6 +161,8 @@ struct ingest {
 	struct ingest_turn turns[INGEST_TURNS];
 	size_t nturns;
 	uint64_t batches;                /* batches taken so far */
+	struct metrics *metrics;         /* may be NULL */
+	struct metrics *pending;         /* alerts raised by the batch in flight, until COMMIT */
 };
 
 static void ingest_schedule(struct ingest *ingest);
@@ -433,8 +437,9 @@ ingest_issue_cases(struct ingest_batch *b)
 		b->step = STEP_COMMIT;
 		ingest_issue(b);
 	} else {
-		cases_evaluate(b->ingest->db, b->ingest->refdata, subjects.keys, subjects.nkeys,
-			subjects.loose, subjects.nloose, ingest_batch_now(b), true, ingest_cases_done, b);
+		cases_evaluate(b->ingest->db, b->ingest->refdata, b->ingest->pending, subjects.keys,
+			subjects.nkeys, subjects.loose, subjects.nloose, ingest_batch_now(b), true,
+			ingest_cases_done, b);
 	}
 	free(subjects.keys);
 	free(subjects.loose);
@@ -607,6 +612,10 @@ ingest_on_result(const PGresult *res, void *arg)
 		ingest_record_error(b, res, PQresStatus(st));
 	else if (ingest_step_ok(b, res)) {
 		if (b->step == STEP_COMMIT) {
+			metrics_observe(b->ingest->metrics, METRIC_COMMIT_DURATION, NULL,
+				metrics_since(&b->begun));
+			metrics_observe(b->ingest->metrics, METRIC_BATCH_EVENTS, NULL, (double)b->nevents);
+			metrics_move(b->ingest->metrics, b->ingest->pending, METRIC_ALERTS_RAISED);
 			ingest_batch_finish(b, INGEST_COMMITTED);
 			return;
 		}
@@ -771,6 +780,8 @@ ingest_start_batch(struct ingest *ingest)
 		return;
 	}
 	b->step = STEP_BEGIN;
+	metrics_clock(&b->begun);
+	metrics_clear(ingest->pending, METRIC_ALERTS_RAISED);   /* a batch rolled back raised none */
 	ingest_issue(b);
 }
 
@@ -931,6 +942,7 @@ ingest_destroy(struct ingest *ingest)
 		}
 		ingest_batch_free(ingest->batch);
 	}
+	metrics_destroy(ingest->pending);
 	free(ingest);
 }
 
@@ -1025,4 +1037,13 @@ ingest_drain(struct ingest *ingest, void (*drained)(void *arg), void *arg)
 	evtimer_del(&ingest->ev_maint);
 	ingest_schedule(ingest);
 	ingest_check_drained(ingest);
+}
+
+bool
+ingest_set_metrics(struct ingest *ingest, struct metrics *metrics)
+{
+	ingest->metrics = metrics;
+	if (ingest->pending == NULL && (ingest->pending = metrics_create()) == NULL)
+		return false;
+	return true;
 }

@@ -13,6 +13,7 @@
 
 struct db;
 struct ingest;
+struct metrics;
 struct refdata;
 
 struct ingest_limits {
@@ -58,6 +59,11 @@ void ingest_set_refdata(struct ingest *ingest, const struct refdata *refdata);
 void ingest_submit(struct ingest *ingest, const struct mon_batch *batch,
 		const char *principal, int64_t received_at, ingest_done_cb *done, void *arg);
 
+/* Each committed transaction's duration and size go to metrics (esup_commit_duration_seconds,
+ * esup_batch_events), and the alerts its evaluation raised once it committed; metrics
+ * outlives the ingest. False when out of memory. */
+bool ingest_set_metrics(struct ingest *ingest, struct metrics *metrics)
+	__attribute__((warn_unused_result));
 /* Events queued or in flight. */
 size_t ingest_queued(const struct ingest *ingest);
 

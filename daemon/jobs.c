@@ -235,6 +235,7 @@ const struct mon_ruleset *job_rules(const struct job *job) { return refdata_rule
 int64_t job_now(const struct job *job) { return job->now; }
 const char *job_now_text(const struct job *job) { return job->now_text; }
 void *job_state(const struct job *job) { return job->state; }
+struct metrics *job_metrics(const struct job *job) { return job->js->d->metrics; }
 
 struct jobs *
 jobs_create(struct esupd *d)

@@ -52,6 +52,8 @@ const struct mon_ruleset *job_rules(const struct job *job);
 int64_t job_now(const struct job *job);           /* business clock at the round's start */
 const char *job_now_text(const struct job *job);  /* the same, RFC 3339 UTC, for SQL */
 void *job_state(const struct job *job);
+/* The daemon's metrics registry (metrics.h), e.g. for the alerts a round raised. */
+struct metrics *job_metrics(const struct job *job);
 /* Ends the round. failure NULL: it went well; again: work is left, run the next round at
  * once. Otherwise failure says what failed, res (may be NULL: connection lost) why; both are
  * logged, at most once a minute per job. */

@@ -241,3 +241,10 @@ listener_count(const struct listener *l, enum listener_cause cause)
 {
 	return l->counts[cause];
 }
+
+unsigned
+listener_open(const struct listener *l, unsigned *unauthenticated)
+{
+	*unauthenticated = l->unauthenticated;
+	return l->connections;
+}

@@ -64,5 +64,7 @@ void listener_note(struct listener *l, enum listener_cause cause, enum log_level
 /* Counts one event of cause that someone else logs. */
 void listener_counted(struct listener *l, enum listener_cause cause);
 unsigned long listener_count(const struct listener *l, enum listener_cause cause);
+/* Connections open now, and how many of them are still unauthenticated. */
+unsigned listener_open(const struct listener *l, unsigned *unauthenticated);
 
 #endif

@@ -17,6 +17,7 @@
 #endif
 
 #include "alert_stream.h"
+#include "api.h"
 #include "check.h"
 #include "db.h"
 #include "delivery.h"
@@ -28,6 +29,7 @@
 #include "ingest.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "migrate.h"
 #include "refdata.h"
 #include "sweeper.h"
@@ -190,6 +192,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	sweeper_stop(d->sweeper);
 	jobs_stop(d->jobs);
 	delivery_stop(d->delivery);
+	metrics_server_stop(d->metrics_server);
 	ingest_drain(d->ingest, drained, d);
 }
 
@@ -349,6 +352,11 @@ esupd_start(struct esupd *d)
 
 	if ((d->base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
+	if ((d->metrics = metrics_create()) == NULL)
+		fatalx("out of memory");
+	d->started_at = (int64_t)time(NULL);
+	metrics_set(d->metrics, METRIC_START_TIME, NULL, (double)d->started_at);
+	metrics_set(d->metrics, METRIC_BUILD_INFO, (const char *const[]){ ESUPD_VERSION }, 1);
 	if ((d->tls = tls_context_create(cfg)) == NULL)
 		fatalx("TLS configuration failed");
 	if ((d->peers = tls_peers_create(cfg->max_connections_per_principal)) == NULL)
@@ -374,6 +382,10 @@ esupd_start(struct esupd *d)
 	    (d->delivery = delivery_create(d->base, d->reader, cfg)) == NULL)
 		fatalx("out of memory");
 	ingest_set_refdata(d->ingest, d->refdata);
+	if (!ingest_set_metrics(d->ingest, d->metrics) || !sweeper_set_metrics(d->sweeper, d->metrics))
+		fatalx("out of memory");
+	if ((d->metrics_server = metrics_server_start(d)) == NULL)
+		exit(1);
 	sweeper_configure(d->sweeper, cfg->sweep_interval_ms, cfg->sweep_batch);
 	jobs_configure(d->jobs);
 	d->sig_term = evsignal_new(d->base, SIGTERM, on_signal, d);
@@ -399,6 +411,7 @@ esupd_finish(struct esupd *d)
 	listener_stop(d->accept);
 	if (d->http)
 		evhttp_free(d->http);
+	metrics_server_destroy(d->metrics_server);
 	db_destroy(d->writer);
 	db_destroy(d->reader);
 	db_destroy(d->sweep_db);
@@ -415,6 +428,7 @@ esupd_finish(struct esupd *d)
 	event_base_free(d->base);
 	tls_peers_destroy(d->peers);
 	listener_destroy(d->accept);
+	metrics_destroy(d->metrics);
 	config_destroy(d->cfg);
 }
 

@@ -4,9 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 
 /* The tables a ruleset is built from are libmonitor's (mon_refdata_name), each exported by
  * esup_refdata_csv() from the table of the same name. */
@@ -19,7 +21,12 @@ struct refdata {
 	bool loading, again;
 	char error[512];  /* why the last load did not swap; "" after a good one */
 	char sql[512];   /* one query for all tables: one consistent snapshot */
+	struct timespec started;          /* monotonic: when the load in flight was sent */
+	double last_duration_s;
+	unsigned long loads[REFDATA_RESULTS];
 };
+
+const char *const refdata_result_names[REFDATA_RESULTS] = { "ok", "refused", "lost" };
 
 static struct mon_ruleset *
 refdata_build(struct refdata *rd, const PGresult *res)
@@ -57,6 +64,7 @@ refdata_on_result(const PGresult *res, void *arg)
 	struct mon_ruleset *rs = NULL;
 
 	rd->loading = false;
+	rd->last_duration_s = metrics_since(&rd->started);
 	if (res == NULL) {
 		log_info("reference data not loaded: connection lost; retried on reconnect");
 	} else if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
@@ -68,6 +76,7 @@ refdata_on_result(const PGresult *res, void *arg)
 	} else {
 		rs = refdata_build(rd, res);
 	}
+	rd->loads[rs != NULL ? REFDATA_OK : res == NULL ? REFDATA_LOST : REFDATA_REFUSED]++;
 	if (rs != NULL) {
 		mon_ruleset_destroy(rd->rules);
 		rd->rules = rs;
@@ -101,6 +110,7 @@ refdata_reload(struct refdata *rd, const struct config *cfg)
 		rd->again = true;
 		return;
 	}
+	metrics_clock(&rd->started);
 	if (!db_query(rd->db, rd->sql, 0, NULL, refdata_on_result, rd)) {
 		log_debug("reference data load deferred: database down");
 		return;
@@ -145,4 +155,16 @@ const char *
 refdata_error(const struct refdata *rd)
 {
 	return rd->error;
+}
+
+unsigned long
+refdata_loads(const struct refdata *rd, enum refdata_result result)
+{
+	return rd->loads[result];
+}
+
+double
+refdata_last_duration_s(const struct refdata *rd)
+{
+	return rd->last_duration_s;
 }

@@ -27,4 +27,11 @@ const struct mon_ruleset *refdata_rules(const struct refdata *rd);
  * with its field, expected and got, or the database's error. */
 const char *refdata_error(const struct refdata *rd);
 
+/* Loads finished since creation, by result, and how long the last one took (query sent to
+ * ruleset built or refused), for /metrics. */
+enum refdata_result { REFDATA_OK, REFDATA_REFUSED, REFDATA_LOST, REFDATA_RESULTS };
+extern const char *const refdata_result_names[REFDATA_RESULTS];
+unsigned long refdata_loads(const struct refdata *rd, enum refdata_result result);
+double refdata_last_duration_s(const struct refdata *rd);
+
 #endif

@@ -14,6 +14,7 @@
 #include "db.h"
 #include "jobs.h"
 #include "log.h"
+#include "metrics.h"
 #include "mon_stats.h"
 #include "mon_value.h"
 
@@ -448,6 +449,7 @@ stat_on_apply(const PGresult *res, void *arg)
 		return;
 	}
 	for (int row = 0; row < PQntuples(res); row++) {
+		const char *action = PQgetvalue(res, row, 1);
 		const struct log_fields f = {
 			.alert_id = PQgetvalue(res, row, 0), .rule = PQgetvalue(res, row, 2),
 			.department = PQgetvalue(res, row, 4), .subject = PQgetvalue(res, row, 6),
@@ -455,10 +457,14 @@ stat_on_apply(const PGresult *res, void *arg)
 
 		char about[384];
 
-		log_alert(LOG_LEVEL_INFO, &f, "alert %s: #%s %s %s %s: %s", PQgetvalue(res, row, 1),
+		log_alert(LOG_LEVEL_INFO, &f, "alert %s: #%s %s %s %s: %s", action,
 			f.alert_id, PQgetvalue(res, row, 3), f.rule,
 			alert_subject_text(about, sizeof(about), f.department, "", f.subject),
 			PQgetvalue(res, row, 5));
+		/* one statement, committed by now: counted as cases.c counts a batch's */
+		if (strcmp(action, "raised") == 0 || strcmp(action, "held") == 0)
+			metrics_add(job_metrics(st->job), METRIC_ALERTS_RAISED, (const char *const[]){
+				PQgetvalue(res, row, 2), PQgetvalue(res, row, 3) }, 1);
 		raised++;
 	}
 	round_log(st, raised);

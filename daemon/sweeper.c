@@ -11,6 +11,7 @@
 #include "cases.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "mon_value.h"
 #include "refdata.h"
 
@@ -45,6 +46,8 @@ struct sweeper {
 	int64_t now;
 	char now_text[40];
 	size_t taken;          /* cases in this sweep */
+	struct metrics *metrics;   /* may be NULL */
+	struct metrics *pending;   /* alerts raised by the sweep in flight, until COMMIT */
 };
 
 static void sweeper_issue(struct sweeper *sw);
@@ -101,7 +104,8 @@ sweeper_evaluate(struct sweeper *sw, const PGresult *res)
 		snprintf(keys[i].case_no, sizeof(keys[i].case_no), "%s", PQgetvalue(res, (int)i, 1));
 	}
 	sw->step = SWEEP_EVALUATE;
-	cases_evaluate(sw->db, sw->rd, keys, n, NULL, 0, sw->now, false, sweeper_cases_done, sw);
+	cases_evaluate(sw->db, sw->rd, sw->pending, keys, n, NULL, 0, sw->now, false,
+		sweeper_cases_done, sw);
 	free(keys);
 }
 
@@ -122,6 +126,7 @@ sweeper_on_result(const PGresult *res, void *arg)
 		sw->step = SWEEP_BEGIN;
 		break;
 	case SWEEP_BEGIN:
+		metrics_clear(sw->pending, METRIC_ALERTS_RAISED);   /* an abandoned sweep raised none */
 		sw->step = SWEEP_DUE;
 		break;
 	case SWEEP_DUE:
@@ -133,6 +138,9 @@ sweeper_on_result(const PGresult *res, void *arg)
 		sw->step = SWEEP_COMMIT;
 		break;
 	case SWEEP_COMMIT:
+		/* COMMIT of an aborted transaction answers ROLLBACK, without an error */
+		if (strcmp(PQcmdStatus((PGresult *)res), "COMMIT") == 0)
+			metrics_move(sw->metrics, sw->pending, METRIC_ALERTS_RAISED);
 		if (sw->taken > 0)
 			log_debug("sweeper: %zu cases re-derived", sw->taken);
 		sw->step = SWEEP_IDLE;
@@ -239,5 +247,15 @@ sweeper_destroy(struct sweeper *sw)
 	if (sw == NULL)
 		return;
 	event_del(&sw->tick);
+	metrics_destroy(sw->pending);
 	free(sw);
+}
+
+bool
+sweeper_set_metrics(struct sweeper *sw, struct metrics *metrics)
+{
+	sw->metrics = metrics;
+	if (sw->pending == NULL && (sw->pending = metrics_create()) == NULL)
+		return false;
+	return true;
 }

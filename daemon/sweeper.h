@@ -5,6 +5,7 @@
 #ifndef ESUP_SWEEPER_H
 #define ESUP_SWEEPER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,6 +14,7 @@
 struct db;
 struct refdata;
 struct sweeper;
+struct metrics;
 
 typedef int64_t sweeper_clock(void *arg);
 
@@ -25,5 +27,9 @@ void sweeper_configure(struct sweeper *sw, unsigned interval_ms, size_t batch);
 void sweeper_rederive(struct sweeper *sw);
 /* No new sweeps (shutdown); one in flight is abandoned with its connection, harmlessly. */
 void sweeper_stop(struct sweeper *sw);
+/* The alerts a sweep's evaluation raises are counted in metrics once the sweep committed;
+ * metrics outlives the sweeper. False when out of memory. */
+bool sweeper_set_metrics(struct sweeper *sw, struct metrics *metrics)
+	__attribute__((warn_unused_result));
 
 #endif

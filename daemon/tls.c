@@ -41,6 +41,11 @@ struct tls_peers {
 	size_t count, cap;
 	struct tls_peer_count *items;   /* certificates with open connections; few, so a list */
 	struct tls_ratelimit refusals;
+	unsigned long failures[TLS_FAILURE_COUNT];
+};
+
+const char *const tls_failure_names[TLS_FAILURE_COUNT] = {
+	"unknown_ca", "revoked", "expired", "bad_certificate", "timeout", "protocol", "closed",
 };
 
 struct tls_conn {
@@ -58,6 +63,7 @@ struct tls_conn {
 	char serial[64];
 	char peer[INET6_ADDRSTRLEN + 8];
 	char reason[192];      /* why the handshake failed, the first cause seen */
+	int verify_error;      /* the first X509_V_ERR_* of the chain; X509_V_OK when none */
 	bool identified;
 };
 
@@ -210,11 +216,46 @@ tls_peers_release(struct tls_peers *peers, const char *fingerprint)
 		*pc = peers->items[--peers->count];
 }
 
+/* Why a handshake failed, for esup_tls_handshake_failures_total: the certificate's verdict
+ * first, then the deadline, then any alert or error seen (tls.h, enum tls_failure). */
+static enum tls_failure
+tls_conn_failure(const struct tls_conn *tc)
+{
+	switch (tc->verify_error) {
+	case X509_V_OK:
+		break;
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+		return TLS_FAILURE_UNKNOWN_CA;
+	case X509_V_ERR_CERT_REVOKED:
+		return TLS_FAILURE_REVOKED;
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return TLS_FAILURE_EXPIRED;
+	default:
+		return TLS_FAILURE_BAD_CERTIFICATE;
+	}
+	if (tc->timed_out)
+		return TLS_FAILURE_TIMEOUT;
+	return tc->reason[0] != '\0' ? TLS_FAILURE_PROTOCOL : TLS_FAILURE_CLOSED;
+}
+
+unsigned long
+tls_peers_failures(const struct tls_peers *peers, enum tls_failure reason)
+{
+	return peers->failures[reason];
+}
+
 /* A handshake that did not complete, told once: who, with what certificate, and why. */
 static void
 tls_conn_log_failure(const struct tls_conn *tc)
 {
 	const char *reason = tc->reason;
+
+	tc->peers->failures[tls_conn_failure(tc)]++;
 
 	if (tc->timed_out)
 		reason = "handshake not finished within handshake_timeout_s";
@@ -334,6 +375,51 @@ tls_crl_status(const SSL_CTX *ctx, time_t now, char *why, size_t len)
 	return true;
 }
 
+/* Seconds from now to t; false when t is NULL or unreadable. */
+static bool
+tls_seconds_until(const ASN1_TIME *t, time_t now, double *seconds)
+{
+	int days, secs;
+	ASN1_TIME *from = t ? ASN1_TIME_set(NULL, now) : NULL;
+	bool ok = from != NULL && ASN1_TIME_diff(&days, &secs, from, t) == 1;
+
+	ASN1_TIME_free(from);
+	if (ok)
+		*seconds = (double)days * 86400.0 + secs;
+	return ok;
+}
+
+bool
+tls_expiry(const SSL_CTX *ctx, int which, time_t now, double *seconds)
+{
+	STACK_OF(X509_OBJECT) *objects;
+	bool any = false;
+	double s;
+
+	if (which == 0) {
+		X509 *cert = SSL_CTX_get0_certificate(ctx);
+
+		return cert != NULL && tls_seconds_until(X509_get0_notAfter(cert), now, seconds);
+	}
+	objects = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx));
+	for (int i = 0; i < sk_X509_OBJECT_num(objects); i++) {
+		X509_OBJECT *o = sk_X509_OBJECT_value(objects, i);
+		const ASN1_TIME *t;
+
+		if (which == 1 && X509_OBJECT_get_type(o) == X509_LU_X509)
+			t = X509_get0_notAfter(X509_OBJECT_get0_X509(o));
+		else if (which == 2 && X509_OBJECT_get_type(o) == X509_LU_CRL)
+			t = X509_CRL_get0_nextUpdate(X509_OBJECT_get0_X509_CRL(o));
+		else
+			continue;
+		if (tls_seconds_until(t, now, &s) && (!any || s < *seconds)) {
+			*seconds = s;
+			any = true;
+		}
+	}
+	return any;
+}
+
 /* Client certificates only: extendedKeyUsage clientAuth present (no EKU at all is refused)
  * and not a CA. NULL when acceptable, else why not. */
 static const char *
@@ -384,8 +470,10 @@ tls_verify_callback(int ok, X509_STORE_CTX *sctx)
 		return 1;
 	if (why == NULL || X509_STORE_CTX_get_error(sctx) != X509_V_ERR_INVALID_PURPOSE)
 		why = X509_verify_cert_error_string(X509_STORE_CTX_get_error(sctx));
-	if (tc != NULL && tc->reason[0] == '\0')
+	if (tc != NULL && tc->reason[0] == '\0') {
 		snprintf(tc->reason, sizeof(tc->reason), "%s (depth %d)", why, depth);
+		tc->verify_error = X509_STORE_CTX_get_error(sctx);
+	}
 	return 0;
 }
 
@@ -403,6 +491,14 @@ tls_conn_note_alert(struct tls_conn *tc, int where, int ret)
 		return;
 	snprintf(tc->reason, sizeof(tc->reason), "%s alert: %s",
 		(where & SSL_CB_READ) ? "client sent" : "sent", SSL_alert_desc_string_long(ret));
+}
+
+static void
+tls_conn_note_error(struct tls_conn *tc, unsigned long e)
+{
+	const char *why = ERR_reason_error_string(e);
+
+	snprintf(tc->reason, sizeof(tc->reason), "protocol error: %s", why ? why : "unknown");
 }
 
 static void
@@ -478,6 +574,11 @@ tls_info_callback(const SSL *ssl, int where, int ret)
 	}
 	if ((where & SSL_CB_ALERT) && !tc->handshake_done)
 		tls_conn_note_alert(tc, where, ret);
+	/* A fatal error that sent no alert (plain HTTP, not TLS at all): the handshake step failed
+	 * with an error queued, where a step that only waits for bytes queues none. */
+	if ((where & SSL_CB_EXIT) && ret <= 0 && !tc->handshake_done && tc->reason[0] == '\0' &&
+	    ERR_peek_error() != 0)
+		tls_conn_note_error(tc, ERR_peek_error());
 	if ((where & SSL_CB_HANDSHAKE_DONE) && !tc->handshake_done)
 		tls_conn_handshake_done(tc);
 }

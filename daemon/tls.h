@@ -38,6 +38,27 @@ struct tls_peers *tls_peers_create(unsigned max_per_certificate);
 void tls_peers_destroy(struct tls_peers *peers);
 void tls_peers_set_limit(struct tls_peers *peers, unsigned max_per_certificate);
 
+/* Why a TLS handshake did not complete, as far as the verify callback, the alerts and the
+ * deadline tell: the client's certificate is signed by no CA we know (unknown_ca), revoked by
+ * the CRL, expired or not yet valid (expired), refused for another reason (bad_certificate:
+ * not for clientAuth, a CA, a bad signature...), the handshake deadline passed (timeout), a
+ * fatal alert without a certificate verdict (protocol: no shared version or cipher, garbage),
+ * or the peer closed before finishing (closed). A missing client certificate does not fail a
+ * handshake (it is optional at the TLS level): it is the 401 of the request. */
+enum tls_failure {
+	TLS_FAILURE_UNKNOWN_CA, TLS_FAILURE_REVOKED, TLS_FAILURE_EXPIRED,
+	TLS_FAILURE_BAD_CERTIFICATE, TLS_FAILURE_TIMEOUT, TLS_FAILURE_PROTOCOL,
+	TLS_FAILURE_CLOSED, TLS_FAILURE_COUNT
+};
+extern const char *const tls_failure_names[TLS_FAILURE_COUNT];
+/* Handshakes failed for that reason since peers was created. */
+unsigned long tls_peers_failures(const struct tls_peers *peers, enum tls_failure reason);
+
+/* Seconds from now until the context's server certificate expires (which = 0), the earliest
+ * of its CA certificates (which = 1), or the earliest nextUpdate of its CRLs (which = 2);
+ * false when there is none. Negative once passed. */
+bool tls_expiry(const SSL_CTX *ctx, int which, time_t now, double *seconds);
+
 /* At most TLS_REFUSALS_PER_S lines a second about refused clients (failed handshakes, 401,
  * 403); what is held back is counted and reported on the next line allowed. */
 #define TLS_REFUSALS_PER_S 10
