@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include "check.h"
 #include "config.h"
 #include "db.h"
 #include "escalation.h"
@@ -18,6 +20,7 @@
 #include "refdata.h"
 #include "stat_rules.h"
 #include "scores.h"
+#include "tls.h"
 
 /* Silence lift: suppressed alerts that no silence covers any more (and whose rule is not off)
  * are issued again (esup_silences_lift, migration 008), as of the business clock. */
@@ -146,6 +149,57 @@ stat_settings_run(struct job *job)
 		job_done(job, false, "writing the statistics settings", NULL);
 }
 
+/* TLS expiry: the server certificate, the CA and the CRL in force, against the thresholds of
+ * esupd -n (check.h). One warning each when a round first finds it close (at start, after a
+ * reload: the changed hook forgets what was said) and then once a day, so an operator who
+ * reads only the log is told before clients are refused. Wall clock, not the business clock:
+ * certificates expire in real time. No query; it waits for the database like every job. */
+struct tls_expiry {
+	time_t warned[3];    /* when each was last warned about; 0: not since start or reload */
+};
+
+static const SSL_CTX *job_tls(const struct job *job);
+
+static void *tls_expiry_create(void) { return calloc(1, sizeof(struct tls_expiry)); }
+static void tls_expiry_destroy(void *state) { free(state); }
+
+static void
+tls_expiry_changed(void *state)
+{
+	struct tls_expiry *te = state;
+
+	memset(te->warned, 0, sizeof(te->warned));
+}
+
+static void
+tls_expiry_run(struct job *job)
+{
+	static const char *const what[] = { "the server certificate ([tls] certificate)",
+		"a CA certificate ([tls] ca)", "the CRL ([tls] crl, its nextUpdate)" };
+	static const double warn_s[] = { CHECK_CERT_WARN_S, CHECK_CERT_WARN_S, CHECK_CRL_WARN_S };
+	struct tls_expiry *te = job_state(job);
+	const SSL_CTX *ctx = job_tls(job);
+	time_t now = time(NULL);
+	double s;
+
+	for (int i = 0; i < 3; i++) {
+		if (ctx == NULL || !tls_expiry(ctx, i, now, &s) || s >= warn_s[i]) {
+			te->warned[i] = 0;
+			continue;
+		}
+		if (te->warned[i] != 0 && now - te->warned[i] < 86400)
+			continue;
+		te->warned[i] = now;
+		if (s > 0)
+			log_warnx("tls: %s expires in %.0f hours (warned %.0f days before): renew it and "
+				"reload esupd (SIGHUP)", what[i], s / 3600, warn_s[i] / 86400);
+		else
+			log_warnx("tls: %s expired %.0f hours ago: renew it and reload esupd (SIGHUP)",
+				what[i], -s / 3600);
+	}
+	job_done(job, false, NULL, NULL);
+}
+
 /* The jobs. Another periodic job adds its row here. */
 static const struct job_entry job_table[] = {
 	{ "escalation", 0, 9, escalation_create, escalation_destroy, escalation_changed, escalation_run },
@@ -155,6 +209,8 @@ static const struct job_entry job_table[] = {
 	{ "stat-settings", 0, 14, stat_settings_create, stat_settings_destroy, stat_settings_changed,
 	  stat_settings_run },
 	{ "score-weights", 0, 16, scores_create, scores_destroy, scores_changed, scores_run },
+	{ "tls-expiry", 0, 0, tls_expiry_create, tls_expiry_destroy, tls_expiry_changed,
+	  tls_expiry_run },
 };
 #define N_JOBS (sizeof(job_table) / sizeof(job_table[0]))
 
@@ -236,6 +292,7 @@ int64_t job_now(const struct job *job) { return job->now; }
 const char *job_now_text(const struct job *job) { return job->now_text; }
 void *job_state(const struct job *job) { return job->state; }
 struct metrics *job_metrics(const struct job *job) { return job->js->d->metrics; }
+static const SSL_CTX *job_tls(const struct job *job) { return job->js->d->tls; }
 
 struct jobs *
 jobs_create(struct esupd *d)

@@ -7,9 +7,11 @@ that was never migrated is refused with one message and exit 1, not raw SQL erro
 
 import re
 import shutil
+import signal
 import subprocess
+import time
 
-from conftest import (DAEMON_USER, ESUPD, SANITIZER_MARKS, Database, as_daemon_user,
+from conftest import (DAEMON_USER, wait_for, ESUPD, SANITIZER_MARKS, Database, as_daemon_user,
                       default_config, dbsetup, free_port, sanitizer_env, write_config)
 
 
@@ -213,3 +215,33 @@ def test_never_migrated_database_refuses_to_start(pg, certs, testdir):
                      r"--migrate", out), out
     assert "does not exist" not in out and "relation" not in out, out
     assert not any(m in out for m in SANITIZER_MARKS), out
+
+
+
+CRL_WARNING = "tls: the CRL ([tls] crl, its nextUpdate) expires in"
+
+
+def test_running_esupd_warns_of_a_crl_about_to_expire(daemon_factory, certs, testdir):
+    """esupd -n warns at deployment; the running daemon tells the log too: once when it finds
+    the CRL close to its nextUpdate, again after a reload (then daily), not at every round."""
+    soon = testdir / "crl.pem"
+    certs.devcerts(certs.dir, "--crl-for", "86400", str(soon))
+    soon.chmod(0o644)
+    d = daemon_factory(jobs={"interval_ms": "50"}).start()
+    wait_for(lambda: CRL_WARNING in d.log_text(), 30, "the CRL expiry warning")
+    time.sleep(1)   # twenty rounds: a warning per round would show here
+    assert d.log_text().count(CRL_WARNING) == 1, d.log_tail()
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: d.log_text().count(CRL_WARNING) >= 2, 30, "the warning after a reload")
+    time.sleep(1)
+    assert d.log_text().count(CRL_WARNING) == 2, d.log_tail()
+    assert re.search(re.escape(CRL_WARNING) + r" 2[0-4] hours", d.log_text()), d.log_tail()
+    assert "tls: the server certificate" not in d.log_text()
+
+
+def test_running_esupd_is_quiet_about_a_crl_far_from_expiry(daemon_factory):
+    d = daemon_factory(jobs={"interval_ms": "50"}).start()
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: "reloading" in d.log_text(), 30, "the reload")
+    time.sleep(1)
+    assert "expires in" not in d.log_text() and "expired" not in d.log_text(), d.log_tail()
