@@ -115,9 +115,11 @@ static bool check_file(struct tally *t, const char *path)
 		return false;
 	}
 	t->name = path;
+	errno = 0;
 	ok = lines_read(f, check_line, t);
 	if (!ok)
-		fprintf(stderr, "esupctl: %s: cannot be read to its end\n", path);
+		fprintf(stderr, "esupctl: %s: cannot be read to its end: %s\n", path,
+			errno != 0 ? strerror(errno) : "out of memory");
 	if (f != stdin)
 		fclose(f);
 	return ok;
