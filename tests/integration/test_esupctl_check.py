@@ -3,6 +3,7 @@ before the database. One line per refused event and per warning, a summary line,
 when an event was refused; and on a mixed feed the same refusals as a real esupd."""
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -101,3 +102,34 @@ def test_same_refusals_as_esupd(daemon_factory, db):
     assert refused == expected
     assert out[-1] == "9 events: 2 valid, 7 refused, 1 warnings"
     assert code == 1
+
+
+PROTOCOL = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
+# (the row of protocol.md's allowed values, an event refused for that field)
+ENUMS = [
+    ("`kind` (`approval.suspended`)", event(type="approval.suspended", kind="nap", days=3)),
+    ("`result` (`approval.decided`)", event(type="approval.decided", result="maybe")),
+    ("`severity` (`penalty.decided`)",
+     event(type="penalty.decided", party={"uscc": "91410300MA44ABCD1R"}, violation="HB-12",
+           severity="huge", amount="0")),
+    ("`measures` (`penalty.decided`)",
+     event(type="penalty.decided", party={"uscc": "91410300MA44ABCD1R"}, violation="HB-12",
+           severity="minor", amount="0", measures=["flogging"])),
+    ("`refused_by`, `report_to`, `by` (refusal and delay reports)",
+     event(type="approval.delay_reported", by="janitor", report_to="head", reason="x")),
+    ("`action` (`event.corrected`)",
+     event(type="event.corrected", of="ev-0", action="undo", reason="x")),
+]
+
+
+def test_documented_values_are_the_validators():
+    """protocol.md lists exactly the values the validator names when it refuses one."""
+    rows = {ln.split(" | ")[0].lstrip("| "): ln for ln in PROTOCOL.read_text().splitlines()
+            if ln.startswith("| `")}
+    for row, ev in ENUMS:
+        code, out, _ = check(stdin=feed([ev]))
+        assert code == 1, out
+        expected = out[0].split(": expected ", 1)[1].rsplit(", got ", 1)[0]
+        values = expected.split(" from ")[-1].split("one of ")[-1].split(", ")
+        documented = re.findall(r"`([^`]+)`", rows[row].split(" | ")[1])
+        assert documented == values, (row, documented, values)
