@@ -36,6 +36,7 @@ static void print_item(struct tally *t, size_t lineno, const struct mon_item *it
 {
 	const char *id = item->id[0] != '\0' ? item->id : "(no id)";
 
+	t->events++;
 	if (!item->valid) {
 		printf("%s:%zu: %s: %s%sexpected %s, got %s\n", t->name, lineno, id,
 			item->error.field, item->error.field[0] != '\0' ? ": " : "",
@@ -60,8 +61,8 @@ static bool check_line(void *ctx, const char *text, size_t len, size_t lineno)
 	struct mon_batch batch;
 	struct mon_error err;
 
-	t->events++;
 	if (text == NULL) {
+		t->events++;
 		printf("%s:%zu: (no id): expected a line of at most %d bytes, got a longer one\n",
 			t->name, lineno, LINES_MAX_BYTES);
 		t->refused++;
@@ -70,15 +71,13 @@ static bool check_line(void *ctx, const char *text, size_t len, size_t lineno)
 	if (!mon_batch_parse(text, len, MON_BODY_NDJSON, &t->limits, &batch, &err)) {
 		printf("%s:%zu: (no id): %s%sexpected %s, got %s\n", t->name, lineno, err.field,
 			err.field[0] != '\0' ? ": " : "", err.expected, err.got);
+		t->events++;
 		t->refused++;
 		return true;
 	}
+	/* one item, or none for a line of whitespace esupd also skips */
 	for (size_t i = 0; i < batch.count; i++)
 		print_item(t, lineno, &batch.items[i]);
-	if (batch.count == 0)
-		t->events--;   /* nothing but whitespace esupd also skips */
-	else
-		t->events += batch.count - 1;
 	mon_batch_finish(&batch);
 	return true;
 }

@@ -133,3 +133,19 @@ def test_documented_values_are_the_validators():
         values = expected.split(" from ")[-1].split("one of ")[-1].split(", ")
         documented = re.findall(r"`([^`]+)`", rows[row].split(" | ")[1])
         assert documented == values, (row, documented, values)
+
+
+def test_limits_come_from_the_configuration(tmp_path):
+    deep = event(id="d-1", type="approval.resumed", x=[[[["deep"]]]])
+    path = tmp_path / "deep.ndjson"
+    path.write_bytes(feed([deep]))
+    code, out, _ = check(path)
+    assert code == 0 and out[-1] == "1 events: 1 valid, 0 refused, 1 warnings", out
+    conf = tmp_path / "esupd.conf"
+    conf.write_text("[limits]\nmax_json_depth = 4\n")
+    code, out, _ = check("-c", conf, path)
+    assert code == 1
+    assert out == ["%s:1: d-1: expected JSON nested at most 4 deep, got deeper nesting" % path,
+                   "1 events: 0 valid, 1 refused, 0 warnings"]
+    code, out, err = check("-c", tmp_path / "missing.conf", path)
+    assert code == 2 and "missing.conf" in err
