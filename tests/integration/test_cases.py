@@ -53,10 +53,25 @@ def start(daemon_factory, instant, **overrides):
 
 
 def reload(d):
-    """SIGHUP, and waits for the daemon to report the reload complete."""
+    """SIGHUP, and waits for the daemon to report the reload complete and for what follows it:
+    the rules are loaded again and the sweeper marks every open case due (sweeper_rederive).
+    Until then a case row may still change under the test: a sweep already running when the
+    rules came in raises its alerts first, and the re-derive then makes the case due again."""
     done = d.log_text().count("reload complete")
+    rederived = d.log_text().count("rules changed: ")
     d.signal(signal.SIGHUP)
     wait_for(lambda: d.log_text().count("reload complete") > done, 10, "the reload to complete")
+    wait_for(lambda: d.log_text().count("rules changed: ") > rederived, 10,
+             "the open cases marked for re-derivation after the reload")
+
+
+def settle(d, db):
+    """Waits until no case is due on the business clock: the sweeper has evaluated every case
+    the last reload marked, so the case rows hold their next check."""
+    offset = int(d.config["testing"]["clock_offset_s"])
+    wait_for(lambda: db.scalar("SELECT count(*) FROM cases WHERE next_check_at <= to_timestamp(%s)",
+                               (time.time() + offset,)) == 0,
+             30, "the sweeper to evaluate every due case")
 
 
 def move_clock(d, instant):
@@ -127,7 +142,9 @@ def sweep_to_yellow(d, db):
     assert row["next_check"] == at("2026-03-04T00:00:01+08:00")
     assert alerts(db, QUICK_CASE) == []
     move_clock(d, "2026-03-04T10:00:00+08:00")
-    return wait_alert(db, QUICK_CASE, "APR-DEADLINE-YELLOW")
+    yellow = wait_alert(db, QUICK_CASE, "APR-DEADLINE-YELLOW")
+    settle(d, db)
+    return yellow
 
 
 def test_refusal_without_reason_alerts_at_ingest(daemon_factory, refdb):
@@ -235,6 +252,7 @@ def test_red_supersedes_yellow(daemon_factory, refdb):
     assert now[yellow["id"]]["status"] == "superseded"
     assert now[yellow["id"]]["superseded_by"] == red["id"]
     assert actions(refdb, yellow["id"]) == ["raise", "supersede"]
+    settle(d, refdb)
     row = case_row(refdb, QUICK_CASE)
     assert (row["level"], row["next_check"]) == ("red", None)   # nothing climbs past red
 
