@@ -240,6 +240,52 @@ static const struct type_spec types[] = {
 _Static_assert(sizeof(types) / sizeof(types[0]) == MON_EV__COUNT,
 	"every event type needs its spec");
 
+/* What each type means, for the schema's "description" (docs/protocol.md says more). */
+static const char *const type_meaning[] = {
+	[MON_EV_APPROVAL_RECEIVED] = "an application was received (收件)",
+	[MON_EV_APPROVAL_SUPPLEMENT_REQUESTED] = "the applicant was asked for missing materials "
+		"(一次性告知补正)",
+	[MON_EV_APPROVAL_SUPPLEMENT_RECEIVED] = "the missing materials arrived",
+	[MON_EV_APPROVAL_ACCEPTED] = "the application was accepted (受理): the time limit starts",
+	[MON_EV_APPROVAL_REFUSED_INTAKE] = "the application was refused at intake (不予受理), with "
+		"the refusal report's fields",
+	[MON_EV_APPROVAL_STEP] = "an internal step of the case (审查, 审核 ...) was done",
+	[MON_EV_APPROVAL_SUSPENDED] = "the clock stops for a reason the law allows (hearing, "
+		"expert review ...) for at most days",
+	[MON_EV_APPROVAL_RESUMED] = "the clock runs again",
+	[MON_EV_APPROVAL_EXTENDED] = "the time limit was extended by days (延期), by an approver",
+	[MON_EV_APPROVAL_DECIDED] = "the decision (办结): approved or denied; a denial carries the "
+		"refusal report (不批准报告制度)",
+	[MON_EV_APPROVAL_WITHDRAWN] = "the applicant withdrew the application",
+	[MON_EV_FEE_COLLECTED] = "a fee was collected (收费), from a payer, for a fee item",
+	[MON_EV_FEE_REFUNDED] = "a fee was refunded",
+	[MON_EV_PENALTY_DECIDED] = "an administrative penalty was decided (行政处罚决定)",
+	[MON_EV_PENALTY_FILED] = "a penalty was filed (备案) with the filing office",
+	[MON_EV_PENALTY_HEARING_HELD] = "the hearing (听证) of a penalty case was held",
+	[MON_EV_INSPECTION_STARTED] = "an inspection of an enterprise began (涉企检查), by "
+		"certified officers",
+	[MON_EV_INSPECTION_ENDED] = "the inspection ended",
+	[MON_EV_COMPLAINT_RECEIVED] = "a complaint was received (投诉)",
+	[MON_EV_COMPLAINT_REPLIED] = "the complainant was answered",
+	[MON_EV_COMPLAINT_CLOSED] = "the complaint was closed",
+	[MON_EV_EVALUATION_RECEIVED] = "a service evaluation (好差评) was received",
+	[MON_EV_EVALUATION_RECTIFIED] = "an unsatisfied evaluation of the case was rectified "
+		"(整改)",
+	[MON_EV_INQUIRY_RECEIVED] = "an inquiry (咨询) was received",
+	[MON_EV_INQUIRY_ANSWERED] = "the inquiry was answered",
+	[MON_EV_TRADE_ANNOUNCED] = "a public resource trade was announced (招标公告), with the "
+		"issue of documents and the bid deadline",
+	[MON_EV_TRADE_BIDS_OPENED] = "the bids were opened (开标)",
+	[MON_EV_TRADE_AWARDED] = "the award was published (中标公示), for its publicity period",
+	[MON_EV_EVENT_CORRECTED] = "an earlier event of the department is voided or replaced",
+	[MON_EV_FEE_FILED] = "a fee of the case was filed (备案) before it is collected",
+	[MON_EV_APPROVAL_DELAY_REPORTED] = "the case cannot be done within its limit: a delay "
+		"report (缓批报告), sent before the deadline",
+};
+
+_Static_assert(sizeof(type_meaning) / sizeof(type_meaning[0]) == MON_EV__COUNT,
+	"every event type needs its meaning");
+
 /* Envelope token alphabets: letters and digits plus these. */
 #define ID_PUNCT "._:/-"
 #define DEPT_PUNCT "_-"
@@ -1252,6 +1298,7 @@ json_t *mon_event_schema(void)
 	put(defs, "case", token_schema(CASE_PUNCT, MON_CODE_MAX, EXPECT_CASE), &ok);
 	for (size_t i = 0; i < MON_EV__COUNT; i++) {
 		json_t *t = object_schema(types[i].fields);
+		put(t, "description", json_string(type_meaning[i]), &ok);
 		if (types[i].check_schema != NULL && t != NULL) {
 			json_t *rule = types[i].check_schema();
 			if (rule == NULL || json_object_update(t, rule) != 0)
