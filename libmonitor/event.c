@@ -1243,9 +1243,9 @@ static json_t *kind_schema(enum field_kind kind)
 			"description", d);
 	case K_USCC:
 	case K_CITIZEN_ID:
-		snprintf(description, sizeof(description), "%s (the check digit%s cannot be said "
-			"in a schema: esupd checks it)", d, kind == K_USCC ? "" :
-			" and the exact birth date");
+		snprintf(description, sizeof(description), "%s (%s cannot be said in a schema: "
+			"esupd checks %s)", d, kind == K_USCC ? "the check digit" :
+			"the check character and the exact birth date", kind == K_USCC ? "it" : "them");
 		return json_pack("{s:s, s:s, s:s}", "type", "string", "pattern",
 			kind == K_USCC ? USCC_PATTERN : CITIZEN_ID_PATTERN, "description", description);
 	case K_PARTY:

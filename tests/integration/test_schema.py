@@ -365,6 +365,21 @@ def test_good_events_and_single_mutations_agree():
     assert refused > 500 and len(results) - refused > 150, (refused, len(results))
 
 
+def test_times_agree():
+    # 29 February of every year around now and of every century year; every offset hour with
+    # the minutes at their edges; every day-of-month edge of every month.
+    years = list(range(1960, 2130)) + list(range(2000, 10000, 100)) + [9996, 9999]
+    times = ["%04d-02-29T00:00:00+08:00" % y for y in years]
+    times += ["2026-03-02T09:15:00%s%02d:%s" % (sign, h, m) for sign in "+-"
+              for h in range(0, 16) for m in ("00", "30", "59", "60")]
+    times += ["2026-%02d-%02dT23:59:59.5Z" % (mo, d) for mo in range(0, 14) for d in (0, 28, 29,
+                                                                                     30, 31, 32)]
+    events = [ev("approval.accepted", item="ZJ-001", at=t) for t in times]
+    results = verdicts(events)
+    assert [t for t, (s, v) in zip(times, results) if s != v] == []
+    assert 0 < sum(1 for s, v in results if v) < len(results)
+
+
 def test_bad_input_cases_are_refused_by_the_schema_too():
     results = verdicts([b[1] for b in BAD_EVENTS if b[0] != "bad check digit"])
     assert results == [(False, False)] * (len(BAD_EVENTS) - 1)
