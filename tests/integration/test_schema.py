@@ -407,5 +407,10 @@ def test_get_v1_schema_equals_esupctl_schema(esupd, db, certs):
     wait_for(monitor_reads, 30, "esupd to let the new monitor read /v1/schema")
     with esupd.client("dept-LY-SCJGJ") as c:
         assert c.request("POST", "/v1/schema", b"{}", "application/json").status == 405
+    with esupd.client("dept-LY-SCJGJ") as c:
+        r = c.request("HEAD", "/v1/schema")
+    assert (r.status, r.header("content-type"), r.body) == (200, "application/schema+json", b"")
     with esupd.client() as c:
         assert c.request("GET", "/v1/schema").status == 401
+    with esupd.client("unknown") as c:
+        assert c.request("GET", "/v1/schema").status == 403
