@@ -1047,8 +1047,9 @@ static const char *const kind_def[] = {
 	[K_REPLACEMENT] = "replacement",
 };
 
-/* Sets key to v (stolen, NULL allowed) in obj; false, having freed v, when either is NULL
- * or memory ran out. *ok collects the outcome of a series. */
+/* Sets key to v in obj, taking v's reference (both may be NULL after a failed allocation);
+ * on any failure v is freed and *ok becomes false, so a series is checked once at its end.
+ * append is the same for an array. */
 static void put(json_t *obj, const char *key, json_t *v, bool *ok)
 {
 	if (v == NULL || obj == NULL || json_object_set_new(obj, key, v) != 0) {
@@ -1085,15 +1086,13 @@ static json_t *ref_to(const char *def)
 	return json_pack("{s:s}", "$ref", ref);
 }
 
-static json_t *string_list(const char *const *values, const char *except)
+static json_t *string_list(const char *const *values)
 {
 	json_t *list = json_array();
 	bool ok = true;
 
-	for (; *values != NULL; values++) {
-		if (except == NULL || strcmp(*values, except) != 0)
-			append(list, json_string(*values), &ok);
-	}
+	for (; *values != NULL; values++)
+		append(list, json_string(*values), &ok);
 	return finished(list, ok);
 }
 
@@ -1146,11 +1145,11 @@ static json_t *field_schema(const struct field_spec *f)
 {
 	switch (f->kind) {
 	case K_ENUM:
-		return json_pack("{s:o}", "enum", string_list(f->values, NULL));
+		return json_pack("{s:o}", "enum", string_list(f->values));
 	case K_MEASURES:
 		return json_pack("{s:s, s:i, s:i, s:b, s:{s:o}, s:s}", "type", "array",
 			"minItems", 1, "maxItems", MEASURES_MAX, "uniqueItems", 1, "items", "enum",
-			string_list(f->values, NULL), "description", "distinct measures, at least one");
+			string_list(f->values), "description", "distinct measures, at least one");
 	case K_BOOL:
 		return json_pack("{s:s}", "type", "boolean");
 	default:
