@@ -17,6 +17,8 @@
 
 #include "alerts.h"
 #include "doctor.h"
+#include "feedcheck.h"
+#include "lines.h"
 #include "report.h"
 #include "verify.h"
 #include "mon_eval.h"
@@ -24,7 +26,6 @@
 #include "mon_rules.h"
 #include "mon_value.h"
 
-#define LINE_MAX_BYTES (1024 * 1024)
 #define EVENTS_MAX 1000000
 #define REFDATA_MAX_BYTES (64 * 1024 * 1024)
 #define SETTINGS_MAX 64
@@ -60,6 +61,7 @@ static void usage(FILE *out)
 		"[--disable RULE]...\n"
 		"       esupctl rules\n"
 		"       esupctl schema\n"
+		"       esupctl check [-c /etc/esup/esupd.conf] [FILE...]   (esupctl check --help)\n"
 		"       esupctl alerts COMMAND ...   (esupctl alerts --help)\n"
 		"       esupctl verify [--dept DEPT] [--conninfo STR]   (esupctl verify --help)\n"
 		"       esupctl report --month YYYY-MM [--region CODE] [--out DIR] [--conninfo STR]\n"
@@ -257,36 +259,18 @@ static bool input_push(struct input *in, const char *line, size_t len, size_t li
 	return true;
 }
 
-/* Reads stdin line by line; a line longer than the cap is refused whole. */
-static bool read_input(FILE *f, struct input *in)
+/* lines_read's callback for eval: a line too long is refused, each other one pushed. */
+static bool input_line(void *ctx, const char *text, size_t len, size_t lineno)
 {
-	char *buf = malloc(LINE_MAX_BYTES + 2);
-	size_t lineno = 0;
-	bool ok = buf != NULL;
+	struct input *in = ctx;
 
-	while (ok && fgets(buf, LINE_MAX_BYTES + 2, f) != NULL) {
-		size_t len = strlen(buf);
-		bool whole = len > 0 && buf[len - 1] == '\n';
-		lineno++;
-		if (!whole && len == LINE_MAX_BYTES + 1) {
-			int c;
-			while ((c = getc(f)) != EOF && c != '\n')
-				;
-			fprintf(stderr, "esupctl: line %zu: expected a line of at most %d bytes\n",
-				lineno, LINE_MAX_BYTES);
-			in->invalid = true;
-			continue;
-		}
-		while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-			buf[--len] = '\0';
-		if (strspn(buf, " \t") == len)
-			continue;
-		ok = input_push(in, buf, len, lineno);
+	if (text == NULL) {
+		fprintf(stderr, "esupctl: line %zu: expected a line of at most %d bytes\n",
+			lineno, LINES_MAX_BYTES);
+		in->invalid = true;
+		return true;
 	}
-	if (buf == NULL)
-		fprintf(stderr, "esupctl: out of memory\n");
-	free(buf);
-	return ok && !ferror(f);
+	return input_push(in, text, len, lineno);
 }
 
 static bool same_case(const struct record *x, const struct record *y)
@@ -775,7 +759,7 @@ static int run_eval(const struct eval_options *o)
 		status = 1;
 	else if (!apply_settings(rs, o))
 		status = 2;   /* a bad --param or --disable is a usage error */
-	else if (!read_input(stdin, &in) || !eval_all(rs, &in, o->now) || in.invalid)
+	else if (!lines_read(stdin, input_line, &in) || !eval_all(rs, &in, o->now) || in.invalid)
 		status = 1;
 	input_finish(&in);
 	mon_ruleset_destroy(rs);
@@ -893,6 +877,8 @@ int main(int argc, char **argv)
 		return verify_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "report") == 0)
 		return report_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "check") == 0)
+		return feedcheck_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "doctor") == 0)
 		return doctor_main(argc - 1, argv + 1);
 	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {

@@ -783,6 +783,15 @@ config_destroy(struct config *cfg)
 	free(cfg);
 }
 
+const char *
+config_default(const char *section, const char *name)
+{
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		if (strcmp(options[i].section, section) == 0 && strcmp(options[i].name, name) == 0)
+			return options[i].fallback;
+	return NULL;
+}
+
 unsigned
 config_line(const struct config *cfg, const char *section, const char *name)
 {

@@ -140,6 +140,9 @@ const char *config_fixed_difference(const struct config *old, const struct confi
 /* The line of cfg->path that set [section] name (its last setting), 0 when it was not set
  * (the default is in force) or is no option of the table. For messages "FILE:LINE: ...". */
 unsigned config_line(const struct config *cfg, const char *section, const char *name);
+/* The default of an option of the table as written there ("65536"), NULL for an unknown
+ * option: for tools that must agree with esupd without a configuration file. Static text. */
+const char *config_default(const char *section, const char *name);
 /* 0 notice, 1 yellow, 2 red; -1 for anything else. */
 int config_severity_rank(const char *severity);
 

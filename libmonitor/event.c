@@ -456,11 +456,26 @@ static void make_path(char *out, size_t cap, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A refused time: when it is in a common wrong form (Java's +0800, no offset, a space for
+ * 'T'), `expected` shows the same date and time as it should have been written. */
+static bool fail_time(const char *path, const json_t *got, struct mon_error *err)
+{
+	char expected[sizeof(err->expected)];
+
+	if (!json_is_string(got) || !mon_time_hint(json_string_value(got), expected,
+			sizeof(expected)))
+		snprintf(expected, sizeof(expected), "%s", EXPECT_TIME);
+	mon_error_set(err, path, expected, got);
+	return false;
+}
+
 static bool fail_field(const struct field_spec *f, const char *path, const json_t *got,
 		struct mon_error *err)
 {
 	char expected[sizeof(err->expected)];
 
+	if (f->kind == K_DATETIME)
+		return fail_time(path, got, err);
 	describe(f, expected, sizeof(expected));
 	mon_error_set(err, path, expected, got);
 	return false;
@@ -618,10 +633,8 @@ static bool take_time(const json_t *obj, struct mon_event *ev, struct mon_error 
 {
 	const json_t *v = json_object_get(obj, "at");
 
-	if (!json_is_string(v) || !mon_time_parse(json_string_value(v), &ev->at, &ev->at_offset_min)) {
-		mon_error_set(err, "at", EXPECT_TIME, v);
-		return false;
-	}
+	if (!json_is_string(v) || !mon_time_parse(json_string_value(v), &ev->at, &ev->at_offset_min))
+		return fail_time("at", v, err);
 	return true;
 }
 

@@ -144,6 +144,86 @@ bool mon_time_parse(const char *s, int64_t *epoch, int *offset_min)
 	return true;
 }
 
+/* The offset of a date-time in a wrong form: "" (none), "Z", "+hh:mm", or Java's "+hhmm"
+ * and "+hh"; *colon tells whether the colon was there. Ends the string. */
+static bool parse_loose_offset(const char *p, char *sign, int *hh, int *mm, bool *none,
+		bool *colon)
+{
+	*none = *p == '\0';
+	*colon = true;
+	*hh = 0;
+	*mm = 0;
+	*sign = 'Z';
+	if (*none)
+		return true;
+	if (take_char(&p, 'Z', 'z'))
+		return *p == '\0';
+	if (*p != '+' && *p != '-')
+		return false;
+	*sign = *p++;
+	if (!take_digits(&p, 2, hh))
+		return false;
+	if (take_char(&p, ':', ':')) {
+		if (!take_digits(&p, 2, mm))
+			return false;
+	} else {
+		*colon = false;
+		if (*p != '\0' && !take_digits(&p, 2, mm))
+			return false;
+	}
+	return *p == '\0' && *mm <= 59 && *hh * 60 + *mm <= OFFSET_MAX_MIN;
+}
+
+bool mon_time_hint(const char *s, char *buf, size_t len)
+{
+	const char *p = s, *frac;
+	int y, mo, d, h, mi, sec, oh, om;
+	int64_t scratch;
+	int off;
+	char sep, sign, offset[8];
+	bool none, colon, space;
+	const char *what;
+
+	if (s == NULL || buf == NULL || len == 0 || mon_time_parse(s, &scratch, &off))
+		return false;
+	if (!take_digits(&p, 4, &y) || !take_char(&p, '-', '-') || !take_digits(&p, 2, &mo) ||
+			!take_char(&p, '-', '-') || !take_digits(&p, 2, &d))
+		return false;
+	sep = *p;
+	if (sep != 'T' && sep != 't' && sep != ' ')
+		return false;
+	p++;
+	if (!take_digits(&p, 2, &h) || !take_char(&p, ':', ':') || !take_digits(&p, 2, &mi) ||
+			!take_char(&p, ':', ':') || !take_digits(&p, 2, &sec))
+		return false;
+	frac = p;
+	if (!skip_fraction(&p) || !parse_loose_offset(p, &sign, &oh, &om, &none, &colon))
+		return false;
+	if (y < YEAR_MIN || y > YEAR_MAX || mo < 1 || mo > 12 || d < 1 ||
+			d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59)
+		return false;
+	space = sep == ' ';
+	if (none)
+		what = space ? "T between date and time and an offset" : "an offset";
+	else if (!colon)
+		what = space ? "T between date and time and a colon in the offset" :
+			"a colon in the offset";
+	else if (space)
+		what = "T between date and time";
+	else
+		return false;
+	if (none)
+		snprintf(offset, sizeof(offset), "+08:00");
+	else if (sign == 'Z')
+		snprintf(offset, sizeof(offset), "Z");
+	else
+		snprintf(offset, sizeof(offset), "%c%02d:%02d", sign, oh, om);
+	snprintf(buf, len, "an RFC 3339 date-time with %s, such as "
+		"%04d-%02d-%02dT%02d:%02d:%02d%.*s%s", what, y, mo, d, h, mi, sec,
+		(int)(p - frac), frac, offset);
+	return true;
+}
+
 /* Floor division, so that instants before 1970 land on the right day. */
 static int64_t floor_div(int64_t a, int64_t b)
 {

@@ -1,6 +1,7 @@
 /* fuzz_time.c: the scalar parsers on arbitrary text: RFC 3339 times, money strings, and
  * the check digits of party identifiers. Whatever a parser accepts must survive being
- * formatted and parsed again unchanged; a violation aborts. */
+ * formatted and parsed again unchanged; a time refused with a hint must be refused, and the
+ * hint's corrected example must parse; a violation aborts. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,21 @@ static void check_time(const char *s)
 		abort();
 	mon_time_format(at, off, buf, sizeof(buf));
 	if (!mon_time_parse(buf, &again, &off_again) || again != at || off_again != off)
+		abort();
+}
+
+static void check_hint(const char *s)
+{
+	char buf[160];
+	const char *example;
+	int64_t at;
+	int off;
+
+	if (!mon_time_hint(s, buf, sizeof(buf)))
+		return;
+	if (mon_time_parse(s, &at, &off) || strlen(buf) >= sizeof(buf) - 1 ||
+			(example = strstr(buf, ", such as ")) == NULL ||
+			!mon_time_parse(example + strlen(", such as "), &at, &off))
 		abort();
 }
 
@@ -60,6 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(s, data, size);
 	s[size] = '\0';
 	check_time(s);
+	check_hint(s);
 	check_money(s, strlen(s));
 	check_ids(s);
 	return 0;

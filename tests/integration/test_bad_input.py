@@ -111,6 +111,37 @@ def test_bad_events_name_the_field(small, db):
     served_normally(small, db, 0)
 
 
+# Java's usual forms: still refused, each with the same date and time in the right form.
+TIME_HINTS = [
+    ("2026-03-02T10:00:00+0800",
+     "an RFC 3339 date-time with a colon in the offset, such as 2026-03-02T10:00:00+08:00"),
+    ("2026-04-11T16:45:30",
+     "an RFC 3339 date-time with an offset, such as 2026-04-11T16:45:30+08:00"),
+    ("2026-05-20 08:05:00+08:00",
+     "an RFC 3339 date-time with T between date and time, such as 2026-05-20T08:05:00+08:00"),
+    ("2026-06-30 23:59:59", "an RFC 3339 date-time with T between date and time and an offset,"
+     " such as 2026-06-30T23:59:59+08:00"),
+]
+
+
+def test_wrong_time_forms_are_refused_with_the_corrected_example(small, db):
+    bad = [event(at=at) for at, _ in TIME_HINTS]
+    bad.append(event(type="fee.filed", filing={"office": "city", "ref": "BA-1",
+                                              "filed_at": "2026-03-04T08:30:00-0530"}))
+    with small.client("dept-LY-SCJGJ") as c:
+        r = c.post_events(bad, fmt="ndjson")
+    assert r.status == 200, r.body
+    res = r.json()
+    assert statuses(res) == ["rejected"] * len(bad)
+    for (at, hint), result in zip(TIME_HINTS, res["results"]):
+        assert result["error"] == {"field": "at", "expected": hint, "got": json.dumps(at)}
+    assert res["results"][-1]["error"]["field"] == "filing.filed_at"
+    assert res["results"][-1]["error"]["expected"] == (
+        "an RFC 3339 date-time with a colon in the offset, such as 2026-03-04T08:30:00-05:30")
+    assert db.scalar("SELECT count(*) FROM events") == 0
+    served_normally(small, db, 0)
+
+
 def test_nesting_too_deep_rejects_that_event_alone(small, db):
     ok1, deep, ok2 = event(), event(extra=nested(40)), event()
     with small.client("dept-LY-SCJGJ") as c:

@@ -617,6 +617,52 @@ static void assert_warning(const struct mon_event *ev, size_t i, const char *fie
 	assert_string_equal(ev->warnings[i].got, nearest);
 }
 
+/* A time in a common wrong form is refused with the corrected example in `expected`, at
+ * every place a time can be: the envelope, a type's field, a nested one, a replacement. */
+static void assert_time_hint(json_t *obj, const char *field, const char *expected)
+{
+	struct mon_error err;
+
+	if (validate(obj, &err))
+		fail_msg("accepted, expected an error on %s", field);
+	assert_string_equal(err.field, field);
+	assert_string_equal(err.expected, expected);
+}
+
+static void test_time_hints(void **state)
+{
+	json_t *obj;
+	(void)state;
+	obj = event_with("approval.resumed", CASE_NO);
+	json_object_set_new(obj, "at", json_string("2026-03-02T10:00:00+0800"));
+	assert_time_hint(obj, "at", "an RFC 3339 date-time with a colon in the offset, such as "
+		"2026-03-02T10:00:00+08:00");
+	obj = event_with("approval.resumed", CASE_NO);
+	json_object_set_new(obj, "at", json_string("2026-03-02T09:15:00"));
+	assert_time_hint(obj, "at", "an RFC 3339 date-time with an offset, such as "
+		"2026-03-02T09:15:00+08:00");
+	obj = event_with("approval.resumed", CASE_NO);
+	json_object_set_new(obj, "at", json_string("2026-03-02 09:15:00"));
+	assert_time_hint(obj, "at", "an RFC 3339 date-time with T between date and time and an "
+		"offset, such as 2026-03-02T09:15:00+08:00");
+	obj = event_with("approval.resumed", CASE_NO);
+	json_object_set_new(obj, "at", json_integer(1772414100));
+	assert_time_hint(obj, "at", "an RFC 3339 date-time with offset, such as "
+		"2026-03-02T09:15:00+08:00");
+	obj = event_with("approval.resumed", CASE_NO);
+	json_object_set_new(obj, "at", json_string("2026-02-30 09:15:00"));
+	assert_time_hint(obj, "at", "an RFC 3339 date-time with offset, such as "
+		"2026-03-02T09:15:00+08:00");
+	assert_time_hint(event_with("fee.filed", CASE_NO ",\"fee_item\":\"ZJ-017\",\"filing\":"
+		"{\"office\":\"city\",\"ref\":\"B\",\"filed_at\":\"2026-03-04 08:30:00+08:00\"}"),
+		"filing.filed_at", "an RFC 3339 date-time with T between date and time, such as "
+		"2026-03-04T08:30:00+08:00");
+	assert_time_hint(event_with("event.corrected", CORRECTION ",\"action\":\"replace\","
+		"\"replacement\":{\"type\":\"approval.extended\",\"at\":\"2026-03-03T10:00:00+0800\","
+		"\"days\":10}"), "replacement.at", "an RFC 3339 date-time with a colon in the offset, "
+		"such as 2026-03-03T10:00:00+08:00");
+}
+
 static void test_no_warnings_for_known_fields(void **state)
 {
 	struct mon_event ev;
@@ -854,6 +900,7 @@ int main(void)
 		cmocka_unit_test(test_fields_copied),
 		cmocka_unit_test(test_optional_case_and_item),
 		cmocka_unit_test(test_envelope_errors),
+		cmocka_unit_test(test_time_hints),
 		cmocka_unit_test(test_party_errors),
 		cmocka_unit_test(test_officers_and_filing),
 		cmocka_unit_test(test_measures_and_money_filing),

@@ -153,6 +153,65 @@ static void test_time_fraction_and_syntax(void **state)
 	assert_time_refused(NULL);
 }
 
+static void assert_hint(const char *s, const char *hint)
+{
+	char buf[160];
+
+	if (!mon_time_hint(s, buf, sizeof(buf)))
+		fail_msg("no hint for %s", s);
+	assert_string_equal(buf, hint);
+}
+
+static void assert_no_hint(const char *s)
+{
+	char buf[160] = "untouched";
+
+	if (mon_time_hint(s, buf, sizeof(buf)))
+		fail_msg("hint for %s: %s", s, buf);
+	assert_string_equal(buf, "untouched");
+}
+
+/* Java's usual forms are still refused, and the hint rebuilds the same date and time. */
+static void test_time_hints(void **state)
+{
+	char small[24];
+
+	(void)state;
+	assert_hint("2026-03-02T10:00:00+0800", "an RFC 3339 date-time with a colon in the "
+		"offset, such as 2026-03-02T10:00:00+08:00");
+	assert_hint("2026-11-30T23:59:58-0530", "an RFC 3339 date-time with a colon in the "
+		"offset, such as 2026-11-30T23:59:58-05:30");
+	assert_hint("2026-03-02T10:00:00+08", "an RFC 3339 date-time with a colon in the "
+		"offset, such as 2026-03-02T10:00:00+08:00");
+	assert_hint("2026-03-02T10:00:00", "an RFC 3339 date-time with an offset, such as "
+		"2026-03-02T10:00:00+08:00");
+	assert_hint("2027-01-05T07:08:09.125", "an RFC 3339 date-time with an offset, such as "
+		"2027-01-05T07:08:09.125+08:00");
+	assert_hint("2026-03-02 10:00:00+08:00", "an RFC 3339 date-time with T between date "
+		"and time, such as 2026-03-02T10:00:00+08:00");
+	assert_hint("2026-03-02 10:00:00Z", "an RFC 3339 date-time with T between date "
+		"and time, such as 2026-03-02T10:00:00Z");
+	assert_hint("2026-03-02 10:00:00", "an RFC 3339 date-time with T between date and "
+		"time and an offset, such as 2026-03-02T10:00:00+08:00");
+	assert_hint("2026-03-02 10:00:00+0800", "an RFC 3339 date-time with T between date "
+		"and time and a colon in the offset, such as 2026-03-02T10:00:00+08:00");
+	/* no hint: valid, impossible, or not a date-time at all */
+	assert_no_hint("2026-03-02T10:00:00+08:00");
+	assert_no_hint("2026-02-30T10:00:00+0800");
+	assert_no_hint("2026-03-02 24:00:00");
+	assert_no_hint("2026-03-02T10:00:00+1500");
+	assert_no_hint("2026-03-02T10:00:00+08:0");
+	assert_no_hint("2026-03-02T10:00:00+080");
+	assert_no_hint("2026-03-02T10:00+08:00");
+	assert_no_hint("2026/03/02 10:00:00");
+	assert_no_hint("2026-03-02");
+	assert_no_hint("");
+	assert_no_hint(NULL);
+	/* a short buffer is cut, never overrun */
+	assert_true(mon_time_hint("2026-03-02T10:00:00", small, sizeof(small)));
+	assert_int_equal(strlen(small), sizeof(small) - 1);
+}
+
 static void test_time_format_round_trip(void **state)
 {
 	static const char *const samples[] = {
@@ -308,6 +367,7 @@ int main(void)
 		cmocka_unit_test(test_time_offsets),
 		cmocka_unit_test(test_time_offset_crosses_midnight),
 		cmocka_unit_test(test_time_fraction_and_syntax),
+		cmocka_unit_test(test_time_hints),
 		cmocka_unit_test(test_time_format_round_trip),
 		cmocka_unit_test(test_money_strings),
 		cmocka_unit_test(test_money_numbers),
