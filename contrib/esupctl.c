@@ -60,6 +60,7 @@ static void usage(FILE *out)
 		"usage: esupctl eval --refdata DIR [--now TIME] [--param NAME=VALUE]... "
 		"[--disable RULE]...\n"
 		"       esupctl rules\n"
+		"       esupctl schema\n"
 		"       esupctl check [-c /etc/esup/esupd.conf] [FILE...]   (esupctl check --help)\n"
 		"       esupctl alerts COMMAND ...   (esupctl alerts --help)\n"
 		"       esupctl verify [--dept DEPT] [--conninfo STR]   (esupctl verify --help)\n"
@@ -838,12 +839,38 @@ static int cmd_rules(int argc, char **argv)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/* The JSON Schema of an event (libmonitor's mon_event_schema), indented, on stdout: the
+ * same document as GET /v1/schema and /usr/share/doc/esup/event.schema.json. */
+static int cmd_schema(int argc, char **argv)
+{
+	json_t *schema;
+	int status = 0;
+
+	(void)argv;
+	if (argc != 1) {
+		usage(stderr);
+		return 2;
+	}
+	schema = mon_event_schema();
+	if (schema == NULL || json_dumpf(schema, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 ||
+			fputc('\n', stdout) == EOF) {
+		fprintf(stderr, "esupctl: schema: out of memory or cannot write\n");
+		status = 1;
+	}
+	json_decref(schema);
+	if (fflush(stdout) != 0)
+		status = 1;
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "eval") == 0)
 		return cmd_eval(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "rules") == 0)
 		return cmd_rules(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "schema") == 0)
+		return cmd_schema(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "alerts") == 0)
 		return alerts_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "verify") == 0)

@@ -1,4 +1,4 @@
-/* api_events.c: POST /v1/events. Parse and validate (libmonitor), check each event's
+/* api_events.c: POST /v1/events and GET /v1/schema. Parse and validate (libmonitor), check each event's
  * department against the principal, hand the valid ones to the writer, and answer with one
  * status per input event only after the writer reports the transaction committed. */
 #include "api.h"
@@ -277,7 +277,25 @@ api_events_post(const struct api_request *r)
 	ingest_submit(d->ingest, &er->batch, er->principal, esupd_now(d), events_committed, er);
 }
 
+/* GET /v1/schema: the JSON Schema of an event, built by libmonitor from the validator's
+ * tables (the same document as `esupctl schema`). */
+static void
+api_schema_get(const struct api_request *r)
+{
+	json_t *schema = mon_event_schema();
+
+	if (schema == NULL) {
+		http_reply_error(r->req, 500, "out of memory");
+		return;
+	}
+	http_reply_json_as(r->req, 200, schema, "application/schema+json");
+}
+
+/* Any authenticated principal may read the schema: it is the protocol, not data. */
+#define SCHEMA_READERS (API_ROLES_READERS | 1u << ROLE_MONITOR)
+
 const struct api_route api_events_routes[] = {
 	{ EVHTTP_REQ_POST, "/v1/events", 1u << ROLE_DEPARTMENT, 0, NULL, api_events_post },
+	{ EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "/v1/schema", SCHEMA_READERS, 0, NULL, api_schema_get },
 	{ 0 },
 };

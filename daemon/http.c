@@ -51,12 +51,18 @@ http_new_connection(struct event_base *base, void *arg)
 void
 http_reply_json(struct evhttp_request *req, int code, json_t *body)
 {
+	http_reply_json_as(req, code, body, "application/json");
+}
+
+void
+http_reply_json_as(struct evhttp_request *req, int code, json_t *body, const char *content_type)
+{
 	struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
 	struct evbuffer *out = evbuffer_new();
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	char length[24];
 
-	evhttp_add_header(headers, "Content-Type", "application/json");
+	evhttp_add_header(headers, "Content-Type", content_type);
 	evhttp_add_header(headers, "X-Content-Type-Options", "nosniff");
 	if (out != NULL && text != NULL) {
 		evbuffer_add(out, text, strlen(text));

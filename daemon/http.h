@@ -20,6 +20,9 @@ void http_stop_accepting(struct esupd *d);
 
 /* Replies with a JSON body; takes the reference to body. */
 void http_reply_json(struct evhttp_request *req, int code, json_t *body);
+/* The same with another JSON media type (application/schema+json). */
+void http_reply_json_as(struct evhttp_request *req, int code, json_t *body,
+		const char *content_type);
 /* {"error": message} */
 void http_reply_error(struct evhttp_request *req, int code, const char *message);
 /* 429/503 with Retry-After: nothing of the request was done; resend it. */

@@ -55,6 +55,9 @@ struct type_spec {
 	const struct field_spec *fields;
 	/* Optional: what one field cannot say alone, checked after the fields. */
 	bool (*check)(const json_t *obj, struct mon_error *err);
+	/* Optional: the same rule (check, or check_correction) as JSON Schema keywords added to
+	 * the type's schema by mon_event_schema; a new reference the caller owns. */
+	json_t *(*check_schema)(void);
 };
 
 #define REQ(n, k) { .name = (n), .kind = (k), .required = true }
@@ -176,9 +179,23 @@ static bool check_confiscation(const json_t *obj, struct mon_error *err)
 	return true;
 }
 
+/* check_confiscation as a schema: confiscated_value exactly when measures lists
+ * confiscation. */
+static json_t *confiscation_schema(void)
+{
+	return json_pack("{s:{s:[s], s:{s:{s:{s:s}}}}, s:{s:[s]}, s:{s:{s:[s]}}}",
+		"if", "required", "measures", "properties", "measures", "contains", "const",
+		"confiscation",
+		"then", "required", "confiscated_value",
+		"else", "not", "required", "confiscated_value");
+}
+
+static json_t *correction_schema(void);
+
 /* Case events carry the case number; fee and evaluation events may. */
 #define CASE(n, f) { .name = (n), .case_required = true, .fields = (f) }
-#define CASE_CHECKED(n, f, c) { .name = (n), .case_required = true, .fields = (f), .check = (c) }
+#define CASE_CHECKED(n, f, c, cs) { .name = (n), .case_required = true, .fields = (f), \
+	.check = (c), .check_schema = (cs) }
 #define FREE(n, f) { .name = (n), .case_required = false, .fields = (f) }
 #define ITEM(n, f) { .name = (n), .case_required = true, .item_required = true, .fields = (f) }
 
@@ -198,7 +215,7 @@ static const struct type_spec types[] = {
 	[MON_EV_FEE_COLLECTED] = FREE("fee.collected", f_fee_collected),
 	[MON_EV_FEE_REFUNDED] = FREE("fee.refunded", f_fee_refunded),
 	[MON_EV_PENALTY_DECIDED] = CASE_CHECKED("penalty.decided", f_penalty_decided,
-		check_confiscation),
+		check_confiscation, confiscation_schema),
 	[MON_EV_PENALTY_FILED] = CASE("penalty.filed", f_penalty_filed),
 	[MON_EV_PENALTY_HEARING_HELD] = CASE("penalty.hearing_held", no_fields),
 	[MON_EV_INSPECTION_STARTED] = CASE("inspection.started", f_inspection_started),
@@ -213,13 +230,61 @@ static const struct type_spec types[] = {
 	[MON_EV_TRADE_ANNOUNCED] = CASE("trade.announced", f_trade_announced),
 	[MON_EV_TRADE_BIDS_OPENED] = CASE("trade.bids_opened", no_fields),
 	[MON_EV_TRADE_AWARDED] = CASE("trade.awarded", f_trade_awarded),
-	[MON_EV_EVENT_CORRECTED] = FREE("event.corrected", f_corrected),
+	/* check_correction is called by mon_event_from_json itself: it fills ev->replacement. */
+	[MON_EV_EVENT_CORRECTED] = { .name = "event.corrected", .case_required = false,
+		.fields = f_corrected, .check_schema = correction_schema },
 	[MON_EV_FEE_FILED] = CASE("fee.filed", f_fee_filed),
 	[MON_EV_APPROVAL_DELAY_REPORTED] = CASE("approval.delay_reported", f_delay_reported),
 };
 
 _Static_assert(sizeof(types) / sizeof(types[0]) == MON_EV__COUNT,
 	"every event type needs its spec");
+
+/* What each type means, for the schema's "description" (docs/protocol.md says more). */
+static const char *const type_meaning[] = {
+	[MON_EV_APPROVAL_RECEIVED] = "an application was received (收件)",
+	[MON_EV_APPROVAL_SUPPLEMENT_REQUESTED] = "the applicant was asked for missing materials "
+		"(一次性告知补正)",
+	[MON_EV_APPROVAL_SUPPLEMENT_RECEIVED] = "the missing materials arrived",
+	[MON_EV_APPROVAL_ACCEPTED] = "the application was accepted (受理): the time limit starts",
+	[MON_EV_APPROVAL_REFUSED_INTAKE] = "the application was refused at intake (不予受理), with "
+		"the refusal report's fields",
+	[MON_EV_APPROVAL_STEP] = "an internal step of the case (审查, 审核 ...) was done",
+	[MON_EV_APPROVAL_SUSPENDED] = "the clock stops for a reason the law allows (hearing, "
+		"expert review ...) for at most days",
+	[MON_EV_APPROVAL_RESUMED] = "the clock runs again",
+	[MON_EV_APPROVAL_EXTENDED] = "the time limit was extended by days (延期), by an approver",
+	[MON_EV_APPROVAL_DECIDED] = "the decision (办结): approved or denied; a denial carries the "
+		"refusal report (不批准报告制度)",
+	[MON_EV_APPROVAL_WITHDRAWN] = "the applicant withdrew the application",
+	[MON_EV_FEE_COLLECTED] = "a fee was collected (收费), from a payer, for a fee item",
+	[MON_EV_FEE_REFUNDED] = "a fee was refunded",
+	[MON_EV_PENALTY_DECIDED] = "an administrative penalty was decided (行政处罚决定)",
+	[MON_EV_PENALTY_FILED] = "a penalty was filed (备案) with the filing office",
+	[MON_EV_PENALTY_HEARING_HELD] = "the hearing (听证) of a penalty case was held",
+	[MON_EV_INSPECTION_STARTED] = "an inspection of an enterprise began (涉企检查), by "
+		"certified officers",
+	[MON_EV_INSPECTION_ENDED] = "the inspection ended",
+	[MON_EV_COMPLAINT_RECEIVED] = "a complaint was received (投诉)",
+	[MON_EV_COMPLAINT_REPLIED] = "the complainant was answered",
+	[MON_EV_COMPLAINT_CLOSED] = "the complaint was closed",
+	[MON_EV_EVALUATION_RECEIVED] = "a service evaluation (好差评) was received",
+	[MON_EV_EVALUATION_RECTIFIED] = "an unsatisfied evaluation of the case was rectified "
+		"(整改)",
+	[MON_EV_INQUIRY_RECEIVED] = "an inquiry (咨询) was received",
+	[MON_EV_INQUIRY_ANSWERED] = "the inquiry was answered",
+	[MON_EV_TRADE_ANNOUNCED] = "a public resource trade was announced (招标公告), with the "
+		"issue of documents and the bid deadline",
+	[MON_EV_TRADE_BIDS_OPENED] = "the bids were opened (开标)",
+	[MON_EV_TRADE_AWARDED] = "the award was published (中标公示), for its publicity period",
+	[MON_EV_EVENT_CORRECTED] = "an earlier event of the department is voided or replaced",
+	[MON_EV_FEE_FILED] = "a fee of the case was filed (备案) before it is collected",
+	[MON_EV_APPROVAL_DELAY_REPORTED] = "the case cannot be done within its limit: a delay "
+		"report (缓批报告), sent before the deadline",
+};
+
+_Static_assert(sizeof(type_meaning) / sizeof(type_meaning[0]) == MON_EV__COUNT,
+	"every event type needs its meaning");
 
 /* Envelope token alphabets: letters and digits plus these. */
 #define ID_PUNCT "._:/-"
@@ -946,4 +1011,314 @@ bool mon_correction_is_void(const struct mon_event *ev)
 {
 	return ev->type == MON_EV_EVENT_CORRECTED &&
 		strcmp(json_string_value(json_object_get(ev->body, "action")), "void") == 0;
+}
+
+/* The JSON Schema (draft 2020-12) of an event, built from the tables above: the envelope,
+ * one $defs entry per event type (its field table, and its check as check_schema), one per
+ * kind of value. What a schema cannot say is said in "description" and in docs/protocol.md
+ * ("The schema"): check digits, a replacement's envelope being the correction's, a case
+ * required of a replacement whose correction has none. Unknown fields are allowed (they are
+ * warnings), so no object says additionalProperties. */
+
+#define SCHEMA_DIALECT "https://json-schema.org/draft/2020-12/schema"
+/* Every pattern ends so: "$" alone also matches before a final line break in some regex
+ * dialects (Python's re), which esupd refuses. */
+#define PATTERN_END "$(?!\\n)"
+#define DEF_PREFIX "#/$defs/"
+/* C0 and C1 control characters and DEL (mon_is_control); K_TEXT allows tab, LF and CR. */
+#define CONTROL_CLASS "[\\u0000-\\u001f\\u007f-\\u009f]"
+#define TEXT_CONTROL_CLASS "[\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]"
+/* mon_time_parse: YYYY-MM-DD, T or t, hh:mm:ss, an optional fraction of 1 to 9 digits,
+ * then Z, z or +hh:mm / -hh:mm up to 14:00; years 1970 to 9999, real days (29 February
+ * in leap years only). */
+#define DATETIME_PATTERN "^(?:" \
+	"(?:19[7-9][0-9]|[2-9][0-9]{3})-(?:" \
+		"(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|" \
+		"(?:0[13-9]|1[0-2])-(?:29|30)|" \
+		"(?:0[13578]|1[02])-31)|" \
+	"(?:19(?:7[26]|8[048]|9[26])|[2-9][0-9](?:0[48]|[2468][048]|[13579][26])|" \
+		"(?:[2468][048]|[3579][26])00)-02-29)" \
+	"[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?" \
+	"(?:[Zz]|[+-](?:(?:0[0-9]|1[0-3]):[0-5][0-9]|14:00))" PATTERN_END
+#define USCC_PATTERN "^[0-9A-HJ-NP-RTUW-Y]{18}" PATTERN_END
+#define CITIZEN_ID_PATTERN "^[0-9]{6}(?:19|[2-9][0-9])[0-9]{2}(?:0[1-9]|1[0-2])" \
+	"(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9X]" PATTERN_END
+#define MONEY_PATTERN "^0*[0-9]{1,12}(?:\\.[0-9]{1,2})?" PATTERN_END
+
+_Static_assert(MON_TIME_YEAR_MIN == 1970 && MON_TIME_YEAR_MAX == 9999 &&
+	MON_TIME_OFFSET_MAX_MIN == 14 * 60 && MON_TIME_FRACTION_DIGITS_MAX == 9,
+	"DATETIME_PATTERN states these bounds");
+_Static_assert(MON_MONEY_YUAN_LIMIT == INT64_C(1000000000000),
+	"MONEY_PATTERN allows 12 integer digits");
+
+/* The $defs name of each kind that is referred to rather than written in place. */
+static const char *const kind_def[] = {
+	[K_SHORT] = "short", [K_TEXT] = "text", [K_CODE] = "code", [K_DAYS] = "days",
+	[K_MONEY] = "money", [K_DATETIME] = "datetime", [K_USCC] = "uscc",
+	[K_CITIZEN_ID] = "citizen_id", [K_PARTY] = "party", [K_FILING] = "filing",
+	[K_FILING_MONEY] = "filing_money", [K_OFFICERS] = "officers", [K_ID] = "event_id",
+	[K_REPLACEMENT] = "replacement",
+};
+
+/* Sets key to v in obj, taking v's reference (both may be NULL after a failed allocation);
+ * on any failure v is freed and *ok becomes false, so a series is checked once at its end.
+ * append is the same for an array. */
+static void put(json_t *obj, const char *key, json_t *v, bool *ok)
+{
+	if (v == NULL || obj == NULL || json_object_set_new(obj, key, v) != 0) {
+		if (obj == NULL)
+			json_decref(v);
+		*ok = false;
+	}
+}
+
+static void append(json_t *array, json_t *v, bool *ok)
+{
+	if (array == NULL || v == NULL || json_array_append_new(array, v) != 0) {
+		if (array == NULL)
+			json_decref(v);
+		*ok = false;
+	}
+}
+
+/* An object that owns what was put into it, or NULL (freed) when something failed. */
+static json_t *finished(json_t *obj, bool ok)
+{
+	if (!ok) {
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+static json_t *ref_to(const char *def)
+{
+	char ref[96];
+
+	snprintf(ref, sizeof(ref), DEF_PREFIX "%s", def);
+	return json_pack("{s:s}", "$ref", ref);
+}
+
+static json_t *string_list(const char *const *values)
+{
+	json_t *list = json_array();
+	bool ok = true;
+
+	for (; *values != NULL; values++)
+		append(list, json_string(*values), &ok);
+	return finished(list, ok);
+}
+
+/* An envelope token or code: 1..max letters, digits and punct (the take_token alphabets). */
+static json_t *token_schema(const char *punct, size_t max, const char *description)
+{
+	char pattern[96];
+	size_t used = (size_t)snprintf(pattern, sizeof(pattern), "^[A-Za-z0-9");
+
+	for (const char *p = punct; *p != '\0' && used + 2 < sizeof(pattern); p++) {
+		if (*p == '-')
+			pattern[used++] = '\\';   /* a literal '-' inside a class */
+		pattern[used++] = *p;
+	}
+	snprintf(pattern + used, sizeof(pattern) - used, "]{1,%zu}" PATTERN_END, max);
+	return json_pack("{s:s, s:s, s:s}", "type", "string", "pattern", pattern,
+		"description", description);
+}
+
+static json_t *text_schema(size_t max, const char *control_class, const char *description)
+{
+	return json_pack("{s:s, s:i, s:I, s:{s:s}, s:s}", "type", "string", "minLength", 1,
+		"maxLength", (json_int_t)max, "not", "pattern", control_class,
+		"description", description);
+}
+
+static json_t *field_schema(const struct field_spec *f);
+
+/* An object described by a field table: its fields' schemas and the required ones. */
+static json_t *object_schema(const struct field_spec *fields)
+{
+	json_t *obj = json_pack("{s:s}", "type", "object");
+	json_t *props = json_object(), *required = json_array();
+	bool ok = true;
+
+	for (const struct field_spec *f = fields; f->name != NULL; f++) {
+		put(props, f->name, field_schema(f), &ok);
+		if (f->required)
+			append(required, json_string(f->name), &ok);
+	}
+	put(obj, "properties", props, &ok);
+	if (json_array_size(required) > 0)
+		put(obj, "required", required, &ok);
+	else
+		json_decref(required);
+	return finished(obj, ok);
+}
+
+static json_t *field_schema(const struct field_spec *f)
+{
+	switch (f->kind) {
+	case K_ENUM:
+		return json_pack("{s:o}", "enum", string_list(f->values));
+	case K_MEASURES:
+		return json_pack("{s:s, s:i, s:i, s:b, s:{s:o}, s:s}", "type", "array",
+			"minItems", 1, "maxItems", MEASURES_MAX, "uniqueItems", 1, "items", "enum",
+			string_list(f->values), "description", "distinct measures, at least one");
+	case K_BOOL:
+		return json_pack("{s:s}", "type", "boolean");
+	default:
+		return ref_to(kind_def[f->kind]);
+	}
+}
+
+/* if "type" is name then: the type's fields, and the envelope fields its type requires
+ * (a replacement takes its case from the correction: case_required false). */
+static json_t *type_branch(const struct type_spec *spec, bool case_required)
+{
+	json_t *then = ref_to(spec->name), *required = json_array();
+	bool ok = true;
+
+	if (case_required && spec->case_required)
+		append(required, json_string("case"), &ok);
+	if (spec->item_required)
+		append(required, json_string("item"), &ok);
+	if (json_array_size(required) > 0)
+		put(then, "required", required, &ok);
+	else
+		json_decref(required);
+	return json_pack("{s:{s:[s], s:{s:{s:s}}}, s:o}", "if", "required", "type",
+		"properties", "type", "const", spec->name, "then", finished(then, ok));
+}
+
+/* The envelope's properties and, per type, what the type adds; a replacement is an event
+ * of any type but event.corrected, whose id, dept and case may be left out. */
+static json_t *event_schema(bool replacement)
+{
+	json_t *obj = json_pack("{s:s}", "type", "object");
+	json_t *props = json_object(), *branches = json_array();
+	bool ok = true;
+
+	put(props, "id", ref_to(kind_def[K_ID]), &ok);
+	put(props, "dept", ref_to("dept"), &ok);
+	json_t *names = json_array();
+
+	for (size_t i = 0; i < MON_EV__COUNT; i++) {
+		if (replacement && i == MON_EV_EVENT_CORRECTED)
+			continue;
+		append(names, json_string(types[i].name), &ok);
+		append(branches, type_branch(&types[i], !replacement), &ok);
+	}
+	put(props, "type", json_pack("{s:o, s:s}", "enum", names, "description", replacement ?
+		"the replaced event's type (not event.corrected)" : EXPECT_TYPE), &ok);
+	put(props, "at", ref_to(kind_def[K_DATETIME]), &ok);
+	put(props, "case", ref_to("case"), &ok);
+	put(props, "item", ref_to(kind_def[K_CODE]), &ok);
+	put(obj, "required", replacement ? json_pack("[s, s]", "type", "at") :
+		json_pack("[s, s, s, s]", "id", "dept", "type", "at"), &ok);
+	put(obj, "properties", props, &ok);
+	put(obj, "allOf", branches, &ok);
+	return finished(obj, ok);
+}
+
+static json_t *correction_schema(void)
+{
+	return json_pack("{s:{s:[s], s:{s:{s:s}}}, s:{s:[s]}, s:{s:{s:[s]}}}",
+		"if", "required", "action", "properties", "action", "const", "replace",
+		"then", "required", "replacement",
+		"else", "not", "required", "replacement");
+}
+
+static json_t *kind_schema(enum field_kind kind)
+{
+	const char *d = kind_expected[kind];
+	char description[320];
+	json_t *s;
+	bool ok = true;
+
+	switch (kind) {
+	case K_SHORT: return text_schema(SHORT_MAX, CONTROL_CLASS, d);
+	case K_TEXT: return text_schema(TEXT_MAX, TEXT_CONTROL_CLASS, d);
+	case K_CODE: return token_schema(CODE_PUNCT, MON_CODE_MAX, d);
+	case K_ID: return token_schema(ID_PUNCT, MON_ID_MAX, d);
+	case K_DAYS:
+		return json_pack("{s:s, s:i, s:i, s:s}", "type", "integer", "minimum", 1,
+			"maximum", DAYS_MAX, "description", d);
+	case K_MONEY:
+		snprintf(description, sizeof(description), "%s; as a number, multipleOf is "
+			"decimal (a validator in binary floating point may refuse 0.07)", d);
+		return json_pack("{s:[{s:s, s:i, s:s}, {s:s, s:i, s:I, s:f}], s:s}", "anyOf",
+			"type", "string", "maxLength", MON_MONEY_TEXT_MAX, "pattern", MONEY_PATTERN,
+			"type", "number", "minimum", 0, "exclusiveMaximum",
+			(json_int_t)MON_MONEY_YUAN_LIMIT, "multipleOf", 0.01,
+			"description", description);
+	case K_DATETIME:
+		return json_pack("{s:s, s:s, s:s}", "type", "string", "pattern", DATETIME_PATTERN,
+			"description", d);
+	case K_USCC:
+	case K_CITIZEN_ID:
+		snprintf(description, sizeof(description), "%s (%s cannot be said in a schema: "
+			"esupd checks %s)", d, kind == K_USCC ? "the check digit" :
+			"the check character and the exact birth date", kind == K_USCC ? "it" : "them");
+		return json_pack("{s:s, s:s, s:s}", "type", "string", "pattern",
+			kind == K_USCC ? USCC_PATTERN : CITIZEN_ID_PATTERN, "description", description);
+	case K_PARTY:
+		s = object_schema(party_fields);
+		put(s, "oneOf", json_pack("[{s:[s]}, {s:[s]}]", "required", "uscc", "required", "id"),
+			&ok);
+		put(s, "description", json_string(d), &ok);
+		return finished(s, ok);
+	case K_FILING:
+	case K_FILING_MONEY:
+		s = object_schema(kind == K_FILING ? filing_fields : money_filing_fields);
+		put(s, "description", json_string(d), &ok);
+		return finished(s, ok);
+	case K_OFFICERS:
+		return json_pack("{s:s, s:i, s:i, s:o, s:s}", "type", "array", "minItems", 1,
+			"maxItems", OFFICERS_MAX, "items", object_schema(officer_fields),
+			"description", d);
+	case K_REPLACEMENT:
+		s = event_schema(true);
+		put(s, "description", json_string("the corrected event: an event of its own type "
+			"but event.corrected, whose id, dept and case are the correction's (left out, or "
+			"equal: a schema cannot compare them; nor can it require a case of a replacement "
+			"whose correction has none)"), &ok);
+		return finished(s, ok);
+	case K_ENUM:
+	case K_BOOL:
+	case K_MEASURES:
+		break;
+	}
+	return NULL;
+}
+
+json_t *mon_event_schema(void)
+{
+	json_t *schema = event_schema(false), *defs = json_object();
+	bool ok = true;
+
+	put(schema, "$schema", json_string(SCHEMA_DIALECT), &ok);
+	put(schema, "title", json_string("esup event"), &ok);
+	put(schema, "description", json_string("One event as POST /v1/events takes it (one "
+		"line of NDJSON, or one element of a JSON array). Generated by libmonitor from the "
+		"validator's own tables; fields a type does not know are accepted and warned "
+		"about. Check digits and the rules that compare a correction with its "
+		"replacement are esupd's alone: see docs/protocol.md, \"The schema\"."), &ok);
+	for (size_t k = 0; k < sizeof(kind_def) / sizeof(kind_def[0]); k++) {
+		if (kind_def[k] != NULL)
+			put(defs, kind_def[k], kind_schema((enum field_kind)k), &ok);
+	}
+	put(defs, "dept", token_schema(DEPT_PUNCT, MON_CODE_MAX, EXPECT_DEPT), &ok);
+	put(defs, "case", token_schema(CASE_PUNCT, MON_CODE_MAX, EXPECT_CASE), &ok);
+	for (size_t i = 0; i < MON_EV__COUNT; i++) {
+		json_t *t = object_schema(types[i].fields);
+		put(t, "description", json_string(type_meaning[i]), &ok);
+		if (types[i].check_schema != NULL && t != NULL) {
+			json_t *rule = types[i].check_schema();
+			if (rule == NULL || json_object_update(t, rule) != 0)
+				ok = false;
+			json_decref(rule);
+		}
+		put(defs, types[i].name, t, &ok);
+	}
+	put(schema, "$defs", defs, &ok);
+	return finished(schema, ok);
 }

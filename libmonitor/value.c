@@ -8,12 +8,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#define YEAR_MIN 1970
-#define YEAR_MAX 9999
-#define OFFSET_MAX_MIN (14 * 60)     /* UTC+14 (Kiribati) and UTC-12 are the real extremes */
-#define FRACTION_DIGITS_MAX 9         /* nanoseconds; anything finer is noise */
-#define YUAN_LIMIT INT64_C(1000000000000)   /* 10^12 yuan: numeric(14,2) holds 12 integer digits */
-#define MONEY_TEXT_MAX 32
+#define YEAR_MIN MON_TIME_YEAR_MIN
+#define YEAR_MAX MON_TIME_YEAR_MAX
+#define OFFSET_MAX_MIN MON_TIME_OFFSET_MAX_MIN
+#define FRACTION_DIGITS_MAX MON_TIME_FRACTION_DIGITS_MAX
+#define YUAN_LIMIT MON_MONEY_YUAN_LIMIT   /* numeric(14,2) holds 12 integer digits */
+#define MONEY_TEXT_MAX MON_MONEY_TEXT_MAX
 /* mon_time_format clamps to this range (0000-01-01 to 10000-01-01T23:59:59Z): it covers
  * every instant mon_time_parse can return, at any offset, and keeps the arithmetic exact. */
 #define EPOCH_FORMAT_MIN INT64_C(-62167219200)

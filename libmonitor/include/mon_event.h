@@ -109,6 +109,13 @@ bool mon_event_from_json(json_t *obj, struct mon_event *ev, struct mon_error *er
 	__attribute__((warn_unused_result));
 void mon_event_finish(struct mon_event *ev);
 
+/* The JSON Schema (draft 2020-12) of one event: the envelope, every type's fields, and
+ * the allowed values of every enumerated or coded field, built from the same tables
+ * mon_event_from_json checks against (so the two cannot drift). What a schema cannot say
+ * (check digits, a replacement's envelope compared with its correction's) is in its
+ * "description"s. A new reference the caller owns; NULL when memory ran out. */
+json_t *mon_event_schema(void);
+
 /* An event.corrected's target (`of`) and action; NULL / false for other events. */
 const char *mon_correction_of(const struct mon_event *ev);
 bool mon_correction_is_void(const struct mon_event *ev);

@@ -8,6 +8,14 @@
 
 #include <jansson.h>
 
+/* The bounds of the values below; mon_event_schema states them in its patterns. */
+#define MON_TIME_YEAR_MIN 1970
+#define MON_TIME_YEAR_MAX 9999
+#define MON_TIME_OFFSET_MAX_MIN (14 * 60)     /* UTC+14 (Kiribati) and UTC-12 are the real extremes */
+#define MON_TIME_FRACTION_DIGITS_MAX 9        /* nanoseconds; anything finer is noise */
+#define MON_MONEY_YUAN_LIMIT INT64_C(1000000000000)   /* 10^12 yuan: numeric(14,2) */
+#define MON_MONEY_TEXT_MAX 32                 /* bytes of an amount written as a string */
+
 /* "2026-03-02T09:15:00+08:00" (also 'Z', fractional seconds, lower-case t/z). The offset
  * is required; impossible dates (2026-02-30, 25:00) are refused. */
 bool mon_time_parse(const char *s, int64_t *epoch, int *offset_min)

@@ -68,11 +68,17 @@ def test_contract_paths_installed(installed):
     # Every doc and every sample file of the source tree, none forgotten in a list.
     expect += [under(dest, o, "datadir", "doc", "esup", p.name)
                for p in sorted((REPO / "docs").glob("*.md"))]
+    # and the event's JSON Schema, generated at build time by `esupctl schema`
+    schema = under(dest, o, "datadir", "doc", "esup", "event.schema.json")
+    expect.append(schema)
     samples = REPO / "config" / "samples"
     expect += [under(dest, o, "datadir", "esup", "samples", p.relative_to(samples))
                for p in sorted(samples.rglob("*")) if p.is_file()]
     missing = [str(p.relative_to(dest)) for p in expect if not p.is_file()]
     assert not missing, f"not installed: {missing}"
+    printed = subprocess.run([str(BUILD / "contrib" / "esupctl"), "schema"], check=True,
+                             capture_output=True).stdout
+    assert schema.read_bytes() == printed
     for prog in ("esupd", "esup-dbsetup"):
         mode = under(dest, o, "sbindir", prog).stat().st_mode
         assert mode & 0o111 == 0o111, f"{prog} is not executable: {oct(mode)}"

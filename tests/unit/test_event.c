@@ -4,6 +4,7 @@
  * for unknown fields (path, type, nearest known name) and their bounds. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -829,6 +830,67 @@ static void test_warnings_bounded(void **state)
 	assert_warning(&ev, 1, "\\x01aprover", "not a field of approval.extended", "approver");
 }
 
+/* The schema (mon_event_schema) requires of each type what the validator does: the table of
+ * minimal bodies above, written by hand, is the reference for both. */
+static bool listed_in(const json_t *list, const char *name)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(list, i, v) {
+		if (strcmp(json_string_value(v), name) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void test_schema_requires_what_the_validator_does(void **state)
+{
+	json_t *schema = mon_event_schema();
+	json_t *defs = json_object_get(schema, "$defs");
+	json_t *names = json_object_get(json_object_get(json_object_get(schema, "properties"),
+		"type"), "enum");
+	json_t *rep_names = json_object_get(json_object_get(json_object_get(json_object_get(defs,
+		"replacement"), "properties"), "type"), "enum");
+	json_t *branches = json_object_get(schema, "allOf");
+
+	(void)state;
+	assert_non_null(schema);
+	assert_string_equal(json_string_value(json_object_get(schema, "$schema")),
+		"https://json-schema.org/draft/2020-12/schema");
+	assert_int_equal(json_array_size(names), MON_EV__COUNT);
+	assert_int_equal(json_array_size(rep_names), MON_EV__COUNT - 1);
+	assert_false(listed_in(rep_names, "event.corrected"));
+	assert_int_equal(sizeof(minimals) / sizeof(minimals[0]), MON_EV__COUNT);
+	for (size_t i = 0; i < MON_EV__COUNT; i++) {
+		const struct minimal *m = &minimals[i];
+		json_t *def = json_object_get(defs, m->type), *then = NULL, *branch;
+		size_t j, want = 0, got;
+
+		assert_string_equal(json_string_value(json_array_get(names, i)),
+			mon_event_type_name((enum mon_event_type)i));
+		assert_non_null(def);
+		json_array_foreach(branches, j, branch) {
+			const char *type = json_string_value(json_object_get(json_object_get(
+				json_object_get(json_object_get(branch, "if"), "properties"), "type"),
+				"const"));
+			if (type != NULL && strcmp(type, m->type) == 0)
+				then = json_object_get(branch, "then");
+		}
+		assert_non_null(then);
+		got = json_array_size(json_object_get(def, "required")) +
+			json_array_size(json_object_get(then, "required"));
+		for (; want < 6 && m->required[want] != NULL; want++) {
+			const char *f = m->required[want];
+			if (!listed_in(json_object_get(def, "required"), f) &&
+					!listed_in(json_object_get(then, "required"), f))
+				fail_msg("%s: the schema does not require %s", m->type, f);
+		}
+		assert_int_equal(got, want);
+	}
+	json_decref(schema);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -853,6 +915,7 @@ int main(void)
 		cmocka_unit_test(test_nested_unknown_fields),
 		cmocka_unit_test(test_rejected_event_warnings),
 		cmocka_unit_test(test_warnings_bounded),
+		cmocka_unit_test(test_schema_requires_what_the_validator_does),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
