@@ -150,26 +150,19 @@ stat_settings_run(struct job *job)
 }
 
 /* TLS expiry: the server certificate, the CA and the CRL in force, against the thresholds of
- * esupd -n (check.h). One warning each when a round first finds it close (at start, after a
- * reload: the changed hook forgets what was said) and then once a day, so an operator who
- * reads only the log is told before clients are refused. Wall clock, not the business clock:
+ * esupd -n (check.h). One warning each when a round first finds it close (at start, and after a
+ * reload that loaded the TLS material again: a new context) and then once a day, so an operator
+ * who reads only the log is told before clients are refused. Wall clock, not the business clock:
  * certificates expire in real time. No query; it waits for the database like every job. */
 struct tls_expiry {
-	time_t warned[3];    /* when each was last warned about; 0: not since start or reload */
+	const SSL_CTX *ctx;  /* the context last looked at: a reload makes a new one */
+	time_t warned[3];    /* when each was last warned about; 0: not for this context */
 };
 
 static const SSL_CTX *job_tls(const struct job *job);
 
 static void *tls_expiry_create(void) { return calloc(1, sizeof(struct tls_expiry)); }
 static void tls_expiry_destroy(void *state) { free(state); }
-
-static void
-tls_expiry_changed(void *state)
-{
-	struct tls_expiry *te = state;
-
-	memset(te->warned, 0, sizeof(te->warned));
-}
 
 static void
 tls_expiry_run(struct job *job)
@@ -182,6 +175,10 @@ tls_expiry_run(struct job *job)
 	time_t now = time(NULL);
 	double s;
 
+	if (ctx != te->ctx) {   /* the old context is freed only after the new one is made */
+		te->ctx = ctx;
+		memset(te->warned, 0, sizeof(te->warned));
+	}
 	for (int i = 0; i < 3; i++) {
 		if (ctx == NULL || !tls_expiry(ctx, i, now, &s) || s >= warn_s[i]) {
 			te->warned[i] = 0;
@@ -209,8 +206,7 @@ static const struct job_entry job_table[] = {
 	{ "stat-settings", 0, 14, stat_settings_create, stat_settings_destroy, stat_settings_changed,
 	  stat_settings_run },
 	{ "score-weights", 0, 16, scores_create, scores_destroy, scores_changed, scores_run },
-	{ "tls-expiry", 0, 0, tls_expiry_create, tls_expiry_destroy, tls_expiry_changed,
-	  tls_expiry_run },
+	{ "tls-expiry", 0, 0, tls_expiry_create, tls_expiry_destroy, NULL, tls_expiry_run },
 };
 #define N_JOBS (sizeof(job_table) / sizeof(job_table[0]))
 
