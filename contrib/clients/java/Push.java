@@ -37,6 +37,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
@@ -48,6 +49,7 @@ import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.TrustManagerFactory;
 
 public class Push {
@@ -69,33 +71,22 @@ public class Push {
 		String url = opt.get("url").replaceAll("/+$", "") + "/v1/events";
 		int batchSize = Integer.parseInt(opt.getOrDefault("batch", "500"));
 
-		// Mutual TLS. Our certificate and key: the PKCS#12 file, through a KeyManagerFactory.
-		char[] password = System.getenv().getOrDefault("ESUP_P12_PASSWORD", "").toCharArray();
-		KeyStore keys = KeyStore.getInstance("PKCS12");
-		try (InputStream in = new FileInputStream(opt.get("p12"))) {
-			keys.load(in, password);
+		SSLContext tls;
+		List<String> all;
+		try {
+			tls = tls(opt.get("p12"), opt.get("cacert"));
+			all = Files.readAllLines(Path.of(file), StandardCharsets.UTF_8);
+		} catch (IOException | GeneralSecurityException e) {
+			System.err.println("Push: " + e);
+			System.exit(2);
+			return;
 		}
-		KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-		kmf.init(keys, password);
-		// Whom we trust: only the CA that issued esupd's certificate (PEM), not Java's cacerts.
-		KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
-		trust.load(null, null);
-		try (InputStream in = new FileInputStream(opt.get("cacert"))) {
-			int n = 0;
-			for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in))
-				trust.setCertificateEntry("ca" + n++, c);
-		}
-		TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-		tmf.init(trust);
-		SSLContext tls = SSLContext.getInstance("TLS");
-		tls.init(kmf.getKeyManagers(), tmf.getTrustManagers(), null);
 
 		// HTTP/1.1: the client keeps the connection alive and reuses it for every batch.
 		HttpClient http = HttpClient.newBuilder().sslContext(tls)
 			.version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(30)).build();
 
 		// Line number and text of every non-blank line (esupd skips blank lines too).
-		List<String> all = Files.readAllLines(Path.of(file), StandardCharsets.UTF_8);
 		List<Integer> lineNo = new ArrayList<>();
 		List<String> lines = new ArrayList<>();
 		for (int i = 0; i < all.size(); i++)
@@ -121,7 +112,7 @@ public class Push {
 
 			HttpResponse<String> resp;
 			long firstTry = System.nanoTime();
-			for (int attempt = 0;; attempt++) {
+			for (int backoffs = 0;;) {
 				String problem;
 				String retryAfter = null;
 				try {
@@ -131,6 +122,11 @@ public class Push {
 					// Nothing of the batch was stored: wait and send the same batch.
 					retryAfter = resp.headers().firstValue("Retry-After").orElse(null);
 					problem = "HTTP " + resp.statusCode() + " (" + errorMessage(resp.body()) + ")";
+				} catch (SSLHandshakeException e) {
+					// esupd's certificate not trusted, or ours refused: resending will not help.
+					System.out.printf("%s: TLS refused: %s%n", name, e.getMessage());
+					System.exit(2);
+					return;
 				} catch (IOException e) {
 					// No answer: stored or not, we cannot tell. Send the same batch again (the
 					// client opens a new connection); what was stored comes back "duplicate".
@@ -140,15 +136,15 @@ public class Push {
 					System.out.printf("%s: %s; giving up after %.0f s%n", name, problem, GIVE_UP_S);
 					System.exit(3);
 				}
-				// Retry-After when esupd gave one; else exponential backoff with full jitter
-				// (0.5 s doubling to 30 s, a random part of it).
+				// Retry-After when esupd gave one; else exponential backoff with full jitter (a
+				// random wait up to 0.5 s, doubling with each such retry up to 30 s).
 				double wait;
 				String why;
 				if (retryAfter != null && retryAfter.matches("[0-9]+")) {
 					wait = Double.parseDouble(retryAfter);
 					why = "Retry-After";
 				} else {
-					wait = ThreadLocalRandom.current().nextDouble(Math.min(30.0, 0.5 * Math.pow(2, attempt)));
+					wait = ThreadLocalRandom.current().nextDouble(Math.min(30.0, 0.5 * Math.pow(2, backoffs++)));
 					why = "backoff";
 				}
 				System.out.printf("%s: %s, retrying in %.1f s (%s)%n", name, problem, wait, why);
@@ -157,7 +153,7 @@ public class Push {
 
 			if (resp.statusCode() != 200) {
 				// 400, 401, 403, 413, 415, ...: the request is wrong; resending will not help.
-				System.out.printf("%s: HTTP %d: %s%n", name, resp.statusCode(), resp.body());
+				System.out.printf("%s: HTTP %d: %s%n", name, resp.statusCode(), resp.body().strip());
 				System.exit(2);
 			}
 			Map<?, ?> result = (Map<?, ?>) new Json(resp.body()).value();
@@ -192,6 +188,30 @@ public class Push {
 		System.out.printf("%d events in %d batches: %d accepted, %d duplicate, %d rejected%n",
 			lines.size(), batches, accepted, duplicate, rejected);
 		System.exit(rejected > 0 ? 1 : 0);
+	}
+
+	/* Mutual TLS: our certificate and key from the PKCS#12 file (through a KeyManagerFactory),
+	 * and trust in only the CA that issued esupd's certificate (PEM), not Java's cacerts. */
+	static SSLContext tls(String p12, String cacert) throws IOException, GeneralSecurityException {
+		char[] password = System.getenv().getOrDefault("ESUP_P12_PASSWORD", "").toCharArray();
+		KeyStore keys = KeyStore.getInstance("PKCS12");
+		try (InputStream in = new FileInputStream(p12)) {
+			keys.load(in, password);
+		}
+		KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+		kmf.init(keys, password);
+		KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
+		trust.load(null, null);
+		try (InputStream in = new FileInputStream(cacert)) {
+			int n = 0;
+			for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in))
+				trust.setCertificateEntry("ca" + n++, c);
+		}
+		TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+		tmf.init(trust);
+		SSLContext tls = SSLContext.getInstance("TLS");
+		tls.init(kmf.getKeyManagers(), tmf.getTrustManagers(), null);
+		return tls;
 	}
 
 	/* The "error" of a whole-request refusal: {"error": "..."} or {"error": {...}}. */

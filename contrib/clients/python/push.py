@@ -66,13 +66,16 @@ def main():
 
     url = urllib.parse.urlsplit(args.url.rstrip("/"))
     # Mutual TLS: verify esupd's certificate (and its name) against the CA, present ours.
-    ctx = ssl.create_default_context(cafile=args.cacert)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(args.cert, args.key)
-
-    # (line number, text) of every non-blank line; esupd skips blank lines too.
-    with open(args.file, encoding="utf-8") as f:
-        lines = [(n, text.rstrip("\r\n")) for n, text in enumerate(f, 1) if text.strip()]
+    try:
+        ctx = ssl.create_default_context(cafile=args.cacert)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(args.cert, args.key)
+        # (line number, text) of every non-blank line; esupd skips blank lines too.
+        with open(args.file, encoding="utf-8") as f:
+            lines = [(n, text.rstrip("\r\n")) for n, text in enumerate(f, 1) if text.strip()]
+    except (OSError, ValueError) as e:      # ssl.SSLError is an OSError
+        print("push.py: %s" % e, file=sys.stderr)
+        return 2
 
     conn = connect(url, ctx, timeout=120)
     totals = {"accepted": 0, "duplicate": 0, "rejected": 0}
@@ -82,7 +85,7 @@ def main():
         batches += 1
         name = "batch %d (lines %d-%d)" % (batches, batch[0][0], batch[-1][0])
         body = "".join(text + "\n" for _, text in batch).encode("utf-8")
-        attempt, first_try = 0, time.monotonic()
+        backoffs, first_try = 0, time.monotonic()
         while True:
             try:
                 conn.request("POST", url.path + "/v1/events", body=body,
@@ -95,31 +98,37 @@ def main():
                 problem = None if status not in (429, 503) else "HTTP %d (%s)" % (
                     status, error_message(answer))
             except (OSError, http.client.HTTPException) as e:
+                # A refused handshake (esupd's certificate not trusted, or ours refused: esupd
+                # sends an alert) will not heal by resending: stop.
+                if isinstance(e, ssl.SSLCertVerificationError) or "ALERT" in str(
+                        getattr(e, "reason", "")):
+                    print("%s: TLS refused: %s" % (name, e), flush=True)
+                    return 2
                 # No answer: stored or not, we cannot tell. Reconnect and resend the same
                 # batch; what was stored comes back "duplicate".
                 conn.close()
                 conn = connect(url, ctx, timeout=120)
-                status, retry_after = None, None
-                problem = "connection lost (%s)" % (e.__class__.__name__)
+                retry_after, problem = None, "connection lost (%s)" % e.__class__.__name__
             if problem is None:
                 break
             if time.monotonic() - first_try > args.give_up:
                 print("%s: %s; giving up after %.0f s" % (name, problem, args.give_up), flush=True)
                 return 3
-            # Retry-After when esupd gave one; else exponential backoff with full jitter
-            # (0.5 s doubling to 30 s, a random part of it) so that many clients do not
-            # come back all at once.
+            # Retry-After when esupd gave one; else exponential backoff with full jitter (a
+            # random wait up to 0.5 s, doubling with each such retry up to 30 s) so that many
+            # clients do not come back all at once.
             if retry_after is not None and retry_after.isdigit():
                 wait, why = float(retry_after), "Retry-After"
             else:
-                wait, why = random.uniform(0, min(30.0, 0.5 * 2 ** attempt)), "backoff"
-            attempt += 1
+                wait, why = random.uniform(0, min(30.0, 0.5 * 2 ** backoffs)), "backoff"
+                backoffs += 1
             print("%s: %s, retrying in %.1f s (%s)" % (name, problem, wait, why), flush=True)
             time.sleep(wait)
 
         if status != 200:
             # 400, 401, 403, 413, 415, ...: the request is wrong; sending it again will not help.
-            print("%s: HTTP %d: %s" % (name, status, answer.decode("utf-8", "replace")), flush=True)
+            print("%s: HTTP %d: %s" % (name, status, answer.decode("utf-8", "replace").strip()),
+                  flush=True)
             return 2
         result = json.loads(answer)
         for key in totals:
