@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import subprocess
+import sys
 import threading
 from http.client import HTTPException
 
@@ -98,7 +99,7 @@ def test_python_and_java_report_the_same_through_429_503_and_a_lost_connection(
         wait_for(lambda: db.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
                                    " AND wait_event_type = 'Lock'", (db.name,)), 30,
                  "the writer to wait for the lock")
-        runs.append(Run(["python3", str(PYTHON_CLIENT), "--url", url,
+        runs.append(Run([sys.executable, str(PYTHON_CLIENT), "--url", url,
                          "--cert", str(certs.pair("dept-LY-SCJGJ")[0]),
                          "--key", str(certs.pair("dept-LY-SCJGJ")[1]),
                          "--cacert", str(certs.ca), "--batch", "3",
