@@ -1,8 +1,8 @@
 /*
  * Push.java: send a department's NDJSON feed to esupd, as a department's own system would.
  *
- * An example to read and copy: Java 17, the JDK alone (java.net.http.HttpClient). Run it as a
- * single-file program, no build step:
+ * An example to read and copy, from docs/integrating.md: Java 17, the JDK alone
+ * (java.net.http.HttpClient). Run it as a single-file program, no build step:
  *
  *   ESUP_P12_PASSWORD=secret java Push.java --url https://esup.example:8443 \
  *       --p12 dept.p12 --cacert ca.crt [--batch 500] events.ndjson

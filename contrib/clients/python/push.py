@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """push.py: send a department's NDJSON feed to esupd, as a department's own system would.
 
-An example to read and copy (Python 3 standard library only: ssl + http.client). esupctl push
-does the same with a resumable state file and a progress bar; use it in production.
+An example to read and copy (Python 3 standard library only: ssl + http.client), from
+docs/integrating.md. esupctl push does the same with a resumable state file and a progress bar:
+use it for a nightly batch, or this when your system sends by itself.
 
     python3 push.py --url https://esup.example:8443 --cert dept.crt --key dept.key \\
                     --cacert ca.crt [--batch 500] events.ndjson
@@ -21,8 +22,8 @@ What esupd answers (docs/protocol.md, "POST /v1/events"), and what this client d
   400 401 403 413 415 ...: the request itself is wrong (bad body, no or unregistered
        certificate, batch too large): resending will not help. Stop and fix it.
 
-Output: one line per batch, one line per rejected event (its line in the file, id and error),
-then a summary "N events in B batches: A accepted, D duplicate, R rejected". Exit status: 0 when
+Output: one line per batch, one line per rejected event (its line in the file, id and error)
+and per warning (an unknown field, often a misspelling, stored but not read), then a summary "N events in B batches: A accepted, D duplicate, R rejected". Exit status: 0 when
 nothing was rejected, 1 when some event was rejected, 2 on a refusal or a usage error, 3 when
 esupd stayed unavailable for --give-up seconds.
 """
