@@ -21,6 +21,7 @@ import threading
 from http.client import HTTPException
 
 import psycopg
+import pytest
 
 from conftest import REPO, event, wait_for
 
@@ -68,8 +69,19 @@ class Run:
         return "\n".join(self.lines)
 
 
+@pytest.fixture
+def runs():
+    """The client processes of a test; any still running at its end (a failed test) is killed."""
+    started = []
+    yield started
+    for r in started:
+        if r.proc.poll() is None:
+            r.proc.kill()
+            r.proc.wait()
+
+
 def test_python_and_java_report_the_same_through_429_503_and_a_lost_connection(
-        daemon_factory, db, pg, certs, testdir):
+        daemon_factory, db, pg, certs, testdir, runs):
     d = daemon_factory(ingest={"queue_max_events": QUEUE_MAX, "retry_after_s": 1}).start()
     url = "https://127.0.0.1:%d/" % d.port
     for dept in ("LY-SCJGJ", "LY-ZJJ"):
@@ -89,7 +101,6 @@ def test_python_and_java_report_the_same_through_429_503_and_a_lost_connection(
                 [event(dept="LY-HBJ") for _ in range(QUEUE_MAX)])
 
     hold = psycopg.connect(db.conninfo("esup_admin"))
-    runs = []
     try:
         hold.execute("SET ROLE esup_owner")
         # The writer's INSERT of the blocker's events waits for this lock: the queue is full.
@@ -104,7 +115,10 @@ def test_python_and_java_report_the_same_through_429_503_and_a_lost_connection(
                          "--key", str(certs.pair("dept-LY-SCJGJ")[1]),
                          "--cacert", str(certs.ca), "--batch", "3",
                          str(testdir / "LY-SCJGJ.ndjson")]))
-        runs.append(Run(["java", str(JAVA_CLIENT), "--url", url, "--p12", str(p12),
+        # The single-file launcher, as documented; C1 only: its compile then costs ~40 % less
+        # CPU (measured: 1.6 s instead of 2.7 s, about as much as javac + a run of the classes).
+        runs.append(Run(["java", "-XX:TieredStopAtLevel=1", str(JAVA_CLIENT), "--url", url,
+                         "--p12", str(p12),
                          "--cacert", str(certs.ca), "--batch", "3",
                          str(testdir / "LY-ZJJ.ndjson")],
                         env=dict(os.environ, ESUP_P12_PASSWORD=P12_PASSWORD)))
@@ -121,7 +135,9 @@ def test_python_and_java_report_the_same_through_429_503_and_a_lost_connection(
         for r in runs:
             wait_for(lambda: r.saw("batch 1 (lines 1-3): connection lost (") or
                      r.proc.poll() is not None, 60, "a client to lose its connection")
-            assert r.saw("(backoff)"), r.output()
+            # No Retry-After without an answer: exponential backoff with jitter.
+            assert any(line.startswith("batch 1 (lines 1-3): connection lost (") and
+                       line.endswith("(backoff)") for line in r.lines), r.output()
     finally:
         if not pg.running:
             pg.start()
