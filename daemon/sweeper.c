@@ -21,7 +21,7 @@ static const char sweeper_due_sql[] =
 
 /* Closed cases keep what they were; open ones are looked at again under the new rules, but
  * only when the rules are not those the open cases were last re-derived under: $2 is the
- * loaded rules' digest (refdata_digest), recorded in rules_applied (migration 026) by the same
+ * loaded rules' digest (refdata_digest), recorded in rules_applied (migration 025) by the same
  * statement, so a start, a reconnect or a SIGHUP that loads the same rules marks nothing, and
  * of two esupd loading new rules the first re-derives and the second (blocked on the row until
  * the first committed) finds them applied. The rows are locked in (dept, case) order, as a

@@ -1,4 +1,4 @@
--- 026_rules_applied.sql: which rules the open cases were last re-derived under. Every load of
+-- 025_rules_applied.sql: which rules the open cases were last re-derived under. Every load of
 -- the reference data (start, a reconnect of the reader, SIGHUP, NOTIFY esup_refdata) used to
 -- mark every open case due, so a start or a database reconnect re-evaluated all of them (about
 -- 50 minutes for 200,000 open cases; issue 12). esupd now digests what the rules are made of
