@@ -36,12 +36,18 @@ Knobs (environment; the defaults end in about 3 minutes on the shared 2-core mac
                                   with and without alerts_key_since (migration 007), alternating
   ESUP_BENCH_CLOSED_ALERTS 50000
   ESUP_BENCH_INDEX_EVENTS  4000
+  ESUP_BENCH_EXPLAIN_MS    0      N>0: auto_explain (nested statements) for esupd's sessions;
+                                  after (c), the statements that took N ms or more, grouped,
+                                  with every Seq Scan in their plans (a profile, not a figure:
+                                  the logging costs time, so take the figures from a run
+                                  without it)
 """
 
 import csv
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -449,10 +455,39 @@ def fill_closed_alerts(db, count):
     db.query("ANALYZE alert_actions")
 
 
+def explain_on(db, ms):
+    with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn:
+        for setting in ("session_preload_libraries = 'auto_explain'",
+                        "auto_explain.log_min_duration = %d" % ms,
+                        "auto_explain.log_nested_statements = on"):
+            conn.execute("ALTER ROLE esupd IN DATABASE %s SET %s" % (db.name, setting))
+
+
+def explain_report(log_text, ms):
+    groups = {}
+    for entry in re.split(r"\n(?=\S+ \S+ \S+ \[\d+\] LOG:  duration: )", log_text):
+        m = re.search(r"duration: ([0-9.]+) ms\s+plan:\s*Query Text: ([^\n]*)", entry)
+        if not m:
+            continue
+        text = " ".join(m.group(2).split())[:110]
+        g = groups.setdefault(text, [0, 0.0, set()])
+        g[0] += 1
+        g[1] += float(m.group(1))
+        g[2].update(re.findall(r"Seq Scan on (\S+)", entry))
+    say("\n== statements of esupd's sessions that took %d ms or more (auto_explain)" % ms)
+    for text, (n, total, seq) in sorted(groups.items(), key=lambda kv: -kv[1][1])[:12]:
+        say("%6d x %8.1f ms total  %s%s" % (n, total, text,
+                                            ("\n         Seq Scan on " + ", ".join(sorted(seq))) if seq else ""))
+
+
 def test_run(daemon_factory, refdb, pg, certs, workdir):
     db = refdb
     say("\n== contrib/bench/run: %d events, %d clients, %d events/request; shares %s; load %s"
         % (EVENTS, CLIENTS, BATCH, SHARES, load()))
+    explain_ms = int(os.environ.get("ESUP_BENCH_EXPLAIN_MS", "0"))
+    if explain_ms > 0:
+        explain_on(db, explain_ms)
+    log_mark = pg.log.stat().st_size
     d = daemon_factory(limits={"max_connections_per_principal": CLIENTS + 2},
                        log={"level": "warning"},
                        metrics={"listen": "127.0.0.1:%d" % free_port()}).start()
@@ -527,6 +562,10 @@ def test_run(daemon_factory, refdb, pg, certs, workdir):
         stored, stored))
     alerts = db.scalar("SELECT count(*) FROM alerts")
     say("    alerts raised in the run: %d" % alerts)
+    if explain_ms > 0:
+        with open(pg.log, errors="replace") as f:
+            f.seek(log_mark)
+            explain_report(f.read(), explain_ms)
 
     # the index comparison
     if INDEX_ROUNDS > 0:
