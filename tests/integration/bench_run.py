@@ -291,7 +291,9 @@ def rsyslog_rate(pg, db, certs, workdir, port):
         got = db.scalar("SELECT count(DISTINCT event_id) FROM rs_events")
         if got != total:
             return None, "not measured: %d distinct rows for %d events" % (got, total)
-        return total / secs, None
+        # The transactions that wrote them (each row's xmin): ompgsql's batches.
+        txns = db.scalar("SELECT count(DISTINCT xmin::text) FROM rs_events")
+        return total / secs, "%d rows in %d transactions" % (total, txns)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -515,6 +517,7 @@ def test_run(daemon_factory, refdb, pg, certs, workdir):
     else:
         say("(b) rsyslog, TLS + mmjsonparse + ompgsql, %d connections %9.0f rows/s   (load %s)"
             % (CLIENTS, rs, load()))
+        say("    " + why)
 
     # (c) closed loop
     rounds = []
