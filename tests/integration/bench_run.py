@@ -46,9 +46,9 @@ Knobs (environment; the defaults end in about 3 minutes on the shared 2-core mac
 import csv
 import io
 import json
+import math
 import os
 import re
-import shutil
 import socket
 import ssl
 import statistics
@@ -97,7 +97,8 @@ def feed(tag, count, **shares):
 def percentile(sorted_values, p):
     if not sorted_values:
         return float("nan")
-    k = min(len(sorted_values) - 1, max(0, int(round(p / 100.0 * len(sorted_values) + 0.5)) - 1))
+    # nearest rank
+    k = min(len(sorted_values) - 1, max(0, math.ceil(p / 100.0 * len(sorted_values)) - 1))
     return sorted_values[k]
 
 
@@ -346,39 +347,45 @@ def requests_of(stream, batch):
 
 
 def closed_loop(daemon, parts, batch):
-    """Each connection sends its next request when the last is answered."""
+    """Each connection sends its next request when the last is answered. The clock starts
+    when every connection is up (TLS handshakes are not part of the figure)."""
     rnd = Round()
+    work = [requests_of(p, batch) for p in parts]
+    clock = {}
+    ready = threading.Barrier(len(work), action=lambda: clock.setdefault("start", time.monotonic()))
 
     def run(i, reqs):
         with daemon.client("dept-" + DEPTS[i % len(DEPTS)], timeout=120) as c:
             nodelay(c)
+            ready.wait()
             for events, body in reqs:
                 t = time.monotonic()
                 r = c.request("POST", "/v1/events", body, "application/x-ndjson")
                 rnd.note(events, r, time.monotonic() - t)
-    work = [requests_of(p, batch) for p in parts]
     threads = [threading.Thread(target=run, args=(i, w)) for i, w in enumerate(work)]
-    start = time.monotonic()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return rnd, time.monotonic() - start
+    return rnd, time.monotonic() - clock["start"]
 
 
 def fixed_rate(daemon, parts, batch, requests_per_s):
     """Offered load: connection i sends its k-th request at start + (k*C + i) / rate, or as
-    soon as its previous one is answered when late; latency counts from the due time."""
+    soon as its previous one is answered when late; latency counts from the due time. The
+    schedule starts when every connection is up."""
     rnd = Round()
     nconn = len(parts)
     work = [requests_of(p, batch) for p in parts]
-    start = time.monotonic() + 0.2
+    clock = {}
+    ready = threading.Barrier(nconn, action=lambda: clock.setdefault("start", time.monotonic()))
 
     def run(i, reqs):
         with daemon.client("dept-" + DEPTS[i % len(DEPTS)], timeout=120) as c:
             nodelay(c)
+            ready.wait()
             for k, (events, body) in enumerate(reqs):
-                due = start + (k * nconn + i) / requests_per_s
+                due = clock["start"] + (k * nconn + i) / requests_per_s
                 pause = due - time.monotonic()
                 if pause > 0:
                     time.sleep(pause)
@@ -389,7 +396,7 @@ def fixed_rate(daemon, parts, batch, requests_per_s):
         t.start()
     for t in threads:
         t.join()
-    return rnd, time.monotonic() - start
+    return rnd, time.monotonic() - clock["start"]
 
 
 HISTOGRAMS = ("esup_request_duration_seconds", "esup_commit_duration_seconds", "esup_batch_events")
