@@ -20,7 +20,8 @@ One cluster (fsync and synchronous_commit on), one run, three parts, each printe
     acknowledged accepted must be stored exactly once (events and event_ids), and nothing
     else of the run's ids.
 
-Knobs (environment; the defaults end in about 3 minutes on the shared 2-core machine):
+Knobs (environment; the defaults end in about 2 minutes on the shared 2-core machine, 3 with
+ESUP_BENCH_INDEX_ROUNDS=2):
   ESUP_BENCH_EVENTS        50000  events of (a), (b) and the closed loop of (c)
   ESUP_BENCH_CLIENTS       4      connections of (b) and (c)
   ESUP_BENCH_BATCH         100    events per request, closed loop and half-rate round
