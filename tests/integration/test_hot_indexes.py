@@ -1,4 +1,4 @@
-"""The daemon's hot alert queries keep using their indexes as closed alerts pile up (issue 12).
+"""The daemon's hot alert queries keep using their indexes as alerts pile up (issue 12).
 
 For every condition of every evaluation, esup_apply_evaluation() asks whether the condition has
 a live alert (alerts_live_key, migration 008) and, when not, whether it was raised before and
@@ -11,6 +11,7 @@ scans, under both the custom plans PL/pgSQL starts with and the generic plan it 
 """
 
 import json
+import re
 
 import psycopg
 import pytest
@@ -41,6 +42,18 @@ def alerts_db(pg, certs, workdir):
         INSERT INTO alert_actions (alert_id, action, actor, actor_role, note, at, from_state, to_state)
         SELECT id, 'raise', 'test', 'system', '', now(), NULL, status FROM a""",
              {"rule": RULE, "closed": list(CLOSED)})
+    # And 2 000 live (open) alerts of as many other cases: what a city's board carries.
+    db.query("""
+        WITH a AS (
+          INSERT INTO alerts (rule, severity, dept, case_no, dedup_key, message, since,
+                              raised_at, status, status_at, region, issued_at)
+          SELECT %(rule)s, 'yellow', 'LY-SCJGJ', 'LIVE-' || g, %(rule)s || '|LY-SCJGJ|LIVE-' || g,
+                 'open', timestamptz '2026-02-01 00:00+08' + g * interval '1 minute', now(),
+                 'open', now(), '410300', now()
+            FROM generate_series(1, 2000) g
+          RETURNING id, status)
+        INSERT INTO alert_actions (alert_id, action, actor, actor_role, note, at, from_state, to_state)
+        SELECT id, 'raise', 'test', 'system', '', now(), NULL, status FROM a""", {"rule": RULE})
     db.query("ANALYZE alerts")
     db.query("ANALYZE alert_actions")
     return db
@@ -87,3 +100,28 @@ def test_closed_alert_check_uses_index(alerts_db, mode, key, since_minutes):
     assert "Seq Scan on alerts" not in live, live
     # Any of the partial indexes of live alerts answers it from the live alerts alone.
     assert any(i in live for i in ("alerts_live_key", "alerts_rule_live", "alerts_board")), live
+
+
+def test_live_alerts_of_a_case_use_an_index(alerts_db):
+    """An evaluation of a case first looks for the case's live alerts whose condition is gone
+    (`a.dept = d AND a.case_no = c AND a.status IN (live…)`): by an index on the case
+    (alerts_board or alerts_case), not by reading every alert or every live alert."""
+    case = "HOT-LIVE-1"
+    with psycopg.connect(alerts_db.conninfo("esup_admin")) as conn:
+        conn.execute("SET ROLE esup_owner")
+        seq = conn.execute(
+            "WITH e AS (INSERT INTO events (received_at, dept, event_id, type, at, case_no, item,"
+            " principal, body) VALUES (now(), 'LY-SCJGJ', 'hot-1', 'approval.received', now(),"
+            " %s, 'SCJG-001', 'test', '{}') RETURNING seq, received_at)"
+            " INSERT INTO event_ids (dept, event_id, seq, received_at)"
+            " SELECT 'LY-SCJGJ', 'hot-1', seq, received_at FROM e RETURNING seq", (case,)).fetchone()
+        assert seq
+    evaluation = {"dept": "LY-SCJGJ", "case": case, "item": "SCJG-001", "status": "received",
+                  "unit": "working", "committed_days": 10, "statutory_days": 20,
+                  "counted_days": 0, "suspended_days": 0, "conditions": []}
+    for mode in ("force_custom_plan", "force_generic_plan"):
+        rows, plans = nested_plans(alerts_db, evaluation, mode)
+        assert rows == []
+        live = plan_of(plans, "a.id, a.rule, a.severity, a.message, a.status FROM alerts a")
+        assert "Seq Scan on alerts" not in live, live
+        assert re.search(r"Index Cond: \(\(dept = [^)]*\) AND \(case_no = ", live), live
