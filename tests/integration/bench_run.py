@@ -249,8 +249,6 @@ def rsyslog_rate(pg, db, certs, workdir, port):
         wait_for(listening, 30, "rsyslogd to listen")
         parts = feed("rs", EVENTS)
         total = sum(len(p) for p in parts)
-        ctx = ssl.create_default_context(cafile=str(certs.ca))
-        ctx.check_hostname = False
         payloads = []
         for i, part in enumerate(parts):
             ctx_i = ssl.create_default_context(cafile=str(certs.ca))
