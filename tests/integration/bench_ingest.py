@@ -7,7 +7,9 @@ rows written by one COPY into a table shaped like `events`, committed once. The 
 the daemon's work costs over the bare database, whatever the machine.
 
 Knobs (environment): ESUP_BENCH_EVENTS (default 20000), ESUP_BENCH_CLIENTS (4),
-ESUP_BENCH_BATCHES ("1,100": events per request, one run each).
+ESUP_BENCH_BATCHES ("1,100": events per request, one run each); the feed's shares of late,
+out-of-order and alerting cases ESUP_BENCH_LATE, ESUP_BENCH_OUT_OF_ORDER, ESUP_BENCH_ALERTING
+(0.02 each; see benchfeed.py). Each case's events go in order on one connection.
 """
 
 import json
@@ -17,38 +19,28 @@ import time
 
 import psycopg
 
+import benchfeed
 from conftest import SUPERVISION_TABLES, CALENDAR, ITEMS, SAMPLES
 
 EVENTS = int(os.environ.get("ESUP_BENCH_EVENTS", "20000"))
 CLIENTS = int(os.environ.get("ESUP_BENCH_CLIENTS", "4"))
 BATCHES = [int(b) for b in os.environ.get("ESUP_BENCH_BATCHES", "1,100").split(",")]
+LATE = float(os.environ.get("ESUP_BENCH_LATE", "0.02"))
+OUT_OF_ORDER = float(os.environ.get("ESUP_BENCH_OUT_OF_ORDER", "0.02"))
+ALERTING = float(os.environ.get("ESUP_BENCH_ALERTING", "0.02"))
 
 
 def feed(tag, count):
-    """count events of approval cases (received, accepted, step, decided on time), all for
-    LY-SCJGJ, dated in March 2026: every event goes through the case evaluation, and the
-    cases are clean, so the numbers measure the normal path rather than alert writing."""
-    events = []
-    for n in range(count):
-        case = "LY-SCJGJ-B%s-%06d" % (tag, n // 4)
-        day = 2 + (n // 4) % 20
-        kind = n % 4
-        base = {"id": "b%s-%d" % (tag, n), "dept": "LY-SCJGJ",
-                "at": "2026-03-%02dT%02d:00:00+08:00" % (day, 9 + kind)}
-        if kind == 0:
-            base.update(type="approval.received", case=case, item="SCJG-001")
-        elif kind == 1:
-            base.update(type="approval.accepted", case=case, item="SCJG-001")
-        elif kind == 2:
-            base.update(type="approval.step", case=case, step="review", handler="P0012")
-        else:
-            base.update(type="approval.decided", case=case, result="approved")
-        events.append(base)
-    return events
+    """CLIENTS streams of LY-SCJGJ's approval cases (tests/integration/benchfeed.py: dates
+    relative to now, each case's events in order on one connection, the shares of late,
+    out-of-order and alerting cases of ESUP_BENCH_LATE, _OUT_OF_ORDER, _ALERTING)."""
+    return benchfeed.streams(tag, count, CLIENTS, ["LY-SCJGJ"], late=LATE,
+                             out_of_order=OUT_OF_ORDER, alerting=ALERTING)
 
 
 def baseline(db, events):
     """The bare database: the same rows, one COPY, one COMMIT (synchronous_commit on)."""
+    events = benchfeed.flat(events)
     with psycopg.connect(db.conninfo("postgres")) as conn:
         conn.execute("CREATE TABLE bench_baseline (LIKE events INCLUDING DEFAULTS INCLUDING IDENTITY)")
         # The bare table: the hash chain's columns (migration 012) are the daemon's work.
@@ -67,10 +59,9 @@ def baseline(db, events):
         return time.monotonic() - start
 
 
-def through_esupd(daemon, events, batch):
-    """CLIENTS keep-alive connections, each sending its share in requests of `batch` events;
+def through_esupd(daemon, shares, batch):
+    """CLIENTS keep-alive connections, each sending its stream in requests of `batch` events;
     every event must come back accepted."""
-    shares = [events[i::CLIENTS] for i in range(CLIENTS)]
     errors = []
 
     def run(share):
