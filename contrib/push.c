@@ -48,7 +48,7 @@ struct options {
 
 struct source {
 	const char *path;            /* as given; "-" is stdin */
-	FILE *f;                     /* while being read */
+	int fd;                      /* while being read, else -1 */
 	EVP_MD_CTX *hash;            /* of the bytes read so far */
 	uint64_t offset, lines;      /* read so far */
 	bool last_nl;                /* nothing read yet, or the last byte was a line feed */
@@ -319,9 +319,10 @@ state_load(struct push *p, const char *empty_sha)
 /* ------------------------------------------------------------ reading the inputs */
 
 /* The next line of s into p->line (its first LINES_MAX_BYTES bytes; *too_long when it had
- * more), without its line feed or trailing CRs: 1, or 0 at the end, -1 on a read error. */
+ * more), without its line feed or trailing CRs: 1, or 0 at the end, -1 on a read error. No
+ * byte at or past stop_at is taken (a line cut there ends there). */
 static int
-source_line(struct push *p, struct source *s, size_t *len, bool *too_long)
+source_line(struct push *p, struct source *s, uint64_t stop_at, size_t *len, bool *too_long)
 {
 	size_t raw = 0;
 
@@ -331,18 +332,29 @@ source_line(struct push *p, struct source *s, size_t *len, bool *too_long)
 		char *start, *nl;
 		size_t avail, take;
 		if (s->rpos == s->rlen) {
-			s->rpos = 0;
-			s->rlen = fread(s->rbuf, 1, READ_CHUNK, s->f);
-			if (s->rlen == 0) {
-				if (ferror(s->f))
-					return -1;
+			/* read(2), not stdio: a line a producer has written to a pipe is sent
+			 * without waiting for a buffer's worth after it */
+			ssize_t n;
+			s->rpos = s->rlen = 0;
+			n = read(s->fd, s->rbuf, READ_CHUNK);
+			if (n < 0 && errno == EINTR && !interrupted)
+				continue;
+			if (n < 0)
+				return -1;
+			if (n == 0)
 				break;
-			}
+			s->rlen = (size_t)n;
 		}
 		start = s->rbuf + s->rpos;
 		avail = s->rlen - s->rpos;
 		nl = memchr(start, '\n', avail);
 		take = nl != NULL ? (size_t)(nl - start) + 1 : avail;
+		if (s->offset >= stop_at)
+			break;
+		if (take > stop_at - s->offset) {
+			take = (size_t)(stop_at - s->offset);
+			nl = NULL;
+		}
 		EVP_DigestUpdate(s->hash, start, take);
 		s->offset += take;
 		s->rpos += take;
@@ -354,7 +366,7 @@ source_line(struct push *p, struct source *s, size_t *len, bool *too_long)
 		} else {
 			*too_long = true;
 		}
-		if (nl != NULL)
+		if (nl != NULL || s->offset == stop_at)
 			break;
 	}
 	if (raw == 0)
@@ -369,9 +381,9 @@ source_line(struct push *p, struct source *s, size_t *len, bool *too_long)
 static void
 source_close(struct source *s)
 {
-	if (s->f != NULL && s->f != stdin)
-		fclose(s->f);
-	s->f = NULL;
+	if (s->fd > STDIN_FILENO)
+		close(s->fd);
+	s->fd = -1;
 	EVP_MD_CTX_free(s->hash);
 	s->hash = NULL;
 	free(s->rbuf);
@@ -400,8 +412,8 @@ source_open(struct push *p, size_t i)
 	bool too_long;
 	int r = 1;
 
-	s->f = strcmp(s->path, "-") == 0 ? stdin : fopen(s->path, "r");
-	if (s->f == NULL) {
+	s->fd = strcmp(s->path, "-") == 0 ? STDIN_FILENO : open(s->path, O_RDONLY | O_CLOEXEC);
+	if (s->fd < 0) {
 		say(p, "%s: %s", s->path, strerror(errno));
 		return false;
 	}
@@ -412,7 +424,8 @@ source_open(struct push *p, size_t i)
 		say(p, "out of memory");
 		return false;
 	}
-	while (s->offset < acked->bytes && (r = source_line(p, s, &len, &too_long)) == 1)
+	while (s->offset < acked->bytes &&
+	    (r = source_line(p, s, acked->bytes, &len, &too_long)) == 1)
 		;
 	if (r < 0) {
 		say(p, "%s: %s", s->path, strerror(errno));
@@ -477,12 +490,18 @@ batch_fill(struct push *p)
 		bool too_long;
 		int r;
 
-		if (s->f == NULL && !source_open(p, p->cur))
+		if (s->fd < 0 && !source_open(p, p->cur))
 			return false;
-		r = source_line(p, s, &len, &too_long);
+		r = source_line(p, s, UINT64_MAX, &len, &too_long);
 		if (r < 0) {
 			say(p, "%s: %s", s->path, interrupted ? "interrupted" : strerror(errno));
 			return false;
+		}
+		if (r == 1 && s->tail_partial && len == 0 && !too_long && s->last_nl) {
+			/* the line feed that completes the last acknowledged line */
+			s->tail_partial = false;
+			s->lines--;
+			continue;
 		}
 		if (r == 1 && s->tail_partial) {
 			say(p, "%s: its last acknowledged line (%llu) had no line feed and has been "
@@ -504,7 +523,7 @@ batch_fill(struct push *p)
 			return false;
 		}
 	}
-	if (p->cur < p->nsrc && p->src[p->cur].f != NULL)
+	if (p->cur < p->nsrc && p->src[p->cur].fd >= 0)
 		source_snapshot(&p->src[p->cur]);
 	return true;
 }
@@ -537,7 +556,7 @@ write_reject(struct push *p, const struct item *it, const char *id, json_t *erro
 	}
 	o = json_pack("{s:s, s:I, s:o, s:o}", "file", p->src[it->src].path,
 		"line", (json_int_t)it->line, "errors", errors, "event", ev != NULL ? ev : json_null());
-	if (o != NULL && id != NULL)
+	if (o != NULL && id != NULL && id[0] != '\0')
 		json_object_set_new(o, "id", json_string(id));
 	rc = o != NULL ? json_dumpf(o, p->rejects, JSON_COMPACT) : -1;
 	json_decref(o);
@@ -856,6 +875,7 @@ take_inputs(struct push *p, int argc, char **argv)
 		int rc;
 
 		p->src[i].path = names[i];
+		p->src[i].fd = -1;
 		if (strcmp(names[i], "-") == 0) {
 			stdins++;
 			rc = fstat(STDIN_FILENO, &st);
@@ -947,7 +967,8 @@ push_main(int argc, char **argv)
 	}
 	srand48((long)time(NULL) ^ (long)getpid());
 	p.progress = !p.o.quiet && isatty(STDERR_FILENO);
-	p.started_ms = p.last_progress_ms = p.last_draw_ms = now_ms();
+	p.started_ms = p.last_progress_ms = now_ms();
+	p.last_draw_ms = p.started_ms - 1000;    /* the first answer is drawn at once */
 	p.start_bytes = acked_bytes(&p);
 	status = run(&p);
 	if (status == EXIT_STOPPED)
