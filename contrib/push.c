@@ -710,9 +710,17 @@ send_batch(struct push *p)
 
 		if (ok && resp.status == 200) {
 			json_t *answer = json_loadb(resp.body, resp.body_len, 0, NULL);
+			bool dry = json_is_true(json_object_get(answer, "dry_run"));
 			bool taken = answer != NULL && take_answer(p, answer);
 			if (answer == NULL)
 				say(p, "the 200 answer is not JSON");
+			/* a daemon that does not know dry runs stores them: stop at once */
+			if (taken && p->o.dry_run && !dry) {
+				say(p, "the daemon's answer is not a dry run's (no \"dry_run\": true): "
+					"it does not know dry runs, and STORED the %zu events of this "
+					"request; stopping", p->count);
+				taken = false;
+			}
 			json_decref(answer);
 			https_response_finish(&resp);
 			return taken ? SENT_ACKED : SENT_FATAL;

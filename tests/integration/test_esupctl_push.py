@@ -421,8 +421,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if srv.status != 200:
             answer = {"error": {"field": "dry_run", "expected": "0 or 1", "got": "?"}}
         else:
-            answer = {"accepted": n, "duplicate": 0, "rejected": 0, "dry_run": True,
+            answer = {"accepted": n, "duplicate": 0, "rejected": 0,
                       "results": [{"index": i, "status": "accepted"} for i in range(n)]}
+            if "dry_run=1" in self.path and srv.dry_run_known:
+                answer["dry_run"] = True
         data = json.dumps(answer).encode()
         self.send_response(srv.status)
         self.send_header("Content-Type", "application/json")
@@ -444,7 +446,7 @@ def server(certs):
     ctx.load_verify_locations(certs.ca)
     ctx.verify_mode = ssl.CERT_REQUIRED
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    srv.seen, srv.status, srv.close_after = [], 200, 0
+    srv.seen, srv.status, srv.close_after, srv.dry_run_known = [], 200, 0, True
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
     yield srv
@@ -471,4 +473,12 @@ def test_keep_alive_and_the_dry_run_query(daemon, server, tmp_path):
     code, err = run(args(daemon, tmp_path, tmp_path / "f.ndjson", url=url, extra=["--dry-run"]))
     assert code == 2, err
     assert "HTTP 400" in err and "dry_run: expected 0 or 1" in err, err
+    assert len(server.seen) == 1 and state(tmp_path) is None
+
+    # a server that ignores dry_run=1 (and so stores the events): said, stopped at once
+    server.seen.clear()
+    server.status, server.dry_run_known = 200, False
+    code, err = run(args(daemon, tmp_path, tmp_path / "f.ndjson", url=url, extra=["--dry-run"]))
+    assert code == 2, err
+    assert "does not know dry runs, and STORED the 10 events" in err, err
     assert len(server.seen) == 1 and state(tmp_path) is None
