@@ -309,7 +309,7 @@ state_load(struct push *p, const char *empty_sha)
 		p->state.inputs[i].lines = old.inputs[i].lines;
 		memcpy(p->state.inputs[i].sha256, old.inputs[i].sha256, 65);
 	}
-	p->state.finished = ok && old.finished;
+	p->state.finished = false;    /* until this run has read every input to its end */
 	push_state_finish(&old);
 	free(text);
 	fclose(f);

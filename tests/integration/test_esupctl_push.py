@@ -121,6 +121,7 @@ def test_feed_in_small_batches_stored_once(daemon, tmp_path):
     code, err = run(args(daemon, tmp_path, tmp_path / "feed.ndjson", batch=20))
     assert (code, summary(err)) == (0, (15, 15, 0, 0)), err
     assert_once(daemon, more)
+    assert state(tmp_path)["status"] == "finished"
 
     # changed under its state: refused, nothing sent, the state kept
     before = (tmp_path / "push.state").read_bytes()
