@@ -309,7 +309,7 @@ state_load(struct push *p, const char *empty_sha)
 		p->state.inputs[i].lines = old.inputs[i].lines;
 		memcpy(p->state.inputs[i].sha256, old.inputs[i].sha256, 65);
 	}
-	p->state.finished = false;    /* until this run has read every input to its end */
+	p->state.finished = ok && old.finished;   /* rewritten as it is until a batch is sent */
 	push_state_finish(&old);
 	free(text);
 	fclose(f);
@@ -781,6 +781,7 @@ run(struct push *p)
 			r = SENT_FATAL;
 		if (r == SENT_STOPPED)
 			return EXIT_STOPPED;
+		p->state.finished = false;    /* until this run has read every input to its end */
 		if (r == SENT_FATAL || !acknowledge(p))
 			return p->acked_any ? EXIT_STOPPED : EXIT_USAGE;
 		p->acked_any = true;
@@ -909,6 +910,24 @@ take_inputs(struct push *p, int argc, char **argv)
 	return true;
 }
 
+/* path can be appended to, or created in its directory; false (said) otherwise. */
+static bool
+writable(const char *path)
+{
+	char dir[PUSH_PATH_MAX + 1];
+	int rc;
+
+	if (access(path, F_OK) == 0) {
+		rc = access(path, W_OK);
+	} else {
+		snprintf(dir, sizeof(dir), "%s", path);
+		rc = errno == ENOENT ? access(dirname(dir), W_OK | X_OK) : -1;
+	}
+	if (rc != 0)
+		fprintf(stderr, "esupctl push: rejects %s: %s\n", path, strerror(errno));
+	return rc == 0;
+}
+
 static void
 push_finish(struct push *p)
 {
@@ -963,7 +982,9 @@ push_main(int argc, char **argv)
 		fprintf(stderr, "esupctl push: out of memory\n");
 		goto out;
 	}
-	if (!state_load(&p, empty_sha))
+	/* the state and the rejects file must be writable before anything is sent: a batch the
+	 * daemon acknowledged that cannot be recorded would be sent again by the rerun */
+	if (!state_load(&p, empty_sha) || !state_save(&p) || !writable(p.o.rejects_path))
 		goto out;
 	install_signals();
 	p.client = https_client_create(&(struct https_options){ .url = p.o.url,

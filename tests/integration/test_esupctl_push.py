@@ -201,7 +201,14 @@ def test_usage_and_certificate_errors_exit_2(daemon, tmp_path):
     assert code == 2 and "refused the TLS connection" in err, err
     code, err = run(args(daemon, tmp_path, tmp_path / "f.ndjson", name="supervisor"))
     assert code == 2 and "HTTP 403" in err, err
-    assert state(tmp_path) is None
+    assert state(tmp_path)["inputs"][0][:2] == (0, 0), "written before sending, still at 0"
+    # a state or rejects file that cannot be written: refused before anything is sent
+    (tmp_path / "push.state").unlink()
+    for extra in (["--state", str(tmp_path / "no" / "s")],
+                  ["--rejects", str(tmp_path / "no" / "r")]):
+        code, err = run(args(daemon, tmp_path, tmp_path / "f.ndjson", extra=extra))
+        assert code == 2 and "No such file or directory" in err, err
+    assert "usage-0000" not in daemon.db.event_counts(DEPT)
 
 
 class Pusher:
