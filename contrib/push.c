@@ -982,10 +982,6 @@ push_main(int argc, char **argv)
 		fprintf(stderr, "esupctl push: out of memory\n");
 		goto out;
 	}
-	/* the state and the rejects file must be writable before anything is sent: a batch the
-	 * daemon acknowledged that cannot be recorded would be sent again by the rerun */
-	if (!state_load(&p, empty_sha) || !state_save(&p) || !writable(p.o.rejects_path))
-		goto out;
 	install_signals();
 	p.client = https_client_create(&(struct https_options){ .url = p.o.url,
 		.cert = p.o.cert, .key = p.o.key, .ca = p.o.ca, .timeout_ms = TIMEOUT_MS,
@@ -994,6 +990,10 @@ push_main(int argc, char **argv)
 		fprintf(stderr, "esupctl push: %s\n", err);
 		goto out;
 	}
+	/* the state and the rejects file must be writable before anything is sent: a batch the
+	 * daemon acknowledged that cannot be recorded would be sent again by the rerun */
+	if (!state_load(&p, empty_sha) || !state_save(&p) || !writable(p.o.rejects_path))
+		goto out;
 	srand48((long)time(NULL) ^ (long)getpid());
 	p.progress = !p.o.quiet && isatty(STDERR_FILENO);
 	p.started_ms = p.last_progress_ms = now_ms();

@@ -197,6 +197,9 @@ def test_usage_and_certificate_errors_exit_2(daemon, tmp_path):
         assert code == 2 and "expected a whole number" in err, err
     code, err = run(args(daemon, tmp_path, tmp_path / "missing.ndjson"))
     assert code == 2 and "missing.ndjson: No such file" in err, err
+    code, err = run(args(daemon, tmp_path, tmp_path / "f.ndjson", url="http://127.0.0.1:1"))
+    assert code == 2 and "expected https://HOST[:PORT]" in err, err
+    assert state(tmp_path) is None
     code, err = run(args(daemon, tmp_path, tmp_path / "f.ndjson", name="stranger"))
     assert code == 2 and "refused the TLS connection" in err, err
     code, err = run(args(daemon, tmp_path, tmp_path / "f.ndjson", name="supervisor"))
