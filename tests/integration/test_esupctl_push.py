@@ -279,17 +279,17 @@ def writer_waits_on_lock(d):
 
 
 def test_push_killed_mid_request_resumes_from_stdin(daemon, tmp_path):
-    evs, body = feed(200, "kill-push")
+    evs, body = feed(100, "kill-push")
     lines = body.splitlines(keepends=True)
     (tmp_path / "feed.ndjson").write_bytes(body)
     p = Pusher(args(daemon, tmp_path, "-", batch=10))
     lock = psycopg.connect(daemon.db.conninfo("postgres"))
     try:
-        p.write(b"".join(lines[:100]))
-        wait_for(lambda: acked_lines(tmp_path) == 100, 30, "100 lines acknowledged")
+        p.write(b"".join(lines[:50]))
+        wait_for(lambda: acked_lines(tmp_path) == 50, 30, "50 lines acknowledged")
         lock.execute("LOCK TABLE events IN EXCLUSIVE MODE")
-        p.write(b"".join(lines[100:110]))
-        wait_for(lambda: writer_waits_on_lock(daemon), 30, "the 11th batch to wait on the lock")
+        p.write(b"".join(lines[50:60]))
+        wait_for(lambda: writer_waits_on_lock(daemon), 30, "the 6th batch to wait on the lock")
         p.proc.kill()
         p.proc.wait()
     finally:
@@ -297,13 +297,13 @@ def test_push_killed_mid_request_resumes_from_stdin(daemon, tmp_path):
         lock.close()
         if p.proc.poll() is None:
             p.proc.kill()
-    wait_for(lambda: len(stored(daemon, "kill-push")) == 110, 30,
+    wait_for(lambda: len(stored(daemon, "kill-push")) == 60, 30,
              "the batch in flight to be stored")
-    assert acked_lines(tmp_path) == 100, "its answer never reached push"
+    assert acked_lines(tmp_path) == 50, "its answer never reached push"
     with open(tmp_path / "feed.ndjson", "rb") as f:
         code, err = run(args(daemon, tmp_path, "-", batch=10), stdin=f.read())
     assert code == 0, err
-    assert summary(err) == (100, 90, 10, 0), "the in-flight batch again, answered duplicate"
+    assert summary(err) == (50, 40, 10, 0), "the in-flight batch again, answered duplicate"
     assert_once(daemon, evs)
 
     # the same state with another stream on stdin: refused
