@@ -1,10 +1,15 @@
 /* refdata.c: loading the reference tables into a libmonitor ruleset. */
+#define _GNU_SOURCE   /* dladdr */
 #include "refdata.h"
 
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "db.h"
 #include "log.h"
@@ -24,9 +29,98 @@ struct refdata {
 	struct timespec started;          /* monotonic: when the load in flight was sent */
 	double last_duration_s;
 	unsigned long loads[REFDATA_RESULTS];
+	unsigned char build[32];         /* SHA-256 of this build (refdata_build_digest) */
+	char digest[65];                 /* of the rules in use (refdata_digest), hex */
 };
 
 const char *const refdata_result_names[REFDATA_RESULTS] = { "ok", "refused", "lost" };
+
+/* Adds a file's bytes to md; false when it cannot be read. */
+static bool
+refdata_hash_file(EVP_MD_CTX *md, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char buf[64 * 1024];
+	size_t n;
+	bool ok;
+
+	if (f == NULL)
+		return false;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		if (!EVP_DigestUpdate(md, buf, n))
+			break;
+	ok = !ferror(f) && feof(f);
+	fclose(f);
+	return ok;
+}
+
+/* What the build brings to the rules: the bytes of the running esupd and of the libmonitor it
+ * was linked with (found from one of its functions), so that a new build, which may judge
+ * differently, re-derives the open cases once. A build that cannot be read (no /proc) gets
+ * random bytes instead: every load is then new, as before digests were kept. */
+static void
+refdata_build_digest(unsigned char out[32])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	Dl_info lib;
+	unsigned int len = 32;
+	bool ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
+		refdata_hash_file(md, "/proc/self/exe");
+
+	if (ok && dladdr((void *)mon_ruleset_create, &lib) != 0 && lib.dli_fname != NULL &&
+	    lib.dli_fname[0] == '/')
+		ok = refdata_hash_file(md, lib.dli_fname);
+	if (!ok || !EVP_DigestFinal_ex(md, out, &len)) {
+		log_info("this build could not be read to tell its rules apart: every load of the "
+			"reference data re-derives the open cases");
+		if (RAND_bytes(out, 32) != 1)
+			memset(out, 0xff, 32);
+	}
+	EVP_MD_CTX_free(md);
+}
+
+/* The digest of a ruleset built from res under rd->cfg: the build, every table's text, the
+ * [rules] parameters and switched-off rules, and the test clock's offset (moving the business
+ * clock must re-evaluate the open cases as new rules do). Each part is length-prefixed. */
+static void
+refdata_digest_of(struct refdata *rd, const PGresult *res)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char out[32];
+	unsigned int len = sizeof(out);
+	char num[64];
+	bool ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
+		EVP_DigestUpdate(md, rd->build, sizeof(rd->build));
+
+#define PART(p, n) do { size_t n_ = (n); \
+		ok = ok && EVP_DigestUpdate(md, &n_, sizeof(n_)) && EVP_DigestUpdate(md, (p), n_); \
+	} while (0)
+	for (size_t i = 0; i < mon_refdata_count(); i++)
+		PART(PQgetvalue(res, 0, (int)i), (size_t)PQgetlength(res, 0, (int)i));
+	for (size_t i = 0; i < rd->cfg->rule_params_count; i++) {
+		const struct config_rule_param *p = &rd->cfg->rule_params[i];
+
+		PART(p->name, strlen(p->name));
+		snprintf(num, sizeof(num), "%lld", p->value);
+		PART(num, strlen(num));
+	}
+	const char *off = rd->cfg->rules_disable != NULL ? rd->cfg->rules_disable : "";
+	PART(off, strlen(off));
+	snprintf(num, sizeof(num), "%lld", rd->cfg->clock_offset_s);
+	PART(num, strlen(num));
+#undef PART
+	if (ok && EVP_DigestFinal_ex(md, out, &len)) {
+		for (size_t i = 0; i < sizeof(out); i++)
+			snprintf(rd->digest + 2 * i, 3, "%02x", out[i]);
+	} else {
+		/* no digest: a random one, so the open cases are re-derived as they always were */
+		if (RAND_bytes(out, sizeof(out)) != 1)
+			memset(out, 0xfe, sizeof(out));
+		for (size_t i = 0; i < sizeof(out); i++)
+			snprintf(rd->digest + 2 * i, 3, "%02x", out[i]);
+	}
+	EVP_MD_CTX_free(md);
+}
 
 static struct mon_ruleset *
 refdata_build(struct refdata *rd, const PGresult *res)
@@ -80,6 +174,7 @@ refdata_on_result(const PGresult *res, void *arg)
 	if (rs != NULL) {
 		mon_ruleset_destroy(rd->rules);
 		rd->rules = rs;
+		refdata_digest_of(rd, res);
 		rd->error[0] = '\0';
 		log_info("rules loaded from %zu reference tables", mon_refdata_count());
 	}
@@ -129,6 +224,7 @@ refdata_create(struct db *reader, refdata_loaded_cb *loaded, void *arg)
 	for (size_t i = 0; i < mon_refdata_count() && len < sizeof(rd->sql); i++)
 		len += snprintf(rd->sql + len, sizeof(rd->sql) - len, "%s esup_refdata_csv('%s')",
 			i ? "," : "", mon_refdata_name(i));
+	refdata_build_digest(rd->build);
 	rd->db = reader;
 	rd->loaded = loaded;
 	rd->loaded_arg = arg;
@@ -149,6 +245,12 @@ const struct mon_ruleset *
 refdata_rules(const struct refdata *rd)
 {
 	return rd->rules;
+}
+
+const char *
+refdata_digest(const struct refdata *rd)
+{
+	return rd->digest;
 }
 
 const char *

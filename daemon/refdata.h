@@ -23,6 +23,11 @@ void refdata_reload(struct refdata *rd, const struct config *cfg);
 /* The current ruleset; NULL until the first load succeeded. Valid until the next swap, which
  * only happens in a reader callback: use it within one callback, never keep it. */
 const struct mon_ruleset *refdata_rules(const struct refdata *rd);
+/* The SHA-256 (64 hex digits) of what the current ruleset was made of: this build of esupd and
+ * libmonitor, every reference table, the [rules] section and the test clock's offset; "" until
+ * the first load succeeded. Two loads of the same rules have the same digest: the sweeper
+ * re-derives the open cases only when it is new (sweeper_rederive). Valid until the next swap. */
+const char *refdata_digest(const struct refdata *rd);
 /* Why the last load did not swap in a ruleset ("" after a successful one): a refused table
  * with its field, expected and got, or the database's error. */
 const char *refdata_error(const struct refdata *rd);

@@ -19,16 +19,28 @@ static const char sweeper_due_sql[] =
 	"SELECT dept, case_no FROM cases WHERE next_check_at <= $1::timestamptz"
 	" ORDER BY next_check_at LIMIT $2 FOR UPDATE SKIP LOCKED";
 
-/* Closed cases keep what they were; open ones are looked at again under the new rules. The
- * rows are locked in (dept, case) order, as a batch locks its cases (cases.c): in table order,
- * this statement and a batch of another esupd (or of this one's writer) each held a case the
- * other waited for, and PostgreSQL broke the deadlock by aborting one of them. */
+/* Closed cases keep what they were; open ones are looked at again under the new rules, but
+ * only when the rules are not those the open cases were last re-derived under: $2 is the
+ * loaded rules' digest (refdata_digest), recorded in rules_applied (migration 026) by the same
+ * statement, so a start, a reconnect or a SIGHUP that loads the same rules marks nothing, and
+ * of two esupd loading new rules the first re-derives and the second (blocked on the row until
+ * the first committed) finds them applied. The rows are locked in (dept, case) order, as a
+ * batch locks its cases (cases.c): in table order, this statement and a batch of another esupd
+ * (or of this one's writer) each held a case the other waited for, and PostgreSQL broke the
+ * deadlock by aborting one of them. Answers one row: whether the digest was new, and the cases
+ * marked. */
 static const char sweeper_rederive_sql[] =
-	"UPDATE cases AS k SET next_check_at = $1::timestamptz"
-	" FROM (SELECT dept, case_no FROM cases"
-	"  WHERE status NOT IN ('decided', 'refused', 'withdrawn')"
-	"  ORDER BY dept, case_no FOR UPDATE) AS o"
-	" WHERE k.dept = o.dept AND k.case_no = o.case_no";
+	"WITH applied AS ("
+	"  INSERT INTO rules_applied AS r (one, digest, applied_at) VALUES (true, $2, $1::timestamptz)"
+	"  ON CONFLICT (one) DO UPDATE SET digest = EXCLUDED.digest, applied_at = EXCLUDED.applied_at"
+	"  WHERE r.digest IS DISTINCT FROM EXCLUDED.digest RETURNING 1),"
+	" marked AS ("
+	"  UPDATE cases AS k SET next_check_at = $1::timestamptz"
+	"  FROM (SELECT dept, case_no FROM cases"
+	"   WHERE status NOT IN ('decided', 'refused', 'withdrawn') AND EXISTS (SELECT 1 FROM applied)"
+	"   ORDER BY dept, case_no FOR UPDATE) AS o"
+	"  WHERE k.dept = o.dept AND k.case_no = o.case_no RETURNING 1)"
+	" SELECT (SELECT count(*) FROM applied), (SELECT count(*) FROM marked)";
 
 enum sweep_step { SWEEP_IDLE, SWEEP_REDERIVE, SWEEP_BEGIN, SWEEP_DUE, SWEEP_EVALUATE, SWEEP_COMMIT };
 
@@ -121,7 +133,11 @@ sweeper_on_result(const PGresult *res, void *arg)
 	}
 	switch (sw->step) {
 	case SWEEP_REDERIVE:
-		log_info("rules changed: %s open cases to re-derive", PQcmdTuples((PGresult *)res));
+		if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "0") == 0)
+			log_info("rules unchanged since the open cases were last re-derived: "
+				"none to re-derive");
+		else if (PQntuples(res) == 1)
+			log_info("rules changed: %s open cases to re-derive", PQgetvalue(res, 0, 1));
 		sw->rederive_pending = false;
 		sw->step = SWEEP_BEGIN;
 		break;
@@ -159,11 +175,12 @@ sweeper_issue(struct sweeper *sw)
 {
 	char limit[24];
 	const char *values[2] = { sw->now_text, limit };
+	const char *rederive[2] = { sw->now_text, refdata_digest(sw->rd) };
 	const char *sql = NULL;
 	int nparams = 0;
 
 	switch (sw->step) {
-	case SWEEP_REDERIVE: sql = sweeper_rederive_sql; nparams = 1; break;
+	case SWEEP_REDERIVE: sql = sweeper_rederive_sql; nparams = 2; break;
 	case SWEEP_BEGIN: sql = "BEGIN"; break;
 	case SWEEP_DUE: sql = sweeper_due_sql; nparams = 2; break;
 	case SWEEP_COMMIT: sql = "COMMIT"; break;
@@ -171,7 +188,8 @@ sweeper_issue(struct sweeper *sw)
 	case SWEEP_EVALUATE: return;
 	}
 	snprintf(limit, sizeof(limit), "%zu", sw->batch);
-	if (!db_query(sw->db, sql, nparams, nparams ? values : NULL, sweeper_on_result, sw)) {
+	if (!db_query(sw->db, sql, nparams, !nparams ? NULL :
+			sw->step == SWEEP_REDERIVE ? rederive : values, sweeper_on_result, sw)) {
 		sw->step = SWEEP_IDLE;
 		sweeper_arm(sw, false);
 	}

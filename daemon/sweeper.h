@@ -23,7 +23,10 @@ struct sweeper *sweeper_create(struct event_base *base, struct db *db, const str
 void sweeper_destroy(struct sweeper *sw);
 /* Sets the period and the cases taken per transaction; starts the timer. */
 void sweeper_configure(struct sweeper *sw, unsigned interval_ms, size_t batch);
-/* Marks every open case due: the rules changed (a new calendar moves deadlines). */
+/* Marks every open case due when the rules just loaded (refdata_digest) are not those the open
+ * cases were last re-derived under (a new calendar moves deadlines); the next sweeps then
+ * re-derive them in batches, beside ingest. Logs "rules changed: N open cases to re-derive" or
+ * "rules unchanged since the open cases were last re-derived". */
 void sweeper_rederive(struct sweeper *sw);
 /* No new sweeps (shutdown); one in flight is abandoned with its connection, harmlessly. */
 void sweeper_stop(struct sweeper *sw);

@@ -4,10 +4,15 @@ oracle). That conftest is loaded here under its own module name, esup_fixtures, 
 directories can each keep a conftest.py."""
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
 INTEGRATION = Path(__file__).resolve().parents[1] / "integration"
+
+# Durability is what these suites test: their clusters keep fsync on (the integration suite's
+# turn it off for speed; see Cluster.init).
+os.environ.setdefault("ESUP_TEST_PG_FSYNC", "on")
 sys.path.insert(0, str(INTEGRATION))
 
 _spec = importlib.util.spec_from_file_location("esup_fixtures", INTEGRATION / "conftest.py")

@@ -172,6 +172,13 @@ class PgCluster:
         with open(self.data / "postgresql.conf", "a") as f:
             f.write("listen_addresses = ''\nunix_socket_directories = '%s'\nport = %d\n"
                     % (self.dir, self.port))
+            # The integration clusters live as long as a test run, and no test survives the
+            # machine's crash: fsync only slows every COMMIT and CREATE DATABASE ... TEMPLATE
+            # down. A PostgreSQL crash (kill -9, pg_ctl stop -m immediate) loses nothing without
+            # it, as the OS keeps the written pages. The fault suites keep it on
+            # (ESUP_TEST_PG_FSYNC=on in tests/fault/conftest.py): durability is their subject.
+            if os.environ.get("ESUP_TEST_PG_FSYNC", "off") != "on":
+                f.write("fsync = off\nfull_page_writes = off\n")
 
     def start(self):
         self._pg(PGBIN / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "300", "start")

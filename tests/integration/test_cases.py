@@ -57,12 +57,15 @@ def reload(d):
     the rules are loaded again and the sweeper marks every open case due (sweeper_rederive).
     Until then a case row may still change under the test: a sweep already running when the
     rules came in raises its alerts first, and the re-derive then makes the case due again."""
+    def rederived():
+        text = d.log_text()
+        return text.count("rules changed: ") + text.count("rules unchanged since")
     done = d.log_text().count("reload complete")
-    rederived = d.log_text().count("rules changed: ")
+    before = rederived()
     d.signal(signal.SIGHUP)
     wait_for(lambda: d.log_text().count("reload complete") > done, 10, "the reload to complete")
-    wait_for(lambda: d.log_text().count("rules changed: ") > rederived, 10,
-             "the open cases marked for re-derivation after the reload")
+    wait_for(lambda: rederived() > before, 10,
+             "the open cases marked for re-derivation after the reload (or found current)")
 
 
 def settle(d, db):
@@ -203,11 +206,14 @@ def test_one_alert_per_condition(daemon_factory, refdb):
                           step="archive", handler="P0402")])
     post(d, GGZY, [ev(GGZY, late, "step", "2026-03-11T15:00:00+08:00", step="review",
                       handler="P0901")])
-    # Each reload marks the open cases due: the sweeper evaluates the late case again (a
-    # second later each time, so that its evaluated_at tells the sweeps apart).
+    # Each reload with other rules (here the business clock a second on) marks the open cases
+    # due: the sweeper evaluates the late case again (a second later each time, so that its
+    # evaluated_at tells the sweeps apart).
     for _ in range(3):
         before = case_row(refdb, late)["evaluated_at"]
         time.sleep(1.05)
+        d.config["testing"]["clock_offset_s"] = str(int(d.config["testing"]["clock_offset_s"]) + 1)
+        d.write()
         reload(d)
         wait_for(lambda: case_row(refdb, late)["evaluated_at"] > before, 10,
                  "the sweeper to evaluate %s again" % late)
@@ -314,6 +320,50 @@ def test_calendar_replacement_rederives_deadlines(daemon_factory, refdb, testdir
                             step="review", handler="P0021")])
     assert moved("2026-03-16", "2026-03-30")
     assert d.running()
+
+
+def test_the_same_rules_rederive_nothing(daemon_factory, refdb):
+    """Issue 12: a start, a reload or a reconnect that loads the rules the open cases were last
+    re-derived under marks none of them due (it used to mark all: 50 minutes of sweeping for
+    200,000 open cases at every start); other rules still re-derive every open case."""
+    d = start(daemon_factory, "2026-03-02T10:00:00+08:00")
+    case = "LY-SCJGJ-2026-900004"
+    post(d, "LY-SCJGJ", [ev("LY-SCJGJ", case, "accepted", "2026-03-02T09:15:00+08:00",
+                            item="SCJG-003")])
+    settle(d, refdb)
+    evaluated = case_row(refdb, case)["evaluated_at"]
+    digest = refdb.scalar("SELECT digest FROM rules_applied")
+
+    def unchanged_lines():
+        return d.log_text().count("rules unchanged since the open cases were last re-derived")
+
+    # A SIGHUP with nothing changed.
+    seen = unchanged_lines()
+    reload(d)
+    assert unchanged_lines() == seen + 1, d.log_tail()
+    assert case_row(refdb, case)["evaluated_at"] == evaluated
+    # A restart: the same build, tables and [rules].
+    assert d.stop() == 0
+    seen = unchanged_lines()
+    d.start()
+    wait_for(lambda: unchanged_lines() > seen, 15, "the restarted esupd to find the rules applied")
+    assert case_row(refdb, case)["evaluated_at"] == evaluated
+    assert refdb.scalar("SELECT digest FROM rules_applied") == digest
+    # A reconnect of the reader (its backend killed): the rules load again, and are the same.
+    seen = unchanged_lines()
+    refdb.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND application_name = 'esupd reader'")
+    wait_for(lambda: unchanged_lines() > seen, 30, "the reconnected esupd to find the rules applied")
+    assert case_row(refdb, case)["evaluated_at"] == evaluated
+    # Other [rules]: every open case again.
+    changed = d.log_text().count("rules changed: 1 open cases to re-derive")
+    d.config["rules"]["disable"] = "APR-LATE-REPORT,APR-REFUSAL-NO-REASON"
+    d.write()
+    reload(d)
+    assert d.log_text().count("rules changed: 1 open cases to re-derive") == changed + 1
+    assert refdb.scalar("SELECT digest FROM rules_applied") != digest
+    settle(d, refdb)
+    assert case_row(refdb, case)["evaluated_at"] > evaluated
 
 
 def test_get_case(daemon_factory, refdb):

@@ -71,6 +71,9 @@ def test_contract_paths_installed(installed):
     # and the event's JSON Schema, generated at build time by `esupctl schema`
     schema = under(dest, o, "datadir", "doc", "esup", "event.schema.json")
     expect.append(schema)
+    # and the client examples of docs/integrating.md
+    expect += [under(dest, o, "datadir", "doc", "esup", "examples", "clients", name)
+               for name in ("push.py", "Push.java")]
     samples = REPO / "config" / "samples"
     expect += [under(dest, o, "datadir", "esup", "samples", p.relative_to(samples))
                for p in sorted(samples.rglob("*")) if p.is_file()]
