@@ -19,6 +19,7 @@
 #include "doctor.h"
 #include "feedcheck.h"
 #include "lines.h"
+#include "push.h"
 #include "report.h"
 #include "verify.h"
 #include "mon_eval.h"
@@ -62,6 +63,8 @@ static void usage(FILE *out)
 		"       esupctl rules\n"
 		"       esupctl schema\n"
 		"       esupctl check [-c /etc/esup/esupd.conf] [FILE...]   (esupctl check --help)\n"
+		"       esupctl push --url URL --cert CRT --key KEY --cacert CA [FILE...]   "
+		"(esupctl push --help)\n"
 		"       esupctl alerts COMMAND ...   (esupctl alerts --help)\n"
 		"       esupctl verify [--dept DEPT] [--conninfo STR]   (esupctl verify --help)\n"
 		"       esupctl report --month YYYY-MM [--region CODE] [--out DIR] [--conninfo STR]\n"
@@ -879,6 +882,8 @@ int main(int argc, char **argv)
 		return report_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "check") == 0)
 		return feedcheck_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "push") == 0)
+		return push_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "doctor") == 0)
 		return doctor_main(argc - 1, argv + 1);
 	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {

@@ -41,6 +41,7 @@ https_parser_init(struct https_parser *p, https_body_cb on_body, void *arg)
 	p->state = HTTPS_STATUS_LINE;
 	p->on_body = on_body;
 	p->arg = arg;
+	p->retry_after_s = -1;
 }
 
 static bool
@@ -53,6 +54,8 @@ parse_status_line(struct https_parser *p, const char *line)
 		return parse_fail(p, "not an HTTP/1.x status line");
 	p->status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
 	p->chunked = p->has_length = false;
+	p->conn_close = line[7] == '0';        /* HTTP/1.0 closes unless it says keep-alive */
+	p->retry_after_s = -1;
 	p->content_type[0] = '\0';
 	p->state = HTTPS_HEADERS;
 	return true;
@@ -88,6 +91,19 @@ parse_coding(struct https_parser *p, const char *v)
 	return true;
 }
 
+/* Retry-After as delta-seconds (the form esupd sends); -1 for an HTTP-date or garbage. */
+static long
+parse_retry_after(const char *v)
+{
+	long n = 0;
+
+	if (*v == '\0' || strspn(v, "0123456789") != strlen(v) || strlen(v) > 9)
+		return -1;
+	for (; *v != '\0'; v++)
+		n = n * 10 + (*v - '0');
+	return n;
+}
+
 static bool
 parse_header(struct https_parser *p, char *line)
 {
@@ -107,6 +123,11 @@ parse_header(struct https_parser *p, char *line)
 		return parse_coding(p, v);
 	if (strcasecmp(line, "Content-Type") == 0)
 		snprintf(p->content_type, sizeof(p->content_type), "%s", v);
+	if (strcasecmp(line, "Connection") == 0)
+		p->conn_close = strcasecmp(v, "close") == 0 ? true :
+			strcasecmp(v, "keep-alive") == 0 ? false : p->conn_close;
+	if (strcasecmp(line, "Retry-After") == 0)
+		p->retry_after_s = parse_retry_after(v);
 	return true;
 }
 
@@ -285,6 +306,10 @@ struct https_client {
 	bool host_is_ip;
 	int timeout_ms;
 	volatile sig_atomic_t *interrupted;
+	bool keep_alive;
+	SSL *ssl;                    /* the kept connection (keep_alive), or NULL */
+	int fd;
+	enum https_failure failure;
 };
 
 static void
@@ -431,6 +456,8 @@ https_client_create(const struct https_options *o, char *err, size_t errlen)
 	}
 	c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
 	c->interrupted = o->interrupted;
+	c->keep_alive = o->keep_alive;
+	c->fd = -1;
 	if (!parse_url(c, o->url)) {
 		set_err(err, errlen, "--url %s: expected https://HOST[:PORT][/PATH]", o->url);
 		free(c);
@@ -443,11 +470,25 @@ https_client_create(const struct https_options *o, char *err, size_t errlen)
 	return c;
 }
 
+static void
+conn_drop(struct https_client *c)
+{
+	if (c->ssl != NULL) {
+		(void)SSL_shutdown(c->ssl);     /* best effort: the socket is non-blocking */
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
 void
 https_client_destroy(struct https_client *c)
 {
 	if (c == NULL)
 		return;
+	conn_drop(c);
 	SSL_CTX_free(c->ctx);
 	free(c);
 }
@@ -555,7 +596,7 @@ connect_tcp(const struct https_client *c, char *err, size_t errlen)
 /* Waits as SSL_get_error asks after a call that returned ret; false (err set) when the
  * call failed for good or the wait did. */
 static bool
-tls_wait(const struct https_client *c, SSL *ssl, int fd, int ret, int timeout_ms,
+tls_wait(struct https_client *c, SSL *ssl, int fd, int ret, int timeout_ms,
 	const char *what, char *err, size_t errlen)
 {
 	char why[160];
@@ -569,16 +610,18 @@ tls_wait(const struct https_client *c, SSL *ssl, int fd, int ret, int timeout_ms
 	if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
 		set_err(err, errlen, "%s: %s", what, errno != 0 ? strerror(errno) :
 			"connection closed by the server");
-	else if (strstr(ssl_reason(why, sizeof(why)), "alert") != NULL)
+	else if (strstr(ssl_reason(why, sizeof(why)), "alert") != NULL) {
 		set_err(err, errlen, "%s: the server refused the TLS connection (%s): is the "
 			"client certificate one it accepts?", what, why);
+		c->failure = HTTPS_FAIL_TLS;
+	}
 	else
 		set_err(err, errlen, "%s: %s", what, why);
 	return false;
 }
 
 static SSL *
-tls_connect(const struct https_client *c, int fd, char *err, size_t errlen)
+tls_connect(struct https_client *c, int fd, char *err, size_t errlen)
 {
 	SSL *ssl = SSL_new(c->ctx);
 	int ret;
@@ -595,6 +638,7 @@ tls_connect(const struct https_client *c, int fd, char *err, size_t errlen)
 		if (v != X509_V_OK) {
 			set_err(err, errlen, "TLS: the server's certificate for %s is not trusted: %s",
 				c->host, X509_verify_cert_error_string(v));
+			c->failure = HTTPS_FAIL_TLS;
 			ERR_clear_error();
 			break;
 		}
@@ -608,7 +652,7 @@ tls_connect(const struct https_client *c, int fd, char *err, size_t errlen)
 }
 
 static bool
-tls_write_all(const struct https_client *c, SSL *ssl, int fd, const char *data, size_t n,
+tls_write_all(struct https_client *c, SSL *ssl, int fd, const char *data, size_t n,
 	char *err, size_t errlen)
 {
 	while (n > 0) {
@@ -688,7 +732,8 @@ build_head(const struct https_client *c, const struct https_request *r, struct b
 	ok = buffer_printf(b, "%s %s%s HTTP/1.1\r\nHost: %s%s%s%s%s\r\n", r->method, c->prefix,
 		r->target, v6 ? "[" : "", c->host, v6 ? "]" : "",
 		strcmp(c->port, "443") != 0 ? ":" : "", strcmp(c->port, "443") != 0 ? c->port : "");
-	ok = ok && buffer_printf(b, "User-Agent: esupctl\r\nConnection: close\r\n");
+	ok = ok && buffer_printf(b, "User-Agent: esupctl\r\n%s",
+		c->keep_alive ? "" : "Connection: close\r\n");
 	for (size_t i = 0; ok && r->headers != NULL && r->headers[i] != NULL; i++)
 		ok = strpbrk(r->headers[i], "\r\n") == NULL &&
 			buffer_printf(b, "%s\r\n", r->headers[i]);
@@ -702,7 +747,7 @@ build_head(const struct https_client *c, const struct https_request *r, struct b
 
 /* Reads until the parser is done, stopped, fails, or the connection ends. */
 static bool
-read_response(const struct https_client *c, SSL *ssl, int fd, struct https_parser *p,
+read_response(struct https_client *c, SSL *ssl, int fd, struct https_parser *p,
 	int idle_ms, char *err, size_t errlen)
 {
 	char buf[16384];
@@ -736,7 +781,7 @@ read_response(const struct https_client *c, SSL *ssl, int fd, struct https_parse
  * says so (an alert) after the client's side of the handshake is done, and closes; the alert
  * may still be there to read, and explains the failure better than EPIPE. */
 static void
-explain_send_failure(const struct https_client *c, SSL *ssl, int fd, char *err, size_t errlen)
+explain_send_failure(struct https_client *c, SSL *ssl, int fd, char *err, size_t errlen)
 {
 	char buf[256], why[HTTPS_ERR_MAX];
 	int ret;
@@ -754,12 +799,14 @@ explain_send_failure(const struct https_client *c, SSL *ssl, int fd, char *err, 
 }
 
 static bool
-exchange(const struct https_client *c, SSL *ssl, int fd, const struct https_request *r,
-	struct https_response *resp, char *err, size_t errlen)
+exchange(struct https_client *c, SSL *ssl, int fd, const struct https_request *r,
+	struct https_response *resp, bool *reusable, bool *answered, char *err, size_t errlen)
 {
 	struct buffer head = { 0 }, body = { 0 };
 	struct https_parser *p = malloc(sizeof(*p));
 	bool ok = p != NULL;
+
+	*reusable = *answered = false;
 
 	if (!ok)
 		set_err(err, errlen, "out of memory");
@@ -781,7 +828,10 @@ exchange(const struct https_client *c, SSL *ssl, int fd, const struct https_requ
 			ok = false;
 		}
 		resp->status = p->status;
+		resp->retry_after_s = p->retry_after_s;
 		snprintf(resp->content_type, sizeof(resp->content_type), "%s", p->content_type);
+		*answered = p->status != 0 || p->line_len > 0;
+		*reusable = ok && p->state == HTTPS_DONE && !p->stopped && !p->conn_close;
 	}
 	resp->body = body.data != NULL ? body.data : strdup("");
 	resp->body_len = body.len;
@@ -790,28 +840,65 @@ exchange(const struct https_client *c, SSL *ssl, int fd, const struct https_requ
 	return ok && resp->body != NULL;
 }
 
+static bool
+conn_open(struct https_client *c, char *err, size_t errlen)
+{
+	if ((c->fd = connect_tcp(c, err, errlen)) < 0)
+		return false;
+	if ((c->ssl = tls_connect(c, c->fd, err, errlen)) == NULL) {
+		close(c->fd);
+		c->fd = -1;
+		return false;
+	}
+	return true;
+}
+
+/* One attempt on the kept connection (opened first when there is none). */
+static bool
+request_once(struct https_client *c, const struct https_request *r,
+	struct https_response *resp, bool *reused, bool *answered, char *err, size_t errlen)
+{
+	bool reusable = false, ok;
+
+	memset(resp, 0, sizeof(*resp));
+	resp->retry_after_s = -1;
+	*answered = false;
+	*reused = c->ssl != NULL;
+	if (!*reused && !conn_open(c, err, errlen))
+		return false;
+	ok = exchange(c, c->ssl, c->fd, r, resp, &reusable, answered, err, errlen);
+	if (!c->keep_alive || !reusable)
+		conn_drop(c);
+	return ok;
+}
+
 bool
 https_request(struct https_client *c, const struct https_request *r,
 	struct https_response *resp, char *err, size_t errlen)
 {
-	SSL *ssl;
-	int fd;
-	bool ok;
+	bool reused, answered, ok;
 
-	memset(resp, 0, sizeof(*resp));
+	c->failure = HTTPS_FAIL_NONE;
 	ERR_clear_error();
-	if ((fd = connect_tcp(c, err, errlen)) < 0)
-		return false;
-	if ((ssl = tls_connect(c, fd, err, errlen)) == NULL) {
-		close(fd);
-		return false;
+	ok = request_once(c, r, resp, &reused, &answered, err, errlen);
+	/* A kept connection the server closed while it was idle: once more on a new one. */
+	if (!ok && reused && !answered && c->failure == HTTPS_FAIL_NONE &&
+	    (c->interrupted == NULL || !*c->interrupted)) {
+		https_response_finish(resp);
+		ERR_clear_error();
+		ok = request_once(c, r, resp, &reused, &answered, err, errlen);
 	}
-	ok = exchange(c, ssl, fd, r, resp, err, errlen);
-	(void)SSL_shutdown(ssl);     /* best effort: the socket is non-blocking */
-	SSL_free(ssl);
-	close(fd);
 	ERR_clear_error();
+	if (!ok && c->failure == HTTPS_FAIL_NONE)
+		c->failure = c->interrupted != NULL && *c->interrupted ? HTTPS_FAIL_INTERRUPTED :
+			HTTPS_FAIL_IO;
 	return ok;
+}
+
+enum https_failure
+https_client_failure(const struct https_client *c)
+{
+	return c->failure;
 }
 
 void

@@ -1,7 +1,11 @@
 /* https.h: a small blocking HTTPS/1.1 client for esupctl, on OpenSSL 3 alone.
  *
- * One request per connection ("Connection: close"): a command makes one or a few requests,
- * and a stream holds its connection for as long as it runs. The server is verified against
+ * One request per connection ("Connection: close") by default: a command makes one or a
+ * few requests, and a stream holds its connection for as long as it runs. With keep_alive
+ * (esupctl push) the client holds one connection across requests, reopens it when the
+ * server closed it (said "Connection: close", answered HTTP/1.0, or dropped it while idle:
+ * a request that got no answer byte on a reused connection is sent once more on a new one)
+ * and closes it on any failure. The server is verified against
  * the given CA only (never the system store), by host name or IP address as written in the
  * URL; the user's certificate and key authenticate the client. Every wait (connect,
  * handshake, read, write) is bounded by the timeout and ends early when the interrupt flag
@@ -42,6 +46,8 @@ struct https_parser {
 	bool has_length;
 	uint64_t remaining;          /* of the Content-Length body or of the current chunk */
 	char content_type[128];
+	bool conn_close;             /* the server will close: "Connection: close" or HTTP/1.0 */
+	long retry_after_s;          /* Retry-After in seconds; -1 when absent or a date */
 	char line[HTTPS_HEAD_MAX];   /* the line being assembled */
 	size_t line_len;
 	size_t head_bytes;           /* head (or trailer) bytes so far, against HTTPS_HEAD_MAX */
@@ -71,6 +77,16 @@ struct https_options {
 	const char *ca;              /* PEM CA certificate(s) that must have issued the server's */
 	int timeout_ms;              /* each connect, handshake, read and write */
 	volatile sig_atomic_t *interrupted;   /* optional: set by a signal handler to give up */
+	bool keep_alive;             /* hold the connection across requests (see above) */
+};
+
+/* Why the last https_request returned false. */
+enum https_failure {
+	HTTPS_FAIL_NONE,
+	HTTPS_FAIL_IO,               /* connect, send, receive, timeout, a malformed answer */
+	HTTPS_FAIL_TLS,              /* the server's certificate is not trusted, or the server
+	                              * refused ours (a TLS alert): retrying will not help */
+	HTTPS_FAIL_INTERRUPTED,      /* the interrupt flag was set */
 };
 
 struct https_client;
@@ -79,6 +95,9 @@ struct https_client;
 struct https_client *https_client_create(const struct https_options *o, char *err,
 	size_t errlen);
 void https_client_destroy(struct https_client *c);
+
+/* The class of the last failure of https_request on c. */
+enum https_failure https_client_failure(const struct https_client *c);
 
 struct https_request {
 	const char *method;          /* GET, POST, ... */
@@ -95,6 +114,7 @@ struct https_request {
 struct https_response {
 	int status;
 	char content_type[128];
+	long retry_after_s;          /* Retry-After in seconds; -1 when absent or a date */
 	char *body;                  /* owned, NUL-terminated (empty when streamed) */
 	size_t body_len;
 };

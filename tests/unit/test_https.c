@@ -75,6 +75,35 @@ test_content_length(void **state)
 	assert_string_equal(s.data, "{}");
 }
 
+/* What a kept connection needs: whether the server will close it, and Retry-After. */
+static void
+test_keep_alive_headers(void **state)
+{
+	struct https_parser p;
+	struct sink s;
+
+	(void)state;
+	assert_true(parse("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0, false, &s, &p));
+	assert_false(p.conn_close);
+	assert_int_equal(p.retry_after_s, -1);
+	assert_true(parse("HTTP/1.1 429 Too Many\r\nConnection: close\r\nRetry-After: 7\r\n"
+		"Content-Length: 2\r\n\r\n{}", 3, false, &s, &p));
+	assert_true(p.conn_close);
+	assert_int_equal(p.retry_after_s, 7);
+	assert_true(parse("HTTP/1.0 503 Busy\r\nRetry-After: Fri, 31 Dec 1999 23:59:59 GMT\r\n"
+		"Content-Length: 0\r\n\r\n", 0, false, &s, &p));
+	assert_true(p.conn_close);                 /* HTTP/1.0 closes by default */
+	assert_int_equal(p.retry_after_s, -1);     /* a date is not understood */
+	assert_true(parse("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nRetry-After: 12x\r\n"
+		"Content-Length: 0\r\n\r\n", 0, false, &s, &p));
+	assert_false(p.conn_close);
+	assert_int_equal(p.retry_after_s, -1);
+	/* a 100 Continue head before the answer does not leave its headers behind */
+	assert_true(parse("HTTP/1.1 100 Continue\r\nConnection: close\r\n\r\n"
+		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0, false, &s, &p));
+	assert_false(p.conn_close);
+}
+
 static void
 test_chunked(void **state)
 {
@@ -236,6 +265,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_content_length),
+		cmocka_unit_test(test_keep_alive_headers),
 		cmocka_unit_test(test_chunked),
 		cmocka_unit_test(test_until_close),
 		cmocka_unit_test(test_faults),
