@@ -354,7 +354,11 @@ def test_database_down(d):
         finally:
             admin.execute('ALTER DATABASE "%s" ALLOW_CONNECTIONS true' % db.name)
     wait_for(lambda: d.healthz().status == 200, 30, "/healthz to report the database up")
-    before = snapshot(db)
-    r = post(d, [ev(item="ZJ-004")])
+    # Back up, the rules are loaded again and the sweeper re-derives the open cases on its
+    # own: the cases and alerts may move meanwhile, so only the events are compared.
+    count = db.scalar("SELECT count(*) FROM events")
+    one = ev(item="ZJ-004")
+    r = post(d, [one])
     assert r.status == 200 and r.json()["dry_run"] is True and statuses(r.json()) == ["accepted"]
-    assert snapshot(db) == before
+    assert db.scalar("SELECT count(*) FROM events") == count
+    assert db.scalar("SELECT count(*) FROM cases WHERE case_no = %s", (one["case"],)) == 0
