@@ -14,8 +14,10 @@ that nothing but the requests of a test changes the tables between two snapshots
 import json
 import re
 import threading
+import time
 import urllib.request
 
+import psycopg
 import pytest
 
 from conftest import (Daemon, event, finish_daemons, free_port, migrated_database, offset_to,
@@ -86,6 +88,7 @@ def post(d, events, query="?dry_run=1", who="dept-" + DEPT, retry=True):
             r = c.request("POST", "/v1/events" + query, body, "application/x-ndjson")
             if not retry or r.status not in (429, 503):
                 return r
+            time.sleep(0.05)   # as a client backs off; the next answer decides
 
 
 def dry_then_real(d, events):
@@ -202,27 +205,47 @@ def test_every_class_in_one_request_as_json(d):
 
 def test_an_alert_in_a_dry_run_is_raised_nowhere(d):
     """A denial without a reason raises APR-REFUSAL-NO-REASON at ingest: not in a dry run (no
-    alert, no alert step, no log line, no count), then for real."""
+    alert, no alert step, no log line, no count, no NOTIFY), then for real. A dry run of the
+    correction that would take it back leaves it open; the real correction resolves it."""
     case = "LY-ZJJ-2026-970001"
     accepted = ev(type="approval.accepted", case=case, item="ZJ-004",
                   at="2026-03-09T09:30:00+08:00")
     denied = ev(type="approval.decided", case=case, at="2026-03-11T16:00:00+08:00",
                 result="denied", report="LY-ZJJ-BPZ-2026-011", solution="补齐材料后重新申请")
+    void = correction(case, denied["id"])
     rule = ("esup_alerts_raised_total",
             frozenset({("rule", "APR-REFUSAL-NO-REASON"), ("severity", "yellow")}))
     count_before = metrics(d).get(rule, 0)
-    body = dry_then_real(d, [accepted, denied])
-    assert statuses(body) == ["accepted", "accepted"]
-    # dry_then_real saw no table change and no alert line in the dry run; the real one raised
-    found = d.db.query("SELECT rule FROM alerts WHERE case_no = %s", (case,))
-    assert ("APR-REFUSAL-NO-REASON",) in found, found
-    assert metrics(d).get(rule, 0) == count_before + 1
+    heard = []
+    with psycopg.connect(d.db.conninfo("postgres"), autocommit=True) as listener:
+        listener.add_notify_handler(lambda n: heard.append(json.loads(n.payload)))
+        listener.execute("LISTEN esup_alert")
 
-    # Now the case is stored: a dry run of a correction would take the alert back.
-    before, lines = snapshot(d.db), alert_lines(d)
-    r = post(d, [correction(case, denied["id"])])
-    assert r.status == 200 and statuses(r.json()) == ["accepted"], r.body
-    assert snapshot(d.db) == before and alert_lines(d) == lines
+        body = dry_then_real(d, [accepted, denied])
+        assert statuses(body) == ["accepted", "accepted"]
+        # dry_then_real saw no table change and no alert line in the dry run; the real one raised
+        alerts = d.db.query("SELECT id, rule, status FROM alerts WHERE case_no = %s", (case,))
+        assert [(r, s) for _, r, s in alerts] == [("APR-REFUSAL-NO-REASON", "open")], alerts
+        assert metrics(d).get(rule, 0) == count_before + 1
+
+        # the case is stored now: a dry run of the correction would take the alert back
+        before, lines = snapshot(d.db), alert_lines(d)
+        r = post(d, [void])
+        assert r.status == 200 and statuses(r.json()) == ["accepted"], r.body
+        assert snapshot(d.db) == before and alert_lines(d) == lines
+        r = post(d, [void], query="")
+        assert r.status == 200 and statuses(r.json()) == ["accepted"], r.body
+        assert d.db.query("SELECT status FROM alerts WHERE id = %s", (alerts[0][0],)) == \
+            [("resolved",)]
+
+        # NOTIFY comes at COMMIT, in commit order: once the real correction's step is heard,
+        # a dry run's would have been heard before it. Every step heard is a stored one.
+        steps = {i for (i,) in d.db.query("SELECT id FROM alert_actions WHERE alert_id = %s",
+                                          (alerts[0][0],))}
+        wait_for(lambda: listener.execute("SELECT 1") and
+                 steps <= {n["action_id"] for n in heard}, 30, "NOTIFY of every alert step")
+    assert sorted(n["action_id"] for n in heard) == sorted(steps), heard
+    assert alert_lines(d) > lines
     assert metrics(d).get(rule, 0) == count_before + 1
 
 
@@ -337,7 +360,8 @@ def test_dry_runs_beside_real_requests(d):
 
 def test_database_down(d):
     """With the database unreachable a dry run is answered as a real POST: 503 with
-    Retry-After; once the database is back, a dry run answers again and stores nothing."""
+    Retry-After; once the database is back, a dry run answers again and stores nothing.
+    Last of the module: back up, the daemon re-derives the open cases on its own."""
     db = d.db
     with db.pg.connect() as admin:
         admin.execute('ALTER DATABASE "%s" ALLOW_CONNECTIONS false' % db.name)
