@@ -24,7 +24,7 @@ struct ingest_limits {
 };
 
 enum ingest_outcome {
-	INGEST_COMMITTED,     /* statuses are final and durable (a dry run: final, and rolled back) */
+	INGEST_COMMITTED,     /* statuses are final and durable (a dry run's: rolled back) */
 	INGEST_BUSY,          /* queue full: answer 429, nothing stored */
 	INGEST_UNAVAILABLE,   /* database down or transaction failed: answer 503, nothing acknowledged */
 };

@@ -3,7 +3,7 @@ plus "dry_run": true, and nothing stored. Each answer class (accepted, duplicate
 event, duplicate within the request, refused by validation, refused by the database, another
 department's event, warnings) is sent first as a dry run, then for real: the two bodies are
 equal but for dry_run, and the dry run left every table as it was. An event that raises an
-alert raises none in a dry run (no row, no log line, no count). Dry runs interleaved with real
+alert raises none in a dry run (no row, no log line, no count, no NOTIFY). Dry runs interleaved with real
 requests from concurrent clients never take a real event with them. A dry run is refused like
 a real POST (401, 403, 413, 415, 429, 503 with the database down); a bad dry_run is a 400 that
 names it; dry runs are counted in esup_dry_run_events_total, never in esup_events_total.
@@ -80,13 +80,15 @@ def alert_lines(d):
 
 
 def post(d, events, query="?dry_run=1", who="dept-" + DEPT, retry=True):
-    """The answer to events sent as NDJSON to /v1/events + query (429/503 resent when retry)."""
+    """The answer to events sent as NDJSON to /v1/events + query; with retry a 429 or 503 is
+    resent (for up to a minute, then returned)."""
     body = "".join((e if isinstance(e, str) else json.dumps(e, ensure_ascii=False)) + "\n"
                    for e in events).encode()
+    give_up = time.monotonic() + 60
     with d.client(who) as c:
         while True:
             r = c.request("POST", "/v1/events" + query, body, "application/x-ndjson")
-            if not retry or r.status not in (429, 503):
+            if not retry or r.status not in (429, 503) or time.monotonic() > give_up:
                 return r
             time.sleep(0.05)   # as a client backs off; the next answer decides
 
