@@ -1,6 +1,8 @@
 /* api_events.c: POST /v1/events and GET /v1/schema. Parse and validate (libmonitor), check each event's
  * department against the principal, hand the valid ones to the writer, and answer with one
- * status per input event only after the writer reports the transaction committed. */
+ * status per input event only after the writer reports the transaction committed.
+ * POST /v1/events?dry_run=1 takes the very same path (ingest_submit's dry run: its own
+ * transaction, rolled back) and answers the same, with "dry_run": true added. */
 #include "api.h"
 
 #include <stdio.h>
@@ -23,6 +25,7 @@ struct events_request {
 	struct mon_batch batch;
 	char principal[TLS_FINGERPRINT_LEN + 1];
 	char dept[MON_CODE_MAX + 1];   /* the principal's: a label of esup_events_total */
+	bool dry_run;                  /* ?dry_run=1: judged, nothing stored */
 	struct timespec started;       /* esup_request_duration_seconds */
 };
 
@@ -168,6 +171,21 @@ events_count(struct events_request *er, const enum ingest_status *statuses)
 	}
 }
 
+/* esup_dry_run_events_total: by the principal's department and the result only. */
+static void
+dry_run_count(struct events_request *er, const enum ingest_status *statuses)
+{
+	static const char *const names[] = { "accepted", "duplicate", "rejected" };
+	size_t counts[3] = { 0 };
+
+	for (size_t i = 0; i < er->batch.count; i++)
+		counts[statuses[i]]++;
+	for (size_t r = 0; r < 3; r++)
+		if (counts[r] > 0)
+			metrics_add(er->d->metrics, METRIC_DRY_RUN_EVENTS,
+				(const char *const[]){ er->dept, names[r] }, (double)counts[r]);
+}
+
 static void
 events_request_destroy(struct events_request *er)
 {
@@ -183,10 +201,18 @@ events_committed(enum ingest_outcome outcome, const enum ingest_status *statuses
 	unsigned retry = er->d->cfg->retry_after_s;
 
 	switch (outcome) {
-	case INGEST_COMMITTED:
-		http_reply_json(er->req, 200, results_json(&er->batch, statuses, errors));
-		events_count(er, statuses);
+	case INGEST_COMMITTED: {
+		json_t *body = results_json(&er->batch, statuses, errors);
+
+		if (er->dry_run) {
+			json_object_set_new(body, "dry_run", json_true());
+			dry_run_count(er, statuses);
+		} else {
+			events_count(er, statuses);
+		}
+		http_reply_json(er->req, 200, body);
 		break;
+	}
 	case INGEST_BUSY:
 		http_reply_retry(er->req, 429, retry, "writer queue is full; nothing was stored, resend later");
 		break;
@@ -225,6 +251,29 @@ events_parse(struct events_request *er, enum mon_body_format format)
 	return true;
 }
 
+/* ?dry_run=1 or ?dry_run=0 (the default), nothing else: false after a 400 reply naming the
+ * parameter (an unknown or repeated one too, as api_query_parse refuses them). */
+static bool
+events_query(const struct api_request *r, bool *dry_run)
+{
+	static const char *const known[] = { "dry_run", NULL };
+	struct api_query q;
+	const char *v;
+	bool ok = true;
+
+	if (!api_query_parse(r, known, &q))
+		return false;
+	v = q.values[0];
+	*dry_run = v != NULL && strcmp(v, "1") == 0;
+	if (v != NULL && strcmp(v, "1") != 0 && strcmp(v, "0") != 0) {
+		api_reply_invalid(r->req, "dry_run",
+			"1 (judge the events as they would be, store nothing) or 0 (store them)", v);
+		ok = false;
+	}
+	api_query_free(&q);
+	return ok;
+}
+
 static void
 api_events_post(const struct api_request *r)
 {
@@ -233,8 +282,13 @@ api_events_post(const struct api_request *r)
 	struct events_request *er;
 	enum mon_body_format format;
 	struct timespec started;
+	bool dry_run;
 
 	metrics_clock(&started);
+	if (!events_query(r, &dry_run)) {
+		metrics_observe(d->metrics, METRIC_REQUEST_DURATION, NULL, metrics_since(&started));
+		return;
+	}
 	/* Events are judged in the transaction that stores them: no rules (or no schema, no
 	 * database), no ingest. The reason names what is missing. */
 	if (!health_ready(d)) {
@@ -266,6 +320,7 @@ api_events_post(const struct api_request *r)
 	er->d = d;
 	er->req = req;
 	er->started = started;
+	er->dry_run = dry_run;
 	memcpy(er->principal, r->fingerprint, sizeof(er->principal));
 	snprintf(er->dept, sizeof(er->dept), "%s", r->principal->dept);
 	if (!events_parse(er, format)) {
@@ -274,7 +329,8 @@ api_events_post(const struct api_request *r)
 		return;
 	}
 	batch_check_departments(&er->batch, r->principal->dept);
-	ingest_submit(d->ingest, &er->batch, er->principal, esupd_now(d), events_committed, er);
+	ingest_submit(d->ingest, &er->batch, er->principal, esupd_now(d), er->dry_run,
+		events_committed, er);
 }
 
 /* GET /v1/schema: the JSON Schema of an event, built by libmonitor from the validator's

@@ -106,6 +106,7 @@ struct cases_job {
 	struct db *db;
 	const struct refdata *rd;
 	enum cases_step step;
+	bool dry_run;        /* the transaction will be rolled back: log and count nothing */
 	int64_t now;
 	char now_text[40];
 	char *keys;          /* jsonb [{"d","c"}] */
@@ -550,8 +551,10 @@ cases_advance(struct cases_job *job, const PGresult *res)
 	case CASES_CONTEXT:
 		return event_pool_load(&job->context, res, true) && cases_ready(job);
 	case CASES_APPLY:
-		cases_log_alerts(res);
-		cases_count_alerts(job, res);
+		if (!job->dry_run) {   /* rolled back: no alert of it is ever seen */
+			cases_log_alerts(res);
+			cases_count_alerts(job, res);
+		}
 		if (job->nkeys == 0)
 			return false;
 		job->step = CASES_DEFER;
@@ -610,7 +613,8 @@ loose_corrections_json(struct cases_job *job)
 void
 cases_evaluate(struct db *db, const struct refdata *rd, struct metrics *metrics,
 		const struct case_key *keys, size_t count, const struct mon_case_event *loose,
-		size_t loose_count, int64_t now, bool lock, cases_done_cb *done, void *arg)
+		size_t loose_count, int64_t now, bool lock, bool dry_run, cases_done_cb *done,
+		void *arg)
 {
 	struct cases_job *job = calloc(1, sizeof(*job));
 
@@ -631,6 +635,7 @@ cases_evaluate(struct db *db, const struct refdata *rd, struct metrics *metrics,
 	job->rd = rd;
 	job->metrics = metrics;
 	job->now = now;
+	job->dry_run = dry_run;
 	mon_time_format(now, 0, job->now_text, sizeof(job->now_text));
 	job->done = done;
 	job->arg = arg;

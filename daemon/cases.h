@@ -35,9 +35,11 @@ typedef void cases_done_cb(enum cases_outcome outcome, const PGresult *error, vo
  * missing and locked first, and marked due so that, should evaluation be impossible now, the
  * sweeper picks them up; without it the caller already holds their locks. loose are events
  * without a case (fees), judged one by one; they must stay alive until done. metrics (may be
- * NULL) counts the alerts the evaluation raises. */
+ * NULL) counts the alerts the evaluation raises. dry_run: the caller will roll the
+ * transaction back (ingest's dry runs), so the alert steps are neither logged nor counted. */
 void cases_evaluate(struct db *db, const struct refdata *rd, struct metrics *metrics,
 		const struct case_key *keys, size_t count, const struct mon_case_event *loose,
-		size_t loose_count, int64_t now, bool lock, cases_done_cb *done, void *arg);
+		size_t loose_count, int64_t now, bool lock, bool dry_run, cases_done_cb *done,
+		void *arg);
 
 #endif

@@ -9,7 +9,16 @@
  * (idempotent on (dept, id) through event_ids); the cases' evaluation; COMMIT. Requests
  * hear back only after the COMMIT returned. A batch that the server refuses is rolled back
  * and each of its requests retried alone once, so one poison request cannot block the
- * others. The transaction is an explicit state machine (enum ingest_step, ingest_issue). */
+ * others. The transaction is an explicit state machine (enum ingest_step, ingest_issue).
+ *
+ * A dry run takes the same path to the same answers: the same queue and limits, the same
+ * dedup, INSERT (with the database's own checks) and case evaluation. It always forms a batch
+ * alone, so no real request shares its transaction, and the transaction ends in ROLLBACK
+ * (STEP_DISCARD) where a real one COMMITs. What the batch does outside the database is kept
+ * from it: its evaluation neither logs nor counts alerts (cases_evaluate's dry_run), and the
+ * commit and batch metrics are not observed. The only in-memory state a batch moves is the
+ * principals' turns, taken when the batch is formed: a dry run spends its principal's turn as
+ * a real request would. */
 #include "ingest.h"
 
 #include <errno.h>
@@ -97,6 +106,7 @@ struct ingest_req {
 	size_t nvalid;
 	int64_t queued_ms;              /* monotonic */
 	bool retried;                   /* failed in a batch; now runs alone, once */
+	bool dry_run;                   /* runs alone, ends in ROLLBACK (ingest_submit) */
 	size_t turn;                    /* its principal's ingest_turn, if still its own */
 };
 
@@ -107,6 +117,7 @@ enum ingest_step {
 	STEP_INSERT,
 	STEP_CASES,      /* re-derive the cases the fresh events belong to (cases.c) */
 	STEP_COMMIT,
+	STEP_DISCARD,    /* a dry run's end instead of STEP_COMMIT: ROLLBACK, and answer */
 	STEP_ROLLBACK,   /* after a server error, from any step */
 };
 
@@ -116,6 +127,7 @@ static const char *const ingest_step_names[] = {
 	[STEP_INSERT] = "INSERT",
 	[STEP_CASES] = "case evaluation",
 	[STEP_COMMIT] = "COMMIT",
+	[STEP_DISCARD] = "ROLLBACK of a dry run",
 	[STEP_ROLLBACK] = "ROLLBACK",
 };
 
@@ -131,6 +143,7 @@ struct ingest_batch {
 	size_t nreqs, nevents;
 	enum ingest_step step;
 	enum ingest_step failed_step;   /* where the server refused, for the log */
+	bool dry_run;                   /* its one request is a dry run: ends in STEP_DISCARD */
 	struct ingest_slot *slots;
 	size_t nslots;
 	char *rows;                     /* the INSERT's jsonb parameter */
@@ -399,6 +412,13 @@ ingest_batch_now(const struct ingest_batch *b)
 	return now;
 }
 
+/* The step that ends a batch whose statements all succeeded. */
+static enum ingest_step
+ingest_end_step(const struct ingest_batch *b)
+{
+	return b->dry_run ? STEP_DISCARD : STEP_COMMIT;
+}
+
 static void
 ingest_cases_done(enum cases_outcome outcome, const PGresult *error, void *arg)
 {
@@ -406,7 +426,7 @@ ingest_cases_done(enum cases_outcome outcome, const PGresult *error, void *arg)
 
 	switch (outcome) {
 	case CASES_DONE:
-		b->step = STEP_COMMIT;
+		b->step = ingest_end_step(b);
 		break;
 	case CASES_FAILED:
 		ingest_record_error(b, error, "case evaluation refused");
@@ -434,11 +454,12 @@ ingest_issue_cases(struct ingest_batch *b)
 			log_warnx("ingest: cannot roll back an abandoned batch");
 		ingest_batch_finish(b, INGEST_UNAVAILABLE);
 	} else if (subjects.nkeys == 0 && subjects.nloose == 0) {
-		b->step = STEP_COMMIT;
+		b->step = ingest_end_step(b);
 		ingest_issue(b);
 	} else {
-		cases_evaluate(b->ingest->db, b->ingest->refdata, b->ingest->pending, subjects.keys,
-			subjects.nkeys, subjects.loose, subjects.nloose, ingest_batch_now(b), true,
+		cases_evaluate(b->ingest->db, b->ingest->refdata,
+			b->dry_run ? NULL : b->ingest->pending, subjects.keys, subjects.nkeys,
+			subjects.loose, subjects.nloose, ingest_batch_now(b), true, b->dry_run,
 			ingest_cases_done, b);
 	}
 	free(subjects.keys);
@@ -455,6 +476,7 @@ ingest_issue(struct ingest_batch *b)
 		[STEP_INSERT] = ingest_insert_sql,
 		[STEP_CASES] = NULL,
 		[STEP_COMMIT] = "COMMIT",
+		[STEP_DISCARD] = "ROLLBACK",
 		[STEP_ROLLBACK] = "ROLLBACK",
 	};
 	const char *values[1] = { b->rows };
@@ -486,8 +508,9 @@ ingest_next_step(enum ingest_step step)
 	case STEP_BEGIN: return STEP_SYNC_COMMIT;
 	case STEP_SYNC_COMMIT: return STEP_INSERT;
 	case STEP_INSERT: return STEP_CASES;
-	case STEP_CASES: return STEP_COMMIT;
+	case STEP_CASES: return STEP_COMMIT;   /* ingest_cases_done decides, by ingest_end_step */
 	case STEP_COMMIT:
+	case STEP_DISCARD:
 	case STEP_ROLLBACK: break;
 	}
 	return STEP_ROLLBACK;
@@ -573,6 +596,11 @@ ingest_step_ok(struct ingest_batch *b, const PGresult *res)
 			return true;
 		ingest_record_error(b, res, "COMMIT answered ROLLBACK");
 		return false;
+	case STEP_DISCARD:
+		if (strcmp(PQcmdStatus((PGresult *)res), "ROLLBACK") == 0)
+			return true;
+		ingest_record_error(b, res, "unexpected answer to the ROLLBACK of a dry run");
+		return false;
 	default:
 		return true;
 	}
@@ -616,6 +644,10 @@ ingest_on_result(const PGresult *res, void *arg)
 				metrics_since(&b->begun));
 			metrics_observe(b->ingest->metrics, METRIC_BATCH_EVENTS, NULL, (double)b->nevents);
 			metrics_move(b->ingest->metrics, b->ingest->pending, METRIC_ALERTS_RAISED);
+			ingest_batch_finish(b, INGEST_COMMITTED);
+			return;
+		}
+		if (b->step == STEP_DISCARD) {   /* the answers are final; nothing stays */
 			ingest_batch_finish(b, INGEST_COMMITTED);
 			return;
 		}
@@ -719,7 +751,8 @@ ingest_batch_leader(struct ingest *ingest)
 }
 
 /* Adds, in arrival order, the requests that fit beside the leader; in the first pass only
- * one per principal not yet in the batch. A request being retried runs alone. */
+ * one per principal not yet in the batch. A request being retried runs alone, and so does a
+ * dry run. */
 static void
 ingest_batch_fill(struct ingest_batch *b, struct ingest_req ***tail, bool one_each)
 {
@@ -727,7 +760,8 @@ ingest_batch_fill(struct ingest_batch *b, struct ingest_req ***tail, bool one_ea
 	struct ingest_req *prev = NULL, *r = ingest->head;
 
 	while (r != NULL && b->nevents < ingest->limits.batch_max_events) {
-		if (r->retried || b->nevents + r->nvalid > ingest->limits.batch_max_events ||
+		if (r->retried || r->dry_run ||
+		    b->nevents + r->nvalid > ingest->limits.batch_max_events ||
 		    (one_each && ingest_last_served(ingest, r) == ingest->batches)) {
 			prev = r;
 			r = r->next;
@@ -739,12 +773,13 @@ ingest_batch_fill(struct ingest_batch *b, struct ingest_req ***tail, bool one_ea
 }
 
 /* Takes whole requests from the queue up to batch_max_events, taking turns between
- * principals; a larger request goes alone, and so does a request being retried. */
+ * principals; a larger request goes alone, and so do a request being retried and a dry run
+ * (whose transaction is rolled back: a real request beside it would be lost). */
 static struct ingest_batch *
 ingest_batch_take(struct ingest *ingest)
 {
 	struct ingest_batch *b = calloc(1, sizeof(*b));
-	struct ingest_req **tail, *leader_prev;
+	struct ingest_req **tail, *leader_prev, *leader;
 	bool alone;
 
 	if (b == NULL)
@@ -753,7 +788,9 @@ ingest_batch_take(struct ingest *ingest)
 	tail = &b->reqs;
 	ingest->batches++;
 	leader_prev = ingest_batch_leader(ingest);
-	alone = (leader_prev != NULL ? leader_prev->next : ingest->head)->retried;
+	leader = leader_prev != NULL ? leader_prev->next : ingest->head;
+	alone = leader->retried || leader->dry_run;
+	b->dry_run = leader->dry_run;
 	ingest_batch_add(b, &tail, leader_prev);
 	if (!alone) {
 		ingest_batch_fill(b, &tail, true);
@@ -961,7 +998,7 @@ ingest_set_refdata(struct ingest *ingest, const struct refdata *refdata)
 
 static struct ingest_req *
 ingest_req_create(const struct mon_batch *batch, const char *principal, int64_t received_at,
-		ingest_done_cb *done, void *arg)
+		bool dry_run, ingest_done_cb *done, void *arg)
 {
 	struct ingest_req *r = calloc(1, sizeof(*r));
 
@@ -969,6 +1006,7 @@ ingest_req_create(const struct mon_batch *batch, const char *principal, int64_t 
 		return NULL;
 	r->batch = batch;
 	r->received_at = received_at;
+	r->dry_run = dry_run;
 	r->done = done;
 	r->arg = arg;
 	r->queued_ms = ingest_now_ms();
@@ -989,9 +1027,9 @@ ingest_req_create(const struct mon_batch *batch, const char *principal, int64_t 
 
 void
 ingest_submit(struct ingest *ingest, const struct mon_batch *batch, const char *principal,
-		int64_t received_at, ingest_done_cb *done, void *arg)
+		int64_t received_at, bool dry_run, ingest_done_cb *done, void *arg)
 {
-	struct ingest_req *r = ingest_req_create(batch, principal, received_at, done, arg);
+	struct ingest_req *r = ingest_req_create(batch, principal, received_at, dry_run, done, arg);
 
 	if (r == NULL) {
 		log_warnx("ingest: out of memory queueing a request of %zu events", batch->count);
@@ -1017,8 +1055,8 @@ ingest_submit(struct ingest *ingest, const struct mon_batch *batch, const char *
 		ingest->head = r;
 	ingest->tail = r;
 	ingest->queued_events += r->nvalid;
-	log_debug("ingest: queued %zu events from %.16s... (%zu waiting)", r->nvalid, principal,
-		ingest->queued_events);
+	log_debug("ingest: queued %zu events from %.16s...%s (%zu waiting)", r->nvalid, principal,
+		dry_run ? " for a dry run" : "", ingest->queued_events);
 	ingest_schedule(ingest);
 }
 

@@ -1,6 +1,7 @@
 /* ingest.h: the batching writer. Valid events from every connection are queued, gathered
  * into one PostgreSQL transaction (bounded by count and delay), inserted idempotently on
- * (dept, id), and reported back only after COMMIT returned. */
+ * (dept, id), and reported back only after COMMIT returned. A dry run goes the same way in a
+ * transaction of its own that ends in ROLLBACK: the same answers, nothing stored. */
 #ifndef ESUP_INGEST_H
 #define ESUP_INGEST_H
 
@@ -23,7 +24,7 @@ struct ingest_limits {
 };
 
 enum ingest_outcome {
-	INGEST_COMMITTED,     /* statuses are final and durable */
+	INGEST_COMMITTED,     /* statuses are final and durable (a dry run's: rolled back) */
 	INGEST_BUSY,          /* queue full: answer 429, nothing stored */
 	INGEST_UNAVAILABLE,   /* database down or transaction failed: answer 503, nothing acknowledged */
 };
@@ -55,9 +56,17 @@ void ingest_set_refdata(struct ingest *ingest, const struct refdata *refdata);
  * possibly before this returns (busy, unavailable, or nothing valid to store - the last
  * is answered committed with every item rejected even when the database is down).
  * principal names the submitting certificate; received_at is when the request arrived
- * (seconds since the epoch). */
+ * (seconds since the epoch).
+ *
+ * A dry run (dry_run true) is queued, refused busy or unavailable, inserted and evaluated
+ * exactly as a real request, so its statuses and errors are those the same request would
+ * get; but it runs alone, in a transaction that no real request shares, which ends in
+ * ROLLBACK instead of COMMIT. Nothing of it stays: no row, no NOTIFY (PostgreSQL delivers
+ * none from a rolled-back transaction), no alert log line, no esup_alerts_raised_total, no
+ * commit or batch metric; only sequence values are spent. */
 void ingest_submit(struct ingest *ingest, const struct mon_batch *batch,
-		const char *principal, int64_t received_at, ingest_done_cb *done, void *arg);
+		const char *principal, int64_t received_at, bool dry_run, ingest_done_cb *done,
+		void *arg);
 
 /* Each committed transaction's duration and size go to metrics (esup_commit_duration_seconds,
  * esup_batch_events), and the alerts its evaluation raised once it committed; metrics

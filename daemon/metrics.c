@@ -31,9 +31,13 @@ struct metric_def {
 
 static const struct metric_def defs[METRIC_COUNT] = {
 	[METRIC_EVENTS] = { "esup_events_total", TYPE_COUNTER,
-		"Events answered by POST /v1/events, by the sending department, the event type "
-		"(\"invalid\" when it did not parse as one) and the result.",
+		"Events answered by POST /v1/events (dry runs apart), by the sending department, "
+		"the event type (\"invalid\" when it did not parse as one) and the result.",
 		{ "department", "type", "result" }, NULL, 0 },
+	[METRIC_DRY_RUN_EVENTS] = { "esup_dry_run_events_total", TYPE_COUNTER,
+		"Events answered by POST /v1/events?dry_run=1 (judged as a real POST would, nothing "
+		"stored), by the sending department and the result; not in esup_events_total.",
+		{ "department", "result" }, NULL, 0 },
 	[METRIC_REQUEST_DURATION] = { "esup_request_duration_seconds", TYPE_HISTOGRAM,
 		"POST /v1/events: from the complete request reaching esupd to its answer being sent.",
 		{ NULL }, latency_buckets, NBUCKETS(latency_buckets) },

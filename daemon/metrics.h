@@ -25,6 +25,7 @@
 
 enum metric {
 	METRIC_EVENTS,                 /* counter {department, type, result} */
+	METRIC_DRY_RUN_EVENTS,         /* counter {department, result}: POST /v1/events?dry_run=1 */
 	METRIC_REQUEST_DURATION,       /* histogram: POST /v1/events */
 	METRIC_COMMIT_DURATION,        /* histogram: one writer transaction, BEGIN to COMMIT */
 	METRIC_BATCH_EVENTS,           /* histogram: events in one writer transaction */
