@@ -50,6 +50,7 @@ struct esupd {
 	                                          * [metrics] listen listener (api_metrics.c) */
 	int64_t started_at;           /* wall clock, seconds since the epoch */
 	bool draining;                /* SIGTERM seen: no new work */
+	int draining_parts;           /* the ingest and the sweeper, until each drained */
 	int schema_version;           /* the database's, -1 until read (health.c) */
 	bool schema_checking;         /* the version query is in flight */
 	bool schema_load_pending;     /* a current version then calls esupd_schema_current */

@@ -158,12 +158,15 @@ done:
 		health_sd_notify("READY=1");
 }
 
+/* Told by the ingest and by the sweeper once each has nothing in flight. */
 static void
 drained(void *arg)
 {
 	struct esupd *d = arg;
 	struct timeval flush = { 0, 200000 };
 
+	if (--d->draining_parts > 0)
+		return;
 	log_info("in-flight batches finished; exiting");
 	/* one more short turn of the loop lets the last replies reach their sockets */
 	event_base_loopexit(d->base, &flush);
@@ -189,10 +192,12 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	d->draining = true;
 	http_stop_accepting(d);
 	alert_streams_drain(d->streams);
-	sweeper_stop(d->sweeper);
 	jobs_stop(d->jobs);
 	delivery_stop(d->delivery);
 	metrics_server_stop(d->metrics_server);
+	/* both may call drained before returning: the count is set first */
+	d->draining_parts = 2;
+	sweeper_drain(d->sweeper, drained, d);
 	ingest_drain(d->ingest, drained, d);
 }
 

@@ -60,6 +60,8 @@ struct sweeper {
 	size_t taken;          /* cases in this sweep */
 	struct metrics *metrics;   /* may be NULL */
 	struct metrics *pending;   /* alerts raised by the sweep in flight, until COMMIT */
+	void (*drained)(void *arg);   /* sweeper_drain: told once stopped and idle */
+	void *drained_arg;
 };
 
 static void sweeper_issue(struct sweeper *sw);
@@ -68,9 +70,14 @@ static void
 sweeper_arm(struct sweeper *sw, bool at_once)
 {
 	struct timeval zero = { 0, 0 };
+	void (*drained)(void *) = sw->drained;
 
-	if (!sw->stopped)
+	if (!sw->stopped) {
 		evtimer_add(&sw->tick, at_once ? &zero : &sw->interval);
+	} else if (drained != NULL && sw->step == SWEEP_IDLE) {
+		sw->drained = NULL;
+		drained(sw->drained_arg);
+	}
 }
 
 static void
@@ -257,6 +264,18 @@ sweeper_stop(struct sweeper *sw)
 {
 	sw->stopped = true;
 	event_del(&sw->tick);
+}
+
+void
+sweeper_drain(struct sweeper *sw, void (*drained)(void *arg), void *arg)
+{
+	sweeper_stop(sw);
+	sw->drained = drained;
+	sw->drained_arg = arg;
+	if (sw->step == SWEEP_IDLE)
+		sweeper_arm(sw, false);   /* tells it at once */
+	else
+		log_info("sweeper: finishing the sweep in flight before exiting");
 }
 
 void

@@ -28,8 +28,12 @@ void sweeper_configure(struct sweeper *sw, unsigned interval_ms, size_t batch);
  * re-derive them in batches, beside ingest. Logs "rules changed: N open cases to re-derive" or
  * "rules unchanged since the open cases were last re-derived". */
 void sweeper_rederive(struct sweeper *sw);
-/* No new sweeps (shutdown); one in flight is abandoned with its connection, harmlessly. */
+/* No new sweeps. A sweep in flight goes on to its COMMIT (or fails with its connection). */
 void sweeper_stop(struct sweeper *sw);
+/* For exit: stops as sweeper_stop, then calls drained once no sweep is in flight (at once,
+ * before returning, if none is). Until then the sweep's case evaluation holds memory that only
+ * its query's callback frees: a connection destroyed under it would drop it (db_destroy). */
+void sweeper_drain(struct sweeper *sw, void (*drained)(void *arg), void *arg);
 /* The alerts a sweep's evaluation raises are counted in metrics once the sweep committed;
  * metrics outlives the sweeper. False when out of memory. */
 bool sweeper_set_metrics(struct sweeper *sw, struct metrics *metrics)

@@ -366,6 +366,41 @@ def test_the_same_rules_rederive_nothing(daemon_factory, refdb):
     assert case_row(refdb, case)["evaluated_at"] > evaluated
 
 
+def test_shutdown_lets_a_sweep_in_flight_finish(daemon_factory, refdb):
+    """SIGTERM during a sweep: esupd exits only once the sweep has committed. It used to exit
+    as soon as the ingest was drained, destroying the sweeper's connection under the case
+    evaluation in flight, whose memory only its query's callback frees (a clang-san run
+    reported the leak). The test holds the events table so that the sweep's history read
+    waits, stops esupd, and lets the sweep go."""
+    d = start(daemon_factory, "2026-03-02T10:00:00+08:00")
+    case = "LY-SCJGJ-2026-900005"
+    post(d, "LY-SCJGJ", [ev("LY-SCJGJ", case, "accepted", "2026-03-02T09:15:00+08:00",
+                            item="SCJG-003")])
+    settle(d, refdb)
+    next_check = case_row(refdb, case)["next_check"]
+    offset = int(d.config["testing"]["clock_offset_s"])
+    assert next_check.timestamp() > time.time() + offset
+    waiting = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+               " AND application_name = 'esupd sweeper' AND wait_event_type = 'Lock'")
+    with psycopg.connect(refdb.conninfo("postgres")) as hold:
+        hold.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+        refdb.query("UPDATE cases SET next_check_at = to_timestamp(%s) WHERE case_no = %s",
+                    (time.time() + offset - 1, case))
+        wait_for(lambda: refdb.scalar(waiting) == 1, 30,
+                 "the sweep to wait for the events table the test holds")
+        d.signal(signal.SIGTERM)
+        # esupd says which it does: waits for the sweep, or (before) exits at once
+        wait_for(lambda: re.search("finishing the sweep in flight|batches finished; exiting",
+                                   d.log_text()), 10, "esupd to stop or say what it waits for")
+        assert "batches finished; exiting" not in d.log_text(), d.log_tail()
+        assert d.running(), d.log_tail()
+        hold.rollback()
+    wait_for(lambda: not d.running(), 30, "esupd to exit once the sweep committed")
+    assert d.stop() == 0, d.log_tail()   # exited already: no second SIGTERM
+    # the sweep committed: the case's next check is its own again, not the past one set here
+    assert case_row(refdb, case)["next_check"] == next_check
+
+
 def test_get_case(daemon_factory, refdb):
     # Case A of docs/rules.md at Friday 2026-03-13 09:00: SCJG-003 accepted Monday 03-02;
     # counted so far 03-03…03-06 and 03-09…03-13 (today included): 9 days. Committed deadline
