@@ -167,6 +167,7 @@ struct ingest {
 	struct ingest_batch *batch;      /* the one in flight */
 	const struct refdata *refdata;   /* rules for case evaluation; NULL: none */
 	bool maint_due, maint_running;
+	int64_t idle_since_ms;          /* monotonic: when the last batch ended (0: none yet) */
 	bool draining;
 	void (*drained)(void *arg);
 	void *drained_arg;
@@ -244,6 +245,7 @@ ingest_batch_finish(struct ingest_batch *b, enum ingest_outcome outcome)
 		ingest_req_done(r, outcome);
 	}
 	ingest->batch = NULL;
+	ingest->idle_since_ms = ingest_now_ms();
 	ingest_batch_free(b);
 	ingest_schedule(ingest);
 	ingest_check_drained(ingest);
@@ -892,12 +894,15 @@ ingest_on_maint_timer(evutil_socket_t fd, short what, void *arg)
 		evtimer_add(&ingest->ev_maint, &tv);
 }
 
-/* Starts a batch when the writer is idle and either enough events wait or the oldest
- * request has waited batch_max_delay_ms; otherwise arms the delay timer. */
+/* Starts a batch when the writer is idle and either enough events wait, or the oldest
+ * request has waited batch_max_delay_ms, or the writer has been idle that long already (a
+ * quiet writer has no company to wait for: a lone request goes at once, and under load the
+ * requests that arrive during a transaction form the next one); otherwise arms the delay
+ * timer. */
 static void
 ingest_schedule(struct ingest *ingest)
 {
-	int64_t waited, delay = ingest->limits.batch_max_delay_ms;
+	int64_t now, waited, delay = ingest->limits.batch_max_delay_ms;
 
 	if (ingest->batch != NULL || ingest->maint_running || ingest_run_maint(ingest))
 		return;
@@ -910,8 +915,10 @@ ingest_schedule(struct ingest *ingest)
 		ingest_fail_queue(ingest);
 		return;
 	}
-	waited = ingest_now_ms() - ingest->head->queued_ms;
+	now = ingest_now_ms();
+	waited = now - ingest->head->queued_ms;
 	if (ingest->draining || ingest->head->retried || waited >= delay ||
+	    ingest->idle_since_ms == 0 || now - ingest->idle_since_ms >= delay + waited ||
 	    ingest->queued_events >= ingest->limits.batch_max_events) {
 		evtimer_del(&ingest->ev_delay);
 		ingest_start_batch(ingest);
