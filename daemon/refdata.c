@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -34,6 +35,24 @@ struct refdata {
 };
 
 const char *const refdata_result_names[REFDATA_RESULTS] = { "ok", "refused", "lost" };
+
+/* 32 bytes no other load or process has: random, or (should OpenSSL's generator fail) this
+ * process, the clock and a count. A digest that cannot be computed is replaced by one, so the
+ * rules count as new and the open cases are re-derived, as before digests were kept; a fixed
+ * replacement would instead make every later load look the same. */
+static void
+refdata_unique(unsigned char out[32])
+{
+	static unsigned long count;
+	struct timespec ts;
+
+	if (RAND_bytes(out, 32) == 1)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	memset(out, 0, 32);
+	snprintf((char *)out, 32, "%ld.%ld.%ld.%lu", (long)getpid(), (long)ts.tv_sec,
+		(long)ts.tv_nsec, ++count);
+}
 
 /* Adds a file's bytes to md; false when it cannot be read. */
 static bool
@@ -73,8 +92,7 @@ refdata_build_digest(unsigned char out[32])
 	if (!ok || !EVP_DigestFinal_ex(md, out, &len)) {
 		log_info("this build could not be read to tell its rules apart: every load of the "
 			"reference data re-derives the open cases");
-		if (RAND_bytes(out, 32) != 1)
-			memset(out, 0xff, 32);
+		refdata_unique(out);
 	}
 	EVP_MD_CTX_free(md);
 }
@@ -109,16 +127,10 @@ refdata_digest_of(struct refdata *rd, const PGresult *res)
 	snprintf(num, sizeof(num), "%lld", rd->cfg->clock_offset_s);
 	PART(num, strlen(num));
 #undef PART
-	if (ok && EVP_DigestFinal_ex(md, out, &len)) {
-		for (size_t i = 0; i < sizeof(out); i++)
-			snprintf(rd->digest + 2 * i, 3, "%02x", out[i]);
-	} else {
-		/* no digest: a random one, so the open cases are re-derived as they always were */
-		if (RAND_bytes(out, sizeof(out)) != 1)
-			memset(out, 0xfe, sizeof(out));
-		for (size_t i = 0; i < sizeof(out); i++)
-			snprintf(rd->digest + 2 * i, 3, "%02x", out[i]);
-	}
+	if (!ok || !EVP_DigestFinal_ex(md, out, &len))
+		refdata_unique(out);
+	for (size_t i = 0; i < sizeof(out); i++)
+		snprintf(rd->digest + 2 * i, 3, "%02x", out[i]);
 	EVP_MD_CTX_free(md);
 }
 
