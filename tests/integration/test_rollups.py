@@ -324,7 +324,10 @@ class History:
         self.cases = {}     # (dept, case) -> expected facts: kind, result, reported, days
 
     def at(self, t):
-        """Business times clear of the late threshold's edge (received_at is when posted)."""
+        """Business times clear of the late threshold's edge (received_at is when posted). The
+        expected facts take their times through it too: a time it moves 6 hours back may
+        cross midnight in Shanghai (this failed only when run between about 01:00 and 06:00
+        Shanghai time, when the edge fell on such hours)."""
         t = min(t, self.now - timedelta(minutes=5))
         age = self.now - t
         if timedelta(hours=LATE_HOURS - 3) < age < timedelta(hours=LATE_HOURS + 3):
@@ -352,7 +355,7 @@ class History:
             common["applicant"] = party
         self.add(dept, "approval.received", t, case, **common)
         fact = {"kind": "approval", "result": None, "applicant": party and party["uscc"],
-                "received": t, "accepted": None}
+                "received": self.at(t), "accepted": None}
         self.cases[(dept, case)] = fact
         t += timedelta(hours=rnd.randrange(1, 30))
         if rnd.random() < 0.3:
@@ -366,10 +369,10 @@ class History:
             if report:
                 fields["report"] = "BPZ-%d" % i
             self.add(dept, "approval.refused_intake", t, case, **fields)
-            fact.update(result="refused_intake", reported=report, closed=t)
+            fact.update(result="refused_intake", reported=report, closed=self.at(t))
             return
         self.add(dept, "approval.accepted", t, case, **common)
-        fact["accepted"] = t
+        fact["accepted"] = self.at(t)
         t += timedelta(days=rnd.randrange(0, 8), hours=rnd.randrange(0, 8))
         if rnd.random() < 0.25:
             self.add(dept, "approval.suspended", t, case, kind=rnd.choice(SUSPEND_KINDS),
@@ -384,7 +387,7 @@ class History:
             return
         if outcome == "withdrawn":
             self.add(dept, "approval.withdrawn", t, case)
-            fact.update(result="withdrawn", closed=t)
+            fact.update(result="withdrawn", closed=self.at(t))
             return
         fields = {"result": outcome}
         report = outcome == "denied" and rnd.random() < 0.5
@@ -393,14 +396,14 @@ class History:
             if report:
                 fields["report"] = "BPZ-D-%d" % i
         self.add(dept, "approval.decided", t, case, **fields)
-        fact.update(result=outcome, reported=report if outcome == "denied" else None, closed=t)
+        fact.update(result=outcome, reported=report if outcome == "denied" else None, closed=self.at(t))
 
     def complaint(self, i):
         rnd = self.rnd
         dept, case = "LY-SCJGJ", "LY-SCJGJ-TS-%04d" % i
         t = self.now - timedelta(days=rnd.randrange(0, 30), hours=rnd.randrange(0, 20))
         self.add(dept, "complaint.received", t, case, subject="窗口态度", against="SCJG-001")
-        fact = {"kind": "complaint", "received": t, "closed": None}
+        fact = {"kind": "complaint", "received": self.at(t), "closed": None}
         self.cases[(dept, case)] = fact
         t += timedelta(days=rnd.randrange(0, 8), hours=1)
         if rnd.random() < 0.7 and t < self.now:
@@ -408,7 +411,7 @@ class History:
             t += timedelta(days=rnd.randrange(0, 10), hours=1)
             if rnd.random() < 0.7 and t < self.now:
                 self.add(dept, "complaint.closed", t, case)
-                fact["closed"] = t
+                fact["closed"] = self.at(t)
 
     def others(self, i):
         rnd = self.rnd
