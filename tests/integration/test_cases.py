@@ -42,11 +42,16 @@ def offset_to(instant):
 
 
 def start(daemon_factory, instant, **overrides):
-    """esupd with its business clock at `instant`, sweeping every 100 ms. Late reporting is
-    off unless a test turns it on: these tests send past events on purpose."""
+    """esupd with its business clock at `instant`, sweeping every 100 ms, without 督办. Late
+    reporting is off unless a test turns it on: these tests send past events on purpose."""
+    # No 督办 either: these tests jump the clock by days past unacknowledged cards, and whether
+    # the escalation job or the sweeper's next rung came first would be a race (seen once in a
+    # clean-clone CI: a yellow card escalated before red superseded it).
     config = {"sweeper": {"interval_ms": "100"},
               "testing": {"clock_offset_s": offset_to(instant)},
-              "rules": {"disable": "APR-LATE-REPORT"}}
+              "rules": {"disable": "APR-LATE-REPORT"},
+              "escalation": {"%s_%s" % (k, s): "0" for k in ("ack_hours", "resolve_days")
+                             for s in ("notice", "yellow", "red")}}
     for section, values in overrides.items():
         config.setdefault(section, {}).update(values)
     return daemon_factory(**config).start()
