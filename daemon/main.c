@@ -83,6 +83,16 @@ database_state_changed(struct db *db, bool up, void *arg)
 }
 
 static void
+sweeper_state_changed(struct db *db, bool up, void *arg)
+{
+	struct esupd *d = arg;
+
+	if (up && d->sweeper != NULL)
+		sweeper_db_up(d->sweeper);
+	database_state_changed(db, up, arg);
+}
+
+static void
 principals_loaded(void *arg)
 {
 	struct esupd *d = arg;
@@ -376,7 +386,7 @@ esupd_start(struct esupd *d)
 	d->reader = db_create(d->base, "reader", cfg->db_conninfo, cfg->db_reconnect_min_ms,
 		cfg->db_reconnect_max_ms, reader_state_changed, d);
 	d->sweep_db = db_create(d->base, "sweeper", cfg->db_conninfo, cfg->db_reconnect_min_ms,
-		cfg->db_reconnect_max_ms, database_state_changed, d);
+		cfg->db_reconnect_max_ms, sweeper_state_changed, d);
 	if (d->writer == NULL || d->reader == NULL || d->sweep_db == NULL ||
 	    (d->streams = alert_streams_create(d)) == NULL ||
 	    (d->identity = identity_create(d->reader, principals_loaded, d)) == NULL ||

@@ -260,6 +260,15 @@ sweeper_rederive(struct sweeper *sw)
 }
 
 void
+sweeper_db_up(struct sweeper *sw)
+{
+	if (sw->rederive_pending && sw->step == SWEEP_IDLE && !sw->stopped) {
+		event_del(&sw->tick);
+		sweeper_arm(sw, true);
+	}
+}
+
+void
 sweeper_stop(struct sweeper *sw)
 {
 	sw->stopped = true;

@@ -28,6 +28,10 @@ void sweeper_configure(struct sweeper *sw, unsigned interval_ms, size_t batch);
  * re-derive them in batches, beside ingest. Logs "rules changed: N open cases to re-derive" or
  * "rules unchanged since the open cases were last re-derived". */
 void sweeper_rederive(struct sweeper *sw);
+/* Told by main when the sweeper's connection comes up: a re-derivation asked for while it was
+ * down runs at once, not a whole interval later (the tick that found the connection down
+ * re-armed for the interval). */
+void sweeper_db_up(struct sweeper *sw);
 /* No new sweeps. A sweep in flight goes on to its COMMIT (or fails with its connection). */
 void sweeper_stop(struct sweeper *sw);
 /* For exit: stops as sweeper_stop, then calls drained once no sweep is in flight (at once,

@@ -371,6 +371,40 @@ def test_the_same_rules_rederive_nothing(daemon_factory, refdb):
     assert case_row(refdb, case)["evaluated_at"] > evaluated
 
 
+def test_rules_loaded_while_the_sweepers_connection_is_down_apply_on_its_return(daemon_factory,
+                                                                              refdb):
+    """Rules loaded while the sweeper's connection is down (the reader came back first, or a
+    SIGHUP came during the outage) are applied as soon as the sweeper reconnects. The sweeper's
+    tick found its connection down and re-armed for its whole interval: with a long interval
+    the re-derivation waited that long (a clean-clone CI's test_dry_run::test_database_down
+    timed out on it, once in six runs)."""
+    d = start(daemon_factory, "2026-03-02T10:00:00+08:00", sweeper={"interval_ms": "3600000"},
+              database={"reconnect_min_ms": "4000", "reconnect_max_ms": "4000"})
+
+    def rederived():
+        text = d.log_text()
+        return text.count("rules changed: ") + text.count("rules unchanged since")
+    wait_for(lambda: rederived() == 1, 15, "the started esupd to find the rules applied")
+    lost = d.log_text().count("database sweeper: connection lost")
+    refdb.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND application_name = 'esupd sweeper'")
+    wait_for(lambda: d.log_text().count("database sweeper: connection lost") > lost, 15,
+             "esupd to see its sweeper's connection lost")
+    connected = d.log_text().count("database sweeper: connected")
+    loaded = d.log_text().count("rules loaded from")
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: d.log_text().count("rules loaded from") > loaded, 10,
+             "the rules to load again")
+    wait_for(lambda: d.log_text().count("database sweeper: connected") > connected, 15,
+             "the sweeper to reconnect")
+    text = d.log_text()
+    assert text.rfind("rules loaded from") < text.rfind("database sweeper: connected"), \
+        "the rules were to load while the sweeper's connection was down:\n" + d.log_tail()
+    wait_for(lambda: rederived() == 2, 15,
+             "the rules loaded during the outage to be applied once the sweeper is back")
+    assert d.log_text().count("database sweeper: connected") == connected + 1, d.log_tail()
+
+
 def test_shutdown_lets_a_sweep_in_flight_finish(daemon_factory, refdb):
     """SIGTERM during a sweep: esupd exits only once the sweep has committed. It used to exit
     as soon as the ingest was drained, destroying the sweeper's connection under the case
