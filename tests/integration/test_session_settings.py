@@ -1,0 +1,64 @@
+"""esupd's own database sessions run without PostgreSQL's JIT (issue 12).
+
+esupd's statements are short and each runs once per batch; compiling one with LLVM costs more
+than running it. The one-case evaluation statement (jsonb_array_elements x a set-returning
+PL/pgSQL call, estimated at 1,000 rows a call) was estimated above jit_above_cost, and 13 ms of a
+one-event request's 22 ms went to compiling it. Nothing here is timed: the role's sessions are
+given a JIT threshold of zero, so that any statement would be compiled with JIT on, and
+auto_explain logs the plan of every statement they run; no plan of esupd's may carry a JIT
+section (but the one of the statement that turns it off, planned while it is still on).
+"""
+
+import psycopg
+import pytest
+
+from conftest import event, ndjson, statuses, wait_for
+
+ROLE_SETTINGS = (
+    "session_preload_libraries = 'auto_explain'",
+    "auto_explain.log_min_duration = 0",
+    "auto_explain.log_format = text",
+    "jit_above_cost = 0",
+)
+
+
+@pytest.fixture
+def explained_db(db):
+    if not db.scalar("SELECT pg_jit_available()"):
+        pytest.skip("this PostgreSQL has no JIT provider (postgresql-15's llvmjit)")
+    with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn:
+        for setting in ROLE_SETTINGS:
+            conn.execute("ALTER ROLE esupd IN DATABASE %s SET %s" % (db.name, setting))
+    yield db
+    with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn:
+        conn.execute("ALTER ROLE esupd IN DATABASE %s RESET ALL" % db.name)
+
+
+def test_esupds_statements_are_not_jit_compiled(explained_db, daemon_factory, pg):
+    # The role's settings are in force for a new session of esupd's: a session that had JIT on
+    # would compile this one with the zero threshold.
+    with psycopg.connect(explained_db.conninfo("esupd")) as conn:
+        assert conn.execute("SHOW jit_above_cost").fetchone()[0] == "0"
+        assert conn.execute("SHOW jit").fetchone()[0] == "on"
+    mark = pg.log.stat().st_size
+    d = daemon_factory().start()
+    ev = event()
+    with d.client("dept-LY-SCJGJ") as c:
+        r = c.request("POST", "/v1/events", ndjson([ev]), "application/x-ndjson")
+        assert r.status == 200, r.body
+        assert statuses(r.json()) == ["accepted"]
+
+    def logged():
+        with open(pg.log, errors="replace") as f:
+            f.seek(mark)
+            return f.read()
+    # The statement that applies the case's evaluation names esup_apply_evaluation; its plan is
+    # logged once it has run, which it has before the answer above.
+    wait_for(lambda: "esup_apply_evaluation" in logged(), 30,
+             "auto_explain to log the evaluation statement of esupd's session")
+    d.stop()
+    plans = logged().split("LOG:  duration:")[1:]
+    # The statement that turns JIT off is planned while it is still on.
+    plans = [p for p in plans if "set_config('jit', 'off'" not in p]
+    assert len(plans) > 5 and any("esup_apply_evaluation" in p for p in plans), plans
+    assert [p for p in plans if "JIT:" in p] == []
