@@ -360,7 +360,13 @@ def test_the_same_rules_rederive_nothing(daemon_factory, refdb):
                 " WHERE datname = current_database() AND application_name = 'esupd reader'")
     wait_for(lambda: unchanged_lines() > seen, 30, "the reconnected esupd to find the rules applied")
     assert case_row(refdb, case)["evaluated_at"] == evaluated
-    # Other [rules]: every open case again.
+    # Other [rules]: every open case again. The business clock counts whole seconds, and the
+    # steps above can all fall within the second of the first evaluation: the re-derive is
+    # told by a later evaluated_at only once that second is over (the test's clock, not
+    # floored, runs up to a second ahead of the daemon's).
+    offset = int(d.config["testing"]["clock_offset_s"])
+    wait_for(lambda: time.time() + offset >= evaluated.timestamp() + 2, 5,
+             "the business clock to pass the first evaluation's second")
     changed = d.log_text().count("rules changed: 1 open cases to re-derive")
     d.config["rules"]["disable"] = "APR-LATE-REPORT,APR-REFUSAL-NO-REASON"
     d.write()
