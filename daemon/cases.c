@@ -489,6 +489,13 @@ cases_issue(struct cases_job *job)
 		[CASES_CONTEXT] = cases_context_sql, [CASES_APPLY] = cases_apply_sql,
 		[CASES_DEFER] = cases_defer_sql,
 	};
+	/* Prepared once per session (db_query_named): every batch and sweep runs them. */
+	static const char *const name[] = {
+		[CASES_LOOSE] = "cases_loose",
+		[CASES_LOCK] = "cases_lock", [CASES_LOAD] = "cases_load",
+		[CASES_CONTEXT] = "cases_context", [CASES_APPLY] = "cases_apply",
+		[CASES_DEFER] = "cases_defer",
+	};
 	const char *values[2] = { job->keys, job->now_text };
 	int nparams = 2;
 
@@ -504,7 +511,8 @@ cases_issue(struct cases_job *job)
 	} else if (job->step == CASES_APPLY)
 		values[0] = job->evaluations;
 	/* CASES_DEFER takes the keys, like CASES_LOCK */
-	if (!db_query(job->db, sql[job->step], nparams, values, cases_on_result, job))
+	if (!db_query_named(job->db, name[job->step], sql[job->step], nparams, values,
+			cases_on_result, job))
 		cases_job_finish(job, CASES_LOST, NULL);
 }
 

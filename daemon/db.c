@@ -1,7 +1,8 @@
 /* db.c: one asynchronous PostgreSQL connection on the libevent loop.
  *
  * Nothing here blocks: connecting is PQconnectStart + PQconnectPoll driven by socket
- * events, queries go out with PQsendQueryParams + PQflush and come back through
+ * events, queries go out with PQsendQueryParams (or PQsendPrepare once per session and
+ * PQsendQueryPrepared, for a named statement) + PQflush and come back through
  * PQconsumeInput/PQisBusy/PQgetResult. Queries run one at a time from a FIFO. A lost
  * connection fails every queued query (callback with NULL) and reconnects from a timer
  * with exponential backoff. libpq resolves host names synchronously: use IP addresses
@@ -22,11 +23,20 @@
 
 struct db_query {
 	struct db_query *next;
+	char *name;       /* a named prepared statement, or NULL for an unnamed one */
+	bool preparing;   /* in flight is the Parse of name, the execution follows */
 	char *sql;
 	int nparams;
 	char **values;
 	db_result_cb *cb;
 	void *arg;
+};
+
+/* A statement prepared in the current session. */
+struct db_stmt {
+	struct db_stmt *next;
+	char *name;
+	char *sql;
 };
 
 struct db_listener {
@@ -66,6 +76,7 @@ struct db {
 	bool in_flight;
 	PGresult *last;                 /* latest result of the query in flight */
 	struct db_listener *listeners;
+	struct db_stmt *prepared;       /* in this session; forgotten when it ends */
 	unsigned long losses;           /* times the connection went down after being up */
 };
 
@@ -120,12 +131,13 @@ db_query_free(struct db_query *q)
 		free(q->values[i]);
 	free(q->values);
 	free(q->sql);
+	free(q->name);
 	free(q);
 }
 
 static struct db_query *
-db_query_create(const char *sql, int nparams, const char *const *values, db_result_cb *cb,
-		void *arg)
+db_query_create(const char *name, const char *sql, int nparams, const char *const *values,
+		db_result_cb *cb, void *arg)
 {
 	struct db_query *q = calloc(1, sizeof(*q));
 
@@ -133,7 +145,7 @@ db_query_create(const char *sql, int nparams, const char *const *values, db_resu
 		return NULL;
 	q->cb = cb;
 	q->arg = arg;
-	if ((q->sql = strdup(sql)) == NULL)
+	if ((q->sql = strdup(sql)) == NULL || (name != NULL && (q->name = strdup(name)) == NULL))
 		goto fail;
 	if (nparams > 0 && (q->values = calloc((size_t)nparams, sizeof(char *))) == NULL)
 		goto fail;
@@ -181,16 +193,77 @@ db_flush(struct db *db)
 		event_add(&db->ev_write, NULL);
 }
 
-/* Sends the head of the queue if nothing is in flight. */
+static const struct db_stmt *
+db_stmt_find(const struct db *db, const char *name)
+{
+	for (const struct db_stmt *st = db->prepared; st != NULL; st = st->next)
+		if (strcmp(st->name, name) == 0)
+			return st;
+	return NULL;
+}
+
+static void
+db_stmts_forget(struct db *db)
+{
+	struct db_stmt *st, *next;
+
+	for (st = db->prepared; st != NULL; st = next) {
+		next = st->next;
+		free(st->name);
+		free(st->sql);
+		free(st);
+	}
+	db->prepared = NULL;
+}
+
+/* The session now has q's statement prepared. Out of memory only costs a Parse refused as a
+ * duplicate later, which reconnects (db_collect). */
+static void
+db_stmt_remember(struct db *db, const struct db_query *q)
+{
+	struct db_stmt *st = calloc(1, sizeof(*st));
+
+	if (st == NULL || (st->name = strdup(q->name)) == NULL || (st->sql = strdup(q->sql)) == NULL) {
+		if (st != NULL)
+			free(st->name);
+		free(st);
+		log_warnx("database %s: out of memory recording prepared statement %s", db->name,
+			q->name);
+		return;
+	}
+	st->next = db->prepared;
+	db->prepared = st;
+}
+
+/* Sends the head of the queue if nothing is in flight: a named statement's Parse the first
+ * time the session sees it, then its execution. */
 static void
 db_pump(struct db *db)
 {
 	struct db_query *q = db->head;
+	const struct db_stmt *st;
+	int sent;
 
 	if (q == NULL || db->in_flight || db->conn == NULL || db->broken)
 		return;
-	if (!PQsendQueryParams(db->conn, q->sql, q->nparams, NULL, (const char *const *)q->values,
-			NULL, NULL, 0)) {
+	if (q->name == NULL)
+		sent = PQsendQueryParams(db->conn, q->sql, q->nparams, NULL,
+			(const char *const *)q->values, NULL, NULL, 0);
+	else if ((st = db_stmt_find(db, q->name)) == NULL) {
+		q->preparing = true;
+		sent = PQsendPrepare(db->conn, q->name, q->sql, q->nparams, NULL);
+	} else if (strcmp(st->sql, q->sql) != 0) {
+		/* A programming error: one name for two statements. Unnamed, it still runs. */
+		log_warnx("database %s: statement %s names two texts; running it unprepared",
+			db->name, q->name);
+		free(q->name);
+		q->name = NULL;
+		sent = PQsendQueryParams(db->conn, q->sql, q->nparams, NULL,
+			(const char *const *)q->values, NULL, NULL, 0);
+	} else
+		sent = PQsendQueryPrepared(db->conn, q->name, q->nparams,
+			(const char *const *)q->values, NULL, NULL, 0);
+	if (!sent) {
 		db_break(db);
 		return;
 	}
@@ -199,10 +272,10 @@ db_pump(struct db *db)
 }
 
 static bool
-db_enqueue(struct db *db, const char *sql, int nparams, const char *const *values,
-		db_result_cb *cb, void *arg)
+db_enqueue(struct db *db, const char *name, const char *sql, int nparams,
+		const char *const *values, db_result_cb *cb, void *arg)
 {
-	struct db_query *q = db_query_create(sql, nparams, values, cb, arg);
+	struct db_query *q = db_query_create(name, sql, nparams, values, cb, arg);
 
 	if (q == NULL) {
 		log_warnx("database %s: out of memory queueing a query", db->name);
@@ -269,6 +342,7 @@ db_lost(struct db *db)
 	db_event_stop(&db->ev_kick);
 	PQfinish(db->conn);
 	db->conn = NULL;
+	db_stmts_forget(db);
 	db->broken = db->flushing = false;
 	db->state = DB_WAITING;
 	db_fail_queue(db);
@@ -292,6 +366,40 @@ db_dispatch_notifies(struct db *db)
 	}
 }
 
+/* The Parse of q's statement ended. Prepared: the execution is sent and true returned.
+ * Refused: false, and q's callback gets the refusal as its result. */
+static bool
+db_prepared(struct db *db, struct db_query *q)
+{
+	q->preparing = false;
+	if (db->last == NULL || PQresultStatus(db->last) != PGRES_COMMAND_OK)
+		return false;
+	db_stmt_remember(db, q);
+	PQclear(db->last);
+	db->last = NULL;
+	db_pump(db);
+	return true;
+}
+
+/* A session whose prepared statements no longer match the server is started afresh, after
+ * the statement's owner had its answer: a plan cached before a migration changed a result
+ * type (0A000, "cached plan must not change result type"), or a name the session already
+ * holds but this side lost track of (42P05). */
+static void
+db_stmt_check(struct db *db, const struct db_query *q, const PGresult *res)
+{
+	const char *state;
+
+	if (q->name == NULL || res == NULL || PQresultStatus(res) != PGRES_FATAL_ERROR)
+		return;
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (state == NULL || (strcmp(state, "0A000") != 0 && strcmp(state, "42P05") != 0))
+		return;
+	log_warnx("database %s: prepared statement %s: %s; reconnecting", db->name, q->name,
+		PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+	db_break(db);
+}
+
 /* Reads every finished result. A query completes when PQgetResult returns NULL; its
  * callback then gets the last non-NULL result, so an error that follows a command
  * completion (at COMMIT) is what the caller sees. */
@@ -311,14 +419,17 @@ db_collect(struct db *db)
 		 * it as a loss (NULL), not as a server refusing their statement. */
 		if (PQstatus(db->conn) == CONNECTION_BAD)
 			return false;
+		db->in_flight = false;
+		if (q->preparing && db_prepared(db, q))
+			continue;
 		db->head = q->next;
 		if (db->head == NULL)
 			db->tail = NULL;
-		db->in_flight = false;
 		res = db->last;
 		db->last = NULL;
 		if (q->cb)
 			q->cb(res, q->arg);
+		db_stmt_check(db, q, res);
 		PQclear(res);
 		db_query_free(q);
 		db_pump(db);
@@ -412,7 +523,7 @@ db_send_listen(struct db *db, const char *channel, db_result_cb *cb)
 	if (sql != NULL)
 		snprintf(sql, len, "LISTEN %s", ident);
 	PQfreemem(ident);
-	ok = sql != NULL && db_enqueue(db, sql, 0, NULL, cb, db);
+	ok = sql != NULL && db_enqueue(db, NULL, sql, 0, NULL, cb, db);
 	free(sql);
 	return ok;
 }
@@ -450,7 +561,7 @@ db_connected(struct db *db)
 	 * more than running it. The estimate of a set-returning PL/pgSQL call (1,000 rows per
 	 * call, 100 calls per jsonb_array_elements) put the one-case evaluation statement over
 	 * jit_above_cost: 13 of a one-event request's 22 ms went to LLVM (issue 12). */
-	if (!db_enqueue(db, "SELECT set_config('application_name', $1, false),"
+	if (!db_enqueue(db, NULL, "SELECT set_config('application_name', $1, false),"
 			" set_config('jit', 'off', false)", 1, values,
 			db_setup_done, db))
 		db_break(db);
@@ -567,6 +678,7 @@ db_destroy(struct db *db)
 	db_event_stop(&db->ev_kick);
 	PQfinish(db->conn);
 	PQclear(db->last);
+	db_stmts_forget(db);
 	for (q = db->head; q != NULL; q = qnext) {
 		qnext = q->next;
 		db_query_free(q);
@@ -637,7 +749,21 @@ db_query(struct db *db, const char *sql, int nparams, const char *const *values,
 		log_warnx("database %s: refusing a malformed query", db->name);
 		return false;
 	}
-	return db_enqueue(db, sql, nparams, values, cb, arg);
+	return db_enqueue(db, NULL, sql, nparams, values, cb, arg);
+}
+
+bool
+db_query_named(struct db *db, const char *name, const char *sql, int nparams,
+		const char *const *values, db_result_cb *cb, void *arg)
+{
+	if (!db_is_up(db))
+		return false;
+	if (name == NULL || *name == '\0' || sql == NULL || nparams < 0 || nparams > DB_MAX_PARAMS ||
+	    (nparams > 0 && values == NULL)) {
+		log_warnx("database %s: refusing a malformed query", db->name);
+		return false;
+	}
+	return db_enqueue(db, name, sql, nparams, values, cb, arg);
 }
 
 bool

@@ -1,9 +1,9 @@
 /* db.h: one asynchronous PostgreSQL connection driven by the event loop.
  *
  * Connects with PQconnectStart/PQconnectPoll, runs queries strictly one at a time from a
- * FIFO with PQsendQueryParams, reads results with PQconsumeInput/PQisBusy/PQgetResult,
- * and reconnects with exponential backoff from a timer when the connection is lost.
- * Nothing here blocks the loop. */
+ * FIFO with PQsendQueryParams (named statements: prepared once per session), reads results
+ * with PQconsumeInput/PQisBusy/PQgetResult, and reconnects with exponential backoff from a
+ * timer when the connection is lost. Nothing here blocks the loop. */
 #ifndef ESUP_DB_H
 #define ESUP_DB_H
 
@@ -52,6 +52,17 @@ void db_listen(struct db *db, const char *channel, db_notify_cb *cb, void *arg);
  * while another user is between BEGIN and COMMIT runs inside that transaction. */
 bool db_query(struct db *db, const char *sql, int nparams, const char *const *values,
 		db_result_cb *cb, void *arg) __attribute__((warn_unused_result));
+
+/* Like db_query, for a statement a module runs often: the session prepares sql once under
+ * name (its Parse, then the statement's execution, are one query for cb: the Parse's refusal
+ * is its result), and later calls with the same name only execute it, so PostgreSQL
+ * neither parses nor, once it settles on a generic plan, plans it again. A name stands for
+ * one text on a connection (modules prefix theirs); a new session prepares again. A session
+ * whose prepared plan no longer fits the schema (a migration changed a result type) is
+ * reconnected after cb has had that error. */
+bool db_query_named(struct db *db, const char *name, const char *sql, int nparams,
+		const char *const *values, db_result_cb *cb, void *arg)
+		__attribute__((warn_unused_result));
 
 /* A result value that is a whole decimal number (an integer column, or an epoch as text);
  * false for anything else, out of range included. */

@@ -489,7 +489,11 @@ ingest_issue(struct ingest_batch *b)
 		return;
 	}
 
-	if (db_query(b->ingest->db, sql[b->step], nparams, nparams ? values : NULL,
+	/* The INSERT is parsed once per session (db_query_named); the others are too short for
+	 * it to matter. */
+	if (b->step == STEP_INSERT ? db_query_named(b->ingest->db, "ingest_insert", sql[b->step],
+			nparams, values, ingest_on_result, b)
+	    : db_query(b->ingest->db, sql[b->step], nparams, nparams ? values : NULL,
 			ingest_on_result, b))
 		return;
 	log_info("ingest: cannot issue %s; %zu requests answered unavailable",

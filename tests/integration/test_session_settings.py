@@ -62,3 +62,80 @@ def test_esupds_statements_are_not_jit_compiled(explained_db, daemon_factory, pg
     plans = [p for p in plans if "set_config('jit', 'off'" not in p]
     assert len(plans) > 5 and any("esup_apply_evaluation" in p for p in plans), plans
     assert [p for p in plans if "JIT:" in p] == []
+
+
+def statement_log(pg, mark):
+    with open(pg.log, errors="replace") as f:
+        f.seek(mark)
+        return f.read()
+
+
+def post_one(d):
+    with d.client("dept-LY-SCJGJ") as c:
+        r = c.request("POST", "/v1/events", ndjson([event()]), "application/x-ndjson")
+    return r
+
+
+@pytest.fixture
+def logged_db(db):
+    with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn:
+        conn.execute("ALTER ROLE esupd IN DATABASE %s SET log_min_duration_statement = 0"
+                     % db.name)
+    yield db
+    with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn:
+        conn.execute("ALTER ROLE esupd IN DATABASE %s RESET ALL" % db.name)
+
+
+def test_the_writers_statements_are_prepared_once_per_session(logged_db, daemon_factory, pg):
+    # With every statement logged, a Parse of a named statement is "parse NAME:", its runs
+    # "execute NAME:"; an unnamed statement is parsed with every run ("<unnamed>").
+    mark = pg.log.stat().st_size
+    d = daemon_factory().start()
+    for _ in range(3):
+        r = post_one(d)
+        assert r.status == 200 and statuses(r.json()) == ["accepted"], r.body
+    text = statement_log(pg, mark)
+    for name in ("ingest_insert", "cases_lock", "cases_load", "cases_apply"):
+        assert text.count("parse %s:" % name) == 1, name
+        assert text.count("execute %s:" % name) == 3, name
+    # A new session of the writer prepares them again, once.
+    lost = d.log_text().count("database writer: connection lost")
+    logged_db.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND application_name = 'esupd writer'")
+    wait_for(lambda: d.log_text().count("database writer: connected") == 2, 30,
+             "the writer to reconnect")
+    assert d.log_text().count("database writer: connection lost") == lost + 1
+    for _ in range(2):
+        r = post_one(d)
+        assert r.status == 200 and statuses(r.json()) == ["accepted"], r.body
+    text = statement_log(pg, mark)
+    assert text.count("parse ingest_insert:") == 2
+    assert text.count("execute ingest_insert:") == 5
+    assert text.count("parse cases_apply:") == 2
+
+
+def test_a_session_whose_prepared_statement_is_refused_as_unsupported_starts_afresh(
+        db, daemon_factory):
+    # A plan prepared before a migration changed a result type fails with SQLSTATE 0A000
+    # ("cached plan must not change result type") at every run: esupd answers that request
+    # unavailable and reconnects, and the resend runs in a new session. The refusal is
+    # staged with a trigger raising that SQLSTATE.
+    d = daemon_factory().start()
+    r = post_one(d)
+    assert r.status == 200, r.body
+    db.query("""
+        CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'cached plan must not change result type'
+              USING ERRCODE = 'feature_not_supported'; END $$;
+        CREATE TRIGGER test_refuse BEFORE INSERT ON event_ids
+            FOR EACH ROW EXECUTE FUNCTION test_refuse()""")
+    connected = d.log_text().count("database writer: connected")
+    r = post_one(d)
+    assert r.status == 503, r.body
+    wait_for(lambda: "prepared statement ingest_insert: cached plan must not change result"
+             " type; reconnecting" in d.log_text(), 15, "esupd to drop the session")
+    wait_for(lambda: d.log_text().count("database writer: connected") > connected, 30,
+             "the writer to reconnect")
+    db.query("DROP TRIGGER test_refuse ON event_ids")
+    r = post_one(d)
+    assert r.status == 200 and statuses(r.json()) == ["accepted"], r.body
