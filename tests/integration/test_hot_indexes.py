@@ -125,3 +125,31 @@ def test_live_alerts_of_a_case_use_an_index(alerts_db):
         live = plan_of(plans, "a.id, a.rule, a.severity, a.message, a.status FROM alerts a")
         assert "Seq Scan on alerts" not in live, live
         assert re.search(r"Index Cond: \(\(dept = [^)]*\) AND \(case_no = ", live), live
+
+
+CASE_LOOKUP = "SELECT 1 FROM events e WHERE e.dept = $1 AND e.case_no = $2"
+
+
+def test_a_cases_events_are_found_by_the_case_index_on_empty_partitions(db):
+    """The generic plan of a case's event lookup (esup_apply_evaluation's check that the case
+    has stored events, esup_check_condition's evidence) probes (dept, case_no) on every
+    partition, also on partitions without rows or statistics: such a plan is kept for the
+    session while the partition fills. Before migration 026 the index on (dept, chain_seq),
+    created later, won the planner's tie there and the plan read every event of the
+    department's month (schema/026_case_lookup_index.sql)."""
+    with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn:
+        # Partitions made after the migration, as esupd's maintenance makes them.
+        conn.execute("SELECT esup_ensure_partitions(6)")
+        parts = [r[0] for r in conn.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = 'events'::regclass").fetchall()]
+        assert len(parts) >= 8 and "events_default" in parts
+        conn.execute("SET plan_cache_mode = force_generic_plan")
+        conn.execute("PREPARE lookup(text, text) AS " + CASE_LOOKUP)
+        plan = "\n".join(r[0] for r in conn.execute(
+            "EXPLAIN EXECUTE lookup('LY-SCJGJ', 'LY-SCJGJ-2026-000001')").fetchall())
+    scans = re.findall(r"Scan using (\S+) on (\S+)", plan)
+    assert sorted(p for _, p in scans) == sorted(parts), plan
+    for index, part in scans:
+        assert index.startswith(part + "_dept_case_no_idx"), plan
+    assert "Filter" not in plan, plan
