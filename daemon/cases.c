@@ -489,12 +489,13 @@ cases_issue(struct cases_job *job)
 		[CASES_CONTEXT] = cases_context_sql, [CASES_APPLY] = cases_apply_sql,
 		[CASES_DEFER] = cases_defer_sql,
 	};
-	/* Prepared once per session (db_query_named): every batch and sweep runs them. */
+	/* Prepared once per session (db_query_named): the steps whose plan is the same whatever
+	 * the tables hold. The reads of events and the defer's UPDATE of cases stay unnamed and
+	 * are planned at each run: a generic plan made while a partition was small (a hash join
+	 * over sequential scans) was kept until autovacuum analyzed it, reading the whole
+	 * partition for every batch meanwhile. */
 	static const char *const name[] = {
-		[CASES_LOOSE] = "cases_loose",
-		[CASES_LOCK] = "cases_lock", [CASES_LOAD] = "cases_load",
-		[CASES_CONTEXT] = "cases_context", [CASES_APPLY] = "cases_apply",
-		[CASES_DEFER] = "cases_defer",
+		[CASES_LOCK] = "cases_lock", [CASES_APPLY] = "cases_apply",
 	};
 	const char *values[2] = { job->keys, job->now_text };
 	int nparams = 2;
@@ -511,8 +512,10 @@ cases_issue(struct cases_job *job)
 	} else if (job->step == CASES_APPLY)
 		values[0] = job->evaluations;
 	/* CASES_DEFER takes the keys, like CASES_LOCK */
-	if (!db_query_named(job->db, name[job->step], sql[job->step], nparams, values,
-			cases_on_result, job))
+	if (!(name[job->step] != NULL
+		? db_query_named(job->db, name[job->step], sql[job->step], nparams, values,
+			cases_on_result, job)
+		: db_query(job->db, sql[job->step], nparams, values, cases_on_result, job)))
 		cases_job_finish(job, CASES_LOST, NULL);
 }
 

@@ -56,10 +56,12 @@ bool db_query(struct db *db, const char *sql, int nparams, const char *const *va
 /* Like db_query, for a statement a module runs often: the session prepares sql once under
  * name (its Parse, then the statement's execution, are one query for cb: the Parse's refusal
  * is its result), and later calls with the same name only execute it, so PostgreSQL
- * neither parses nor, once it settles on a generic plan, plans it again. A name stands for
- * one text on a connection (modules prefix theirs); a new session prepares again. A session
- * whose prepared plan no longer fits the schema (a migration changed a result type) is
- * reconnected after cb has had that error. */
+ * neither parses nor, once it settles on a generic plan, plans it again: for statements whose
+ * plan does not depend on how much the tables hold (a generic plan made while a table was
+ * small is kept until the table is analyzed). A name stands for one text on a connection
+ * (modules prefix theirs); a new session prepares again. A session whose prepared plan no
+ * longer fits the schema (a migration changed a result type) is reconnected after cb has had
+ * that error. */
 bool db_query_named(struct db *db, const char *name, const char *sql, int nparams,
 		const char *const *values, db_result_cb *cb, void *arg)
 		__attribute__((warn_unused_result));
