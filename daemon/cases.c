@@ -494,7 +494,7 @@ cases_issue(struct cases_job *job)
 	 * are planned at each run: a generic plan made while a partition was small (a hash join
 	 * over sequential scans) was kept until autovacuum analyzed it, reading the whole
 	 * partition for every batch meanwhile. */
-	static const char *const name[] = {
+	static const char *const name[CASES_DEFER + 1] = {
 		[CASES_LOCK] = "cases_lock", [CASES_APPLY] = "cases_apply",
 	};
 	const char *values[2] = { job->keys, job->now_text };

@@ -540,8 +540,12 @@ def test_sample_feed_alerts_match_esupctl(daemon_factory, refdb):
     wait_for(caught_up, 30, "the sweeper to catch up")
 
     want_alerts, want_cases = eval_sample_feed(SAMPLE_NOW, "APR-LATE-REPORT")
+    # esupctl eval judges events and cases; the statistical rules (STA-) judge a department's
+    # figures in esupd's stat-rules job, which raises them if its round comes after the feed
+    # is stored (a race seen under the sanitizers): they are test_stat_rules.py's.
     rows = refdb.query("SELECT rule, severity, dept, case_no, dedup_key, since, evidence"
-                       " FROM alerts WHERE status IN ('open', 'acknowledged')")
+                       " FROM alerts WHERE status IN ('open', 'acknowledged')"
+                       " AND rule NOT LIKE 'STA-%'")
     # A burst of inspections is one alert whichever of its cases raised it first, and which
     # one that is depends on arrival order: compare bursts by key alone.
     def comparable(rule, severity, dept, case, key, since, evidence):
