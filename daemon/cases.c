@@ -1,5 +1,7 @@
-/* cases.c: lock, load, evaluate, apply. One small state machine per job, one statement at a
- * time on the caller's connection. */
+/* cases.c: lock, load, evaluate, apply. One small state machine per job on the caller's
+ * connection. Statements whose successor needs nothing from their answer go out with it in
+ * one round trip (the connection's pipeline, db.c): the lock with the history's read, the
+ * apply with the defer (and, through the queued callback, the caller's COMMIT). */
 #include "cases.h"
 
 #include <errno.h>
@@ -121,9 +123,13 @@ struct cases_job {
 	struct event_pool groups;    /* corrected events without a case with their corrections,
 	                              * by group */
 	enum cases_step after_loose; /* CASES_LOCK or CASES_LOAD; CASES_APPLY when no keys */
+	cases_queued_cb *queued;     /* may be NULL */
 	cases_done_cb *done;
 	void *arg;
 	struct metrics *metrics;     /* esup_alerts_raised_total; may be NULL */
+	enum cases_step inflight[4]; /* the steps sent and not yet answered, oldest first */
+	size_t ninflight;
+	bool reported;               /* done was called: freed once nothing is in flight */
 };
 
 static int
@@ -161,11 +167,8 @@ keys_json(const struct case_key *keys, size_t count)
 static void event_pool_finish(struct event_pool *pool);
 
 static void
-cases_job_finish(struct cases_job *job, enum cases_outcome outcome, const PGresult *error)
+cases_job_free(struct cases_job *job)
 {
-	cases_done_cb *done = job->done;
-	void *arg = job->arg;
-
 	free(job->keys);
 	free(job->subjects);
 	free(job->evaluations);
@@ -175,6 +178,19 @@ cases_job_finish(struct cases_job *job, enum cases_outcome outcome, const PGresu
 	event_pool_finish(&job->context);
 	free(job->loose);
 	free(job);
+}
+
+/* Tells the caller, once. A job with statements still in flight (sent ahead of an answer
+ * that ended it) is freed when the last of them answers. */
+static void
+cases_job_finish(struct cases_job *job, enum cases_outcome outcome, const PGresult *error)
+{
+	cases_done_cb *done = job->done;
+	void *arg = job->arg;
+
+	job->reported = true;
+	if (job->ninflight == 0)
+		cases_job_free(job);
 	done(outcome, error, arg);
 }
 
@@ -480,8 +496,9 @@ cases_log_alerts(const PGresult *res)
 
 static void cases_on_result(const PGresult *res, void *arg);
 
-static void
-cases_issue(struct cases_job *job)
+/* Queues step's statement. */
+static bool
+cases_send(struct cases_job *job, enum cases_step step)
 {
 	static const char *const sql[] = {
 		[CASES_LOOSE] = cases_loose_sql,
@@ -500,23 +517,55 @@ cases_issue(struct cases_job *job)
 	const char *values[2] = { job->keys, job->now_text };
 	int nparams = 2;
 
-	if (job->step == CASES_LOAD)
+	if (step == CASES_LOAD)
 		nparams = 1;
-	else if (job->step == CASES_LOOSE) {
+	else if (step == CASES_LOOSE) {
 		values[0] = job->corrections;
 		nparams = 1;
 	}
-	else if (job->step == CASES_CONTEXT) {
+	else if (step == CASES_CONTEXT) {
 		values[0] = job->subjects;
 		nparams = 1;
-	} else if (job->step == CASES_APPLY)
+	} else if (step == CASES_APPLY)
 		values[0] = job->evaluations;
 	/* CASES_DEFER takes the keys, like CASES_LOCK */
-	if (!(name[job->step] != NULL
-		? db_query_named(job->db, name[job->step], sql[job->step], nparams, values,
-			cases_on_result, job)
-		: db_query(job->db, sql[job->step], nparams, values, cases_on_result, job)))
+	if (job->ninflight == sizeof(job->inflight) / sizeof(job->inflight[0]) ||
+	    !db_query_ex(job->db, name[step], sql[step], nparams, values, 0, cases_on_result, job))
+		return false;
+	job->inflight[job->ninflight++] = step;
+	return true;
+}
+
+/* The step that can go out with step, before its answer: the history's read needs only the
+ * locks taken, the defer only the apply done (inside the transaction, a statement after one
+ * that failed fails too). */
+static bool
+cases_follower(const struct cases_job *job, enum cases_step step, enum cases_step *next)
+{
+	if (step == CASES_LOCK)
+		*next = CASES_LOAD;
+	else if (step == CASES_APPLY && job->nkeys > 0)
+		*next = CASES_DEFER;
+	else
+		return false;
+	return true;
+}
+
+/* Issues the job's current step (and its follower). Once the job's last statement is
+ * queued, the caller hears it (queued) and may queue its own behind it. */
+static void
+cases_issue(struct cases_job *job)
+{
+	enum cases_step step = job->step, next;
+	bool follows = cases_follower(job, step, &next);
+
+	if (!cases_send(job, step) || (follows && !cases_send(job, next))) {
 		cases_job_finish(job, CASES_LOST, NULL);
+		return;
+	}
+	if (job->queued != NULL && (follows ? next : step) >= CASES_APPLY &&
+	    (follows || job->nkeys == 0))
+		job->queued(job->arg);
 }
 
 /* After the histories (and their context) are in memory: evaluate, then apply. */
@@ -582,6 +631,13 @@ cases_on_result(const PGresult *res, void *arg)
 	struct cases_job *job = arg;
 	ExecStatusType st;
 
+	job->step = job->inflight[0];
+	memmove(job->inflight, job->inflight + 1, --job->ninflight * sizeof(job->inflight[0]));
+	if (job->reported) {   /* sent ahead of an answer that ended the job */
+		if (job->ninflight == 0)
+			cases_job_free(job);
+		return;
+	}
 	if (res == NULL) {
 		cases_job_finish(job, CASES_LOST, NULL);
 		return;
@@ -591,10 +647,11 @@ cases_on_result(const PGresult *res, void *arg)
 		cases_job_finish(job, CASES_FAILED, res);
 		return;
 	}
-	if (cases_advance(job, res))
-		cases_issue(job);
-	else
+	if (!cases_advance(job, res))
 		cases_job_finish(job, CASES_DONE, NULL);
+	else if (job->ninflight == 0)
+		cases_issue(job);
+	/* else the next step went out with this one (cases_follower): its answer follows */
 }
 
 /* The loose corrections as CASES_LOOSE's parameter; job->corrections stays NULL when there
@@ -624,8 +681,8 @@ loose_corrections_json(struct cases_job *job)
 void
 cases_evaluate(struct db *db, const struct refdata *rd, struct metrics *metrics,
 		const struct case_key *keys, size_t count, const struct mon_case_event *loose,
-		size_t loose_count, int64_t now, bool lock, bool dry_run, cases_done_cb *done,
-		void *arg)
+		size_t loose_count, int64_t now, bool lock, bool dry_run, cases_queued_cb *queued,
+		cases_done_cb *done, void *arg)
 {
 	struct cases_job *job = calloc(1, sizeof(*job));
 
@@ -648,6 +705,7 @@ cases_evaluate(struct db *db, const struct refdata *rd, struct metrics *metrics,
 	job->now = now;
 	job->dry_run = dry_run;
 	mon_time_format(now, 0, job->now_text, sizeof(job->now_text));
+	job->queued = queued;
 	job->done = done;
 	job->arg = arg;
 	job->after_loose = count == 0 ? CASES_APPLY : lock ? CASES_LOCK : CASES_LOAD;

@@ -29,6 +29,13 @@ enum cases_outcome {
 
 typedef void cases_done_cb(enum cases_outcome outcome, const PGresult *error, void *arg);
 
+/* The job has queued its last statement on db (its answer not yet in): a caller that ends
+ * the transaction queues its COMMIT now, to go out in the same round trip. Called at most
+ * once, before done; not at all when the job ends before it applies anything (then done
+ * comes first, and the caller issues its COMMIT after it). A COMMIT queued here must be
+ * checked: after a statement of the job that failed it answers ROLLBACK. */
+typedef void cases_queued_cb(void *arg);
+
 /* Runs inside the caller's open transaction on db; done is called exactly once (before this
  * returns only when the connection is down or memory ran out). keys need not be sorted or
  * unique. With lock, the case rows are created if
@@ -36,10 +43,11 @@ typedef void cases_done_cb(enum cases_outcome outcome, const PGresult *error, vo
  * sweeper picks them up; without it the caller already holds their locks. loose are events
  * without a case (fees), judged one by one; they must stay alive until done. metrics (may be
  * NULL) counts the alerts the evaluation raises. dry_run: the caller will roll the
- * transaction back (ingest's dry runs), so the alert steps are neither logged nor counted. */
+ * transaction back (ingest's dry runs), so the alert steps are neither logged nor counted.
+ * queued (may be NULL): see cases_queued_cb. */
 void cases_evaluate(struct db *db, const struct refdata *rd, struct metrics *metrics,
 		const struct case_key *keys, size_t count, const struct mon_case_event *loose,
-		size_t loose_count, int64_t now, bool lock, bool dry_run, cases_done_cb *done,
-		void *arg);
+		size_t loose_count, int64_t now, bool lock, bool dry_run, cases_queued_cb *queued,
+		cases_done_cb *done, void *arg);
 
 #endif

@@ -1,12 +1,18 @@
 /* db.c: one asynchronous PostgreSQL connection on the libevent loop.
  *
  * Nothing here blocks: connecting is PQconnectStart + PQconnectPoll driven by socket
- * events, queries go out with PQsendQueryParams (or PQsendPrepare once per session and
- * PQsendQueryPrepared, for a named statement) + PQflush and come back through
- * PQconsumeInput/PQisBusy/PQgetResult. Queries run one at a time from a FIFO. A lost
- * connection fails every queued query (callback with NULL) and reconnects from a timer
- * with exponential backoff. libpq resolves host names synchronously: use IP addresses
- * or a Unix socket directory in conninfo for a loop that never stalls. */
+ * events. The session runs in libpq's pipeline mode: queries go out with PQsendQueryParams
+ * (or PQsendPrepare once per session and PQsendQueryPrepared, for a named statement) as
+ * soon as they are queued, without waiting for the answers of those before them, each
+ * followed by a Sync (PQpipelineSync) unless the next one is chained to it; results come
+ * back in order through PQconsumeInput/PQisBusy/PQgetResult. So a module that knows its
+ * next statements queues them together and pays one round trip, not one each; one that
+ * queues a statement at a time behaves as without a pipeline. The Sync after each query
+ * keeps each query's fate its own, as one at a time would: an error aborts only its own
+ * segment (and the queries chained to it). A lost connection fails every queued query
+ * (callback with NULL) and reconnects from a timer with exponential backoff. libpq resolves
+ * host names synchronously: use IP addresses or a Unix socket directory in conninfo for a
+ * loop that never stalls. */
 #include "db.h"
 
 #include <errno.h>
@@ -21,10 +27,17 @@
 #define DB_MAX_PARAMS 65535        /* the protocol's limit per statement */
 #define DB_CONNECT_STEP_TIMEOUT_S 10  /* libpq's connect_timeout is ours to enforce */
 
+/* Where a sent query's answer stands: the results of its Parse (a named statement the
+ * session prepares with it), of its execution, then the Sync that ends its segment. */
+enum db_phase { DB_PHASE_PREPARE, DB_PHASE_EXEC, DB_PHASE_SYNC };
+
 struct db_query {
 	struct db_query *next;
 	char *name;       /* a named prepared statement, or NULL for an unnamed one */
-	bool preparing;   /* in flight is the Parse of name, the execution follows */
+	bool chained;     /* in the segment of the query before it: runs only if that succeeded */
+	bool synced;      /* sent with a Sync after it */
+	bool prep_failed; /* its Parse was refused: that is its answer, the execution's is not */
+	enum db_phase phase;
 	char *sql;
 	int nparams;
 	char **values;
@@ -70,11 +83,13 @@ struct db {
 	PGconn *conn;
 	/* The socket may change across reconnects, so the I/O events are re-assigned for
 	 * each connection. */
-	struct event ev_connect, ev_read, ev_write, ev_retry, ev_kick;
+	struct event ev_connect, ev_read, ev_write, ev_retry, ev_kick, ev_send;
 
-	struct db_query *head, *tail;   /* head is the query in flight when in_flight */
-	bool in_flight;
-	PGresult *last;                 /* latest result of the query in flight */
+	/* head..unsent (exclusive) are sent and wait for their answers, oldest first;
+	 * unsent..tail are queued and go out together on the next turn of the loop (ev_send),
+	 * so that queries queued one after another in one callback share a round trip. */
+	struct db_query *head, *tail, *unsent;
+	PGresult *last;                 /* latest result of the query at head */
 	struct db_listener *listeners;
 	struct db_stmt *prepared;       /* in this session; forgotten when it ends */
 	unsigned long losses;           /* times the connection went down after being up */
@@ -216,6 +231,23 @@ db_stmts_forget(struct db *db)
 	db->prepared = NULL;
 }
 
+/* The session does not have name prepared after all (its Parse was refused). */
+static void
+db_stmt_forget(struct db *db, const char *name)
+{
+	for (struct db_stmt **p = &db->prepared; *p != NULL; p = &(*p)->next) {
+		struct db_stmt *st = *p;
+
+		if (strcmp(st->name, name) == 0) {
+			*p = st->next;
+			free(st->name);
+			free(st->sql);
+			free(st);
+			return;
+		}
+	}
+}
+
 /* The session now has q's statement prepared. Out of memory only costs a Parse refused as a
  * duplicate later, which reconnects (db_collect). */
 static void
@@ -235,45 +267,67 @@ db_stmt_remember(struct db *db, const struct db_query *q)
 	db->prepared = st;
 }
 
-/* Sends the head of the queue if nothing is in flight: a named statement's Parse the first
- * time the session sees it, then its execution. */
-static void
-db_pump(struct db *db)
+/* Sends q: for a named statement the session has not seen, its Parse first, in the same
+ * segment, so that a refused Parse skips the execution. The statement counts as prepared
+ * from here on, for the queries queued behind it; a refused Parse forgets it again. */
+static bool
+db_send(struct db *db, struct db_query *q)
 {
-	struct db_query *q = db->head;
 	const struct db_stmt *st;
-	int sent;
 
-	if (q == NULL || db->in_flight || db->conn == NULL || db->broken)
-		return;
-	if (q->name == NULL)
-		sent = PQsendQueryParams(db->conn, q->sql, q->nparams, NULL,
-			(const char *const *)q->values, NULL, NULL, 0);
-	else if ((st = db_stmt_find(db, q->name)) == NULL) {
-		q->preparing = true;
-		sent = PQsendPrepare(db->conn, q->name, q->sql, q->nparams, NULL);
-	} else if (strcmp(st->sql, q->sql) != 0) {
+	q->phase = DB_PHASE_EXEC;
+	if (q->name != NULL && (st = db_stmt_find(db, q->name)) != NULL && strcmp(st->sql, q->sql) != 0) {
 		/* A programming error: one name for two statements. Unnamed, it still runs. */
 		log_warnx("database %s: statement %s names two texts; running it unprepared",
 			db->name, q->name);
 		free(q->name);
 		q->name = NULL;
-		sent = PQsendQueryParams(db->conn, q->sql, q->nparams, NULL,
-			(const char *const *)q->values, NULL, NULL, 0);
-	} else
-		sent = PQsendQueryPrepared(db->conn, q->name, q->nparams,
-			(const char *const *)q->values, NULL, NULL, 0);
-	if (!sent) {
-		db_break(db);
-		return;
 	}
-	db->in_flight = true;
+	if (q->name == NULL)
+		return PQsendQueryParams(db->conn, q->sql, q->nparams, NULL,
+			(const char *const *)q->values, NULL, NULL, 0);
+	if (db_stmt_find(db, q->name) == NULL) {
+		if (!PQsendPrepare(db->conn, q->name, q->sql, q->nparams, NULL))
+			return false;
+		db_stmt_remember(db, q);
+		q->phase = DB_PHASE_PREPARE;
+	}
+	return PQsendQueryPrepared(db->conn, q->name, q->nparams, (const char *const *)q->values,
+		NULL, NULL, 0);
+}
+
+/* Sends every query queued since the last time, each followed by a Sync unless the next
+ * one is chained to it (the last one always has its Sync: the server answers a segment only
+ * at its end). */
+static void
+db_pump(struct db *db)
+{
+	struct db_query *q;
+
+	if (db->unsent == NULL || db->conn == NULL || db->broken)
+		return;
+	for (q = db->unsent; q != NULL; q = q->next) {
+		q->synced = q->next == NULL || !q->next->chained;
+		if (!db_send(db, q) || (q->synced && !PQpipelineSync(db->conn))) {
+			db_break(db);
+			return;
+		}
+	}
+	db->unsent = NULL;
 	db_flush(db);
+}
+
+static void
+db_on_send(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	db_pump(arg);
 }
 
 static bool
 db_enqueue(struct db *db, const char *name, const char *sql, int nparams,
-		const char *const *values, db_result_cb *cb, void *arg)
+		const char *const *values, bool chained, db_result_cb *cb, void *arg)
 {
 	struct db_query *q = db_query_create(name, sql, nparams, values, cb, arg);
 
@@ -281,12 +335,16 @@ db_enqueue(struct db *db, const char *name, const char *sql, int nparams,
 		log_warnx("database %s: out of memory queueing a query", db->name);
 		return false;
 	}
+	q->chained = chained;
 	if (db->tail)
 		db->tail->next = q;
 	else
 		db->head = q;
 	db->tail = q;
-	db_pump(db);
+	if (db->unsent == NULL) {
+		db->unsent = q;
+		event_active(&db->ev_send, EV_TIMEOUT, 0);
+	}
 	return true;
 }
 
@@ -297,8 +355,7 @@ db_fail_queue(struct db *db)
 {
 	struct db_query *q = db->head, *next;
 
-	db->head = db->tail = NULL;
-	db->in_flight = false;
+	db->head = db->tail = db->unsent = NULL;
 	PQclear(db->last);
 	db->last = NULL;
 	for (; q != NULL; q = next) {
@@ -340,6 +397,7 @@ db_lost(struct db *db)
 	db_event_stop(&db->ev_read);
 	db_event_stop(&db->ev_write);
 	db_event_stop(&db->ev_kick);
+	db_event_stop(&db->ev_send);
 	PQfinish(db->conn);
 	db->conn = NULL;
 	db_stmts_forget(db);
@@ -366,21 +424,6 @@ db_dispatch_notifies(struct db *db)
 	}
 }
 
-/* The Parse of q's statement ended. Prepared: the execution is sent and true returned.
- * Refused: false, and q's callback gets the refusal as its result. */
-static bool
-db_prepared(struct db *db, struct db_query *q)
-{
-	q->preparing = false;
-	if (db->last == NULL || PQresultStatus(db->last) != PGRES_COMMAND_OK)
-		return false;
-	db_stmt_remember(db, q);
-	PQclear(db->last);
-	db->last = NULL;
-	db_pump(db);
-	return true;
-}
-
 /* A session whose prepared statements no longer match the server is started afresh, after
  * the statement's owner had its answer: a plan cached before a migration changed a result
  * type (0A000, "cached plan must not change result type"), or a name the session already
@@ -400,28 +443,69 @@ db_stmt_check(struct db *db, const struct db_query *q, const PGresult *res)
 	db_break(db);
 }
 
-/* Reads every finished result. A query completes when PQgetResult returns NULL; its
- * callback then gets the last non-NULL result, so an error that follows a command
- * completion (at COMMIT) is what the caller sees. */
+/* Reads every finished answer, oldest query first. A query's answer ends where
+ * PQgetResult returns NULL (and, when it was synced, at the Sync's PGRES_PIPELINE_SYNC
+ * after it); its callback then gets the last non-NULL result, so an error that follows a
+ * command completion (at COMMIT) is what the caller sees. A query chained to one that
+ * failed gets PGRES_PIPELINE_ABORTED. Queries the callbacks queue go out on the next turn
+ * of the loop. */
 static bool
 db_collect(struct db *db)
 {
-	while (db->in_flight && !db->broken && !PQisBusy(db->conn)) {
-		PGresult *res = PQgetResult(db->conn);
+	while (db->head != NULL && db->head != db->unsent && !db->broken && !PQisBusy(db->conn)) {
 		struct db_query *q = db->head;
+		PGresult *res = PQgetResult(db->conn);
 
-		if (res != NULL) {
-			PQclear(db->last);
-			db->last = res;
+		switch (q->phase) {
+		case DB_PHASE_PREPARE:
+			if (res != NULL) {
+				if (PQresultStatus(res) == PGRES_COMMAND_OK)
+					PQclear(res);
+				else {
+					q->prep_failed = true;
+					PQclear(db->last);
+					db->last = res;
+				}
+				continue;
+			}
+			if (PQstatus(db->conn) == CONNECTION_BAD)
+				return false;
+			if (q->prep_failed)
+				db_stmt_forget(db, q->name);
+			q->phase = DB_PHASE_EXEC;
 			continue;
+		case DB_PHASE_EXEC:
+			if (res != NULL) {
+				if (q->prep_failed)
+					PQclear(res);
+				else {
+					PQclear(db->last);
+					db->last = res;
+				}
+				continue;
+			}
+			/* libpq reports a dropped connection as an error result; callers must
+			 * see it as a loss (NULL), not as a server refusing their statement. */
+			if (PQstatus(db->conn) == CONNECTION_BAD)
+				return false;
+			if (q->synced) {
+				q->phase = DB_PHASE_SYNC;
+				continue;
+			}
+			break;
+		case DB_PHASE_SYNC:
+			if (res == NULL)
+				return PQstatus(db->conn) != CONNECTION_BAD;
+			if (PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
+				log_warnx("database %s: pipeline out of step: %s where its Sync was due; "
+					"reconnecting", db->name, PQresStatus(PQresultStatus(res)));
+				PQclear(res);
+				db_break(db);
+				return false;
+			}
+			PQclear(res);
+			break;
 		}
-		/* libpq reports a dropped connection as an error result; callers must see
-		 * it as a loss (NULL), not as a server refusing their statement. */
-		if (PQstatus(db->conn) == CONNECTION_BAD)
-			return false;
-		db->in_flight = false;
-		if (q->preparing && db_prepared(db, q))
-			continue;
 		db->head = q->next;
 		if (db->head == NULL)
 			db->tail = NULL;
@@ -432,7 +516,6 @@ db_collect(struct db *db)
 		db_stmt_check(db, q, res);
 		PQclear(res);
 		db_query_free(q);
-		db_pump(db);
 	}
 	return !db->broken;
 }
@@ -523,7 +606,7 @@ db_send_listen(struct db *db, const char *channel, db_result_cb *cb)
 	if (sql != NULL)
 		snprintf(sql, len, "LISTEN %s", ident);
 	PQfreemem(ident);
-	ok = sql != NULL && db_enqueue(db, NULL, sql, 0, NULL, cb, db);
+	ok = sql != NULL && db_enqueue(db, NULL, sql, 0, NULL, false, cb, db);
 	free(sql);
 	return ok;
 }
@@ -547,7 +630,7 @@ db_connected(struct db *db)
 	char appname[128];
 	const char *values[1] = { appname };
 
-	if (PQsetnonblocking(db->conn, 1) != 0) {
+	if (PQsetnonblocking(db->conn, 1) != 0 || PQenterPipelineMode(db->conn) != 1) {
 		db_lost(db);
 		return;
 	}
@@ -560,9 +643,12 @@ db_connected(struct db *db)
 	/* JIT off: esupd's statements are short and run once per batch, and compiling one costs
 	 * more than running it. The estimate of a set-returning PL/pgSQL call (1,000 rows per
 	 * call, 100 calls per jsonb_array_elements) put the one-case evaluation statement over
-	 * jit_above_cost: 13 of a one-event request's 22 ms went to LLVM (issue 12). */
+	 * jit_above_cost: 13 of a one-event request's 22 ms went to LLVM (issue 12).
+	 * synchronous_commit on for the whole session, whatever the server's default: an
+	 * answer is given after COMMIT returns, and must mean the events are on disk. */
 	if (!db_enqueue(db, NULL, "SELECT set_config('application_name', $1, false),"
-			" set_config('jit', 'off', false)", 1, values,
+			" set_config('jit', 'off', false),"
+			" set_config('synchronous_commit', 'on', false)", 1, values, false,
 			db_setup_done, db))
 		db_break(db);
 	for (struct db_listener *l = db->listeners; l != NULL && !db->broken; l = l->next) {
@@ -658,6 +744,7 @@ db_create(struct event_base *base, const char *name, const char *conninfo,
 	db->state_arg = state_arg;
 	evtimer_assign(&db->ev_retry, base, db_on_retry, db);
 	event_assign(&db->ev_kick, base, -1, 0, db_on_kick, db);
+	event_assign(&db->ev_send, base, -1, 0, db_on_send, db);
 	return db;
 }
 
@@ -676,6 +763,7 @@ db_destroy(struct db *db)
 	db_event_stop(&db->ev_write);
 	db_event_stop(&db->ev_retry);
 	db_event_stop(&db->ev_kick);
+	db_event_stop(&db->ev_send);
 	PQfinish(db->conn);
 	PQclear(db->last);
 	db_stmts_forget(db);
@@ -740,30 +828,43 @@ db_listen(struct db *db, const char *channel, db_notify_cb *cb, void *arg)
 }
 
 bool
-db_query(struct db *db, const char *sql, int nparams, const char *const *values,
-		db_result_cb *cb, void *arg)
+db_query_ex(struct db *db, const char *name, const char *sql, int nparams,
+		const char *const *values, unsigned flags, db_result_cb *cb, void *arg)
 {
+	bool chained = (flags & DB_CHAINED) != 0;
+
 	if (!db_is_up(db))
 		return false;
-	if (sql == NULL || nparams < 0 || nparams > DB_MAX_PARAMS || (nparams > 0 && values == NULL)) {
+	if ((name != NULL && *name == '\0') || sql == NULL || nparams < 0 ||
+	    nparams > DB_MAX_PARAMS || (nparams > 0 && values == NULL) ||
+	    (flags & ~(unsigned)DB_CHAINED) != 0) {
 		log_warnx("database %s: refusing a malformed query", db->name);
 		return false;
 	}
-	return db_enqueue(db, NULL, sql, nparams, values, cb, arg);
+	/* Chained to a query already sent, it would run in a segment of its own. */
+	if (chained && db->unsent == NULL) {
+		log_warnx("database %s: refusing a query chained to one already sent", db->name);
+		return false;
+	}
+	return db_enqueue(db, name, sql, nparams, values, chained, cb, arg);
+}
+
+bool
+db_query(struct db *db, const char *sql, int nparams, const char *const *values,
+		db_result_cb *cb, void *arg)
+{
+	return db_query_ex(db, NULL, sql, nparams, values, 0, cb, arg);
 }
 
 bool
 db_query_named(struct db *db, const char *name, const char *sql, int nparams,
 		const char *const *values, db_result_cb *cb, void *arg)
 {
-	if (!db_is_up(db))
-		return false;
-	if (name == NULL || *name == '\0' || sql == NULL || nparams < 0 || nparams > DB_MAX_PARAMS ||
-	    (nparams > 0 && values == NULL)) {
+	if (name == NULL) {
 		log_warnx("database %s: refusing a malformed query", db->name);
 		return false;
 	}
-	return db_enqueue(db, name, sql, nparams, values, cb, arg);
+	return db_query_ex(db, name, sql, nparams, values, 0, cb, arg);
 }
 
 bool

@@ -1,9 +1,12 @@
 /* db.h: one asynchronous PostgreSQL connection driven by the event loop.
  *
- * Connects with PQconnectStart/PQconnectPoll, runs queries strictly one at a time from a
- * FIFO with PQsendQueryParams (named statements: prepared once per session), reads results
- * with PQconsumeInput/PQisBusy/PQgetResult, and reconnects with exponential backoff from a
- * timer when the connection is lost. Nothing here blocks the loop. */
+ * Connects with PQconnectStart/PQconnectPoll and runs the session in pipeline mode: queries
+ * run in the order queued, and those queued in one turn of the loop go out together (each
+ * with its own Sync, so each succeeds or fails on its own, as if sent one at a time) and
+ * come back in one round trip. Named statements are prepared once per session. Results are
+ * read with PQconsumeInput/PQisBusy/PQgetResult; a lost connection reconnects with
+ * exponential backoff from a timer. Nothing here blocks the loop. The session runs with
+ * synchronous_commit on and JIT off. */
 #ifndef ESUP_DB_H
 #define ESUP_DB_H
 
@@ -49,7 +52,11 @@ void db_listen(struct db *db, const char *channel, db_notify_cb *cb, void *arg);
  * without calling cb, when the connection is down (or out of memory, or more than 65535
  * parameters); otherwise cb is called exactly once, never before db_query returns. The SQL
  * must be a single statement. Queries of all users share one session: a query queued
- * while another user is between BEGIN and COMMIT runs inside that transaction. */
+ * while another user is between BEGIN and COMMIT runs inside that transaction. It is sent
+ * on the next turn of the loop with whatever else was queued by then, without waiting for
+ * the answers of the queries before it: a caller that knows its next statements queues
+ * them at once and waits one round trip for all (inside a transaction, a statement after
+ * one that failed fails too, 25P02, and a COMMIT after it answers ROLLBACK). */
 bool db_query(struct db *db, const char *sql, int nparams, const char *const *values,
 		db_result_cb *cb, void *arg) __attribute__((warn_unused_result));
 
@@ -64,6 +71,17 @@ bool db_query(struct db *db, const char *sql, int nparams, const char *const *va
  * that error. */
 bool db_query_named(struct db *db, const char *name, const char *sql, int nparams,
 		const char *const *values, db_result_cb *cb, void *arg)
+		__attribute__((warn_unused_result));
+
+/* db_query_ex's flags. DB_CHAINED: the query joins the pipeline segment of the one queued
+ * just before it, in the same turn of the loop (refused otherwise), and runs only if that
+ * one succeeded; if not, its result is PGRES_PIPELINE_ABORTED. For a statement that must
+ * not run on its own: an INSERT queued with the BEGIN before it. */
+#define DB_CHAINED 0x1u
+
+/* db_query (name NULL) or db_query_named, with flags. */
+bool db_query_ex(struct db *db, const char *name, const char *sql, int nparams,
+		const char *const *values, unsigned flags, db_result_cb *cb, void *arg)
 		__attribute__((warn_unused_result));
 
 /* A result value that is a whole decimal number (an integer column, or an epoch as text);

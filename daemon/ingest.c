@@ -5,11 +5,17 @@
  * request of the principal served least recently, takes the oldest request of every other
  * principal that fits, then fills up in arrival order; so a small request behind another
  * department's heavy ones waits about one bounded transaction, not for all of them. The
- * transaction: BEGIN; SET LOCAL synchronous_commit = on; one INSERT of every event
- * (idempotent on (dept, id) through event_ids); the cases' evaluation; COMMIT. Requests
- * hear back only after the COMMIT returned. A batch that the server refuses is rolled back
- * and each of its requests retried alone once, so one poison request cannot block the
- * others. The transaction is an explicit state machine (enum ingest_step, ingest_issue).
+ * transaction: BEGIN; one INSERT of every event (idempotent on (dept, id) through
+ * event_ids); the cases' evaluation; COMMIT (the session runs with synchronous_commit on:
+ * db.c). Requests hear back only after the COMMIT returned. A batch that the server refuses
+ * is rolled back and each of its requests retried alone once, so one poison request cannot
+ * block the others. The transaction is an explicit state machine (enum ingest_step,
+ * ingest_issue) over the writer's pipeline: the BEGIN and the INSERT go out together (the
+ * INSERT chained to the BEGIN, so it never runs outside the transaction), and the COMMIT
+ * goes out with the evaluation's last statements (cases_evaluate's queued callback); a
+ * COMMIT after a statement that failed answers ROLLBACK, which is taken as the batch's
+ * rollback. A one-event batch is three round trips: BEGIN and INSERT; the case's lock and
+ * history; its apply, defer and the COMMIT.
  *
  * A dry run takes the same path to the same answers: the same queue and limits, the same
  * dedup, INSERT (with the database's own checks) and case evaluation. It always forms a batch
@@ -113,7 +119,6 @@ struct ingest_req {
 /* The statements of one batch, in order. */
 enum ingest_step {
 	STEP_BEGIN,
-	STEP_SYNC_COMMIT,
 	STEP_INSERT,
 	STEP_CASES,      /* re-derive the cases the fresh events belong to (cases.c) */
 	STEP_COMMIT,
@@ -123,7 +128,6 @@ enum ingest_step {
 
 static const char *const ingest_step_names[] = {
 	[STEP_BEGIN] = "BEGIN",
-	[STEP_SYNC_COMMIT] = "SET synchronous_commit",
 	[STEP_INSERT] = "INSERT",
 	[STEP_CASES] = "case evaluation",
 	[STEP_COMMIT] = "COMMIT",
@@ -141,8 +145,12 @@ struct ingest_batch {
 	struct ingest *ingest;
 	struct ingest_req *reqs;
 	size_t nreqs, nevents;
-	enum ingest_step step;
+	enum ingest_step step;          /* the step whose answer is awaited */
 	enum ingest_step failed_step;   /* where the server refused, for the log */
+	unsigned outstanding;           /* its statements queued and not yet answered */
+	bool finished;                  /* answered: freed when the last statement is */
+	bool begin_failed;              /* the BEGIN was refused: the INSERT was not run */
+	bool end_queued;                /* its COMMIT (or dry run's ROLLBACK) is queued */
 	bool dry_run;                   /* its one request is a dry run: ends in STEP_DISCARD */
 	struct ingest_slot *slots;
 	size_t nslots;
@@ -214,6 +222,10 @@ ingest_batch_free(struct ingest_batch *b)
 {
 	if (b == NULL)
 		return;
+	if (b->outstanding > 0) {   /* its statements' callbacks still hold it */
+		b->finished = true;
+		return;
+	}
 	free(b->slots);
 	free(b->rows);
 	free(b);
@@ -429,11 +441,17 @@ ingest_cases_done(enum cases_outcome outcome, const PGresult *error, void *arg)
 	switch (outcome) {
 	case CASES_DONE:
 		b->step = ingest_end_step(b);
+		if (b->end_queued)
+			return;   /* its answer ends the batch */
 		break;
 	case CASES_FAILED:
 		ingest_record_error(b, error, "case evaluation refused");
 		b->failed_step = STEP_CASES;
 		b->step = STEP_ROLLBACK;
+		/* A COMMIT queued behind the failed statement answers ROLLBACK: that answer is
+		 * the rollback's. */
+		if (b->end_queued)
+			return;
 		break;
 	case CASES_LOST:
 		log_info("ingest: connection lost during case evaluation; %zu requests answered "
@@ -442,6 +460,20 @@ ingest_cases_done(enum cases_outcome outcome, const PGresult *error, void *arg)
 		return;
 	}
 	ingest_issue(b);
+}
+
+static bool ingest_send(struct ingest_batch *b, enum ingest_step step, unsigned flags);
+
+/* The evaluation queued its last statement: the end of the transaction goes with it. */
+static void
+ingest_cases_queued(void *arg)
+{
+	struct ingest_batch *b = arg;
+
+	if (ingest_send(b, ingest_end_step(b), 0))
+		b->end_queued = true;
+	/* else: the connection is down (its statements' callbacks end the batch) or memory
+	 * ran out (ingest_cases_done issues the end step) */
 }
 
 static void
@@ -462,19 +494,21 @@ ingest_issue_cases(struct ingest_batch *b)
 		cases_evaluate(b->ingest->db, b->ingest->refdata,
 			b->dry_run ? NULL : b->ingest->pending, subjects.keys, subjects.nkeys,
 			subjects.loose, subjects.nloose, ingest_batch_now(b), true, b->dry_run,
-			ingest_cases_done, b);
+			ingest_cases_queued, ingest_cases_done, b);
 	}
 	free(subjects.keys);
 	free(subjects.loose);
 }
 
-/* Issues the statement of the batch's current step. */
-static void
-ingest_issue(struct ingest_batch *b)
+static void ingest_on_begin(const PGresult *res, void *arg);
+
+/* Queues the statement of step, answered to ingest_on_result (the BEGIN to
+ * ingest_on_begin). */
+static bool
+ingest_send(struct ingest_batch *b, enum ingest_step step, unsigned flags)
 {
 	static const char *const sql[] = {
 		[STEP_BEGIN] = "BEGIN",
-		[STEP_SYNC_COMMIT] = "SET LOCAL synchronous_commit = on",
 		[STEP_INSERT] = ingest_insert_sql,
 		[STEP_CASES] = NULL,
 		[STEP_COMMIT] = "COMMIT",
@@ -482,25 +516,45 @@ ingest_issue(struct ingest_batch *b)
 		[STEP_ROLLBACK] = "ROLLBACK",
 	};
 	const char *values[1] = { b->rows };
-	int nparams = b->step == STEP_INSERT ? 1 : 0;
-
-	if (b->step == STEP_CASES) {
-		ingest_issue_cases(b);
-		return;
-	}
+	bool insert = step == STEP_INSERT;
 
 	/* The INSERT is parsed once per session (db_query_named); the others are too short for
 	 * it to matter. */
-	if (b->step == STEP_INSERT ? db_query_named(b->ingest->db, "ingest_insert", sql[b->step],
-			nparams, values, ingest_on_result, b)
-	    : db_query(b->ingest->db, sql[b->step], nparams, nparams ? values : NULL,
-			ingest_on_result, b))
+	if (!db_query_ex(b->ingest->db, insert ? "ingest_insert" : NULL, sql[step],
+			insert ? 1 : 0, insert ? values : NULL, flags,
+			step == STEP_BEGIN ? ingest_on_begin : ingest_on_result, b))
+		return false;
+	b->outstanding++;
+	return true;
+}
+
+/* Issues the statement of the batch's current step: the BEGIN with the INSERT chained to
+ * it, the evaluation (cases.c), or the end of the transaction. */
+static void
+ingest_issue(struct ingest_batch *b)
+{
+	enum ingest_step step = b->step;
+
+	if (step == STEP_CASES) {
+		ingest_issue_cases(b);
+		return;
+	}
+	if (step == STEP_BEGIN) {
+		if (ingest_send(b, STEP_BEGIN, 0)) {
+			b->step = STEP_INSERT;
+			if (ingest_send(b, STEP_INSERT, DB_CHAINED))
+				return;
+			/* out of memory: the BEGIN alone is queued; do not leave it open */
+			if (!db_query(b->ingest->db, "ROLLBACK", 0, NULL, NULL, NULL))
+				log_warnx("ingest: cannot roll back an abandoned batch");
+		}
+	} else if (ingest_send(b, step, 0))
 		return;
 	log_info("ingest: cannot issue %s; %zu requests answered unavailable",
-		ingest_step_names[b->step], b->nreqs);
+		ingest_step_names[step], b->nreqs);
 	/* Still connected (out of memory): do not leave a transaction open for the next
 	 * batch to inherit. */
-	if (b->step != STEP_BEGIN && db_is_up(b->ingest->db) &&
+	if (step != STEP_BEGIN && db_is_up(b->ingest->db) &&
 	    !db_query(b->ingest->db, "ROLLBACK", 0, NULL, NULL, NULL))
 		log_warnx("ingest: cannot roll back an abandoned batch");
 	ingest_batch_finish(b, INGEST_UNAVAILABLE);
@@ -511,8 +565,7 @@ static enum ingest_step
 ingest_next_step(enum ingest_step step)
 {
 	switch (step) {
-	case STEP_BEGIN: return STEP_SYNC_COMMIT;
-	case STEP_SYNC_COMMIT: return STEP_INSERT;
+	case STEP_BEGIN: return STEP_INSERT;
 	case STEP_INSERT: return STEP_CASES;
 	case STEP_CASES: return STEP_COMMIT;   /* ingest_cases_done decides, by ingest_end_step */
 	case STEP_COMMIT:
@@ -623,12 +676,41 @@ ingest_rolled_back(struct ingest_batch *b)
 	ingest_batch_retry(b);
 }
 
+/* A statement of a batch answered after the batch ended (the connection was lost, which
+ * answers every queued statement): only the last frees it. True when b is gone or done. */
+static bool
+ingest_answered(struct ingest_batch *b)
+{
+	b->outstanding--;
+	if (!b->finished)
+		return false;
+	if (b->outstanding == 0)
+		ingest_batch_free(b);
+	return true;
+}
+
+/* The BEGIN's answer. A refusal is told at the INSERT chained to it (which did not run). */
+static void
+ingest_on_begin(const PGresult *res, void *arg)
+{
+	struct ingest_batch *b = arg;
+
+	if (ingest_answered(b) || res == NULL)
+		return;   /* a loss is told at the INSERT too */
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		ingest_record_error(b, res, PQresStatus(PQresultStatus(res)));
+		b->begin_failed = true;
+	}
+}
+
 static void
 ingest_on_result(const PGresult *res, void *arg)
 {
 	struct ingest_batch *b = arg;
 	ExecStatusType st;
 
+	if (ingest_answered(b))
+		return;
 	if (res == NULL) {
 		/* Not acknowledged; the client resends, and event_ids makes that safe even if
 		 * the COMMIT did land. */
@@ -642,7 +724,9 @@ ingest_on_result(const PGresult *res, void *arg)
 		return;
 	}
 	st = PQresultStatus(res);
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+	if (b->begin_failed)
+		b->step = STEP_BEGIN;   /* the INSERT was skipped; the BEGIN's error is recorded */
+	else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
 		ingest_record_error(b, res, PQresStatus(st));
 	else if (ingest_step_ok(b, res)) {
 		if (b->step == STEP_COMMIT) {

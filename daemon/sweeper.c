@@ -124,7 +124,7 @@ sweeper_evaluate(struct sweeper *sw, const PGresult *res)
 	}
 	sw->step = SWEEP_EVALUATE;
 	cases_evaluate(sw->db, sw->rd, sw->pending, keys, n, NULL, 0, sw->now, false, false,
-		sweeper_cases_done, sw);
+		NULL, sweeper_cases_done, sw);
 	free(keys);
 }
 
