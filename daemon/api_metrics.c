@@ -100,13 +100,18 @@ static void
 metrics_read(struct esupd *d)
 {
 	struct metrics *m = d->metrics;
-	struct db *const dbs[] = { d->writer, d->reader, d->sweep_db };
+	struct db *dbs[INGEST_WRITERS_MAX + 2];
+	size_t ndbs = 0;
 	static const char *const files[] = { "certificate", "ca" };
 	time_t now = time(NULL);
 	double seconds;
 
 	metrics_set(m, METRIC_QUEUE, NULL, (double)ingest_queued(d->ingest));
-	for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
+	for (size_t i = 0; i < d->nwriters; i++)
+		dbs[ndbs++] = d->writers[i];
+	dbs[ndbs++] = d->reader;
+	dbs[ndbs++] = d->sweep_db;
+	for (size_t i = 0; i < ndbs; i++) {
 		const char *name = db_name(dbs[i]);
 
 		metrics_set(m, METRIC_DB_UP, &name, db_is_up(dbs[i]) ? 1 : 0);

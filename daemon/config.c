@@ -76,6 +76,7 @@ static const struct option options[] = {
 	{ "ingest", "batch_max_delay_ms", OPT_UINT, O(batch_max_delay_ms), "5", 0, 10000, false },
 	{ "ingest", "queue_max_events", OPT_SIZE, O(queue_max_events), "50000", 1, 100000000, false },
 	{ "ingest", "retry_after_s", OPT_UINT, O(retry_after_s), "2", 1, 3600, false },
+	{ "ingest", "writers", OPT_UINT, O(writers), "2", 1, 8, true },
 	{ "sweeper", "interval_ms", OPT_UINT, O(sweep_interval_ms), "1000", 10, 3600000, false },
 	{ "sweeper", "batch", OPT_SIZE, O(sweep_batch), "100", 1, 100000, false },
 	{ "alerts", "stream_heartbeat_s", OPT_UINT, O(stream_heartbeat_s), "15", 1, 3600, false },

@@ -81,6 +81,7 @@ struct config {
 	unsigned batch_max_delay_ms;
 	size_t queue_max_events;
 	unsigned retry_after_s;
+	unsigned writers;                   /* writer connections (restart) */
 	/* [sweeper] */
 	unsigned sweep_interval_ms;
 	size_t sweep_batch;

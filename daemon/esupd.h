@@ -11,6 +11,7 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "ingest.h"
 
 struct db;
 struct identity;
@@ -35,7 +36,9 @@ struct esupd {
 	struct evhttp_bound_socket *listener;
 	struct listener *accept;      /* connection counts and caps; outlives the event loop */
 	unsigned fd_limit;            /* RLIMIT_NOFILE in force */
-	struct db *writer;            /* ingest transactions only */
+	struct db *writer;            /* ingest transactions only: writers[0] */
+	struct db *writers[INGEST_WRITERS_MAX];   /* [ingest] writers of them */
+	size_t nwriters;
 	struct db *reader;            /* principals, reference data, queries outside transactions */
 	struct db *sweep_db;          /* the sweeper's transactions */
 	struct identity *identity;

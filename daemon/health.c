@@ -53,12 +53,22 @@ health_crl_ok(const struct esupd *d, char *why, size_t len)
 	return d->tls == NULL || tls_crl_status(d->tls, time(NULL), why, len);
 }
 
+/* Every writer connection is up (they come and go together with the database). */
+static bool
+health_writers_up(const struct esupd *d)
+{
+	for (size_t i = 0; i < d->nwriters; i++)
+		if (!db_is_up(d->writers[i]))
+			return false;
+	return d->nwriters > 0;
+}
+
 bool
 health_ready(const struct esupd *d)
 {
 	char why[256];
 
-	return db_is_up(d->writer) && db_is_up(d->reader) && health_schema_ok(d) &&
+	return health_writers_up(d) && db_is_up(d->reader) && health_schema_ok(d) &&
 		identity_ready(d->identity) && refdata_rules(d->refdata) != NULL &&
 		health_crl_ok(d, why, sizeof(why));
 }
@@ -96,9 +106,9 @@ health_missing(const struct esupd *d, char *buf, size_t len)
 	if (!health_crl_ok(d, why, sizeof(why)))
 		snprintf(buf, len, "certificate revocation list unusable: %s; every client certificate "
 			"is refused until a current one is installed (SIGHUP)", why);
-	else if (!db_is_up(d->writer) || !db_is_up(d->reader))
+	else if (!health_writers_up(d) || !db_is_up(d->reader))
 		snprintf(buf, len, "database unavailable (%s connection down)",
-			!db_is_up(d->writer) ? "writer" : "reader");
+			!health_writers_up(d) ? "writer" : "reader");
 	else if (!health_schema_ok(d))
 		missing_schema(d, buf, len);
 	else if (!identity_ready(d->identity))
@@ -125,7 +135,7 @@ checks_json(const struct esupd *d)
 	json_t *checks = json_object();
 	const char *rules_error = refdata_error(d->refdata);
 
-	json_object_set_new(checks, "writer", check_json(db_is_up(d->writer), NULL));
+	json_object_set_new(checks, "writer", check_json(health_writers_up(d), NULL));
 	json_object_set_new(checks, "reader", check_json(db_is_up(d->reader), NULL));
 	json_object_set_new(checks, "sweeper", check_json(db_is_up(d->sweep_db), NULL));
 	missing_schema(d, buf, sizeof(buf));
@@ -169,7 +179,7 @@ health_json(const struct esupd *d, bool *ok)
 	*ok = ready && !d->draining;
 	json_t *body = json_pack("{s:s, s:b, s:b, s:s, s:o}", "status", status, "ready", ready,
 		"draining", d->draining, "database",
-		db_is_up(d->writer) && db_is_up(d->reader) ? "up" : "down",
+		health_writers_up(d) && db_is_up(d->reader) ? "up" : "down",
 		"checks", checks_json(d));
 	if (!ready)
 		json_object_set_new(body, "missing",

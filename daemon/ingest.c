@@ -49,6 +49,7 @@
 #define INGEST_MAINT_WAIT_S 1          /* database down or busy: look again soon */
 #define INGEST_TURNS 64                /* principals remembered for taking turns */
 #define INGEST_PRINCIPAL_MAX 128       /* compared up to this length (fingerprints: 64) */
+#define INGEST_BUSY_MAX 256            /* departments in flight told apart; beyond, all wait */
 
 /* One statement does the whole insert. input takes a sequence value per event; ok keeps the
  * events that may be stored: all but an event.corrected whose `of` names no event of its
@@ -111,6 +112,7 @@ struct ingest_req {
 	struct mon_error *errors;       /* batch->count entries: why a valid event was refused */
 	size_t nvalid;
 	int64_t queued_ms;              /* monotonic */
+	char dept[MON_CODE_MAX + 1];    /* of its valid events (a request is one department's) */
 	bool retried;                   /* failed in a batch; now runs alone, once */
 	bool dry_run;                   /* runs alone, ends in ROLLBACK (ingest_submit) */
 	size_t turn;                    /* its principal's ingest_turn, if still its own */
@@ -143,6 +145,7 @@ struct ingest_slot {
 
 struct ingest_batch {
 	struct ingest *ingest;
+	struct ingest_lane *lane;
 	struct ingest_req *reqs;
 	size_t nreqs, nevents;
 	enum ingest_step step;          /* the step whose answer is awaited */
@@ -166,16 +169,24 @@ struct ingest_turn {
 	uint64_t served;                 /* batch number; 0: never */
 };
 
+/* One writer connection and the batch in flight on it. */
+struct ingest_lane {
+	struct ingest *ingest;
+	struct db *db;
+	struct ingest_batch *batch;      /* the one in flight, or NULL */
+	int64_t idle_since_ms;           /* monotonic: when its last batch ended (0: none yet) */
+	struct metrics *pending;         /* alerts raised by its batch in flight, until COMMIT */
+};
+
 struct ingest {
 	struct event_base *base;
-	struct db *db;
+	struct ingest_lane lanes[INGEST_WRITERS_MAX];
+	size_t nlanes;
 	struct ingest_limits limits;
 	struct ingest_req *head, *tail;  /* waiting for a batch */
 	size_t queued_events;            /* valid events in head..tail */
-	struct ingest_batch *batch;      /* the one in flight */
 	const struct refdata *refdata;   /* rules for case evaluation; NULL: none */
-	bool maint_due, maint_running;
-	int64_t idle_since_ms;          /* monotonic: when the last batch ended (0: none yet) */
+	bool maint_due, maint_running;   /* partition upkeep: on the first lane, between batches */
 	bool draining;
 	void (*drained)(void *arg);
 	void *drained_arg;
@@ -184,7 +195,6 @@ struct ingest {
 	size_t nturns;
 	uint64_t batches;                /* batches taken so far */
 	struct metrics *metrics;         /* may be NULL */
-	struct metrics *pending;         /* alerts raised by the batch in flight, until COMMIT */
 };
 
 static void ingest_schedule(struct ingest *ingest);
@@ -231,12 +241,30 @@ ingest_batch_free(struct ingest_batch *b)
 	free(b);
 }
 
+static bool
+ingest_busy(const struct ingest *ingest)
+{
+	for (size_t i = 0; i < ingest->nlanes; i++)
+		if (ingest->lanes[i].batch != NULL)
+			return true;
+	return false;
+}
+
+static bool
+ingest_up(const struct ingest *ingest)
+{
+	for (size_t i = 0; i < ingest->nlanes; i++)
+		if (db_is_up(ingest->lanes[i].db))
+			return true;
+	return false;
+}
+
 static void
 ingest_check_drained(struct ingest *ingest)
 {
 	void (*drained)(void *arg) = ingest->drained;
 
-	if (drained == NULL || ingest->head != NULL || ingest->batch != NULL ||
+	if (drained == NULL || ingest->head != NULL || ingest_busy(ingest) ||
 	    ingest->maint_running)
 		return;
 	ingest->drained = NULL;
@@ -256,8 +284,8 @@ ingest_batch_finish(struct ingest_batch *b, enum ingest_outcome outcome)
 		next = r->next;
 		ingest_req_done(r, outcome);
 	}
-	ingest->batch = NULL;
-	ingest->idle_since_ms = ingest_now_ms();
+	b->lane->batch = NULL;
+	b->lane->idle_since_ms = ingest_now_ms();
 	ingest_batch_free(b);
 	ingest_schedule(ingest);
 	ingest_check_drained(ingest);
@@ -484,15 +512,15 @@ ingest_issue_cases(struct ingest_batch *b)
 
 	if (!ok) {
 		log_warnx("ingest: out of memory listing cases; %zu requests answered unavailable", b->nreqs);
-		if (!db_query(b->ingest->db, "ROLLBACK", 0, NULL, NULL, NULL))
+		if (!db_query(b->lane->db, "ROLLBACK", 0, NULL, NULL, NULL))
 			log_warnx("ingest: cannot roll back an abandoned batch");
 		ingest_batch_finish(b, INGEST_UNAVAILABLE);
 	} else if (subjects.nkeys == 0 && subjects.nloose == 0) {
 		b->step = ingest_end_step(b);
 		ingest_issue(b);
 	} else {
-		cases_evaluate(b->ingest->db, b->ingest->refdata,
-			b->dry_run ? NULL : b->ingest->pending, subjects.keys, subjects.nkeys,
+		cases_evaluate(b->lane->db, b->ingest->refdata,
+			b->dry_run ? NULL : b->lane->pending, subjects.keys, subjects.nkeys,
 			subjects.loose, subjects.nloose, ingest_batch_now(b), true, b->dry_run,
 			ingest_cases_queued, ingest_cases_done, b);
 	}
@@ -520,7 +548,7 @@ ingest_send(struct ingest_batch *b, enum ingest_step step, unsigned flags)
 
 	/* The INSERT is parsed once per session (db_query_named); the others are too short for
 	 * it to matter. */
-	if (!db_query_ex(b->ingest->db, insert ? "ingest_insert" : NULL, sql[step],
+	if (!db_query_ex(b->lane->db, insert ? "ingest_insert" : NULL, sql[step],
 			insert ? 1 : 0, insert ? values : NULL, flags,
 			step == STEP_BEGIN ? ingest_on_begin : ingest_on_result, b))
 		return false;
@@ -545,7 +573,7 @@ ingest_issue(struct ingest_batch *b)
 			if (ingest_send(b, STEP_INSERT, DB_CHAINED))
 				return;
 			/* out of memory: the BEGIN alone is queued; do not leave it open */
-			if (!db_query(b->ingest->db, "ROLLBACK", 0, NULL, NULL, NULL))
+			if (!db_query(b->lane->db, "ROLLBACK", 0, NULL, NULL, NULL))
 				log_warnx("ingest: cannot roll back an abandoned batch");
 		}
 	} else if (ingest_send(b, step, 0))
@@ -554,8 +582,8 @@ ingest_issue(struct ingest_batch *b)
 		ingest_step_names[step], b->nreqs);
 	/* Still connected (out of memory): do not leave a transaction open for the next
 	 * batch to inherit. */
-	if (step != STEP_BEGIN && db_is_up(b->ingest->db) &&
-	    !db_query(b->ingest->db, "ROLLBACK", 0, NULL, NULL, NULL))
+	if (step != STEP_BEGIN && db_is_up(b->lane->db) &&
+	    !db_query(b->lane->db, "ROLLBACK", 0, NULL, NULL, NULL))
 		log_warnx("ingest: cannot roll back an abandoned batch");
 	ingest_batch_finish(b, INGEST_UNAVAILABLE);
 }
@@ -733,7 +761,7 @@ ingest_on_result(const PGresult *res, void *arg)
 			metrics_observe(b->ingest->metrics, METRIC_COMMIT_DURATION, NULL,
 				metrics_since(&b->begun));
 			metrics_observe(b->ingest->metrics, METRIC_BATCH_EVENTS, NULL, (double)b->nevents);
-			metrics_move(b->ingest->metrics, b->ingest->pending, METRIC_ALERTS_RAISED);
+			metrics_move(b->ingest->metrics, b->lane->pending, METRIC_ALERTS_RAISED);
 			ingest_batch_finish(b, INGEST_COMMITTED);
 			return;
 		}
@@ -816,41 +844,96 @@ ingest_batch_add(struct ingest_batch *b, struct ingest_req ***tail, struct inges
 	ingest_mark_served(ingest, r);
 }
 
-/* The request that leads the next batch, as the one before it in the queue (NULL: the
- * head): a request being retried first, else the oldest of the principal served least
- * recently. */
-static struct ingest_req *
-ingest_batch_leader(struct ingest *ingest)
+/* The departments in flight on other lanes: a request of one of them waits, so that a
+ * department's requests are stored one batch after the other, in order, and two lanes never
+ * wait on each other's department chain head (migration 012) or cases. */
+struct ingest_busy {
+	const char *dept[INGEST_BUSY_MAX];
+	size_t count;
+	bool all;   /* more departments than fit: every request waits */
+};
+
+static void
+ingest_busy_collect(const struct ingest *ingest, struct ingest_busy *busy)
 {
-	struct ingest_req *best_prev = NULL;
+	busy->count = 0;
+	busy->all = false;
+	for (size_t i = 0; i < ingest->nlanes; i++) {
+		const struct ingest_batch *b = ingest->lanes[i].batch;
+
+		for (const struct ingest_req *r = b != NULL ? b->reqs : NULL; r != NULL; r = r->next) {
+			size_t k = 0;
+
+			while (k < busy->count && strcmp(busy->dept[k], r->dept) != 0)
+				k++;
+			if (k < busy->count)
+				continue;
+			if (busy->count == INGEST_BUSY_MAX) {
+				busy->all = true;
+				return;
+			}
+			busy->dept[busy->count++] = r->dept;
+		}
+	}
+}
+
+static bool
+ingest_busy_has(const struct ingest_busy *busy, const struct ingest_req *r)
+{
+	if (busy->all)
+		return true;
+	for (size_t k = 0; k < busy->count; k++)
+		if (strcmp(busy->dept[k], r->dept) == 0)
+			return true;
+	return false;
+}
+
+/* The request that leads the next batch (*prev: the one before it in the queue, NULL for the
+ * head), among those whose department is not in flight: a request being retried first, else
+ * the oldest of the principal served least recently. NULL when every waiting request's
+ * department is in flight. */
+static struct ingest_req *
+ingest_batch_leader(struct ingest *ingest, const struct ingest_busy *busy,
+		struct ingest_req **prev)
+{
+	struct ingest_req *best = NULL, *best_prev = NULL;
 	uint64_t best_served = UINT64_MAX;
 
-	if (ingest->head->retried)
-		return NULL;
 	for (struct ingest_req *p = NULL, *r = ingest->head; r != NULL; p = r, r = r->next) {
-		uint64_t served = ingest_last_served(ingest, r);
+		uint64_t served;
 
+		if (ingest_busy_has(busy, r))
+			continue;
+		if (r->retried) {
+			best = r;
+			best_prev = p;
+			break;
+		}
+		served = ingest_last_served(ingest, r);
 		if (served < best_served) {
 			best_served = served;
+			best = r;
 			best_prev = p;
 		}
 		if (served == 0)
 			break;   /* never served: none comes before it */
 	}
-	return best_prev;
+	*prev = best_prev;
+	return best;
 }
 
 /* Adds, in arrival order, the requests that fit beside the leader; in the first pass only
  * one per principal not yet in the batch. A request being retried runs alone, and so does a
- * dry run. */
+ * dry run; a request of a department in flight on another lane waits. */
 static void
-ingest_batch_fill(struct ingest_batch *b, struct ingest_req ***tail, bool one_each)
+ingest_batch_fill(struct ingest_batch *b, const struct ingest_busy *busy,
+		struct ingest_req ***tail, bool one_each)
 {
 	struct ingest *ingest = b->ingest;
 	struct ingest_req *prev = NULL, *r = ingest->head;
 
 	while (r != NULL && b->nevents < ingest->limits.batch_max_events) {
-		if (r->retried || r->dry_run ||
+		if (r->retried || r->dry_run || ingest_busy_has(busy, r) ||
 		    b->nevents + r->nvalid > ingest->limits.batch_max_events ||
 		    (one_each && ingest_last_served(ingest, r) == ingest->batches)) {
 			prev = r;
@@ -864,52 +947,66 @@ ingest_batch_fill(struct ingest_batch *b, struct ingest_req ***tail, bool one_ea
 
 /* Takes whole requests from the queue up to batch_max_events, taking turns between
  * principals; a larger request goes alone, and so do a request being retried and a dry run
- * (whose transaction is rolled back: a real request beside it would be lost). */
+ * (whose transaction is rolled back: a real request beside it would be lost). NULL, with
+ * *none set, when no waiting request may go now (their departments are in flight); NULL
+ * alone when out of memory. */
 static struct ingest_batch *
-ingest_batch_take(struct ingest *ingest)
+ingest_batch_take(struct ingest_lane *lane, bool *none)
 {
-	struct ingest_batch *b = calloc(1, sizeof(*b));
+	struct ingest *ingest = lane->ingest;
+	struct ingest_busy busy;
+	struct ingest_batch *b;
 	struct ingest_req **tail, *leader_prev, *leader;
 	bool alone;
 
-	if (b == NULL)
+	ingest_busy_collect(ingest, &busy);
+	*none = (leader = ingest_batch_leader(ingest, &busy, &leader_prev)) == NULL;
+	if (*none || (b = calloc(1, sizeof(*b))) == NULL)
 		return NULL;
 	b->ingest = ingest;
+	b->lane = lane;
 	tail = &b->reqs;
 	ingest->batches++;
-	leader_prev = ingest_batch_leader(ingest);
-	leader = leader_prev != NULL ? leader_prev->next : ingest->head;
 	alone = leader->retried || leader->dry_run;
 	b->dry_run = leader->dry_run;
 	ingest_batch_add(b, &tail, leader_prev);
 	if (!alone) {
-		ingest_batch_fill(b, &tail, true);
-		ingest_batch_fill(b, &tail, false);
+		ingest_batch_fill(b, &busy, &tail, true);
+		ingest_batch_fill(b, &busy, &tail, false);
 	}
 	return b;
 }
 
-static void
-ingest_start_batch(struct ingest *ingest)
+enum ingest_start { START_DONE, START_NONE, START_NOMEM };
+
+/* Starts a batch on the idle lane. START_NONE: no waiting request may go now; START_NOMEM:
+ * the delay timer is armed to try again shortly. */
+static enum ingest_start
+ingest_start_batch(struct ingest_lane *lane)
 {
-	struct ingest_batch *b = ingest_batch_take(ingest);
+	struct ingest *ingest = lane->ingest;
+	bool none;
+	struct ingest_batch *b = ingest_batch_take(lane, &none);
 	struct timeval retry = { 0, 100000 };
 
 	if (b == NULL) {
+		if (none)
+			return START_NONE;
 		log_warnx("ingest: out of memory starting a batch; retrying shortly");
 		evtimer_add(&ingest->ev_delay, &retry);
-		return;
+		return START_NOMEM;
 	}
-	ingest->batch = b;
+	lane->batch = b;
 	if (!ingest_batch_dedup(b) || !ingest_batch_rows(b)) {
 		log_warnx("ingest: out of memory preparing a batch of %zu events", b->nevents);
 		ingest_batch_finish(b, INGEST_UNAVAILABLE);
-		return;
+		return START_DONE;
 	}
 	b->step = STEP_BEGIN;
 	metrics_clock(&b->begun);
-	metrics_clear(ingest->pending, METRIC_ALERTS_RAISED);   /* a batch rolled back raised none */
+	metrics_clear(lane->pending, METRIC_ALERTS_RAISED);   /* a batch rolled back raised none */
 	ingest_issue(b);
+	return START_DONE;
 }
 
 /* Fails everything still waiting: the database went away, and a client that is told at
@@ -950,15 +1047,17 @@ ingest_on_maint(const PGresult *res, void *arg)
 	ingest_check_drained(ingest);
 }
 
-/* Partition upkeep runs between batches, never inside one, on the writer connection. */
+/* Partition upkeep runs between batches, never inside one, on the first lane's connection. */
 static bool
 ingest_run_maint(struct ingest *ingest)
 {
+	struct ingest_lane *lane = &ingest->lanes[0];
+
 	if (!ingest->maint_due || ingest->maint_running || ingest->draining ||
-	    ingest->batch != NULL || !db_is_up(ingest->db))
+	    lane->batch != NULL || !db_is_up(lane->db))
 		return false;
 	ingest->maint_due = false;
-	if (!db_query(ingest->db, "SELECT esup_ensure_partitions()", 0, NULL, ingest_on_maint,
+	if (!db_query(lane->db, "SELECT esup_ensure_partitions()", 0, NULL, ingest_on_maint,
 			ingest)) {
 		ingest->maint_due = true;
 		return false;
@@ -982,36 +1081,54 @@ ingest_on_maint_timer(evutil_socket_t fd, short what, void *arg)
 		evtimer_add(&ingest->ev_maint, &tv);
 }
 
-/* Starts a batch when the writer is idle and either enough events wait, or the oldest
- * request has waited batch_max_delay_ms, or the writer has been idle that long already (a
- * quiet writer has no company to wait for: a lone request goes at once, and under load the
- * requests that arrive during a transaction form the next one); otherwise arms the delay
- * timer. */
+/* Starts a batch on each idle lane (the first one only once partition upkeep is done) when
+ * either enough events wait, or the oldest request has waited batch_max_delay_ms, or the
+ * lane has been idle that long already (a quiet writer has no company to wait for: a lone
+ * request goes at once, and under load the requests that arrive during a transaction form
+ * the next one); otherwise arms the delay timer. */
 static void
 ingest_schedule(struct ingest *ingest)
 {
 	int64_t now, waited, delay = ingest->limits.batch_max_delay_ms;
+	bool wait = false;
 
-	if (ingest->batch != NULL || ingest->maint_running || ingest_run_maint(ingest))
-		return;
+	if (!ingest->maint_running)
+		ingest_run_maint(ingest);
 	if (ingest->head == NULL) {
 		evtimer_del(&ingest->ev_delay);
 		return;
 	}
-	if (!db_is_up(ingest->db)) {
+	if (!ingest_up(ingest)) {
 		evtimer_del(&ingest->ev_delay);
 		ingest_fail_queue(ingest);
 		return;
 	}
-	now = ingest_now_ms();
-	waited = now - ingest->head->queued_ms;
-	if (ingest->draining || ingest->head->retried || waited >= delay ||
-	    ingest->idle_since_ms == 0 || now - ingest->idle_since_ms >= delay + waited ||
-	    ingest->queued_events >= ingest->limits.batch_max_events) {
+	for (size_t i = 0; i < ingest->nlanes && ingest->head != NULL; i++) {
+		struct ingest_lane *lane = &ingest->lanes[i];
+		enum ingest_start started;
+
+		if (lane->batch != NULL || !db_is_up(lane->db) || (i == 0 && ingest->maint_running))
+			continue;
+		now = ingest_now_ms();
+		waited = now - ingest->head->queued_ms;
+		if (!(ingest->draining || ingest->head->retried || waited >= delay ||
+		      lane->idle_since_ms == 0 || now - lane->idle_since_ms >= delay + waited ||
+		      ingest->queued_events >= ingest->limits.batch_max_events)) {
+			wait = true;
+			continue;
+		}
+		if ((started = ingest_start_batch(lane)) == START_NOMEM)
+			return;   /* its retry timer is armed */
+		if (started == START_NONE)
+			break;    /* what waits belongs to departments in flight */
+	}
+	if (!wait || ingest->head == NULL) {
 		evtimer_del(&ingest->ev_delay);
-		ingest_start_batch(ingest);
 		return;
 	}
+	waited = ingest_now_ms() - ingest->head->queued_ms;
+	if (waited > delay)
+		waited = delay;
 	struct timeval tv = { (time_t)((delay - waited) / 1000), (long)((delay - waited) % 1000) * 1000 };
 
 	evtimer_add(&ingest->ev_delay, &tv);
@@ -1036,15 +1153,18 @@ ingest_limits_clamped(const struct ingest_limits *limits)
 }
 
 struct ingest *
-ingest_create(struct event_base *base, struct db *db, const struct ingest_limits *limits)
+ingest_create(struct event_base *base, struct db *const *dbs, size_t ndbs,
+		const struct ingest_limits *limits)
 {
-	struct ingest *ingest = calloc(1, sizeof(*ingest));
+	struct ingest *ingest;
 	struct timeval tv = { INGEST_MAINT_WAIT_S, 0 };
 
-	if (ingest == NULL)
+	if (ndbs == 0 || ndbs > INGEST_WRITERS_MAX || (ingest = calloc(1, sizeof(*ingest))) == NULL)
 		return NULL;
 	ingest->base = base;
-	ingest->db = db;
+	for (size_t i = 0; i < ndbs; i++)
+		ingest->lanes[i] = (struct ingest_lane){ .ingest = ingest, .db = dbs[i] };
+	ingest->nlanes = ndbs;
 	ingest->limits = ingest_limits_clamped(limits);
 	evtimer_assign(&ingest->ev_delay, base, ingest_on_delay, ingest);
 	evtimer_assign(&ingest->ev_maint, base, ingest_on_maint_timer, ingest);
@@ -1067,14 +1187,19 @@ ingest_destroy(struct ingest *ingest)
 		next = r->next;
 		ingest_req_free(r);
 	}
-	if (ingest->batch != NULL) {
-		for (r = ingest->batch->reqs; r != NULL; r = next) {
-			next = r->next;
-			ingest_req_free(r);
+	for (size_t i = 0; i < ingest->nlanes; i++) {
+		struct ingest_batch *b = ingest->lanes[i].batch;
+
+		if (b != NULL) {
+			for (r = b->reqs; r != NULL; r = next) {
+				next = r->next;
+				ingest_req_free(r);
+			}
+			b->outstanding = 0;   /* db_destroy drops its statements uncalled */
+			ingest_batch_free(b);
 		}
-		ingest_batch_free(ingest->batch);
+		metrics_destroy(ingest->lanes[i].pending);
 	}
-	metrics_destroy(ingest->pending);
 	free(ingest);
 }
 
@@ -1114,7 +1239,8 @@ ingest_req_create(const struct mon_batch *batch, const char *principal, int64_t 
 		return NULL;
 	}
 	for (size_t i = 0; i < batch->count; i++) {
-		r->nvalid += batch->items[i].valid;
+		if (batch->items[i].valid && r->nvalid++ == 0)
+			snprintf(r->dept, sizeof(r->dept), "%s", batch->items[i].event.dept);
 		r->statuses[i] = INGEST_REJECTED;
 	}
 	return r;
@@ -1136,7 +1262,7 @@ ingest_submit(struct ingest *ingest, const struct mon_batch *batch, const char *
 		ingest_req_done(r, INGEST_COMMITTED);
 		return;
 	}
-	if (!db_is_up(ingest->db)) {
+	if (!ingest_up(ingest)) {
 		ingest_req_done(r, INGEST_UNAVAILABLE);
 		return;
 	}
@@ -1158,7 +1284,11 @@ ingest_submit(struct ingest *ingest, const struct mon_batch *batch, const char *
 size_t
 ingest_queued(const struct ingest *ingest)
 {
-	return ingest->queued_events + (ingest->batch ? ingest->batch->nevents : 0);
+	size_t n = ingest->queued_events;
+
+	for (size_t i = 0; i < ingest->nlanes; i++)
+		n += ingest->lanes[i].batch != NULL ? ingest->lanes[i].batch->nevents : 0;
+	return n;
 }
 
 void
@@ -1176,7 +1306,9 @@ bool
 ingest_set_metrics(struct ingest *ingest, struct metrics *metrics)
 {
 	ingest->metrics = metrics;
-	if (ingest->pending == NULL && (ingest->pending = metrics_create()) == NULL)
-		return false;
+	for (size_t i = 0; i < ingest->nlanes; i++)
+		if (ingest->lanes[i].pending == NULL &&
+		    (ingest->lanes[i].pending = metrics_create()) == NULL)
+			return false;
 	return true;
 }

@@ -1,6 +1,7 @@
 /* ingest.h: the batching writer. Valid events from every connection are queued, gathered
- * into one PostgreSQL transaction (bounded by count and delay), inserted idempotently on
- * (dept, id), and reported back only after COMMIT returned. A dry run goes the same way in a
+ * into PostgreSQL transactions (bounded by count and delay; one at a time on each writer
+ * connection, one department in one at a time), inserted idempotently on (dept, id), and
+ * reported back only after COMMIT returned. A dry run goes the same way in a
  * transaction of its own that ends in ROLLBACK: the same answers, nothing stored. */
 #ifndef ESUP_INGEST_H
 #define ESUP_INGEST_H
@@ -38,11 +39,17 @@ enum ingest_status { INGEST_ACCEPTED, INGEST_DUPLICATE, INGEST_REJECTED };
 typedef void ingest_done_cb(enum ingest_outcome outcome, const enum ingest_status *statuses,
 		const struct mon_error *errors, void *arg);
 
-/* db must be dedicated to this ingest: its transactions span several queries, and any
- * other user's query would run inside them. The ingest also keeps the monthly event
- * partitions ahead of time on it (SELECT esup_ensure_partitions(), hourly, between
- * batches). */
-struct ingest *ingest_create(struct event_base *base, struct db *db,
+/* The writer connections, at most this many. */
+#define INGEST_WRITERS_MAX 8
+
+/* dbs (ndbs of them, 1..INGEST_WRITERS_MAX) must be dedicated to this ingest: its
+ * transactions span several queries, and any other user's query would run inside them. Each
+ * carries one batch at a time; a department's requests go to one batch at a time (in order),
+ * so the batches in flight at once are of different departments and never wait for each
+ * other's locks. The ingest also keeps the monthly event partitions ahead of time on the
+ * first (SELECT esup_ensure_partitions(), hourly, between batches). NULL when out of memory
+ * or ndbs is out of range. */
+struct ingest *ingest_create(struct event_base *base, struct db *const *dbs, size_t ndbs,
 		const struct ingest_limits *limits);
 /* For exit, once the loop has stopped: requests still queued or in flight are freed
  * without their done callbacks (the connections they would answer are gone too). */

@@ -381,8 +381,22 @@ esupd_start(struct esupd *d)
 		exit(1);
 	drop_privileges(cfg);
 	d->schema_version = -1;
-	d->writer = db_create(d->base, "writer", cfg->db_conninfo, cfg->db_reconnect_min_ms,
-		cfg->db_reconnect_max_ms, database_state_changed, d);
+	d->nwriters = cfg->writers < 1 ? 1 : cfg->writers > INGEST_WRITERS_MAX ? INGEST_WRITERS_MAX
+		: cfg->writers;
+	for (size_t i = 0; i < d->nwriters; i++) {
+		char name[16];
+
+		/* the first is "writer", as before there were more */
+		if (i == 0)
+			snprintf(name, sizeof(name), "writer");
+		else
+			snprintf(name, sizeof(name), "writer%zu", i + 1);
+		if ((d->writers[i] = db_create(d->base, name, cfg->db_conninfo,
+				cfg->db_reconnect_min_ms, cfg->db_reconnect_max_ms,
+				database_state_changed, d)) == NULL)
+			fatalx("out of memory");
+	}
+	d->writer = d->writers[0];
 	d->reader = db_create(d->base, "reader", cfg->db_conninfo, cfg->db_reconnect_min_ms,
 		cfg->db_reconnect_max_ms, reader_state_changed, d);
 	d->sweep_db = db_create(d->base, "sweeper", cfg->db_conninfo, cfg->db_reconnect_min_ms,
@@ -393,7 +407,7 @@ esupd_start(struct esupd *d)
 	    (d->refdata = refdata_create(d->reader, rules_loaded, d)) == NULL ||
 	    (d->sweeper = sweeper_create(d->base, d->sweep_db, d->refdata, business_clock, d)) == NULL ||
 	    (d->jobs = jobs_create(d)) == NULL ||
-	    (d->ingest = ingest_create(d->base, d->writer, &limits)) == NULL ||
+	    (d->ingest = ingest_create(d->base, d->writers, d->nwriters, &limits)) == NULL ||
 	    (d->delivery = delivery_create(d->base, d->reader, cfg)) == NULL)
 		fatalx("out of memory");
 	ingest_set_refdata(d->ingest, d->refdata);
@@ -410,7 +424,8 @@ esupd_start(struct esupd *d)
 	    evsignal_add(d->sig_int, NULL) || evsignal_add(d->sig_hup, NULL))
 		fatalx("cannot install signal handlers");
 	watchdog_start(d);
-	db_start(d->writer);
+	for (size_t i = 0; i < d->nwriters; i++)
+		db_start(d->writers[i]);
 	db_start(d->reader);
 	db_start(d->sweep_db);
 }
@@ -427,7 +442,8 @@ esupd_finish(struct esupd *d)
 	if (d->http)
 		evhttp_free(d->http);
 	metrics_server_destroy(d->metrics_server);
-	db_destroy(d->writer);
+	for (size_t i = 0; i < d->nwriters; i++)
+		db_destroy(d->writers[i]);
 	db_destroy(d->reader);
 	db_destroy(d->sweep_db);
 	alert_streams_destroy(d->streams);   /* after evhttp_free closed their connections */

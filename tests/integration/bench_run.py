@@ -31,6 +31,7 @@ ESUP_BENCH_INDEX_ROUNDS=2):
   ESUP_BENCH_OUT_OF_ORDER  0.02   share of cases sent out of order
   ESUP_BENCH_ALERTING      0.02   share of alerting (old, overdue) cases
   ESUP_BENCH_PEER          1      0: skip rsyslog
+  ESUP_BENCH_WRITERS       0      N>0: esupd's [ingest] writers (0: its default)
   ESUP_BENCH_INDEX_ROUNDS  0      N>0: with ESUP_BENCH_CLOSED_ALERTS closed alerts in the
                                   database, N pairs of alert-heavy closed-loop rounds
                                   (ESUP_BENCH_INDEX_EVENTS events, half the cases alerting),
@@ -76,6 +77,7 @@ PEER = os.environ.get("ESUP_BENCH_PEER", "1") != "0"
 INDEX_ROUNDS = int(os.environ.get("ESUP_BENCH_INDEX_ROUNDS", "0"))
 CLOSED_ALERTS = int(os.environ.get("ESUP_BENCH_CLOSED_ALERTS", "50000"))
 INDEX_EVENTS = int(os.environ.get("ESUP_BENCH_INDEX_EVENTS", "4000"))
+WRITERS = int(os.environ.get("ESUP_BENCH_WRITERS", "0"))
 
 RSYSLOGD = "/usr/sbin/rsyslogd"
 RSYSLOG_MODULES = "/usr/lib/x86_64-linux-gnu/rsyslog"
@@ -497,8 +499,9 @@ def test_run(daemon_factory, refdb, pg, certs, workdir):
     if explain_ms > 0:
         explain_on(db, explain_ms)
     log_mark = pg.log.stat().st_size
+    ingest = {"writers": WRITERS} if WRITERS else {}
     d = daemon_factory(limits={"max_connections_per_principal": CLIENTS + 2},
-                       log={"level": "warning"},
+                       log={"level": "warning"}, ingest=ingest,
                        metrics={"listen": "127.0.0.1:%d" % free_port()}).start()
     assert db.scalar("SHOW synchronous_commit") == "on" and db.scalar("SHOW fsync") == "on"
     figures = {}
