@@ -171,9 +171,11 @@ def test_first_offence_window_is_kept(daemon_factory, refdb):
 
 def test_small_request_waits_one_transaction(daemon_factory, refdb):
     """Four requests of one department queue behind a stalled transaction, then one of
-    another: the other department's commits next, not after all four."""
+    another: the other department's commits next, not after all four. One writer connection:
+    the order of one writer's transactions is the subject (with two, the other department's
+    goes beside the stalled one, test_writers.py)."""
     db = refdb
-    d = daemon_factory(ingest={"batch_max_events": "10"}, log={"level": "debug"},
+    d = daemon_factory(ingest={"batch_max_events": "10", "writers": "1"}, log={"level": "debug"},
                        limits={"max_connections_per_principal": "8"}).start()
     assert post_until_committed(d, "LY-ZJJ", [event(dept="LY-ZJJ")]) == ["accepted"]
     results = {}

@@ -79,7 +79,8 @@ class TurnProxy:
             server.close()
 
     def writer(self):
-        """The bursts of esupd's writer: the connection that sent ingest's INSERT."""
+        """The bursts of esupd's writer: the connection that sent ingest's INSERT (the tests
+        run one writer connection)."""
         with self.lock:
             found = [b for b in self.conns if any(b"ingest_insert" in x for x in b)]
             assert len(found) == 1, "one writer connection"
@@ -123,7 +124,8 @@ def post(d, events):
 
 
 def test_a_one_event_request_is_three_round_trips(db, daemon_factory, proxy):
-    d = daemon_factory(database={"conninfo": proxied_conninfo(db, proxy)}).start()
+    d = daemon_factory(database={"conninfo": proxied_conninfo(db, proxy)},
+                       ingest={"writers": 1}).start()
     # the first request prepares the session's named statements: take the second
     assert post(d, [event()]) == ["accepted"]
     ev = event()
@@ -151,7 +153,8 @@ def test_a_statement_failing_inside_the_pipeline_rolls_back_its_batch(db, daemon
         END $$;
         CREATE TRIGGER test_poison BEFORE INSERT OR UPDATE ON cases
             FOR EACH ROW EXECUTE FUNCTION test_poison()""" % bad["case"])
-    d = daemon_factory(database={"conninfo": proxied_conninfo(db, proxy)}).start()
+    d = daemon_factory(database={"conninfo": proxied_conninfo(db, proxy)},
+                       ingest={"writers": 1}).start()
     with d.client("dept-LY-SCJGJ") as c:
         r = c.request("POST", "/v1/events", ndjson([bad]), "application/x-ndjson")
         assert r.status == 503, r.body   # failed in its batch, then alone

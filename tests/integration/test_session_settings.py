@@ -90,7 +90,8 @@ def test_the_writers_statements_are_prepared_once_per_session(logged_db, daemon_
     # With every statement logged, a Parse of a named statement is "parse NAME:", its runs
     # "execute NAME:"; an unnamed statement is parsed with every run ("<unnamed>"). Only the
     # writer's lines count (by its backend's pid): the sweeper runs the same statements on its
-    # own session when a case falls due.
+    # own session when a case falls due. One writer connection: with more, a request finds
+    # another idle while the first runs the partition upkeep.
     def writer_pid():
         return logged_db.scalar("SELECT pid FROM pg_stat_activity WHERE datname ="
                                 " current_database() AND application_name = 'esupd writer'")
@@ -100,7 +101,7 @@ def test_the_writers_statements_are_prepared_once_per_session(logged_db, daemon_
         return "\n".join(line for line in statement_log(pg, mark).splitlines() if tag in line)
 
     mark = pg.log.stat().st_size
-    d = daemon_factory().start()
+    d = daemon_factory(ingest={"writers": 1}).start()
     pid = writer_pid()
     for _ in range(3):
         r = post_one(d)
@@ -134,8 +135,8 @@ def test_a_session_whose_prepared_statement_is_refused_as_unsupported_starts_afr
     # A plan prepared before a migration changed a result type fails with SQLSTATE 0A000
     # ("cached plan must not change result type") at every run: esupd answers that request
     # unavailable and reconnects, and the resend runs in a new session. The refusal is
-    # staged with a trigger raising that SQLSTATE.
-    d = daemon_factory().start()
+    # staged with a trigger raising that SQLSTATE. One writer connection, named "writer".
+    d = daemon_factory(ingest={"writers": 1}).start()
     r = post_one(d)
     assert r.status == 200, r.body
     db.query("""
