@@ -1,0 +1,144 @@
+"""Ingest with history (issue 12, "flat with history"; not part of tests/run: run
+contrib/bench/scale).
+
+The same esupd and cluster ingest the feed of contrib/bench/run (closed loop, CLIENTS keep-alive
+connections, BATCH events a request, full rule evaluation) first into a database holding only
+what the warm-up left (a few thousand cases), then again after OPEN open cases and CLOSED
+closed alerts were written beside them; the figure is the ratio of the rates. What is filled:
+OPEN approval cases of the feed's five departments, accepted over the past twelve months (one
+stored event each, in the month's partition, hash chain and rollups kept), each with its case
+row open and its next check a month ahead (not due: the sweeper stays out of the rounds), and
+CLOSED alerts of other cases, closed long ago (resolved, dismissed, revoked, superseded). The
+rows go in as the owner with every trigger on, in transactions of 100,000. After the fill,
+VACUUM ANALYZE and a CHECKPOINT, as autovacuum and time would leave them. Each phase runs
+ROUNDS rounds of EVENTS events; the best round of each is compared (the machine's neighbours
+slow single rounds down, never speed them up).
+
+Knobs (environment): ESUP_BENCH_OPEN (default 1000000; the long form: 10000000),
+ESUP_BENCH_CLOSED (100000; long form 1000000), ESUP_BENCH_EVENTS (20000), ESUP_BENCH_ROUNDS
+(2), ESUP_BENCH_CLIENTS (4), ESUP_BENCH_BATCH (100).
+"""
+
+import os
+import time
+
+import psycopg
+
+import bench_history
+import bench_run
+import benchfeed
+from conftest import DEPTS
+
+OPEN = int(os.environ.get("ESUP_BENCH_OPEN", "1000000"))
+CLOSED = int(os.environ.get("ESUP_BENCH_CLOSED", "100000"))
+EVENTS = int(os.environ.get("ESUP_BENCH_EVENTS", "20000"))
+ROUNDS = int(os.environ.get("ESUP_BENCH_ROUNDS", "2"))
+CLIENTS = int(os.environ.get("ESUP_BENCH_CLIENTS", "4"))
+BATCH = int(os.environ.get("ESUP_BENCH_BATCH", "100"))
+CHUNK = 100000
+
+# One chunk of open cases: case g of the chunk is department g % 5's, accepted some time in the
+# past twelve months (and received then: its partition is that month's).
+OPEN_EVENTS = """
+INSERT INTO events (seq, received_at, dept, event_id, type, at, case_no, item, principal, body)
+OVERRIDING SYSTEM VALUE
+SELECT nextval('events_seq'), t, d, 'open-' || g, 'approval.accepted', t, 'OPEN-' || g, i, 'bench',
+       jsonb_build_object('id', 'open-' || g, 'dept', d, 'type', 'approval.accepted',
+                          'case', 'OPEN-' || g, 'item', i,
+                          'at', to_char(t AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD"T"HH24:MI:SS"+08:00"'),
+                          'applicant', jsonb_build_object('uscc', '91410300MA44ABCD1R',
+                                                          'name', '洛阳样本企业'))
+  FROM generate_series(%(lo)s::int, %(hi)s::int) g,
+       LATERAL (SELECT (%(depts)s::text[])[1 + g %% 5] AS d,
+                       now() - (g %% 525600) * interval '1 minute' AS t) x,
+       LATERAL (SELECT min(code) AS i FROM items WHERE dept = x.d) y
+ ORDER BY d, g
+"""
+# The monthly partitions esupd would have made over the past year (it makes them a month
+# behind and three ahead; a year of events in events_default would not be a year's database).
+PARTITIONS = """
+DO $$
+DECLARE lo timestamp; part text;
+BEGIN
+	FOR m IN 1 .. 13 LOOP
+		lo := date_trunc('month', now() AT TIME ZONE 'UTC') - make_interval(months => m);
+		part := 'events_' || to_char(lo, 'YYYY_MM');
+		CONTINUE WHEN to_regclass(format('public.%I', part)) IS NOT NULL;
+		EXECUTE format('CREATE TABLE %I PARTITION OF events FOR VALUES FROM (%L) TO (%L)',
+			part, to_char(lo, 'YYYY-MM-DD') || ' 00:00:00+00',
+			to_char(lo + interval '1 month', 'YYYY-MM-DD') || ' 00:00:00+00');
+		EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON %I '
+			'FOR EACH STATEMENT EXECUTE FUNCTION esup_append_only()',
+			part || '_no_truncate', part);
+	END LOOP;
+END $$"""
+OPEN_IDS = """
+INSERT INTO event_ids (dept, event_id, seq, received_at)
+SELECT dept, event_id, seq, received_at FROM events
+ WHERE event_id LIKE 'open-%%' AND seq > %(after)s
+"""
+OPEN_CASES = """
+INSERT INTO cases (dept, case_no, item, status, next_check_at, evaluated_at, kind, received_at,
+                   accepted_at, applicant)
+SELECT dept, case_no, item, 'accepted', now() + interval '30 days', received_at, 'approval',
+       received_at, received_at, '91410300MA44ABCD1R'
+  FROM events WHERE event_id LIKE 'open-%%' AND seq > %(after)s
+"""
+
+
+def fill(db):
+    depts = DEPTS[:5]
+    start = time.monotonic()
+    with psycopg.connect(db.conninfo("esup_admin"), autocommit=True) as conn:
+        conn.execute("SET ROLE esup_owner")
+        conn.execute(PARTITIONS)
+        for lo in range(1, OPEN + 1, CHUNK):
+            hi = min(OPEN, lo + CHUNK - 1)
+            with conn.transaction():
+                conn.execute("SET LOCAL synchronous_commit = off")
+                after = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+                conn.execute(OPEN_EVENTS, {"lo": lo, "hi": hi, "depts": depts})
+                conn.execute(OPEN_IDS, {"after": after})
+                conn.execute(OPEN_CASES, {"after": after})
+        if CLOSED:
+            conn.execute(bench_history.CLOSED_ALERTS, {"n": CLOSED})
+    filled = time.monotonic() - start
+    with psycopg.connect(db.conninfo("postgres"), autocommit=True) as su:
+        su.execute("VACUUM ANALYZE")
+        su.execute("CHECKPOINT")
+    return filled
+
+
+def rounds(d, phase):
+    rates = []
+    for r in range(ROUNDS):
+        parts = benchfeed.streams("%s%d" % (phase, r), EVENTS, CLIENTS, DEPTS,
+                                  **bench_run.SHARES)
+        rnd, secs = bench_run.closed_loop(d, parts, BATCH)
+        rates.append(EVENTS / secs)
+        print("  %s round %d: %.0f events/s" % (phase, r + 1, rates[-1]), flush=True)
+    return max(rates)
+
+
+def test_scale(daemon_factory, refdb):
+    db = refdb
+    d = daemon_factory(limits={"max_connections_per_principal": CLIENTS + 2},
+                       log={"level": "warning"}).start()
+    print("\n== contrib/bench/scale: %d open cases, %d closed alerts; %d rounds of %d events,"
+          " %d clients x %d events/request" % (OPEN, CLOSED, ROUNDS, EVENTS, CLIENTS, BATCH))
+    bench_run.closed_loop(d, benchfeed.streams("warm", 4000, CLIENTS, DEPTS), BATCH)
+    small_open = db.scalar("SELECT count(*) FROM cases WHERE closed_at IS NULL")
+    small = rounds(d, "small")
+    filled = fill(db)
+    big_open = db.scalar("SELECT count(*) FROM cases WHERE closed_at IS NULL")
+    closed = db.scalar("SELECT count(*) FROM alerts WHERE status IN ('resolved', 'dismissed',"
+                       " 'revoked', 'superseded', 'cancelled')")
+    print("  filled in %.0f s: %d open cases, %d closed alerts, %d partitions, %s" % (
+        filled, big_open, closed, db.scalar("SELECT count(*) FROM pg_inherits"
+                                            " WHERE inhparent = 'events'::regclass"),
+        db.scalar("SELECT pg_size_pretty(pg_database_size(current_database()))")), flush=True)
+    big = rounds(d, "big")
+    print("\n%-46s %14s" % ("closed loop, best round", "events/s"))
+    print("%-46s %14.0f" % ("%d open cases" % small_open, small))
+    print("%-46s %14.0f" % ("%d open cases, %d closed alerts" % (big_open, closed), big))
+    print("%-46s %14.3f   (target: within 10%%, >= 0.9)" % ("ratio", big / small))
