@@ -9,8 +9,12 @@ auto_explain logs the plan of every statement they run; no plan of esupd's may c
 section (but the one of the statement that turns it off, planned while it is still on).
 """
 
+import re
+
 import psycopg
 import pytest
+
+import bench_sweeper
 
 from conftest import event, ndjson, statuses, wait_for
 
@@ -155,3 +159,39 @@ def test_a_session_whose_prepared_statement_is_refused_as_unsupported_starts_afr
     db.query("DROP TRIGGER test_refuse ON event_ids")
     r = post_one(d)
     assert r.status == 200 and statuses(r.json()) == ["accepted"], r.body
+
+
+def test_a_few_cases_history_is_read_through_the_case_index(db, daemon_factory, pg):
+    # The read of a batch's case histories joins events to the keys given as jsonb, which the
+    # planner takes for 100 rows whatever their number: with a few thousand events stored it
+    # hashed the keys and scanned the partitions (0.85 of a one-event transaction's 3.3 ms).
+    # Told how many keys there are (a LIMIT of their number), it probes the case index for one.
+    bench_sweeper.populate(db, "OTHER-", 3000)
+    db.query("UPDATE cases SET next_check_at = now() + interval '30 days'")   # not the sweeper's
+    with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn:
+        for setting in ("session_preload_libraries = 'auto_explain'",
+                        "auto_explain.log_min_duration = 0", "auto_explain.log_format = text"):
+            conn.execute("ALTER ROLE esupd IN DATABASE %s SET %s" % (db.name, setting))
+    try:
+        mark = pg.log.stat().st_size
+        d = daemon_factory(ingest={"writers": 1}).start()
+        writer = db.scalar("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                           " AND application_name = 'esupd writer'")
+        r = post_one(d)
+        assert r.status == 200 and statuses(r.json()) == ["accepted"], r.body
+        wait_for(lambda: "body::text" in statement_log(pg, mark), 30, "the history read's plan")
+        d.stop()
+    finally:
+        with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn:
+            conn.execute("ALTER ROLE esupd IN DATABASE %s RESET ALL" % db.name)
+    # The writer's plans only: the sweeper re-derives the open cases when the rules are new.
+    chunks = re.split(r"\[(\d+)\] LOG:  duration:", statement_log(pg, mark))
+    plans = [p for pid, p in zip(chunks[1::2], chunks[2::2]) if int(pid) == writer
+             and "SELECT e.dept, e.case_no, e.body::text" in p and "FROM events e JOIN" in p]
+    assert len(plans) == 1, plans
+    # The partition that holds the events (empty ones may be scanned: there is nothing to read).
+    full = db.scalar("SELECT tableoid::regclass::text FROM events WHERE event_id LIKE 'OTHER-%%'"
+                     " LIMIT 1")
+    assert "Seq Scan on %s " % full not in plans[0], plans[0]
+    assert re.search(r"Index (Only )?Scan using %s_dept_case_no_idx\S* on %s " % (full, full),
+                     plans[0]), plans[0]
