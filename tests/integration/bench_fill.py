@@ -210,6 +210,28 @@ SELECT (SELECT sum(decided) FROM stat_case_day WHERE dept = %(d)s AND day >= %(m
 """
 
 
+def partitions_sql(first, months):
+    """The monthly partitions of events (with their TRUNCATE guard) of `months` months from
+    `first`, an SQL expression of a UTC timestamp at a month's start, as esupd would have made
+    them as time went by; those that exist are left alone."""
+    return """
+DO $$
+DECLARE lo timestamp; part text;
+BEGIN
+	FOR m IN 0 .. %d LOOP
+		lo := %s + make_interval(months => m);
+		part := 'events_' || to_char(lo, 'YYYY_MM');
+		CONTINUE WHEN to_regclass(format('public.%%I', part)) IS NOT NULL;
+		EXECUTE format('CREATE TABLE %%I PARTITION OF events FOR VALUES FROM (%%L) TO (%%L)',
+			part, to_char(lo, 'YYYY-MM-DD') || ' 00:00:00+00',
+			to_char(lo + interval '1 month', 'YYYY-MM-DD') || ' 00:00:00+00');
+		EXECUTE format('CREATE TRIGGER %%I BEFORE TRUNCATE ON %%I '
+			'FOR EACH STATEMENT EXECUTE FUNCTION esup_append_only()',
+			part || '_no_truncate', part);
+	END LOOP;
+END $$""" % (months - 1, first)
+
+
 def owner(db):
     conn = psycopg.connect(db.conninfo("esup_admin"), autocommit=True)
     conn.execute("SET ROLE esup_owner")
@@ -233,22 +255,7 @@ def prepare(pg, db):
                      " SELECT d.code || '-I' || i, d.code, '样本事项' || i, 20, 10, 'working'"
                      " FROM departments d, generate_series(0, 2) i ON CONFLICT DO NOTHING")
         # The monthly partitions esupd would have made as the two years went by.
-        conn.execute("""
-DO $$
-DECLARE lo timestamp; part text;
-BEGIN
-	FOR m IN 0 .. 25 LOOP
-		lo := timestamp '2025-01-01' + make_interval(months => m);
-		part := 'events_' || to_char(lo, 'YYYY_MM');
-		CONTINUE WHEN to_regclass(format('public.%I', part)) IS NOT NULL;
-		EXECUTE format('CREATE TABLE %I PARTITION OF events FOR VALUES FROM (%L) TO (%L)',
-			part, to_char(lo, 'YYYY-MM-DD') || ' 00:00:00+00',
-			to_char(lo + interval '1 month', 'YYYY-MM-DD') || ' 00:00:00+00');
-		EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON %I '
-			'FOR EACH STATEMENT EXECUTE FUNCTION esup_append_only()',
-			part || '_no_truncate', part);
-	END LOOP;
-END $$""")
+        conn.execute(partitions_sql("timestamp '2025-01-01'", 26))
     dbsetup(pg, "person", "add", "fill_auditor", "--role", "auditor", dbname=db.name)
 
 

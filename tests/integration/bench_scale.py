@@ -24,6 +24,7 @@ import time
 
 import psycopg
 
+import bench_fill
 import bench_history
 import bench_run
 import benchfeed
@@ -56,22 +57,8 @@ SELECT nextval('events_seq'), t, d, 'open-' || g, 'approval.accepted', t, 'OPEN-
 """
 # The monthly partitions esupd would have made over the past year (it makes them a month
 # behind and three ahead; a year of events in events_default would not be a year's database).
-PARTITIONS = """
-DO $$
-DECLARE lo timestamp; part text;
-BEGIN
-	FOR m IN 1 .. 13 LOOP
-		lo := date_trunc('month', now() AT TIME ZONE 'UTC') - make_interval(months => m);
-		part := 'events_' || to_char(lo, 'YYYY_MM');
-		CONTINUE WHEN to_regclass(format('public.%I', part)) IS NOT NULL;
-		EXECUTE format('CREATE TABLE %I PARTITION OF events FOR VALUES FROM (%L) TO (%L)',
-			part, to_char(lo, 'YYYY-MM-DD') || ' 00:00:00+00',
-			to_char(lo + interval '1 month', 'YYYY-MM-DD') || ' 00:00:00+00');
-		EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON %I '
-			'FOR EACH STATEMENT EXECUTE FUNCTION esup_append_only()',
-			part || '_no_truncate', part);
-	END LOOP;
-END $$"""
+PARTITIONS = bench_fill.partitions_sql(
+    "date_trunc('month', now() AT TIME ZONE 'UTC') - interval '13 months'", 13)
 OPEN_IDS = """
 INSERT INTO event_ids (dept, event_id, seq, received_at)
 SELECT dept, event_id, seq, received_at FROM events
