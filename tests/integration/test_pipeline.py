@@ -1,14 +1,15 @@
 """The writer's transaction goes to PostgreSQL in as few round trips as its statements allow
 (issue 12): db.c runs the session in libpq's pipeline mode, ingest queues the BEGIN with the
 INSERT, the case evaluation its lock with the history's read and its apply with the defer, and
-ingest the COMMIT with those. Nothing here is timed. esupd reaches the database through a
-proxy in this test that counts, on each connection, the turns: each time esupd sends after
-PostgreSQL has answered. A one-event request of a new case is three turns (BEGIN and INSERT;
-lock and history; apply, defer and COMMIT); one at a time it was eight.
+ingest the COMMIT with those: three round trips for a one-event request of a new case (BEGIN
+and INSERT; lock and history; apply, defer and COMMIT), where one at a time took eight.
 
-The same proxy checks that a failure in the middle of such a pipeline is the batch's failure
-alone: the COMMIT sent behind a statement that failed answers ROLLBACK, nothing of the batch
-stays, the other requests are stored after their retry alone, and the session goes on.
+Nothing here is timed. esupd reaches the database through a proxy that records what it sends
+on each connection; a trigger holds a statement in the server on an advisory lock the test
+holds, and the statements that need nothing from its answer must reach the proxy while it
+waits (one statement at a time, none would). The same proxy checks that a failure in the
+middle of such a pipeline is the batch's failure alone: the COMMIT sent behind a statement
+that failed answers ROLLBACK, nothing of the batch stays, and the session goes on.
 """
 
 import os
@@ -17,9 +18,10 @@ import selectors
 import socket
 import threading
 
+import psycopg
 import pytest
 
-from conftest import event, ndjson, statuses
+from conftest import event, ndjson, statuses, wait_for
 
 
 class TurnProxy:
@@ -106,16 +108,6 @@ def proxied_conninfo(db, proxy):
     return conninfo + " sslmode=disable"
 
 
-def turns_of(bursts, marker):
-    """The turns from the one that carried marker (the batch's rows) to its COMMIT."""
-    first = [i for i, b in enumerate(bursts) if marker in b]
-    assert first, "the batch's rows went out"
-    for i in range(first[0], len(bursts)):
-        if b"COMMIT" in bursts[i]:
-            return bursts[first[0]:i + 1]
-    raise AssertionError("no COMMIT after the batch's INSERT")
-
-
 def post(d, events):
     with d.client("dept-LY-SCJGJ") as c:
         r = c.request("POST", "/v1/events", ndjson(events), "application/x-ndjson")
@@ -123,19 +115,56 @@ def post(d, events):
         return statuses(r.json())
 
 
-def test_a_one_event_request_is_three_round_trips(db, daemon_factory, proxy):
+LOCK = 4243
+HOLD = """
+CREATE FUNCTION test_hold() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.case_no = '%s' AND (NEW.evaluated_at IS NOT NULL) = %s THEN
+        PERFORM pg_advisory_xact_lock_shared(%d);
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER test_hold BEFORE INSERT OR UPDATE ON cases
+    FOR EACH ROW EXECUTE FUNCTION test_hold()"""
+
+
+def held(db):
+    return db.scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                     " AND objid = %s AND NOT granted", (LOCK,))
+
+
+def sent_while_held(db, daemon_factory, proxy, at_apply, wanted):
+    """Holds the case's lock step (at_apply False) or its apply (True) in the server and
+    returns once esupd's writer sent everything in wanted meanwhile; then lets it go."""
+    ev = event()
+    db.query(HOLD % (ev["case"], "true" if at_apply else "false", LOCK))
     d = daemon_factory(database={"conninfo": proxied_conninfo(db, proxy)},
                        ingest={"writers": 1}).start()
-    # the first request prepares the session's named statements: take the second
-    assert post(d, [event()]) == ["accepted"]
-    ev = event()
-    assert post(d, [ev]) == ["accepted"]
-    turns = turns_of(proxy.writer(), ev["id"].encode())
-    assert len(turns) == 3, [t[:160] for t in turns]
-    assert b"BEGIN" in turns[0]
-    assert b"cases_apply" in turns[-1] and b"COMMIT" in turns[-1]
+    answers = []
+    with psycopg.connect(db.conninfo("postgres"), autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (LOCK,))
+        t = threading.Thread(target=lambda: answers.append(post(d, [ev])))
+        t.start()
+        wait_for(lambda: held(db) == 1, 30, "the statement to wait on the test's lock")
+
+        def after_held():
+            text = b"".join(proxy.writer())
+            return all(w in text[text.index(ev["id"].encode()):] for w in wanted)
+        wait_for(after_held, 30, "esupd to send %s before the held statement's answer" % wanted)
+        assert held(db) == 1 and t.is_alive()
+        holder.execute("SELECT pg_advisory_unlock(%s)", (LOCK,))
+    t.join(60)
+    assert answers == [["accepted"]]
     assert db.query("SELECT evaluated_at IS NOT NULL FROM cases WHERE dept = %s AND case_no = %s",
                     (ev["dept"], ev["case"])) == [(True,)]
+
+
+def test_the_commit_goes_out_with_the_apply(db, daemon_factory, proxy):
+    sent_while_held(db, daemon_factory, proxy, True, [b"cases_apply", b"UPDATE cases", b"COMMIT"])
+
+
+def test_the_history_read_goes_out_with_the_lock(db, daemon_factory, proxy):
+    sent_while_held(db, daemon_factory, proxy, False, [b"cases_lock", b"FROM events e JOIN"])
 
 
 def test_a_statement_failing_inside_the_pipeline_rolls_back_its_batch(db, daemon_factory,
@@ -161,8 +190,6 @@ def test_a_statement_failing_inside_the_pipeline_rolls_back_its_batch(db, daemon
     assert post(d, [good]) == ["accepted"]
     sent = [t for t in proxy.writer() if bad["id"].encode() in t and b"BEGIN" in t]
     assert len(sent) == 2, "the batch, then the request alone"
-    applied = [t for t in proxy.writer() if b"cases_apply" in t and b"COMMIT" in t]
-    assert len(applied) >= 3, "the COMMIT went out behind each apply"
     both = (bad["id"], good["id"])
     stored = {r[0] for r in db.query("SELECT event_id FROM events WHERE event_id = ANY(%s)", (list(both),))}
     ids = {r[0] for r in db.query("SELECT event_id FROM event_ids WHERE event_id = ANY(%s)", (list(both),))}
