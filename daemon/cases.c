@@ -567,15 +567,15 @@ cases_follower(const struct cases_job *job, enum cases_step step, enum cases_ste
 static void
 cases_issue(struct cases_job *job)
 {
-	enum cases_step step = job->step, next;
+	enum cases_step step = job->step, next = step;
 	bool follows = cases_follower(job, step, &next);
 
 	if (!cases_send(job, step) || (follows && !cases_send(job, next))) {
 		cases_job_finish(job, CASES_LOST, NULL);
 		return;
 	}
-	if (job->queued != NULL && (follows ? next : step) >= CASES_APPLY &&
-	    (follows || job->nkeys == 0))
+	/* the apply (the last without keys) or the defer behind it */
+	if (job->queued != NULL && (next == CASES_APPLY || next == CASES_DEFER))
 		job->queued(job->arg);
 }
 

@@ -242,7 +242,7 @@ ingest_batch_free(struct ingest_batch *b)
 }
 
 static bool
-ingest_busy(const struct ingest *ingest)
+ingest_in_flight(const struct ingest *ingest)
 {
 	for (size_t i = 0; i < ingest->nlanes; i++)
 		if (ingest->lanes[i].batch != NULL)
@@ -264,7 +264,7 @@ ingest_check_drained(struct ingest *ingest)
 {
 	void (*drained)(void *arg) = ingest->drained;
 
-	if (drained == NULL || ingest->head != NULL || ingest_busy(ingest) ||
+	if (drained == NULL || ingest->head != NULL || ingest_in_flight(ingest) ||
 	    ingest->maint_running)
 		return;
 	ingest->drained = NULL;
@@ -567,16 +567,9 @@ ingest_issue(struct ingest_batch *b)
 		ingest_issue_cases(b);
 		return;
 	}
-	if (step == STEP_BEGIN) {
-		if (ingest_send(b, STEP_BEGIN, 0)) {
-			b->step = STEP_INSERT;
-			if (ingest_send(b, STEP_INSERT, DB_CHAINED))
-				return;
-			/* out of memory: the BEGIN alone is queued; do not leave it open */
-			if (!db_query(b->lane->db, "ROLLBACK", 0, NULL, NULL, NULL))
-				log_warnx("ingest: cannot roll back an abandoned batch");
-		}
-	} else if (ingest_send(b, step, 0))
+	if (step == STEP_BEGIN && ingest_send(b, STEP_BEGIN, 0))
+		b->step = step = STEP_INSERT;   /* chained to the BEGIN, in the same turn */
+	if (step != STEP_BEGIN && ingest_send(b, step, step == STEP_INSERT ? DB_CHAINED : 0))
 		return;
 	log_info("ingest: cannot issue %s; %zu requests answered unavailable",
 		ingest_step_names[step], b->nreqs);
