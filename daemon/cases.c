@@ -21,21 +21,26 @@
 #include "refdata.h"
 
 /* Creates missing case rows and locks them all, in (dept, case) order so that concurrent
- * writers wait on each other instead of deadlocking; due now until evaluated. */
+ * writers wait on each other instead of deadlocking; due now until evaluated. $3: the earliest
+ * receipt time of the events the transaction stored, the case's events_from on a new row and
+ * the least of the two on one that has it (a concurrent writer that stored the case's later
+ * events first), so that no event of the case was received before it (schema/027); a row
+ * without one (older than 027) stays without. */
 static const char cases_lock_sql[] =
-	"INSERT INTO cases AS k (dept, case_no, next_check_at)"
-	" SELECT r.d, r.c, $2::timestamptz FROM jsonb_to_recordset($1::jsonb) AS r(d text, c text)"
+	"INSERT INTO cases AS k (dept, case_no, next_check_at, events_from)"
+	" SELECT r.d, r.c, $2::timestamptz, $3::timestamptz"
+	" FROM jsonb_to_recordset($1::jsonb) AS r(d text, c text)"
 	" ORDER BY r.d, r.c"
-	" ON CONFLICT (dept, case_no) DO UPDATE SET next_check_at = EXCLUDED.next_check_at";
+	" ON CONFLICT (dept, case_no) DO UPDATE SET next_check_at = EXCLUDED.next_check_at,"
+	"  events_from = CASE WHEN k.events_from IS NOT NULL"
+	"   THEN least(k.events_from, EXCLUDED.events_from) END";
 
-/* The cases' events. $2 is the number of keys in $1: the LIMIT changes nothing but the
- * planner's estimate of the keys (a set-returning function counts as 100 rows), so that a
- * batch of a few cases probes the case index of each partition for them instead of hashing
- * the keys and scanning every partition (issue 12: 1.4 of a one-event transaction's 3.3 ms). */
+/* The cases' events, read from the partitions their events_from leaves (esup_case_events,
+ * schema/027; one generic plan per session). $2 is the number of keys in $1 (without
+ * repeats): the LIMIT that gives the planner their number (a set-returning function counts as
+ * 100 rows), so that a batch of a few cases probes each partition's case index for them. */
 static const char cases_load_sql[] =
-	"SELECT e.dept, e.case_no, e.body::text, floor(extract(epoch FROM e.received_at))::bigint"
-	" FROM events e JOIN (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(d text, c text)"
-	"  LIMIT $2::bigint) r ON e.dept = r.d AND e.case_no = r.c"
+	"SELECT e.dept, e.case_no, e.body, e.received FROM esup_case_events($1::jsonb, $2::bigint) e"
 	" ORDER BY e.dept, e.case_no, e.seq";
 
 /* Other cases' events about the parties and enterprises of the loaded cases: what the
@@ -117,6 +122,7 @@ struct cases_job {
 	bool dry_run;        /* the transaction will be rolled back: log and count nothing */
 	int64_t now;
 	char now_text[40];
+	char from_text[40];  /* CASES_LOCK's events_from (cases_evaluate's lock_from) */
 	char *keys;          /* jsonb [{"d","c"}] */
 	char *subjects;      /* jsonb [{"g","k","s","d","c","lo","hi"}]: what the context query looks for */
 	size_t nkeys;
@@ -517,29 +523,41 @@ cases_send(struct cases_job *job, enum cases_step step)
 		[CASES_DEFER] = cases_defer_sql,
 	};
 	/* Prepared once per session (db_query_named): the steps whose plan is the same whatever
-	 * the tables hold. The reads of events and the defer's UPDATE of cases stay unnamed and
+	 * the tables hold (the history's read is a call of esup_case_events, which keeps its own
+	 * plan). The context's read of events and the defer's UPDATE of cases stay unnamed and
 	 * are planned at each run: a generic plan made while a partition was small (a hash join
 	 * over sequential scans) was kept until autovacuum analyzed it, reading the whole
 	 * partition for every batch meanwhile. */
 	static const char *const name[CASES_DEFER + 1] = {
-		[CASES_LOCK] = "cases_lock", [CASES_APPLY] = "cases_apply",
+		[CASES_LOCK] = "cases_lock", [CASES_LOAD] = "cases_load",
+		[CASES_APPLY] = "cases_apply",
 	};
 	const char *values[3] = { job->keys, job->now_text, job->unique_text };
 	int nparams = 2;
 
-	if (step == CASES_LOAD)
-		values[1] = job->unique_text;
-	else if (step == CASES_LOOSE) {
+	switch (step) {
+	case CASES_LOOSE:
 		values[0] = job->corrections;
 		nparams = 1;
-	}
-	else if (step == CASES_CONTEXT) {
+		break;
+	case CASES_LOCK:
+		values[2] = job->from_text;
+		nparams = 3;
+		break;
+	case CASES_LOAD:
+		values[1] = job->unique_text;
+		break;
+	case CASES_CONTEXT:
 		values[0] = job->subjects;
 		nparams = 1;
-	} else if (step == CASES_APPLY)
+		break;
+	case CASES_APPLY:
 		values[0] = job->evaluations;
-	else if (step == CASES_DEFER)
-		nparams = 3;   /* the keys, like CASES_LOCK, and their number, like CASES_LOAD */
+		break;
+	case CASES_DEFER:
+		nparams = 3;   /* the keys and the time, like CASES_LOCK; their number, like CASES_LOAD */
+		break;
+	}
 	if (job->ninflight == sizeof(job->inflight) / sizeof(job->inflight[0]) ||
 	    !db_query_ex(job->db, name[step], sql[step], nparams, values, 0, cases_on_result, job))
 		return false;
@@ -692,8 +710,8 @@ loose_corrections_json(struct cases_job *job)
 void
 cases_evaluate(struct db *db, const struct refdata *rd, struct metrics *metrics,
 		const struct case_key *keys, size_t count, const struct mon_case_event *loose,
-		size_t loose_count, int64_t now, bool lock, bool dry_run, cases_queued_cb *queued,
-		cases_done_cb *done, void *arg)
+		size_t loose_count, int64_t now, int64_t lock_from, bool dry_run,
+		cases_queued_cb *queued, cases_done_cb *done, void *arg)
 {
 	struct cases_job *job = calloc(1, sizeof(*job));
 	size_t unique = 0;
@@ -718,10 +736,12 @@ cases_evaluate(struct db *db, const struct refdata *rd, struct metrics *metrics,
 	job->now = now;
 	job->dry_run = dry_run;
 	mon_time_format(now, 0, job->now_text, sizeof(job->now_text));
+	if (lock_from > 0)
+		mon_time_format(lock_from, 0, job->from_text, sizeof(job->from_text));
 	job->queued = queued;
 	job->done = done;
 	job->arg = arg;
-	job->after_loose = count == 0 ? CASES_APPLY : lock ? CASES_LOCK : CASES_LOAD;
+	job->after_loose = count == 0 ? CASES_APPLY : lock_from > 0 ? CASES_LOCK : CASES_LOAD;
 	if (!loose_corrections_json(job)) {
 		log_warnx("cases: out of memory");
 		cases_job_finish(job, CASES_LOST, NULL);

@@ -38,16 +38,17 @@ typedef void cases_queued_cb(void *arg);
 
 /* Runs inside the caller's open transaction on db; done is called exactly once (before this
  * returns only when the connection is down or memory ran out). keys need not be sorted or
- * unique. With lock, the case rows are created if
- * missing and locked first, and marked due so that, should evaluation be impossible now, the
- * sweeper picks them up; without it the caller already holds their locks. loose are events
+ * unique. With lock_from (not 0: the earliest receipt time of the events the transaction
+ * stored), the case rows are created if missing and locked first, their lower bound of the
+ * case's receipt times lowered to it (schema/027), and marked due so that, should evaluation
+ * be impossible now, the sweeper picks them up; with 0 the caller already holds their locks. loose are events
  * without a case (fees), judged one by one; they must stay alive until done. metrics (may be
  * NULL) counts the alerts the evaluation raises. dry_run: the caller will roll the
  * transaction back (ingest's dry runs), so the alert steps are neither logged nor counted.
  * queued (may be NULL): see cases_queued_cb. */
 void cases_evaluate(struct db *db, const struct refdata *rd, struct metrics *metrics,
 		const struct case_key *keys, size_t count, const struct mon_case_event *loose,
-		size_t loose_count, int64_t now, bool lock, bool dry_run, cases_queued_cb *queued,
-		cases_done_cb *done, void *arg);
+		size_t loose_count, int64_t now, int64_t lock_from, bool dry_run,
+		cases_queued_cb *queued, cases_done_cb *done, void *arg);
 
 #endif

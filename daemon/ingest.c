@@ -442,16 +442,17 @@ ingest_batch_subjects(const struct ingest_batch *b, struct batch_subjects *out)
 	return true;
 }
 
-/* The business clock of the batch: when its latest request arrived. */
+/* The business clock of the batch: when its latest request arrived (latest), or when its
+ * earliest did: no event it stores was received before (the cases' events_from). */
 static int64_t
-ingest_batch_now(const struct ingest_batch *b)
+ingest_batch_received(const struct ingest_batch *b, bool latest)
 {
-	int64_t now = 0;
+	int64_t t = b->reqs != NULL ? b->reqs->received_at : 0;
 
 	for (const struct ingest_req *r = b->reqs; r != NULL; r = r->next)
-		if (r->received_at > now)
-			now = r->received_at;
-	return now;
+		if (latest ? r->received_at > t : r->received_at < t)
+			t = r->received_at;
+	return t;
 }
 
 /* The step that ends a batch whose statements all succeeded. */
@@ -521,7 +522,8 @@ ingest_issue_cases(struct ingest_batch *b)
 	} else {
 		cases_evaluate(b->lane->db, b->ingest->refdata,
 			b->dry_run ? NULL : b->lane->pending, subjects.keys, subjects.nkeys,
-			subjects.loose, subjects.nloose, ingest_batch_now(b), true, b->dry_run,
+			subjects.loose, subjects.nloose, ingest_batch_received(b, true),
+			ingest_batch_received(b, false), b->dry_run,
 			ingest_cases_queued, ingest_cases_done, b);
 	}
 	free(subjects.keys);

@@ -7,7 +7,8 @@ what the warm-up left (a few thousand cases), then again after OPEN open cases a
 closed alerts were written beside them; the figure is the ratio of the rates. What is filled:
 OPEN approval cases of the feed's five departments, accepted over the past twelve months (one
 stored event each, in the month's partition, hash chain and rollups kept), each with its case
-row open and its next check a month ahead (not due: the sweeper stays out of the rounds), and
+row open (its events_from the event's receipt, as esupd's lock step sets it) and its next check
+a month ahead (not due: the sweeper stays out of the rounds), and
 CLOSED alerts of other cases, closed long ago (resolved, dismissed, revoked, superseded). The
 rows go in as the owner with every trigger on, in transactions of 100,000. After the fill,
 VACUUM ANALYZE and a CHECKPOINT, as autovacuum and time would leave them. Each phase runs
@@ -16,7 +17,9 @@ slow single rounds down, never speed them up).
 
 Knobs (environment): ESUP_BENCH_OPEN (default 1000000; the long form: 10000000),
 ESUP_BENCH_CLOSED (100000; long form 1000000), ESUP_BENCH_EVENTS (20000), ESUP_BENCH_ROUNDS
-(2), ESUP_BENCH_CLIENTS (4), ESUP_BENCH_BATCH (100).
+(2), ESUP_BENCH_CLIENTS (4), ESUP_BENCH_BATCH (100), ESUP_BENCH_STATEMENTS (0; N > 0: after each
+phase, its N costliest statements by pg_stat_statements, planning and execution, nested ones
+too; contrib/bench/scale then preloads the extension).
 """
 
 import os
@@ -36,6 +39,7 @@ EVENTS = int(os.environ.get("ESUP_BENCH_EVENTS", "20000"))
 ROUNDS = int(os.environ.get("ESUP_BENCH_ROUNDS", "2"))
 CLIENTS = int(os.environ.get("ESUP_BENCH_CLIENTS", "4"))
 BATCH = int(os.environ.get("ESUP_BENCH_BATCH", "100"))
+STATEMENTS = int(os.environ.get("ESUP_BENCH_STATEMENTS", "0"))
 CHUNK = 100000
 
 # One chunk of open cases: case g of the chunk is department g % 5's, accepted some time in the
@@ -66,9 +70,9 @@ SELECT dept, event_id, seq, received_at FROM events
 """
 OPEN_CASES = """
 INSERT INTO cases (dept, case_no, item, status, next_check_at, evaluated_at, kind, received_at,
-                   accepted_at, applicant)
+                   accepted_at, applicant, events_from)
 SELECT dept, case_no, item, 'accepted', now() + interval '30 days', received_at, 'approval',
-       received_at, received_at, '91410300MA44ABCD1R'
+       received_at, received_at, '91410300MA44ABCD1R', received_at
   FROM events WHERE event_id LIKE 'open-%%' AND seq > %(after)s
 """
 
@@ -96,6 +100,26 @@ def fill(db):
     return filled
 
 
+def statements(db, phase):
+    """Resets pg_stat_statements (phase None), or prints the phase's costliest statements."""
+    if not STATEMENTS:
+        return
+    with psycopg.connect(db.conninfo("postgres"), autocommit=True) as su:
+        if phase is None:
+            su.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            su.execute("SELECT pg_stat_statements_reset()")
+            return
+        rows = su.execute(
+            "SELECT calls, total_plan_time, total_exec_time, regexp_replace(query, '\\s+', ' ', 'g')"
+            "  FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database"
+            "   WHERE datname = current_database())"
+            " ORDER BY total_plan_time + total_exec_time DESC LIMIT %s", (STATEMENTS,)).fetchall()
+    print("  %s: statements by planning + execution time (ms)" % phase)
+    print("  %9s %10s %10s  %s" % ("calls", "plan", "exec", "query"))
+    for calls, plan, exe, query in rows:
+        print("  %9d %10.0f %10.0f  %s" % (calls, plan, exe, query[:110]))
+
+
 def rounds(d, phase):
     rates = []
     for r in range(ROUNDS):
@@ -115,7 +139,9 @@ def test_scale(daemon_factory, refdb):
           " %d clients x %d events/request" % (OPEN, CLOSED, ROUNDS, EVENTS, CLIENTS, BATCH))
     bench_run.closed_loop(d, benchfeed.streams("warm", 4000, CLIENTS, DEPTS), BATCH)
     small_open = db.scalar("SELECT count(*) FROM cases WHERE closed_at IS NULL")
+    statements(db, None)
     small = rounds(d, "small")
+    statements(db, "small")
     filled = fill(db)
     big_open = db.scalar("SELECT count(*) FROM cases WHERE closed_at IS NULL")
     closed = db.scalar("SELECT count(*) FROM alerts WHERE status IN ('resolved', 'dismissed',"
@@ -124,7 +150,9 @@ def test_scale(daemon_factory, refdb):
         filled, big_open, closed, db.scalar("SELECT count(*) FROM pg_inherits"
                                             " WHERE inhparent = 'events'::regclass"),
         db.scalar("SELECT pg_size_pretty(pg_database_size(current_database()))")), flush=True)
+    statements(db, None)
     big = rounds(d, "big")
+    statements(db, "big")
     print("\n%-46s %14s" % ("closed loop, best round", "events/s"))
     print("%-46s %14.0f" % ("%d open cases" % small_open, small))
     print("%-46s %14.0f" % ("%d open cases, %d closed alerts" % (big_open, closed), big))

@@ -179,6 +179,10 @@ class PgCluster:
             # (ESUP_TEST_PG_FSYNC=on in tests/fault/conftest.py): durability is their subject.
             if os.environ.get("ESUP_TEST_PG_FSYNC", "off") != "on":
                 f.write("fsync = off\nfull_page_writes = off\n")
+            # Benchmarks' diagnostics (contrib/bench: ESUP_BENCH_STATEMENTS) add their own
+            # lines, e.g. shared_preload_libraries = 'pg_stat_statements'.
+            if os.environ.get("ESUP_TEST_PG_CONF"):
+                f.write(os.environ["ESUP_TEST_PG_CONF"] + "\n")
 
     def start(self):
         self._pg(PGBIN / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "300", "start")

@@ -164,7 +164,7 @@ def test_the_commit_goes_out_with_the_apply(db, daemon_factory, proxy):
 
 
 def test_the_history_read_goes_out_with_the_lock(db, daemon_factory, proxy):
-    sent_while_held(db, daemon_factory, proxy, False, [b"cases_lock", b"FROM events e JOIN"])
+    sent_while_held(db, daemon_factory, proxy, False, [b"cases_lock", b"cases_load"])
 
 
 def test_a_statement_failing_inside_the_pipeline_rolls_back_its_batch(db, daemon_factory,
