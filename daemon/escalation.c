@@ -328,6 +328,27 @@ esc_acted(struct escalation *e, const PGresult *res)
 	esc_act_next(e);
 }
 
+/* esup_escalation_replan's row (none: nothing to do). The live alerts another transaction
+ * held are marked by the next rounds, one after the other, until none is left. */
+static void
+esc_replanned(struct escalation *e, const PGresult *res)
+{
+	const char *marked, *left;
+
+	if (PQntuples(res) != 1)
+		return;
+	marked = PQgetvalue(res, 0, 1);
+	left = PQgetvalue(res, 0, 2);
+	if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+		log_info("escalation: settings or calendar changed (%s): %s live alerts to plan "
+			"again, %s held by other transactions for a later round", e->fingerprint,
+			marked, left);
+	else
+		log_debug("escalation: %s more live alerts to plan again, %s still held", marked, left);
+	if (strcmp(left, "0") != 0)
+		e->replan = true;
+}
+
 static void
 esc_issue(struct escalation *e)
 {
@@ -339,7 +360,7 @@ esc_issue(struct escalation *e)
 	snprintf(limit, sizeof(limit), "%zu", job_config(e->job)->jobs_batch);
 	switch (e->step) {
 	case ESC_REPLAN:
-		sql = "SELECT esup_escalation_replan_all($1)";
+		sql = "SELECT changed, marked, remaining FROM esup_escalation_replan($1)";
 		esc_fingerprint(job_config(e->job), job_rules(e->job), e->fingerprint,
 			sizeof(e->fingerprint));
 		values[0] = e->fingerprint;
@@ -369,14 +390,14 @@ esc_on_result(const PGresult *res, void *arg)
 	size_t batch = job_config(e->job)->jobs_batch;
 
 	if (!job_result_ok(res)) {
+		if (e->step == ESC_REPLAN)
+			e->replan = true;    /* the next round tries again */
 		job_done(e->job, false, esc_step_name(e->step), res);
 		return;
 	}
 	switch (e->step) {
 	case ESC_REPLAN:
-		if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
-			log_info("escalation: settings or calendar changed (%s): %s live alerts to "
-				"plan again", e->fingerprint, PQgetvalue(res, 0, 0));
+		esc_replanned(e, res);
 		e->step = ESC_PENDING;
 		break;
 	case ESC_PENDING:

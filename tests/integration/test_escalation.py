@@ -9,6 +9,7 @@ import signal
 import time
 from datetime import datetime, timedelta, timezone
 
+import psycopg
 import pytest
 
 from conftest import SANITIZER_MARKS, Daemon, chown_daemon, finish_daemons, wait_for
@@ -161,6 +162,60 @@ def test_settings_and_calendar_changes_replan(refdb, daemon_factory):
     wait_for(lambda: level(refdb, alert)[3] == at("2026-03-03T11:00:00+08:00"), 20,
              "the deadline moved to Tuesday")
     assert escalations(refdb, alert) == []
+
+
+def test_a_replan_does_not_wait_for_an_alert_another_transaction_holds(refdb, daemon_factory):
+    # Planning every live alert again took each alert's row lock in turn and waited for those
+    # ingest held, which could be waiting for one it had taken: a deadlock (two daemons
+    # ingesting, test_two_daemons). Now the alerts held are skipped and marked on a later
+    # round. While the test's transaction holds one alert, the others take the new settings;
+    # once it lets go, that one does too.
+    alert = craft(refdb, "red", "410302", "2026-03-02T09:00:00+08:00")
+    held = craft(refdb, "red", "410302", "2026-03-02T09:00:00+08:00")
+    d = start(daemon_factory, "2026-03-02T09:30:00+08:00")
+    wait_for(lambda: planned(refdb, alert) and planned(refdb, held), 20, "the plans")
+    assert level(refdb, held)[3] == at("2026-03-02T13:00:00+08:00")
+    with psycopg.connect(refdb.conninfo("postgres")) as holder:
+        with holder.transaction():
+            holder.execute("SELECT 1 FROM alerts WHERE id = %s FOR UPDATE", (held,))
+            d.config["escalation"] = {"ack_hours_red": "2"}
+            d.write()
+            d.signal(signal.SIGHUP)
+            wait_for(lambda: level(refdb, alert)[3] == at("2026-03-02T11:00:00+08:00"), 20,
+                     "the free alert's deadline moved to 11:00")
+            assert level(refdb, held)[3] == at("2026-03-02T13:00:00+08:00")
+            assert "1 held by other transactions" in d.log_text()
+    wait_for(lambda: level(refdb, held)[3] == at("2026-03-02T11:00:00+08:00"), 20,
+             "the held alert's deadline moved to 11:00 once let go")
+    assert refdb.scalar("SELECT replan_left FROM escalation_settings") is None
+
+
+def test_a_replan_that_failed_is_tried_again(refdb, daemon_factory):
+    # A replan that fails (here a trigger refuses the settings' change, counting the tries in
+    # a sequence, which no rollback takes back) is tried again on the next rounds, not left
+    # until the next change or restart; once the refusal is gone, it goes through.
+    alert = craft(refdb, "red", "410302", "2026-03-02T09:00:00+08:00")
+    d = start(daemon_factory, "2026-03-02T09:30:00+08:00")
+    wait_for(lambda: planned(refdb, alert), 20, "the plan")
+    refdb.query("""
+        CREATE SEQUENCE test_tries;
+        CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+        BEGIN
+            PERFORM nextval('test_tries');
+            RAISE EXCEPTION 'test: refused';
+        END $$;
+        CREATE TRIGGER test_refuse BEFORE UPDATE ON escalation_settings
+            FOR EACH ROW EXECUTE FUNCTION test_refuse()""")
+    d.config["escalation"] = {"ack_hours_red": "2"}
+    d.write()
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: "test: refused" in d.log_text(), 20, "the replan to fail")
+    wait_for(lambda: refdb.scalar("SELECT last_value FROM test_tries") >= 5, 20,
+             "the replan to be tried again, round after round")
+    assert level(refdb, alert)[3] == at("2026-03-02T13:00:00+08:00")
+    refdb.query("DROP TRIGGER test_refuse ON escalation_settings")
+    wait_for(lambda: level(refdb, alert)[3] == at("2026-03-02T11:00:00+08:00"), 20,
+             "the deadline moved to 11:00")
 
 
 def test_refused_escalation_is_not_retried_for_ever(refdb, daemon_factory):
