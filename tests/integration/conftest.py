@@ -568,6 +568,32 @@ class Daemon:
         return found
 
 
+def daemons_apart(db, certs, testdir, names=("a", "b"), **config):
+    """Daemons (not started) on one database, each in a directory of its own under testdir,
+    all with config; stop them with finish_daemons."""
+    made = []
+    for name in names:
+        sub = testdir / name
+        sub.mkdir(mode=0o755)
+        chown_daemon(sub)
+        made.append(Daemon(db, certs, sub, **config))
+    return made
+
+
+def hold_events(db, condition, lock):
+    """Makes the writer that stores an event for which condition (SQL over NEW, an event_ids
+    row: dept, event_id) holds wait, inside its transaction, for advisory lock `lock`, which
+    the test takes first (pg_advisory_lock) and lets go of when it wants the writer to go on."""
+    db.query("""
+        CREATE FUNCTION test_hold() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF %s THEN PERFORM pg_advisory_xact_lock_shared(%d); END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER test_hold BEFORE INSERT ON event_ids
+            FOR EACH ROW EXECUTE FUNCTION test_hold()""" % (condition, lock))
+
+
 def finish_daemons(made, request):
     """At a test's teardown: stops every Daemon in made that still runs, prints their logs when
     the test or a daemon failed, and fails the test on a bad exit or a sanitizer report."""

@@ -17,8 +17,7 @@ import psycopg
 import pytest
 
 import bench_fill
-from conftest import (Daemon, chown_daemon, event, finish_daemons, ndjson, statuses,
-                      wait_for)
+from conftest import daemons_apart, event, finish_daemons, hold_events, statuses, wait_for
 
 LOCK = 4343
 DEPT = "LY-SCJGJ"
@@ -63,13 +62,8 @@ def assert_whole_history(db, case):
 
 @pytest.fixture
 def two(db, certs, testdir, request):
-    """Two esupd (not started) on the same database, each in its own directory."""
-    made = []
-    for name in ("a", "b"):
-        d = testdir / name
-        d.mkdir(mode=0o755)
-        chown_daemon(d)
-        made.append(Daemon(db, certs, d, log={"level": "debug"}))
+    """Two esupd (not started) on the same database."""
+    made = daemons_apart(db, certs, testdir, log={"level": "debug"})
     yield made
     finish_daemons(made, request)
 
@@ -128,14 +122,7 @@ def test_a_writer_that_stored_an_earlier_event_lowers_the_bound(db, two):
     a, b = two
     case = "LY-SCJGJ-2026-B00003"
     first, second = accepted(case), decided(case)
-    db.query("""
-        CREATE FUNCTION test_hold() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF NEW.event_id = '%s' THEN PERFORM pg_advisory_xact_lock_shared(%d); END IF;
-            RETURN NEW;
-        END $$;
-        CREATE TRIGGER test_hold BEFORE INSERT ON event_ids
-            FOR EACH ROW EXECUTE FUNCTION test_hold()""" % (first["id"], LOCK))
+    hold_events(db, "NEW.event_id = '%s'" % first["id"], LOCK)
     a.start()
     b.start()
     answers = []

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 import pytest
 
-from conftest import SANITIZER_MARKS, Daemon, chown_daemon, finish_daemons, wait_for
+from conftest import SANITIZER_MARKS, daemons_apart, finish_daemons, wait_for
 from test_lifecycle import check_config, config_line, sample_config
 
 SHANGHAI = timezone(timedelta(hours=8))
@@ -262,13 +262,8 @@ def test_kill_mid_way_neither_loses_nor_repeats(refdb, daemon_factory):
 
 @pytest.fixture
 def two(refdb, certs, testdir, request):
-    made = []
-    for name in ("a", "b"):
-        sub = testdir / name
-        sub.mkdir(mode=0o755)
-        chown_daemon(sub)
-        made.append(Daemon(refdb, certs, sub, jobs=dict(JOBS),
-                           testing={"clock_offset_s": offset_to("2026-03-10T09:00:00+08:00")}))
+    made = daemons_apart(refdb, certs, testdir, jobs=dict(JOBS),
+                         testing={"clock_offset_s": offset_to("2026-03-10T09:00:00+08:00")})
     yield made
     finish_daemons(made, request)
 

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 import oracle
-from conftest import BUILD, Daemon, chown_daemon, event, finish_daemons, wait_for
+from conftest import BUILD, daemons_apart, event, finish_daemons, wait_for
 from esupclient import Client, StreamSender
 
 ESUPCTL = BUILD / "contrib" / "esupctl"
@@ -25,13 +25,8 @@ def two(refdb, certs, testdir, request):
     """Two esupd configurations (not started) on the same database, each in its own directory,
     with the same business clock; stopped and checked like daemon_factory's."""
     offset = oracle.clock_offset(oracle.TRANSITION.timestamp() - 10)
-    made = []
-    for name in ("a", "b"):
-        d = testdir / name
-        d.mkdir(mode=0o755)
-        chown_daemon(d)
-        made.append(Daemon(refdb, certs, d, testing={"clock_offset_s": offset},
-                           sweeper=SWEEPER, log={"level": "debug"}))
+    made = daemons_apart(refdb, certs, testdir, testing={"clock_offset_s": offset},
+                         sweeper=SWEEPER, log={"level": "debug"})
     yield made, offset
     finish_daemons(made, request)
 

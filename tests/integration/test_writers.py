@@ -12,7 +12,7 @@ import threading
 
 import psycopg
 
-from conftest import DEPTS, event, ndjson, statuses, wait_for
+from conftest import DEPTS, event, hold_events, ndjson, statuses, wait_for
 
 LOCK = 4242
 HELD_DEPT, OTHER_DEPT = DEPTS[0], DEPTS[1]
@@ -32,14 +32,7 @@ def waiting_writers(db):
 
 
 def test_departments_are_stored_side_by_side_and_each_in_order(db, daemon_factory):
-    db.query("""
-        CREATE FUNCTION test_hold() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF NEW.dept = '%s' THEN PERFORM pg_advisory_xact_lock_shared(%d); END IF;
-            RETURN NEW;
-        END $$;
-        CREATE TRIGGER test_hold BEFORE INSERT ON event_ids
-            FOR EACH ROW EXECUTE FUNCTION test_hold()""" % (HELD_DEPT, LOCK))
+    hold_events(db, "NEW.dept = '%s'" % HELD_DEPT, LOCK)
     d = daemon_factory(ingest={"writers": 2}, log={"level": "debug"}).start()
     first, second = event(dept=HELD_DEPT), event(dept=HELD_DEPT)
     answers = []
