@@ -87,6 +87,11 @@ struct alert_streams {
 	bool ready, starting;        /* end known; the query finding it is in flight */
 	bool polling, again;
 	bool stopped;                /* draining: no more reading */
+	unsigned ending;             /* drained streams whose closing chunk is not written yet */
+	bool ending_counted;         /* every drained stream is counted in ending */
+	void (*drained)(void *);     /* told once they are written, or at DRAIN_MAX_S */
+	void *drained_arg;
+	struct event *drain_bound;
 	unsigned held_ms;
 	struct event *debounce, *timer, *heartbeat;
 	struct evbuffer *scratch;
@@ -641,6 +646,8 @@ hub_heartbeat(evutil_socket_t fd, short what, void *arg)
 
 /* ---------------------------------------------------------------- the set */
 
+static void hub_drain_bound(evutil_socket_t fd, short what, void *arg);
+
 struct alert_streams *
 alert_streams_create(struct esupd *d)
 {
@@ -653,8 +660,10 @@ alert_streams_create(struct esupd *d)
 	h->debounce = evtimer_new(d->base, hub_timer, h);
 	h->timer = evtimer_new(d->base, hub_timer, h);
 	h->heartbeat = event_new(d->base, -1, EV_PERSIST, hub_heartbeat, h);
+	h->drain_bound = evtimer_new(d->base, hub_drain_bound, h);
 	h->scratch = evbuffer_new();
-	if (h->debounce == NULL || h->timer == NULL || h->heartbeat == NULL || h->scratch == NULL) {
+	if (h->debounce == NULL || h->timer == NULL || h->heartbeat == NULL ||
+	    h->drain_bound == NULL || h->scratch == NULL) {
 		alert_streams_destroy(h);
 		return NULL;
 	}
@@ -685,6 +694,8 @@ alert_streams_destroy(struct alert_streams *h)
 		event_free(h->timer);
 	if (h->heartbeat != NULL)
 		event_free(h->heartbeat);
+	if (h->drain_bound != NULL)
+		event_free(h->drain_bound);
 	if (h->scratch != NULL)
 		evbuffer_free(h->scratch);
 	free(h);
@@ -726,15 +737,64 @@ alert_streams_principals_changed(struct alert_streams *h)
 	}
 }
 
-void
-alert_streams_drain(struct alert_streams *h)
+static void
+hub_drained(struct alert_streams *h)
 {
-	while (h->live != NULL)
+	void (*done)(void *) = h->drained;
+
+	if (done == NULL || !h->ending_counted)
+		return;
+	h->drained = NULL;
+	evtimer_del(h->drain_bound);
+	done(h->drained_arg);
+}
+
+/* evhttp wrote a drained stream's last chunk to its socket. */
+static void
+hub_stream_ended(struct evhttp_request *req, void *arg)
+{
+	struct alert_streams *h = arg;
+
+	(void)req;
+	if (h->ending > 0 && --h->ending == 0)
+		hub_drained(h);
+}
+
+static void
+hub_drain_bound(evutil_socket_t fd, short what, void *arg)
+{
+	struct alert_streams *h = arg;
+
+	(void)fd;
+	(void)what;
+	log_warnx("alert streams: %u clients did not take their closing chunk within %d s; "
+		"closing them", h->ending, DRAIN_MAX_S);
+	h->ending = 0;
+	hub_drained(h);
+}
+
+void
+alert_streams_drain(struct alert_streams *h, void (*done)(void *), void *arg)
+{
+	struct timeval bound = { DRAIN_MAX_S, 0 };
+
+	h->drained = done;
+	h->drained_arg = arg;
+	/* the last chunk is written later, when the loop runs: the count is complete first */
+	while (h->live != NULL) {
+		h->ending++;
+		evhttp_request_set_on_complete_cb(h->live->req, hub_stream_ended, h);
 		stream_end(h->live, "server shutting down");
+	}
+	h->ending_counted = true;
 	evtimer_del(h->timer);
 	evtimer_del(h->debounce);
 	event_del(h->heartbeat);
 	h->stopped = true;
+	if (h->ending == 0)
+		hub_drained(h);
+	else
+		evtimer_add(h->drain_bound, &bound);
 }
 
 unsigned

@@ -29,8 +29,11 @@ void alert_streams_configure(struct alert_streams *h);
 /* The principals were reloaded: streams whose certificate no longer maps to the same role
  * and scope are ended. */
 void alert_streams_principals_changed(struct alert_streams *h);
-/* SIGTERM: every stream gets a closing comment and a clean end of its chunked reply. */
-void alert_streams_drain(struct alert_streams *h);
+/* SIGTERM: every stream gets a closing comment and a clean end of its chunked reply. done
+ * is called once every one of them is written to its socket (before this returns when there
+ * is no stream), or after DRAIN_MAX_S seconds for clients that do not read them. */
+#define DRAIN_MAX_S 5
+void alert_streams_drain(struct alert_streams *h, void (*done)(void *), void *arg);
 /* Open streams now. */
 unsigned alert_streams_count(const struct alert_streams *h);
 

@@ -168,7 +168,8 @@ done:
 		health_sd_notify("READY=1");
 }
 
-/* Told by the ingest and by the sweeper once each has nothing in flight. */
+/* Told by the ingest and by the sweeper once each has nothing in flight, and by the alert
+ * streams once their closing chunks are written. */
 static void
 drained(void *arg)
 {
@@ -201,12 +202,12 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	health_sd_notify("STOPPING=1");
 	d->draining = true;
 	http_stop_accepting(d);
-	alert_streams_drain(d->streams);
 	jobs_stop(d->jobs);
 	delivery_stop(d->delivery);
 	metrics_server_stop(d->metrics_server);
-	/* both may call drained before returning: the count is set first */
-	d->draining_parts = 2;
+	/* each may call drained before returning: the count is set first */
+	d->draining_parts = 3;
+	alert_streams_drain(d->streams, drained, d);
 	sweeper_drain(d->sweeper, drained, d);
 	ingest_drain(d->ingest, drained, d);
 }
