@@ -9,6 +9,7 @@ auto_explain logs the plan of every statement they run; no plan of esupd's may c
 section (but the one of the statement that turns it off, planned while it is still on).
 """
 
+import contextlib
 import re
 
 import psycopg
@@ -19,24 +20,32 @@ import bench_sweeper
 
 from conftest import event, ndjson, statuses, wait_for
 
-ROLE_SETTINGS = (
+AUTO_EXPLAIN = (
     "session_preload_libraries = 'auto_explain'",
     "auto_explain.log_min_duration = 0",
     "auto_explain.log_format = text",
-    "jit_above_cost = 0",
 )
+
+
+@contextlib.contextmanager
+def role_settings(db, *settings):
+    """settings for esupd's sessions begun inside (ALTER ROLE ... IN DATABASE)."""
+    with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn:
+        for setting in settings:
+            conn.execute("ALTER ROLE esupd IN DATABASE %s SET %s" % (db.name, setting))
+    try:
+        yield
+    finally:
+        with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn:
+            conn.execute("ALTER ROLE esupd IN DATABASE %s RESET ALL" % db.name)
 
 
 @pytest.fixture
 def explained_db(db):
     if not db.scalar("SELECT pg_jit_available()"):
         pytest.skip("this PostgreSQL has no JIT provider (postgresql-15's llvmjit)")
-    with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn:
-        for setting in ROLE_SETTINGS:
-            conn.execute("ALTER ROLE esupd IN DATABASE %s SET %s" % (db.name, setting))
-    yield db
-    with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn:
-        conn.execute("ALTER ROLE esupd IN DATABASE %s RESET ALL" % db.name)
+    with role_settings(db, *AUTO_EXPLAIN, "jit_above_cost = 0"):
+        yield db
 
 
 def test_esupds_statements_are_not_jit_compiled(explained_db, daemon_factory, pg):
@@ -83,12 +92,8 @@ def post_one(d):
 
 @pytest.fixture
 def logged_db(db):
-    with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn:
-        conn.execute("ALTER ROLE esupd IN DATABASE %s SET log_min_duration_statement = 0"
-                     % db.name)
-    yield db
-    with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn:
-        conn.execute("ALTER ROLE esupd IN DATABASE %s RESET ALL" % db.name)
+    with role_settings(db, "log_min_duration_statement = 0"):
+        yield db
 
 
 def test_the_writers_statements_are_prepared_once_per_session(logged_db, daemon_factory, pg):
@@ -158,6 +163,17 @@ def test_a_session_whose_prepared_statement_is_refused_as_unsupported_starts_afr
     assert r.status == 200 and statuses(r.json()) == ["accepted"], r.body
 
 
+def explained(db):
+    """auto_explain for esupd's sessions begun inside: every plan, nested statements too."""
+    return role_settings(db, *AUTO_EXPLAIN, "auto_explain.log_nested_statements = on")
+
+
+def plans_of(pg, mark, pid):
+    """The plans backend pid logged since mark."""
+    chunks = re.split(r"\[(\d+)\] LOG:  duration:", statement_log(pg, mark))
+    return [p for b, p in zip(chunks[1::2], chunks[2::2]) if int(b) == pid]
+
+
 def test_a_few_cases_history_is_read_through_the_case_index(db, daemon_factory, pg):
     # The read of a batch's case histories joins events to the keys given as jsonb, which the
     # planner takes for 100 rows whatever their number: with a few thousand events stored it
@@ -175,12 +191,7 @@ def test_a_few_cases_history_is_read_through_the_case_index(db, daemon_factory, 
                       " WHERE i.inhparent = 'events'::regclass AND c.relname ~ '^events_\\d{4}_\\d{2}$'"
                       " AND c.relname < 'events_' || to_char(now() AT TIME ZONE 'UTC', 'YYYY_MM')")
     assert older >= 12
-    with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn:
-        for setting in ("session_preload_libraries = 'auto_explain'",
-                        "auto_explain.log_min_duration = 0", "auto_explain.log_format = text",
-                        "auto_explain.log_nested_statements = on"):
-            conn.execute("ALTER ROLE esupd IN DATABASE %s SET %s" % (db.name, setting))
-    try:
+    with explained(db):
         mark = pg.log.stat().st_size
         d = daemon_factory(ingest={"writers": 1}).start()
         writer = db.scalar("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
@@ -189,13 +200,9 @@ def test_a_few_cases_history_is_read_through_the_case_index(db, daemon_factory, 
         assert r.status == 200 and statuses(r.json()) == ["accepted"], r.body
         wait_for(lambda: "FROM events x" in statement_log(pg, mark), 30, "the history read's plan")
         d.stop()
-    finally:
-        with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn:
-            conn.execute("ALTER ROLE esupd IN DATABASE %s RESET ALL" % db.name)
     # The writer's plans only: the sweeper re-derives the open cases when the rules are new.
-    chunks = re.split(r"\[(\d+)\] LOG:  duration:", statement_log(pg, mark))
-    plans = [p for pid, p in zip(chunks[1::2], chunks[2::2]) if int(pid) == writer
-             and "Query Text: SELECT e.seq, e.dept, e.case_no, e.body::text" in p]
+    plans = [p for p in plans_of(pg, mark, writer)
+             if "Query Text: SELECT e.seq, e.dept, e.case_no, e.body::text" in p]
     assert len(plans) == 1, plans
     # The partition that holds the events: probed by the case index, never scanned.
     full = db.scalar("SELECT tableoid::regclass::text FROM events WHERE event_id LIKE 'OTHER-%%'"
@@ -216,12 +223,7 @@ def test_a_case_is_found_by_its_key_after_the_table_grew(db, daemon_factory, pg)
     # that read is planned at each call. Here the writer's plans are made on a few cases, then
     # 3,000 more arrive (not analyzed), and no plan of the next request looks a case up by
     # another index than its key's.
-    with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn:
-        for setting in ("session_preload_libraries = 'auto_explain'",
-                        "auto_explain.log_min_duration = 0", "auto_explain.log_format = text",
-                        "auto_explain.log_nested_statements = on"):
-            conn.execute("ALTER ROLE esupd IN DATABASE %s SET %s" % (db.name, setting))
-    try:
+    with explained(db):
         d = daemon_factory(ingest={"writers": 1}).start()
         writer = db.scalar("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
                            " AND application_name = 'esupd writer'")
@@ -236,11 +238,7 @@ def test_a_case_is_found_by_its_key_after_the_table_grew(db, daemon_factory, pg)
         assert r.status == 200 and statuses(r.json()) == ["accepted"], r.body
         wait_for(lambda: "FROM events x" in statement_log(pg, mark), 30, "the history read's plan")
         d.stop()
-    finally:
-        with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn:
-            conn.execute("ALTER ROLE esupd IN DATABASE %s RESET ALL" % db.name)
-    chunks = re.split(r"\[(\d+)\] LOG:  duration:", statement_log(pg, mark))
-    plans = "\n".join(p for pid, p in zip(chunks[1::2], chunks[2::2]) if int(pid) == writer)
+    plans = "\n".join(plans_of(pg, mark, writer))
     assert "JOIN cases k ON k.dept = r.d" in plans     # the bound's read was logged
     wrong = re.findall(r"Index (?:Only )?Scan using (cases_(?!pkey)\w+) on cases", plans)
     assert not wrong, plans
