@@ -128,14 +128,15 @@ def test_a_writer_that_stored_an_earlier_event_lowers_the_bound(db, two):
     answers = []
     with psycopg.connect(db.conninfo("postgres"), autocommit=True) as holder:
         holder.execute("SELECT pg_advisory_lock(%s)", (LOCK,))
-        sent = time.time()
         t = threading.Thread(target=post, args=(a, [first], answers))
         t.start()
         wait_for(lambda: db.scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
                                    " AND objid = %s AND NOT granted", (LOCK,)) == 1, 30,
                  "a's writer to wait")
-        # b receives the decision in a later second than a received the acceptance.
-        wait_for(lambda: int(time.time()) > int(sent), 5, "the next second")
+        # a received the acceptance before its writer waited, so no later than now: b receives
+        # the decision in a later second (receipt times are whole seconds).
+        waiting = time.time()
+        wait_for(lambda: int(time.time()) > int(waiting), 5, "the next second")
         r = post(b, [second])
         assert r.status == 200 and statuses(r.json()) == ["accepted"], r.body
         made = case_row(db, case)["events_from"]
