@@ -20,21 +20,6 @@
 #include "mon_value.h"
 #include "refdata.h"
 
-/* Creates missing case rows and locks them all, in (dept, case) order so that concurrent
- * writers wait on each other instead of deadlocking; due now until evaluated. $3: the earliest
- * receipt time of the events the transaction stored, the case's events_from on a new row and
- * the least of the two on one that has it (a concurrent writer that stored the case's later
- * events first), so that no event of the case was received before it (schema/027); a row
- * without one (older than 027) stays without. */
-static const char cases_lock_sql[] =
-	"INSERT INTO cases AS k (dept, case_no, next_check_at, events_from)"
-	" SELECT r.d, r.c, $2::timestamptz, $3::timestamptz"
-	" FROM jsonb_to_recordset($1::jsonb) AS r(d text, c text)"
-	" ORDER BY r.d, r.c"
-	" ON CONFLICT (dept, case_no) DO UPDATE SET next_check_at = EXCLUDED.next_check_at,"
-	"  events_from = CASE WHEN k.events_from IS NOT NULL"
-	"   THEN least(k.events_from, EXCLUDED.events_from) END";
-
 /* The cases' events, read from the partitions their events_from leaves (esup_case_events,
  * schema/027; one generic plan per session). $2 is the number of keys in $1 (without
  * repeats): the LIMIT that gives the planner their number (a set-returning function counts as
@@ -91,10 +76,11 @@ static const char cases_apply_sql[] =
 	" FROM jsonb_array_elements($1::jsonb) AS x,"
 	"  LATERAL esup_apply_evaluation(x, $2::timestamptz) AS r";
 
-/* An evaluated case's next check lies in the future (or nowhere): one still due was not
- * evaluated (a refused history, or no event left to load). It is looked at again in an hour,
- * not at every sweep, where it would hold back the cases behind it. $3: the keys' number, as
- * in cases_load_sql. */
+/* The cases that were not evaluated (a refused history, or no event left to load; $1, $3
+ * their number as in cases_load_sql) and are still due are looked at again in an hour, not at
+ * every sweep, where they would hold back the cases behind them. An evaluated case's next
+ * check lies in the future (or nowhere), so the defer is sent only when a case was not
+ * evaluated (cases_deferred_json). */
 static const char cases_defer_sql[] =
 	"UPDATE cases SET next_check_at = $2::timestamptz + interval '1 hour'"
 	" WHERE (dept, case_no) IN (SELECT r.d, r.c FROM jsonb_to_recordset($1::jsonb) AS r(d text, c text)"
@@ -113,7 +99,9 @@ struct event_pool {
 	struct loaded_event *items;
 };
 
-enum cases_step { CASES_LOOSE, CASES_LOCK, CASES_LOAD, CASES_CONTEXT, CASES_APPLY, CASES_DEFER };
+/* The steps in the order they run: the cases' histories, the cross-case context when a rule
+ * needs one, the corrected events without a case, then the apply and the defer. */
+enum cases_step { CASES_LOAD, CASES_CONTEXT, CASES_LOOSE, CASES_APPLY, CASES_DEFER };
 
 struct cases_job {
 	struct db *db;
@@ -122,13 +110,16 @@ struct cases_job {
 	bool dry_run;        /* the transaction will be rolled back: log and count nothing */
 	int64_t now;
 	char now_text[40];
-	char from_text[40];  /* CASES_LOCK's events_from (cases_evaluate's lock_from) */
 	char *keys;          /* jsonb [{"d","c"}] */
+	struct case_key *sorted;  /* the keys, sorted and without repeats: unique_text of them */
 	char *subjects;      /* jsonb [{"g","k","s","d","c","lo","hi"}]: what the context query looks for */
 	size_t nkeys;
 	char unique_text[24];  /* how many keys are in keys (without repeats): the LIMIT that
 	                        * gives the planner their number (cases_load_sql) */
 	char *evaluations;   /* jsonb [evaluation] */
+	char *deferred;      /* jsonb [{"d","c"}]: the keys not evaluated, for CASES_DEFER; NULL
+	                      * when every case was */
+	char deferred_text[24];  /* how many */
 	struct event_pool cases;     /* the cases' own events, grouped by case */
 	struct event_pool context;   /* other cases' events about the same parties, by group */
 	struct mon_case_event *loose;  /* events without a case, owned by the caller */
@@ -136,9 +127,10 @@ struct cases_job {
 	char *corrections;   /* jsonb [{"g","d","i"}]: the loose corrections, for CASES_LOOSE */
 	struct event_pool groups;    /* corrected events without a case with their corrections,
 	                              * by group */
-	enum cases_step after_loose; /* CASES_LOCK or CASES_LOAD; CASES_APPLY when no keys */
+	bool ahead;                  /* read ahead (cases_read_ahead): the history's read went out
+	                              * for more keys than are evaluated; their rows are dropped */
 	cases_queued_cb *queued;     /* may be NULL */
-	cases_done_cb *done;
+	cases_done_cb *done;         /* NULL until a read-ahead job is resumed */
 	void *arg;
 	struct metrics *metrics;     /* esup_alerts_raised_total; may be NULL */
 	enum cases_step inflight[4]; /* the steps sent and not yet answered, oldest first */
@@ -155,29 +147,36 @@ case_key_compare(const void *a, const void *b)
 	return c ? c : strcmp(x->case_no, y->case_no);
 }
 
-/* The keys, sorted and without repeats, as jsonb [{"d","c"}]; *unique: how many. */
-static char *
-keys_json(const struct case_key *keys, size_t count, size_t *unique)
+/* Sets the job's keys: sorted and without repeats (job->sorted), and as jsonb [{"d","c"}]
+ * (job->keys) with their number (nkeys, unique_text). False when out of memory. */
+static bool
+cases_job_keys(struct cases_job *job, const struct case_key *keys, size_t count)
 {
 	struct case_key *sorted = malloc((count ? count : 1) * sizeof(*sorted));
 	json_t *arr = json_array();
-	char *text = NULL;
+	size_t n = 0;
 
+	free(job->keys);
+	free(job->sorted);
+	job->keys = NULL;
+	job->sorted = sorted;
 	if (sorted != NULL && arr != NULL) {
 		memcpy(sorted, keys, count * sizeof(*sorted));
 		qsort(sorted, count, sizeof(*sorted), case_key_compare);
 		for (size_t i = 0; i < count; i++) {
-			if (i > 0 && case_key_compare(&sorted[i - 1], &sorted[i]) == 0)
+			if (n > 0 && case_key_compare(&sorted[n - 1], &sorted[i]) == 0)
 				continue;
+			sorted[n++] = sorted[i];
 			json_array_append_new(arr, json_pack("{s:s, s:s}", "d", sorted[i].dept,
 				"c", sorted[i].case_no));
 		}
-		text = json_dumps(arr, JSON_COMPACT);
-		*unique = json_array_size(arr);
+		if (json_array_size(arr) == n)
+			job->keys = json_dumps(arr, JSON_COMPACT);
 	}
 	json_decref(arr);
-	free(sorted);
-	return text;
+	job->nkeys = n;
+	snprintf(job->unique_text, sizeof(job->unique_text), "%zu", n);
+	return job->keys != NULL;
 }
 
 static void event_pool_finish(struct event_pool *pool);
@@ -186,8 +185,10 @@ static void
 cases_job_free(struct cases_job *job)
 {
 	free(job->keys);
+	free(job->sorted);
 	free(job->subjects);
 	free(job->evaluations);
+	free(job->deferred);
 	free(job->corrections);
 	event_pool_finish(&job->groups);
 	event_pool_finish(&job->cases);
@@ -297,9 +298,32 @@ event_pool_number_cases(struct event_pool *cases)
 			!same_case(&cases->items[i - 1].event, &cases->items[i].event);
 }
 
+/* Drops the rows of cases not among the job's keys: a history read ahead for a case whose
+ * events turned out to be stored already (cases_read_ahead). */
+static void
+event_pool_keep_cases(struct event_pool *pool, const struct cases_job *job)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < pool->count; i++) {
+		struct case_key key;
+
+		memcpy(key.dept, pool->items[i].event.dept, sizeof(key.dept));
+		memcpy(key.case_no, pool->items[i].event.case_no, sizeof(key.case_no));
+		if (bsearch(&key, job->sorted, job->nkeys, sizeof(key), case_key_compare) == NULL)
+			mon_event_finish(&pool->items[i].event);
+		else
+			pool->items[n++] = pool->items[i];
+	}
+	pool->count = n;
+}
+
+/* Appends the evaluation of items (one case, or an event without a case) to evaluations;
+ * one libmonitor cannot evaluate is logged and left out (its case deferred). False when out
+ * of memory; *evaluated (may be NULL) tells whether it went in. */
 static bool
 append_evaluation(const struct mon_ruleset *rs, const struct mon_case_event *items, size_t n,
-		int64_t now, json_t *disabled, json_t *evaluations)
+		int64_t now, json_t *disabled, json_t *evaluations, bool *evaluated)
 {
 	struct mon_evaluation ev;
 	struct mon_error err = { .field = "" };
@@ -309,6 +333,8 @@ append_evaluation(const struct mon_ruleset *rs, const struct mon_case_event *ite
 	if (mon_case_evaluate(rs, items, n, now, &ev, &err)) {
 		ok = json_array_append_new(evaluations, evaluation_json(&ev, disabled)) == 0;
 		mon_evaluation_finish(&ev);
+		if (evaluated != NULL)
+			*evaluated = ok;
 		return ok;
 	}
 	log_warnx("case %s/%s not evaluated: %s: expected %s; deferred", first->dept,
@@ -321,7 +347,8 @@ append_evaluation(const struct mon_ruleset *rs, const struct mon_case_event *ite
  * context.items[cfirst, cend). */
 static bool
 evaluate_case(const struct cases_job *job, const struct mon_ruleset *rs, size_t first,
-		size_t end, size_t cfirst, size_t cend, json_t *disabled, json_t *evaluations)
+		size_t end, size_t cfirst, size_t cend, json_t *disabled, json_t *evaluations,
+		bool *evaluated)
 {
 	const struct event_pool *cases = &job->cases, *ctx = &job->context;
 	size_t own = end - first, nc = cend - cfirst, n = own;
@@ -340,7 +367,7 @@ evaluate_case(const struct cases_job *job, const struct mon_ruleset *rs, size_t 
 		if (keep[i])
 			items[n++] = items[own + i];
 	}
-	ok = ok && append_evaluation(rs, items, n, job->now, disabled, evaluations);
+	ok = ok && append_evaluation(rs, items, n, job->now, disabled, evaluations, evaluated);
 	free(items);
 	free(keep);
 	return ok;
@@ -381,11 +408,38 @@ evaluate_groups(const struct cases_job *job, const struct mon_ruleset *rs, json_
 			repeat = strcmp(g->items[j].event.id, items[0].event->id) == 0 &&
 				strcmp(g->items[j].event.dept, items[0].event->dept) == 0;
 		if (!repeat)
-			append_evaluation(rs, items, n, job->now, disabled, evaluations);
+			append_evaluation(rs, items, n, job->now, disabled, evaluations, NULL);
 		n = 0;
 	}
 	free(items);
 	return true;
+}
+
+/* The keys of the cases that were not evaluated (no event left to load, or libmonitor
+ * refused the history), as the defer's parameter; job->deferred stays NULL when every case
+ * was. False when out of memory. */
+static bool
+cases_deferred_json(struct cases_job *job, const bool *evaluated)
+{
+	json_t *arr = json_array();
+	size_t n = 0;
+
+	for (size_t i = 0; arr != NULL && i < job->nkeys; i++) {
+		if (evaluated[i])
+			continue;
+		if (json_array_append_new(arr, json_pack("{s:s, s:s}", "d", job->sorted[i].dept,
+				"c", job->sorted[i].case_no)) != 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+		n++;
+	}
+	if (arr != NULL && n > 0) {
+		job->deferred = json_dumps(arr, JSON_COMPACT);
+		snprintf(job->deferred_text, sizeof(job->deferred_text), "%zu", n);
+	}
+	json_decref(arr);
+	return arr != NULL && (n == 0 || job->deferred != NULL);
 }
 
 static bool
@@ -395,10 +449,14 @@ cases_evaluate_all(struct cases_job *job)
 	json_t *evaluations = json_array(), *disabled = disabled_json(rs);
 	const struct event_pool *cases = &job->cases, *ctx = &job->context;
 	size_t cfirst = 0, cend = 0;
-	bool ok = evaluations != NULL && disabled != NULL;
+	bool *evaluated = calloc(job->nkeys ? job->nkeys : 1, sizeof(*evaluated));
+	bool ok = evaluations != NULL && disabled != NULL && evaluated != NULL;
 
 	for (size_t first = 0, i = 1; ok && first < cases->count; i++) {
 		size_t group = cases->items[first].group;
+		struct case_key key;
+		const struct case_key *found;
+		bool done = false;
 
 		if (i < cases->count && cases->items[i].group == group)
 			continue;
@@ -407,14 +465,22 @@ cases_evaluate_all(struct cases_job *job)
 			;
 		for (cend = cfirst; cend < ctx->count && ctx->items[cend].group == group; cend++)
 			;
-		ok = evaluate_case(job, rs, first, i, cfirst, cend, disabled, evaluations);
+		ok = evaluate_case(job, rs, first, i, cfirst, cend, disabled, evaluations, &done);
+		memcpy(key.dept, cases->items[first].event.dept, sizeof(key.dept));
+		memcpy(key.case_no, cases->items[first].event.case_no, sizeof(key.case_no));
+		found = bsearch(&key, job->sorted, job->nkeys, sizeof(key), case_key_compare);
+		if (found != NULL && done)
+			evaluated[found - job->sorted] = true;
 		first = i;
 	}
+	ok = ok && cases_deferred_json(job, evaluated);
+	free(evaluated);
 	/* Events without a case are judged one by one; a corrected one with its corrections. */
 	ok = ok && evaluate_groups(job, rs, disabled, evaluations);
 	for (size_t i = 0; ok && i < job->loose_count; i++)
 		if (!in_group(&job->groups, job->loose[i].event))
-			ok = append_evaluation(rs, &job->loose[i], 1, job->now, disabled, evaluations);
+			ok = append_evaluation(rs, &job->loose[i], 1, job->now, disabled, evaluations,
+				NULL);
 	job->evaluations = ok ? json_dumps(evaluations, JSON_COMPACT) : NULL;
 	json_decref(evaluations);
 	json_decref(disabled);
@@ -517,9 +583,8 @@ static bool
 cases_send(struct cases_job *job, enum cases_step step)
 {
 	static const char *const sql[] = {
-		[CASES_LOOSE] = cases_loose_sql,
-		[CASES_LOCK] = cases_lock_sql, [CASES_LOAD] = cases_load_sql,
-		[CASES_CONTEXT] = cases_context_sql, [CASES_APPLY] = cases_apply_sql,
+		[CASES_LOAD] = cases_load_sql, [CASES_CONTEXT] = cases_context_sql,
+		[CASES_LOOSE] = cases_loose_sql, [CASES_APPLY] = cases_apply_sql,
 		[CASES_DEFER] = cases_defer_sql,
 	};
 	/* Prepared once per session (db_query_named): the steps whose plan is the same whatever
@@ -529,21 +594,12 @@ cases_send(struct cases_job *job, enum cases_step step)
 	 * over sequential scans) was kept until autovacuum analyzed it, reading the whole
 	 * partition for every batch meanwhile. */
 	static const char *const name[CASES_DEFER + 1] = {
-		[CASES_LOCK] = "cases_lock", [CASES_LOAD] = "cases_load",
-		[CASES_APPLY] = "cases_apply",
+		[CASES_LOAD] = "cases_load", [CASES_APPLY] = "cases_apply",
 	};
 	const char *values[3] = { job->keys, job->now_text, job->unique_text };
 	int nparams = 2;
 
 	switch (step) {
-	case CASES_LOOSE:
-		values[0] = job->corrections;
-		nparams = 1;
-		break;
-	case CASES_LOCK:
-		values[2] = job->from_text;
-		nparams = 3;
-		break;
 	case CASES_LOAD:
 		values[1] = job->unique_text;
 		break;
@@ -551,11 +607,17 @@ cases_send(struct cases_job *job, enum cases_step step)
 		values[0] = job->subjects;
 		nparams = 1;
 		break;
+	case CASES_LOOSE:
+		values[0] = job->corrections;
+		nparams = 1;
+		break;
 	case CASES_APPLY:
 		values[0] = job->evaluations;
 		break;
 	case CASES_DEFER:
-		nparams = 3;   /* the keys and the time, like CASES_LOCK; their number, like CASES_LOAD */
+		values[0] = job->deferred;   /* the time; the keys' number, like CASES_LOAD */
+		values[2] = job->deferred_text;
+		nparams = 3;
 		break;
 	}
 	if (job->ninflight == sizeof(job->inflight) / sizeof(job->inflight[0]) ||
@@ -565,35 +627,22 @@ cases_send(struct cases_job *job, enum cases_step step)
 	return true;
 }
 
-/* The step that can go out with step, before its answer: the history's read needs only the
- * locks taken, the defer only the apply done (inside the transaction, a statement after one
- * that failed fails too). */
-static bool
-cases_follower(const struct cases_job *job, enum cases_step step, enum cases_step *next)
-{
-	if (step == CASES_LOCK)
-		*next = CASES_LOAD;
-	else if (step == CASES_APPLY && job->nkeys > 0)
-		*next = CASES_DEFER;
-	else
-		return false;
-	return true;
-}
-
-/* Issues the job's current step (and its follower). Once the job's last statement is
- * queued, the caller hears it (queued) and may queue its own behind it. */
+/* Issues the job's current step; the defer, when a case was not evaluated, goes out with
+ * the apply (it needs only the apply
+ * done: inside the transaction, a statement after one that failed fails too). Once the
+ * job's last statement is queued, the caller hears it (queued) and may queue its own behind
+ * it. */
 static void
 cases_issue(struct cases_job *job)
 {
-	enum cases_step step = job->step, next = step;
-	bool follows = cases_follower(job, step, &next);
+	enum cases_step step = job->step;
+	bool defer = step == CASES_APPLY && job->deferred != NULL;
 
-	if (!cases_send(job, step) || (follows && !cases_send(job, next))) {
+	if (!cases_send(job, step) || (defer && !cases_send(job, CASES_DEFER))) {
 		cases_job_finish(job, CASES_LOST, NULL);
 		return;
 	}
-	/* the apply (the last without keys) or the defer behind it */
-	if (job->queued != NULL && (next == CASES_APPLY || next == CASES_DEFER))
+	if (job->queued != NULL && step == CASES_APPLY)
 		job->queued(job->arg);
 }
 
@@ -607,6 +656,18 @@ cases_ready(struct cases_job *job)
 	return true;
 }
 
+/* After the cases' own events and their context: the corrected events without a case, or
+ * the evaluation. */
+static bool
+cases_after_cases(struct cases_job *job)
+{
+	if (job->corrections != NULL) {
+		job->step = CASES_LOOSE;
+		return true;
+	}
+	return cases_ready(job);
+}
+
 /* What follows a step that succeeded; false when the job is complete. */
 static bool
 cases_advance(struct cases_job *job, const PGresult *res)
@@ -614,16 +675,6 @@ cases_advance(struct cases_job *job, const PGresult *res)
 	bool failed;
 
 	switch (job->step) {
-	case CASES_LOOSE:
-		if (refdata_rules(job->rd) == NULL || !event_pool_load(&job->groups, res, true))
-			return false;
-		if (job->after_loose == CASES_APPLY)
-			return cases_ready(job);
-		job->step = job->after_loose;
-		return true;
-	case CASES_LOCK:
-		job->step = CASES_LOAD;
-		return true;
 	case CASES_LOAD:
 		if (refdata_rules(job->rd) == NULL) {
 			log_debug("no rules loaded yet: %d events left for the sweeper", PQntuples(res));
@@ -631,20 +682,26 @@ cases_advance(struct cases_job *job, const PGresult *res)
 		}
 		if (!event_pool_load(&job->cases, res, false))
 			return false;
+		if (job->ahead)
+			event_pool_keep_cases(&job->cases, job);
 		event_pool_number_cases(&job->cases);
 		if ((job->subjects = context_query_json(job, &failed)) != NULL) {
 			job->step = CASES_CONTEXT;
 			return true;
 		}
-		return !failed && cases_ready(job);
+		return !failed && cases_after_cases(job);
 	case CASES_CONTEXT:
-		return event_pool_load(&job->context, res, true) && cases_ready(job);
+		return event_pool_load(&job->context, res, true) && cases_after_cases(job);
+	case CASES_LOOSE:
+		if (refdata_rules(job->rd) == NULL || !event_pool_load(&job->groups, res, true))
+			return false;
+		return cases_ready(job);
 	case CASES_APPLY:
 		if (!job->dry_run) {   /* rolled back: no alert of it is ever seen */
 			cases_log_alerts(res);
 			cases_count_alerts(job, res);
 		}
-		if (job->nkeys == 0)
+		if (job->deferred == NULL)
 			return false;
 		job->step = CASES_DEFER;
 		return true;
@@ -662,7 +719,12 @@ cases_on_result(const PGresult *res, void *arg)
 
 	job->step = job->inflight[0];
 	memmove(job->inflight, job->inflight + 1, --job->ninflight * sizeof(job->inflight[0]));
-	if (job->reported) {   /* sent ahead of an answer that ended the job */
+	if (job->reported || job->done == NULL) {
+		/* sent ahead of an answer that ended the job, or read ahead for a caller that
+		 * never resumed it (cases_resume must come first: a bug, but no leak) */
+		if (job->done == NULL && !job->reported)
+			log_warnx("cases: a history read ahead was neither resumed nor dropped");
+		job->reported = true;
 		if (job->ninflight == 0)
 			cases_job_free(job);
 		return;
@@ -680,7 +742,7 @@ cases_on_result(const PGresult *res, void *arg)
 		cases_job_finish(job, CASES_DONE, NULL);
 	else if (job->ninflight == 0)
 		cases_issue(job);
-	/* else the next step went out with this one (cases_follower): its answer follows */
+	/* else the defer went out with the apply: its answer follows */
 }
 
 /* The loose corrections as CASES_LOOSE's parameter; job->corrections stays NULL when there
@@ -707,57 +769,115 @@ loose_corrections_json(struct cases_job *job)
 	return arr != NULL && (g == 0 || job->corrections != NULL);
 }
 
+static struct cases_job *
+cases_job_new(struct db *db, const struct refdata *rd, const struct case_key *keys,
+		size_t count, int64_t now)
+{
+	struct cases_job *job = calloc(1, sizeof(*job));
+
+	if (job == NULL)
+		return NULL;
+	if (!cases_job_keys(job, keys, count)) {
+		cases_job_free(job);
+		return NULL;
+	}
+	job->db = db;
+	job->rd = rd;
+	job->now = now;
+	mon_time_format(now, 0, job->now_text, sizeof(job->now_text));
+	return job;
+}
+
+/* Hands the job its caller; false when out of memory (the job is left to the caller). */
+static bool
+cases_job_caller(struct cases_job *job, struct metrics *metrics,
+		const struct mon_case_event *loose, size_t loose_count, bool dry_run,
+		cases_queued_cb *queued, cases_done_cb *done, void *arg)
+{
+	if (loose_count > 0) {
+		if ((job->loose = malloc(loose_count * sizeof(*loose))) == NULL)
+			return false;
+		memcpy(job->loose, loose, loose_count * sizeof(*loose));
+	}
+	job->loose_count = loose_count;
+	job->metrics = metrics;
+	job->dry_run = dry_run;
+	job->queued = queued;
+	job->done = done;
+	job->arg = arg;
+	return loose_corrections_json(job);
+}
+
 void
 cases_evaluate(struct db *db, const struct refdata *rd, struct metrics *metrics,
 		const struct case_key *keys, size_t count, const struct mon_case_event *loose,
-		size_t loose_count, int64_t now, int64_t lock_from, bool dry_run,
+		size_t loose_count, int64_t now, bool dry_run,
 		cases_queued_cb *queued, cases_done_cb *done, void *arg)
 {
-	struct cases_job *job = calloc(1, sizeof(*job));
-	size_t unique = 0;
+	struct cases_job *job = cases_job_new(db, rd, keys, count, now);
 
-	if (job == NULL || (job->keys = keys_json(keys, count, &unique)) == NULL ||
-	    (loose_count > 0 && (job->loose = malloc(loose_count * sizeof(*loose))) == NULL)) {
+	if (job == NULL || !cases_job_caller(job, metrics, loose, loose_count, dry_run,
+			queued, done, arg)) {
 		if (job != NULL)
-			free(job->keys);
-		free(job);
+			cases_job_free(job);
 		log_warnx("cases: out of memory");
 		done(CASES_LOST, NULL, arg);
 		return;
 	}
-	if (loose_count > 0)
-		memcpy(job->loose, loose, loose_count * sizeof(*loose));
-	job->loose_count = loose_count;
-	job->nkeys = count;
-	snprintf(job->unique_text, sizeof(job->unique_text), "%zu", unique);
-	job->db = db;
-	job->rd = rd;
-	job->metrics = metrics;
-	job->now = now;
-	job->dry_run = dry_run;
-	mon_time_format(now, 0, job->now_text, sizeof(job->now_text));
-	if (lock_from > 0)
-		mon_time_format(lock_from, 0, job->from_text, sizeof(job->from_text));
-	job->queued = queued;
-	job->done = done;
-	job->arg = arg;
-	job->after_loose = count == 0 ? CASES_APPLY : lock_from > 0 ? CASES_LOCK : CASES_LOAD;
-	if (!loose_corrections_json(job)) {
-		log_warnx("cases: out of memory");
-		cases_job_finish(job, CASES_LOST, NULL);
+	if (job->nkeys > 0) {
+		job->step = CASES_LOAD;
+	} else if (job->corrections != NULL) {
+		/* no case: the corrected events without a case, with their corrections */
+		job->step = CASES_LOOSE;
+	} else if (refdata_rules(rd) == NULL || !cases_ready(job)) {
+		/* nothing to load: judge the loose events and apply */
+		cases_job_finish(job, CASES_DONE, NULL);
 		return;
 	}
-	if (job->corrections != NULL) {
-		/* first the corrected events without a case, with their corrections */
-		job->step = CASES_LOOSE;
-	} else if (count == 0) {
-		/* nothing to lock or load: judge the loose events and apply */
-		if (refdata_rules(rd) == NULL || !cases_ready(job)) {
-			cases_job_finish(job, CASES_DONE, NULL);
-			return;
-		}
-	} else {
-		job->step = job->after_loose;
-	}
 	cases_issue(job);
+}
+
+struct cases_job *
+cases_read_ahead(struct db *db, const struct refdata *rd, const struct case_key *keys,
+		size_t count, int64_t now)
+{
+	struct cases_job *job = count > 0 ? cases_job_new(db, rd, keys, count, now) : NULL;
+
+	if (job == NULL)
+		return NULL;
+	job->ahead = true;
+	if (!cases_send(job, CASES_LOAD)) {
+		cases_job_free(job);
+		return NULL;
+	}
+	return job;
+}
+
+void
+cases_resume(struct cases_job *job, struct metrics *metrics, const struct case_key *keys,
+		size_t count, const struct mon_case_event *loose, size_t loose_count, bool dry_run,
+		cases_queued_cb *queued, cases_done_cb *done, void *arg)
+{
+	/* the caller hears of a failure through done, once its read has answered */
+	bool ok = cases_job_caller(job, metrics, loose, loose_count, dry_run, queued, done, arg);
+
+	ok = ok && cases_job_keys(job, keys, count);
+	if (job->done == NULL)
+		job->done = done, job->arg = arg;
+	if (!ok) {
+		log_warnx("cases: out of memory");
+		job->queued = NULL;
+		cases_job_finish(job, CASES_LOST, NULL);
+	}
+	/* the read's answer continues the job (cases_on_result) */
+}
+
+void
+cases_drop(struct cases_job *job)
+{
+	if (job == NULL)
+		return;
+	job->reported = true;
+	if (job->ninflight == 0)
+		cases_job_free(job);
 }

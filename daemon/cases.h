@@ -1,5 +1,5 @@
-/* cases.h: re-deriving cases inside a transaction: lock their rows (fixed order), load their
- * whole history, evaluate it with libmonitor, and apply the result (case row, alerts raised,
+/* cases.h: re-deriving cases inside a transaction: load their history (from the partitions
+ * their events_from leaves), evaluate it with libmonitor, and apply the result (case row, alerts raised,
  * resolved, superseded, NOTIFY esup_alert). Ingest runs it between its INSERT and COMMIT; the
  * sweeper runs it on the cases whose next check has come. */
 #ifndef ESUP_CASES_H
@@ -37,18 +37,39 @@ typedef void cases_done_cb(enum cases_outcome outcome, const PGresult *error, vo
 typedef void cases_queued_cb(void *arg);
 
 /* Runs inside the caller's open transaction on db; done is called exactly once (before this
- * returns only when the connection is down or memory ran out). keys need not be sorted or
- * unique. With lock_from (not 0: the earliest receipt time of the events the transaction
- * stored), the case rows are created if missing and locked first, their lower bound of the
- * case's receipt times lowered to it (schema/027), and marked due so that, should evaluation
- * be impossible now, the sweeper picks them up; with 0 the caller already holds their locks. loose are events
- * without a case (fees), judged one by one; they must stay alive until done. metrics (may be
- * NULL) counts the alerts the evaluation raises. dry_run: the caller will roll the
- * transaction back (ingest's dry runs), so the alert steps are neither logged nor counted.
- * queued (may be NULL): see cases_queued_cb. */
+ * returns only when the connection is down or memory ran out). The caller holds the case
+ * rows' locks: ingest's INSERT creates and locks the rows of the cases it stored events of
+ * (and keeps their events_from, schema/027), the sweeper selects its cases FOR UPDATE. keys
+ * need not be sorted or unique. loose are events without a case (fees), judged one by one;
+ * they must stay alive until done. metrics (may be NULL) counts the alerts the evaluation
+ * raises. dry_run: the caller will roll the transaction back (ingest's dry runs), so the
+ * alert steps are neither logged nor counted. queued (may be NULL): see cases_queued_cb. */
 void cases_evaluate(struct db *db, const struct refdata *rd, struct metrics *metrics,
 		const struct case_key *keys, size_t count, const struct mon_case_event *loose,
-		size_t loose_count, int64_t now, int64_t lock_from, bool dry_run,
+		size_t loose_count, int64_t now, bool dry_run,
 		cases_queued_cb *queued, cases_done_cb *done, void *arg);
+
+struct cases_job;
+
+/* Ingest's read ahead: queues the histories' read of keys at once, behind the statement the
+ * caller queued just before (its INSERT, which stores and locks), so that both go out in one
+ * round trip. keys are every case whose events that statement may store. Returns the job,
+ * which waits for cases_resume, or NULL when nothing was queued (no keys, the connection is
+ * down, or out of memory): the caller then uses cases_evaluate. The caller must resume or
+ * drop the job in the callback of its own statement, which answers before the read. */
+struct cases_job *cases_read_ahead(struct db *db, const struct refdata *rd,
+		const struct case_key *keys, size_t count, int64_t now);
+
+/* Continues a job read ahead as cases_evaluate would with these arguments (and the keys' time
+ * given to cases_read_ahead): keys are the cases whose events were stored, among those read
+ * ahead; the other cases' rows are dropped unread. done is called exactly once, never before
+ * this returns unless memory ran out. */
+void cases_resume(struct cases_job *job, struct metrics *metrics, const struct case_key *keys,
+		size_t count, const struct mon_case_event *loose, size_t loose_count, bool dry_run,
+		cases_queued_cb *queued, cases_done_cb *done, void *arg);
+
+/* Gives up a job read ahead (the statement before it failed or stored nothing to evaluate):
+ * freed when its read answers. NULL is ignored. */
+void cases_drop(struct cases_job *job);
 
 #endif

@@ -6,16 +6,18 @@
  * principal that fits, then fills up in arrival order; so a small request behind another
  * department's heavy ones waits about one bounded transaction, not for all of them. The
  * transaction: BEGIN; one INSERT of every event (idempotent on (dept, id) through
- * event_ids); the cases' evaluation; COMMIT (the session runs with synchronous_commit on:
- * db.c). Requests hear back only after the COMMIT returned. A batch that the server refuses
+ * event_ids), which also creates and locks the rows of the cases it stored events of; the
+ * cases' evaluation; COMMIT (the session runs with synchronous_commit on: db.c). Requests hear back only after the COMMIT returned. A batch that the server refuses
  * is rolled back and each of its requests retried alone once, so one poison request cannot
  * block the others. The transaction is an explicit state machine (enum ingest_step,
  * ingest_issue) over the writer's pipeline: the BEGIN and the INSERT go out together (the
- * INSERT chained to the BEGIN, so it never runs outside the transaction), and the COMMIT
- * goes out with the evaluation's last statements (cases_evaluate's queued callback); a
- * COMMIT after a statement that failed answers ROLLBACK, which is taken as the batch's
- * rollback. A one-event batch is three round trips: BEGIN and INSERT; the case's lock and
- * history; its apply, defer and the COMMIT.
+ * INSERT chained to the BEGIN, so it never runs outside the transaction) with the read of
+ * the histories of every case the INSERT may store events of behind them (cases_read_ahead:
+ * a case whose events all turn out stored already is dropped from it), and the COMMIT goes
+ * out with the evaluation's last statements (cases_evaluate's queued callback); a COMMIT
+ * after a statement that failed answers ROLLBACK, which is taken as the batch's rollback. A
+ * one-event batch is two round trips: BEGIN, INSERT and the case's history; its apply (and
+ * the defer, should the case not be evaluated) and the COMMIT.
  *
  * A dry run takes the same path to the same answers: the same queue and limits, the same
  * dedup, INSERT (with the database's own checks) and case evaluation. It always forms a batch
@@ -61,7 +63,15 @@
  * input ordinals that were stored (why null) and those refused (why: "missing" or
  * "correction"); all others are duplicates. Events go in by department too: each row locks
  * its department's chain head (migration 012), so two writers take the heads in one order
- * and never deadlock. */
+ * and never deadlock. locked creates the rows of the cases the stored events belong to and
+ * locks them, in (dept, case) order for the same reason, due at $2 (the batch's business
+ * clock) until evaluated, so that the sweeper picks up a case whose evaluation fails; its
+ * events_from (schema/027) on a new row is the earliest receipt time among the case's stored
+ * events, and an existing row's is lowered to it (a concurrent writer that stored the case's
+ * later events first), so that no event of the case was received before it; a row without
+ * one (older than 027) stays without. The case rows are written after the events (a CTE
+ * reading stored runs once stored is complete), as before the lock was part of this
+ * statement. */
 static const char ingest_insert_sql[] =
 	"WITH RECURSIVE input AS ("
 	" SELECT r.o, r.d, r.i, r.t, r.a, r.c, r.m, r.p, r.b, r.r, nextval('events_seq') AS seq"
@@ -97,7 +107,14 @@ static const char ingest_insert_sql[] =
 	" OVERRIDING SYSTEM VALUE"
 	" SELECT i.seq, i.r, i.d, i.i, i.t, i.a, i.c, i.m, i.p, i.b"
 	" FROM input i JOIN fresh f USING (seq) ORDER BY i.d, i.seq"
-	" RETURNING seq"
+	" RETURNING seq, dept, case_no, received_at"
+	"), locked AS ("
+	" INSERT INTO cases AS k (dept, case_no, next_check_at, events_from)"
+	" SELECT s.dept, s.case_no, $2::timestamptz, min(s.received_at) FROM stored s"
+	" WHERE s.case_no IS NOT NULL GROUP BY s.dept, s.case_no ORDER BY s.dept, s.case_no"
+	" ON CONFLICT (dept, case_no) DO UPDATE SET next_check_at = EXCLUDED.next_check_at,"
+	"  events_from = CASE WHEN k.events_from IS NOT NULL"
+	"   THEN least(k.events_from, EXCLUDED.events_from) END"
 	") SELECT i.o, NULL::text FROM stored s JOIN input i USING (seq)"
 	" UNION ALL SELECT o, why FROM refused";
 
@@ -158,6 +175,9 @@ struct ingest_batch {
 	struct ingest_slot *slots;
 	size_t nslots;
 	char *rows;                     /* the INSERT's jsonb parameter */
+	char now_text[40];              /* its business clock (the INSERT's $2) */
+	struct cases_job *ahead;        /* the histories' read sent behind the INSERT
+	                                 * (cases_read_ahead): resumed or dropped at its answer */
 	char sqlstate[6];
 	char error[256];
 	struct timespec begun;          /* monotonic: when its BEGIN was sent */
@@ -279,6 +299,8 @@ ingest_batch_finish(struct ingest_batch *b, enum ingest_outcome outcome)
 	struct ingest *ingest = b->ingest;
 	struct ingest_req *r = b->reqs, *next;
 
+	cases_drop(b->ahead);   /* its read answers after the batch (a lost connection) */
+	b->ahead = NULL;
 	b->reqs = NULL;
 	for (; r != NULL; r = next) {
 		next = r->next;
@@ -407,8 +429,8 @@ static void ingest_on_result(const PGresult *res, void *arg);
 static void ingest_issue(struct ingest_batch *b);
 static void ingest_record_error(struct ingest_batch *b, const PGresult *res, const char *fallback);
 
-/* What the events this batch stored belong to, for STEP_CASES: their cases, and the events
- * without a case, judged alone. */
+/* What the events this batch stored (or, attempted, every event it sends) belong to, for
+ * STEP_CASES: their cases, and the events without a case, judged alone. */
 struct batch_subjects {
 	struct case_key *keys;
 	size_t nkeys;
@@ -417,7 +439,7 @@ struct batch_subjects {
 };
 
 static bool
-ingest_batch_subjects(const struct ingest_batch *b, struct batch_subjects *out)
+ingest_batch_subjects(const struct ingest_batch *b, bool attempted, struct batch_subjects *out)
 {
 	size_t cap = b->nslots ? b->nslots : 1;
 
@@ -429,7 +451,7 @@ ingest_batch_subjects(const struct ingest_batch *b, struct batch_subjects *out)
 		const struct ingest_slot *s = &b->slots[o];
 		const struct mon_event *ev = &s->req->batch->items[s->item].event;
 
-		if (s->req->statuses[s->item] != INGEST_ACCEPTED)
+		if (!attempted && s->req->statuses[s->item] != INGEST_ACCEPTED)
 			continue;
 		if (ev->case_no[0] == '\0') {
 			out->loose[out->nloose++] = (struct mon_case_event){ ev, s->req->received_at, false };
@@ -505,26 +527,53 @@ ingest_cases_queued(void *arg)
 	 * ran out (ingest_cases_done issues the end step) */
 }
 
+/* Sends the histories' read of every case the INSERT may store events of behind it, in the
+ * same round trip (cases_read_ahead); without it, the read waits for the INSERT's answer. */
+static void
+ingest_read_ahead(struct ingest_batch *b)
+{
+	struct batch_subjects attempted;
+
+	if (ingest_batch_subjects(b, true, &attempted))
+		b->ahead = cases_read_ahead(b->lane->db, b->ingest->refdata, attempted.keys,
+			attempted.nkeys, ingest_batch_received(b, true));
+	free(attempted.keys);
+	free(attempted.loose);
+}
+
+static void
+ingest_drop_ahead(struct ingest_batch *b)
+{
+	cases_drop(b->ahead);
+	b->ahead = NULL;
+}
+
 static void
 ingest_issue_cases(struct ingest_batch *b)
 {
 	struct batch_subjects subjects;
-	bool ok = ingest_batch_subjects(b, &subjects);
+	struct cases_job *ahead = b->ahead;
+	bool ok = ingest_batch_subjects(b, false, &subjects);
+	struct metrics *pending = b->dry_run ? NULL : b->lane->pending;
 
+	b->ahead = NULL;
 	if (!ok) {
+		cases_drop(ahead);
 		log_warnx("ingest: out of memory listing cases; %zu requests answered unavailable", b->nreqs);
 		if (!db_query(b->lane->db, "ROLLBACK", 0, NULL, NULL, NULL))
 			log_warnx("ingest: cannot roll back an abandoned batch");
 		ingest_batch_finish(b, INGEST_UNAVAILABLE);
 	} else if (subjects.nkeys == 0 && subjects.nloose == 0) {
+		cases_drop(ahead);
 		b->step = ingest_end_step(b);
 		ingest_issue(b);
+	} else if (ahead != NULL) {
+		cases_resume(ahead, pending, subjects.keys, subjects.nkeys, subjects.loose,
+			subjects.nloose, b->dry_run, ingest_cases_queued, ingest_cases_done, b);
 	} else {
-		cases_evaluate(b->lane->db, b->ingest->refdata,
-			b->dry_run ? NULL : b->lane->pending, subjects.keys, subjects.nkeys,
-			subjects.loose, subjects.nloose, ingest_batch_received(b, true),
-			ingest_batch_received(b, false), b->dry_run,
-			ingest_cases_queued, ingest_cases_done, b);
+		cases_evaluate(b->lane->db, b->ingest->refdata, pending, subjects.keys,
+			subjects.nkeys, subjects.loose, subjects.nloose, ingest_batch_received(b, true),
+			b->dry_run, ingest_cases_queued, ingest_cases_done, b);
 	}
 	free(subjects.keys);
 	free(subjects.loose);
@@ -545,13 +594,15 @@ ingest_send(struct ingest_batch *b, enum ingest_step step, unsigned flags)
 		[STEP_DISCARD] = "ROLLBACK",
 		[STEP_ROLLBACK] = "ROLLBACK",
 	};
-	const char *values[1] = { b->rows };
+	const char *values[2] = { b->rows, b->now_text };
 	bool insert = step == STEP_INSERT;
 
 	/* The INSERT is parsed once per session (db_query_named); the others are too short for
 	 * it to matter. */
+	if (insert)
+		mon_time_format(ingest_batch_received(b, true), 0, b->now_text, sizeof(b->now_text));
 	if (!db_query_ex(b->lane->db, insert ? "ingest_insert" : NULL, sql[step],
-			insert ? 1 : 0, insert ? values : NULL, flags,
+			insert ? 2 : 0, insert ? values : NULL, flags,
 			step == STEP_BEGIN ? ingest_on_begin : ingest_on_result, b))
 		return false;
 	b->outstanding++;
@@ -571,8 +622,11 @@ ingest_issue(struct ingest_batch *b)
 	}
 	if (step == STEP_BEGIN && ingest_send(b, STEP_BEGIN, 0))
 		b->step = step = STEP_INSERT;   /* chained to the BEGIN, in the same turn */
-	if (step != STEP_BEGIN && ingest_send(b, step, step == STEP_INSERT ? DB_CHAINED : 0))
+	if (step != STEP_BEGIN && ingest_send(b, step, step == STEP_INSERT ? DB_CHAINED : 0)) {
+		if (step == STEP_INSERT)
+			ingest_read_ahead(b);
 		return;
+	}
 	log_info("ingest: cannot issue %s; %zu requests answered unavailable",
 		ingest_step_names[step], b->nreqs);
 	/* Still connected (out of memory): do not leave a transaction open for the next
@@ -768,6 +822,7 @@ ingest_on_result(const PGresult *res, void *arg)
 		ingest_issue(b);
 		return;
 	}
+	ingest_drop_ahead(b);   /* the INSERT failed: its read fails too */
 	b->failed_step = b->step;
 	b->step = STEP_ROLLBACK;
 	ingest_issue(b);

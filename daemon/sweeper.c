@@ -123,7 +123,7 @@ sweeper_evaluate(struct sweeper *sw, const PGresult *res)
 		snprintf(keys[i].case_no, sizeof(keys[i].case_no), "%s", PQgetvalue(res, (int)i, 1));
 	}
 	sw->step = SWEEP_EVALUATE;
-	cases_evaluate(sw->db, sw->rd, sw->pending, keys, n, NULL, 0, sw->now, 0, false,
+	cases_evaluate(sw->db, sw->rd, sw->pending, keys, n, NULL, 0, sw->now, false,
 		NULL, sweeper_cases_done, sw);
 	free(keys);
 }

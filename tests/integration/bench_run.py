@@ -38,6 +38,11 @@ ESUP_BENCH_INDEX_ROUNDS=2):
                                   with and without alerts_key_since (migration 007), alternating
   ESUP_BENCH_CLOSED_ALERTS 50000
   ESUP_BENCH_INDEX_EVENTS  4000
+  ESUP_BENCH_STATEMENTS    0      N>0: after each round of (c), its N costliest statements
+                                  by pg_stat_statements (nested ones too; contrib/bench/run
+                                  then preloads the extension), with their calls and mean
+                                  ms per call (a profile: take the figures from a run
+                                  without it)
   ESUP_BENCH_EXPLAIN_MS    0      N>0: auto_explain (nested statements) for esupd's sessions;
                                   after (c), the statements that took N ms or more, grouped,
                                   with every Seq Scan in their plans (a profile, not a figure:
@@ -78,6 +83,7 @@ INDEX_ROUNDS = int(os.environ.get("ESUP_BENCH_INDEX_ROUNDS", "0"))
 CLOSED_ALERTS = int(os.environ.get("ESUP_BENCH_CLOSED_ALERTS", "50000"))
 INDEX_EVENTS = int(os.environ.get("ESUP_BENCH_INDEX_EVENTS", "4000"))
 WRITERS = int(os.environ.get("ESUP_BENCH_WRITERS", "0"))
+STATEMENTS = int(os.environ.get("ESUP_BENCH_STATEMENTS", "0"))
 
 RSYSLOGD = "/usr/sbin/rsyslogd"
 RSYSLOG_MODULES = "/usr/lib/x86_64-linux-gnu/rsyslog"
@@ -466,6 +472,29 @@ def fill_closed_alerts(db, count):
     db.query("ANALYZE alert_actions")
 
 
+def statements(db, phase, n=None):
+    """Resets pg_stat_statements (phase None), or prints the n (ESUP_BENCH_STATEMENTS)
+    costliest statements since, by planning + execution time, with their means per call."""
+    n = STATEMENTS if n is None else n
+    if not n:
+        return
+    with psycopg.connect(db.conninfo("postgres"), autocommit=True) as su:
+        if phase is None:
+            su.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            su.execute("SELECT pg_stat_statements_reset()")
+            return
+        rows = su.execute(
+            "SELECT calls, total_plan_time, total_exec_time, regexp_replace(query, '\\s+', ' ', 'g')"
+            "  FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database"
+            "   WHERE datname = current_database())"
+            " ORDER BY total_plan_time + total_exec_time DESC LIMIT %s", (n,)).fetchall()
+    print("  %s: statements by planning + execution time (ms)" % phase)
+    print("  %9s %10s %10s %9s  %s" % ("calls", "plan", "exec", "per call", "query"))
+    for calls, plan, exe, query in rows:
+        print("  %9d %10.0f %10.0f %9.3f  %s" % (calls, plan, exe, (plan + exe) / max(calls, 1),
+                                                 query[:100]))
+
+
 def explain_on(db, ms):
     with psycopg.connect(db.conninfo("postgres"), autocommit=True) as conn:
         for setting in ("session_preload_libraries = 'auto_explain'",
@@ -531,6 +560,7 @@ def test_run(daemon_factory, refdb, pg, certs, workdir):
     # (c) closed loop
     rounds = []
     parts = feed("cl", EVENTS)
+    statements(db, None)
     m0 = scrape(d)
     rnd, secs = closed_loop(d, parts, BATCH)
     m1 = scrape(d)
@@ -542,10 +572,12 @@ def test_run(daemon_factory, refdb, pg, certs, workdir):
         "latency p50 %.1f p99 %.1f p99.9 %.1f ms   (load %s)"
         % (CLIENTS, BATCH, rate, s["p50"], s["p99"], s["p999"], load()))
     say("    " + inside(m0, m1))
+    statements(db, "closed loop")
 
     # (c) half the maximum, BATCH events a request
     half = rate / 2
     n = max(BATCH * CLIENTS, int(half * RATE_SECONDS))
+    statements(db, None)
     m0 = scrape(d)
     rnd, secs = fixed_rate(d, feed("hr", n), BATCH, half / BATCH)
     m1 = scrape(d)
@@ -556,9 +588,11 @@ def test_run(daemon_factory, refdb, pg, certs, workdir):
         "latency p50 %.1f p99 %.1f p99.9 %.1f ms   (load %s)"
         % (half, BATCH, sh["requests"], sh["p50"], sh["p99"], sh["p999"], load()))
     say("    " + inside(m0, m1))
+    statements(db, "half the maximum")
 
     # (c) low load, one event a request
     n = max(CLIENTS, int(LOW_RATE * RATE_SECONDS))
+    statements(db, None)
     m0 = scrape(d)
     rnd, secs = fixed_rate(d, feed("lo", n), 1, LOW_RATE)
     m1 = scrape(d)
@@ -569,6 +603,7 @@ def test_run(daemon_factory, refdb, pg, certs, workdir):
         "latency p50 %.1f p99 %.1f p99.9 %.1f ms   (load %s)"
         % (LOW_RATE, sl["requests"], sl["p50"], sl["p99"], sl["p999"], load()))
     say("    " + inside(m0, m1))
+    statements(db, "low load")
 
     stored = stored_exactly_once(db, rounds, ["cl", "hr", "lo"])
     say("(c) stored exactly once: %d of %d accepted events (events and event_ids)" % (

@@ -102,22 +102,7 @@ def fill(db):
 
 def statements(db, phase):
     """Resets pg_stat_statements (phase None), or prints the phase's costliest statements."""
-    if not STATEMENTS:
-        return
-    with psycopg.connect(db.conninfo("postgres"), autocommit=True) as su:
-        if phase is None:
-            su.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-            su.execute("SELECT pg_stat_statements_reset()")
-            return
-        rows = su.execute(
-            "SELECT calls, total_plan_time, total_exec_time, regexp_replace(query, '\\s+', ' ', 'g')"
-            "  FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database"
-            "   WHERE datname = current_database())"
-            " ORDER BY total_plan_time + total_exec_time DESC LIMIT %s", (STATEMENTS,)).fetchall()
-    print("  %s: statements by planning + execution time (ms)" % phase)
-    print("  %9s %10s %10s  %s" % ("calls", "plan", "exec", "query"))
-    for calls, plan, exe, query in rows:
-        print("  %9d %10.0f %10.0f  %s" % (calls, plan, exe, query[:110]))
+    bench_run.statements(db, phase, STATEMENTS)
 
 
 def rounds(d, phase):

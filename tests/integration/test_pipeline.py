@@ -1,8 +1,9 @@
 """The writer's transaction goes to PostgreSQL in as few round trips as its statements allow
 (issue 12): db.c runs the session in libpq's pipeline mode, ingest queues the BEGIN with the
-INSERT, the case evaluation its lock with the history's read and its apply with the defer, and
-ingest the COMMIT with those: three round trips for a one-event request of a new case (BEGIN
-and INSERT; lock and history; apply, defer and COMMIT), where one at a time took eight.
+INSERT (which also creates and locks the case rows) and the histories' read of the batch's
+cases behind it, the case evaluation its apply with the defer, and ingest the COMMIT with
+those: two round trips for a one-event request of a new case (BEGIN, INSERT and history;
+apply, defer and COMMIT), where one at a time took eight.
 
 Nothing here is timed. esupd reaches the database through a proxy that records what it sends
 on each connection; a trigger holds a statement in the server on an advisory lock the test
@@ -12,6 +13,7 @@ middle of such a pipeline is the batch's failure alone: the COMMIT sent behind a
 that failed answers ROLLBACK, nothing of the batch stays, and the session goes on.
 """
 
+import json
 import os
 import re
 import selectors
@@ -21,7 +23,7 @@ import threading
 import psycopg
 import pytest
 
-from conftest import event, ndjson, statuses, wait_for
+from conftest import event, hold_events, ndjson, statuses, wait_for
 
 
 class TurnProxy:
@@ -134,10 +136,13 @@ def held(db):
 
 
 def sent_while_held(db, daemon_factory, proxy, at_apply, wanted):
-    """Holds the case's lock step (at_apply False) or its apply (True) in the server and
-    returns once esupd's writer sent everything in wanted meanwhile; then lets it go."""
+    """Holds the INSERT of the event (at_apply False) or the case's apply (True) in the server
+    and returns once esupd's writer sent everything in wanted meanwhile; then lets it go."""
     ev = event()
-    db.query(HOLD % (ev["case"], "true" if at_apply else "false", LOCK))
+    if at_apply:
+        db.query(HOLD % (ev["case"], "true", LOCK))
+    else:
+        hold_events(db, "NEW.event_id = '%s'" % ev["id"], LOCK)
     d = daemon_factory(database={"conninfo": proxied_conninfo(db, proxy)},
                        ingest={"writers": 1}).start()
     answers = []
@@ -160,11 +165,13 @@ def sent_while_held(db, daemon_factory, proxy, at_apply, wanted):
 
 
 def test_the_commit_goes_out_with_the_apply(db, daemon_factory, proxy):
-    sent_while_held(db, daemon_factory, proxy, True, [b"cases_apply", b"UPDATE cases", b"COMMIT"])
+    sent_while_held(db, daemon_factory, proxy, True, [b"cases_apply", b"COMMIT"])
 
 
-def test_the_history_read_goes_out_with_the_lock(db, daemon_factory, proxy):
-    sent_while_held(db, daemon_factory, proxy, False, [b"cases_lock", b"cases_load"])
+def test_the_history_read_goes_out_with_the_insert(db, daemon_factory, proxy):
+    # The INSERT stores the event and locks its case; the read of the case's history is sent
+    # behind it without waiting for its answer.
+    sent_while_held(db, daemon_factory, proxy, False, [b"cases_load"])
 
 
 def test_a_statement_failing_inside_the_pipeline_rolls_back_its_batch(db, daemon_factory,
@@ -197,3 +204,40 @@ def test_a_statement_failing_inside_the_pipeline_rolls_back_its_batch(db, daemon
     assert db.query("SELECT 1 FROM cases WHERE dept = %s AND case_no = %s",
                     (bad["dept"], bad["case"])) == []
     assert "failed at case evaluation" in d.log_text()
+
+
+# A case's own events beyond what one evaluation takes (MON_CASE_EVENTS_MAX), stored as ingest
+# stores them, with the case's row made by hand without a bound (read whole).
+CROWDED = """
+INSERT INTO events (seq, received_at, dept, event_id, type, at, case_no, item, principal, body)
+OVERRIDING SYSTEM VALUE
+SELECT nextval('events_seq'), now(), %(dept)s, 'crowd-' || g, 'approval.accepted',
+       timestamptz '2026-03-02 09:00+08', %(case)s, 'SCJG-001', 'history',
+       %(body)s::jsonb || jsonb_build_object('id', 'crowd-' || g)
+  FROM generate_series(1, 10000) g;
+INSERT INTO cases (dept, case_no, next_check_at) VALUES (%(dept)s, %(case)s, now() + interval '30 days')
+"""
+
+
+def test_only_a_case_left_unevaluated_is_deferred(db, daemon_factory):
+    # Of one request's two cases, libmonitor refuses the history of the one with more events
+    # than an evaluation takes: that case stays unevaluated and is looked at again in an hour
+    # (not at every sweep); the other is evaluated and keeps the next check it computed. The
+    # defer goes out only when a case was not evaluated.
+    crowded, ok = event(), event()
+    body = json.dumps({k: v for k, v in crowded.items() if k != "id"})
+    d = daemon_factory(ingest={"writers": 1}).start()
+    with psycopg.connect(db.conninfo("esup_admin"), autocommit=True) as conn:
+        conn.execute("SET ROLE esup_owner")
+        for sql in CROWDED.strip().split(";\n"):
+            conn.execute(sql, {"dept": crowded["dept"], "case": crowded["case"], "body": body})
+    sent = db.scalar("SELECT now()")
+    assert post(d, [crowded, ok]) == ["accepted", "accepted"]
+    rows = {r[0]: r[1:] for r in db.query(
+        "SELECT case_no, evaluated_at IS NOT NULL, next_check_at > %s + interval '50 minutes'"
+        " AND next_check_at < %s + interval '70 minutes' FROM cases"
+        " WHERE case_no IN (%s, %s)", (sent, sent, crowded["case"], ok["case"]))}
+    assert rows[crowded["case"]] == (False, True), rows
+    assert rows[ok["case"]][0] is True, rows
+    wait_for(lambda: "case %s/%s not evaluated" % (crowded["dept"], crowded["case"])
+             in d.log_text(), 10, "the refusal's log line")

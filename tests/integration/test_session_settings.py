@@ -117,7 +117,7 @@ def test_the_writers_statements_are_prepared_once_per_session(logged_db, daemon_
         r = post_one(d)
         assert r.status == 200 and statuses(r.json()) == ["accepted"], r.body
     text = writer_log(pid)
-    for name in ("ingest_insert", "cases_lock", "cases_load", "cases_apply"):
+    for name in ("ingest_insert", "cases_load", "cases_apply"):
         assert text.count("parse %s:" % name) == 1, name
         assert text.count("execute %s:" % name) == 3, name
     # A new session of the writer prepares them again, once.
