@@ -64,17 +64,21 @@ static const char cases_loose_sql[] =
 	" CROSS JOIN LATERAL esup_loose_group(s.d, s.i) e"
 	" ORDER BY s.g, e.seq";
 
-/* Each alert step of the evaluations, with the alert's subject for its log line
- * (ALERT_SUBJECT_SQL) from the key of the condition the step is about. A step whose condition
- * is gone (resolved, corrected, superseded) has no key here: its line names the case, or for a
- * caseless alert only the department and the alert's id. */
+/* The evaluations applied in one call (esup_apply_evaluations, schema/029: the quiet cases
+ * set-based, the others one by one); each alert step, in the order it was taken, with the
+ * evaluation it comes from and the alert's subject for its log line (ALERT_SUBJECT_SQL) from
+ * the key of the condition the step is about. A step whose condition is gone (resolved,
+ * corrected, superseded) has no key here: its line names the case, or for a caseless alert
+ * only the department and the alert's id. */
 static const char cases_apply_sql[] =
 	"SELECT r.alert_id, r.action, r.rule, r.severity, x->>'dept', x->>'case', r.message, "
 	ALERT_SUBJECT_SQL("x->>'case'",
 	"(SELECT c->>'key' FROM jsonb_array_elements(x->'conditions') c"
 	"  WHERE c->>'rule' = r.rule AND c->>'message' = r.message LIMIT 1)")
-	" FROM jsonb_array_elements($1::jsonb) AS x,"
-	"  LATERAL esup_apply_evaluation(x, $2::timestamptz) AS r";
+	" FROM esup_apply_evaluations($1::jsonb, $2::timestamptz) WITH ORDINALITY"
+	"  AS r (n, alert_id, action, rule, severity, message, step)"
+	" JOIN jsonb_array_elements($1::jsonb) WITH ORDINALITY AS v (x, n) ON v.n = r.n"
+	" ORDER BY r.step";
 
 /* The cases that were not evaluated (a refused history, or no event left to load; $1, $3
  * their number as in cases_load_sql) and are still due are looked at again in an hour, not at

@@ -241,3 +241,58 @@ def test_only_a_case_left_unevaluated_is_deferred(db, daemon_factory):
     assert rows[ok["case"]][0] is True, rows
     wait_for(lambda: "case %s/%s not evaluated" % (crowded["dept"], crowded["case"])
              in d.log_text(), 10, "the refusal's log line")
+
+
+STATEMENTS_ON_CASES = """
+CREATE TABLE test_case_statements (xid bigint);
+GRANT INSERT ON test_case_statements TO PUBLIC;
+CREATE FUNCTION test_count_statement() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO test_case_statements VALUES (txid_current() % 4294967296);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER test_count_statement AFTER INSERT ON cases
+    FOR EACH STATEMENT EXECUTE FUNCTION test_count_statement()"""
+
+CASE_COLUMNS = ("item, status, unit, committed_days, statutory_days, counted_days, suspended_days,"
+                " committed_day, statutory_day, level, next_check_at, evaluated_at, kind,"
+                " received_at, accepted_at, closed_at, result, reported, supplements,"
+                " on_time_committed, on_time_statutory, replied_at, reply_on_time,"
+                " close_on_time, applicant")
+
+
+def test_quiet_cases_are_written_by_one_statement(refdb, daemon_factory):
+    # Of a request's cases, those with no condition and no live alert (quiet: most of a
+    # department's) are written by one upsert for all (esup_apply_evaluations, schema/029);
+    # a case with a live alert goes through esup_apply_evaluation, its own upsert included.
+    # A statement trigger counts the statements that write `cases` in the request's
+    # transaction: the INSERT's lock of the rows, the quiet cases' upsert and the one case's
+    # own (one per case before: 22). The rows are the same on both paths.
+    db = refdb
+    db.query(STATEMENTS_ON_CASES)
+    d = daemon_factory(ingest={"writers": 1}).start()
+    at = db.scalar("SELECT to_char((now() - interval '1 hour') AT TIME ZONE 'Asia/Shanghai',"
+                   " 'YYYY-MM-DD\"T\"HH24:MI:SS+08:00')")
+    quiet = [event(at=at) for _ in range(21)]
+    alerted = event(at=at)
+    db.query("WITH a AS (INSERT INTO alerts (rule, severity, dept, case_no, dedup_key, message,"
+             " since, status) VALUES ('APR-LATE-REPORT', 'notice', %s, %s, %s, 'by hand', now(),"
+             " 'open') RETURNING id) INSERT INTO alert_actions (alert_id, action, actor, note, at,"
+             " from_state, to_state) SELECT id, 'raise', 'test', '', now(), NULL, 'open' FROM a",
+             (alerted["dept"], alerted["case"],
+              "APR-LATE-REPORT|%s|%s" % (alerted["dept"], alerted["case"])))
+    assert post(d, quiet + [alerted]) == ["accepted"] * 22
+    xid = db.scalar("SELECT xmin::text::bigint FROM event_ids WHERE event_id = %s",
+                    (alerted["id"],))
+    assert db.scalar("SELECT count(*) FROM test_case_statements WHERE xid = %s", (xid,)) == 3
+    # the one case's live alert, whose condition does not hold, was resolved on its path
+    assert db.scalar("SELECT status FROM alerts WHERE case_no = %s", (alerted["case"],)) \
+        == "resolved"
+    assert db.scalar("SELECT count(*) FROM alerts WHERE case_no = ANY(%s)",
+                     ([e["case"] for e in quiet],)) == 0
+    rows = db.query("SELECT case_no, %s FROM cases WHERE case_no = ANY(%%s)" % CASE_COLUMNS,
+                    ([e["case"] for e in quiet + [alerted]],))
+    assert len(rows) == 22
+    written = {r[1:] for r in rows}
+    assert len(written) == 1, rows     # the same facts, clock and time on both paths
+    assert rows[0][1] == "SCJG-001" and rows[0][12] is not None, rows[0]   # item, evaluated_at

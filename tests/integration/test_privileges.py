@@ -258,6 +258,21 @@ def test_forged_evaluations_are_refused(db):
                           (json.dumps(evaluation("LY-SCJGJ-EMPTY", [])),),
                           error=errors.CheckViolation)
         assert "case without stored events" in message
+        # The same through the batch's call (schema/029), where a case with facts, no
+        # condition and no live alert is upserted with the other quiet ones: the whole batch
+        # is refused, the genuine case beside it too; and a forged condition in a batch is
+        # refused as it is alone.
+        quiet = [dict(evaluation(case, []), facts={"kind": "approval"}),
+                 dict(evaluation("LY-SCJGJ-EMPTY", []), facts={"kind": "approval"})]
+        message = refused(conn, "SELECT * FROM esup_apply_evaluations(%s, now())",
+                          (json.dumps(quiet),), error=errors.CheckViolation)
+        assert "case without stored events" in message and "LY-SCJGJ-EMPTY" in message
+        forged = [quiet[0], evaluation(case, FORGERIES["no evidence"](case, case + "-e1"))]
+        message = refused(conn, "SELECT * FROM esup_apply_evaluations(%s, now())",
+                          (json.dumps(forged),), error=errors.CheckViolation)
+        assert "evaluation refused" in message
+        assert conn.execute("SELECT evaluated_at FROM cases WHERE case_no = %s",
+                            (case,)).fetchall() in ([], [(None,)])
     assert accepted == []
     assert db.scalar("SELECT count(*) FROM alerts") == 0
     # The genuine evaluation next to them goes through.
