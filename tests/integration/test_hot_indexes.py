@@ -59,9 +59,10 @@ def alerts_db(pg, certs, workdir):
     return db
 
 
-def nested_plans(db, evaluation, plan_cache_mode):
+def nested_plans(db, evaluation, plan_cache_mode, function="esup_apply_evaluation"):
     """Applies `evaluation` (rolled back) and returns the plans of the statements run inside
-    esup_apply_evaluation, as auto_explain logs them."""
+    esup_apply_evaluation (or function, given the evaluation it takes), as auto_explain logs
+    them."""
     plans = []
     with psycopg.connect(db.conninfo("postgres")) as conn:
         conn.add_notice_handler(lambda diag: plans.append(diag.message_primary or ""))
@@ -70,7 +71,7 @@ def nested_plans(db, evaluation, plan_cache_mode):
         conn.execute("SET auto_explain.log_nested_statements = on")
         conn.execute("SET plan_cache_mode = " + plan_cache_mode)
         conn.execute("SET client_min_messages = log")
-        rows = conn.execute("SELECT * FROM esup_apply_evaluation(%s::jsonb, now())",
+        rows = conn.execute("SELECT * FROM %s(%%s::jsonb, now())" % function,
                             (json.dumps(evaluation),)).fetchall()
         conn.rollback()
     return rows, plans
@@ -125,6 +126,34 @@ def test_live_alerts_of_a_case_use_an_index(alerts_db):
         live = plan_of(plans, "a.id, a.rule, a.severity, a.message, a.status FROM alerts a")
         assert "Seq Scan on alerts" not in live, live
         assert re.search(r"Index Cond: \(\(dept = [^)]*\) AND \(case_no = ", live), live
+
+
+def test_quiet_cases_look_for_live_alerts_by_an_index(alerts_db):
+    """A batch's quiet cases (esup_apply_evaluations, schema/029) are those without a live
+    alert: the one statement that writes them asks that of each case by an index on the case,
+    not by reading the alerts, under both kinds of plan."""
+    cases = ["HOT-QUIET-%d" % n for n in range(3)]
+    with psycopg.connect(alerts_db.conninfo("esup_admin")) as conn:
+        conn.execute("SET ROLE esup_owner")
+        for case in cases:
+            conn.execute(
+                "WITH e AS (INSERT INTO events (received_at, dept, event_id, type, at, case_no,"
+                " item, principal, body) VALUES (now(), 'LY-SCJGJ', %s, 'approval.received',"
+                " now(), %s, 'SCJG-001', 'test', '{}') RETURNING seq, received_at)"
+                " INSERT INTO event_ids (dept, event_id, seq, received_at)"
+                " SELECT 'LY-SCJGJ', %s, seq, received_at FROM e", (case, case, case))
+    evaluations = [{"dept": "LY-SCJGJ", "case": case, "item": "SCJG-001", "status": "received",
+                    "unit": "working", "committed_days": 10, "statutory_days": 20,
+                    "counted_days": 0, "suspended_days": 0, "conditions": [],
+                    "facts": {"kind": "approval"}} for case in cases]
+    for mode in ("force_custom_plan", "force_generic_plan"):
+        rows, plans = nested_plans(alerts_db, evaluations, mode, "esup_apply_evaluations")
+        assert rows == []
+        quiet = plan_of(plans, "Insert on cases")
+        assert "Seq Scan on alerts" not in quiet, quiet
+        assert re.search(r"Index Cond: \(\(dept = [^)]*\) AND \(case_no = ", quiet), quiet
+        # none of them went through esup_apply_evaluation
+        assert not [p for p in plans if "a.id, a.rule, a.severity, a.message, a.status" in p]
 
 
 CASE_LOOKUP = "SELECT 1 FROM events e WHERE e.dept = $1 AND e.case_no = $2"
