@@ -54,6 +54,13 @@ def shared(pg, certs, workdir, request):
         db.load(table, SAMPLES / (table + ".csv"))
     daemon = Daemon(db, certs, testdir, rules={"late_report_hours": LATE_HOURS})
     daemon.start()
+    # Every test counts late reports by LATE_HOURS: the rollups take it from stat_settings,
+    # which esupd's job writes after start (the log line comes after the COMMIT). Waited for
+    # here, not only in test_settings_written_by_esupd: a test run alone (or first on its
+    # worker) posted its events before it and the triggers counted with the default 24 hours.
+    wait_for(lambda: "statistics: late_report_hours is now %d (was 24)" % LATE_HOURS
+             in daemon.log_text(), 30,
+             "esupd to write [rules] late_report_hours into stat_settings")
     yield daemon
     finish_daemons([daemon], request)
 
