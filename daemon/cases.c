@@ -1,7 +1,8 @@
-/* cases.c: lock, load, evaluate, apply. One small state machine per job on the caller's
- * connection. Statements whose successor needs nothing from their answer go out with it in
- * one round trip (the connection's pipeline, db.c): the lock with the history's read, the
- * apply with the defer (and, through the queued callback, the caller's COMMIT). */
+/* cases.c: load, evaluate, apply, on rows the caller locked. One small state machine per
+ * job on the caller's connection. Statements whose successor needs nothing from their answer
+ * go out with it in one round trip (the connection's pipeline, db.c): ingest's INSERT with
+ * the history's read (cases_read_ahead), the apply with the defer (and, through the queued
+ * callback, the caller's COMMIT). */
 #include "cases.h"
 
 #include <errno.h>
