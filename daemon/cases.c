@@ -303,6 +303,19 @@ event_pool_number_cases(struct event_pool *cases)
 			!same_case(&cases->items[i - 1].event, &cases->items[i].event);
 }
 
+/* The index of ev's case among the job's sorted keys; SIZE_MAX when it is not one of them. */
+static size_t
+cases_job_key_index(const struct cases_job *job, const struct mon_event *ev)
+{
+	struct case_key key;
+	const struct case_key *found;
+
+	memcpy(key.dept, ev->dept, sizeof(key.dept));
+	memcpy(key.case_no, ev->case_no, sizeof(key.case_no));
+	found = bsearch(&key, job->sorted, job->nkeys, sizeof(key), case_key_compare);
+	return found != NULL ? (size_t)(found - job->sorted) : SIZE_MAX;
+}
+
 /* Drops the rows of cases not among the job's keys: a history read ahead for a case whose
  * events turned out to be stored already (cases_read_ahead). */
 static void
@@ -311,11 +324,7 @@ event_pool_keep_cases(struct event_pool *pool, const struct cases_job *job)
 	size_t n = 0;
 
 	for (size_t i = 0; i < pool->count; i++) {
-		struct case_key key;
-
-		memcpy(key.dept, pool->items[i].event.dept, sizeof(key.dept));
-		memcpy(key.case_no, pool->items[i].event.case_no, sizeof(key.case_no));
-		if (bsearch(&key, job->sorted, job->nkeys, sizeof(key), case_key_compare) == NULL)
+		if (cases_job_key_index(job, &pool->items[i].event) == SIZE_MAX)
 			mon_event_finish(&pool->items[i].event);
 		else
 			pool->items[n++] = pool->items[i];
@@ -459,8 +468,7 @@ cases_evaluate_all(struct cases_job *job)
 
 	for (size_t first = 0, i = 1; ok && first < cases->count; i++) {
 		size_t group = cases->items[first].group;
-		struct case_key key;
-		const struct case_key *found;
+		size_t k;
 		bool done = false;
 
 		if (i < cases->count && cases->items[i].group == group)
@@ -471,11 +479,9 @@ cases_evaluate_all(struct cases_job *job)
 		for (cend = cfirst; cend < ctx->count && ctx->items[cend].group == group; cend++)
 			;
 		ok = evaluate_case(job, rs, first, i, cfirst, cend, disabled, evaluations, &done);
-		memcpy(key.dept, cases->items[first].event.dept, sizeof(key.dept));
-		memcpy(key.case_no, cases->items[first].event.case_no, sizeof(key.case_no));
-		found = bsearch(&key, job->sorted, job->nkeys, sizeof(key), case_key_compare);
-		if (found != NULL && done)
-			evaluated[found - job->sorted] = true;
+		k = cases_job_key_index(job, &cases->items[first].event);
+		if (k != SIZE_MAX && done)
+			evaluated[k] = true;
 		first = i;
 	}
 	ok = ok && cases_deferred_json(job, evaluated);
@@ -633,10 +639,9 @@ cases_send(struct cases_job *job, enum cases_step step)
 }
 
 /* Issues the job's current step; the defer, when a case was not evaluated, goes out with
- * the apply (it needs only the apply
- * done: inside the transaction, a statement after one that failed fails too). Once the
- * job's last statement is queued, the caller hears it (queued) and may queue its own behind
- * it. */
+ * the apply (it needs only the apply done: inside the transaction, a statement after one that
+ * failed fails too). Once the job's last statement is queued, the caller hears it (queued)
+ * and may queue its own behind it. */
 static void
 cases_issue(struct cases_job *job)
 {
@@ -793,23 +798,23 @@ cases_job_new(struct db *db, const struct refdata *rd, const struct case_key *ke
 	return job;
 }
 
-/* Hands the job its caller; false when out of memory (the job is left to the caller). */
+/* Hands the job its caller (done is set even when this fails); false when out of memory. */
 static bool
 cases_job_caller(struct cases_job *job, struct metrics *metrics,
 		const struct mon_case_event *loose, size_t loose_count, bool dry_run,
 		cases_queued_cb *queued, cases_done_cb *done, void *arg)
 {
+	job->metrics = metrics;
+	job->dry_run = dry_run;
+	job->queued = queued;
+	job->done = done;
+	job->arg = arg;
 	if (loose_count > 0) {
 		if ((job->loose = malloc(loose_count * sizeof(*loose))) == NULL)
 			return false;
 		memcpy(job->loose, loose, loose_count * sizeof(*loose));
 	}
 	job->loose_count = loose_count;
-	job->metrics = metrics;
-	job->dry_run = dry_run;
-	job->queued = queued;
-	job->done = done;
-	job->arg = arg;
 	return loose_corrections_json(job);
 }
 
@@ -866,10 +871,7 @@ cases_resume(struct cases_job *job, struct metrics *metrics, const struct case_k
 	/* the caller hears of a failure through done, once its read has answered */
 	bool ok = cases_job_caller(job, metrics, loose, loose_count, dry_run, queued, done, arg);
 
-	ok = ok && cases_job_keys(job, keys, count);
-	if (job->done == NULL)
-		job->done = done, job->arg = arg;
-	if (!ok) {
+	if (!ok || !cases_job_keys(job, keys, count)) {
 		log_warnx("cases: out of memory");
 		job->queued = NULL;
 		cases_job_finish(job, CASES_LOST, NULL);
