@@ -77,9 +77,9 @@ def read_streams(d, count, conn):
     count streams, sends their start position, reads every stream as events come until told
     to stop, then sends each stream's event ids."""
     first = open_stream(d, "supervisor")
-    first.wait(lambda s: s.last_id is not None, 5, "the start position")
+    first.wait(lambda s: s.start is not None, 5, "the start position")
     streams = [first] + [Stream(d, "supervisor") for _ in range(count - 1)]
-    conn.send((first.last_id, [s.status for s in streams]))
+    conn.send((first.start, [s.status for s in streams]))
     sel = selectors.DefaultSelector()
     for s in streams:
         s.sock.setblocking(False)

@@ -51,6 +51,7 @@ class Stream:
         self.comments = []
         self.retry = None
         self.last_id = last_id
+        self.start = None      # the position a stream without Last-Event-ID announced
         self._fields = {}
         self.status, self.headers = self._read_head()
 
@@ -125,6 +126,8 @@ class Stream:
         f, self._fields = self._fields, {}
         if "id" in f:
             self.last_id = f["id"]
+            if "data" not in f and self.start is None and not self.events:
+                self.start = f["id"]
         if "data" in f:
             self.events.append({"id": f.get("id"), "event": f.get("event", "message"),
                                 "data": json.loads("\n".join(f["data"]))})
@@ -267,7 +270,18 @@ def test_events_live_within_scope(daemon_factory, db, certs):
     d = start(daemon_factory)
     Raiser(db, "OLD").raise_some(2)   # before any stream: not sent to new ones
     end = log_positions(db)[-1]
-    sup = open_stream(d, "supervisor")
+
+    # A new stream starts where the daemon has read the log to; the daemon reads on from
+    # notifications, so a stream opened a moment after the commit may start just before
+    # it (and then get those rows). Once one starts at or after them, so do all later ones.
+    def caught_up():
+        s = open_stream(d, "supervisor")
+        s.wait(lambda s: s.start is not None, 5, "the start position")
+        if pos_key(s.start) >= pos_key(end):
+            return s
+        s.close()
+        return None
+    sup = wait_for(caught_up, 10, "a stream that starts after the old alerts")
     assert sup.status == 200, sup.headers
     assert sup.headers["content-type"].startswith("text/event-stream")
     assert sup.headers["cache-control"] == "no-store"
@@ -277,19 +291,19 @@ def test_events_live_within_scope(daemon_factory, db, certs):
     auditor = Stream(d, "auditor")
     streams = (sup, other, zjj, auditor)
     for s in streams:
-        s.wait(lambda s: s.last_id is not None, 5, "the start position")
+        s.wait(lambda s: s.start is not None, 5, "the start position")
         assert s.retry == 2000
         assert any(c.startswith("live from position ") for c in s.comments), s.comments
-        assert pos_key(s.last_id) >= pos_key(end)
+        assert pos_key(s.start) >= pos_key(end) and not s.events
 
     Raiser(db, "A", "LY-SCJGJ").raise_some(2, resolve=True)
     Raiser(db, "B", "LY-ZJJ").raise_some(1)
-    want = log_positions(db, sup.last_id)
+    want = log_positions(db, sup.start)
     assert len(want) == 2 * 2 * 2 + 2
     sup.wait(lambda s: len(s.events) >= len(want), 10, "the supervisor's events")
     auditor.wait(lambda s: len(s.events) >= len(want), 10, "the auditor's events")
     assert sup.ids() == want and auditor.ids() == want
-    zjj_want = log_positions(db, zjj.last_id, dept="LY-ZJJ")
+    zjj_want = log_positions(db, zjj.start, dept="LY-ZJJ")
     assert len(zjj_want) == 2
     zjj.wait(lambda s: len(s.events) >= 2, 10, "the department's own events")
     assert zjj.ids() == zjj_want
@@ -355,8 +369,8 @@ def resume_until(d, name, last_id, want_count, timeout=20):
 def test_resume_after_disconnect_loses_and_repeats_nothing(daemon_factory, db):
     d = start(daemon_factory)
     first = open_stream(d, "supervisor")
-    first.wait(lambda s: s.last_id is not None, 5, "the start position")
-    start_at = first.last_id
+    first.wait(lambda s: s.start is not None, 5, "the start position")
+    start_at = first.start
     stop = threading.Event()
     threads = [keep_raising(db, stop, "R%d" % i) for i in range(3)]
     got = []
@@ -388,8 +402,8 @@ def test_resume_after_disconnect_loses_and_repeats_nothing(daemon_factory, db):
 def test_resume_across_restart_term_and_kill(daemon_factory, db):
     d = start(daemon_factory)
     s = open_stream(d, "supervisor")
-    s.wait(lambda s: s.last_id is not None, 5, "the start position")
-    start_at = s.last_id
+    s.wait(lambda s: s.start is not None, 5, "the start position")
+    start_at = s.start
     stop = threading.Event()
     threads = [keep_raising(db, stop, "K%d" % i) for i in range(2)]
     got = []
@@ -430,8 +444,8 @@ def test_slow_consumer_is_cut_and_resumes(daemon_factory, db):
     (case,) = Raiser(db, "SLOW").raise_some(1)
     alert = db.scalar("SELECT id FROM alerts WHERE case_no = %s ORDER BY id LIMIT 1", (case,))
     slow = open_stream(d, "supervisor", rcvbuf=4096)
-    slow.wait(lambda s: s.last_id is not None, 5, "the start position")
-    start_at = slow.last_id
+    slow.wait(lambda s: s.start is not None, 5, "the start position")
+    start_at = slow.start
     # Many large events at once (as the owner: escalate rows that keep the alert open).
     note = "x" * 4000
     db.query("INSERT INTO alert_actions (alert_id, action, actor, note, at, from_state, to_state)"
@@ -460,8 +474,8 @@ def test_burst_reaches_a_client_that_reads(daemon_factory, db):
     (case,) = Raiser(db, "BURST").raise_some(1)
     alert = db.scalar("SELECT id FROM alerts WHERE case_no = %s ORDER BY id LIMIT 1", (case,))
     s = open_stream(d, "supervisor")
-    s.wait(lambda s: s.last_id is not None, 5, "the start position")
-    start_at = s.last_id
+    s.wait(lambda s: s.start is not None, 5, "the start position")
+    start_at = s.start
     db.query("INSERT INTO alert_actions (alert_id, action, actor, note, at, from_state, to_state)"
              " SELECT %s, 'escalate', 'test', %s || g, now(), 'open', 'open'"
              " FROM generate_series(1, 100) g", (alert, "y" * 4000))
@@ -498,7 +512,7 @@ def test_many_idle_streams_while_ingest_proceeds(daemon_factory, refdb):
                        testing={"clock_offset_s": offset_to("2026-03-11T16:05:00+08:00")},
                        rules={"disable": "APR-LATE-REPORT"}).start()
     first = open_stream(d, "supervisor")
-    first.wait(lambda s: s.last_id is not None, 5, "the start position")
+    first.wait(lambda s: s.start is not None, 5, "the start position")
     streams = [first] + [Stream(d, "supervisor") for _ in range(199)]
     assert all(s.status == 200 for s in streams)
     feed = refusal_feed("MS", 20)
@@ -506,7 +520,7 @@ def test_many_idle_streams_while_ingest_proceeds(daemon_factory, refdb):
         for i in range(0, len(feed), 10):
             r = c.post_events_committed(feed[i:i + 10])
             assert r.status == 200 and r.json()["accepted"] == 10, r.body
-    want = log_positions(refdb, first.last_id)
+    want = log_positions(refdb, first.start)
     assert len(want) >= 20
     for s in streams:
         s.wait(lambda s: len(s.events) >= len(want), 20, "every alert on every stream")
