@@ -589,9 +589,10 @@ cases_log_alerts(const PGresult *res)
 
 static void cases_on_result(const PGresult *res, void *arg);
 
-/* Queues step's statement. */
+/* Queues step's statement; flags as db_query_ex's (DB_CHAINED: in the segment of the
+ * statement queued just before, run only if that one succeeds). */
 static bool
-cases_send(struct cases_job *job, enum cases_step step)
+cases_send(struct cases_job *job, enum cases_step step, unsigned flags)
 {
 	static const char *const sql[] = {
 		[CASES_LOAD] = cases_load_sql, [CASES_CONTEXT] = cases_context_sql,
@@ -632,23 +633,26 @@ cases_send(struct cases_job *job, enum cases_step step)
 		break;
 	}
 	if (job->ninflight == sizeof(job->inflight) / sizeof(job->inflight[0]) ||
-	    !db_query_ex(job->db, name[step], sql[step], nparams, values, 0, cases_on_result, job))
+	    !db_query_ex(job->db, name[step], sql[step], nparams, values, flags, cases_on_result,
+		    job))
 		return false;
 	job->inflight[job->ninflight++] = step;
 	return true;
 }
 
 /* Issues the job's current step; the defer, when a case was not evaluated, goes out with
- * the apply (it needs only the apply done: inside the transaction, a statement after one that
- * failed fails too). Once the job's last statement is queued, the caller hears it (queued)
- * and may queue its own behind it. */
+ * the apply, chained to it (it needs only the apply done; after an apply that failed it does
+ * not run). Once the job's last statement is queued, the caller hears it (queued) and may
+ * chain its own behind it: one segment, one write to the server (libpq flushes at each
+ * segment's Sync, and the server, woken by the first write, would otherwise run the first
+ * statement while the second waits for this process to be scheduled again). */
 static void
 cases_issue(struct cases_job *job)
 {
 	enum cases_step step = job->step;
 	bool defer = step == CASES_APPLY && job->deferred != NULL;
 
-	if (!cases_send(job, step) || (defer && !cases_send(job, CASES_DEFER))) {
+	if (!cases_send(job, step, 0) || (defer && !cases_send(job, CASES_DEFER, DB_CHAINED))) {
 		cases_job_finish(job, CASES_LOST, NULL);
 		return;
 	}
@@ -856,7 +860,7 @@ cases_read_ahead(struct db *db, const struct refdata *rd, const struct case_key 
 	if (job == NULL)
 		return NULL;
 	job->ahead = true;
-	if (!cases_send(job, CASES_LOAD)) {
+	if (!cases_send(job, CASES_LOAD, DB_CHAINED)) {
 		cases_job_free(job);
 		return NULL;
 	}

@@ -30,10 +30,12 @@ enum cases_outcome {
 typedef void cases_done_cb(enum cases_outcome outcome, const PGresult *error, void *arg);
 
 /* The job has queued its last statement on db (its answer not yet in): a caller that ends
- * the transaction queues its COMMIT now, to go out in the same round trip. Called at most
- * once, before done; not at all when the job ends before it applies anything (then done
- * comes first, and the caller issues its COMMIT after it). A COMMIT queued here must be
- * checked: after a statement of the job that failed it answers ROLLBACK. */
+ * the transaction queues its COMMIT now, chained to it (DB_CHAINED), to go out in the same
+ * write. Called at most once, before done; not at all when the job ends before it applies
+ * anything (then done comes first, and the caller issues its COMMIT after it). After a
+ * statement of the job that failed, a COMMIT chained here answers PGRES_PIPELINE_ABORTED
+ * (it did not run: the transaction is still open, aborted, and the caller rolls it back); an
+ * unchained one answers ROLLBACK. */
 typedef void cases_queued_cb(void *arg);
 
 /* Runs inside the caller's open transaction on db; done is called exactly once (before this
@@ -51,9 +53,9 @@ void cases_evaluate(struct db *db, const struct refdata *rd, struct metrics *met
 
 struct cases_job;
 
-/* Ingest's read ahead: queues the histories' read of keys at once, behind the statement the
- * caller queued just before (its INSERT, which stores and locks), so that both go out in one
- * round trip. keys are every case whose events that statement may store. Returns the job,
+/* Ingest's read ahead: queues the histories' read of keys at once, chained to the statement
+ * the caller queued just before in this turn of the loop (its INSERT, which stores and locks:
+ * the read runs only if it succeeds), so that both go out in one write. keys are every case whose events that statement may store. Returns the job,
  * which waits for cases_resume, or NULL when nothing was queued (no keys, the connection is
  * down, or out of memory): the caller then uses cases_evaluate. The caller must resume or
  * drop the job in the callback of its own statement, which answers before the read. */

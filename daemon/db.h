@@ -76,7 +76,8 @@ bool db_query_named(struct db *db, const char *name, const char *sql, int nparam
 /* db_query_ex's flags. DB_CHAINED: the query joins the pipeline segment of the one queued
  * just before it, in the same turn of the loop (refused otherwise), and runs only if that
  * one succeeded; if not, its result is PGRES_PIPELINE_ABORTED. For a statement that must
- * not run on its own: an INSERT queued with the BEGIN before it. */
+ * not run on its own (an INSERT queued with the BEGIN before it), or one that should leave
+ * in the same write: libpq 15 writes to the socket at every Sync (PQpipelineSync flushes). */
 #define DB_CHAINED 0x1u
 
 /* db_query (name NULL) or db_query_named, with flags. */

@@ -13,11 +13,13 @@
  * ingest_issue) over the writer's pipeline: the BEGIN and the INSERT go out together (the
  * INSERT chained to the BEGIN, so it never runs outside the transaction) with the read of
  * the histories of every case the INSERT may store events of behind them (cases_read_ahead:
- * a case whose events all turn out stored already is dropped from it), and the COMMIT goes
- * out with the evaluation's last statements (cases_evaluate's queued callback); a COMMIT
- * after a statement that failed answers ROLLBACK, which is taken as the batch's rollback. A
- * one-event batch is two round trips: BEGIN, INSERT and the case's history; its apply (and
- * the defer, should the case not be evaluated) and the COMMIT.
+ * a case whose events all turn out stored already is dropped from it, and the read is
+ * chained to the INSERT), and the COMMIT goes out chained to the evaluation's last statement
+ * (cases_evaluate's queued callback); a COMMIT skipped behind a statement that failed
+ * (PGRES_PIPELINE_ABORTED) leaves the transaction aborted, and a ROLLBACK follows. A
+ * one-event batch is two round trips, each one segment (one write): BEGIN, INSERT and the
+ * case's history; its apply (and the defer, should the case not be evaluated) and the
+ * COMMIT.
  *
  * A dry run takes the same path to the same answers: the same queue and limits, the same
  * dedup, INSERT (with the database's own checks) and case evaluation. It always forms a batch
@@ -499,8 +501,8 @@ ingest_cases_done(enum cases_outcome outcome, const PGresult *error, void *arg)
 		ingest_record_error(b, error, "case evaluation refused");
 		b->failed_step = STEP_CASES;
 		b->step = STEP_ROLLBACK;
-		/* A COMMIT queued behind the failed statement answers ROLLBACK: that answer is
-		 * the rollback's. */
+		/* The end step chained behind the failed statement did not run: at its answer
+		 * the transaction is rolled back (ingest_on_result). */
 		if (b->end_queued)
 			return;
 		break;
@@ -515,13 +517,14 @@ ingest_cases_done(enum cases_outcome outcome, const PGresult *error, void *arg)
 
 static bool ingest_send(struct ingest_batch *b, enum ingest_step step, unsigned flags);
 
-/* The evaluation queued its last statement: the end of the transaction goes with it. */
+/* The evaluation queued its last statement: the end of the transaction goes with it, in
+ * the same segment. */
 static void
 ingest_cases_queued(void *arg)
 {
 	struct ingest_batch *b = arg;
 
-	if (ingest_send(b, ingest_end_step(b), 0))
+	if (ingest_send(b, ingest_end_step(b), DB_CHAINED))
 		b->end_queued = true;
 	/* else: the connection is down (its statements' callbacks end the batch) or memory
 	 * ran out (ingest_cases_done issues the end step) */
@@ -797,6 +800,13 @@ ingest_on_result(const PGresult *res, void *arg)
 		return;
 	}
 	if (b->step == STEP_ROLLBACK) {
+		/* The COMMIT (or a dry run's ROLLBACK) chained behind the evaluation that
+		 * failed was skipped: the transaction is still open, aborted. End it first. */
+		if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED && b->end_queued) {
+			b->end_queued = false;
+			ingest_issue(b);
+			return;
+		}
 		ingest_rolled_back(b);
 		return;
 	}

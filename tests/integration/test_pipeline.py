@@ -9,8 +9,10 @@ Nothing here is timed. esupd reaches the database through a proxy that records w
 on each connection; a trigger holds a statement in the server on an advisory lock the test
 holds, and the statements that need nothing from its answer must reach the proxy while it
 waits (one statement at a time, none would). The same proxy checks that a failure in the
-middle of such a pipeline is the batch's failure alone: the COMMIT sent behind a statement
-that failed answers ROLLBACK, nothing of the batch stays, and the session goes on.
+middle of such a pipeline is the batch's failure alone: the COMMIT chained behind a
+statement that failed does not run, esupd rolls the transaction back, nothing of the batch
+stays, and the session goes on. Each round trip is one pipeline segment (one Sync), so that
+its statements leave in one write.
 """
 
 import json
@@ -172,6 +174,46 @@ def test_the_history_read_goes_out_with_the_insert(db, daemon_factory, proxy):
     # The INSERT stores the event and locks its case; the read of the case's history is sent
     # behind it without waiting for its answer.
     sent_while_held(db, daemon_factory, proxy, False, [b"cases_load"])
+
+
+def frontend_messages(stream):
+    """The messages esupd sent on one connection (its bursts joined): (type, body) after the
+    startup packet (no SSLRequest: the proxy's conninfo disables TLS)."""
+    out = []
+    pos = int.from_bytes(stream[:4], "big")
+    while pos + 5 <= len(stream):
+        kind = stream[pos:pos + 1]
+        size = int.from_bytes(stream[pos + 1:pos + 5], "big")
+        out.append((kind, stream[pos + 5:pos + 1 + size]))
+        pos += 1 + size
+    return out
+
+
+def test_each_round_trip_is_one_segment(db, daemon_factory, proxy):
+    # libpq writes to the server at each segment's Sync, and the server starts on the first
+    # write while the second waits for esupd to run again: the statements that go out
+    # together are one segment, each chained to the one before (the history's read to the
+    # INSERT, the defer to the apply, the COMMIT to the last of them). A one-event request
+    # of a new case is two Syncs from its BEGIN to its COMMIT; it was four.
+    ev = event()
+    d = daemon_factory(database={"conninfo": proxied_conninfo(db, proxy)},
+                       ingest={"writers": 1}).start()
+    assert post(d, [ev]) == ["accepted"]
+    msgs = frontend_messages(b"".join(proxy.writer()))
+    insert = next(i for i, (k, b) in enumerate(msgs) if k == b"B" and ev["id"].encode() in b)
+    begin = max(i for i, (k, b) in enumerate(msgs[:insert]) if k == b"P" and b"BEGIN" in b)
+    commit = next(i for i, (k, b) in enumerate(msgs) if i > insert and k == b"P"
+                  and b"COMMIT" in b)
+    window = msgs[begin:commit + 5]
+    kinds = [k for k, _ in window]
+    assert kinds.count(b"S") == 2, kinds
+    first = kinds.index(b"S")
+    names = [b for k, b in window[:first] if k == b"B"]
+    assert any(b.startswith(b"\0ingest_insert\0") for b in names), names
+    assert any(b.startswith(b"\0cases_load\0") for b in names), names
+    rest = window[first + 1:]
+    assert any(k == b"B" and b.startswith(b"\0cases_apply\0") for k, b in rest), rest
+    assert any(k == b"P" and b"COMMIT" in b for k, b in rest)
 
 
 def test_a_statement_failing_inside_the_pipeline_rolls_back_its_batch(db, daemon_factory,
