@@ -43,6 +43,11 @@ ESUP_BENCH_INDEX_ROUNDS=2):
                                   then preloads the extension), with their calls and mean
                                   ms per call (a profile: take the figures from a run
                                   without it)
+  ESUP_BENCH_CEILING       0      1: at the end, (d): two-session COPY into esup's tables as
+                                  they are, without the hash chain's triggers, without any
+                                  trigger on events, and without events' secondary indexes,
+                                  each against two-session bare COPY (what the ceiling of the
+                                  tables is made of; changes the database, so it runs last)
   ESUP_BENCH_EXPLAIN_MS    0      N>0: auto_explain (nested statements) for esupd's sessions;
                                   after (c), the statements that took N ms or more, grouped,
                                   with every Seq Scan in their plans (a profile, not a figure:
@@ -51,6 +56,7 @@ ESUP_BENCH_INDEX_ROUNDS=2):
 """
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -84,6 +90,7 @@ CLOSED_ALERTS = int(os.environ.get("ESUP_BENCH_CLOSED_ALERTS", "50000"))
 INDEX_EVENTS = int(os.environ.get("ESUP_BENCH_INDEX_EVENTS", "4000"))
 WRITERS = int(os.environ.get("ESUP_BENCH_WRITERS", "0"))
 STATEMENTS = int(os.environ.get("ESUP_BENCH_STATEMENTS", "0"))
+CEILING = os.environ.get("ESUP_BENCH_CEILING", "0") != "0"
 
 RSYSLOGD = "/usr/sbin/rsyslogd"
 RSYSLOG_MODULES = "/usr/lib/x86_64-linux-gnu/rsyslog"
@@ -120,10 +127,11 @@ def csv_of(rows):
     return out.getvalue().encode()
 
 
-def copy_rate(db, tag, sessions, esup_tables):
+def copy_rate(db, tag, sessions, esup_tables, chain=False):
     """Rows/s of COPYing the feed's rows in `sessions` sessions at once (each its share, one
     COPY and one COMMIT each). Connections, sequence numbers and the CSV text are made before
-    the clock starts, so the figure is the database's, not this script's."""
+    the clock starts, so the figure is the database's, not this script's. chain: the rows
+    bring their own chain columns (for esup's tables with the chain's triggers off: (d))."""
     events = benchfeed.flat(feed(tag, EVENTS))
     table = "events"
     if not esup_tables:
@@ -146,6 +154,8 @@ def copy_rate(db, tag, sessions, esup_tables):
         rows = csv_of(([seqs[n]] if esup_tables else []) + [
             received, e["dept"], e["id"], e["type"], e["at"], e.get("case", ""),
             e.get("item", ""), "bench", json.dumps(e, ensure_ascii=False)]
+            + ([seqs[n], "\\x" + "00" * 32, "\\x" + hashlib.sha256(e["id"].encode()).hexdigest()]
+               if chain else [])
             for n, e in enumerate(part))
         ids = csv_of((e["dept"], e["id"], seqs[n], received) for n, e in enumerate(part))
         prepared.append((conn, rows, ids))
@@ -154,8 +164,9 @@ def copy_rate(db, tag, sessions, esup_tables):
     def run(conn, rows, ids):
         try:
             with conn.cursor() as cur:
-                with cur.copy("COPY %s (%s%s) FROM STDIN (FORMAT csv)"
-                              % (table, "seq, " if esup_tables else "", cols)) as copy:
+                with cur.copy("COPY %s (%s%s%s) FROM STDIN (FORMAT csv)"
+                              % (table, "seq, " if esup_tables else "", cols,
+                                 ", chain_seq, prev_hash, hash" if chain else "")) as copy:
                     copy.write(rows)
                 if esup_tables:
                     with cur.copy("COPY event_ids (dept, event_id, seq, received_at)"
@@ -175,6 +186,40 @@ def copy_rate(db, tag, sessions, esup_tables):
         conn.close()
     assert not errors, errors
     return len(events) / secs
+
+
+def ceiling(db, copy2):
+    """(d): what the ceiling of esup's own tables is made of. Two-session COPY into events and
+    event_ids as they are, then with the hash chain's triggers off (the rows bring chain
+    columns of the right shape: the links are not checked), with every trigger on events off,
+    and without events' secondary indexes too. Changes the database: run last."""
+    parts = [r[0] for r in db.query(
+        "SELECT c.oid::regclass::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+        " WHERE i.inhparent = 'events'::regclass")]
+
+    def off(what):
+        for rel in ["events"] + parts:
+            if what == "USER":
+                db.query("ALTER TABLE %s DISABLE TRIGGER USER" % rel)
+                continue
+            for name in what:
+                if db.scalar("SELECT count(*) FROM pg_trigger WHERE tgrelid = %s::regclass"
+                             " AND tgname = %s", (rel, name)):
+                    db.query("ALTER TABLE %s DISABLE TRIGGER %s" % (rel, name))
+    steps = (("as they are", None),
+             ("without the hash chain's triggers", ("events_chain", "events_chain_head")),
+             ("without any trigger on events", "USER"),
+             ("and without events' secondary indexes", "INDEXES"))
+    for n, (label, change) in enumerate(steps):
+        if change == "INDEXES":
+            for (name,) in db.query("SELECT indexrelid::regclass::text FROM pg_index"
+                                    " WHERE indrelid = 'events'::regclass AND NOT indisprimary"):
+                db.query("DROP INDEX %s" % name)
+        elif change is not None:
+            off(change)
+        rate = copy_rate(db, "ce%d" % n, 2, True, chain=change is not None)
+        say("(d) COPY esup's tables, 2 sessions, %-38s %9.0f rows/s  %.3f of bare   (load %s)"
+            % (label, rate, rate / copy2, load()))
 
 
 def commit_floor(db, count=60):
@@ -638,6 +683,9 @@ def test_run(daemon_factory, refdb, pg, certs, workdir):
                        load()))
         say("(i) with/without the index: %.2f (medians of the rounds)" % (
             statistics.median(results[True]) / statistics.median(results[False])))
+
+    if CEILING:
+        ceiling(db, copy2)
 
     # the ratios against issue 12's targets
     def verdict(ok):
