@@ -73,7 +73,7 @@ static const struct option options[] = {
 	{ "limits", "body_timeout_s", OPT_UINT, O(body_timeout_s), "10", 1, 3600, false },
 	{ "limits", "body_min_rate_bytes_s", OPT_UINT, O(body_min_rate_bytes_s), "4096", 1, 1 << 30, false },
 	{ "ingest", "batch_max_events", OPT_SIZE, O(batch_max_events), "1000", 1, 100000, false },
-	{ "ingest", "batch_max_delay_ms", OPT_UINT, O(batch_max_delay_ms), "5", 0, 10000, false },
+	{ "ingest", "batch_max_delay_ms", OPT_UINT, O(batch_max_delay_ms), "0", 0, 10000, false },
 	{ "ingest", "queue_max_events", OPT_SIZE, O(queue_max_events), "50000", 1, 100000000, false },
 	{ "ingest", "retry_after_s", OPT_UINT, O(retry_after_s), "2", 1, 3600, false },
 	{ "ingest", "writers", OPT_UINT, O(writers), "2", 1, 8, true },

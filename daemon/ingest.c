@@ -1142,10 +1142,10 @@ ingest_on_maint_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Starts a batch on each idle lane (the first one only once partition upkeep is done) when
- * either enough events wait, or the oldest request has waited batch_max_delay_ms, or the
- * lane has been idle that long already (a quiet writer has no company to wait for: a lone
- * request goes at once, and under load the requests that arrive during a transaction form
- * the next one); otherwise arms the delay timer. */
+ * either enough events wait, or the oldest request has waited batch_max_delay_ms (0 by
+ * default: at once), or the lane has been idle that long already (a quiet writer has no
+ * company to wait for); otherwise arms the delay timer. Under load the requests that arrive
+ * while every lane is busy form the next batch whatever the delay. */
 static void
 ingest_schedule(struct ingest *ingest)
 {

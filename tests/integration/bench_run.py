@@ -32,6 +32,7 @@ ESUP_BENCH_INDEX_ROUNDS=2):
   ESUP_BENCH_ALERTING      0.02   share of alerting (old, overdue) cases
   ESUP_BENCH_PEER          1      0: skip rsyslog
   ESUP_BENCH_WRITERS       0      N>0: esupd's [ingest] writers (0: its default)
+  ESUP_BENCH_BATCH_DELAY_MS       when set, esupd's [ingest] batch_max_delay_ms
   ESUP_BENCH_INDEX_ROUNDS  0      N>0: with ESUP_BENCH_CLOSED_ALERTS closed alerts in the
                                   database, N pairs of alert-heavy closed-loop rounds
                                   (ESUP_BENCH_INDEX_EVENTS events, half the cases alerting),
@@ -43,6 +44,10 @@ ESUP_BENCH_INDEX_ROUNDS=2):
                                   then preloads the extension), with their calls and mean
                                   ms per call (a profile: take the figures from a run
                                   without it)
+  ESUP_BENCH_GRID          0      1: after (c), (g): closed-loop rounds for every number of
+                                  connections in ESUP_BENCH_GRID_CLIENTS (1,2,4,8) and
+                                  events per request in ESUP_BENCH_GRID_BATCHES
+                                  (1,10,100,1000): how rate and latency grow with both
   ESUP_BENCH_CEILING       0      1: at the end, (d): two-session COPY into esup's tables as
                                   they are, without the hash chain's triggers, without any
                                   trigger on events, and without events' secondary indexes,
@@ -91,6 +96,9 @@ INDEX_EVENTS = int(os.environ.get("ESUP_BENCH_INDEX_EVENTS", "4000"))
 WRITERS = int(os.environ.get("ESUP_BENCH_WRITERS", "0"))
 STATEMENTS = int(os.environ.get("ESUP_BENCH_STATEMENTS", "0"))
 CEILING = os.environ.get("ESUP_BENCH_CEILING", "0") != "0"
+GRID = os.environ.get("ESUP_BENCH_GRID", "0") != "0"
+GRID_CLIENTS = [int(x) for x in os.environ.get("ESUP_BENCH_GRID_CLIENTS", "1,2,4,8").split(",")]
+GRID_BATCHES = [int(x) for x in os.environ.get("ESUP_BENCH_GRID_BATCHES", "1,10,100,1000").split(",")]
 
 RSYSLOGD = "/usr/sbin/rsyslogd"
 RSYSLOG_MODULES = "/usr/lib/x86_64-linux-gnu/rsyslog"
@@ -478,6 +486,37 @@ def inside(before, after):
             % (mean(HISTOGRAMS[0]) * 1000, mean(HISTOGRAMS[1]) * 1000, mean(HISTOGRAMS[2])))
 
 
+def grid(d, db):
+    """(g): how the closed loop's rate and latency grow with connections and request size:
+    for each number of connections (GRID_CLIENTS) and events per request (GRID_BATCHES), a
+    closed-loop round of max(5, min(200, 5000 / batch)) requests per connection, each
+    connection its own cases in order (the feed's shares). Returns the rounds, for the
+    stored-exactly-once check."""
+    rounds, rows = [], []
+    for clients in GRID_CLIENTS:
+        for batch in GRID_BATCHES:
+            per = max(5, min(200, 5000 // batch))
+            tag = "g%dx%d" % (clients, batch)
+            parts = benchfeed.streams(tag, clients * per * batch, clients, DEPTS, **SHARES)
+            m0 = scrape(d)
+            rnd, secs = closed_loop(d, parts, batch)
+            m1 = scrape(d)
+            assert not rnd.errors, rnd.errors[:3]
+            rounds.append((tag, rnd))
+            g = rnd.summary()
+            rate = len(rnd.accepted) / secs
+            rows.append((clients, batch, rate, g["p50"], g["p99"], inside(m0, m1)))
+            say("(g) %d connections x %4d events/request %9.0f events/s   latency p50 %.1f"
+                " p99 %.1f ms   (load %s)" % (clients, batch, rate, g["p50"], g["p99"], load()))
+            say("    " + rows[-1][5])
+    say("(g) events/s by connections (rows) and events per request (columns):")
+    say("    %11s" % "" + "".join("%10d" % b for b in GRID_BATCHES))
+    for clients in GRID_CLIENTS:
+        say("    %11s" % ("%d conn." % clients) + "".join(
+            "%10.0f" % r[2] for r in rows if r[0] == clients))
+    return rounds
+
+
 def stored_exactly_once(db, rounds, prefixes):
     """Every accepted event stored exactly once; none of the run's ids stored unaccepted."""
     accepted = set()
@@ -574,7 +613,10 @@ def test_run(daemon_factory, refdb, pg, certs, workdir):
         explain_on(db, explain_ms)
     log_mark = pg.log.stat().st_size
     ingest = {"writers": WRITERS} if WRITERS else {}
-    d = daemon_factory(limits={"max_connections_per_principal": CLIENTS + 2},
+    if os.environ.get("ESUP_BENCH_BATCH_DELAY_MS"):
+        ingest["batch_max_delay_ms"] = os.environ["ESUP_BENCH_BATCH_DELAY_MS"]
+    most = max([CLIENTS] + (GRID_CLIENTS if GRID else []))
+    d = daemon_factory(limits={"max_connections_per_principal": most + 2},
                        log={"level": "warning"}, ingest=ingest,
                        metrics={"listen": "127.0.0.1:%d" % free_port()}).start()
     assert db.scalar("SHOW synchronous_commit") == "on" and db.scalar("SHOW fsync") == "on"
@@ -653,6 +695,10 @@ def test_run(daemon_factory, refdb, pg, certs, workdir):
     stored = stored_exactly_once(db, rounds, ["cl", "hr", "lo"])
     say("(c) stored exactly once: %d of %d accepted events (events and event_ids)" % (
         stored, stored))
+    if GRID:
+        cells = grid(d, db)
+        stored = stored_exactly_once(db, [r for _, r in cells], [t for t, _ in cells])
+        say("(g) stored exactly once: %d accepted events" % stored)
     alerts = db.scalar("SELECT count(*) FROM alerts")
     say("    alerts raised in the run: %d" % alerts)
     if explain_ms > 0:
