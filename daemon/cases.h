@@ -55,10 +55,11 @@ struct cases_job;
 
 /* Ingest's read ahead: queues the histories' read of keys at once, chained to the statement
  * the caller queued just before in this turn of the loop (its INSERT, which stores and locks:
- * the read runs only if it succeeds), so that both go out in one write. keys are every case whose events that statement may store. Returns the job,
- * which waits for cases_resume, or NULL when nothing was queued (no keys, the connection is
- * down, or out of memory): the caller then uses cases_evaluate. The caller must resume or
- * drop the job in the callback of its own statement, which answers before the read. */
+ * the read runs only if it succeeds), so that both go out in one write. keys are every case
+ * whose events that statement may store. Returns the job, which waits for cases_resume, or
+ * NULL when nothing was queued (no keys, the connection is down, or out of memory): the
+ * caller then uses cases_evaluate. The caller must resume or drop the job in the callback of
+ * its own statement, which answers before the read. */
 struct cases_job *cases_read_ahead(struct db *db, const struct refdata *rd,
 		const struct case_key *keys, size_t count, int64_t now);
 
