@@ -486,7 +486,7 @@ def inside(before, after):
             % (mean(HISTOGRAMS[0]) * 1000, mean(HISTOGRAMS[1]) * 1000, mean(HISTOGRAMS[2])))
 
 
-def grid(d, db):
+def grid(d):
     """(g): how the closed loop's rate and latency grow with connections and request size:
     for each number of connections (GRID_CLIENTS) and events per request (GRID_BATCHES), a
     closed-loop round of max(5, min(200, 5000 / batch)) requests per connection, each
@@ -696,7 +696,7 @@ def test_run(daemon_factory, refdb, pg, certs, workdir):
     say("(c) stored exactly once: %d of %d accepted events (events and event_ids)" % (
         stored, stored))
     if GRID:
-        cells = grid(d, db)
+        cells = grid(d)
         stored = stored_exactly_once(db, [r for _, r in cells], [t for t, _ in cells])
         say("(g) stored exactly once: %d accepted events" % stored)
     alerts = db.scalar("SELECT count(*) FROM alerts")
