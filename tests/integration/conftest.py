@@ -12,6 +12,7 @@ import csv
 import grp
 import itertools
 import json
+import math
 import os
 import pwd
 import shutil
@@ -96,8 +97,11 @@ def wait_for(predicate, timeout, what, interval=0.05):
 
 
 def offset_to(instant):
-    """[testing] clock_offset_s that makes the business clock read `instant` (ISO 8601) now."""
-    return str(round(datetime.fromisoformat(instant).timestamp() - time.time()))
+    """[testing] clock_offset_s that makes the business clock read `instant` (ISO 8601, whole
+    seconds) now, and never earlier: esupd adds it to time(NULL), which is at least the
+    whole second of this call, so the offset is rounded up (rounded to nearest, a call in the
+    second half of a second made the clock read a second early until the next second)."""
+    return str(math.ceil(datetime.fromisoformat(instant).timestamp() - time.time()))
 
 
 def sanitizer_env(leaks=True):

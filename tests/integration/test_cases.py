@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 
 from conftest import (BUILD, CALENDAR, DEPTS, ITEMS, SAMPLES, SUPERVISION_TABLES, event,
-                      wait_for)
+                      offset_to, wait_for)
 
 ESUPCTL = BUILD / "contrib" / "esupctl"
 # The instant the sample feed is written for (tests/rules/run-golden, contrib/quickstart).
@@ -32,13 +32,19 @@ def at(text):
 
 def near(t, instant):
     """t is the business clock shortly after it was set to instant (whole seconds: the
-    offset is rounded, and the daemon's clock truncates)."""
+    offset is rounded up, and the daemon's clock truncates)."""
     return at(instant) - timedelta(seconds=2) <= t < at(instant) + timedelta(seconds=60)
 
 
-def offset_to(instant):
-    """[testing] clock_offset_s that makes the business clock read `instant` now."""
-    return str(round(at(instant).timestamp() - time.time()))
+def test_offset_to_never_reads_early():
+    # esupd's business clock is time(NULL) + the offset. Computed in the second half of a
+    # second, a rounded offset made it read a second before the instant until the next
+    # second began (test_board_api saw 11:59:59 for 12:00:00).
+    instant = "2026-03-10T12:00:00+08:00"
+    wait_for(lambda: 0.6 <= time.time() % 1 <= 0.9, 5, "the second half of a second",
+             interval=0.01)
+    offset = int(offset_to(instant))
+    assert int(time.time()) + offset >= at(instant).timestamp()
 
 
 def start(daemon_factory, instant, **overrides):

@@ -10,7 +10,6 @@ test's directory (ESUP_KEEP=1 keeps them); so do chromedriver logs while a test 
 
 import itertools
 import time
-from datetime import datetime
 
 import psycopg
 import pytest
@@ -18,7 +17,8 @@ from selenium.webdriver.common.by import By
 
 from browser import _browser_policy_cleanup, browser  # noqa: F401 (fixtures)
 from conftest import (CALENDAR, ITEMS, SAMPLES, SUPERVISION_TABLES, Daemon, add_principal,
-                      chown_daemon, event, finish_daemons, migrated_database, wait_for)
+                      chown_daemon, event, finish_daemons, migrated_database, offset_to,
+                      wait_for)
 
 SAMPLE_NOW = "2026-11-23T12:00:00+08:00"
 LIVE = ("open", "acknowledged", "appealed")
@@ -26,10 +26,6 @@ LIVE_QUERY = "/v1/alerts?status=open,acknowledged,appealed"
 SEVERITIES = ("red", "yellow", "notice")
 OTHER_REGION = "410200"
 _cases = itertools.count(1)
-
-
-def offset_to(instant):
-    return str(round(datetime.fromisoformat(instant).timestamp() - time.time()))
 
 
 def sample_files():

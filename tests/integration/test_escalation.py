@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 import pytest
 
-from conftest import SANITIZER_MARKS, daemons_apart, finish_daemons, wait_for
+from conftest import SANITIZER_MARKS, daemons_apart, finish_daemons, offset_to, wait_for
 from test_lifecycle import check_config, config_line, sample_config
 
 SHANGHAI = timezone(timedelta(hours=8))
@@ -22,11 +22,6 @@ JOBS = {"interval_ms": "50", "batch": "5"}
 
 def at(text):
     return datetime.fromisoformat(text)
-
-
-def offset_to(instant):
-    """[testing] clock_offset_s that makes the business clock read `instant` now."""
-    return str(round(at(instant).timestamp() - time.time()))
 
 
 def craft(db, severity, region, issued, dept="LY-SCJGJ"):

@@ -11,12 +11,11 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
-from datetime import datetime
 
 import pytest
 
 from conftest import (ESUPD, REPO, add_principal, as_daemon_user, event, free_port,
-                      sanitizer_env, wait_for)
+                      offset_to, sanitizer_env, wait_for)
 from esupclient import handshake_refused
 
 PROMTOOL = shutil.which("promtool")
@@ -59,8 +58,7 @@ def start(daemon_factory, instant=None, **overrides):
               "sweeper": {"interval_ms": "100"},
               "rules": {"disable": "APR-LATE-REPORT"}}
     if instant is not None:
-        offset = round(datetime.fromisoformat(instant).timestamp() - time.time())
-        config["testing"] = {"clock_offset_s": str(offset)}
+        config["testing"] = {"clock_offset_s": offset_to(instant)}
     for section, values in overrides.items():
         config.setdefault(section, {}).update(values)
     return daemon_factory(**config).start()
@@ -407,8 +405,7 @@ def test_statistical_rules_alerts_are_counted(pg, certs, workdir, request):
     """The statistical rules' job raises alerts outside case evaluation: counted as well (the
     set-up is test_stat_rules.py's, one finding per rule)."""
     import test_stat_rules as st
-    from conftest import CALENDAR, ITEMS, SAMPLES, Daemon, finish_daemons, migrated_database, \
-        offset_to
+    from conftest import CALENDAR, ITEMS, SAMPLES, Daemon, finish_daemons, migrated_database
 
     db = migrated_database(pg, certs, workdir, "metrics_stat")
     db.load("calendar", CALENDAR)
