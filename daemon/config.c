@@ -79,6 +79,7 @@ static const struct option options[] = {
 	{ "ingest", "writers", OPT_UINT, O(writers), "2", 1, 8, true },
 	{ "sweeper", "interval_ms", OPT_UINT, O(sweep_interval_ms), "1000", 10, 3600000, false },
 	{ "sweeper", "batch", OPT_SIZE, O(sweep_batch), "100", 1, 100000, false },
+	{ "sweeper", "rederive_batch", OPT_SIZE, O(sweep_mark_batch), "1000", 1, 1000000, false },
 	{ "alerts", "stream_heartbeat_s", OPT_UINT, O(stream_heartbeat_s), "15", 1, 3600, false },
 	{ "alerts", "stream_max_buffer_bytes", OPT_SIZE, O(stream_max_buffer_bytes), "1048576", 4096, 1LL << 30, false },
 	{ "jobs", "interval_ms", OPT_UINT, O(jobs_interval_ms), "1000", 10, 3600000, false },

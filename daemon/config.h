@@ -85,6 +85,7 @@ struct config {
 	/* [sweeper] */
 	unsigned sweep_interval_ms;
 	size_t sweep_batch;
+	size_t sweep_mark_batch;
 	/* [alerts] */
 	unsigned stream_heartbeat_s;        /* a comment line on every open stream this often */
 	size_t stream_max_buffer_bytes;     /* a live stream with more output unsent is cut */

@@ -152,7 +152,8 @@ reload(struct esupd *d)
 	tls_peers_set_limit(d->peers, cfg->max_connections_per_principal);
 	struct ingest_limits limits = ingest_limits_of(cfg);
 	ingest_set_limits(d->ingest, &limits);
-	sweeper_configure(d->sweeper, cfg->sweep_interval_ms, cfg->sweep_batch);
+	sweeper_configure(d->sweeper, cfg->sweep_interval_ms, cfg->sweep_batch,
+	    cfg->sweep_mark_batch);
 	alert_streams_configure(d->streams);
 	jobs_configure(d->jobs);
 	jobs_changed(d->jobs);    /* [escalation] may have changed */
@@ -416,7 +417,8 @@ esupd_start(struct esupd *d)
 		fatalx("out of memory");
 	if ((d->metrics_server = metrics_server_start(d)) == NULL)
 		exit(1);
-	sweeper_configure(d->sweeper, cfg->sweep_interval_ms, cfg->sweep_batch);
+	sweeper_configure(d->sweeper, cfg->sweep_interval_ms, cfg->sweep_batch,
+	    cfg->sweep_mark_batch);
 	jobs_configure(d->jobs);
 	d->sig_term = evsignal_new(d->base, SIGTERM, on_signal, d);
 	d->sig_int = evsignal_new(d->base, SIGINT, on_signal, d);

@@ -21,28 +21,35 @@ static const char sweeper_due_sql[] =
 
 /* Closed cases keep what they were; open ones are looked at again under the new rules, but
  * only when the rules are not those the open cases were last re-derived under: $2 is the
- * loaded rules' digest (refdata_digest), recorded in rules_applied (migration 025) by the same
- * statement, so a start, a reconnect or a SIGHUP that loads the same rules marks nothing, and
- * of two esupd loading new rules the first re-derives and the second (blocked on the row until
- * the first committed) finds them applied. The rows are locked in (dept, case) order, as a
- * batch locks its cases (cases.c): in table order, this statement and a batch of another esupd
- * (or of this one's writer) each held a case the other waited for, and PostgreSQL broke the
- * deadlock by aborting one of them. Answers one row: whether the digest was new, and the cases
- * marked. */
+ * loaded rules' digest (refdata_digest), recorded in rules_applied (migration 025), so a start,
+ * a reconnect or a SIGHUP that loads the same rules marks nothing, and of two esupd loading new
+ * rules the first starts the re-derivation and the second (blocked on the row until the first
+ * committed) finds them applied. A new digest only starts the marking (migration 032): the open
+ * cases are marked due by sweeper_mark_sql, a step at a time. Answers one row: whether the
+ * digest was new, the open cases there are to re-derive (counted only then), and whether a
+ * marking under this digest is unfinished (a new one, or one a restart or another daemon left
+ * half done: this daemon takes it up). */
 static const char sweeper_rederive_sql[] =
 	"WITH applied AS ("
-	"  INSERT INTO rules_applied AS r (one, digest, applied_at) VALUES (true, $2, $1::timestamptz)"
-	"  ON CONFLICT (one) DO UPDATE SET digest = EXCLUDED.digest, applied_at = EXCLUDED.applied_at"
-	"  WHERE r.digest IS DISTINCT FROM EXCLUDED.digest RETURNING 1),"
-	" marked AS ("
-	"  UPDATE cases AS k SET next_check_at = $1::timestamptz"
-	"  FROM (SELECT dept, case_no FROM cases"
-	"   WHERE status NOT IN ('decided', 'refused', 'withdrawn') AND EXISTS (SELECT 1 FROM applied)"
-	"   ORDER BY dept, case_no FOR UPDATE) AS o"
-	"  WHERE k.dept = o.dept AND k.case_no = o.case_no RETURNING 1)"
-	" SELECT (SELECT count(*) FROM applied), (SELECT count(*) FROM marked)";
+	"  INSERT INTO rules_applied AS r (one, digest, applied_at, marking, marked_dept, marked_case)"
+	"  VALUES (true, $2, $1::timestamptz, true, '', '')"
+	"  ON CONFLICT (one) DO UPDATE SET digest = EXCLUDED.digest, applied_at = EXCLUDED.applied_at,"
+	"   marking = true, marked_dept = '', marked_case = ''"
+	"  WHERE r.digest IS DISTINCT FROM EXCLUDED.digest RETURNING 1)"
+	" SELECT (SELECT count(*) FROM applied),"
+	"  (SELECT count(*) FROM cases WHERE status NOT IN ('decided', 'refused', 'withdrawn')"
+	"    AND EXISTS (SELECT 1 FROM applied)),"
+	"  EXISTS (SELECT 1 FROM applied)"
+	"   OR EXISTS (SELECT 1 FROM rules_applied WHERE one AND marking AND digest = $2)";
 
-enum sweep_step { SWEEP_IDLE, SWEEP_REDERIVE, SWEEP_BEGIN, SWEEP_DUE, SWEEP_EVALUATE, SWEEP_COMMIT };
+/* One step of the marking, a transaction of its own: the next $3 open cases after the cursor,
+ * locked in (dept, case) order as a batch locks its cases (cases.c; in table order, marking and
+ * a batch of another esupd, or of this one's writer, each held a case the other waited for), so
+ * a department's event waits for at most one step's cases, never for all open cases. */
+static const char sweeper_mark_sql[] =
+	"SELECT marked, more FROM esup_rederive_step($1::timestamptz, $2, $3::integer)";
+
+enum sweep_step { SWEEP_IDLE, SWEEP_REDERIVE, SWEEP_MARK, SWEEP_BEGIN, SWEEP_DUE, SWEEP_EVALUATE, SWEEP_COMMIT };
 
 struct sweeper {
 	struct event_base *base;
@@ -53,8 +60,11 @@ struct sweeper {
 	struct event tick;
 	struct timeval interval;
 	size_t batch;
+	size_t mark_batch;         /* open cases a marking step marks */
 	enum sweep_step step;
 	bool rederive_pending, stopped;
+	bool marking;              /* open cases are still to be marked due under the new rules */
+	char announce[24];         /* the open cases of new rules, said when marked; "" if none */
 	int64_t now;
 	char now_text[40];
 	size_t taken;          /* cases in this sweep */
@@ -65,6 +75,17 @@ struct sweeper {
 };
 
 static void sweeper_issue(struct sweeper *sw);
+
+/* Says what new rules this daemon applied re-derive, once their marking is over. */
+static bool
+sweeper_announce(struct sweeper *sw)
+{
+	if (sw->announce[0] == '\0')
+		return false;
+	log_info("rules changed: %s open cases to re-derive", sw->announce);
+	sw->announce[0] = '\0';
+	return true;
+}
 
 static void
 sweeper_arm(struct sweeper *sw, bool at_once)
@@ -135,17 +156,38 @@ sweeper_on_result(const PGresult *res, void *arg)
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 
 	if (res == NULL || (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)) {
-		sweeper_abandon(sw, sw->step == SWEEP_REDERIVE ? "re-deriving open cases" : "sweep", res);
+		sweeper_abandon(sw, sw->step == SWEEP_REDERIVE ? "re-deriving open cases" :
+			sw->step == SWEEP_MARK ? "marking open cases to re-derive" : "sweep", res);
 		return;
 	}
 	switch (sw->step) {
 	case SWEEP_REDERIVE:
-		if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "0") == 0)
+		sw->rederive_pending = false;
+		if (PQntuples(res) != 1) {
+			sw->step = SWEEP_BEGIN;
+			break;
+		}
+		sw->marking = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+		if (strcmp(PQgetvalue(res, 0, 0), "0") != 0) {
+			/* said once the marking is finished: a test or an operator that reads
+			 * it finds every open case due */
+			snprintf(sw->announce, sizeof(sw->announce), "%s", PQgetvalue(res, 0, 1));
+		} else if (!sw->marking) {
+			sweeper_announce(sw);
 			log_info("rules unchanged since the open cases were last re-derived: "
 				"none to re-derive");
-		else if (PQntuples(res) == 1)
-			log_info("rules changed: %s open cases to re-derive", PQgetvalue(res, 0, 1));
-		sw->rederive_pending = false;
+		} else if (sw->announce[0] == '\0') {
+			log_info("rules unchanged since the open cases were last re-derived: "
+				"taking up the unfinished marking of open cases");
+		}
+		sw->step = sw->marking ? SWEEP_MARK : SWEEP_BEGIN;
+		break;
+	case SWEEP_MARK:
+		/* one step, then a sweep: the cases just marked are re-derived while the
+		 * marking goes on, and neither waits for the other to finish */
+		sw->marking = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+		if (!sw->marking && !sweeper_announce(sw))
+			log_info("open cases marked to re-derive under the rules applied");
 		sw->step = SWEEP_BEGIN;
 		break;
 	case SWEEP_BEGIN:
@@ -168,7 +210,7 @@ sweeper_on_result(const PGresult *res, void *arg)
 			log_debug("sweeper: %zu cases re-derived", sw->taken);
 		sw->step = SWEEP_IDLE;
 		/* a full batch means more may be due: go on at once */
-		sweeper_arm(sw, sw->taken >= sw->batch || sw->rederive_pending);
+		sweeper_arm(sw, sw->taken >= sw->batch || sw->rederive_pending || sw->marking);
 		return;
 	case SWEEP_IDLE:
 	case SWEEP_EVALUATE:
@@ -180,14 +222,15 @@ sweeper_on_result(const PGresult *res, void *arg)
 static void
 sweeper_issue(struct sweeper *sw)
 {
-	char limit[24];
+	char limit[24], mark_limit[24];
 	const char *values[2] = { sw->now_text, limit };
-	const char *rederive[2] = { sw->now_text, refdata_digest(sw->rd) };
+	const char *rederive[3] = { sw->now_text, refdata_digest(sw->rd), mark_limit };
 	const char *sql = NULL;
 	int nparams = 0;
 
 	switch (sw->step) {
 	case SWEEP_REDERIVE: sql = sweeper_rederive_sql; nparams = 2; break;
+	case SWEEP_MARK: sql = sweeper_mark_sql; nparams = 3; break;
 	case SWEEP_BEGIN: sql = "BEGIN"; break;
 	case SWEEP_DUE: sql = sweeper_due_sql; nparams = 2; break;
 	case SWEEP_COMMIT: sql = "COMMIT"; break;
@@ -195,8 +238,10 @@ sweeper_issue(struct sweeper *sw)
 	case SWEEP_EVALUATE: return;
 	}
 	snprintf(limit, sizeof(limit), "%zu", sw->batch);
+	snprintf(mark_limit, sizeof(mark_limit), "%zu", sw->mark_batch);
 	if (!db_query(sw->db, sql, nparams, !nparams ? NULL :
-			sw->step == SWEEP_REDERIVE ? rederive : values, sweeper_on_result, sw)) {
+			sw->step == SWEEP_REDERIVE || sw->step == SWEEP_MARK ? rederive : values,
+			sweeper_on_result, sw)) {
 		sw->step = SWEEP_IDLE;
 		sweeper_arm(sw, false);
 	}
@@ -216,7 +261,7 @@ sweeper_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	sw->now = sw->clock(sw->clock_arg);
 	mon_time_format(sw->now, 0, sw->now_text, sizeof(sw->now_text));
-	sw->step = sw->rederive_pending ? SWEEP_REDERIVE : SWEEP_BEGIN;
+	sw->step = sw->rederive_pending ? SWEEP_REDERIVE : sw->marking ? SWEEP_MARK : SWEEP_BEGIN;
 	sweeper_issue(sw);
 }
 
@@ -234,17 +279,19 @@ sweeper_create(struct event_base *base, struct db *db, const struct refdata *rd,
 	sw->clock = now;
 	sw->clock_arg = now_arg;
 	sw->batch = 100;
+	sw->mark_batch = 1000;
 	sw->interval.tv_sec = 1;
 	evtimer_assign(&sw->tick, base, sweeper_tick, sw);
 	return sw;
 }
 
 void
-sweeper_configure(struct sweeper *sw, unsigned interval_ms, size_t batch)
+sweeper_configure(struct sweeper *sw, unsigned interval_ms, size_t batch, size_t mark_batch)
 {
 	sw->interval.tv_sec = interval_ms / 1000;
 	sw->interval.tv_usec = (interval_ms % 1000) * 1000;
 	sw->batch = batch;
+	sw->mark_batch = mark_batch;
 	if (!evtimer_pending(&sw->tick, NULL) && sw->step == SWEEP_IDLE)
 		sweeper_arm(sw, false);
 }
@@ -262,7 +309,7 @@ sweeper_rederive(struct sweeper *sw)
 void
 sweeper_db_up(struct sweeper *sw)
 {
-	if (sw->rederive_pending && sw->step == SWEEP_IDLE && !sw->stopped) {
+	if ((sw->rederive_pending || sw->marking) && sw->step == SWEEP_IDLE && !sw->stopped) {
 		event_del(&sw->tick);
 		sweeper_arm(sw, true);
 	}

@@ -21,12 +21,16 @@ typedef int64_t sweeper_clock(void *arg);
 struct sweeper *sweeper_create(struct event_base *base, struct db *db, const struct refdata *rd,
 		sweeper_clock *now, void *now_arg);
 void sweeper_destroy(struct sweeper *sw);
-/* Sets the period and the cases taken per transaction; starts the timer. */
-void sweeper_configure(struct sweeper *sw, unsigned interval_ms, size_t batch);
+/* Sets the period, the cases taken per transaction and the open cases a marking step marks
+ * (below); starts the timer. */
+void sweeper_configure(struct sweeper *sw, unsigned interval_ms, size_t batch, size_t mark_batch);
 /* Marks every open case due when the rules just loaded (refdata_digest) are not those the open
  * cases were last re-derived under (a new calendar moves deadlines); the next sweeps then
- * re-derive them in batches, beside ingest. Logs "rules changed: N open cases to re-derive" or
- * "rules unchanged since the open cases were last re-derived". */
+ * re-derive them in batches, beside ingest. The marking goes in steps of mark_batch cases, each
+ * its own transaction, one before each sweep (migration 032), and is taken up where it stopped
+ * by the next load of the same rules (a restart, this or another daemon). Logs, once per load,
+ * "rules changed: N open cases to re-derive" when the marking of new rules is finished (every
+ * open case is then due), or "rules unchanged since the open cases were last re-derived". */
 void sweeper_rederive(struct sweeper *sw);
 /* Told by main when the sweeper's connection comes up: a re-derivation asked for while it was
  * down runs at once, not a whole interval later (the tick that found the connection down

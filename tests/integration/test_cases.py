@@ -383,6 +383,56 @@ def test_the_same_rules_rederive_nothing(daemon_factory, refdb):
     assert case_row(refdb, case)["evaluated_at"] > evaluated
 
 
+def test_new_rules_mark_the_open_cases_a_step_at_a_time(daemon_factory, refdb):
+    """Issue 12: when the rules change, the open cases are marked due a step of
+    [sweeper] rederive_batch at a time (migration 032). One statement used to mark them all,
+    holding every open case until it had the last: 4-8 s for 200,000 open cases, during which a
+    department's event for any open case waited. Here the last case is held by another
+    transaction: the cases before it are still marked and re-derived, and an event for one of
+    them is stored meanwhile. esupd is killed then; started again with the same rules, it takes
+    the marking up where it stopped, and the last case is re-derived too."""
+    d = start(daemon_factory, "2026-03-02T10:00:00+08:00", sweeper={"rederive_batch": "1"})
+    cases = ["LY-SCJGJ-2026-90010%d" % i for i in range(4)]
+    post(d, "LY-SCJGJ", [ev("LY-SCJGJ", c, "accepted", "2026-03-02T09:15:00+08:00",
+                            item="SCJG-003") for c in cases])
+    settle(d, refdb)
+    evaluated = {c: case_row(refdb, c)["evaluated_at"] for c in cases}
+    offset = int(d.config["testing"]["clock_offset_s"])
+    wait_for(lambda: time.time() + offset >= max(evaluated.values()).timestamp() + 2, 5,
+             "the business clock to pass the first evaluations' second")
+
+    def rederived(c):
+        return case_row(refdb, c)["evaluated_at"] > evaluated[c]
+    with psycopg.connect(refdb.conninfo("postgres")) as holder:
+        holder.execute("SELECT 1 FROM cases WHERE case_no = %s FOR UPDATE", (cases[-1],))
+        changed = d.log_text().count("rules changed: ")
+        d.config["rules"]["disable"] = "APR-LATE-REPORT,APR-REFUSAL-NO-REASON"
+        d.write()
+        d.signal(signal.SIGHUP)
+        wait_for(lambda: all(rederived(c) for c in cases[:-1]), 30,
+                 "the open cases before the held one to be marked and re-derived")
+        assert not rederived(cases[-1])
+        assert refdb.scalar("SELECT marking FROM rules_applied") is True
+        assert d.log_text().count("rules changed: ") == changed   # said once all are marked
+        # A department's event for a case already marked is stored while the marking waits.
+        post(d, "LY-SCJGJ", [ev("LY-SCJGJ", cases[0], "step", "2026-03-02T10:30:00+08:00",
+                                step="review", handler="P0012")])
+        # Killed in the middle, the marking is taken up by the next start of the same rules.
+        d.proc.kill()
+        d.proc.wait(10)
+        d.runs[-1][2] = 0   # killed on purpose
+        holder.rollback()
+    assert not rederived(cases[-1])
+    d.start()
+    wait_for(lambda: "taking up the unfinished marking" in d.log_text(), 30,
+             "the restarted esupd to take up the marking")
+    wait_for(lambda: d.log_text().count("open cases marked to re-derive under the rules applied")
+             == 1, 30, "the marking to finish once the last case is let go")
+    settle(d, refdb)
+    assert rederived(cases[-1])
+    assert refdb.scalar("SELECT marking FROM rules_applied") is False
+
+
 def test_rules_loaded_while_the_sweepers_connection_is_down_apply_on_its_return(daemon_factory,
                                                                               refdb):
     """Rules loaded while the sweeper's connection is down (the reader came back first, or a

@@ -80,9 +80,9 @@ def test_two_daemons_one_killed(two, refdb, pg, certs, testdir):
 
 
 def test_rederive_locks_cases_in_order(daemon_factory, refdb):
-    """A change of rules or reference data makes every esupd re-derive all open cases. That
-    UPDATE must lock the cases in (dept, case) order, as a batch does, or it deadlocks with a
-    batch of another esupd. Here a transaction of the test stands in for that batch: it holds
+    """A change of rules or reference data makes every esupd re-derive all open cases. The
+    marking (esup_rederive_step, a step at a time since migration 032) must lock the cases in
+    (dept, case) order, as a batch does, or it deadlocks with a batch of another esupd. Here a transaction of the test stands in for that batch: it holds
     the case that sorts first, the re-derivation starts, then it takes the case that sorts last
     but lies first in the table."""
     d = daemon_factory().start()
@@ -94,7 +94,7 @@ def test_rederive_locks_cases_in_order(daemon_factory, refdb):
     order = [row[0] for row in refdb.query("SELECT case_no FROM cases ORDER BY ctid")]
     assert order == [last, first], "precondition: the table holds %s first" % last
     waiting = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-               " AND wait_event_type = 'Lock' AND query LIKE '%%UPDATE cases AS k%%'")
+               " AND wait_event_type = 'Lock' AND query LIKE '%%esup_rederive_step%%'")
     lock = "SELECT 1 FROM cases WHERE dept = 'LY-SCJGJ' AND case_no = %s FOR UPDATE"
     before = d.log_text().count("open cases to re-derive")
     with psycopg.connect(refdb.conninfo("postgres")) as conn:
