@@ -13,11 +13,14 @@ CLOSED alerts of other cases, closed long ago (resolved, dismissed, revoked, sup
 rows go in as the owner with every trigger on, in transactions of 100,000. After the fill,
 VACUUM ANALYZE and a CHECKPOINT, as autovacuum and time would leave them. Each phase runs
 ROUNDS rounds of EVENTS events; the best round of each is compared (the machine's neighbours
-slow single rounds down, never speed them up).
+slow single rounds down, never speed them up). Beside the rounds, in each phase: the time the
+sweeper takes to re-derive DUE cases made due at once (contrib/bench/sweeper's cases, written
+before the first phase; best of three), and esupd's resident memory (VmRSS, and its high-water
+mark VmHWM) after the phase.
 
 Knobs (environment): ESUP_BENCH_OPEN (default 1000000; the long form: 10000000),
 ESUP_BENCH_CLOSED (100000; long form 1000000), ESUP_BENCH_EVENTS (20000), ESUP_BENCH_ROUNDS
-(2), ESUP_BENCH_CLIENTS (4), ESUP_BENCH_BATCH (100), ESUP_BENCH_STATEMENTS (0; N > 0: after each
+(2), ESUP_BENCH_CLIENTS (4), ESUP_BENCH_BATCH (100), ESUP_BENCH_DUE (2000), ESUP_BENCH_STATEMENTS (0; N > 0: after each
 phase, its N costliest statements by pg_stat_statements, planning and execution, nested ones
 too; contrib/bench/scale then preloads the extension).
 """
@@ -29,9 +32,11 @@ import psycopg
 
 import bench_fill
 import bench_history
+import bench_rederive
 import bench_run
+import bench_sweeper
 import benchfeed
-from conftest import DEPTS
+from conftest import DEPTS, wait_for
 
 OPEN = int(os.environ.get("ESUP_BENCH_OPEN", "1000000"))
 CLOSED = int(os.environ.get("ESUP_BENCH_CLOSED", "100000"))
@@ -40,6 +45,7 @@ ROUNDS = int(os.environ.get("ESUP_BENCH_ROUNDS", "2"))
 CLIENTS = int(os.environ.get("ESUP_BENCH_CLIENTS", "4"))
 BATCH = int(os.environ.get("ESUP_BENCH_BATCH", "100"))
 STATEMENTS = int(os.environ.get("ESUP_BENCH_STATEMENTS", "0"))
+DUE = int(os.environ.get("ESUP_BENCH_DUE", "2000"))
 CHUNK = 100000
 
 # One chunk of open cases: case g of the chunk is department g % 5's, accepted some time in the
@@ -116,6 +122,12 @@ def rounds(d, phase):
     return max(rates)
 
 
+def sweeps(db, phase):
+    best = min(bench_sweeper.sweep_time(db) for _ in range(3))
+    print("  %s: %d due cases swept in %.3f s" % (phase, DUE, best), flush=True)
+    return best
+
+
 def test_scale(daemon_factory, refdb):
     db = refdb
     d = daemon_factory(limits={"max_connections_per_principal": CLIENTS + 2},
@@ -123,10 +135,14 @@ def test_scale(daemon_factory, refdb):
     print("\n== contrib/bench/scale: %d open cases, %d closed alerts; %d rounds of %d events,"
           " %d clients x %d events/request" % (OPEN, CLOSED, ROUNDS, EVENTS, CLIENTS, BATCH))
     bench_run.closed_loop(d, benchfeed.streams("warm", 4000, CLIENTS, DEPTS), BATCH)
+    bench_sweeper.populate(db, "DUE-", DUE)
+    wait_for(lambda: bench_sweeper.due(db) == 0, 300, "the first sweep of the due cases")
     small_open = db.scalar("SELECT count(*) FROM cases WHERE closed_at IS NULL")
     statements(db, None)
     small = rounds(d, "small")
     statements(db, "small")
+    small_sweep = sweeps(db, "small")
+    small_mem = bench_rederive.memory(d.pid)
     filled = fill(db)
     big_open = db.scalar("SELECT count(*) FROM cases WHERE closed_at IS NULL")
     closed = db.scalar("SELECT count(*) FROM alerts WHERE status IN ('resolved', 'dismissed',"
@@ -138,7 +154,17 @@ def test_scale(daemon_factory, refdb):
     statements(db, None)
     big = rounds(d, "big")
     statements(db, "big")
+    big_sweep = sweeps(db, "big")
+    big_mem = bench_rederive.memory(d.pid)
     print("\n%-46s %14s" % ("closed loop, best round", "events/s"))
     print("%-46s %14.0f" % ("%d open cases" % small_open, small))
     print("%-46s %14.0f" % ("%d open cases, %d closed alerts" % (big_open, closed), big))
     print("%-46s %14.3f   (target: within 10%%, >= 0.9)" % ("ratio", big / small))
+    print("\n%-46s %14s" % ("sweeping %d due cases, best of three" % DUE, "seconds"))
+    print("%-46s %14.3f" % ("%d open cases" % small_open, small_sweep))
+    print("%-46s %14.3f" % ("%d open cases, %d closed alerts" % (big_open, closed), big_sweep))
+    print("%-46s %14.3f   (target: within 10%%, <= 1.1)" % ("ratio", big_sweep / small_sweep))
+    print("\n%-46s %14s %10s" % ("esupd's memory after the phase, kB", "VmRSS", "VmHWM"))
+    print("%-46s %14d %10d" % ("%d open cases" % small_open, small_mem["VmRSS"], small_mem["VmHWM"]))
+    print("%-46s %14d %10d" % ("%d open cases, %d closed alerts" % (big_open, closed),
+                                big_mem["VmRSS"], big_mem["VmHWM"]))
