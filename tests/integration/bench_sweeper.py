@@ -31,9 +31,13 @@ SELECT nextval('events_seq'), now(), 'LY-SCJGJ', %(prefix)s || g, 'approval.acce
                                         'YYYY-MM-DD"T"HH24:MI:SS"+08:00"'))
   FROM generate_series(1, %(count)s) g
 """
+# A bound on the case's receipts (events_from, migration 027), as esupd's INSERT sets one: an
+# hour before the events' (written by the statement before this one). Without it a case's
+# events are read from every monthly partition, as for a case from before 027.
 POPULATE_CASES = """
-INSERT INTO cases (dept, case_no, item, status, next_check_at)
-SELECT 'LY-SCJGJ', %(prefix)s || g, 'SCJG-001', 'accepted', now() FROM generate_series(1, %(count)s) g;
+INSERT INTO cases (dept, case_no, item, status, next_check_at, events_from)
+SELECT 'LY-SCJGJ', %(prefix)s || g, 'SCJG-001', 'accepted', now(), now() - interval '1 hour'
+  FROM generate_series(1, %(count)s) g;
 """
 
 
