@@ -76,7 +76,8 @@ struct sweeper {
 
 static void sweeper_issue(struct sweeper *sw);
 
-/* Says what new rules this daemon applied re-derive, once their marking is over. */
+/* Logs how many open cases the new rules this daemon applied re-derive, once their marking is
+ * over; false when it applied none since it last said so. */
 static bool
 sweeper_announce(struct sweeper *sw)
 {
