@@ -123,12 +123,15 @@ static const char end_sql[] =
 
 /* The rows after $1-$2 below xmin, and whether committed rows wait above it (the newest row's
  * xid is not below xmin). Both read the (xid, id) index; an EXISTS over xid >= xmin would be
- * planned as a scan of the whole log. */
+ * planned as a scan of the whole log. The page is taken from alert_actions alone, in index
+ * order, before the join: joined to s (one row, but the planner does not keep a's order
+ * across it) the rows after the position were all read and sorted for each page, so a
+ * backlog of n rows cost n²/400 row reads to catch up with. */
 static const char poll_sql[] =
 	"WITH s AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),"
-	" r AS (SELECT " ROW_COLUMNS " FROM s, alert_actions a JOIN alerts al ON al.id = a.alert_id"
-	"  WHERE (a.xid, a.id) > ($1::xid8, $2::bigint) AND a.xid < s.xmin"
-	"  ORDER BY a.xid, a.id LIMIT $3)"
+	" p AS (SELECT * FROM alert_actions a WHERE (a.xid, a.id) > ($1::xid8, $2::bigint)"
+	"  AND a.xid < (SELECT xmin FROM s) ORDER BY a.xid, a.id LIMIT $3),"
+	" r AS (SELECT " ROW_COLUMNS " FROM p a JOIN alerts al ON al.id = a.alert_id)"
 	" SELECT r.*, h.held FROM (SELECT coalesce((SELECT x.xid FROM alert_actions x"
 	"  ORDER BY x.xid DESC, x.id DESC LIMIT 1) >= (SELECT xmin FROM s), false) AS held) h"
 	" LEFT JOIN r ON true ORDER BY r.xid, r.id";
