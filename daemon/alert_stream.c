@@ -9,7 +9,11 @@
  * reads the rows after it, one query per batch of up to POLL_LIMIT rows, when NOTIFY
  * esup_alert arrives (debounced), soon again while committed rows wait above xmin (the query
  * says so), and otherwise every FALLBACK_MS. Each row's event text is built once and written
- * to every live stream whose principal's scope covers the alert.
+ * to every live stream whose principal's scope covers the alert. While no stream is open the
+ * poller reads no rows: the same wake-ups only move `end` to the last position below xmin (a
+ * burst of a million closed alerts' actions is then one index probe, not 5,000 pages of
+ * events for nobody). A stream opened while that probe is in flight starts at the old `end`,
+ * so the probe's answer is dropped and the rows after it are read for the stream.
  *
  * A stream is LIVE or REPLAYING. A new stream without a position starts LIVE at `end`. One
  * with a position replays the rows after it up to `end` as it was when each page was asked
@@ -123,18 +127,25 @@ static const char end_sql[] =
 
 /* The rows after $1-$2 below xmin, and whether committed rows wait above it (the newest row's
  * xid is not below xmin). Both read the (xid, id) index; an EXISTS over xid >= xmin would be
- * planned as a scan of the whole log. The page is taken from alert_actions alone, in index
- * order, before the join: joined to s (one row, but the planner does not keep a's order
- * across it) the rows after the position were all read and sorted for each page, so a
- * backlog of n rows cost n²/400 row reads to catch up with. */
+ * planned as a scan of the whole log. The page is esup_alert_log_page's (migration 033): an
+ * ORDER BY ... LIMIT here was planned by the estimate of the rows after the position, and a
+ * burst larger than the statistics knew was read and sorted whole for each page. */
 static const char poll_sql[] =
 	"WITH s AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),"
-	" p AS (SELECT * FROM alert_actions a WHERE (a.xid, a.id) > ($1::xid8, $2::bigint)"
-	"  AND a.xid < (SELECT xmin FROM s) ORDER BY a.xid, a.id LIMIT $3),"
+	" p AS (SELECT * FROM esup_alert_log_page($1::xid8, $2::bigint, (SELECT xmin FROM s), $3)),"
 	" r AS (SELECT " ROW_COLUMNS " FROM p a JOIN alerts al ON al.id = a.alert_id)"
 	" SELECT r.*, h.held FROM (SELECT coalesce((SELECT x.xid FROM alert_actions x"
 	"  ORDER BY x.xid DESC, x.id DESC LIMIT 1) >= (SELECT xmin FROM s), false) AS held) h"
 	" LEFT JOIN r ON true ORDER BY r.xid, r.id";
+
+/* While no stream is open: the last position below xmin (none: NULL), and whether committed
+ * rows wait above it. Both walk the (xid, id) index back from its end. */
+static const char skip_sql[] =
+	"WITH s AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)"
+	" SELECT (SELECT a.xid::text || '-' || a.id FROM alert_actions a"
+	"  WHERE a.xid < (SELECT xmin FROM s) ORDER BY a.xid DESC, a.id DESC LIMIT 1),"
+	" coalesce((SELECT x.xid FROM alert_actions x ORDER BY x.xid DESC, x.id DESC LIMIT 1)"
+	"  >= (SELECT xmin FROM s), false)";
 
 /* One stream's rows in ($1-$2, $3-$4]: $5 its department ("" any), $6 its region prefix,
  * $7 whether the region escalated to counts too. */
@@ -502,6 +513,22 @@ hub_cut_slow(struct alert_streams *h)
 	}
 }
 
+/* After a read of the log: at once again if it filled a page or NOTIFY came meanwhile, soon
+ * (doubling) while committed rows wait above xmin, else at FALLBACK_MS. */
+static void
+hub_next(struct alert_streams *h, bool full, bool held)
+{
+	if (full || h->again) {
+		hub_poll(h);
+	} else if (held) {
+		hub_arm(h, h->held_ms);
+		h->held_ms = h->held_ms >= FALLBACK_MS / 2 ? FALLBACK_MS : h->held_ms * 2;
+	} else {
+		h->held_ms = HELD_MIN_MS;
+		hub_arm(h, FALLBACK_MS);
+	}
+}
+
 static void
 hub_polled(const PGresult *res, void *arg)
 {
@@ -530,15 +557,35 @@ hub_polled(const PGresult *res, void *arg)
 	}
 	for (struct alert_stream *s = h->live; s != NULL; s = s->next)
 		stream_flush(s);
-	if (n == POLL_LIMIT || h->again) {
-		hub_poll(h);
-	} else if (held) {
-		hub_arm(h, h->held_ms);
-		h->held_ms = h->held_ms >= FALLBACK_MS / 2 ? FALLBACK_MS : h->held_ms * 2;
-	} else {
-		h->held_ms = HELD_MIN_MS;
+	hub_next(h, n == POLL_LIMIT, held);
+}
+
+/* The answer of skip_sql: `end` moves to the last position below xmin, unless a stream was
+ * opened meanwhile (it started at the old `end`: the rows after it are read for it). */
+static void
+hub_skipped(const PGresult *res, void *arg)
+{
+	struct alert_streams *h = arg;
+	struct position p;
+	bool held;
+
+	h->polling = false;
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+	    PQnfields(res) != 2) {
+		log_limited(&h->db_log, 10, LOG_LEVEL_WARNING, "alert stream: reading alert_actions "
+			"failed: %s", res ? PQresultErrorMessage(res) : "database connection lost");
 		hub_arm(h, FALLBACK_MS);
+		return;
 	}
+	if (h->live != NULL) {
+		hub_poll(h);
+		return;
+	}
+	held = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	if (!PQgetisnull(res, 0, 0) && position_parse(PQgetvalue(res, 0, 0), &p) &&
+	    position_cmp(p, h->end) > 0)
+		h->end = p;
+	hub_next(h, false, held);
 }
 
 static void
@@ -546,6 +593,7 @@ hub_poll(struct alert_streams *h)
 {
 	char xid[24], id[24], limit[16];
 	const char *values[3] = { xid, id, limit };
+	bool ok;
 
 	if (!h->ready || h->stopped)
 		return;
@@ -555,11 +603,16 @@ hub_poll(struct alert_streams *h)
 	}
 	evtimer_del(h->timer);
 	evtimer_del(h->debounce);
-	snprintf(xid, sizeof(xid), "%" PRIu64, h->end.xid);
-	snprintf(id, sizeof(id), "%" PRId64, h->end.id);
-	snprintf(limit, sizeof(limit), "%d", POLL_LIMIT);
 	h->again = false;
-	if (!db_query(h->d->reader, poll_sql, 3, values, hub_polled, h)) {
+	if (h->live == NULL) {
+		ok = db_query(h->d->reader, skip_sql, 0, NULL, hub_skipped, h);
+	} else {
+		snprintf(xid, sizeof(xid), "%" PRIu64, h->end.xid);
+		snprintf(id, sizeof(id), "%" PRId64, h->end.id);
+		snprintf(limit, sizeof(limit), "%d", POLL_LIMIT);
+		ok = db_query(h->d->reader, poll_sql, 3, values, hub_polled, h);
+	}
+	if (!ok) {
 		hub_arm(h, FALLBACK_MS);
 		return;
 	}

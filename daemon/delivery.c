@@ -53,15 +53,17 @@ enum fetch_col {
 	F_SINCE,
 };
 
+/* A page of the log after the receiver's position (esup_alert_log_page, migration 033: in
+ * index order whatever the statistics say), with each action's alert. */
 static const char delivery_fetch_sql[] =
 	"SELECT a.xid::text || '-' || a.id, a.id, a.alert_id, a.action, coalesce(a.from_state, ''),"
 	" coalesce(a.to_state, ''), a.actor, a.note, " DELIVERY_TIME("a.at") ","
 	" l.rule, l.severity, l.dept, l.case_no, l.item, l.region, l.escalated_to,"
 	" l.escalation_level, l.dedup_key, l.message, " DELIVERY_TIME("l.since")
-	" FROM alert_actions a JOIN alerts l ON l.id = a.alert_id"
-	" WHERE (a.xid, a.id) > (split_part($1, '-', 1)::xid8, split_part($1, '-', 2)::bigint)"
-	"  AND a.xid < pg_snapshot_xmin(pg_current_snapshot())"
-	" ORDER BY a.xid, a.id LIMIT " DELIVERY_SCAN_ROWS;
+	" FROM esup_alert_log_page(split_part($1, '-', 1)::xid8, split_part($1, '-', 2)::bigint,"
+	"  pg_snapshot_xmin(pg_current_snapshot()), " DELIVERY_SCAN_ROWS ") a"
+	" JOIN alerts l ON l.id = a.alert_id"
+	" ORDER BY a.xid, a.id";
 
 static const char delivery_skip_sql[] =
 	"UPDATE delivery_cursors SET position = $3, updated_at = now()"
