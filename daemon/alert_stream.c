@@ -17,10 +17,11 @@
  *
  * A stream is LIVE or REPLAYING. A new stream without a position starts LIVE at `end`. One
  * with a position replays the rows after it up to `end` as it was when each page was asked
- * for, with the scope in the query; rows the poller fans out meanwhile are not written to it
- * (they are after that bound, or within it and so in the replay). When a page comes back short
- * and `end` has not moved, the stream is LIVE at `end`; if it moved, it replays up to the new
- * `end`. Rows up to `end` all lie below the xmin the poller saw, so the replay sees them all.
+ * for, a page of the log at a time with the scope applied to it (a page may hold none of the
+ * stream's rows; its cursor still moves past the page); rows the poller fans out meanwhile are
+ * not written to it (they are after that bound, or within it and so in the replay). When a
+ * page reaches the bound and `end` has not moved, the stream is LIVE at `end`; if it moved, it
+ * replays up to the new `end`. Rows up to `end` all lie below the xmin the poller saw, so the replay sees them all.
  * Replay pages are asked for only while the connection's output is below half the buffer
  * bound; a live stream whose output passes the bound is cut (the client resumes).
  *
@@ -50,7 +51,7 @@
 #include "tls.h"
 
 #define POLL_LIMIT 200           /* rows per poller query: the most one burst adds to a stream */
-#define REPLAY_LIMIT 200         /* rows per replay page */
+#define REPLAY_LIMIT 200         /* log rows read per replay page, the stream's or not */
 #define DEBOUNCE_MS 10           /* after a NOTIFY, wait this long for more */
 #define HELD_MIN_MS 20           /* rows wait above xmin: look again after this, doubling */
 #define FALLBACK_MS 1000         /* without NOTIFY: look at least this often */
@@ -147,14 +148,28 @@ static const char skip_sql[] =
 	" coalesce((SELECT x.xid FROM alert_actions x ORDER BY x.xid DESC, x.id DESC LIMIT 1)"
 	"  >= (SELECT xmin FROM s), false)";
 
-/* One stream's rows in ($1-$2, $3-$4]: $5 its department ("" any), $6 its region prefix,
- * $7 whether the region escalated to counts too. */
+/* One page of a stream's replay: the next $8 rows of the log after $1-$2 (esup_alert_log_page,
+ * in index order whatever the statistics say), of which those up to $3-$4 that the stream's
+ * scope covers ($5 its department, "" any; $6 its region prefix; $7 whether the region
+ * escalated to counts too), in order; then one last row (column 6 true) with the last position
+ * of the page up to $3-$4 (NULL if none) and whether the page was full and all within
+ * (column 7: more may follow). The scope is applied to a page, not before the LIMIT: a
+ * ORDER BY ... LIMIT over the matching rows was planned by the estimate of the rows after the
+ * position and could read and sort the whole range for each page. */
 static const char replay_sql[] =
-	"SELECT " ROW_COLUMNS " FROM alert_actions a JOIN alerts al ON al.id = a.alert_id"
-	" WHERE (a.xid, a.id) > ($1::xid8, $2::bigint) AND (a.xid, a.id) <= ($3::xid8, $4::bigint)"
-	" AND ($5 = '' OR al.dept = $5) AND (starts_with(al.region, $6)"
-	"  OR ($7::boolean AND starts_with(coalesce(al.escalated_to, ''), $6)))"
-	" ORDER BY a.xid, a.id LIMIT $8";
+	"WITH p AS MATERIALIZED (SELECT a.*, (a.xid, a.id) <= ($3::xid8, $4::bigint) AS inside"
+	"  FROM esup_alert_log_page($1::xid8, $2::bigint, pg_snapshot_xmin(pg_current_snapshot()),"
+	"   $8::int) a)"
+	" SELECT * FROM (SELECT " ROW_COLUMNS ", false AS mark, NULL::boolean AS more"
+	"  FROM p a JOIN alerts al ON al.id = a.alert_id"
+	"  WHERE a.inside AND ($5 = '' OR al.dept = $5) AND (starts_with(al.region, $6)"
+	"   OR ($7::boolean AND starts_with(coalesce(al.escalated_to, ''), $6)))"
+	" UNION ALL"
+	" SELECT l.xid, l.id, NULL::text, NULL::text, NULL::text, NULL::text, true, g.more"
+	"  FROM (SELECT count(*) = $8::int AND coalesce(bool_and(inside), false) AS more FROM p) g"
+	"  LEFT JOIN LATERAL (SELECT xid, id FROM p WHERE inside ORDER BY xid DESC, id DESC LIMIT 1) l"
+	"  ON true) r"
+	" ORDER BY r.mark, r.xid, r.id";
 
 /* ---------------------------------------------------------------- positions */
 
@@ -384,6 +399,7 @@ static void
 stream_replayed(const PGresult *res, void *arg)
 {
 	struct alert_stream *s = arg;
+	struct position scanned;
 	int rows;
 
 	s->querying = false;
@@ -399,7 +415,13 @@ stream_replayed(const PGresult *res, void *arg)
 		return;
 	}
 	rows = PQntuples(res);
-	for (int i = 0; i < rows; i++) {
+	if (PQnfields(res) != 8 || rows < 1 || strcmp(PQgetvalue(res, rows - 1, 6), "t") != 0) {
+		log_limited(&s->h->db_log, 10, LOG_LEVEL_WARNING, "alert stream replay: "
+			"unexpected answer (%d rows, %d columns)", rows, PQnfields(res));
+		stream_end(s, "database unavailable");
+		return;
+	}
+	for (int i = 0; i < rows - 1; i++) {
 		char position[48];
 
 		row_position_text(res, i, position, sizeof(position));
@@ -408,7 +430,10 @@ stream_replayed(const PGresult *res, void *arg)
 		stream_queue_row(s, position, PQgetvalue(res, i, 5));
 	}
 	stream_flush(s);
-	if (rows == REPLAY_LIMIT) {
+	if (!PQgetisnull(res, rows - 1, 0) && row_position(res, rows - 1, &scanned) &&
+	    position_cmp(scanned, s->cursor) > 0)
+		s->cursor = scanned;
+	if (strcmp(PQgetvalue(res, rows - 1, 7), "t") == 0) {
 		stream_replay_next(s);
 		return;
 	}

@@ -606,6 +606,45 @@ def test_a_burst_is_read_a_page_at_a_time(daemon_factory, db):
     assert position_reads(db) - before < 5000 + 1000
 
 
+def test_a_replay_over_a_burst_is_read_a_page_at_a_time(daemon_factory, db):
+    """Two streams resume from before a burst of 5,000 actions written in one transaction: the
+    supervisor's (every row is in its scope) and another department's (none is). Each gets
+    what its scope covers, in order, and goes live; each replay reads each row of the log
+    once. The replay's ORDER BY ... LIMIT over the stream's rows was planned by the estimate
+    of the rows after the position: this burst was larger than the statistics knew, and each
+    page of 200 read and sorted every row after the cursor (and for a scope that covers none
+    of them, the whole range once: that is one page at a time now too)."""
+    (case,) = Raiser(db, "REPLAY").raise_some(1)
+    alert = db.scalar("SELECT id FROM alerts WHERE case_no = %s ORDER BY id LIMIT 1", (case,))
+    resume_from = log_positions(db)[-1]
+    burst(db, alert, 5000)
+    Raiser(db, "OWN", "LY-ZJJ").raise_some(1)
+    before = position_reads(db)
+    d = start(daemon_factory)
+    sup = open_stream(d, "supervisor", last_id=resume_from)
+    zjj = open_stream(d, "dept-LY-ZJJ", last_id=resume_from)
+    want = log_positions(db, resume_from)
+    assert len(want) == 5000 + 2
+    sup.wait(lambda s: len(s.events) >= len(want) or s.ended, 30, "the burst replayed")
+    assert sup.ids() == want
+    zjj_want = log_positions(db, resume_from, dept="LY-ZJJ")
+    assert len(zjj_want) == 2
+    zjj.wait(lambda s: len(s.events) >= 2 or s.ended, 30, "the department's own rows")
+    assert zjj.ids() == zjj_want
+    # Both live now: the next row of the department's reaches both.
+    Raiser(db, "LIVE", "LY-ZJJ").raise_some(1)
+    later = log_positions(db, want[-1])
+    assert len(later) == 2
+    zjj.wait(lambda s: len(s.events) >= 4 or s.ended, 10, "a live row after the replay")
+    sup.wait(lambda s: len(s.events) >= len(want) + 2 or s.ended, 10, "a live row")
+    assert zjj.ids() == zjj_want + later and sup.ids() == want + later
+    sup.close()
+    zjj.close()
+    stopped_and_counted(d, db)
+    # Two replays of the burst and a poller: each row a few times at most, not once a page.
+    assert position_reads(db) - before < 3 * 5000 + 1000
+
+
 def test_no_stream_open_no_rows_read(daemon_factory, db):
     """While no stream is open, the poller only moves its end past what was committed: a
     burst of 5,000 actions is not read (it used to read and build every row's event for no
