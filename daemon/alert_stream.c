@@ -21,7 +21,8 @@
  * stream's rows; its cursor still moves past the page); rows the poller fans out meanwhile are
  * not written to it (they are after that bound, or within it and so in the replay). When a
  * page reaches the bound and `end` has not moved, the stream is LIVE at `end`; if it moved, it
- * replays up to the new `end`. Rows up to `end` all lie below the xmin the poller saw, so the replay sees them all.
+ * replays up to the new `end`. Rows up to `end` all lie below the xmin the poller saw, so the
+ * replay sees them all.
  * Replay pages are asked for only while the connection's output is below half the buffer
  * bound; a live stream whose output passes the bound is cut (the client resumes).
  *
@@ -121,11 +122,6 @@ struct alert_streams {
 	"   'issued_at', " T("al.issued_at") ", 'escalation_level', al.escalation_level," \
 	"   'escalated_to', al.escalated_to, 'evidence', al.evidence))::text AS data"
 
-static const char end_sql[] =
-	"SELECT coalesce((SELECT a.xid::text || '-' || a.id FROM alert_actions a"
-	" WHERE a.xid < pg_snapshot_xmin(pg_current_snapshot())"
-	" ORDER BY a.xid DESC, a.id DESC LIMIT 1), '0-0')";
-
 /* The rows after $1-$2 below xmin, and whether committed rows wait above it (the newest row's
  * xid is not below xmin). Both read the (xid, id) index; an EXISTS over xid >= xmin would be
  * planned as a scan of the whole log. The page is esup_alert_log_page's (migration 033): an
@@ -139,12 +135,13 @@ static const char poll_sql[] =
 	"  ORDER BY x.xid DESC, x.id DESC LIMIT 1) >= (SELECT xmin FROM s), false) AS held) h"
 	" LEFT JOIN r ON true ORDER BY r.xid, r.id";
 
-/* While no stream is open: the last position below xmin (none: NULL), and whether committed
- * rows wait above it. Both walk the (xid, id) index back from its end. */
-static const char skip_sql[] =
+/* The last position below xmin ("0-0": none), and whether committed rows wait above it; both
+ * walk the (xid, id) index back from its end. Where new streams start, found at first, and
+ * the poller's read while no stream is open. */
+static const char end_sql[] =
 	"WITH s AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)"
-	" SELECT (SELECT a.xid::text || '-' || a.id FROM alert_actions a"
-	"  WHERE a.xid < (SELECT xmin FROM s) ORDER BY a.xid DESC, a.id DESC LIMIT 1),"
+	" SELECT coalesce((SELECT a.xid::text || '-' || a.id FROM alert_actions a"
+	"  WHERE a.xid < (SELECT xmin FROM s) ORDER BY a.xid DESC, a.id DESC LIMIT 1), '0-0'),"
 	" coalesce((SELECT x.xid FROM alert_actions x ORDER BY x.xid DESC, x.id DESC LIMIT 1)"
 	"  >= (SELECT xmin FROM s), false)";
 
@@ -585,7 +582,7 @@ hub_polled(const PGresult *res, void *arg)
 	hub_next(h, n == POLL_LIMIT, held);
 }
 
-/* The answer of skip_sql: `end` moves to the last position below xmin, unless a stream was
+/* The answer of end_sql while no stream is open: `end` moves to the last position below xmin, unless a stream was
  * opened meanwhile (it started at the old `end`: the rows after it are read for it). */
 static void
 hub_skipped(const PGresult *res, void *arg)
@@ -607,8 +604,7 @@ hub_skipped(const PGresult *res, void *arg)
 		return;
 	}
 	held = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-	if (!PQgetisnull(res, 0, 0) && position_parse(PQgetvalue(res, 0, 0), &p) &&
-	    position_cmp(p, h->end) > 0)
+	if (position_parse(PQgetvalue(res, 0, 0), &p) && position_cmp(p, h->end) > 0)
 		h->end = p;
 	hub_next(h, false, held);
 }
@@ -630,7 +626,7 @@ hub_poll(struct alert_streams *h)
 	evtimer_del(h->debounce);
 	h->again = false;
 	if (h->live == NULL) {
-		ok = db_query(h->d->reader, skip_sql, 0, NULL, hub_skipped, h);
+		ok = db_query(h->d->reader, end_sql, 0, NULL, hub_skipped, h);
 	} else {
 		snprintf(xid, sizeof(xid), "%" PRIu64, h->end.xid);
 		snprintf(id, sizeof(id), "%" PRId64, h->end.id);
