@@ -656,9 +656,14 @@ def test_no_stream_open_no_rows_read(daemon_factory, db):
     d = start(daemon_factory)
     wait_for(lambda: "new streams start after position" in d.log_text(), 10, "the log's end")
     burst_end = burst(db, alert, 5000)
+    # Once no transaction older than the burst's is running (the sweeper's may be), every
+    # later snapshot's xmin is past it: a read of the log's end begun after that finds the
+    # burst's end. Then wait for the reader to have begun and finished one (a fallback second
+    # at most).
+    burst_xid = burst_end.split("-")[0]
+    wait_for(lambda: db.scalar("SELECT pg_snapshot_xmin(pg_current_snapshot()) > %s::text::xid8",
+                               (burst_xid,)), 10, "the transactions before the burst to end")
     committed = db.scalar("SELECT clock_timestamp()")
-    # The reader has looked at the log since the burst was committed (a fallback second at
-    # most), and found nothing to wait for above xmin.
     wait_for(lambda: db.scalar(
         "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'esupd reader'"
         " AND state = 'idle' AND query_start > %s AND query LIKE '%%pg_snapshot_xmin%%'",
