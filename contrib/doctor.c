@@ -179,6 +179,20 @@ static const struct doctor_count doctor_counts[] = {
 	  "the item catalogue is empty%.0s%s: load it (esup-dbsetup load items FILE)", "%s items" },
 	{ "fee items", CHECK_WARN, "SELECT (count(*) = 0)::int, '', count(*) FROM fee_items",
 	  "no fee items%.0s%s: the fee rules see every fee as unknown", "%s fee items" },
+	/* Ingest inserts into these indexes all over their tables: a pool smaller than them
+	 * reads and writes back a page for most insertions (docs/operations.md, "Sizing
+	 * PostgreSQL"). The largest month's partition stands for the current one. */
+	{ "buffer pool", CHECK_WARN,
+	  "SELECT (i.bytes > b.bytes)::int, pg_size_pretty(i.bytes) || ' against shared_buffers '"
+	  " || pg_size_pretty(b.bytes), pg_size_pretty(i.bytes) || ' of ' || pg_size_pretty(b.bytes)"
+	  " FROM (SELECT coalesce(sum(pg_relation_size(x.indexrelid)), 0) AS bytes FROM pg_index x"
+	  " WHERE x.indrelid IN ('cases'::regclass, 'event_ids'::regclass, (SELECT h.inhrelid"
+	  " FROM pg_inherits h WHERE h.inhparent = 'events'::regclass"
+	  " ORDER BY pg_relation_size(h.inhrelid) DESC LIMIT 1))) i,"
+	  " (SELECT pg_size_bytes(current_setting('shared_buffers')) AS bytes) b",
+	  "%.0sthe indexes ingest writes (cases, event_ids, a month of events) take %s: ingest "
+	  "slows as they grow; raise shared_buffers above them (docs/operations.md, \"Sizing "
+	  "PostgreSQL\")", "the indexes ingest writes fit in shared_buffers: %s" },
 	{ "regions", CHECK_FAIL,
 	  "SELECT count(*), string_agg(d.code || ' (region ''' || d.region || ''')', ', ' ORDER BY"
 	  " d.code), 0 FROM departments d WHERE NOT EXISTS (SELECT 1 FROM regions g WHERE g.code ="

@@ -1,13 +1,17 @@
 """`esupctl doctor` (issue 13 item 5): the checks of `esupd -n`, then the database as esupd
 reaches it — reachable, roles, schema version, principals, reference data. A good setup
-passes; a never-migrated database, a missing role, an empty calendar each FAIL by name."""
+passes; a never-migrated database, a missing role, an empty calendar each FAIL by name; a
+buffer pool smaller than the indexes ingest writes is a warning."""
 
 import re
 import shutil
 import subprocess
 
-from conftest import (BUILD, CALENDAR, DAEMON_USER, SANITIZER_MARKS, Database, dbsetup, default_config,
-                      free_port, offset_to, sanitizer_env, write_config)
+import psycopg
+
+from conftest import (BUILD, CALENDAR, DAEMON_USER, SANITIZER_MARKS, Database, PgCluster,
+                      _fresh_database, chown_daemon, dbsetup, default_config, free_port,
+                      offset_to, sanitizer_env, write_config)
 
 ESUPCTL = BUILD / "contrib" / "esupctl"
 LINE = re.compile(r"^(ok|warn|FAIL) ([^:]+): (.*)$")
@@ -50,7 +54,7 @@ def test_good_setup_passes(refdb, certs, testdir):
     assert not [n for n, (level, _) in checks.items() if level == "FAIL"], out
     for name in ("server.user", "tls.certificate", "tls.private_key", "tls.ca", "tls.crl",
                  "database.conninfo", "database", "schema", "role esupd", "role esup_owner",
-                 "principals", "calendar", "items", "fee items", "regions"):
+                 "principals", "calendar", "items", "fee items", "regions", "buffer pool"):
         assert checks.get(name, ("missing",))[0] == "ok", name + "\n" + out
     assert "as esupd" in checks["database"][1], out   # connected as the daemon's role
 
@@ -124,3 +128,37 @@ def test_no_principals_and_departments_without_region(db, certs, testdir):
     assert checks["items"][0] == "FAIL" and "empty" in checks["items"][1], out
     assert checks["fee items"][0] == "warn", out
     assert checks["regions"][0] == "FAIL" and "LY-SCJGJ" in checks["regions"][1], out
+
+
+def test_buffer_pool_smaller_than_the_ingest_indexes_warns(workdir, certs, testdir):
+    """A cluster of its own with a 1 MB buffer pool: ok while the indexes of cases, event_ids
+    and the month's events are smaller, a warning naming both sizes once cases' grow past it
+    (docs/operations.md, "Sizing PostgreSQL"); a warning alone leaves the status 0."""
+    base = workdir / "small-pool"
+    base.mkdir(mode=0o755)
+    chown_daemon(base)
+    cluster = PgCluster(base)
+    cluster.init()
+    with open(cluster.data / "postgresql.conf", "a") as f:
+        f.write("shared_buffers = 1MB\n")
+    cluster.start()
+    try:
+        dbsetup(cluster, "roles")
+        db = _fresh_database(cluster, certs, base, "esup")
+        db.load_samples()
+        path = doctor_config(db, certs, testdir)
+        code, checks, out = doctor(path)
+        assert code == 0 and checks["buffer pool"][0] == "ok", out
+        assert checks["buffer pool"][1].endswith(" of 1024 kB"), out
+        with psycopg.connect(db.conninfo("esup_admin"), autocommit=True) as conn:
+            conn.execute("SET ROLE esup_owner")
+            conn.execute("INSERT INTO cases (dept, case_no, next_check_at) SELECT 'LY-SCJGJ',"
+                         " 'POOL-' || g, now() + interval '30 days'"
+                         " FROM generate_series(1, 20000) g")
+        code, checks, out = doctor(path)
+        assert code == 0, out
+        level, detail = checks["buffer pool"]
+        assert level == "warn" and "against shared_buffers 1024 kB" in detail \
+            and "Sizing PostgreSQL" in detail, out
+    finally:
+        cluster.stop("immediate")
