@@ -199,6 +199,10 @@ http_head_parse(const char *p, size_t len, struct http_head *h)
 	memset(h, 0, sizeof(*h));
 	if (!head_check_bytes(p, len, h))
 		return false;
+	/* conn.c hands over a head that ends with its blank line; anything else is refused here
+	 * rather than read past (every line is found by its CR below) */
+	if (len < 4 || memcmp(p + len - 4, "\r\n\r\n", 4) != 0)
+		return head_refuse(h, 400, "the request head must end with an empty line (CRLF CRLF)");
 	eol = memchr(line, '\r', (size_t)(end - line));
 	if (!head_request_line(line, (size_t)(eol - line), h))
 		return false;
@@ -209,6 +213,8 @@ http_head_parse(const char *p, size_t len, struct http_head *h)
 		if (!head_field(line, (size_t)(eol - line), h))
 			return false;
 	}
+	if (line + 2 != end)
+		return head_refuse(h, 400, "the request head must end at its first empty line");
 	if (h->http11 && h->hosts == 0)
 		return head_refuse(h, 400, "HTTP/1.1 requests must carry a Host header");
 	if (h->method == HTTP_HEAD && h->content_length > 0)
