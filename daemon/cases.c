@@ -82,15 +82,16 @@ static const char cases_apply_sql[] =
 	" ORDER BY r.step";
 
 /* The cases that were not evaluated (a refused history, or no event left to load; $1, $3
- * their number as in cases_load_sql) and are still due are looked at again in an hour, not at
- * every sweep, where they would hold back the cases behind them. An evaluated case's next
- * check lies in the future (or nowhere), so the defer is sent only when a case was not
+ * their number as in cases_load_sql) are looked at again in an hour: not at every sweep, where
+ * they would hold back the cases behind them, and not only at their last next check, which
+ * judged fewer events (ingest's lock leaves an existing row's next check as it was). Every
+ * such case is due or has events just stored (the sweeper's and ingest's keys). An evaluated
+ * case's next check is written by the apply, so the defer is sent only when a case was not
  * evaluated (cases_deferred_json). */
 static const char cases_defer_sql[] =
 	"UPDATE cases SET next_check_at = $2::timestamptz + interval '1 hour'"
 	" WHERE (dept, case_no) IN (SELECT r.d, r.c FROM jsonb_to_recordset($1::jsonb) AS r(d text, c text)"
-	"  LIMIT $3::bigint)"
-	" AND next_check_at <= $2::timestamptz";
+	"  LIMIT $3::bigint)";
 
 /* Events read back from the database (or handed in by ingest), in libmonitor's model. */
 struct loaded_event {

@@ -66,14 +66,17 @@
  * "correction"); all others are duplicates. Events go in by department too: each row locks
  * its department's chain head (migration 012), so two writers take the heads in one order
  * and never deadlock. locked creates the rows of the cases the stored events belong to and
- * locks them, in (dept, case) order for the same reason, due at $2 (the batch's business
- * clock) until evaluated, so that the sweeper picks up a case whose evaluation fails; its
- * events_from (schema/027) on a new row is the earliest receipt time among the case's stored
- * events, and an existing row's is lowered to it (a concurrent writer that stored the case's
- * later events first), so that no event of the case was received before it; a row without
- * one (older than 027) stays without. The case rows are written after the events (a CTE
- * reading stored runs once stored is complete), as before the lock was part of this
- * statement. */
+ * locks them, in (dept, case) order for the same reason; a new row is due at $2 (the batch's
+ * business clock) until evaluated. An existing row is only locked (ON CONFLICT DO UPDATE
+ * locks the rows its WHERE passes over), not written: a new version of the row would insert
+ * into each of cases' five indexes, and the evaluation's apply writes the row in the same
+ * transaction anyway. A case whose evaluation fails is made due within the hour by the defer
+ * (cases.c), in this transaction too. Its events_from (schema/027) on a new row is the
+ * earliest receipt time among the case's stored events, and an existing row's is lowered to
+ * it (a concurrent writer that stored the case's later events first: the one update left
+ * here), so that no event of the case was received before it; a row without one (older than
+ * 027) stays without. The case rows are written after the events (a CTE reading stored runs
+ * once stored is complete), as before the lock was part of this statement. */
 static const char ingest_insert_sql[] =
 	"WITH RECURSIVE input AS ("
 	" SELECT r.o, r.d, r.i, r.t, r.a, r.c, r.m, r.p, r.b, r.r, nextval('events_seq') AS seq"
@@ -114,9 +117,8 @@ static const char ingest_insert_sql[] =
 	" INSERT INTO cases AS k (dept, case_no, next_check_at, events_from)"
 	" SELECT s.dept, s.case_no, $2::timestamptz, min(s.received_at) FROM stored s"
 	" WHERE s.case_no IS NOT NULL GROUP BY s.dept, s.case_no ORDER BY s.dept, s.case_no"
-	" ON CONFLICT (dept, case_no) DO UPDATE SET next_check_at = EXCLUDED.next_check_at,"
-	"  events_from = CASE WHEN k.events_from IS NOT NULL"
-	"   THEN least(k.events_from, EXCLUDED.events_from) END"
+	" ON CONFLICT (dept, case_no) DO UPDATE SET events_from = EXCLUDED.events_from"
+	"  WHERE EXCLUDED.events_from < k.events_from"
 	") SELECT i.o, NULL::text FROM stored s JOIN input i USING (seq)"
 	" UNION ALL SELECT o, why FROM refused";
 

@@ -261,6 +261,40 @@ INSERT INTO cases (dept, case_no, next_check_at) VALUES (%(dept)s, %(case)s, now
 """
 
 
+VERSIONS_OF_CASES = """
+CREATE TABLE test_case_versions (xid bigint, case_no text);
+GRANT INSERT ON test_case_versions TO PUBLIC;
+CREATE FUNCTION test_count_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO test_case_versions VALUES (txid_current() % 4294967296, NEW.case_no);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER test_count_version AFTER UPDATE ON cases
+    FOR EACH ROW EXECUTE FUNCTION test_count_version()"""
+
+
+def test_the_lock_writes_no_version_of_an_existing_case(refdb, daemon_factory):
+    # The INSERT's lock of an existing case row only locks it (ON CONFLICT DO UPDATE ... WHERE
+    # false): the apply writes the row's one new version of the transaction. A second version
+    # inserted into each of cases' five indexes for every case of every batch. The lock still
+    # lowers events_from when an earlier event was stored (test_case_bound.py).
+    db = refdb
+    db.query(VERSIONS_OF_CASES)
+    d = daemon_factory(ingest={"writers": 1}).start()
+    first = event()
+    assert post(d, [first]) == ["accepted"]
+    second = event(type="approval.supplement_requested", case=first["case"],
+                   at="2026-03-03T10:00:00+08:00")
+    assert post(d, [second]) == ["accepted"]
+    xid = db.scalar("SELECT xmin::text::bigint FROM event_ids WHERE event_id = %s",
+                    (second["id"],))
+    assert db.scalar("SELECT count(*) FROM test_case_versions WHERE xid = %s AND case_no = %s",
+                     (xid, first["case"])) == 1
+    # that one version is the apply's: the row as it stands was written by the transaction
+    assert db.scalar("SELECT xmin::text::bigint FROM cases WHERE case_no = %s",
+                     (first["case"],)) == xid
+
+
 def test_only_a_case_left_unevaluated_is_deferred(db, daemon_factory):
     # Of one request's two cases, libmonitor refuses the history of the one with more events
     # than an evaluation takes: that case stays unevaluated and is looked at again in an hour
