@@ -179,9 +179,10 @@ static const struct doctor_count doctor_counts[] = {
 	  "the item catalogue is empty%.0s%s: load it (esup-dbsetup load items FILE)", "%s items" },
 	{ "fee items", CHECK_WARN, "SELECT (count(*) = 0)::int, '', count(*) FROM fee_items",
 	  "no fee items%.0s%s: the fee rules see every fee as unknown", "%s fee items" },
-	/* Ingest inserts into these indexes all over their tables: a pool smaller than them
-	 * reads and writes back a page for most insertions (docs/operations.md, "Sizing
-	 * PostgreSQL"). The largest month's partition stands for the current one. */
+	/* Ingest inserts into these indexes all over their tables: with a pool smaller than
+	 * them, most insertions read and write back a page through the kernel, and ingest is as
+	 * fast as its cache and disk are that day (docs/operations.md, "Sizing PostgreSQL").
+	 * The largest month's partition stands for the current one. */
 	{ "buffer pool", CHECK_WARN,
 	  "SELECT (i.bytes > b.bytes)::int, pg_size_pretty(i.bytes) || ' against shared_buffers '"
 	  " || pg_size_pretty(b.bytes), pg_size_pretty(i.bytes) || ' of ' || pg_size_pretty(b.bytes)"
@@ -191,7 +192,7 @@ static const struct doctor_count doctor_counts[] = {
 	  " ORDER BY pg_relation_size(h.inhrelid) DESC LIMIT 1))) i,"
 	  " (SELECT pg_size_bytes(current_setting('shared_buffers')) AS bytes) b",
 	  "%.0sthe indexes ingest writes (cases, event_ids, a month of events) take %s: ingest "
-	  "slows as they grow; raise shared_buffers above them (docs/operations.md, \"Sizing "
+	  "may slow as they grow; raise shared_buffers above them (docs/operations.md, \"Sizing "
 	  "PostgreSQL\")", "the indexes ingest writes fit in shared_buffers: %s" },
 	{ "regions", CHECK_FAIL,
 	  "SELECT count(*), string_agg(d.code || ' (region ''' || d.region || ''')', ', ' ORDER BY"
