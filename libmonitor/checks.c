@@ -45,6 +45,7 @@ static const struct param_def params[] = {
 };
 
 const struct param_def *const param_late_report_hours = &params[PARAM_LATE_REPORT_HOURS];
+const struct param_def *const param_extension_max_days = &params[PARAM_EXTENSION_MAX_DAYS];
 const struct param_def *const param_supplement_days = &params[PARAM_SUPPLEMENT_DAYS];
 
 /* §32: what is missing is told within 5 working days of receipt. */

@@ -9,7 +9,9 @@
  *    correction is ignored: the daemon refuses it at ingest);
  *  - an event whose winning correction is a void is not in effect; one whose winning
  *    correction is a replace is the replacement instead (id: the correction's, at: the
- *    replacement's own, received: the correction's).
+ *    replacement's own, received: the original's - the department reported the event then,
+ *    and correcting it later makes it no later a report: APR-LATE-REPORT judges the original's
+ *    receipt, issue 11 "correct a mistake without a second card").
  * The corrections themselves are never judged: they are left out of what is in effect. */
 #include "engine.h"
 
@@ -257,7 +259,7 @@ bool corrections_apply(struct corrections *out, const struct mon_case_event *eve
 		note_corrected(out, ce);
 		if (!mon_correction_is_void(w->event) && w->event->replacement != NULL)
 			out->events[out->count++] = (struct mon_case_event){ w->event->replacement,
-				w->received_at, w->context };
+				ce->received_at, w->context };
 	}
 	free(r.state);
 	free(r.corr);

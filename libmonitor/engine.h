@@ -169,7 +169,8 @@ struct history {
 	size_t susp_count;
 	struct extension *ext;
 	size_t ext_count;
-	int ext_days;                /* effective extension days */
+	int ext_days;                /* effective extension days, at most extension_max_days */
+	int ext_days_committed;      /* of them, those granted before the committed deadline */
 	struct corrections corr;     /* what events and context point into */
 };
 

@@ -52,6 +52,38 @@ bool event_time(const struct mon_case_event *ce, const char *name, int64_t *epoc
 	return s != NULL && mon_time_parse(s, epoch, &offset);
 }
 
+/* Where an event stands in its procedure, for events of one instant: what opens a case comes
+ * before what happens in it, and what closes it last (an on-the-spot case is accepted and
+ * decided in the same minute; the order of its ids or of its receipt says nothing). */
+static int procedure_rank(enum mon_event_type type)
+{
+	switch (type) {
+	case MON_EV_APPROVAL_RECEIVED:
+	case MON_EV_COMPLAINT_RECEIVED:
+	case MON_EV_INQUIRY_RECEIVED:
+	case MON_EV_EVALUATION_RECEIVED:
+	case MON_EV_INSPECTION_STARTED:
+	case MON_EV_TRADE_ANNOUNCED:
+		return 0;
+	case MON_EV_APPROVAL_SUPPLEMENT_REQUESTED:
+		return 1;
+	case MON_EV_APPROVAL_SUPPLEMENT_RECEIVED:
+		return 2;
+	case MON_EV_APPROVAL_ACCEPTED:
+		return 3;
+	case MON_EV_APPROVAL_DECIDED:
+	case MON_EV_APPROVAL_REFUSED_INTAKE:
+	case MON_EV_APPROVAL_WITHDRAWN:
+	case MON_EV_PENALTY_DECIDED:
+	case MON_EV_INSPECTION_ENDED:
+	case MON_EV_COMPLAINT_CLOSED:
+	case MON_EV_TRADE_AWARDED:
+		return 5;
+	default:
+		return 4;
+	}
+}
+
 static int cmp_event(const void *a, const void *b)
 {
 	const struct mon_case_event *x = *(const struct mon_case_event *const *)a;
@@ -60,6 +92,8 @@ static int cmp_event(const void *a, const void *b)
 
 	if (x->event->at != y->event->at)
 		return x->event->at < y->event->at ? -1 : 1;
+	if ((c = procedure_rank(x->event->type) - procedure_rank(y->event->type)) != 0)
+		return c;
 	if (x->received_at != y->received_at)
 		return x->received_at < y->received_at ? -1 : 1;
 	c = strcmp(x->event->id, y->event->id);
@@ -203,25 +237,39 @@ static void replay_one(struct history *h, size_t i)
 	}
 }
 
-/* §42 allows an extension within the statutory period: one granted after the statutory
- * deadline has passed cannot cure the overrun, so it moves no deadline. */
+/* §42 allows an extension within the statutory period, of at most extension_max_days:
+ *  - one granted after the statutory deadline has passed cannot cure the overrun, so it moves
+ *    no deadline;
+ *  - the days beyond the legal maximum (APR-EXTENSION-EXCESS) move no deadline either: the
+ *    statutory deadline is the law's, whatever the department declared;
+ *  - the committed deadline moves only for an extension granted before it passed: a yellow
+ *    card that already held stands (a case's level only rises, design "Time"). */
 static void history_extensions(struct history *h)
 {
+	int max = ruleset_param(h->rs, param_extension_max_days);
 	struct clock c;
 	int32_t from, last;
 
 	h->ext_days = 0;
+	h->ext_days_committed = 0;
 	if (h->clock_from == NULL || h->item == NULL)
 		return;
 	clock_init(&c, h, true);
 	from = mon_day_of(h->clock_from->event->at);
 	for (size_t i = 0; i < h->ext_count; i++) {
 		struct extension *e = &h->ext[i];
+		int64_t at = e->ev->event->at;
+
 		last = clock_nth(&c, from, h->item->statutory_days + h->ext_days);
-		e->effective = e->ev->event->at >= h->clock_from->event->at &&
-			(last < 0 || e->ev->event->at <= mon_day_end(last));
-		if (e->effective && h->ext_days <= LIMIT_DAYS_MAX - e->days)
-			h->ext_days += e->days;
+		e->effective = at >= h->clock_from->event->at &&
+			(last < 0 || at <= mon_day_end(last));
+		if (!e->effective)
+			continue;
+		last = clock_nth(&c, from, h->item->committed_days + h->ext_days_committed);
+		if (last < 0 || at <= mon_day_end(last))
+			h->ext_days_committed += e->days < max - h->ext_days_committed ?
+				e->days : max - h->ext_days_committed;
+		h->ext_days += e->days < max - h->ext_days ? e->days : max - h->ext_days;
 	}
 }
 

@@ -69,7 +69,7 @@ static void ladder_compute(const struct history *h, struct ladder *l)
 	int32_t from, day;
 	int warn;
 
-	deadline_set(&l->committed, item != NULL ? item->committed_days + h->ext_days : 0, -1);
+	deadline_set(&l->committed, item != NULL ? item->committed_days + h->ext_days_committed : 0, -1);
 	deadline_set(&l->statutory, item != NULL ? item->statutory_days + h->ext_days : 0, -1);
 	l->notice_start = NEVER;
 	l->supervise_end = NEVER;

@@ -83,6 +83,7 @@ size_t param_total(void);
 /* Parameters that more than one family reads, defined by the family named. */
 extern const struct param_def *const param_warn_days;                 /* ladder */
 extern const struct param_def *const param_late_report_hours;         /* checks */
+extern const struct param_def *const param_extension_max_days;        /* checks */
 extern const struct param_def *const param_supplement_days;           /* checks */
 extern const struct param_def *const param_first_offence_window_days; /* penalties */
 extern const struct param_def *const param_filing_grace_days;         /* penalties; fees too */

@@ -497,18 +497,22 @@ static void test_extension(void **state)
 		"APR-EXTENSION-UNAPPROVED|LY-TEST|C-1|e2");
 	assert_int_equal(st->committed_day, D("2026-03-30"));
 
-	/* 5 + 6 days: beyond the 10 of §42 from the second one on. */
+	/* 5 + 6 days: beyond the 10 of §42 from the second one on; only 10 move the deadlines. */
 	mon_event_finish(&fx->events[--fx->count]);
 	add(fx, "approval.extended", "2026-03-10T10:00:00+08:00", ",\"days\":5,\"approver\":\"H\"");
 	add(fx, "approval.extended", "2026-03-12T10:00:00+08:00", ",\"days\":6,\"approver\":\"H\"");
 	st = eval(fx, "2026-03-20T12:00:00+08:00");
 	assert_rules(fx, "APR-EXTENSION-EXCESS");
 	assert_int_equal(cond(fx, "APR-EXTENSION-EXCESS")->since, T("2026-03-12T10:00:00+08:00"));
-	assert_int_equal(st->committed_days, 21);
+	assert_int_equal(st->committed_days, 20);
+	assert_int_equal(st->statutory_days, 30);
+	assert_int_equal(st->statutory_day, D("2026-04-14"));
 }
 
 /* An extension must come within the statutory period (03-30 24:00): at 23:59:59 it moves
- * both deadlines (committed 03-30 now passed: yellow); after it, it moves nothing (red). */
+ * the statutory deadline, not the committed one, which passed on 03-16 (its yellow turned red
+ * when the 督办 period ended on 03-19: a case's level only rises); after 03-30 24:00 it moves
+ * nothing (red for the statutory deadline). */
 static void test_extension_after_statutory_deadline(void **state)
 {
 	struct fx *fx = *state;
@@ -518,8 +522,9 @@ static void test_extension_after_statutory_deadline(void **state)
 	add(fx, "approval.extended", "2026-03-30T23:59:59+08:00", ",\"days\":10,\"approver\":\"H\"");
 	st = eval(fx, "2026-03-31T12:00:00+08:00");
 	assert_int_equal(st->statutory_day, D("2026-04-14"));
-	assert_rules(fx, "APR-DEADLINE-YELLOW");
-	assert_int_equal(cond(fx, "APR-DEADLINE-YELLOW")->since, T("2026-03-31T00:00:01+08:00"));
+	assert_int_equal(st->committed_day, D("2026-03-16"));
+	assert_rules(fx, "APR-DEADLINE-RED");
+	assert_int_equal(cond(fx, "APR-DEADLINE-RED")->since, T("2026-03-20T00:00:01+08:00"));
 
 	mon_event_finish(&fx->events[--fx->count]);
 	add(fx, "approval.extended", "2026-03-31T00:00:01+08:00", ",\"days\":10,\"approver\":\"H\"");
