@@ -314,7 +314,8 @@ static void why_add(char *buf, size_t len, const char *fmt, ...)
  * department's own standard where hearing_thresholds has one: a State Council department's
  * standard prevails; else the province's, hearing_citizen_yuan or hearing_organisation_yuan),
  * or a revocation, stop, closure, downgrade or restriction, needs the notice. A hearing held
- * shows the party was told of the right to one. */
+ * at or before the decision shows the party was told of the right to one; one held after it
+ * does not (§63-64: the notice, and the hearing, come before the decision). */
 static void check_hearing(const struct history *h, struct conditions *list,
 		const struct penalty *p)
 {
@@ -330,7 +331,8 @@ static void check_hearing(const struct history *h, struct conditions *list,
 	if (event_true(p->ce, "hearing_notice"))
 		return;
 	for (size_t i = 0; i < h->count; i++) {
-		if (h->events[i]->event->type == MON_EV_PENALTY_HEARING_HELD)
+		if (h->events[i]->event->type == MON_EV_PENALTY_HEARING_HELD &&
+				h->events[i]->event->at <= p->ce->event->at)
 			return;
 	}
 	if (p->fen >= threshold) {

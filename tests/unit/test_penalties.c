@@ -328,9 +328,15 @@ static void test_hearing_threshold(void **state)
 	assert_int_equal(fx_cond(fx, "PEN-NO-HEARING")->severity, MON_SEVERITY_RED);
 	assert_string_equal(fx_cond(fx, "PEN-NO-HEARING")->message, "红牌: 未告知听证权利 (fine "
 		"5000.00 yuan; a citizen's threshold 5000.00 yuan, hearing_citizen_yuan)");
-	/* A hearing held shows the party was told. */
+	/* A hearing held after the decision does not show the party was told before it
+	 * (行政处罚法 §63-64); one held at or before the decision does. */
 	fx_add(fx, "{\"id\":\"h\",\"dept\":\"LY-HBJ\",\"type\":\"penalty.hearing_held\",\"at\":"
-		"\"2026-04-07T09:30:00+08:00\",\"case\":\"CF-1\"}");
+		"\"2026-03-30T15:00:01+08:00\",\"case\":\"CF-1\"}");
+	fx_eval(fx, "2026-04-30T00:00:00+08:00");
+	assert_rules(fx, "PEN-NO-HEARING");
+	hearing_verdict(fx, "LY-HBJ", CITIZEN, "5000.00", "");
+	fx_add(fx, "{\"id\":\"h\",\"dept\":\"LY-HBJ\",\"type\":\"penalty.hearing_held\",\"at\":"
+		"\"2026-03-30T15:00:00+08:00\",\"case\":\"CF-1\"}");
 	fx_eval(fx, "2026-04-30T00:00:00+08:00");
 	assert_rules(fx, "");
 	/* The thresholds are configurable, in whole yuan. */
