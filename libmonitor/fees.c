@@ -1,7 +1,7 @@
 /* fees.c: the fee catalogue (收费目录: item, standard amount or range, legal basis, date
  * abolished, review required, free of charge) and the fee rules: a fee outside the
  * catalogue or abolished, above its standard, collected without review (无审核收费) or on a
- * free item, filed before collection with the office its proposed amount calls for (涉企收费
+ * free item, filed before collection with the office its amount calls for (涉企收费
  * 备案, seed 002 item 11: filing.c, shared with fines), and each refund recorded as the
  * correction of an earlier collection. A fee is judged on its own: every condition is keyed
  * by the event's id (a fee.filed's office by the fee.filed's). */
@@ -187,14 +187,16 @@ static bool filed_for(const struct mon_case_event *filed, const struct mon_case_
 /* An enterprise's fee (涉企收费) of more than 0 is a duty to file; false for any other. */
 static bool fee_duty(const struct mon_case_event *ce, struct filing_duty *d)
 {
-	*d = (struct filing_duty){ .ce = ce, .what = "收费", .act = "collection" };
+	*d = (struct filing_duty){ .ce = ce, .what = "收费", .act = "collection",
+		.done = "collected" };
 	return ce->event->type == MON_EV_FEE_COLLECTED &&
 		filing_party_is_enterprise(json_object_get(ce->event->body, "payer")) &&
 		event_string(ce, "fee_item") != NULL && event_money(ce, "amount", &d->fen);
 }
 
 /* 备案 of each enterprise fee: its own filing, or a fee.filed of the case for its item, on
- * time (filing.c) and with the office the proposed amount calls for. */
+ * time (filing.c) and with the office its amount calls for (the larger of the proposed and
+ * the collected). */
 static void check_filings(const struct history *h, struct conditions *list, int64_t *next)
 {
 	const struct mon_case_event **filed = calloc(h->count > 0 ? 2 * h->count : 1,

@@ -1,7 +1,8 @@
 /* filing.c: 罚款收费备案 (seed 002 item 11) for fines and fees alike: the filing offices by
  * amount (the filing_offices table, else the seed's bands), and the two checks both families
  * make of a fine or fee: filed before it (or within filing_grace_days working days), and
- * filed with the office its proposed amount calls for. The rules themselves (codes,
+ * filed with the office its amount calls for (the larger of the proposed and the decided or
+ * collected). The rules themselves (codes,
  * severities) stay with their families: PEN-FILING-* in penalties.c, FEE-FILING-* in fees.c. */
 #include "filing.h"
 
@@ -151,14 +152,17 @@ static int64_t filed_when(const struct mon_case_event *carrier)
 	return carrier->event->at;
 }
 
-/* The amount the carrier's filing files: its own amount (拟), else the duty's. */
+/* The amount the carrier's filing is judged by: the larger of its own amount (拟), where it
+ * states one, and the duty's (decided or collected), so a fine or fee that lands in a higher
+ * band than the one proposed is filed again with that band's office. *proposed: the filing
+ * states an amount, there. */
 static int64_t filed_amount(const struct mon_case_event *carrier, const struct filing_duty *d,
-		bool *proposed)
+		bool *proposed, int64_t *fen)
 {
-	int64_t fen;
-
-	*proposed = mon_money_parse(json_object_get(filing_of(carrier), "amount"), &fen);
-	return *proposed ? fen : d->fen;
+	*proposed = mon_money_parse(json_object_get(filing_of(carrier), "amount"), fen);
+	if (!*proposed)
+		*fen = d->fen;
+	return *fen > d->fen ? *fen : d->fen;
 }
 
 void filing_check_office(const struct history *h, struct conditions *list,
@@ -167,20 +171,29 @@ void filing_check_office(const struct history *h, struct conditions *list,
 {
 	const char *office = filing_office_named(carrier);
 	bool proposed;
-	int64_t fen = filed_amount(carrier, d, &proposed);
+	int64_t stated;
+	int64_t fen = filed_amount(carrier, d, &proposed, &stated);
 	const struct filing_office *want = filing_office_for(h->rs, fen);
 	struct mon_condition *c;
-	char amount[24];
+	char amount[96], plan[24], done[24];
 
 	if (office == NULL || want == NULL || strcmp(office, want->office) == 0)
 		return;
 	c = conditions_add(list, h, rule, carrier->event->id, carrier->event->at);
 	if (c == NULL)
 		return;
-	mon_money_format(fen, amount, sizeof(amount));
-	condition_message(c, "黄牌: 备案机关错误 (%s%s yuan: filed with %s%s, due with %s %s)",
-		proposed ? "proposed " : "", amount, office,
-		filing_office_find(h->rs, office) != NULL ? "" : " (no such office)",
+	mon_money_format(stated, plan, sizeof(plan));
+	mon_money_format(d->fen, done, sizeof(done));
+	if (!proposed)
+		snprintf(amount, sizeof(amount), "%s yuan", done);
+	else if (stated == d->fen)
+		snprintf(amount, sizeof(amount), "proposed %s yuan", plan);
+	else if (stated > d->fen)
+		snprintf(amount, sizeof(amount), "proposed %s yuan, %s %s", plan, done, d->done);
+	else
+		snprintf(amount, sizeof(amount), "%s yuan %s, proposed %s", done, d->done, plan);
+	condition_message(c, "黄牌: 备案机关错误 (%s: filed with %s%s, due with %s %s)", amount,
+		office, filing_office_find(h->rs, office) != NULL ? "" : " (no such office)",
 		want->office, want->name);
 	condition_evidence(c, d->ce);
 	if (carrier != d->ce)

@@ -5,7 +5,9 @@
  * A filing is the `filing` object ({office, ref, amount?, filed_at?}) of an event: of the
  * decision or collection itself, or of a penalty.filed / fee.filed. It is filed at its
  * `filed_at`, else at the `at` of the event that carries it; it files its `amount` (the
- * proposed, 拟, amount), else the amount of the fine or fee it belongs to. It is due before
+ * proposed, 拟, amount), else the amount of the fine or fee it belongs to, and its office is
+ * judged by the larger of the two (a decision above the proposal's band is filed with the
+ * higher band's office). It is due before
  * the decision or collection: at its instant, or within filing_grace_days working days after
  * it (0 by default: the seed's "拟罚款、收费" is filed before). */
 #ifndef MON_FILING_H
@@ -24,6 +26,7 @@ struct filing_duty {
 	int64_t fen;                       /* the amount decided or collected */
 	const char *what;                  /* "罚款" or "收费", for messages */
 	const char *act;                   /* "decision" or "collection", for messages */
+	const char *done;                  /* "decided" or "collected", for messages */
 };
 
 /* True when the party or payer object is an enterprise (a `uscc`): the seed's system is
@@ -36,7 +39,8 @@ bool filing_carried(const struct mon_case_event *ce);
 /* The office the carrier's filing names, or NULL. */
 const char *filing_office_named(const struct mon_case_event *carrier);
 
-/* The carrier's filing names the office for its proposed amount, else `rule` is raised
+/* The carrier's filing names the office for the larger of its proposed amount and the duty's
+ * (the message says both when they differ), else `rule` is raised
  * (keyed by the carrier's id, since its time, with the duty and the carrier as evidence). */
 void filing_check_office(const struct history *h, struct conditions *list,
 		const struct rule_def *rule, const struct filing_duty *d,

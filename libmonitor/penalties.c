@@ -208,13 +208,13 @@ static bool penalty_read(const struct mon_case_event *ce, struct penalty *p)
 			!penalty_severity_parse(event_string(ce, "severity"), &p->severity))
 		return false;
 	p->duty = (struct filing_duty){ .ce = ce, .fen = p->fen, .what = "罚款",
-		.act = "decision" };
+		.act = "decision", .done = "decided" };
 	return true;
 }
 
 /* 备案 (seed 002 item 11): an enterprise's fine is filed before the decision (or within
  * filing_grace_days working days), by the decision's own filing or a penalty.filed of the
- * case, with the office its proposed amount calls for. */
+ * case, with the office its amount calls for (the larger of the proposed and the decided). */
 static void check_filing(const struct history *h, struct conditions *list,
 		const struct penalty *p, const struct mon_case_event *const *filed, size_t n,
 		int64_t *next)

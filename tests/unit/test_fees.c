@@ -347,18 +347,40 @@ static void test_filing_office_bands(void **state)
 	assert_string_equal(c->key, "FEE-FILING-OFFICE|LY-ZRZYJ|C-1|cw-1");
 	assert_int_equal(c->severity, MON_SEVERITY_YELLOW);
 	assert_non_null(strstr(c->message, "3000.00 yuan: filed with jianfuban, due with youhuaban"));
-	/* The proposed amount decides: 3,000.00 proposed, 2,500.00 collected. */
+	/* The larger of the proposed and the collected amount decides: 3,000.00 proposed,
+	 * 2,500.00 collected, is the 优化办's; so is 2,999.99 proposed, 3,000.00 collected. */
 	fx_clear(fx);
 	collect_filed(fx, "2500.00", ENTERPRISE, ",\"filing\":{\"office\":\"youhuaban\","
 		"\"ref\":\"Y-1\",\"amount\":\"3000.00\"}");
 	fx_eval(fx, "2026-03-31T12:00:00+08:00");
 	assert_rules(fx, "");
 	fx_clear(fx);
+	collect_filed(fx, "2500.00", ENTERPRISE, ",\"filing\":{\"office\":\"jianfuban\","
+		"\"ref\":\"J-1\",\"amount\":\"3000.00\"}");
+	fx_eval(fx, "2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "FEE-FILING-OFFICE");
+	assert_non_null(strstr(fx_cond(fx, "FEE-FILING-OFFICE")->message, "(proposed 3000.00 yuan, "
+		"2500.00 collected: filed with jianfuban, due with youhuaban"));
+	fx_clear(fx);
 	collect_filed(fx, "3000.00", ENTERPRISE, ",\"filing\":{\"office\":\"youhuaban\","
 		"\"ref\":\"Y-1\",\"amount\":\"2999.99\"}");
 	fx_eval(fx, "2026-03-31T12:00:00+08:00");
+	assert_rules(fx, "");
+	/* A fee collected above the band its proposal was filed with is carded. */
+	fx_clear(fx);
+	collect_filed(fx, "3000.00", ENTERPRISE, ",\"filing\":{\"office\":\"jianfuban\","
+		"\"ref\":\"J-1\",\"amount\":\"2999.99\"}");
+	fx_eval(fx, "2026-03-31T12:00:00+08:00");
 	assert_rules(fx, "FEE-FILING-OFFICE");
-	assert_non_null(strstr(fx_cond(fx, "FEE-FILING-OFFICE")->message, "proposed 2999.99"));
+	assert_non_null(strstr(fx_cond(fx, "FEE-FILING-OFFICE")->message, "(3000.00 yuan collected, "
+		"proposed 2999.99: filed with jianfuban, due with youhuaban"));
+	/* Equal amounts name the proposal once. */
+	fx_clear(fx);
+	collect_filed(fx, "3000.00", ENTERPRISE, ",\"filing\":{\"office\":\"jianfuban\","
+		"\"ref\":\"J-1\",\"amount\":\"3000.00\"}");
+	fx_eval(fx, "2026-03-31T12:00:00+08:00");
+	assert_non_null(strstr(fx_cond(fx, "FEE-FILING-OFFICE")->message, "(proposed 3000.00 yuan: "
+		"filed with jianfuban"));
 }
 
 /* Filed before collection: the collection's own filing (at its instant, or filed_at), or a

@@ -190,19 +190,49 @@ static void test_filing_deadline(void **state)
 	assert_int_equal(fx_cond(fx, "PEN-FILING-MISSING")->evidence_count, 2);
 }
 
-/* The band follows the proposed (拟) amount a filing states: 9,000 proposed and filed with
- * the 优化办, 10,000 decided, is filed right; the same filing without its amount is not. */
+/* penalty.filed f0 of CF-1 with `office`, of a proposed (拟) `amount`. */
+static void file_proposed(struct fx *fx, const char *office, const char *amount)
+{
+	fx_add(fx, "{\"id\":\"f0\",\"dept\":\"LY-HBJ\",\"type\":\"penalty.filed\",\"at\":"
+		"\"2026-03-20T10:00:00+08:00\",\"case\":\"CF-1\",\"filing\":{\"office\":\"%s\","
+		"\"ref\":\"BA-1\",\"amount\":\"%s\"}}", office, amount);
+}
+
+/* The band follows the larger of the proposed (拟) amount a filing states and the amount
+ * decided: 9,000 proposed and filed with the 优化办, 10,000 decided, lands in the city's band
+ * and is carded; filed with the city it is right, and so is 12,000 proposed with the city,
+ * 8,000 decided. The same filing without its amount is judged by the decision alone. */
 static void test_filing_proposed_amount(void **state)
 {
 	struct fx *fx = *state;
 
-	fx_add(fx, "{\"id\":\"f0\",\"dept\":\"LY-HBJ\",\"type\":\"penalty.filed\",\"at\":"
-		"\"2026-03-20T10:00:00+08:00\",\"case\":\"CF-1\",\"filing\":{\"office\":\"youhuaban\","
-		"\"ref\":\"BA-1\",\"amount\":\"9000.00\"}}");
+	file_proposed(fx, "youhuaban", "9000.00");
+	decide(fx, false, "p1", "CF-1", "2026-03-25T16:00:00+08:00", PARTY_A, "HB-05", "general",
+		"10000.00", ",\"hearing_notice\":true");
+	fx_eval(fx, "2026-04-30T00:00:00+08:00");
+	assert_rules(fx, "PEN-FILING-OFFICE");
+	assert_string_equal(fx_cond(fx, "PEN-FILING-OFFICE")->message, "黄牌: 备案机关错误 "
+		"(10000.00 yuan decided, proposed 9000.00: filed with youhuaban, due with city 市委市政府)");
+	fx_clear(fx);
+	file_proposed(fx, "city", "9000.00");
 	decide(fx, false, "p1", "CF-1", "2026-03-25T16:00:00+08:00", PARTY_A, "HB-05", "general",
 		"10000.00", ",\"hearing_notice\":true");
 	fx_eval(fx, "2026-04-30T00:00:00+08:00");
 	assert_rules(fx, "");
+	fx_clear(fx);
+	file_proposed(fx, "city", "12000.00");
+	decide(fx, false, "p1", "CF-1", "2026-03-25T16:00:00+08:00", PARTY_A, "HB-05", "general",
+		"8000.00", "");
+	fx_eval(fx, "2026-04-30T00:00:00+08:00");
+	assert_rules(fx, "");
+	fx_clear(fx);
+	file_proposed(fx, "youhuaban", "12000.00");
+	decide(fx, false, "p1", "CF-1", "2026-03-25T16:00:00+08:00", PARTY_A, "HB-05", "general",
+		"8000.00", "");
+	fx_eval(fx, "2026-04-30T00:00:00+08:00");
+	assert_rules(fx, "PEN-FILING-OFFICE");
+	assert_non_null(strstr(fx_cond(fx, "PEN-FILING-OFFICE")->message, "(proposed 12000.00 yuan, "
+		"8000.00 decided: filed with youhuaban, due with city"));
 	fx_clear(fx);
 	file(fx, "f0", "2026-03-20T10:00:00+08:00", "youhuaban");
 	decide(fx, false, "p1", "CF-1", "2026-03-25T16:00:00+08:00", PARTY_A, "HB-05", "general",
