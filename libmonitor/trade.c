@@ -2,7 +2,8 @@
  * issuing the tender documents to the bid deadline (招标投标法 §24), bids opened no earlier
  * than that deadline (§34: at the same moment), and publicity of the winning candidates for
  * at least 3 days (实施条例 §54). Periods count local dates, not instants: the law counts
- * days, and the first day is not one of them (民法典 §201). */
+ * days, and the first day is not one of them (民法典 §201); the last day ends at its 24:00
+ * (§203), so an end at 00:00:00 of a day is the end of the day before. */
 #include "engine.h"
 
 #include <stdio.h>
@@ -31,10 +32,18 @@ static const struct param_def params[] = {
 	[PARAM_PUBLICITY_MIN_DAYS] = { "publicity_min_days", 3, 1, 3650 },
 };
 
-/* Whole local days from the date of `from` to the date of `to` (negative when before). */
+/* The last local date a period ending at `end` covers: the date of the second before it, so
+ * an end at 00:00:00 of D (24:00 of D-1, as every deadline here) covers D-1, not D. */
+static int32_t last_day(int64_t end)
+{
+	return mon_day_of(end - 1);
+}
+
+/* Whole local days from the date of `from` to the last date up to `to` covers (negative when
+ * before): the first day does not count (民法典 §201), the last does to its 24:00 (§203). */
 static int32_t days_between(int64_t from, int64_t to)
 {
-	return mon_day_of(to) - mon_day_of(from);
+	return last_day(to) - mon_day_of(from);
 }
 
 /* A period the law sets a minimum for, between two times an event carries. */
@@ -69,7 +78,7 @@ static void check_period(const struct history *h, struct conditions *list,
 		return;
 	snprintf(what, sizeof(what), p->what, min);
 	mon_day_format(mon_day_of(start), from, sizeof(from));
-	mon_day_format(mon_day_of(end), to, sizeof(to));
+	mon_day_format(last_day(end), to, sizeof(to));
 	condition_message(c, "%s (%s to %s: %d days)", what, from, to, (int)days);
 }
 

@@ -19,20 +19,25 @@ static const char *period_verdict(struct fx *fx, const char *issued, const char 
 	return fx->rules;
 }
 
-/* §24: at least 20 days; the issuing day is not one of them, so 03-04 to 03-24 is 20. */
+/* §24: at least 20 days; the issuing day is not one of them, so 03-04 to 03-24 is 20. A
+ * deadline at 03-24 00:00:00 is 03-23 24:00 (民法典 §203): 19 days, like 03-23 23:59:59. */
 static void test_bid_period(void **state)
 {
 	struct fx *fx = *state;
 	const struct mon_condition *c;
 
 	assert_string_equal(period_verdict(fx, "2026-03-04T09:00:00+08:00",
-		"2026-03-24T00:00:00+08:00"), "");
+		"2026-03-24T00:00:01+08:00"), "");
 	assert_string_equal(period_verdict(fx, "2026-03-04T09:00:00+08:00",
 		"2026-03-23T23:59:59+08:00"), "TRD-BID-PERIOD");
 	c = fx_cond(fx, "TRD-BID-PERIOD");
 	assert_string_equal(c->key, "TRD-BID-PERIOD|LY-GGZY|JY-1|a1");
 	assert_int_equal(c->severity, MON_SEVERITY_YELLOW);
 	assert_non_null(strstr(c->message, "19 days"));
+	assert_string_equal(period_verdict(fx, "2026-03-04T09:00:00+08:00",
+		"2026-03-24T00:00:00+08:00"), "TRD-BID-PERIOD");
+	assert_non_null(strstr(fx_cond(fx, "TRD-BID-PERIOD")->message,
+		"(2026-03-04 to 2026-03-23: 19 days)"));
 	/* Dates are Luoyang's: 16:30 UTC on the 23rd is already the 24th. */
 	assert_string_equal(period_verdict(fx, "2026-03-04T09:00:00+08:00",
 		"2026-03-23T16:30:00Z"), "");
@@ -91,14 +96,21 @@ static const char *publicity_verdict(struct fx *fx, const char *start, const cha
 	return fx->rules;
 }
 
-/* 实施条例 §54: publicity of at least 3 days, counted by date from the day after it starts. */
+/* 实施条例 §54: publicity of at least 3 days, counted by date from the day after it starts
+ * to the day its end closes at 24:00: an end at 03-28 00:00:00 is 03-27 24:00. */
 static void test_publicity(void **state)
 {
 	struct fx *fx = *state;
 	const struct mon_case_state *st;
 
 	assert_string_equal(publicity_verdict(fx, "2026-03-25T10:00:00+08:00",
-		"2026-03-28T00:00:00+08:00"), "");
+		"2026-03-28T00:00:01+08:00"), "");
+	assert_string_equal(publicity_verdict(fx, "2026-03-25T10:00:00+08:00",
+		"2026-03-28T00:00:00+08:00"), "TRD-PUBLICITY-SHORT");
+	assert_string_equal(publicity_verdict(fx, "2026-03-25T23:59:59+08:00",
+		"2026-03-28T00:00:00+08:00"), "TRD-PUBLICITY-SHORT");
+	assert_non_null(strstr(fx_cond(fx, "TRD-PUBLICITY-SHORT")->message,
+		"(2026-03-25 to 2026-03-27: 2 days)"));
 	assert_string_equal(publicity_verdict(fx, "2026-03-25T10:00:00+08:00",
 		"2026-03-27T23:59:59+08:00"), "TRD-PUBLICITY-SHORT");
 	assert_string_equal(fx_cond(fx, "TRD-PUBLICITY-SHORT")->key,
