@@ -1,6 +1,7 @@
 /* trade.c: public resource trading (公共资源交易, seed 002 item 16): at least 20 days from
- * issuing the tender documents to the bid deadline (招标投标法 §24), bids opened no earlier
- * than that deadline (§34: at the same moment), and publicity of the winning candidates for
+ * issuing the tender documents to the bid deadline (招标投标法 §24), bids opened at that
+ * deadline (§34: at the same moment; not before it, nor later than opening_tolerance_minutes
+ * after it), and publicity of the winning candidates for
  * at least 3 days (实施条例 §54). Periods count local dates, not instants: the law counts
  * days, and the first day is not one of them (民法典 §201); the last day ends at its 24:00
  * (§203), so an end at 00:00:00 of a day is the end of the day before. */
@@ -13,23 +14,29 @@
 enum {
 	RULE_TRD_BID_PERIOD,
 	RULE_TRD_EARLY_OPENING,
+	RULE_TRD_OPENING_LATE,
 	RULE_TRD_PUBLICITY_SHORT,
 };
 
 static const struct rule_def rules[] = {
 	[RULE_TRD_BID_PERIOD] = { "TRD-BID-PERIOD", MON_SEVERITY_YELLOW },
 	[RULE_TRD_EARLY_OPENING] = { "TRD-EARLY-OPENING", MON_SEVERITY_RED },
+	[RULE_TRD_OPENING_LATE] = { "TRD-OPENING-LATE", MON_SEVERITY_YELLOW },
 	[RULE_TRD_PUBLICITY_SHORT] = { "TRD-PUBLICITY-SHORT", MON_SEVERITY_YELLOW },
 };
 
 enum {
 	PARAM_BID_MIN_DAYS,
 	PARAM_PUBLICITY_MIN_DAYS,
+	PARAM_OPENING_TOLERANCE_MINUTES,
 };
 
 static const struct param_def params[] = {
 	[PARAM_BID_MIN_DAYS] = { "bid_min_days", 20, 1, 3650 },
 	[PARAM_PUBLICITY_MIN_DAYS] = { "publicity_min_days", 3, 1, 3650 },
+	/* §34 says "the same time" and names no margin: how long after the deadline an opening
+	 * still counts as at it is a deployment's choice (at most a week). */
+	[PARAM_OPENING_TOLERANCE_MINUTES] = { "opening_tolerance_minutes", 60, 0, 10080 },
 };
 
 /* The last local date a period ending at `end` covers: the date of the second before it, so
@@ -95,21 +102,36 @@ static const struct mon_case_event *announcement_before(const struct history *h,
 	return found;
 }
 
+/* §34: bids are opened at the deadline of the announcement in force: before it is red; more
+ * than opening_tolerance_minutes after it, yellow (the message's minutes late are rounded up,
+ * so an opening a second past the tolerance reads one minute over it). */
 static void check_opened(const struct history *h, struct conditions *list,
 		const struct mon_case_event *ce)
 {
 	const struct mon_case_event *a = announcement_before(h, ce->event->at);
+	int64_t tolerance = ruleset_param(h->rs, &params[PARAM_OPENING_TOLERANCE_MINUTES]);
 	struct mon_condition *c;
 	char opened[40], deadline_text[40];
-	int64_t deadline;
+	int64_t deadline, late;
 
-	if (a == NULL || !event_time(a, "bid_deadline", &deadline) || ce->event->at >= deadline ||
-			(c = condition_for_event(list, h, &rules[RULE_TRD_EARLY_OPENING], ce)) == NULL)
+	if (a == NULL || !event_time(a, "bid_deadline", &deadline))
+		return;
+	late = ce->event->at - deadline;
+	if (late >= 0 && late <= tolerance * 60)
+		return;
+	c = condition_for_event(list, h, &rules[late < 0 ? RULE_TRD_EARLY_OPENING :
+		RULE_TRD_OPENING_LATE], ce);
+	if (c == NULL)
 		return;
 	mon_time_format(ce->event->at, 480, opened, sizeof(opened));
 	mon_time_format(deadline, 480, deadline_text, sizeof(deadline_text));
-	condition_message(c, "红牌: 投标截止前开标 (opened %.16s, deadline %.16s)", opened,
-		deadline_text);
+	if (late < 0)
+		condition_message(c, "红牌: 投标截止前开标 (opened %.16s, deadline %.16s)", opened,
+			deadline_text);
+	else
+		condition_message(c, "黄牌: 未在投标截止时间开标 (opened %.16s, deadline %.16s: "
+			"%lld minute%s late, opening_tolerance_minutes %lld)", opened, deadline_text,
+			(long long)((late + 59) / 60), late <= 60 ? "" : "s", (long long)tolerance);
 	condition_evidence(c, a);
 }
 

@@ -73,6 +73,7 @@ static void test_params(void **state)
 		{ "multi_window_days", 30, 1, 3650 },
 		{ "complaint_reply_days", 5, 1, 3650 },
 		{ "bid_min_days", 20, 1, 3650 },
+		{ "opening_tolerance_minutes", 60, 0, 10080 },
 		{ "stat_window_days", 30, 1, 366 },
 	};
 	struct mon_ruleset *rs = mon_ruleset_create();

@@ -1,6 +1,7 @@
 /* test_trade.c: public resource trading at its boundaries: 20 days (by local date) from
  * issuing the tender documents to the bid deadline, bids opened a second before and at
- * the deadline (also after an amended announcement), and 3 days of award publicity. */
+ * the deadline (also after an amended announcement) and at and past the tolerance after it,
+ * and 3 days of award publicity. */
 #include "case_fixture.h"
 
 static void announce(struct fx *fx, const char *id, const char *at, const char *issued,
@@ -86,6 +87,59 @@ static void test_early_opening(void **state)
 	assert_string_equal(opening_verdict(fx, "2026-04-08T09:00:00+08:00"), "");
 }
 
+/* §34 also: opened at the deadline, not an hour (opening_tolerance_minutes) later. */
+static void test_late_opening(void **state)
+{
+	struct fx *fx = *state;
+	const struct mon_condition *c;
+
+	announce(fx, "a1", "2026-03-18T09:00:00+08:00", "2026-03-18T09:00:00+08:00",
+		"2026-04-08T09:30:00+08:00");
+	assert_string_equal(opening_verdict(fx, "2026-04-08T10:30:00+08:00"), "");
+	fx_clear(fx);
+	announce(fx, "a1", "2026-03-18T09:00:00+08:00", "2026-03-18T09:00:00+08:00",
+		"2026-04-08T09:30:00+08:00");
+	assert_string_equal(opening_verdict(fx, "2026-04-08T10:30:01+08:00"), "TRD-OPENING-LATE");
+	c = fx_cond(fx, "TRD-OPENING-LATE");
+	assert_int_equal(c->severity, MON_SEVERITY_YELLOW);
+	assert_string_equal(c->key, "TRD-OPENING-LATE|LY-GGZY|JY-1|o1");
+	assert_int_equal(c->evidence_count, 2);
+	assert_string_equal(c->evidence[0], "o1");
+	assert_string_equal(c->evidence[1], "a1");
+	assert_string_equal(c->message, "黄牌: 未在投标截止时间开标 (opened 2026-04-08T10:30, "
+		"deadline 2026-04-08T09:30: 61 minutes late, opening_tolerance_minutes 60)");
+	/* An amended announcement moved the deadline: judged against the new one. */
+	announce(fx, "a2", "2026-04-01T09:00:00+08:00", "2026-03-18T09:00:00+08:00",
+		"2026-04-08T10:00:00+08:00");
+	fx_eval(fx, "2026-06-01T00:00:00+08:00");
+	assert_rules(fx, "");
+	/* Tolerance 0: a second after the deadline is late; at it, not. */
+	fx_param(fx, "opening_tolerance_minutes", 0);
+	fx_clear(fx);
+	announce(fx, "a1", "2026-03-18T09:00:00+08:00", "2026-03-18T09:00:00+08:00",
+		"2026-04-08T09:30:00+08:00");
+	assert_string_equal(opening_verdict(fx, "2026-04-08T09:30:00+08:00"), "");
+	fx_clear(fx);
+	announce(fx, "a1", "2026-03-18T09:00:00+08:00", "2026-03-18T09:00:00+08:00",
+		"2026-04-08T09:30:00+08:00");
+	assert_string_equal(opening_verdict(fx, "2026-04-08T09:30:01+08:00"), "TRD-OPENING-LATE");
+	assert_non_null(strstr(fx_cond(fx, "TRD-OPENING-LATE")->message, "1 minute late, "
+		"opening_tolerance_minutes 0"));
+	/* A week, the most it takes. */
+	fx_param(fx, "opening_tolerance_minutes", 10080);
+	fx_clear(fx);
+	announce(fx, "a1", "2026-03-18T09:00:00+08:00", "2026-03-18T09:00:00+08:00",
+		"2026-04-08T09:30:00+08:00");
+	assert_string_equal(opening_verdict(fx, "2026-04-15T09:30:00+08:00"), "");
+	fx_clear(fx);
+	announce(fx, "a1", "2026-03-18T09:00:00+08:00", "2026-03-18T09:00:00+08:00",
+		"2026-04-08T09:30:00+08:00");
+	assert_string_equal(opening_verdict(fx, "2026-04-15T09:30:01+08:00"), "TRD-OPENING-LATE");
+	/* Bids opened with no announcement on record: nothing to compare with. */
+	fx_clear(fx);
+	assert_string_equal(opening_verdict(fx, "2026-04-20T09:00:00+08:00"), "");
+}
+
 static const char *publicity_verdict(struct fx *fx, const char *start, const char *end)
 {
 	fx_clear(fx);
@@ -138,6 +192,7 @@ int main(int argc, char **argv);
 static const struct CMUnitTest tests[] = {
 	TEST(test_bid_period),
 	TEST(test_early_opening),
+	TEST(test_late_opening),
 	TEST(test_publicity),
 };
 
