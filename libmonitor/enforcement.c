@@ -3,7 +3,8 @@
  * (安静生产日), no repeated inspection by one department and no multi-department
  * inspection of one enterprise within a window (重复/多头检查: frequency rules, one alert
  * per burst, read across cases from the context events), no inspection without filing
- * (无备案执法) and no officer without a valid certificate (无证执法). */
+ * (无备案执法) and no officer without a valid certificate (无证执法); and, from 行政处罚法
+ * (2021) §42, no inspection by fewer than two officers (执法人员不得少于两人). */
 #include "refdata.h"
 
 #include <stdio.h>
@@ -18,6 +19,7 @@ enum {
 	RULE_ENF_MULTI_DEPT,
 	RULE_ENF_NO_FILING,
 	RULE_ENF_NO_CERT,
+	RULE_ENF_SINGLE_OFFICER,
 };
 
 static const struct rule_def rules[] = {
@@ -26,6 +28,7 @@ static const struct rule_def rules[] = {
 	[RULE_ENF_MULTI_DEPT] = { "ENF-MULTI-DEPT", MON_SEVERITY_YELLOW },
 	[RULE_ENF_NO_FILING] = { "ENF-NO-FILING", MON_SEVERITY_YELLOW },
 	[RULE_ENF_NO_CERT] = { "ENF-NO-CERT", MON_SEVERITY_RED },
+	[RULE_ENF_SINGLE_OFFICER] = { "ENF-SINGLE-OFFICER", MON_SEVERITY_YELLOW },
 };
 
 enum {
@@ -33,6 +36,7 @@ enum {
 	PARAM_REPEAT_WINDOW_DAYS,
 	PARAM_MULTI_DEPARTMENTS,
 	PARAM_MULTI_WINDOW_DAYS,
+	PARAM_MIN_OFFICERS,
 };
 
 static const struct param_def params[] = {
@@ -40,6 +44,7 @@ static const struct param_def params[] = {
 	[PARAM_REPEAT_WINDOW_DAYS] = { "repeat_window_days", 30, 1, 3650 },
 	[PARAM_MULTI_DEPARTMENTS] = { "multi_departments", 3, 2, 1000 },
 	[PARAM_MULTI_WINDOW_DAYS] = { "multi_window_days", 30, 1, 3650 },
+	[PARAM_MIN_OFFICERS] = { "min_officers", 2, 1, 50 },
 };
 
 const struct param_def *const param_repeat_window_days = &params[PARAM_REPEAT_WINDOW_DAYS];
@@ -134,6 +139,35 @@ static void check_officers(const struct history *h, struct conditions *list,
 	if (bad == 0 || (c = condition_for_event(list, h, &rules[RULE_ENF_NO_CERT], ce)) == NULL)
 		return;
 	condition_message(c, "红牌: 无证执法 (%s%s)", why, bad > 3 ? "; ..." : "");
+}
+
+/* 行政处罚法 §42: at least min_officers (2) different officers; the same officer listed
+ * twice is one. Whether their certificates are valid is ENF-NO-CERT's question. */
+static void check_officer_count(const struct history *h, struct conditions *list,
+		const struct mon_case_event *ce)
+{
+	const json_t *officers = json_object_get(ce->event->body, "officers");
+	int min = ruleset_param(h->rs, &params[PARAM_MIN_OFFICERS]);
+	size_t n = json_array_size(officers), distinct = 0;
+	struct mon_condition *c;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *id = json_string_value(json_object_get(json_array_get(officers, i), "id"));
+		bool seen = false;
+
+		for (size_t j = 0; j < i && !seen && id != NULL; j++) {
+			const char *other = json_string_value(json_object_get(
+				json_array_get(officers, j), "id"));
+			seen = other != NULL && strcmp(id, other) == 0;
+		}
+		if (id != NULL && !seen)
+			distinct++;
+	}
+	if (distinct >= (size_t)min ||
+			(c = condition_for_event(list, h, &rules[RULE_ENF_SINGLE_OFFICER], ce)) == NULL)
+		return;
+	condition_message(c, "黄牌: 执法人员少于%d人 (%zu officer%s on the inspection)", min,
+		distinct, distinct == 1 ? "" : "s");
 }
 
 /* The inspections of one enterprise (own and context), by (at, dept, id), each once. */
@@ -288,6 +322,7 @@ static void enforcement_evaluate(const struct history *h, struct conditions *lis
 			continue;
 		check_filing(h, list, ce);
 		check_officers(h, list, ce);
+		check_officer_count(h, list, ce);
 		if (!mon_event_subject(ce->event, subject, sizeof(subject)))
 			continue;
 		check_quiet_day(h, list, ce, subject);

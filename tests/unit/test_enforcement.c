@@ -25,13 +25,24 @@ static const char enterprises[] =
 #define ENT_F "91410329MA47W3JN2J"
 #define ENT_C "91410304MA48P3RM2X"
 
-static int setup(void **state)
+static int setup_all(void **state)
 {
 	struct fx *fx = fx_create();
 
 	fx_load(fx, "officers", officers);
 	fx_load(fx, "enterprises", enterprises);
 	*state = fx;
+	return 0;
+}
+
+/* The other rules' tests inspect with one officer: ENF-SINGLE-OFFICER has its own test. */
+static int setup(void **state)
+{
+	struct mon_error err;
+
+	setup_all(state);
+	if (!mon_ruleset_disable_rule(((struct fx *)*state)->rs, "ENF-SINGLE-OFFICER", &err))
+		fail_msg("ENF-SINGLE-OFFICER: %s", err.expected);
 	return 0;
 }
 
@@ -304,6 +315,38 @@ static void test_directory_loaders(void **state)
 #undef REG
 }
 
+/* 行政处罚法 §42: two officers at least; one listed twice is one; min_officers moves it. */
+static void test_single_officer(void **state)
+{
+	struct fx *fx = *state;
+	const char *two = "[{\"id\":\"P0721\",\"certificate\":\"41030021003105\"},"
+		"{\"id\":\"P0729\",\"certificate\":\"41030016000662\"}]";
+	const char *twice = "[{\"id\":\"P0721\",\"certificate\":\"41030021003105\"},"
+		"{\"id\":\"P0721\",\"certificate\":\"41030021003105\"}]";
+	struct mon_error err;
+
+	assert_string_equal(officer_verdict(fx, "LY-HBJ", "2026-03-10T10:00:00+08:00", two), "");
+	assert_string_equal(officer_verdict(fx, "LY-HBJ", "2026-03-10T10:00:00+08:00",
+		HBJ_OFFICER), "ENF-SINGLE-OFFICER");
+	assert_string_equal(fx_cond(fx, "ENF-SINGLE-OFFICER")->message,
+		"黄牌: 执法人员少于2人 (1 officer on the inspection)");
+	assert_string_equal(fx_cond(fx, "ENF-SINGLE-OFFICER")->key,
+		"ENF-SINGLE-OFFICER|LY-HBJ|JC-1|1");
+	assert_string_equal(officer_verdict(fx, "LY-HBJ", "2026-03-10T10:00:00+08:00", twice),
+		"ENF-SINGLE-OFFICER");
+	/* an expired certificate is ENF-NO-CERT's, and still an officer here */
+	assert_string_equal(officer_verdict(fx, "LY-HBJ", "2026-03-30T10:00:00+08:00", two),
+		"ENF-NO-CERT");
+	assert_true(mon_ruleset_set_param(fx->rs, "min_officers", 1, &err));
+	assert_string_equal(officer_verdict(fx, "LY-HBJ", "2026-03-10T10:00:00+08:00",
+		HBJ_OFFICER), "");
+	assert_true(mon_ruleset_set_param(fx->rs, "min_officers", 3, &err));
+	assert_string_equal(officer_verdict(fx, "LY-HBJ", "2026-03-10T10:00:00+08:00", two),
+		"ENF-SINGLE-OFFICER");
+	assert_string_equal(fx_cond(fx, "ENF-SINGLE-OFFICER")->message,
+		"黄牌: 执法人员少于3人 (2 officers on the inspection)");
+}
+
 int main(int argc, char **argv);
 
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, fx_teardown)
@@ -316,6 +359,7 @@ static const struct CMUnitTest tests[] = {
 	TEST(test_repeat_chain_one_burst),
 	TEST(test_multi_department),
 	TEST(test_directory_loaders),
+	cmocka_unit_test_setup_teardown(test_single_officer, setup_all, fx_teardown),
 };
 
 FX_MAIN(tests)

@@ -71,6 +71,7 @@ static void test_params(void **state)
 		{ "first_offence_window_days", 365, 1, 3650 },
 		{ "repeat_window_days", 30, 1, 3650 },
 		{ "multi_window_days", 30, 1, 3650 },
+		{ "min_officers", 2, 1, 50 },
 		{ "complaint_reply_days", 5, 1, 3650 },
 		{ "bid_min_days", 20, 1, 3650 },
 		{ "opening_tolerance_minutes", 60, 0, 10080 },
