@@ -262,7 +262,8 @@ cards_put(FILE *out, const struct report *r)
 
 	if (ok) {
 		fputs("<section class=\"long newpage\">\n<h2>三、预警纠错与红黄牌</h2>\n"
-			"<p class=\"note\">图2 各部门有效红牌、黄牌、预警 (按发出日统计，不含撤消、作废)</p>\n",
+			"<p class=\"note\">图2 各部门有效红牌、黄牌、预警 (按发出日统计，不含撤消、作废；"
+			"含统计规则 STA-* 的发现)</p>\n",
 			out);
 		svg_hbars(out, &chart);
 		table_put(out, t, NULL);
@@ -276,11 +277,12 @@ cards_put(FILE *out, const struct report *r)
 static void
 ranking_put(FILE *out, const struct report *r)
 {
-	char caption[320];
+	char caption[640];
 
 	snprintf(caption, sizeof(caption), "得分由 esup_scores('%s') 按配置的权重计算，"
-		"可在数据库中复核；末位部门标红；本期无可评数据的部门列于最后，不参与排名（—）",
-		r->month);
+		"可在数据库中复核；扣分的红黄牌不含统计规则 (STA-*) 的发现 (它们评判的按时办结率、"
+		"满意率等已计入得分，不重复扣分)，故可少于第三部分的数目；末位部门标红；"
+		"本期无可评数据的部门列于最后，不参与排名（—）", r->month);
 	fputs("<section class=\"long\">\n<h2>四、绩效评估排名</h2>\n", out);
 	table_put(out, &r->t[T_RANKING], caption);
 	fputs("</section>\n", out);

@@ -203,6 +203,10 @@ def test_html_is_self_contained_and_escaped(rdb, march):
     assert "<tr class=\"bottom\">" in html and "末位</span>" in html
     assert head_hash("LY-ZJJ", "2026-03-31").hex() in html
     assert head_hash("LY-ZJJ", "2026-04-01").hex() not in html
+    # The cards of section 三 count the statistical rules' findings; the score's do not, and
+    # both say so (docs/auditing.md, "The score").
+    assert "含统计规则 STA-* 的发现" in html
+    assert "扣分的红黄牌不含统计规则 (STA-*) 的发现" in html
     # The summary says the sums of the month's rows.
     received, decided, on_time, red = rdb.query(
         "SELECT sum(received), sum(decided), sum(on_time_committed), sum(alerts_red)"
