@@ -102,6 +102,49 @@ static int cmp_event(const void *a, const void *b)
 	return (x > y) - (x < y);   /* input order: the result never depends on qsort */
 }
 
+static bool is_susp(const struct mon_case_event *ce)
+{
+	return ce->event->type == MON_EV_APPROVAL_SUSPENDED ||
+		ce->event->type == MON_EV_APPROVAL_RESUMED;
+}
+
+/* A suspension and a resumption of one instant are in the order that makes sense of them:
+ * with a procedure running, the resumption ends it before the next one starts; with none,
+ * a procedure that starts and ends in the same instant starts first. Their ids and receipt
+ * say nothing about it. Each kind keeps its order among its own. */
+static void order_suspensions(const struct mon_case_event **ev, size_t count)
+{
+	const struct mon_case_event *tmp[2][16];
+	bool running = false;
+
+	for (size_t a = 0, b; a < count; a = b) {
+		size_t n[2] = { 0, 0 }, all = 0, k = 0;
+
+		for (b = a; b < count && ev[b]->event->at == ev[a]->event->at; b++) {
+			bool later = ev[b]->event->type == MON_EV_APPROVAL_RESUMED ? !running : running;
+
+			if (is_susp(ev[b]) && all++ < 16)
+				tmp[later][n[later]++] = ev[b];
+		}
+		/* tmp[0]: what comes first (suspensions when none runs, resumptions when one
+		 * does); tmp[1]: the others. More than 16 of them keep the sort's order. */
+		if (n[0] > 0 && n[1] > 0 && all <= 16) {
+			for (size_t i = a; i < b; i++) {
+				if (is_susp(ev[i])) {
+					ev[i] = k < n[0] ? tmp[0][k] : tmp[1][k - n[0]];
+					k++;
+				}
+			}
+		}
+		for (size_t i = a; i < b; i++) {
+			if (ev[i]->event->type == MON_EV_APPROVAL_SUSPENDED)
+				running = true;
+			else if (ev[i]->event->type == MON_EV_APPROVAL_RESUMED)
+				running = false;
+		}
+	}
+}
+
 /* The case's own events share one department and case; at most one that is not a correction
  * has no case (an event without a case is evaluated alone, with its corrections). Context
  * events may come from anywhere. */
@@ -356,8 +399,10 @@ static void history_select(struct history *h, const struct mon_case_event *event
 		else if (!ce->context && ce->event->at < h->future)
 			h->future = ce->event->at;
 	}
-	if (h->count > 1)
+	if (h->count > 1) {
 		qsort(h->events, h->count, sizeof(h->events[0]), cmp_event);
+		order_suspensions(h->events, h->count);
+	}
 	if (h->context_count > 1)
 		qsort(h->context, h->context_count, sizeof(h->context[0]), cmp_event);
 }
