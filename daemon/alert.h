@@ -35,7 +35,7 @@
 	" 'at', " ALERT_TIME("x.at") ")"
 
 /* Which alerts a principal may read, as three SQL parameters: a department reads its own
- * (dept); a supervisor those whose region, or the region an escalation (督办) sent them to,
+ * (dept) once issued to it (ALERT_DEPT_HIDDEN_SQL); a supervisor those whose region, or the region an escalation (督办) sent them to,
  * lies within its own (prefix, escalated "t"); an auditor those of its region. Regions nest
  * by code prefix (410000 ⊃ 410300 ⊃ 410302); an empty region is everything. */
 struct alert_scope {
@@ -44,10 +44,18 @@ struct alert_scope {
 	bool escalated;
 };
 
+/* The states in which an alert is not the department's to see, as an SQL list: held (待发,
+ * until a supervisor confirms it), cancelled (held and never issued) and suppressed (its rule
+ * off, or a silence). A department sees its alert from the step that issues it (raise, confirm,
+ * issue); supervisors and auditors see every state. Migration 034 says the same to the
+ * database's department staff and to esup_alert_step. */
+#define ALERT_DEPT_HIDDEN_SQL "('held', 'cancelled', 'suppressed')"
+
 /* The condition on alerts `a` given the scope in parameters $D (dept, NULL when none),
  * $P (prefix) and $E (escalated, boolean): substitute with the numbers in your statement. */
 #define ALERT_SCOPE_SQL(D, P, E) \
-	"((" D "::text IS NULL OR a.dept = " D "::text)" \
+	"((" D "::text IS NULL OR (a.dept = " D "::text" \
+	"  AND a.status NOT IN " ALERT_DEPT_HIDDEN_SQL "))" \
 	" AND (" P "::text = '' OR left(a.region, length(" P "::text)) = " P "::text" \
 	"  OR (" E "::boolean AND left(coalesce(a.escalated_to, ''), length(" P "::text)) = " P "::text)))"
 

@@ -109,7 +109,11 @@ struct alert_streams {
 
 #define T(col) "to_char(" col " AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+08:00\"')"
 
-/* position (2), what scope needs (3), the event's data line */
+/* position (2), what scope needs (3), the event's data line, and whether the alert's department
+ * may see the row: the step left the alert in a state it sees, and the alert is in one now
+ * (alert.h ALERT_DEPT_HIDDEN_SQL). A department's stream thus shows its alert first at the step
+ * that issues it (raise to open, confirm, issue), and nothing of it while it is held,
+ * cancelled or suppressed, in a replay either. */
 #define ROW_COLUMNS \
 	"a.xid, a.id, al.dept, al.region, coalesce(al.escalated_to, ''), json_build_object(" \
 	" 'position', a.xid::text || '-' || a.id," \
@@ -120,7 +124,9 @@ struct alert_streams {
 	"   'status', al.status, 'message', al.message, 'since', " T("al.since") "," \
 	"   'raised_at', " T("al.raised_at") ", 'status_at', " T("al.status_at") "," \
 	"   'issued_at', " T("al.issued_at") ", 'escalation_level', al.escalation_level," \
-	"   'escalated_to', al.escalated_to, 'evidence', al.evidence))::text AS data"
+	"   'escalated_to', al.escalated_to, 'evidence', al.evidence))::text AS data," \
+	" a.to_state NOT IN " ALERT_DEPT_HIDDEN_SQL \
+	"  AND al.status NOT IN " ALERT_DEPT_HIDDEN_SQL " AS dept_sees"
 
 /* The rows after $1-$2 below xmin, and whether committed rows wait above it (the newest row's
  * xid is not below xmin). Both read the (xid, id) index; an EXISTS over xid >= xmin would be
@@ -147,10 +153,10 @@ static const char end_sql[] =
 
 /* One page of a stream's replay: the next $8 rows of the log after $1-$2 (esup_alert_log_page,
  * in index order whatever the statistics say), of which those up to $3-$4 that the stream's
- * scope covers ($5 its department, "" any; $6 its region prefix; $7 whether the region
- * escalated to counts too), in order; then one last row (column 6 true) with the last position
- * of the page up to $3-$4 (NULL if none) and whether the page was full and all within
- * (column 7: more may follow). The scope is applied to a page, not before the LIMIT: a
+ * scope covers ($5 its department, "" any, and then only rows it may see; $6 its region
+ * prefix; $7 whether the region escalated to counts too), in order; then one last row
+ * (column 7 true) with the last position of the page up to $3-$4 (NULL if none) and whether
+ * the page was full and all within (column 8: more may follow). The scope is applied to a page, not before the LIMIT: a
  * ORDER BY ... LIMIT over the matching rows was planned by the estimate of the rows after the
  * position and could read and sort the whole range for each page. */
 static const char replay_sql[] =
@@ -159,10 +165,12 @@ static const char replay_sql[] =
 	"   $8::int) a)"
 	" SELECT * FROM (SELECT " ROW_COLUMNS ", false AS mark, NULL::boolean AS more"
 	"  FROM p a JOIN alerts al ON al.id = a.alert_id"
-	"  WHERE a.inside AND ($5 = '' OR al.dept = $5) AND (starts_with(al.region, $6)"
+	"  WHERE a.inside AND ($5 = '' OR (al.dept = $5 AND a.to_state NOT IN " ALERT_DEPT_HIDDEN_SQL
+	"   AND al.status NOT IN " ALERT_DEPT_HIDDEN_SQL ")) AND (starts_with(al.region, $6)"
 	"   OR ($7::boolean AND starts_with(coalesce(al.escalated_to, ''), $6)))"
 	" UNION ALL"
-	" SELECT l.xid, l.id, NULL::text, NULL::text, NULL::text, NULL::text, true, g.more"
+	" SELECT l.xid, l.id, NULL::text, NULL::text, NULL::text, NULL::text, NULL::boolean, true,"
+	"  g.more"
 	"  FROM (SELECT count(*) = $8::int AND coalesce(bool_and(inside), false) AS more FROM p) g"
 	"  LEFT JOIN LATERAL (SELECT xid, id FROM p WHERE inside ORDER BY xid DESC, id DESC LIMIT 1) l"
 	"  ON true) r"
@@ -228,15 +236,16 @@ row_position(const PGresult *res, int row, struct position *p)
 
 /* ---------------------------------------------------------------- scope */
 
+/* dept_sees: whether the alert's department may see the row (ROW_COLUMNS' dept_sees). */
 static bool
 stream_covers(const struct alert_stream *s, const char *dept, const char *region,
-		const char *escalated_to)
+		const char *escalated_to, bool dept_sees)
 {
 	size_t len = strlen(s->prefix);
 
 	switch (s->role) {
 	case ROLE_DEPARTMENT:
-		return strcmp(s->dept, dept) == 0;
+		return dept_sees && strcmp(s->dept, dept) == 0;
 	case ROLE_SUPERVISOR:
 		return strncmp(s->prefix, region, len) == 0 ||
 			(escalated_to[0] != '\0' && strncmp(s->prefix, escalated_to, len) == 0);
@@ -412,7 +421,7 @@ stream_replayed(const PGresult *res, void *arg)
 		return;
 	}
 	rows = PQntuples(res);
-	if (PQnfields(res) != 8 || rows < 1 || strcmp(PQgetvalue(res, rows - 1, 6), "t") != 0) {
+	if (PQnfields(res) != 9 || rows < 1 || strcmp(PQgetvalue(res, rows - 1, 7), "t") != 0) {
 		log_limited(&s->h->db_log, 10, LOG_LEVEL_WARNING, "alert stream replay: "
 			"unexpected answer (%d rows, %d columns)", rows, PQnfields(res));
 		stream_end(s, "database unavailable");
@@ -430,7 +439,7 @@ stream_replayed(const PGresult *res, void *arg)
 	if (!PQgetisnull(res, rows - 1, 0) && row_position(res, rows - 1, &scanned) &&
 	    position_cmp(scanned, s->cursor) > 0)
 		s->cursor = scanned;
-	if (strcmp(PQgetvalue(res, rows - 1, 7), "t") == 0) {
+	if (strcmp(PQgetvalue(res, rows - 1, 8), "t") == 0) {
 		stream_replay_next(s);
 		return;
 	}
@@ -448,7 +457,7 @@ static void
 stream_replay_next(struct alert_stream *s)
 {
 	char after_xid[24], after_id[24], to_xid[24], to_id[24], limit[16];
-	/* the same scope as stream_covers: a department's is its code alone */
+	/* the same scope as stream_covers: a department's is its code alone, and the rows it sees */
 	const char *values[8] = { after_xid, after_id, to_xid, to_id, s->dept,
 		s->role == ROLE_DEPARTMENT ? "" : s->prefix,
 		s->role == ROLE_SUPERVISOR ? "true" : "false", limit };
@@ -504,6 +513,7 @@ hub_fan_out(struct alert_streams *h, const PGresult *res, int row, struct positi
 {
 	const char *dept = PQgetvalue(res, row, 2), *region = PQgetvalue(res, row, 3);
 	const char *escalated_to = PQgetvalue(res, row, 4);
+	bool dept_sees = strcmp(PQgetvalue(res, row, 6), "t") == 0;
 	struct alert_stream *s, *next;
 	char position[48];
 
@@ -513,7 +523,7 @@ hub_fan_out(struct alert_streams *h, const PGresult *res, int row, struct positi
 		if (s->state != STREAM_LIVE || position_cmp(p, s->cursor) <= 0)
 			continue;
 		s->cursor = p;
-		if (!stream_covers(s, dept, region, escalated_to))
+		if (!stream_covers(s, dept, region, escalated_to, dept_sees))
 			continue;
 		stream_queue_row(s, position, PQgetvalue(res, row, 5));
 	}
@@ -559,14 +569,14 @@ hub_polled(const PGresult *res, void *arg)
 	bool held;
 
 	h->polling = false;
-	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 7) {
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 8) {
 		log_limited(&h->db_log, 10, LOG_LEVEL_WARNING, "alert stream: reading alert_actions "
 			"failed: %s", res ? PQresultErrorMessage(res) : "database connection lost");
 		hub_arm(h, FALLBACK_MS);
 		return;
 	}
 	rows = PQntuples(res);
-	held = rows > 0 && strcmp(PQgetvalue(res, 0, 6), "t") == 0;
+	held = rows > 0 && strcmp(PQgetvalue(res, 0, 7), "t") == 0;
 	hub_cut_slow(h);
 	for (int i = 0; i < rows; i++) {
 		struct position p;

@@ -8,7 +8,8 @@
  *
  * "Live" here is what still asks something of the department: open, acknowledged, appealed.
  * Held alerts (待发, waiting for a supervisor's confirmation) are counted apart in "held" and
- * colour nothing; suppressed and final alerts are not counted. The colour ("worst") is the
+ * colour nothing; suppressed and final alerts are not counted. A department is not shown its
+ * held alerts (alert.h ALERT_DEPT_HIDDEN_SQL): its "held" is 0. The colour ("worst") is the
  * highest severity among the live alerts: red > yellow > notice, "clear" when there is none.
  *
  * Cost: one statement each, on d->reader. Live alerts are few beside all alerts, and both
@@ -47,6 +48,10 @@
 	"json_build_object('red', coalesce(" t ".red, 0), 'yellow', coalesce(" t ".yellow, 0)," \
 	" 'notice', coalesce(" t ".notice, 0))"
 
+/* The held count `n` for the principal whose scope's dept is $D: 0 for a department, which
+ * does not see its held alerts. */
+#define BOARD_HELD(D, n) "CASE WHEN " D "::text IS NULL THEN coalesce(" n ", 0) ELSE 0 END"
+
 /* The business clock ($N: epoch seconds) as an instant, and as the Shanghai date. */
 #define BOARD_NOW(n) "to_timestamp(" n "::text::double precision)"
 #define BOARD_TODAY(n) "(" BOARD_NOW(n) " AT TIME ZONE 'Asia/Shanghai')::date"
@@ -64,7 +69,7 @@ static const char board_sql[] =
 	" SELECT json_build_object('now', " ALERT_TIME(BOARD_NOW("$3")) ", 'region', $4::text,"
 	" 'departments', coalesce((SELECT json_agg(json_build_object('dept', s.code,"
 	"   'name', s.name, 'region', s.region, 'worst', " BOARD_WORST("l") ","
-	"   'live', " BOARD_LIVE("l") ", 'held', coalesce(l.held, 0),"
+	"   'live', " BOARD_LIVE("l") ", 'held', " BOARD_HELD("$1", "l.held") ","
 	"   'open_cases', coalesce(k.open_cases, 0), 'overdue_cases', coalesce(k.overdue, 0))"
 	"   ORDER BY s.code)"
 	"  FROM s LEFT JOIN l ON l.dept = s.code LEFT JOIN k ON k.dept = s.code), '[]'::json))::text";
@@ -94,7 +99,7 @@ static const char board_dept_sql[] =
 	"  FROM ia FULL JOIN io ON io.item = ia.item"
 	"  WHERE coalesce(ia.red + ia.yellow + ia.notice, 0) > 0 OR coalesce(io.n, 0) > 0)"
 	" SELECT json_build_object('dept', s.code, 'name', s.name, 'region', s.region,"
-	" 'worst', " BOARD_WORST("t") ", 'live', " BOARD_LIVE("t") ", 'held', t.held,"
+	" 'worst', " BOARD_WORST("t") ", 'live', " BOARD_LIVE("t") ", 'held', " BOARD_HELD("$2", "t.held") ","
 	" 'items', coalesce((SELECT json_agg(json_build_object('item', it.item, 'name', i.name,"
 	"   'worst', " BOARD_WORST("it") ", 'live', " BOARD_LIVE("it") ","
 	"   'open_cases', coalesce(it.n, 0)) ORDER BY it.item)"

@@ -350,6 +350,79 @@ def test_events_live_within_scope(daemon_factory, db, certs):
         s.close()
 
 
+def test_a_department_streams_its_alert_once_issued(daemon_factory, db, certs):
+    """A department's stream shows nothing of its alert while it is held (待发), cancelled or
+    suppressed; it shows the alert first at the step that issues it, here the supervisor's
+    confirm (held -> open), live and in a replay. The supervisor's shows every step."""
+    d = start(daemon_factory)
+    sup = open_stream(d, "supervisor")
+    zjj = open_stream(d, "dept-LY-ZJJ")
+    for s in (sup, zjj):
+        s.wait(lambda s: s.start is not None, 5, "the start position")
+    fp = certs.fingerprints["supervisor"]
+
+    def as_esupd(sql, *params):
+        with psycopg.connect(db.conninfo("esupd"), autocommit=True) as conn:
+            return conn.execute(sql, params).fetchone()
+
+    def mode(rule, to):
+        assert as_esupd("SELECT * FROM esup_rule_mode_as(%s, %s, %s, '试运行', %s)",
+                        fp, rule, to, T0)[:2] == ("done", to)
+
+    def step(alert, action):
+        assert as_esupd("SELECT * FROM esup_alert_act_as(%s, %s, %s, '核实', %s)",
+                        fp, alert, action, T0)[0] == "done"
+
+    def sup_has(n):
+        # The poller writes a row to every stream in one pass: once the supervisor has it, the
+        # department's stream has had it or never will.
+        sup.wait(lambda s: len(s.events) >= n, 10, "the supervisor's %d events" % n)
+
+    mode("APR-DEADLINE-YELLOW", "hold")
+    a, b = Raiser(db, "HOLD", "LY-ZJJ").raise_some(2)
+    alerts = dict(((case, rule), alert) for alert, case, rule in db.query(
+        "SELECT id, case_no, rule FROM alerts WHERE case_no IN (%s, %s)", (a, b)))
+    notice_a, yellow_a = alerts[a, RULES[0]], alerts[a, RULES[1]]
+    notice_b, yellow_b = alerts[b, RULES[0]], alerts[b, RULES[1]]
+    sup_has(4)
+    step(yellow_a, "confirm")
+    step(yellow_b, "cancel")
+    sup_has(6)
+    mode("APR-DEADLINE-NOTICE", "off")   # both notices suppressed
+    sup_has(8)
+    heard = [(e["data"]["alert"]["id"], e["data"]["action"]["action"],
+              e["data"]["action"]["from"], e["data"]["action"]["to"]) for e in sup.events]
+    assert sorted(heard) == sorted([
+        (notice_a, "raise", None, "open"), (yellow_a, "raise", None, "held"),
+        (notice_b, "raise", None, "open"), (yellow_b, "raise", None, "held"),
+        (yellow_a, "confirm", "held", "open"), (yellow_b, "cancel", "held", "cancelled"),
+        (notice_a, "suppress", "open", "suppressed"),
+        (notice_b, "suppress", "open", "suppressed")]), heard
+
+    # Live, the department had the notices' raises (open then) and the yellow's confirm: the
+    # first it heard of that alert. Nothing of the held, cancelled or suppressed steps.
+    beats = len(zjj.comments)
+    zjj.wait(lambda s: len(s.comments) > beats + 1, 5, "two heartbeats on the department's")
+    seen = [(e["data"]["alert"]["id"], e["data"]["action"]["action"], e["data"]["action"]["to"])
+            for e in zjj.events]
+    assert sorted(seen) == sorted([(notice_a, "raise", "open"), (notice_b, "raise", "open"),
+                                   (yellow_a, "confirm", "open")]), seen
+    confirm = [e["data"] for e in zjj.events if e["data"]["alert"]["id"] == yellow_a]
+    assert [c["alert"]["status"] for c in confirm] == ["open"]
+
+    # A replay reads each alert as it now is: the notices are suppressed, so only the confirm.
+    again = open_stream(d, "dept-LY-ZJJ", after=zjj.start)
+    sup_again = open_stream(d, "supervisor", after=zjj.start)
+    sup_again.wait(lambda s: len(s.events) >= 8, 10, "the supervisor's replay")
+    again.wait(lambda s: s.events and s.comments.count("heartbeat") > 1, 10,
+               "the department's replay, then two heartbeats")
+    assert [(e["data"]["alert"]["id"], e["data"]["action"]["action"]) for e in again.events] \
+        == [(yellow_a, "confirm")], again.events
+    assert sup_again.ids() == sup.ids()
+    for s in (sup, zjj, again, sup_again):
+        s.close()
+
+
 def test_bad_requests(daemon_factory, db):
     d = start(daemon_factory)
     open_stream(d, "auditor").close()
@@ -545,6 +618,9 @@ def poll_sql():
     src = (REPO / "daemon" / "alert_stream.c").read_text()
     cols = re.search(r"#define ROW_COLUMNS \\\n(.*?)\n\n", src, re.S).group(1)
     cols = re.sub(r'T\("([^"]*)"\)', r'"\1"', cols)   # times as they are: same plan
+    hidden = re.search(r'#define ALERT_DEPT_HIDDEN_SQL (".*")',
+                       (REPO / "daemon" / "alert.h").read_text()).group(1)
+    cols = cols.replace("ALERT_DEPT_HIDDEN_SQL", hidden)
     body = re.search(r"poll_sql\[\] =\n(.*?);\n", src, re.S).group(1)
     sql = c_strings(body.replace("ROW_COLUMNS", '"%s"' % c_strings(cols).replace('"', '\\"')))
     return sql.replace("$1::xid8", "%s::text::xid8").replace("$2", "%s").replace("$3", "200")

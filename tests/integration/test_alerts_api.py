@@ -45,6 +45,8 @@ LEGAL = {
 }
 STATES = ["open", "acknowledged", "appealed", "held", "resolved", "dismissed", "revoked",
           "cancelled", "suppressed"]
+# Not issued to the department: it does not see them (404 to everything it asks of them).
+DEPT_HIDDEN = {"held", "cancelled", "suppressed"}
 
 
 @pytest.fixture(scope="module")
@@ -235,6 +237,8 @@ def expected(actor, action, state):
         return 403        # a reader: the route lets only departments and supervisors act
     if actor in ("dept-LY-SCJGJ", "sup-other", "sup-county"):
         return 404        # not its alert: the same answer as for none at all
+    if actor == "dept-LY-ZJJ" and state in DEPT_HIDDEN:
+        return 404        # its alert, but not issued to it (held): likewise
     allowed = DEPT_ACTIONS if actor == "dept-LY-ZJJ" else SUP_ACTIONS
     if action not in allowed:
         return 403
@@ -312,6 +316,13 @@ def test_every_illegal_transition_is_409_with_the_state(d, api):
                 continue
             actor = "dept-LY-ZJJ" if action in DEPT_ACTIONS else "supervisor"
             r = api.act(actor, alert, action)
+            if actor == "dept-LY-ZJJ" and state in DEPT_HIDDEN:
+                # Not issued to the department: no such alert, as far as it can tell.
+                assert r.status == 404 and r.json() == {"error": "no such alert"}, \
+                    (state, action, r.status, r.body)
+                assert status_of(d, alert) == state
+                checked += 1
+                continue
             assert r.status == 409, (state, action, r.status, r.body)
             assert r.json()["status"] == state and r.json()["error"], r.body
             assert status_of(d, alert) == state
@@ -352,6 +363,60 @@ def test_not_found_is_the_same_in_and_out_of_scope(d, api):
             assert a.header("content-length") == b.header("content-length")
     r = api.get("sup-other", "/v1/alerts/abc")
     assert (r.status, r.body) == (404, api.get("sup-other", "/v1/alerts/%d" % missing).body)
+
+
+def test_a_department_sees_its_alert_once_issued(d, api):
+    """A held alert (待发) is not issued: its department neither lists nor reads it (the 404 of
+    an alert that does not exist), nor once cancelled or suppressed; confirmed, it is the
+    department's like any other. Supervisors and auditors see every state."""
+    mode = "/v1/rules/FEE-ITEM-UNKNOWN/mode"
+    ok(api.call("supervisor", "POST", mode, {"mode": "hold", "reason": "待发"}))
+    held = raise_alerts(d, 3, item="ZJ-999")
+    assert {status_of(d, a) for a in held} == {"held"}
+    ok(api.act("supervisor", held[1], "cancel", note="误报"))
+    missing = api.get("dept-LY-ZJJ", "/v1/alerts/%d" % (held[-1] + 1000000))
+    assert missing.status == 404
+
+    def dept_sees():
+        shown = [a for a in held
+                 if api.get("dept-LY-ZJJ", "/v1/alerts/%d" % a).status == 200]
+        for alert in set(held) - set(shown):
+            r = api.get("dept-LY-ZJJ", "/v1/alerts/%d" % alert)
+            assert (r.status, r.body) == (missing.status, missing.body), alert
+        listed = set(ids_of(ok(api.get("dept-LY-ZJJ", "/v1/alerts?limit=500"))))
+        for status in ("held", "cancelled", "suppressed", "open"):
+            listed |= set(ids_of(ok(api.get("dept-LY-ZJJ", "/v1/alerts?status=" + status))))
+        assert listed & set(held) == set(shown), (listed & set(held), shown)
+        return shown
+
+    def others_see(states):
+        for who in ("supervisor", "sup-prov", "auditor"):
+            got = {a: ok(api.get(who, "/v1/alerts/%d" % a))["status"] for a in held}
+            assert got == dict(zip(held, states)), who
+            listed = ids_of(ok(api.get(who, "/v1/alerts?status=held,cancelled,suppressed")))
+            assert {a for a, s in zip(held, states) if s != "open"} <= set(listed), who
+
+    assert dept_sees() == []
+    others_see(["held", "cancelled", "held"])
+    r = api.act("dept-LY-ZJJ", held[0], "ack")
+    assert (r.status, r.body) == (missing.status, missing.body)
+
+    body = ok(api.act("supervisor", held[0], "confirm", note="核实, 下发"))
+    assert body["status"] == "open"
+    assert dept_sees() == [held[0]]
+    others_see(["open", "cancelled", "held"])
+    shown = ok(api.get("dept-LY-ZJJ", "/v1/alerts/%d" % held[0]))
+    assert [(x["action"], x["to"]) for x in shown["actions"]] == [("raise", "held"),
+                                                                  ("confirm", "open")]
+    assert [x["action"] for x in shown["allowed"]] == ["ack", "appeal"]
+
+    # The rule switched off suppresses the issued one too: out of the department's sight.
+    ok(api.call("supervisor", "POST", mode, {"mode": "off", "reason": "停用"}))
+    assert dept_sees() == []
+    others_see(["suppressed", "cancelled", "suppressed"])
+    ok(api.call("supervisor", "POST", mode, {"mode": "hold", "reason": "待发"}))
+    assert dept_sees() == []
+    others_see(["held", "cancelled", "held"])
 
 
 # ---------------------------------------------------------------- reading

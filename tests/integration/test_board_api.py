@@ -326,11 +326,13 @@ def test_scope(world):
     body = ok(world.get("dept-LY-ZJJ", "/v1/board"))
     assert [x["dept"] for x in body["departments"]] == ["LY-ZJJ"]
     assert body["departments"][0]["live"]["red"] == 2
-    # Held alerts: the board says what GET /v1/alerts already shows the department.
-    held = ok(world.get("dept-LY-ZJJ", "/v1/alerts?status=held"))["alerts"]
-    assert [a["id"] for a in held] == [world.held]
-    assert body["departments"][0]["held"] == len(held)
-    assert ok(world.get("dept-LY-ZJJ", "/v1/board/LY-ZJJ"))["dept"] == "LY-ZJJ"
+    # Held alerts are not issued to the department: GET /v1/alerts does not show them to it,
+    # and its board counts none (the supervisor's counts the one there is).
+    assert ok(world.get("dept-LY-ZJJ", "/v1/alerts?status=held"))["alerts"] == []
+    assert body["departments"][0]["held"] == 0
+    own = ok(world.get("dept-LY-ZJJ", "/v1/board/LY-ZJJ"))
+    assert (own["dept"], own["held"]) == ("LY-ZJJ", 0)
+    assert ok(world.get("supervisor", "/v1/board/LY-ZJJ"))["held"] == 1
     assert ok(world.get("dept-LY-ZJJ", "/v1/board/LY-GGZY"), 404) == {
         "error": "no such department"}
     for path in ("/v1/stats/ontime", "/v1/stats/cards", "/v1/scores"):

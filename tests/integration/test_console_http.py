@@ -335,8 +335,8 @@ def prefix(scope):
 
 def in_scope(who, alert):
     role, dept, region = WHO[who]
-    if role == "department":
-        return alert["dept"] == dept
+    if role == "department":   # its own, once issued to it (schema 034)
+        return alert["dept"] == dept and alert["status"] not in ("held", "cancelled", "suppressed")
     if region is None:
         return True
     p = prefix(region)

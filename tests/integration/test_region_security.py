@@ -15,8 +15,8 @@ import pytest
 from psycopg import errors
 
 from conftest import DBSETUP, dbsetup
-from test_alert_states import (COUNTY_DEPT, REGIONS, T1, condition, evaluate, migrated_database,
-                               store_event)
+from test_alert_states import (COUNTY_DEPT, REGIONS, T1, condition, craft, evaluate,
+                               migrated_database, store_event)
 
 TABLES = ("events", "event_ids", "cases", "alerts", "alert_actions", "silences", "esup_alerts")
 # suffix -> (role, region, dept)
@@ -194,3 +194,37 @@ def test_person_add_refuses_and_updates(rdb, pg, tmp_path):
     assert ident.read_text() == "esup       postgres  postgres\n"
     assert not rdb.query("SELECT 1 FROM pg_roles WHERE rolname = %s", (extra,))
     assert not rdb.query("SELECT 1 FROM people WHERE rolname = %s", (extra,))
+
+
+def test_department_staff_see_an_alert_once_issued(rdb):
+    """A department's staff do not see their alert while it is held (待发), cancelled (never
+    issued) or suppressed, nor its action rows, nor can they act on it (not_found, as for
+    another department's); once confirmed it is theirs. Supervisors and auditors see every
+    state. Last in the module: it adds alerts the counts above do not expect."""
+    p = rdb.person
+    hidden = {state: craft(rdb, state) for state in ("held", "cancelled", "suppressed")}
+    confirmed = craft(rdb, "held")
+    ids = list(hidden.values()) + [confirmed]
+
+    def seen(who, table="alerts", column="id"):
+        with psycopg.connect(rdb.conninfo(who), autocommit=True) as conn:
+            return sorted(r[0] for r in conn.execute(
+                "SELECT DISTINCT %s FROM %s WHERE %s = ANY (%%s)"
+                % (column, table, column), (ids,)))
+
+    for who in ("city", "prov", "all"):
+        assert seen(p[who]) == sorted(ids), who
+    for table in ("alerts", "esup_alerts"):
+        assert seen(p["scjgj"], table) == [], table
+    assert seen(p["scjgj"], "alert_actions", "alert_id") == []
+    for alert in hidden.values():
+        assert act(rdb, p["scjgj"], alert, "ack", "已整改") == ("not_found", None, None)
+    assert act(rdb, p["scjgj"], confirmed, "appeal", "申诉") == ("not_found", None, None)
+
+    assert act(rdb, p["city"], confirmed, "confirm", "核实, 下发")[:2] == ("done", "open")
+    assert seen(p["scjgj"]) == seen(p["scjgj"], "esup_alerts") == [confirmed]
+    with psycopg.connect(rdb.conninfo(p["scjgj"]), autocommit=True) as conn:
+        assert conn.execute("SELECT action, from_state, to_state FROM alert_actions"
+                            " WHERE alert_id = %s ORDER BY id", (confirmed,)).fetchall() == [
+            ("raise", None, "held"), ("confirm", "held", "open")]
+    assert act(rdb, p["scjgj"], confirmed, "ack", "已整改")[:2] == ("done", "acknowledged")
