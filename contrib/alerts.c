@@ -769,33 +769,38 @@ print_silences(const struct ctl *c, const json_t *list)
 	return table_done(t, ok, c->width);
 }
 
-/* The body of POST /v1/silences from the options; NULL (usage error printed) when wrong. */
+/* The body of POST /v1/silences from the options; NULL (usage error printed) when wrong.
+ * --for goes as for_s, a number of seconds the server counts from the silence's start: without
+ * --from that start is the server's now, by its business clock, which this machine's clock
+ * need not agree with (a skewed client, or esupd's [testing] clock offset). */
 static json_t *
 silence_body(const struct args *a)
 {
 	char from[40], until[40];
-	int64_t start = (int64_t)time(NULL), end, len;
+	int64_t start, end, len = 0;
 	static const int keys[] = { O_RULE, O_DEPT, O_ITEM, O_REGION };
 	json_t *body;
 
 	if (a->val[O_FROM] != NULL && !parse_user_time(a->val[O_FROM], &start, from, sizeof(from)))
 		return usage_null("--from: expected a TIME, got '%s'", a->val[O_FROM]);
-	mon_time_format(start, ALERTS_TZ_MIN, from, sizeof(from));
 	if ((a->val[O_UNTIL] != NULL) == (a->val[O_FOR] != NULL))
 		return usage_null("%s", "silence add: give --until TIME or --for DURATION");
 	if (a->val[O_UNTIL] != NULL && !parse_user_time(a->val[O_UNTIL], &end, until,
 	    sizeof(until)))
 		return usage_null("--until: expected a TIME, got '%s'", a->val[O_UNTIL]);
-	if (a->val[O_FOR] != NULL) {
-		if (!parse_duration(a->val[O_FOR], &len))
-			return usage_null("--for: expected a DURATION such as 2h or 1d12h, got '%s'",
-				a->val[O_FOR]);
-		mon_time_format(start + len, ALERTS_TZ_MIN, until, sizeof(until));
-	}
+	if (a->val[O_FOR] != NULL && !parse_duration(a->val[O_FOR], &len))
+		return usage_null("--for: expected a DURATION such as 2h or 1d12h, got '%s'",
+			a->val[O_FOR]);
 	if (a->val[O_NOTE] == NULL || a->val[O_NOTE][0] == '\0')
 		return usage_null("%s", "silence add: -m REASON is required");
 	/* without --from the server starts it now, by its own clock */
-	body = json_pack("{s:s, s:s}", "ends_at", until, "reason", a->val[O_NOTE]);
+	body = json_pack("{s:s}", "reason", a->val[O_NOTE]);
+	if (body != NULL && (a->val[O_UNTIL] != NULL ?
+	    json_object_set_new(body, "ends_at", json_string(until)) :
+	    json_object_set_new(body, "for_s", json_integer((json_int_t)len))) != 0) {
+		json_decref(body);
+		body = NULL;
+	}
 	if (body != NULL && a->val[O_FROM] != NULL &&
 	    json_object_set_new(body, "starts_at", json_string(from)) != 0) {
 		json_decref(body);

@@ -19,6 +19,7 @@
 
 #define SILENCES_REASON_MAX 2000
 #define SILENCES_LIST_MAX 500
+#define SILENCES_FOR_MAX (366 * 86400)   /* for_s: at most a year and a day */
 
 #define SILENCE_JSON_SQL \
 	"json_build_object('id', s.id, 'origin', s.origin, 'rule', s.rule, 'dept', s.dept," \
@@ -253,6 +254,36 @@ silences_time(const struct api_request *r, json_t *body, const char *field,
 	return true;
 }
 
+/* The end of a new silence, as seconds since the epoch: ends_at, or starts (its start, already
+ * written so) plus for_s, a number of seconds, so that a client's duration is counted from the
+ * server's business clock and not from its own. Exactly one of the two. False after a 400. */
+static bool
+silences_end(const struct api_request *r, json_t *body, const char *starts, char *out,
+		size_t len)
+{
+	json_t *v = json_object_get(body, "for_s");
+	json_int_t seconds;
+	char got[32];
+
+	if (v == NULL || json_is_null(v))
+		return silences_time(r, body, "ends_at", NULL, out, len);
+	if (json_object_get(body, "ends_at") != NULL && !json_is_null(json_object_get(body, "ends_at"))) {
+		api_reply_invalid(r->req, "for_s", "either ends_at or for_s, not both", NULL);
+		return false;
+	}
+	if (!json_is_integer(v) || (seconds = json_integer_value(v)) < 1 ||
+	    seconds > SILENCES_FOR_MAX) {
+		if (json_is_integer(v))
+			snprintf(got, sizeof(got), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		api_reply_invalid(r->req, "for_s", "a whole number of seconds from 1 to 31622400",
+			json_is_integer(v) ? got : json_is_string(v) ? json_string_value(v) :
+			"another JSON value");
+		return false;
+	}
+	snprintf(out, len, "%" PRId64, (int64_t)strtoll(starts, NULL, 10) + (int64_t)seconds);
+	return true;
+}
+
 /* The matchers and the reason of a new silence, values[1..4] and [7]; false after a 400. */
 static bool
 silences_fields(const struct api_request *r, json_t *body, const char **values)
@@ -294,7 +325,7 @@ api_silences_add(const struct api_request *r)
 	values[6] = ends;
 	if (silences_fields(r, body, values) &&
 	    silences_time(r, body, "starts_at", now, starts, sizeof(starts)) &&
-	    silences_time(r, body, "ends_at", NULL, ends, sizeof(ends))) {
+	    silences_end(r, body, starts, ends, sizeof(ends))) {
 		if (strtoll(ends, NULL, 10) <= strtoll(starts, NULL, 10))
 			api_reply_invalid(r->req, "ends_at", "a time after starts_at",
 				json_string_value(json_object_get(body, "ends_at")));

@@ -12,6 +12,7 @@ import itertools
 import json
 import subprocess
 import threading
+from datetime import datetime, timedelta
 
 import psycopg
 import pytest
@@ -604,6 +605,27 @@ def test_silences(fresh, fapi):
     r = api.call("supervisor", "POST", "/v1/silences/%d/expire" % s["id"])
     assert r.status == 409 and r.json()["status"] == "expired", r.body
     assert status_of(d, alert) == "open"
+
+
+def test_silence_for_seconds_from_the_servers_start(fresh, fapi):
+    """for_s instead of ends_at: the silence lasts that many seconds from its start, which is
+    the server's business clock unless starts_at is given."""
+    api = fapi
+    body = {"dept": "LY-ZJJ", "reason": "割接"}
+    for bad in ({}, {"for_s": 0}, {"for_s": -5}, {"for_s": "180"}, {"for_s": 1.5},
+                {"for_s": 366 * 86400 + 1}, {"for_s": 180, "ends_at": "2026-03-10T18:00:00+08:00"}):
+        r = api.call("supervisor", "POST", "/v1/silences", dict(body, **bad))
+        field = "ends_at" if not bad else "for_s"
+        assert r.status == 400 and r.json()["error"]["field"] == field, (bad, r.body)
+    s = ok(api.call("supervisor", "POST", "/v1/silences", dict(body, for_s=180)), 201)
+    # The daemon's business clock reads NOW (its [testing] offset), days from the wall clock.
+    assert NOW <= s["starts_at"] < "2026-03-10T12:01", s
+    assert datetime.fromisoformat(s["ends_at"]) - datetime.fromisoformat(s["starts_at"]) == \
+        timedelta(seconds=180), s
+    s = ok(api.call("supervisor", "POST", "/v1/silences",
+                    dict(body, starts_at="2026-03-11T08:00:00+08:00", for_s=3600)), 201)
+    assert (s["starts_at"], s["ends_at"]) == ("2026-03-11T08:00:00+08:00",
+                                              "2026-03-11T09:00:00+08:00"), s
 
 
 # ---------------------------------------------------------------- the route table

@@ -15,10 +15,11 @@ import ssl
 import subprocess
 import threading
 import time
+from datetime import datetime, timedelta
 
 import pytest
 
-from conftest import BUILD, SANITIZER_MARKS, USCC_A, event, statuses, wait_for
+from conftest import BUILD, SANITIZER_MARKS, USCC_A, event, offset_to, statuses, wait_for
 
 ESUPCTL = BUILD / "contrib" / "esupctl"
 
@@ -462,6 +463,25 @@ def test_tail_follows_and_resumes_across_a_restart(live):
     resumed = re.findall(r"reconnecting in [0-9.]+ s after ([0-9]+-[0-9]+)", err)
     assert resumed and set(resumed) <= {first["position"], *got}, err
     assert not any(m in err for m in SANITIZER_MARKS), err
+
+
+def test_silence_for_counts_from_the_servers_clock(daemon_factory, refdb):
+    """--for is counted from the silence's start on the server's clock, not this machine's:
+    against a daemon whose business clock is days away from the wall clock (esupd's [testing]
+    offset; a client's clock can be skewed as well) a silence for 3m lasts three minutes from
+    the server's now (it used to end at this machine's now plus 3m: days long, or over)."""
+    server_now = "2026-03-10T12:00:00+08:00"
+    d = daemon_factory(testing={"clock_offset_s": offset_to(server_now)}).start()
+    added = ctl_json(d, "supervisor", "silence", "add", "--dept", "LY-ZJJ", "--for", "3m",
+                     "-m", "割接")
+    assert added["starts_at"] >= server_now and added["starts_at"] < "2026-03-10T12:01", added
+    starts = datetime.fromisoformat(added["starts_at"])
+    assert datetime.fromisoformat(added["ends_at"]) - starts == timedelta(minutes=3), added
+    # With --from, the duration counts from it.
+    added = ctl_json(d, "supervisor", "silence", "add", "--dept", "LY-ZJJ", "--from",
+                     "2026-03-11 08:00", "--for", "1d2h", "-m", "割接")
+    assert (added["starts_at"], added["ends_at"]) == (
+        "2026-03-11T08:00:00+08:00", "2026-03-12T10:00:00+08:00"), added
 
 
 def test_silences_rule_modes_and_the_config_url(live):
