@@ -59,7 +59,7 @@ http_reply_json_as(struct evhttp_request *req, int code, json_t *body, const cha
 {
 	struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
 	struct evbuffer *out = evbuffer_new();
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	char *text = body ? json_dumps(body, HTTP_JSON_FLAGS) : NULL;
 	char length[24];
 
 	evhttp_add_header(headers, "Content-Type", content_type);

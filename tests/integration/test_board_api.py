@@ -24,6 +24,7 @@ Every department of the sample is in Luoyang (410300); supervisor-kf is Kaifeng'
 import csv
 import json
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 
@@ -401,6 +402,38 @@ def test_statistics_equal_the_views(world):
     assert ok(world.get("auditor", "/v1/scores")) == body
     quarter = ok(world.get("auditor", "/v1/scores?period=2026-Q1"))
     assert quarter["period"] == "2026-Q1" and len(quarter["departments"]) == 5
+
+
+def exact(r):
+    """The reply's body with its numbers read as the decimals written in it."""
+    assert r.status == 200, (r.status, r.body)
+    return json.loads(r.body.decode(), parse_float=Decimal)
+
+
+def test_statistics_print_the_databases_decimals(world):
+    """Rates and scores are written as the database's numerics, digit for digit: 0.8571, not
+    the nearest binary double's 0.85709999999999997 (jansson's default 17 digits). February
+    gets a department with 6 of 7 decisions on time, straight into the rollup."""
+    db = world.db
+    db.query("INSERT INTO stat_case_day (dept, item, day, received, accepted, decided, approved,"
+             " on_time_committed, on_time_statutory, days_used_sum, days_used_max)"
+             " VALUES ('LY-HBJ', 'HB-001', '2026-02-10', 7, 7, 7, 7, 6, 7, 21, 5)")
+    for month in ("2026-02", "2026-03"):
+        rates = dict(db.query("SELECT dept, on_time_rate FROM esup_stats.dept_month"
+                              " WHERE label = %s", (month,)))
+        r = world.get("supervisor", "/v1/stats/ontime?month=" + month)
+        body = exact(r)
+        assert {x["dept"]: x["rate"] for x in body["departments"]} == {
+            d: rates.get(d) for d in DEPTS}
+        scores = {row[0]: row[1:] for row in db.query(
+            "SELECT dept, score, on_time_rate, satisfaction_rate, complaint_rate"
+            " FROM esup_scores(%s)", (month,))}
+        r = world.get("auditor", "/v1/scores?period=" + month)
+        assert {x["dept"]: (x["score"], x["on_time_rate"], x["satisfaction_rate"],
+                            x["complaint_rate"]) for x in exact(r)["departments"]} == scores
+    assert b'"on_time_rate":0.8571' in world.get("auditor", "/v1/scores?period=2026-02").body
+    r = world.get("supervisor", "/v1/stats/ontime?month=2026-02")
+    assert b'"rate":0.8571' in r.body and b"0.8570999" not in r.body, r.body
 
 
 BAD = [
