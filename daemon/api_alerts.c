@@ -35,8 +35,8 @@ static const char alerts_list_sql[] =
 	" AND ($8::text IS NULL OR a.rule = $8::text)"
 	" AND ($9::text IS NULL OR a.case_no = $9::text)"
 	" AND ($10::text IS NULL OR a.item = $10::text)"
-	" AND ($11::text IS NULL OR a.raised_at >= to_timestamp($11::text::double precision))"
-	" AND ($12::text IS NULL OR a.raised_at < to_timestamp($12::text::double precision))"
+	" AND ($11::text IS NULL OR a.raised_at >= $11::text::timestamptz)"
+	" AND ($12::text IS NULL OR a.raised_at < $12::text::timestamptz)"
 	" AND ($13::text IS NULL OR a.id < $13::text::bigint)"
 	" ORDER BY a.id DESC LIMIT $14::text::int";
 
@@ -184,24 +184,22 @@ alerts_states_valid(char **value)
 	return alerts_names_valid(*value, alert_state_known);
 }
 
-/* An RFC 3339 time, rewritten as seconds since the epoch. A query string's "+" reads as a
- * space: "2026-03-02T09:15:00 08:00" is taken for the +08:00 it was sent as. */
+/* An RFC 3339 time, left as it is for the statement's ::timestamptz, which keeps its
+ * fractional seconds to the microsecond (whole epoch seconds made since=12:05:03.5 take in an
+ * alert raised at 12:05:03.000). mon_time_parse decides what is valid: PostgreSQL reads only
+ * times it accepted, each with its offset. A query string's "+" reads as a space:
+ * "2026-03-02T09:15:00 08:00" is taken for the +08:00 it was sent as. */
 static bool
 alerts_time_valid(char **value)
 {
 	int64_t epoch;
 	int offset;
-	char *text, *space = strchr(*value, ' ');
+	char *space = strchr(*value, ' ');
 
 	if (space != NULL && space > *value && strchr(space + 1, ' ') == NULL &&
 	    strlen(space) == strlen(" 08:00"))
 		*space = '+';
-	if (!mon_time_parse(*value, &epoch, &offset) || (text = malloc(24)) == NULL)
-		return false;
-	snprintf(text, 24, "%" PRId64, epoch);
-	free(*value);
-	*value = text;
-	return true;
+	return mon_time_parse(*value, &epoch, &offset);
 }
 
 /* A region code, rewritten as the prefix it covers: 410300 -> "4103". */

@@ -12,7 +12,7 @@ import itertools
 import json
 import subprocess
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
@@ -492,6 +492,27 @@ def test_list_scope_and_filters(fresh, fapi):
     assert q("?since=2026-03-10T00:00:00+08:00") == everything
     assert q("?until=2026-03-10T00:00:00Z") == []
     assert q("?limit=2") == everything[:2]
+
+
+def test_since_and_until_keep_fractional_seconds(d, api):
+    """since and until are compared to the microsecond: an alert raised at T is listed from
+    since=T and until T + 1 µs, not from since=T + 1 µs or T + 0.5 s, nor until T (whole epoch
+    seconds made since=12:05:03.5 take in an alert raised at 12:05:03.000)."""
+    (alert,) = raise_alerts(d, 1)
+    raised = sql(d, "SELECT raised_at FROM alerts WHERE id = %s", (alert,))[0][0]
+    shanghai = timezone(timedelta(hours=8))
+
+    def listed_at(name, at, form=lambda t: t.isoformat(timespec="microseconds")):
+        text = form(at.astimezone(shanghai)).replace("+", "%2B")
+        return alert in ids_of(listed(api, "supervisor", "?dept=LY-ZJJ&%s=%s" % (name, text)))
+
+    micro, half = timedelta(microseconds=1), timedelta(milliseconds=500)
+    assert listed_at("since", raised) and not listed_at("since", raised + micro)
+    assert not listed_at("since", raised + half)
+    assert listed_at("until", raised + micro) and not listed_at("until", raised)
+    # The same instants in UTC with a lower-case 'z' (RFC 3339 allows it; so does mon_time_parse).
+    utc = lambda t: t.astimezone(timezone.utc).isoformat(timespec="microseconds")[:-6] + "z"
+    assert not listed_at("since", raised + micro, utc) and listed_at("until", raised + micro, utc)
 
 
 BAD_QUERIES = [
