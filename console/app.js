@@ -551,6 +551,12 @@
 
 	/* ------------------------------------------------------------ shared pieces */
 
+	/* A section title with its count: "案件（12）", or when the server sent only the first of
+	 * them, "案件（前500件，共1508件）". */
+	function shownOf(title, shown, total, unit) {
+		return total > shown ? `${title}（前${shown}${unit}，共${total}${unit}）` : `${title}（${shown}）`;
+	}
+
 	function counts(live, held, showHeld) {
 		live = live || {};
 		const one = (cls, n, title) => h('span.count.' + cls + (n ? '' : '.zero'), { title }, String(n || 0));
@@ -720,10 +726,10 @@
 					counts(d.live, d.held, seesHeld()),
 					h('a.ghost', { href: pending }, '该部门待处理预警'),
 					h('a.ghost', { href: '#/alerts?dept=' + encodeURIComponent(code) }, '全部预警')),
-				section('dept-cases', `案件（${(d.cases || []).length}）`,
+				section('dept-cases', shownOf('案件', (d.cases || []).length, d.cases_total, '件'),
 					table('cases', ['案件', '事项', '状态', '最严重', '红/黄/提示', '已用/承诺/法定 (日)', '承诺期限', '法定期限'],
 						(d.cases || []).map(caseRow), '没有在办案件。')),
-				section('dept-other', '无案件的预警（收费、评价、统计）',
+				section('dept-other', shownOf('无案件的预警（收费、评价、统计）', (d.other_alerts || []).length, d.other_alerts_total, '条'),
 					table('alerts', ALERT_HEADERS, (d.other_alerts || []).map(alertRow), '没有无案件的在办预警。')),
 				section('dept-items', '事项', table('items', ['事项', '名称', '最严重', '红/黄/提示', '在办案件'],
 					(d.items || []).map((it) => h('tr.item-row', { 'data-item': it.item, 'data-worst': it.worst },

@@ -75,9 +75,9 @@ static const char board_sql[] =
 	"  FROM s LEFT JOIN l ON l.dept = s.code LEFT JOIN k ON k.dept = s.code), '[]'::json))::text";
 
 /* $1 the department asked for, $2 dept and $3 prefix (the scope). No row: not in scope.
- * a: the department's live and held alerts; oc: its open cases; cs: the cases shown (open, or
- * with a live alert), worst first, then by statutory deadline; it: the items with an open
- * case or a live alert. */
+ * a: the department's live and held alerts; oc: its open cases; shown: the cases to show (open,
+ * or with a live alert); cs: the first 500 of them, worst first, then by statutory deadline
+ * (cases_total counts them all); it: the items with an open case or a live alert. */
 static const char board_dept_sql[] =
 	"WITH s AS (SELECT d.code, d.name, d.region FROM departments d"
 	"  WHERE d.code = $1::text AND " DEPT_SCOPE_SQL("$2", "$3") "),"
@@ -86,11 +86,12 @@ static const char board_dept_sql[] =
 	"  WHERE c.dept = (SELECT s.code FROM s) AND " BOARD_OPEN_CASE "),"
 	" ca AS (SELECT a.case_no, " BOARD_COUNTS " FROM a WHERE a.case_no IS NOT NULL"
 	"  GROUP BY a.case_no),"
+	" shown AS (SELECT oc.case_no FROM oc"
+	"  UNION SELECT ca.case_no FROM ca WHERE ca.red + ca.yellow + ca.notice > 0),"
 	" cs AS (SELECT c.case_no, c.item, c.status, c.committed_day, c.statutory_day,"
 	"   c.counted_days, c.committed_days, c.statutory_days, ca.red, ca.yellow, ca.notice"
 	"  FROM cases c LEFT JOIN ca ON ca.case_no = c.case_no"
-	"  WHERE c.dept = (SELECT s.code FROM s) AND c.case_no IN (SELECT oc.case_no FROM oc"
-	"   UNION SELECT ca.case_no FROM ca WHERE ca.red + ca.yellow + ca.notice > 0)"
+	"  WHERE c.dept = (SELECT s.code FROM s) AND c.case_no IN (SELECT shown.case_no FROM shown)"
 	"  ORDER BY " BOARD_RANK("ca") " DESC, c.statutory_day NULLS LAST, c.case_no LIMIT 500),"
 	" ia AS (SELECT a.item, " BOARD_COUNTS " FROM a WHERE coalesce(a.item, '') <> ''"
 	"  GROUP BY a.item),"
@@ -113,6 +114,9 @@ static const char board_dept_sql[] =
 	"     'statutory', cs.statutory_days))"
 	"   ORDER BY " BOARD_RANK("cs") " DESC, cs.statutory_day NULLS LAST, cs.case_no) FROM cs),"
 	"  '[]'::json),"
+	" 'cases_total', (SELECT count(*) FROM cases c WHERE c.dept = (SELECT s.code FROM s)"
+	"   AND c.case_no IN (SELECT shown.case_no FROM shown)),"
+	" 'other_alerts_total', (SELECT count(*) FROM a WHERE a.case_no IS NULL AND a.status <> 'held'),"
 	" 'other_alerts', coalesce((SELECT json_agg(" ALERT_JSON_SQL " ORDER BY a.id DESC)"
 	"  FROM (SELECT * FROM a WHERE a.case_no IS NULL AND a.status <> 'held'"
 	"   ORDER BY a.id DESC LIMIT 100) a), '[]'::json))::text"

@@ -217,6 +217,7 @@ def test_department_drill_down(world):
         "counted_days": world.db.scalar("SELECT counted_days FROM cases WHERE case_no = %s",
                                         (GGZY_CASE,)),
         "limits": {"committed": 1, "statutory": 3}}]
+    assert (body["cases_total"], body["other_alerts_total"]) == (1, 0)
 
     body = ok(world.get("supervisor", "/v1/board/LY-ZJJ"))
     assert (body["worst"], body["held"]) == ("red", 1)
@@ -225,6 +226,7 @@ def test_department_drill_down(world):
     assert [a["id"] for a in body["other_alerts"]] == [world.reds[1], world.reds[0]]
     listed = ok(world.get("supervisor", "/v1/alerts?dept=LY-ZJJ&status=acknowledged,appealed"))
     assert body["other_alerts"] == listed["alerts"]
+    assert (body["cases_total"], body["other_alerts_total"]) == (0, 2)
     assert body["items"] == [] and body["cases"] == []   # the decided case is not open
 
     body = ok(world.get("supervisor", "/v1/board/LY-SCJGJ"))
@@ -235,6 +237,19 @@ def test_department_drill_down(world):
         (SCJG_CASE, "accepted", "clear")]
     assert ok(world.get("supervisor", "/v1/board/LY-NOPE"), 404) == {
         "error": "no such department"}
+
+
+def test_a_long_department_says_how_many_it_left_out(world):
+    """A department with more open cases than the 500 shown says how many there are, so the
+    console can say 前500件，共N件 instead of passing 500 off as all (found by an audit)."""
+    world.db.query("INSERT INTO cases (dept, case_no, item, status, counted_days)"
+                   " SELECT 'LY-SCJGJ', 'LY-SCJGJ-2026-96' || lpad(n::text, 4, '0'), 'SCJG-003',"
+                   " 'accepted', 1 FROM generate_series(1, 520) n")
+    body = ok(world.get("supervisor", "/v1/board/LY-SCJGJ"))
+    assert len(body["cases"]) == 500
+    assert body["cases_total"] == 521   # the 520 and the fixture's own open case
+    board = {d["dept"]: d for d in ok(world.get("supervisor", "/v1/board"))["departments"]}
+    assert board["LY-SCJGJ"]["open_cases"] == 521
 
 
 def shanghai_day_end(day):

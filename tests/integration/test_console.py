@@ -291,6 +291,11 @@ def test_board_colours_every_department(sample, browser):
                      % (red, red)).click()
     sup.wait_ready("dept")
     assert sup.find_element(By.ID, "dept").get_attribute("data-dept") == red
+    shown = db.scalar("SELECT count(*) FROM cases WHERE dept = %s AND (status IN"
+                      " ('received', 'accepted', 'suspended') OR case_no IN (SELECT case_no FROM"
+                      " alerts WHERE dept = %s AND status IN ('open', 'acknowledged', 'appealed')"
+                      " AND case_no IS NOT NULL))", (red, red))
+    assert sup.find_element(By.ID, "dept-cases-title").text == "案件（%d）" % shown
     sup.shot("dept-" + red)
     assert_clean(sup)
 
