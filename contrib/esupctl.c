@@ -30,7 +30,6 @@
 #define EVENTS_MAX 1000000
 #define REFDATA_MAX_BYTES (64 * 1024 * 1024)
 #define SETTINGS_MAX 64
-#define SHANGHAI_MIN 480
 
 struct record {
 	struct mon_event ev;
@@ -330,7 +329,7 @@ static void print_json(json_t *obj)
 static json_t *condition_json(const struct mon_case_state *st, const struct mon_condition *c)
 {
 	json_t *line = json_pack("{s:s}", "kind", "alert");
-	json_t *cond = mon_condition_json(st, c, SHANGHAI_MIN);
+	json_t *cond = mon_condition_json(st, c, MON_SHANGHAI_OFFSET_MIN);
 
 	if (line == NULL || cond == NULL || json_object_update(line, cond) != 0) {
 		json_decref(line);
@@ -351,7 +350,7 @@ static json_t *null_if_empty(json_t *s)
  * some. */
 static json_t *case_json(const struct mon_evaluation *ev)
 {
-	json_t *s = mon_evaluation_json(ev, SHANGHAI_MIN);
+	json_t *s = mon_evaluation_json(ev, MON_SHANGHAI_OFFSET_MIN);
 	json_t *corrected = json_object_get(s, "corrected");
 	json_t *rest, *line = s != NULL ? json_pack("{s:s, s:O, s:O, s:o, s:O}", "kind", "case",
 		"dept", json_object_get(s, "dept"), "case", json_object_get(s, "case"),

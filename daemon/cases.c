@@ -235,11 +235,13 @@ disabled_json(const struct mon_ruleset *rs)
 }
 
 /* The evaluation in the shape esup_apply_evaluation() reads: libmonitor's one writer (as
- * `esupctl eval` prints it), instants in UTC, and the rules switched off (borrowed). */
+ * `esupctl eval` prints it), instants at +08:00 (the raise step's note shows the condition's
+ * `since` as it comes: Asia/Shanghai, as people read times), and the rules switched off
+ * (borrowed). */
 static json_t *
 evaluation_json(const struct mon_evaluation *ev, json_t *disabled)
 {
-	json_t *obj = mon_evaluation_json(ev, 0);
+	json_t *obj = mon_evaluation_json(ev, MON_SHANGHAI_OFFSET_MIN);
 
 	if (obj != NULL && json_object_set(obj, "disabled", disabled) != 0) {
 		json_decref(obj);

@@ -14,7 +14,6 @@
 #include "log.h"
 #include "mon_value.h"
 
-#define SHANGHAI_MIN 480   /* notes give times at +08:00, as the API does */
 #define DONE_ACK 1u
 #define DONE_RESOLVE 2u
 
@@ -215,8 +214,8 @@ esc_note(struct escalation *e, const struct esc_due *d, char *buf, size_t size)
 	const struct config *cfg = job_config(e->job);
 	char issued[40], due[40];
 
-	mon_time_format(d->issued_at, SHANGHAI_MIN, issued, sizeof(issued));
-	mon_time_format(d->due_at, SHANGHAI_MIN, due, sizeof(due));
+	mon_time_format(d->issued_at, MON_SHANGHAI_OFFSET_MIN, issued, sizeof(issued));
+	mon_time_format(d->due_at, MON_SHANGHAI_OFFSET_MIN, due, sizeof(due));
 	if (strcmp(d->deadline, "ack") == 0)
 		snprintf(buf, size, "督办: not acknowledged within %u working hours of issue "
 			"(issued %s, ack deadline %s)", cfg->ack_hours[d->severity], issued, due);

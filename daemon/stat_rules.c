@@ -380,7 +380,8 @@ condition_json(const struct mon_condition *c)
 		json_array_append_new(evidence, json_string(c->evidence[i]));
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "rule", c->rule,
 		"severity", mon_severity_name(c->severity), "key", c->key, "supersedes", "",
-		"since", time_text(c->since, since, sizeof(since)), "message", c->message,
+		"since", (mon_time_format(c->since, MON_SHANGHAI_OFFSET_MIN, since, sizeof(since)),
+			since), "message", c->message,
 		"evidence", evidence);
 }
 

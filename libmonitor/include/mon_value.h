@@ -13,6 +13,7 @@
 #define MON_TIME_YEAR_MAX 9999
 #define MON_TIME_OFFSET_MAX_MIN (14 * 60)     /* UTC+14 (Kiribati) and UTC-12 are the real extremes */
 #define MON_TIME_FRACTION_DIGITS_MAX 9        /* nanoseconds; anything finer is noise */
+#define MON_SHANGHAI_OFFSET_MIN (8 * 60)      /* Asia/Shanghai: +08:00 all year since 1991 */
 #define MON_MONEY_YUAN_LIMIT INT64_C(1000000000000)   /* 10^12 yuan: numeric(14,2) */
 #define MON_MONEY_TEXT_MAX 32                 /* bytes of an amount written as a string */
 

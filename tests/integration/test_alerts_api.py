@@ -439,6 +439,9 @@ def test_caseless_alert_shows_its_actions_and_evidence(d, api):
             [("raise", None, "open"), ("ack", "open", "acknowledged")], body["actions"]
         assert body["actions"][1]["note"] == "已退费 (回告)"
         assert body["actions"][1]["role"] == "department"
+        # The raise step's note gives the condition's time as people read it (found by an
+        # audit: it was "…since 2026-03-03T02:00:00Z").
+        assert body["actions"][0]["note"] == "condition holds since 2026-03-03T10:00:00+08:00"
         assert body["since"] == "2026-03-03T10:00:00+08:00"
         assert body["raised_at"].endswith("+08:00") and body["issued_at"].endswith("+08:00")
         assert set(body) >= {"id", "rule", "severity", "dept", "case", "item", "region",
