@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -62,9 +63,25 @@ struct conn {
 	int status;                      /* the refusal */
 	char *message;                   /* NULL when out of memory */
 	unsigned retry_after_s;
+	TAILQ_ENTRY(conn) waiting;       /* in unauthenticated while c->queued */
+	bool queued;
 };
 
 static int conn_index = -1;   /* the SSL ex_data slot of struct conn */
+
+/* The unauthenticated connections, oldest first: at max_unauthenticated_connections a new
+ * connection closes the oldest instead of being refused, so sockets held open without a
+ * certificate (or a handshake) cannot keep a department out; one loop, one listener. */
+static TAILQ_HEAD(, conn) unauthenticated = TAILQ_HEAD_INITIALIZER(unauthenticated);
+
+/* The connection no longer counts as unauthenticated (identified, or gone). */
+static void
+conn_dequeue(struct conn *c)
+{
+	if (c->queued)
+		TAILQ_REMOVE(&unauthenticated, c, waiting);
+	c->queued = false;
+}
 
 static const char *
 conn_peer(const struct conn *c, char *buf, size_t size)
@@ -230,6 +247,7 @@ conn_head_complete(struct conn *c)
 	if (h.content_length > 0 && c->unauthenticated) {
 		/* principals were not loaded yet when its first bytes came */
 		c->unauthenticated = false;
+		conn_dequeue(c);
 		listener_authenticated(c->d->accept);
 	}
 	conn_release(c, c->head, c->head_len);
@@ -365,6 +383,7 @@ conn_identify(struct conn *c)
 	if (tls_peer_identity(c->ssl, c->d->tls, &fp, &subject) == TLS_PEER_OK &&
 	    health_can_authenticate(c->d) && identity_find(c->d->identity, fp) != NULL) {
 		c->unauthenticated = false;
+		conn_dequeue(c);
 		listener_authenticated(c->d->accept);
 	}
 }
@@ -400,6 +419,7 @@ conn_destroy(struct conn *c)
 {
 	if (c->watch != NULL)
 		evbuffer_remove_cb_entry(c->input, c->watch);
+	conn_dequeue(c);
 	if (c->counted)
 		listener_closed(c->d->accept, c->unauthenticated);
 	if (c->deadline != NULL)
@@ -438,6 +458,26 @@ conn_create(struct esupd *d, struct event_base *base)
 	return c;
 }
 
+/* At the cap: the oldest unauthenticated connection makes room for the new one (its
+ * socket is shut down now; it stops counting when evhttp frees it). False when none is left
+ * to close. */
+static bool
+conn_evict_oldest(struct esupd *d)
+{
+	struct conn *old = TAILQ_FIRST(&unauthenticated);
+	char peer[64];
+
+	if (old == NULL)
+		return false;
+	conn_dequeue(old);
+	listener_note(d->accept, CAUSE_UNAUTHENTICATED_CAP, LOG_LEVEL_WARNING,
+		"max_unauthenticated_connections (%u) reached: closed the oldest unauthenticated "
+		"connection (%s) for a new one", d->cfg->max_unauthenticated_connections,
+		conn_peer(old, peer, sizeof(peer)));
+	conn_close(old);
+	return true;
+}
+
 struct bufferevent *
 conn_bufferevent_new(struct esupd *d, struct event_base *base)
 {
@@ -469,10 +509,16 @@ conn_bufferevent_new(struct esupd *d, struct event_base *base)
 		return NULL;
 	}
 	c->counted = true;
-	if (!listener_admit(d->accept)) {
+	if (!listener_admit(d->accept) && !conn_evict_oldest(d)) {
+		listener_note(d->accept, CAUSE_UNAUTHENTICATED_CAP, LOG_LEVEL_WARNING,
+			"max_unauthenticated_connections (%u) reached: closing a new connection",
+			d->cfg->max_unauthenticated_connections);
 		c->state = CONN_CLOSED;
 		evtimer_add(c->deadline, &now);   /* evhttp gives the bufferevent its socket first */
+		return bev;
 	}
+	TAILQ_INSERT_TAIL(&unauthenticated, c, waiting);
+	c->queued = true;
 	return bev;
 }
 

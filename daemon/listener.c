@@ -187,10 +187,6 @@ listener_admit(struct listener *l)
 	l->connections++;
 	l->unauthenticated++;
 	l->backoff_ms = BACKOFF_MIN_MS;   /* accept() works again */
-	if (refuse)
-		listener_note(l, CAUSE_UNAUTHENTICATED_CAP, LOG_LEVEL_WARNING,
-			"max_unauthenticated_connections (%u) reached: closing a new connection",
-			l->max_unauthenticated);
 	if (l->connections >= l->max_connections)
 		listener_update(l);
 	return !refuse;

@@ -50,8 +50,9 @@ void listener_set_limits(struct listener *l, const struct config *cfg);
 void listener_stop(struct listener *l);
 void listener_destroy(struct listener *l);
 
-/* A connection was created; false when it must be closed at once because too many are
- * unauthenticated (it still counts until listener_closed). */
+/* A connection was created; false when too many are unauthenticated: the caller closes one
+ * (the oldest, or this one) and notes CAUSE_UNAUTHENTICATED_CAP. Every connection counts
+ * until listener_closed. */
 bool listener_admit(struct listener *l) __attribute__((warn_unused_result));
 /* A connection left the unauthenticated count. */
 void listener_authenticated(struct listener *l);

@@ -235,22 +235,30 @@ def test_slow_body_is_cut_by_the_minimum_rate(daemon_factory):
 
 
 def test_unauthenticated_connection_cap(daemon_factory):
+    """At max_unauthenticated_connections a new connection closes the oldest unauthenticated
+    one: sockets held open without a handshake cannot keep a department out (an audit held
+    1,024 plain TCP sockets and every department was refused until they timed out)."""
     d = daemon_factory(limits={"max_unauthenticated_connections": 3,
                                "handshake_timeout_s": 60}).start()
     # the start-up probes' connections must be gone from esupd's count first
     wait_for(lambda: server_side_connections(d.port) == 0, 20, "the probes' connections to close")
     with contextlib.ExitStack() as stack:
-        idle = [stack.enter_context(socket.create_connection(("127.0.0.1", d.port)))
+        idle = [stack.enter_context(socket.create_connection(("127.0.0.1", d.port), timeout=20))
                 for _ in range(3)]
-        # the 4th is accepted, then closed before its handshake can finish
-        with pytest.raises((OSError, ssl.SSLError)):
-            with tls_socket(d, None, timeout=10) as s:
-                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
-                if read_response(s.makefile("rb")) is None:
-                    raise ConnectionResetError("closed without an answer")
-        assert len(idle) == 3
-    wait_for(lambda: healthz_ok(d), 20, "a slot to free up once the idle sockets closed")
-    assert "max_unauthenticated_connections (3) reached" in d.log_text()
+        wait_for(lambda: server_side_connections(d.port) == 3, 20, "esupd to take the three")
+        # a department's connection, the 4th, is served: the oldest idle socket made room
+        with tls_socket(d, "dept-LY-SCJGJ", timeout=20) as s:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            status = read_response(s.makefile("rb"))
+            assert status is not None and status[0] == 200, status
+        assert idle[0].recv(1) == b"", "the oldest unauthenticated socket is still open"
+        # one made room: the other two are still open
+        for sock in idle[1:]:
+            sock.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                sock.recv(1)
+    assert "max_unauthenticated_connections (3) reached: closed the oldest unauthenticated" \
+        in d.log_text()
 
 
 def test_global_connection_cap_pauses_accepting(daemon_factory):
