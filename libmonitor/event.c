@@ -1231,7 +1231,7 @@ static json_t *kind_schema(enum field_kind kind)
 {
 	const char *d = kind_expected[kind];
 	char description[320];
-	json_t *s;
+	json_t *s, *office;
 	bool ok = true;
 
 	switch (kind) {
@@ -1270,6 +1270,15 @@ static json_t *kind_schema(enum field_kind kind)
 	case K_FILING_MONEY:
 		s = object_schema(kind == K_FILING ? filing_fields : money_filing_fields);
 		put(s, "description", json_string(d), &ok);
+		office = s != NULL ? json_object_get(json_object_get(s, "properties"), "office") : NULL;
+		if (office != NULL) {
+			/* the offices are reference data; the seed's three are the defaults */
+			put(office, "description", json_string("the code of the office filed with, from "
+				"the deployment's filing_offices table; while it is empty, the seed's: "
+				"jianfuban (市减负办), youhuaban (市优化办), city (市委、市政府)"), &ok);
+			put(office, "examples", json_pack("[s, s, s]", "jianfuban", "youhuaban", "city"),
+				&ok);
+		}
 		return finished(s, ok);
 	case K_OFFICERS:
 		return json_pack("{s:s, s:i, s:i, s:o, s:s}", "type", "array", "minItems", 1,

@@ -888,6 +888,18 @@ static void test_schema_requires_what_the_validator_does(void **state)
 		}
 		assert_int_equal(got, want);
 	}
+	/* An office's code is reference data: the schema names the seed's three (an audit sent
+	 * "jianfu" and only learnt of it from a card). */
+	for (size_t i = 0; i < 2; i++) {
+		json_t *office = json_object_get(json_object_get(json_object_get(defs,
+			i == 0 ? "filing" : "filing_money"), "properties"), "office");
+		json_t *examples = json_object_get(office, "examples");
+
+		assert_non_null(strstr(json_string_value(json_object_get(office, "description")),
+			"filing_offices"));
+		assert_int_equal(json_array_size(examples), 3);
+		assert_string_equal(json_string_value(json_array_get(examples, 0)), "jianfuban");
+	}
 	json_decref(schema);
 }
 
