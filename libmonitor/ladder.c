@@ -12,6 +12,7 @@ enum {
 	RULE_DEADLINE_RED,
 	RULE_SPECIAL_NOTICE,
 	RULE_SPECIAL_OVERRUN,
+	RULE_SPECIAL_RED,
 };
 
 static const struct rule_def rules[] = {
@@ -20,6 +21,7 @@ static const struct rule_def rules[] = {
 	[RULE_DEADLINE_RED] = { "APR-DEADLINE-RED", MON_SEVERITY_RED },
 	[RULE_SPECIAL_NOTICE] = { "APR-SPECIAL-NOTICE", MON_SEVERITY_NOTICE },
 	[RULE_SPECIAL_OVERRUN] = { "APR-SPECIAL-OVERRUN", MON_SEVERITY_YELLOW },
+	[RULE_SPECIAL_RED] = { "APR-SPECIAL-RED", MON_SEVERITY_RED },
 };
 
 enum {
@@ -50,7 +52,7 @@ struct ladder {
 /* The 督办 period: the item's own (items.csv column supervise_days), else the parameter. */
 static int supervise_days(const struct mon_ruleset *rs, const struct item *item)
 {
-	if (item->supervise_days >= 0)
+	if (item != NULL && item->supervise_days >= 0)
 		return item->supervise_days;
 	return ruleset_param(rs, &params[PARAM_SUPERVISE_DAYS]);
 }
@@ -243,15 +245,44 @@ static void emit_special(const struct history *h, const struct suspension *s, in
 	condition_evidence(c, s->end_ev);
 }
 
+/* 红牌: an overrun (yellow) not put right within the 督办 period after the approved end: the
+ * procedure still running then, or ended only after it. */
+static void emit_special_red(const struct history *h, const struct suspension *s,
+		int32_t end_day, int32_t supervise_day, struct conditions *list)
+{
+	struct mon_condition *c;
+	char date[16], by[16], ended[16];
+
+	c = conditions_add(list, h, &rules[RULE_SPECIAL_RED], s->start_ev->event->id,
+		mon_day_end(supervise_day) + 1);
+	if (c == NULL)
+		return;
+	mon_day_format(end_day, date, sizeof(date));
+	mon_day_format(supervise_day, by, sizeof(by));
+	if (s->end == NEVER) {
+		condition_message(c, "红牌: 特别程序超期督办逾期未整改 (%s approved until %s, still "
+			"running after %s)", s->kind, date, by);
+	} else {
+		mon_day_format(mon_day_of(s->end), ended, sizeof(ended));
+		condition_message(c, "红牌: 特别程序超期督办逾期未整改 (%s approved until %s, ended "
+			"%s, after %s)", s->kind, date, ended, by);
+	}
+	condition_supersedes(c, &rules[RULE_SPECIAL_OVERRUN]);
+	condition_evidence(c, s->start_ev);
+	condition_evidence(c, s->end_ev);
+}
+
 /* A special procedure runs for its approved days, counted in the item's unit from the day
- * it began (that day not counting); notice before its end, yellow once past it. */
+ * it began (that day not counting); notice before its end, yellow once past it, red when the
+ * overrun is not put right within the 督办 period (supervise_days working days, as for the
+ * case's own yellow card): a department cannot park a case in a procedure for good. */
 static void special_watch(const struct history *h, const struct suspension *s,
 		struct conditions *list, int64_t *next)
 {
-	struct clock c;
-	int32_t from = mon_day_of(s->start), end_day, notice_day;
+	struct clock c, working;
+	int32_t from = mon_day_of(s->start), end_day, notice_day, supervise_day;
 	int warn = ruleset_warn_days(h->rs, h->item);
-	int64_t end, notice_start = NEVER;
+	int64_t end, notice_start = NEVER, supervise_end = NEVER;
 	bool running = s->end == NEVER;
 
 	clock_init(&c, h, false);
@@ -259,6 +290,15 @@ static void special_watch(const struct history *h, const struct suspension *s,
 	if (end_day < 0 || s->days <= 0)
 		return;
 	end = mon_day_end(end_day);
+	clock_init_working(&working, h->rs);
+	supervise_day = clock_nth(&working, end_day, supervise_days(h->rs, h->item));
+	if (supervise_day >= 0)
+		supervise_end = mon_day_end(supervise_day);
+	if (supervise_end != NEVER && rule_enabled(h->rs, &rules[RULE_SPECIAL_RED]) &&
+			((running && h->now > supervise_end) || (!running && s->end > supervise_end))) {
+		emit_special_red(h, s, end_day, supervise_day, list);
+		return;
+	}
 	notice_day = clock_nth(&c, from, s->days - warn);
 	if (warn > 0 && notice_day >= 0)
 		notice_start = mon_day_end(notice_day);
@@ -273,6 +313,7 @@ static void special_watch(const struct history *h, const struct suspension *s,
 	if (running) {
 		next_check_offer(next, h->now, after(notice_start));
 		next_check_offer(next, h->now, after(end));
+		next_check_offer(next, h->now, after(supervise_end));
 	}
 }
 

@@ -5,7 +5,11 @@
 -- esupd.conf [rules] like the others; no event type or column is new.
 -- ENF-SINGLE-OFFICER (libmonitor/enforcement.c): an inspection by fewer than min_officers (2)
 -- different officers (行政处罚法 (2021) §42: 执法人员不得少于两人).
+-- APR-SPECIAL-RED (libmonitor/ladder.c): a special procedure's overrun not put right within
+-- the 督办 period after its approved end (the design's ladder: a yellow card not rectified by
+-- its 督办 deadline turns red).
 INSERT INTO rules (code, severity) VALUES
 	('TRD-OPENING-LATE', 'yellow'),
-	('ENF-SINGLE-OFFICER', 'yellow')
+	('ENF-SINGLE-OFFICER', 'yellow'),
+	('APR-SPECIAL-RED', 'red')
 ON CONFLICT (code) DO NOTHING;
