@@ -16,6 +16,10 @@
 #define EXPECT_BODY "a JSON object or array of objects"
 #define EXPECT_LINE "a JSON object on one line"
 #define EXPECT_EVENT "a JSON object"
+#define EXPECT_NO_BOM "UTF-8 text without a byte order mark"
+#define EXPECT_UTF8 "UTF-8 text"
+#define BOM "\xef\xbb\xbf"
+#define GOT_BOM "a UTF-8 byte order mark (EF BB BF)"
 
 /* True when v nests deeper than limit (v itself is depth 1). The walk stops descending
  * once the limit is passed, so it recurses at most limit + 1 levels (and jansson caps
@@ -117,6 +121,48 @@ struct line {
 	const char *start;
 	size_t len;
 };
+
+static bool starts_with_bom(const char *s, size_t len)
+{
+	return len >= sizeof(BOM) - 1 && memcmp(s, BOM, sizeof(BOM) - 1) == 0;
+}
+
+/* After jansson refused an event's text: when the cause is its encoding, says so in *err
+ * and returns true. jansson itself only says "invalid token" near a byte order mark (which
+ * no one can see), or "unable to decode byte 0xc2" near whatever follows it. A byte that
+ * is not UTF-8 is named with its line (of a multi-line element) and column, counted in
+ * characters as jansson counts them; a byte that can lead a GBK character gets the
+ * conversion hint, as a GBK (or GB18030) export is what it almost always is. */
+static bool encoding_refused(const struct line *ev, bool lines, struct mon_error *err)
+{
+	char got[sizeof(err->got) + 64], where[48];   /* cut to size, with "...", by mon_error_set_text */
+	size_t line = 1, column = 1;
+	uint32_t cp;
+
+	if (starts_with_bom(ev->start, ev->len)) {
+		mon_error_set_text(err, "", EXPECT_NO_BOM, GOT_BOM);
+		return true;
+	}
+	for (size_t i = 0, n; i < ev->len; i += n) {
+		unsigned char byte = (unsigned char)ev->start[i];
+
+		n = mon_utf8_next(ev->start + i, ev->len - i, &cp);
+		if (n == 0) {
+			if (lines)
+				snprintf(where, sizeof(where), "line %zu column %zu", line, column);
+			else
+				snprintf(where, sizeof(where), "column %zu", column);
+			snprintf(got, sizeof(got), "byte 0x%02X at %s is not UTF-8%s", byte, where,
+				byte >= 0x81 && byte <= 0xfe ?
+				" (GBK or GB18030? iconv -f GB18030 -t UTF-8)" : "");
+			mon_error_set_text(err, "", EXPECT_UTF8, got);
+			return true;
+		}
+		column = cp == '\n' ? 1 : column + 1;
+		line += cp == '\n';
+	}
+	return false;
+}
 
 /* application/json is split without building the whole tree: a scanner follows the body
  * byte by byte (strings and their escapes, brackets and their kinds) and yields the span of
@@ -336,6 +382,8 @@ static bool fill_element(struct mon_item *item, const struct line *ev, bool alon
 		return true;
 	}
 	v = json_loadb(ev->start, ev->len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	if (v == NULL && encoding_refused(ev, true, alone ? err : &item->error))
+		return !alone;
 	if (v == NULL) {
 		snprintf(got, sizeof(got), "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
 		mon_error_set_text(alone ? err : &item->error, "", alone ? EXPECT_BODY : EXPECT_EVENT,
@@ -353,6 +401,11 @@ static bool parse_json(const char *body, size_t len, const struct mon_limits *li
 	struct line ev;
 	size_t count, i = 0;
 
+	/* A byte order mark is not JSON (RFC 8259 8.1): refused, but by its name. */
+	if (starts_with_bom(body, len)) {
+		mon_error_set_text(err, "", EXPECT_NO_BOM, GOT_BOM);
+		return false;
+	}
 	/* Count first, so that an oversized request is refused before any parsing. */
 	if (!scan_count(body, len, &count, err))
 		return false;
@@ -412,6 +465,8 @@ static void fill_line_item(struct mon_item *item, const struct line *line,
 		return;
 	}
 	v = json_loadb(line->start, line->len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	if (v == NULL && encoding_refused(line, false, &item->error))
+		return;
 	if (v == NULL) {
 		snprintf(got, sizeof(got), "column %d: %s", jerr.column, jerr.text);
 		mon_error_set_text(&item->error, "", EXPECT_LINE, got);

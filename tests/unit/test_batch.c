@@ -199,7 +199,6 @@ static void test_json_structure_refused(void **state)
 		{ "[{\"a\":\"\\\"}]", "'\"' closing the string expected" },
 		{ "[\"\\\"]", "'\"' closing the string expected" },
 		{ "[" EV("a") ",\x01]", "an event expected near '\\x01]'" },
-		{ "\xef\xbb\xbf[]", "'[' or '{' expected near '\xef\xbb\xbf[]'" },
 		{ "  ", "line 1 column 3: '[' or '{' expected, not the end" },
 		{ "}", "'[' or '{' expected near '}'" },
 	};
@@ -223,7 +222,7 @@ static void test_json_bad_element_alone(void **state)
 	assert_int_equal(b.count, 9);
 	assert_valid(&b, 0, "a");
 	for (size_t i = 1; i <= 7; i++)
-		assert_invalid(&b, i, "", "a JSON object");
+		assert_invalid(&b, i, "", i == 4 ? "UTF-8 text" : "a JSON object");
 	assert_non_null(strstr(b.items[1].error.got, "line 1 column 15: string or '}' expected"));
 	assert_non_null(strstr(b.items[2].error.got, "duplicate object key"));
 	assert_valid(&b, 8, "i");
@@ -511,6 +510,55 @@ static void test_ndjson_nul_byte(void **state)
 	mon_batch_finish(&b);
 }
 
+/* Text that is not UTF-8 is named as such, with the offending byte and where it is, and a
+ * byte order mark by its name: jansson's own words ("invalid token near '\xef\xbb\xbf'",
+ * "unable to decode byte 0xc2") quote characters one cannot see. */
+static void test_encoding(void **state)
+{
+	/* 洛阳 in GBK is C2 E5 D1 F4 */
+	static const char gbk[] = EV("a") "\n{\"id\":\"g\",\"name\":\"\xc2\xe5\xd1\xf4\"}\n"
+		"{\"id\":\"h\",\"name\":\"洛\xff\"}\n" EV("c");
+	static const char json[] = "[" EV("a") ",\n{\"id\":\"g\",\n \"name\":\"\xc2\xe5\"}]";
+	struct mon_batch b;
+
+	(void)state;
+	parse_ok("\xef\xbb\xbf" EV("a") "\n" EV("b") "\n", MON_BODY_NDJSON, &b);
+	assert_int_equal(b.count, 2);
+	assert_invalid(&b, 0, "", "UTF-8 text without a byte order mark");
+	assert_string_equal(b.items[0].error.got, "a UTF-8 byte order mark (EF BB BF)");
+	assert_valid(&b, 1, "b");
+	mon_batch_finish(&b);
+	assert_body_refused("\xef\xbb\xbf[]", 5, MON_BODY_JSON,
+		"UTF-8 text without a byte order mark", "a UTF-8 byte order mark (EF BB BF)");
+	assert_body_refused("\xef\xbb\xbf" EV("a"), strlen(EV("a")) + 3, MON_BODY_JSON,
+		"UTF-8 text without a byte order mark", "a UTF-8 byte order mark (EF BB BF)");
+
+	parse_ok(gbk, MON_BODY_NDJSON, &b);
+	assert_int_equal(b.count, 4);
+	assert_valid(&b, 0, "a");
+	assert_invalid(&b, 1, "", "UTF-8 text");
+	assert_string_equal(b.items[1].error.expected, "UTF-8 text");
+	assert_string_equal(b.items[1].error.got,
+		"byte 0xC2 at column 19 is not UTF-8 (GBK or GB18030? iconv -f GB18030 -t UTF-8)");
+	/* columns count characters, as jansson's do; 0xFF cannot be GBK */
+	assert_invalid(&b, 2, "", "UTF-8 text");
+	assert_string_equal(b.items[2].error.got, "byte 0xFF at column 20 is not UTF-8");
+	assert_valid(&b, 3, "c");
+	mon_batch_finish(&b);
+
+	/* an application/json element: line and column from the element's start */
+	parse_ok(json, MON_BODY_JSON, &b);
+	assert_int_equal(b.count, 2);
+	assert_valid(&b, 0, "a");
+	assert_invalid(&b, 1, "", "UTF-8 text");
+	assert_string_equal(b.items[1].error.got, "byte 0xC2 at line 2 column 10 is not UTF-8 "
+		"(GBK or GB18030? iconv -f GB18030 -t UTF-8)");
+	mon_batch_finish(&b);
+	/* a lone object refuses the body, naming the byte all the same */
+	assert_body_refused("{\"id\":\"\xc2\"}", 10, MON_BODY_JSON, "UTF-8 text",
+		"byte 0xC2 at line 1 column 8 is not UTF-8");
+}
+
 static void test_depth(void **state)
 {
 	struct mon_batch b;
@@ -620,6 +668,7 @@ int main(void)
 		cmocka_unit_test(test_ndjson_too_many),
 		cmocka_unit_test(test_ndjson_duplicates_and_non_objects),
 		cmocka_unit_test(test_ndjson_nul_byte),
+		cmocka_unit_test(test_encoding),
 		cmocka_unit_test(test_depth),
 		cmocka_unit_test(test_ids_of_refused_events),
 		cmocka_unit_test(test_warnings_per_item),
