@@ -456,14 +456,16 @@ static void make_path(char *out, size_t cap, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* A refused time: when it is in a common wrong form (Java's +0800, no offset, a space for
- * 'T'), `expected` shows the same date and time as it should have been written. */
+/* A refused time: when its date or time does not exist (2026-02-30, 24:00, :60), `expected`
+ * says which part; when it is in a common wrong form (Java's +0800, no offset, no seconds,
+ * a space for 'T'), it shows the same date and time as it should have been written. */
 static bool fail_time(const char *path, const json_t *got, struct mon_error *err)
 {
 	char expected[sizeof(err->expected)];
+	const char *s = json_string_value(got);
 
-	if (!json_is_string(got) || !mon_time_hint(json_string_value(got), expected,
-			sizeof(expected)))
+	if (s == NULL || (!mon_time_impossible(s, expected, sizeof(expected)) &&
+			!mon_time_hint(s, expected, sizeof(expected))))
 		snprintf(expected, sizeof(expected), "%s", EXPECT_TIME);
 	mon_error_set(err, path, expected, got);
 	return false;

@@ -174,53 +174,133 @@ static bool parse_loose_offset(const char *p, char *sign, int *hh, int *mm, bool
 	return *p == '\0' && *mm <= 59 && *hh * 60 + *mm <= OFFSET_MAX_MIN;
 }
 
-bool mon_time_hint(const char *s, char *buf, size_t len)
-{
-	const char *p = s, *frac;
-	int y, mo, d, h, mi, sec, oh, om;
-	int64_t scratch;
-	int off;
-	char sep, sign, offset[8];
-	bool none, colon, space;
-	const char *what;
+/* A date-time read loosely: the strict form, or one of the common wrong ones (a space for
+ * 'T', no seconds, a loose offset). Only the shape is checked, not whether the date and
+ * time exist. */
+struct loose_time {
+	int y, mo, d, h, mi, sec;
+	bool space, seconds;          /* a space for 'T'; seconds were there */
+	const char *frac;             /* the fraction as sent, "" when none */
+	int frac_len;
+	char sign;                    /* 'Z', '+' or '-' */
+	int oh, om;
+	bool none, colon;             /* no offset; a colon in it */
+};
 
-	if (s == NULL || buf == NULL || len == 0 || mon_time_parse(s, &scratch, &off))
-		return false;
-	if (!take_digits(&p, 4, &y) || !take_char(&p, '-', '-') || !take_digits(&p, 2, &mo) ||
-			!take_char(&p, '-', '-') || !take_digits(&p, 2, &d))
+static bool parse_loose(const char *s, struct loose_time *t)
+{
+	const char *p = s;
+	char sep;
+
+	if (s == NULL || !take_digits(&p, 4, &t->y) || !take_char(&p, '-', '-') ||
+			!take_digits(&p, 2, &t->mo) || !take_char(&p, '-', '-') ||
+			!take_digits(&p, 2, &t->d))
 		return false;
 	sep = *p;
 	if (sep != 'T' && sep != 't' && sep != ' ')
 		return false;
 	p++;
-	if (!take_digits(&p, 2, &h) || !take_char(&p, ':', ':') || !take_digits(&p, 2, &mi) ||
-			!take_char(&p, ':', ':') || !take_digits(&p, 2, &sec))
+	t->space = sep == ' ';
+	if (!take_digits(&p, 2, &t->h) || !take_char(&p, ':', ':') || !take_digits(&p, 2, &t->mi))
 		return false;
-	frac = p;
-	if (!skip_fraction(&p) || !parse_loose_offset(p, &sign, &oh, &om, &none, &colon))
+	/* Java's OffsetDateTime.toString() leaves out zero seconds (and then any fraction) */
+	t->seconds = take_char(&p, ':', ':');
+	t->sec = 0;
+	if (t->seconds && !take_digits(&p, 2, &t->sec))
 		return false;
-	if (y < YEAR_MIN || y > YEAR_MAX || mo < 1 || mo > 12 || d < 1 ||
-			d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59)
+	t->frac = p;
+	if (t->seconds && !skip_fraction(&p))
 		return false;
-	space = sep == ' ';
-	if (none)
-		what = space ? "T between date and time and an offset" : "an offset";
-	else if (!colon)
-		what = space ? "T between date and time and a colon in the offset" :
-			"a colon in the offset";
-	else if (space)
-		what = "T between date and time";
+	t->frac_len = (int)(p - t->frac);
+	return parse_loose_offset(p, &t->sign, &t->oh, &t->om, &t->none, &t->colon);
+}
+
+static const char *const month_names[12] = {
+	"January", "February", "March", "April", "May", "June", "July", "August", "September",
+	"October", "November", "December",
+};
+
+static bool loose_exists(const struct loose_time *t)
+{
+	return t->y >= YEAR_MIN && t->y <= YEAR_MAX && t->mo >= 1 && t->mo <= 12 && t->d >= 1 &&
+		t->d <= days_in_month(t->y, t->mo) && t->h <= 23 && t->mi <= 59 && t->sec <= 59;
+}
+
+/* Why the date or time of t does not exist; false when it does. */
+static bool describe_impossible(const struct loose_time *t, char *buf, size_t len)
+{
+	if (loose_exists(t))
+		return false;
+	if (t->y < YEAR_MIN || t->y > YEAR_MAX)
+		snprintf(buf, len, "a date from %d to %d (no year %04d here)", YEAR_MIN, YEAR_MAX,
+			t->y);
+	else if (t->mo < 1 || t->mo > 12)
+		snprintf(buf, len, "a date that exists (no such month: %02d; months are 01 to 12)",
+			t->mo);
+	else if (t->d < 1 || t->d > days_in_month(t->y, t->mo))
+		snprintf(buf, len, "a date that exists (no such day: %s %d has %d days)",
+			month_names[t->mo - 1], t->y, days_in_month(t->y, t->mo));
+	else if (t->h > 23)
+		snprintf(buf, len, "a time that exists (no such hour: %02d; hours are 00 to 23, and "
+			"midnight ending a day is 00:00:00 of the next)", t->h);
+	else if (t->mi > 59)
+		snprintf(buf, len, "a time that exists (no such minute: %02d; minutes are 00 to 59)",
+			t->mi);
 	else
+		snprintf(buf, len, "a time that exists (no such second: %02d; seconds are 00 to 59, "
+			"leap seconds are not sent)", t->sec);
+	return true;
+}
+
+bool mon_time_impossible(const char *s, char *buf, size_t len)
+{
+	struct loose_time t;
+	int64_t scratch;
+	int off;
+
+	if (s == NULL || buf == NULL || len == 0 || mon_time_parse(s, &scratch, &off) ||
+			!parse_loose(s, &t))
 		return false;
-	if (none)
+	return describe_impossible(&t, buf, len);
+}
+
+bool mon_time_hint(const char *s, char *buf, size_t len)
+{
+	struct loose_time t;
+	int64_t scratch;
+	int off;
+	char offset[8];
+	const char *parts[3];
+	size_t n = 0;
+
+	if (s == NULL || buf == NULL || len == 0 || mon_time_parse(s, &scratch, &off) ||
+			!parse_loose(s, &t) || !loose_exists(&t))
+		return false;
+	if (t.space)
+		parts[n++] = "T between date and time";
+	if (!t.seconds)
+		parts[n++] = "seconds";
+	if (t.none)
+		parts[n++] = "an offset";
+	else if (!t.colon)
+		parts[n++] = "a colon in the offset";
+	if (n == 0)   /* every part right: only mon_time_parse's own range could refuse it */
+		return false;
+	if (t.none)
 		snprintf(offset, sizeof(offset), "+08:00");
-	else if (sign == 'Z')
+	else if (t.sign == 'Z')
 		snprintf(offset, sizeof(offset), "Z");
 	else
-		snprintf(offset, sizeof(offset), "%c%02d:%02d", sign, oh, om);
-	snprintf(buf, len, "an RFC 3339 date-time with %s, such as "
-		"%04d-%02d-%02dT%02d:%02d:%02d%.*s%s", what, y, mo, d, h, mi, sec,
-		(int)(p - frac), frac, offset);
+		snprintf(offset, sizeof(offset), "%c%02d:%02d", t.sign, t.oh, t.om);
+	if (n == 1 && !t.seconds)   /* only the seconds are missing: Java's toString() */
+		snprintf(buf, len, "an RFC 3339 date-time: seconds are required, such as "
+			"%04d-%02d-%02dT%02d:%02d:00%s", t.y, t.mo, t.d, t.h, t.mi, offset);
+	else
+		snprintf(buf, len, "an RFC 3339 date-time with %s%s%s%s%s, such as "
+			"%04d-%02d-%02dT%02d:%02d:%02d%.*s%s", parts[0],
+			n == 3 ? ", " : n == 2 ? " and " : "", n >= 2 ? parts[1] : "",
+			n == 3 ? " and " : "", n == 3 ? parts[2] : "",
+			t.y, t.mo, t.d, t.h, t.mi, t.sec, t.frac_len, t.frac, offset);
 	return true;
 }
 

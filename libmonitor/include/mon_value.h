@@ -23,13 +23,21 @@ bool mon_time_parse(const char *s, int64_t *epoch, int *offset_min)
 	__attribute__((warn_unused_result));
 
 /* When s is a date-time in a common wrong form (Java's "+0800" or "+08" offset, no offset,
- * a space instead of 'T', or a space and one of the others), writes what to send instead
- * into buf: what was missing and the same date and time in RFC 3339, e.g. "an RFC 3339
- * date-time with a colon in the offset, such as 2026-03-02T10:00:00+08:00" (at most 130
- * bytes), and returns true. A missing offset is written +08:00 (China Standard Time, the
- * departments' own). False, buf untouched, for a valid time, an impossible date or clock
- * time, and any other form. */
+ * a space instead of 'T', no seconds as Java's OffsetDateTime.toString() writes 09:15, or
+ * several of these), writes what to send instead into buf: what was missing and the same
+ * date and time in RFC 3339, e.g. "an RFC 3339 date-time with a colon in the offset, such
+ * as 2026-03-02T10:00:00+08:00", or "an RFC 3339 date-time: seconds are required, such as
+ * 2026-11-20T09:15:00+08:00" (at most 130 bytes), and returns true. A missing offset is
+ * written +08:00 (China Standard Time, the departments' own). False, buf untouched, for a
+ * valid time, an impossible date or clock time, and any other form. */
 bool mon_time_hint(const char *s, char *buf, size_t len);
+
+/* When s has the form of a date-time (RFC 3339, or one of the wrong forms mon_time_hint
+ * knows) but its date or clock time does not exist, writes which part and why into buf,
+ * e.g. "a date that exists (no such day: February 2026 has 28 days)", "a time that exists
+ * (no such minute: 60; minutes are 00 to 59)" (at most 130 bytes), and returns true; also
+ * for a year outside MON_TIME_YEAR_MIN..MAX. False, buf untouched, otherwise. */
+bool mon_time_impossible(const char *s, char *buf, size_t len);
 
 /* Writes RFC 3339 for epoch at the given offset: "2026-03-02T09:15:00+08:00". buf >= 32. */
 void mon_time_format(int64_t epoch, int offset_min, char *buf, size_t len);

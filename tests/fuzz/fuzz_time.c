@@ -1,7 +1,8 @@
 /* fuzz_time.c: the scalar parsers on arbitrary text: RFC 3339 times, money strings, and
  * the check digits of party identifiers. Whatever a parser accepts must survive being
  * formatted and parsed again unchanged; a time refused with a hint must be refused, and the
- * hint's corrected example must parse; a violation aborts. */
+ * hint's corrected example must parse; an impossible time is refused without a form hint; a
+ * violation aborts. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,22 @@ static void check_hint(const char *s)
 	if (mon_time_parse(s, &at, &off) || strlen(buf) >= sizeof(buf) - 1 ||
 			(example = strstr(buf, ", such as ")) == NULL ||
 			!mon_time_parse(example + strlen(", such as "), &at, &off))
+		abort();
+}
+
+/* An impossible date or time is refused, names the part that does not exist, and gets no
+ * form hint (its example could not parse). */
+static void check_impossible(const char *s)
+{
+	char buf[160], hint[160];
+	int64_t at;
+	int off;
+
+	if (!mon_time_impossible(s, buf, sizeof(buf)))
+		return;
+	if (mon_time_parse(s, &at, &off) || mon_time_hint(s, hint, sizeof(hint)) ||
+			strlen(buf) >= sizeof(buf) - 1 || (strncmp(buf, "a date", 6) != 0 &&
+			strncmp(buf, "a time", 6) != 0))
 		abort();
 }
 
@@ -77,6 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s[size] = '\0';
 	check_time(s);
 	check_hint(s);
+	check_impossible(s);
 	check_money(s, strlen(s));
 	check_ids(s);
 	return 0;

@@ -111,7 +111,8 @@ def test_bad_events_name_the_field(small, db):
     served_normally(small, db, 0)
 
 
-# Java's usual forms: still refused, each with the same date and time in the right form.
+# Java's usual forms: still refused, each with the same date and time in the right form;
+# a date or time that does not exist: refused, saying which part.
 TIME_HINTS = [
     ("2026-03-02T10:00:00+0800",
      "an RFC 3339 date-time with a colon in the offset, such as 2026-03-02T10:00:00+08:00"),
@@ -121,6 +122,15 @@ TIME_HINTS = [
      "an RFC 3339 date-time with T between date and time, such as 2026-05-20T08:05:00+08:00"),
     ("2026-06-30 23:59:59", "an RFC 3339 date-time with T between date and time and an offset,"
      " such as 2026-06-30T23:59:59+08:00"),
+    # Java's OffsetDateTime.toString() at zero seconds
+    ("2026-11-20T09:15+08:00",
+     "an RFC 3339 date-time: seconds are required, such as 2026-11-20T09:15:00+08:00"),
+    # the right form, but no such date or time
+    ("2026-02-30T09:15:00+08:00", "a date that exists (no such day: February 2026 has 28 days)"),
+    ("2026-03-02T24:00:00+08:00", "a time that exists (no such hour: 24; hours are 00 to 23, "
+     "and midnight ending a day is 00:00:00 of the next)"),
+    ("2026-03-02T09:15:60+08:00", "a time that exists (no such second: 60; seconds are 00 to 59,"
+     " leap seconds are not sent)"),
 ]
 
 

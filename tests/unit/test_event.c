@@ -651,6 +651,26 @@ static void test_time_hints(void **state)
 		"2026-03-02T09:15:00+08:00");
 	obj = event_with("approval.resumed", CASE_NO);
 	json_object_set_new(obj, "at", json_string("2026-02-30 09:15:00"));
+	assert_time_hint(obj, "at", "a date that exists (no such day: February 2026 has 28 days)");
+	/* the right form, but no such date or time: which part, not the form */
+	obj = event_with("approval.resumed", CASE_NO);
+	json_object_set_new(obj, "at", json_string("2026-02-30T09:15:00+08:00"));
+	assert_time_hint(obj, "at", "a date that exists (no such day: February 2026 has 28 days)");
+	obj = event_with("approval.resumed", CASE_NO);
+	json_object_set_new(obj, "at", json_string("2026-03-02T24:00:00+08:00"));
+	assert_time_hint(obj, "at", "a time that exists (no such hour: 24; hours are 00 to 23, "
+		"and midnight ending a day is 00:00:00 of the next)");
+	obj = event_with("approval.resumed", CASE_NO);
+	json_object_set_new(obj, "at", json_string("2026-03-02T09:15:60+08:00"));
+	assert_time_hint(obj, "at", "a time that exists (no such second: 60; seconds are 00 to 59, "
+		"leap seconds are not sent)");
+	/* Java's OffsetDateTime.toString() at zero seconds */
+	obj = event_with("approval.resumed", CASE_NO);
+	json_object_set_new(obj, "at", json_string("2026-11-20T09:15+08:00"));
+	assert_time_hint(obj, "at", "an RFC 3339 date-time: seconds are required, such as "
+		"2026-11-20T09:15:00+08:00");
+	obj = event_with("approval.resumed", CASE_NO);
+	json_object_set_new(obj, "at", json_string("2026/03/02 09:15"));
 	assert_time_hint(obj, "at", "an RFC 3339 date-time with offset, such as "
 		"2026-03-02T09:15:00+08:00");
 	assert_time_hint(event_with("fee.filed", CASE_NO ",\"fee_item\":\"ZJ-017\",\"filing\":"

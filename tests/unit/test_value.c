@@ -202,14 +202,79 @@ static void test_time_hints(void **state)
 	assert_no_hint("2026-03-02T10:00:00+1500");
 	assert_no_hint("2026-03-02T10:00:00+08:0");
 	assert_no_hint("2026-03-02T10:00:00+080");
-	assert_no_hint("2026-03-02T10:00+08:00");
 	assert_no_hint("2026/03/02 10:00:00");
 	assert_no_hint("2026-03-02");
 	assert_no_hint("");
 	assert_no_hint(NULL);
+	/* Java's OffsetDateTime.toString() leaves out zero seconds: the sender's own value */
+	assert_hint("2026-11-20T09:15+08:00", "an RFC 3339 date-time: seconds are required, "
+		"such as 2026-11-20T09:15:00+08:00");
+	assert_hint("2026-11-20T09:15Z", "an RFC 3339 date-time: seconds are required, "
+		"such as 2026-11-20T09:15:00Z");
+	assert_hint("2026-11-20T09:15", "an RFC 3339 date-time with seconds and an offset, "
+		"such as 2026-11-20T09:15:00+08:00");
+	assert_hint("2026-11-20 09:15+0800", "an RFC 3339 date-time with T between date and "
+		"time, seconds and a colon in the offset, such as 2026-11-20T09:15:00+08:00");
+	assert_no_hint("2026-11-20T09:15.5+08:00");
+	assert_no_hint("2026-11-20T09:1+08:00");
 	/* a short buffer is cut, never overrun */
 	assert_true(mon_time_hint("2026-03-02T10:00:00", small, sizeof(small)));
 	assert_int_equal(strlen(small), sizeof(small) - 1);
+}
+
+static void assert_impossible(const char *s, const char *why)
+{
+	char buf[160];
+
+	if (!mon_time_impossible(s, buf, sizeof(buf)))
+		fail_msg("not impossible: %s", s);
+	assert_string_equal(buf, why);
+}
+
+static void assert_not_impossible(const char *s)
+{
+	char buf[160] = "untouched";
+
+	if (mon_time_impossible(s, buf, sizeof(buf)))
+		fail_msg("impossible: %s: %s", s, buf);
+	assert_string_equal(buf, "untouched");
+}
+
+/* A date or time in the right form that does not exist says which part, not the form. */
+static void test_time_impossible(void **state)
+{
+	(void)state;
+	assert_impossible("2026-02-30T09:15:00+08:00",
+		"a date that exists (no such day: February 2026 has 28 days)");
+	assert_impossible("2024-02-30T09:15:00+08:00",
+		"a date that exists (no such day: February 2024 has 29 days)");
+	assert_impossible("2026-04-31T09:15:00Z",
+		"a date that exists (no such day: April 2026 has 30 days)");
+	assert_impossible("2026-04-00T09:15:00Z",
+		"a date that exists (no such day: April 2026 has 30 days)");
+	assert_impossible("2026-13-01T09:15:00+08:00",
+		"a date that exists (no such month: 13; months are 01 to 12)");
+	assert_impossible("2026-03-02T24:00:00+08:00", "a time that exists (no such hour: 24; "
+		"hours are 00 to 23, and midnight ending a day is 00:00:00 of the next)");
+	assert_impossible("2026-03-02T09:60:00+08:00",
+		"a time that exists (no such minute: 60; minutes are 00 to 59)");
+	assert_impossible("2026-03-02T09:15:60+08:00", "a time that exists (no such second: 60; "
+		"seconds are 00 to 59, leap seconds are not sent)");
+	assert_impossible("1969-12-31T23:59:59Z", "a date from 1970 to 9999 (no year 1969 here)");
+	/* in a wrong form too: what does not exist is said first */
+	assert_impossible("2026-02-30 10:00:00", "a date that exists (no such day: "
+		"February 2026 has 28 days)");
+	assert_impossible("2026-03-02T24:00+0800", "a time that exists (no such hour: 24; "
+		"hours are 00 to 23, and midnight ending a day is 00:00:00 of the next)");
+	assert_no_hint("2026-02-30T09:15:00+08:00");
+	/* valid, a mere wrong form, or not a date-time */
+	assert_not_impossible("2024-02-29T23:59:59+08:00");
+	assert_not_impossible("2026-03-02T10:00:00+0800");
+	assert_not_impossible("2026-03-02T10:00:00+15:00");
+	assert_not_impossible("2026-02-30");
+	assert_not_impossible("2026/02/30 10:00:00");
+	assert_not_impossible("");
+	assert_not_impossible(NULL);
 }
 
 static void test_time_format_round_trip(void **state)
@@ -368,6 +433,7 @@ int main(void)
 		cmocka_unit_test(test_time_offset_crosses_midnight),
 		cmocka_unit_test(test_time_fraction_and_syntax),
 		cmocka_unit_test(test_time_hints),
+		cmocka_unit_test(test_time_impossible),
 		cmocka_unit_test(test_time_format_round_trip),
 		cmocka_unit_test(test_money_strings),
 		cmocka_unit_test(test_money_numbers),
