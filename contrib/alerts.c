@@ -46,6 +46,7 @@ static const struct option longopts[] = {
 	{ "cert", required_argument, NULL, 256 + O_CERT },
 	{ "key", required_argument, NULL, 256 + O_KEY },
 	{ "ca", required_argument, NULL, 256 + O_CA },
+	{ "cacert", required_argument, NULL, 256 + O_CA },   /* as esupctl push and curl spell it */
 	{ "json", no_argument, NULL, 256 + O_JSON },
 	{ "timeout", required_argument, NULL, 256 + O_TIMEOUT },
 	{ "config", required_argument, NULL, 256 + O_CONFIG },
@@ -100,8 +101,9 @@ alerts_usage(FILE *out)
 		"       esupctl alerts silence expire ID\n"
 		"       esupctl alerts rules\n"
 		"       esupctl alerts rules mode CODE issue|hold|off -m REASON\n"
-		"connection: --url URL --cert FILE --key FILE --ca FILE (or ESUP_URL, ESUP_CERT,\n"
-		"            ESUP_KEY, ESUP_CA), --timeout SECONDS; output: --json for the server's JSON\n"
+		"connection: --url URL --cert FILE --key FILE --ca FILE (also --cacert FILE) (or\n"
+		"            ESUP_URL, ESUP_CERT, ESUP_KEY, ESUP_CA), --timeout SECONDS;\n"
+		"            output: --json for the server's JSON\n"
 		"TIME: RFC 3339, or YYYY-MM-DD[ HH:MM[:SS]] in Asia/Shanghai; DURATION: 90s, 30m, 2h,\n"
 		"      1d, 1w or a sum such as 1h30m\n");
 }

@@ -114,6 +114,8 @@ usage(FILE *out)
 		"                    [--state FILE] [--rejects FILE] [--dry-run]\n"
 		"                    [--retry-max-time SECONDS] [--quiet] [FILE...]\n"
 		"\n"
+		"--url, --cert, --key and --cacert (also spelt --ca) default to ESUP_URL,\n"
+		"ESUP_CERT, ESUP_KEY and ESUP_CA, as for esupctl alerts; the flags win.\n"
 		"push sends NDJSON events (stdin when no FILE or FILE is -) to URL/v1/events in\n"
 		"batches of N (default %d, at most %d) over one keep-alive connection, retrying\n"
 		"429, 503 and lost connections with backoff (honouring Retry-After) until\n"
@@ -810,6 +812,15 @@ parse_number(const char *opt, const char *s, long min, long max, long *out)
 	return true;
 }
 
+/* The flag's value, else the environment variable's; NULL when neither is set (or it is empty). */
+static const char *
+setting(const char *flag, const char *env)
+{
+	const char *v = flag != NULL ? flag : getenv(env);
+
+	return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
 static bool
 parse_options(int argc, char **argv, struct options *o)
 {
@@ -818,6 +829,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "cert", required_argument, NULL, 'c' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "cacert", required_argument, NULL, 'a' },
+		{ "ca", required_argument, NULL, 'a' },   /* as esupctl alerts spells it */
 		{ "batch", required_argument, NULL, 'b' },
 		{ "state", required_argument, NULL, 's' },
 		{ "rejects", required_argument, NULL, 'r' },
@@ -854,8 +866,16 @@ parse_options(int argc, char **argv, struct options *o)
 		default: usage(stderr); return false;
 		}
 	}
+	/* What the flags leave out comes from the environment, as for esupctl alerts. */
+	o->url = setting(o->url, "ESUP_URL");
+	o->cert = setting(o->cert, "ESUP_CERT");
+	o->key = setting(o->key, "ESUP_KEY");
+	o->ca = setting(o->ca, "ESUP_CA");
 	if (o->url == NULL || o->cert == NULL || o->key == NULL || o->ca == NULL) {
-		fprintf(stderr, "esupctl push: --url, --cert, --key and --cacert are required\n");
+		fprintf(stderr, "esupctl push: no%s%s%s%s: --url, --cert, --key and --cacert (or "
+			"ESUP_URL, ESUP_CERT, ESUP_KEY and ESUP_CA) are required\n",
+			o->url == NULL ? " --url" : "", o->cert == NULL ? " --cert" : "",
+			o->key == NULL ? " --key" : "", o->ca == NULL ? " --cacert" : "");
 		usage(stderr);
 		return false;
 	}

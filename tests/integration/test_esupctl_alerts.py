@@ -225,6 +225,16 @@ def test_usage_errors(fake, certs):
     assert len(fake.seen) == n       # nothing was sent
 
 
+def test_cacert_spelt_as_for_push(fake, certs):
+    # --cacert is --ca (as esupctl push and curl spell it); either flag wins over ESUP_CA
+    for flag in ("--cacert", "--ca"):
+        r = fake_ctl(fake, certs, "list", flag, str(certs.ca), ca=certs.other / "ca.crt")
+        assert r.returncode == 0, (flag, r.stderr)
+        assert fake.seen[-1][1] == "/v1/alerts"
+    r = fake_ctl(fake, certs, "list", "--cacert", str(certs.other / "ca.crt"))
+    assert r.returncode == 1 and "not trusted" in r.stderr, r.stderr
+
+
 def test_tls_refusals(fake, certs, testdir):
     # a CA that did not issue the server's certificate
     r = fake_ctl(fake, certs, "list", ca=certs.other / "ca.crt")

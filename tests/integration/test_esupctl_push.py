@@ -214,6 +214,43 @@ def test_usage_and_certificate_errors_exit_2(daemon, tmp_path):
     assert "usage-0000" not in daemon.db.event_counts(DEPT)
 
 
+def test_connection_from_the_environment(daemon, tmp_path):
+    """ESUP_URL, ESUP_CERT, ESUP_KEY and ESUP_CA stand in for the flags, as for esupctl
+    alerts; a flag given wins; --ca is --cacert."""
+    evs, body = feed(3, "env")
+    (tmp_path / "f.ndjson").write_bytes(body)
+    cert, key = daemon.pair("dept-" + DEPT)
+    base = [str(ESUPCTL), "push", "--state", str(tmp_path / "push.state"),
+            "--rejects", str(tmp_path / "rejected.ndjson")]
+    env = {k: v for k, v in sanitizer_env().items() if not k.startswith("ESUP_")}
+    full = dict(env, ESUP_URL="https://127.0.0.1:%d" % daemon.port, ESUP_CERT=str(cert),
+                ESUP_KEY=str(key), ESUP_CA=str(daemon.certs.ca))
+
+    def push(argv, environ):
+        p = subprocess.run(base + argv, capture_output=True, timeout=60, env=environ)
+        err = p.stderr.decode(errors="replace")
+        assert not any(m in err for m in SANITIZER_MARKS), err
+        return p.returncode, err
+
+    code, err = push(["--dry-run", str(tmp_path / "f.ndjson")], full)
+    assert code == 0 and summary(err) == (3, 3, 0, 0), err
+    assert stored(daemon, "env") == {}, "a dry run"
+    # nothing given: each missing one named
+    code, err = push([str(tmp_path / "f.ndjson")], env)
+    assert code == 2 and "no --url --cert --key --cacert:" in err, err
+    code, err = push([str(tmp_path / "f.ndjson")], dict(full, ESUP_CA=""))
+    assert code == 2 and "no --cacert: --url, --cert, --key and --cacert (or ESUP_URL" in err, err
+    # the flags win over the environment: a URL nothing listens on, another CA
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = "https://127.0.0.1:%d" % s.getsockname()[1]
+    code, err = push(["--url", "https://127.0.0.1:%d" % daemon.port, "--ca",
+                      str(daemon.certs.ca), str(tmp_path / "f.ndjson")],
+                     dict(full, ESUP_URL=dead, ESUP_CA=str(daemon.certs.other / "ca.crt")))
+    assert code == 0 and summary(err) == (3, 3, 0, 0), err
+    assert_once(daemon, evs)
+
+
 class Pusher:
     """esupctl push reading a pipe the test writes; stderr collected as it comes, with the
     time each line arrived."""
