@@ -689,6 +689,15 @@ refusal_text(const struct https_response *resp, char *out, size_t outlen)
 	json_decref(j);
 }
 
+/* --retry-max-time has passed since the last acknowledged request: said, with how long. */
+static enum sent
+give_up(struct push *p, const char *why)
+{
+	say(p, "%s; giving up: no progress for %.1f s (--retry-max-time %ld)", why,
+		(double)(now_ms() - p->last_progress_ms) / 1000.0, p->o.retry_max_s);
+	return SENT_STOPPED;
+}
+
 static enum sent
 send_batch(struct push *p)
 {
@@ -708,6 +717,7 @@ send_batch(struct push *p)
 		struct https_response resp;
 		char err[HTTPS_ERR_MAX], why[300];
 		bool ok = https_request(p->client, &req, &resp, err, sizeof(err));
+		bool held;                   /* the wait is the server's Retry-After */
 		int64_t delay;
 
 		if (ok && resp.status == 200) {
@@ -751,12 +761,22 @@ send_batch(struct push *p)
 			snprintf(why, sizeof(why), "%s", err);
 		}
 		delay = push_backoff_ms(attempt++, ok ? resp.retry_after_s : -1, drand48());
+		held = ok && resp.retry_after_s >= 0 && resp.retry_after_s * 1000 >= delay;
 		https_response_finish(&resp);
-		if (p->o.retry_max_s > 0 &&
-		    now_ms() + delay - p->last_progress_ms > p->o.retry_max_s * 1000) {
-			say(p, "%s; giving up: no progress for %ld s (--retry-max-time)", why,
-				p->o.retry_max_s);
-			return SENT_STOPPED;
+		if (p->o.retry_max_s > 0) {
+			int64_t left = p->o.retry_max_s * 1000 - (now_ms() - p->last_progress_ms);
+
+			if (left <= 0)
+				return give_up(p, why);
+			/* The last wait ends at the limit. A backoff cut short retries there once
+			 * more; a Retry-After is honoured: the limit comes first, and no retry. */
+			if (delay > left && held) {
+				say(p, "%s; Retry-After %.0f s passes --retry-max-time: waiting the "
+					"%.1f s left", why, (double)delay / 1000.0, (double)left / 1000.0);
+				return nap(p, left) ? give_up(p, why) : SENT_STOPPED;
+			}
+			if (delay > left)
+				delay = left;
 		}
 		say(p, "%s; retry %u in %.1f s", why, attempt, (double)delay / 1000.0);
 		if (!nap(p, delay))

@@ -470,7 +470,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         srv = self.server
         srv.seen.append((self.client_address[1], self.path, self.headers.get("Connection")))
         n = len([x for x in body.split(b"\n") if x.strip()])
-        if srv.status != 200:
+        if srv.status == 503:
+            answer = {"error": "database unavailable"}
+        elif srv.status != 200:
             answer = {"error": {"field": "dry_run", "expected": "0 or 1", "got": "?"}}
         else:
             answer = {"accepted": n, "duplicate": 0, "rejected": 0,
@@ -481,6 +483,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(srv.status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        if srv.retry_after is not None:
+            self.send_header("Retry-After", str(srv.retry_after))
         close = len(srv.seen) == srv.close_after
         if close:
             self.send_header("Connection", "close")
@@ -499,6 +503,7 @@ def server(certs):
     ctx.verify_mode = ssl.CERT_REQUIRED
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     srv.seen, srv.status, srv.close_after, srv.dry_run_known = [], 200, 0, True
+    srv.retry_after = None
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
     yield srv
@@ -534,3 +539,38 @@ def test_keep_alive_and_the_dry_run_query(daemon, server, tmp_path):
     assert code == 2, err
     assert "does not know dry runs, and STORED the 10 events" in err, err
     assert len(server.seen) == 1 and state(tmp_path) is None
+
+
+GIVE_UP = re.compile(r"giving up: no progress for ([\d.]+) s \(--retry-max-time (\d+)\)")
+
+
+def test_retry_max_time_is_waited_out_against_503(daemon, server, tmp_path):
+    """--retry-max-time S gives up after S seconds without progress, not when the next wait
+    would pass S: the last wait is cut to the time left (a backoff then retries at the limit;
+    a longer Retry-After is honoured, so no retry), and the message says the time it took."""
+    (tmp_path / "f.ndjson").write_bytes(feed(3, "max-time")[1])
+    url = "https://127.0.0.1:%d" % server.server_address[1]
+    server.status = 503
+    started = time.monotonic()
+    code, err = run(args(daemon, tmp_path, tmp_path / "f.ndjson", url=url,
+                         extra=["--retry-max-time", "3"]))
+    took = time.monotonic() - started
+    assert code == 3, err
+    m = GIVE_UP.search(err)
+    assert m and m.group(2) == "3", err
+    assert 3.0 <= float(m.group(1)) < 4.0 and 3.0 <= took < 6.0, (took, err)
+    assert "HTTP 503 (database unavailable)" in err and len(server.seen) >= 2, err
+
+    # Retry-After past the limit: waited until the limit, then given up, without a retry
+    server.seen.clear()
+    server.retry_after = 30
+    started = time.monotonic()
+    code, err = run(args(daemon, tmp_path, tmp_path / "f.ndjson", url=url,
+                         extra=["--retry-max-time", "2"]))
+    took = time.monotonic() - started
+    assert code == 3, err
+    assert "Retry-After 30 s passes --retry-max-time" in err, err
+    m = GIVE_UP.search(err)
+    assert m and 2.0 <= float(m.group(1)) < 3.0 and 2.0 <= took < 5.0, (took, err)
+    assert len(server.seen) == 1, server.seen
+    assert state(tmp_path)["inputs"][0][:2] == (0, 0)
