@@ -57,6 +57,29 @@ def test_not_json_blank_lines_and_stdin():
     assert out[1] == "3 events: 2 valid, 1 refused, 0 warnings"
 
 
+def test_bom_gbk_and_impossible_times_are_named(tmp_path):
+    # a Notepad export with a byte order mark, a GBK one, a date and a Java time that fail
+    good = feed([event(id="ok-1"), event(id="ok-2")])
+    (tmp_path / "bom.ndjson").write_bytes(b"\xef\xbb\xbf" + good)
+    gbk = feed([event(id="gbk-1")]).decode()     # the applicant's name is Chinese
+    (tmp_path / "gbk.ndjson").write_bytes(gbk.encode("gb18030"))
+    (tmp_path / "at.ndjson").write_bytes(feed([event(id="feb-30", at="2026-02-30T09:15:00+08:00"),
+                                               event(id="java", at="2026-11-20T09:15+08:00")]))
+    code, out, _ = check(tmp_path / "bom.ndjson", tmp_path / "gbk.ndjson", tmp_path / "at.ndjson")
+    assert code == 1
+    assert out[0] == ("%s:1: (no id): expected UTF-8 text without a byte order mark, got a UTF-8 "
+                      "byte order mark (EF BB BF)" % (tmp_path / "bom.ndjson")), out
+    assert re.fullmatch(r"%s:1: \(no id\): expected UTF-8 text, got byte 0x[C-F][0-9A-F] at "
+                        r"column \d+ is not UTF-8 \(GBK or GB18030\? iconv -f GB18030 -t UTF-8\)"
+                        % re.escape(str(tmp_path / "gbk.ndjson")), out[1]), out
+    assert out[2:] == [
+        "%s:1: feb-30: at: expected a date that exists (no such day: February 2026 has 28 days), "
+        'got "2026-02-30T09:15:00+08:00"' % (tmp_path / "at.ndjson"),
+        "%s:2: java: at: expected an RFC 3339 date-time: seconds are required, such as "
+        '2026-11-20T09:15:00+08:00, got "2026-11-20T09:15+08:00"' % (tmp_path / "at.ndjson"),
+        "5 events: 1 valid, 4 refused, 0 warnings"], out
+
+
 def test_warnings_are_printed_and_do_not_fail(tmp_path):
     typo = event(id="typo-1", type="approval.extended", days=5, aprover="P0012")
     code, out, _ = check("-", stdin=feed([typo]))
