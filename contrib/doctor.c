@@ -143,6 +143,63 @@ doctor_roles_exist(PGconn *conn, const struct config *cfg, struct check_report *
 	}
 }
 
+/* The role [database] conninfo logs in as: esupd's own (esup-dbsetup init's `esupd`, or one
+ * like it), a member of esup_writer and of nothing else, not a superuser, without role
+ * attributes, owning no table of the schema (docs/reliability.md, "Database privileges").
+ * The six roles above are judged by name; this is the one esupd really uses. */
+static void
+doctor_login_role(PGconn *conn, const struct config *cfg, struct check_report *r)
+{
+	static const char *const attributes[] = {
+		"a superuser", "bypasses row security", "may create roles", "may create databases",
+		"may replicate",
+	};
+	PGresult *res = doctor_query(conn, "SELECT r.rolsuper, r.rolbypassrls, r.rolcreaterole,"
+		" r.rolcreatedb, r.rolreplication,"
+		" (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+		" WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
+		" AND pg_has_role(r.oid, c.relowner, 'MEMBER')),"
+		" CASE WHEN r.rolsuper THEN '' ELSE coalesce((SELECT string_agg(g.rolname, ', '"
+		" ORDER BY g.rolname) FROM pg_roles g WHERE g.oid <> r.oid AND g.rolname <> 'esup_writer'"
+		" AND pg_has_role(r.oid, g.oid, 'MEMBER')), '') END,"
+		" EXISTS (SELECT 1 FROM pg_roles w WHERE w.rolname = 'esup_writer'"
+		" AND pg_has_role(r.oid, w.oid, 'MEMBER'))"
+		" FROM pg_roles r WHERE r.rolname = current_user", 0, NULL, cfg, "login role", r);
+	const char *user = PQuser(conn);
+	char has[512];
+	size_t len = 0;
+
+	if (res == NULL)
+		return;
+	has[0] = '\0';
+	if (PQntuples(res) != 1) {
+		check_say(r, CHECK_FAIL, cfg, NULL, "login role", "%s: not in pg_roles", user);
+		PQclear(res);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(attributes) / sizeof(attributes[0]); i++)
+		if (strcmp(PQgetvalue(res, 0, (int)i), "t") == 0 && len < sizeof(has))
+			len += (size_t)snprintf(has + len, sizeof(has) - len, "%s%s", len ? ", " : "",
+				attributes[i]);
+	if (strcmp(PQgetvalue(res, 0, 5), "0") != 0 && len < sizeof(has))
+		len += (size_t)snprintf(has + len, sizeof(has) - len, "%sowns %s tables of the schema "
+			"(or is a member of their owner)", len ? ", " : "", PQgetvalue(res, 0, 5));
+	if (PQgetvalue(res, 0, 6)[0] != '\0' && len < sizeof(has))
+		len += (size_t)snprintf(has + len, sizeof(has) - len, "%sa member of %s",
+			len ? ", " : "", PQgetvalue(res, 0, 6));
+	if (strcmp(PQgetvalue(res, 0, 7), "t") != 0 && len < sizeof(has))
+		len += (size_t)snprintf(has + len, sizeof(has) - len, "%snot a member of esup_writer",
+			len ? ", " : "");
+	if (len > 0)
+		check_say(r, CHECK_FAIL, cfg, NULL, "login role", "[database] conninfo logs in as %s: "
+			"%s; esupd should log in as its own role (esupd, made by esup-dbsetup init), a "
+			"member of esup_writer only: set user= in the conninfo", user, has);
+	else
+		check_say(r, CHECK_OK, cfg, NULL, "login role", "%s: a member of esup_writer only, no "
+			"superuser or other role attribute, owns no table", user);
+	PQclear(res);
+}
+
 /* A check by one query returning one row: (problem count, what is wrong, total). A count
  * other than "0" says `problem` with the count and what; else `fine` with the total. */
 struct doctor_count {
@@ -243,6 +300,7 @@ doctor_database(const struct config *cfg, struct check_report *r)
 	}
 	check_say(r, CHECK_OK, cfg, NULL, "database", "connected to %s as %s (PostgreSQL %d)",
 		PQdb(conn), PQuser(conn), PQserverVersion(conn));
+	doctor_login_role(conn, cfg, r);
 	doctor_roles_exist(conn, cfg, r);
 	if (doctor_schema(conn, cfg, r) >= 0)
 		doctor_contents(conn, cfg, r);

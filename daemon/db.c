@@ -77,6 +77,8 @@ struct db {
 
 	enum db_state state;
 	bool outage_logged;   /* the current outage was logged once; retries log at debug */
+	bool privileged;      /* the session's login role is a superuser or bypasses RLS */
+	char privileges[64];  /* which of those, for the warning */
 	bool broken;          /* a send failed outside an event handler; ev_kick tears down */
 	bool flushing;        /* PQflush returned 1: output still buffered */
 	unsigned setup_left;  /* on-connect queries not yet answered */
@@ -586,8 +588,34 @@ db_setup_done(const PGresult *res, void *arg)
 	db->outage_logged = false;
 	log_info("database %s: connected as %s to %s (server %d)", db->name, PQuser(db->conn),
 		PQdb(db->conn), PQserverVersion(db->conn));
+	if (db->privileged)
+		log_warnx("database %s: login role %s is %s: no login role esupd uses may be one; "
+			"log in as esupd's own role, a member of esup_writer only (docs/reliability.md, "
+			"\"Database privileges\")", db->name, PQuser(db->conn), db->privileges);
 	if (db->state_cb)
 		db->state_cb(db, true, db->state_arg);
+}
+
+/* The on-connect query's row also says whether the login role (session_user: SET ROLE
+ * changes nothing here) is a superuser or bypasses row security. esupd runs anyway (a
+ * warning, docs/operations.md, "Database"): the contract is no such login role. */
+static void
+db_session_done(const PGresult *res, void *arg)
+{
+	struct db *db = arg;
+
+	db->privileged = false;
+	db->privileges[0] = '\0';
+	if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	    PQnfields(res) == 5) {
+		bool super = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+		bool bypass = strcmp(PQgetvalue(res, 0, 4), "t") == 0;
+
+		db->privileged = super || bypass;
+		snprintf(db->privileges, sizeof(db->privileges), "%s%s%s", super ? "a superuser" : "",
+			super && bypass ? " and " : "", bypass ? "allowed to bypass row security" : "");
+	}
+	db_setup_done(res, arg);
 }
 
 /* LISTEN takes an identifier, not a parameter: quote it with the connection's rules. */
@@ -645,11 +673,14 @@ db_connected(struct db *db)
 	 * call, 100 calls per jsonb_array_elements) put the one-case evaluation statement over
 	 * jit_above_cost: 13 of a one-event request's 22 ms went to LLVM (issue 12).
 	 * synchronous_commit on for the whole session, whatever the server's default: an
-	 * answer is given after COMMIT returns, and must mean the events are on disk. */
+	 * answer is given after COMMIT returns, and must mean the events are on disk. The login
+	 * role's rolsuper and rolbypassrls: a warning when either is set (db_session_done). */
 	if (!db_enqueue(db, NULL, "SELECT set_config('application_name', $1, false),"
 			" set_config('jit', 'off', false),"
-			" set_config('synchronous_commit', 'on', false)", 1, values, false,
-			db_setup_done, db))
+			" set_config('synchronous_commit', 'on', false),"
+			" (SELECT rolsuper FROM pg_roles WHERE rolname = session_user),"
+			" (SELECT rolbypassrls FROM pg_roles WHERE rolname = session_user)",
+			1, values, false, db_session_done, db))
 		db_break(db);
 	for (struct db_listener *l = db->listeners; l != NULL && !db->broken; l = l->next) {
 		if (db_send_listen(db, l->channel, db_setup_done))

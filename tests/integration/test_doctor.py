@@ -57,6 +57,37 @@ def test_good_setup_passes(refdb, certs, testdir):
                  "principals", "calendar", "items", "fee items", "regions", "buffer pool"):
         assert checks.get(name, ("missing",))[0] == "ok", name + "\n" + out
     assert "as esupd" in checks["database"][1], out   # connected as the daemon's role
+    assert checks["login role"] == ("ok", "esupd: a member of esup_writer only, no superuser "
+                                    "or other role attribute, owns no table"), out
+
+
+def test_superuser_login_fails_by_name(refdb, certs, testdir):
+    """The six roles are fine, but [database] conninfo logs in as postgres: the role esupd
+    would use is judged, not only the roles by name."""
+    path = doctor_config(refdb, certs, testdir)
+    path.write_text(path.read_text().replace("user=esupd", "user=postgres"))
+    code, checks, out = doctor(path)
+    assert code == 1, out
+    assert checks["database"][0] == "ok" and checks["role esupd"][0] == "ok", out
+    level, detail = checks["login role"]
+    assert level == "FAIL", out
+    assert detail.startswith("[database] conninfo logs in as postgres: a superuser, bypasses "
+                             "row security, may create roles, may create databases, may "
+                             "replicate, owns "), out
+    assert "esupd should log in as its own role" in detail and "esup_writer only" in detail, out
+
+
+def test_owner_member_login_fails_by_name(refdb, certs, testdir):
+    """The admin's role (a member of esup_owner, NOINHERIT) as the daemon's conninfo: no
+    attribute, but it may act as the owner of every table."""
+    path = doctor_config(refdb, certs, testdir)
+    path.write_text(path.read_text().replace("conninfo = " + refdb.conninfo("esupd"),
+                                             "conninfo = " + refdb.conninfo("esup_admin")))
+    code, checks, out = doctor(path)
+    assert code == 1, out
+    level, detail = checks["login role"]
+    assert level == "FAIL" and "logs in as esup_admin: owns " in detail, out
+    assert "a member of esup_owner" in detail and "not a member of esup_writer" in detail, out
 
 
 def test_never_migrated_database_fails_schema(pg, certs, testdir):

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from conftest import DBSETUP, DAEMON_USER, REPO, PgCluster, dbsetup
+from conftest import DBSETUP, DAEMON_USER, REPO, PgCluster, dbsetup, wait_for
 
 # Predefined roles that reach outside the database: programs and files as the postgres OS user.
 SERVER_ROLES = ("pg_execute_server_program", "pg_read_server_files", "pg_write_server_files")
@@ -331,3 +331,19 @@ def test_quickstart_daemon_user_cannot_become_the_superuser(local_auth_cluster):
     hba = [line.split() for line in (pg.data / "pg_hba.conf").read_text().splitlines()
            if line.strip() and not line.startswith("#")]
     assert hba == [["local", "all", "all", "peer", "map=esup"]]
+
+
+def test_daemon_warns_when_its_login_role_is_a_superuser(db, daemon_factory):
+    """[database] conninfo with user=postgres: esupd runs (a warning, not a refusal: docs/
+    operations.md, "Database") but says, for each connection, which role and what it has;
+    its own role, esupd, draws no such line."""
+    d = daemon_factory(database={"conninfo": db.conninfo("postgres")}).start()
+    warning = re.compile(r"warning: database \S+: login role postgres is a superuser and "
+                         r"allowed to bypass row security: .*esup_writer only")
+    wait_for(lambda: warning.search(d.log_text()), 10, "the superuser warning")
+    assert d.stop() == 0
+    d.config["database"]["conninfo"] = db.conninfo("esupd")
+    d.write()
+    d.start()
+    wait_for(lambda: "connected as esupd" in d.runs[-1][1].read_text(), 10, "a connection")
+    assert "login role" not in d.runs[-1][1].read_text(), d.log_tail()
