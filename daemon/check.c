@@ -7,6 +7,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include <libpq-fe.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 void
 check_say(struct check_report *r, enum check_level level, const struct config *cfg,
@@ -207,6 +209,66 @@ check_load_certificates(const char *path, char *why, size_t len)
 	return certs;
 }
 
+bool
+check_server_purpose(X509 *cert, char *why, size_t len)
+{
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} usages[] = {
+		{ XKU_SSL_SERVER, "serverAuth" }, { XKU_SSL_CLIENT, "clientAuth" },
+		{ XKU_SMIME, "emailProtection" }, { XKU_CODE_SIGN, "codeSigning" },
+		{ XKU_OCSP_SIGN, "OCSPSigning" }, { XKU_TIMESTAMP, "timeStamping" },
+		{ XKU_DVCS, "DVCS" }, { XKU_ANYEKU, "anyExtendedKeyUsage" },
+	};
+	char subject[256], has[160];
+	size_t n = 0;
+
+	if (X509_check_purpose(cert, X509_PURPOSE_SSL_SERVER, 0) == 1)
+		return true;
+	ERR_clear_error();
+	X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
+	if ((X509_get_extension_flags(cert) & EXFLAG_XKUSAGE) &&
+	    !(X509_get_extended_key_usage(cert) & XKU_SSL_SERVER)) {
+		uint32_t xku = X509_get_extended_key_usage(cert);
+
+		has[0] = '\0';
+		for (size_t i = 0; i < sizeof(usages) / sizeof(usages[0]); i++)
+			if ((xku & usages[i].bit) && n < sizeof(has))
+				n += (size_t)snprintf(has + n, sizeof(has) - n, "%s%s", n ? ", " : "",
+					usages[i].name);
+		snprintf(why, len, "certificate %s cannot authenticate a TLS server: extendedKeyUsage "
+			"is %s, expected one with serverAuth; clients refuse it (\"unsuitable certificate "
+			"purpose\")", subject, n > 0 ? has : "none OpenSSL knows");
+	} else
+		snprintf(why, len, "certificate %s cannot authenticate a TLS server: its keyUsage "
+			"(expected digitalSignature or keyEncipherment) or nsCertType (expected SSL "
+			"server) does not allow it; clients refuse it (\"unsuitable certificate "
+			"purpose\")", subject);
+	return false;
+}
+
+/* The server certificate (the chain's first): usable by a TLS server, and a warning when it
+ * has no subjectAltName (clients that ignore the subject's CN cannot match the host). */
+static void
+check_server_certificate(const struct config *cfg, X509 *leaf, struct check_report *r)
+{
+	char why[640], subject[256];
+
+	if (!check_server_purpose(leaf, why, sizeof(why))) {
+		check_say(r, CHECK_FAIL, cfg, "tls", "certificate", "%s: %s; issue it with "
+			"extendedKeyUsage serverAuth", cfg->tls_certificate, why);
+		return;
+	}
+	if (X509_get_ext_by_NID(leaf, NID_subject_alt_name, -1) < 0) {
+		X509_NAME_oneline(X509_get_subject_name(leaf), subject, sizeof(subject));
+		check_say(r, CHECK_WARN, cfg, "tls", "certificate", "%s: certificate %s has no "
+			"subjectAltName: clients that match the host name against it alone (browsers, "
+			"Python's ssl) will refuse it; issue it with subjectAltName DNS:host or IP:address",
+			cfg->tls_certificate, subject);
+	}
+}
+
 static void
 check_certificates_valid(const struct config *cfg, const char *option, STACK_OF(X509) *certs,
 		time_t now, struct check_report *r)
@@ -318,8 +380,10 @@ check_tls(const struct config *cfg, const struct passwd *pw, time_t now, struct 
 		if ((chain = check_load_certificates(cfg->tls_certificate, why, sizeof(why))) == NULL)
 			check_say(r, CHECK_FAIL, cfg, "tls", "certificate", "%s: cannot load a "
 				"certificate: %s", cfg->tls_certificate, why);
-		else
+		else {
 			check_certificates_valid(cfg, "certificate", chain, now, r);
+			check_server_certificate(cfg, sk_X509_value(chain, 0), r);
+		}
 	}
 	check_ok_since(r, before, cfg, "tls", "certificate", cfg->tls_certificate);
 	before = r->warnings + r->failures;

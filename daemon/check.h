@@ -37,7 +37,8 @@ void check_say(struct check_report *r, enum check_level level, const struct conf
 	__attribute__((format(printf, 6, 7)));
 
 /* Every check of `esupd -n`, with one CHECK_OK for each option that passed: [server] user; [tls] certificate, private_key, ca, crl (readable
- * by the daemon user, load, the key matches, expiry, the CRL's issuer and nextUpdate);
+ * by the daemon user, load, the key matches, expiry, the certificate's purpose (TLS server;
+ * a warning without subjectAltName), the CRL's issuer and nextUpdate);
  * [database] conninfo and owner_conninfo (no DNS host name). now is the time the expiry is
  * judged at. Returns false when any failed (warnings alone: true). */
 bool check_config(const struct config *cfg, time_t now, struct check_report *r);
@@ -50,6 +51,12 @@ bool check_conninfo(const char *conninfo, char *why, size_t len);
 /* Whether one CRL is inside its validity window at now (lastUpdate passed, nextUpdate not
  * yet); why receives one line with its dates either way. Shared with tls.c. */
 bool check_crl_current(const X509_CRL *crl, time_t now, char *why, size_t len);
+
+/* Whether cert may authenticate a TLS server (X509_check_purpose, X509_PURPOSE_SSL_SERVER:
+ * an extendedKeyUsage, when present, with serverAuth; a keyUsage and nsCertType that allow
+ * it). On false why says what the certificate has instead: clients refuse such a server
+ * certificate ("unsuitable certificate purpose"). Shared with tls.c. */
+bool check_server_purpose(X509 *cert, char *why, size_t len);
 
 /* The daemon user the checks judge file access for: [server] user when running as root,
  * else the current user. */

@@ -588,6 +588,7 @@ tls_context_configure(SSL_CTX *ctx, const struct config *cfg)
 {
 	static const unsigned char session_context[] = "esupd";
 	STACK_OF(X509_NAME) *client_cas;
+	char why[640];
 
 	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
 	    !SSL_CTX_set_cipher_list(ctx, cfg->tls_ciphers) ||
@@ -602,6 +603,10 @@ tls_context_configure(SSL_CTX *ctx, const struct config *cfg)
 	    SSL_CTX_check_private_key(ctx) != 1) {
 		log_openssl_errors(cfg->tls_certificate);
 		log_warnx("%s: cannot load server certificate and key", cfg->tls_certificate);
+		return false;
+	}
+	if (!check_server_purpose(SSL_CTX_get0_certificate(ctx), why, sizeof(why))) {
+		log_warnx("%s: %s", cfg->tls_certificate, why);
 		return false;
 	}
 	if (SSL_CTX_load_verify_locations(ctx, cfg->tls_ca, NULL) != 1 ||

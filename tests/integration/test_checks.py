@@ -129,6 +129,40 @@ def test_expired_certificate(pg, certs, testdir):
     assert_refused(path, "tls", "certificate", r"certificate .*CN=x-expired expired at \d{4}-")
 
 
+def odd_certificate(certs, testdir, kind, name):
+    """A certificate of devcerts --kind KIND (from a CA of its own) and its key, readable by
+    the daemon user."""
+    certs.devcerts(testdir / kind, "--kind", kind, name)
+    crt, key = testdir / kind / (name + ".crt"), testdir / kind / (name + ".key")
+    for f in (testdir / kind, crt, key):
+        f.chmod(0o755 if f.is_dir() else 0o644)
+    return crt, key
+
+
+def test_server_certificate_for_clients_only(pg, certs, testdir):
+    """extendedKeyUsage clientAuth alone: every client would refuse it ("unsuitable
+    certificate purpose"); -n says so instead of "configuration ok"."""
+    crt, key = odd_certificate(certs, testdir, "client", "x-client-only")
+    path = make_config(pg, certs, testdir, **{"tls.certificate": str(crt),
+                                               "tls.private_key": str(key)})
+    assert_refused(path, "tls", "certificate", re.escape(str(crt)) +
+                   r": certificate .*CN=x-client-only cannot authenticate a TLS server: "
+                   r"extendedKeyUsage is clientAuth, expected one with serverAuth; clients "
+                   r'refuse it \("unsuitable certificate purpose"\); issue it with '
+                   r"extendedKeyUsage serverAuth")
+
+
+def test_server_certificate_without_subject_alt_name_is_a_warning(pg, certs, testdir):
+    crt, key = odd_certificate(certs, testdir, "server-auth", "x-no-san")
+    path = make_config(pg, certs, testdir, **{"tls.certificate": str(crt),
+                                               "tls.private_key": str(key)})
+    code, out = check(path)
+    assert code == 0 and "configuration ok" in out, out
+    where = "%s:%d: tls.certificate: warning: " % (path, line_of(path, "tls", "certificate"))
+    assert re.search(re.escape(where + str(crt)) + r": certificate .*CN=x-no-san has no "
+                     r"subjectAltName", out), out
+
+
 def test_expired_crl(pg, certs, testdir):
     crl = testdir / "crl-expired.pem"
     certs.devcerts(certs.dir, "--expired-crl", str(crl))

@@ -297,6 +297,24 @@ def test_expired_crl_on_reload_keeps_the_running_one(esupd, certs, testdir):
     assert handshake_refused(esupd.port, certs.ca, *esupd.pair("revoked"))
 
 
+def test_client_only_server_certificate_on_reload_keeps_the_running_one(esupd, certs, testdir):
+    """A SIGHUP with a server certificate whose extendedKeyUsage is clientAuth alone is
+    refused (before, it was loaded and every client failed with "unsuitable certificate
+    purpose"); the running context keeps serving."""
+    certs.devcerts(testdir / "odd", "--kind", "client", "x-client-only")
+    crt, key = testdir / "odd" / "x-client-only.crt", testdir / "odd" / "x-client-only.key"
+    for f in (testdir / "odd", crt, key):
+        f.chmod(0o755 if f.is_dir() else 0o644)
+    esupd.config["tls"].update(certificate=str(crt), private_key=str(key))
+    esupd.write()
+    esupd.signal(signal.SIGHUP)
+    wait_log(esupd, r"reload refused: TLS material invalid", "the refused reload")
+    assert log_lines(esupd, re.escape(str(crt)) + r": certificate .*CN=x-client-only cannot "
+                     r"authenticate a TLS server: extendedKeyUsage is clientAuth")
+    with esupd.client("dept-LY-SCJGJ") as c:
+        assert post(c, [event()]).status == 200
+
+
 def test_crl_expiring_while_running_fails_closed_and_says_so(daemon_factory, certs, testdir):
     """A CRL that passes its nextUpdate while esupd runs: revocation status is unknown, so
     client certificates are refused (fail closed), and every refusal says why (before: not a
