@@ -5,12 +5,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -468,6 +471,61 @@ check_database(const struct config *cfg, struct check_report *r)
 		check_say(r, CHECK_OK, cfg, "database", "owner_conninfo", "no DNS host name");
 }
 
+/* Whether a socket bound to address a (a host name is resolved) would take port from one
+ * bound to b: the same address, or either one the wildcard of its family (:: takes IPv4 too,
+ * as Linux binds it dual-stack). */
+static bool
+check_addresses_overlap(const char *a, const char *b)
+{
+	struct addrinfo hints = { .ai_flags = AI_PASSIVE, .ai_socktype = SOCK_STREAM }, *la, *lb;
+	bool overlap = false;
+
+	if (getaddrinfo(a[0] ? a : NULL, "1", &hints, &la) != 0)
+		return strcmp(a, b) == 0;
+	if (getaddrinfo(b[0] ? b : NULL, "1", &hints, &lb) != 0) {
+		freeaddrinfo(la);
+		return strcmp(a, b) == 0;
+	}
+	for (const struct addrinfo *x = la; !overlap && x != NULL; x = x->ai_next)
+		for (const struct addrinfo *y = lb; !overlap && y != NULL; y = y->ai_next) {
+			const struct addrinfo *p[2] = { x, y };
+
+			for (int i = 0; i < 2 && !overlap; i++) {
+				const struct addrinfo *u = p[i], *v = p[1 - i];
+
+				if (u->ai_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(
+						&((const struct sockaddr_in6 *)(const void *)u->ai_addr)->sin6_addr))
+					overlap = true;
+				else if (u->ai_family == AF_INET && v->ai_family == AF_INET &&
+				    ((const struct sockaddr_in *)(const void *)u->ai_addr)->sin_addr.s_addr ==
+				    htonl(INADDR_ANY))
+					overlap = true;
+			}
+			if (!overlap && x->ai_family == y->ai_family && x->ai_addrlen == y->ai_addrlen)
+				overlap = memcmp(x->ai_addr, y->ai_addr, x->ai_addrlen) == 0;
+		}
+	freeaddrinfo(la);
+	freeaddrinfo(lb);
+	return overlap;
+}
+
+/* [metrics] listen: not where [server] listen is (the second bind would fail at start). */
+static void
+check_listeners(const struct config *cfg, struct check_report *r)
+{
+	if (cfg->metrics_port == 0)
+		return;
+	if (cfg->metrics_port == cfg->listen_port &&
+	    check_addresses_overlap(cfg->listen_address, cfg->metrics_address))
+		check_say(r, CHECK_FAIL, cfg, "metrics", "listen", "%s is also where [server] listen "
+			"(%s:%u, line %u) listens: esupd would fail to bind one of them at start; give "
+			"/metrics a port of its own", cfg->metrics_listen, cfg->listen_address,
+			cfg->listen_port, config_line(cfg, "server", "listen"));
+	else
+		check_say(r, CHECK_OK, cfg, "metrics", "listen", "%s, apart from [server] listen",
+			cfg->metrics_listen);
+}
+
 /* [server] user: required when running as root, and it must exist. Returns its entry (static
  * storage of getpwnam) or NULL. */
 static const struct passwd *
@@ -517,6 +575,7 @@ check_config(const struct config *cfg, time_t now, struct check_report *r)
 	}
 	check_tls(cfg, found != NULL && geteuid() == 0 ? &pw : NULL, now, r);
 	check_database(cfg, r);
+	check_listeners(cfg, r);
 	free(name);
 	return r->failures == failures;
 }

@@ -39,7 +39,8 @@ void check_say(struct check_report *r, enum check_level level, const struct conf
 /* Every check of `esupd -n`, with one CHECK_OK for each option that passed: [server] user; [tls] certificate, private_key, ca, crl (readable
  * by the daemon user, load, the key matches, expiry, the certificate's purpose (TLS server;
  * a warning without subjectAltName), the CRL's issuer and nextUpdate);
- * [database] conninfo and owner_conninfo (no DNS host name). now is the time the expiry is
+ * [database] conninfo and owner_conninfo (no DNS host name); [metrics] listen (not where
+ * [server] listen is). now is the time the expiry is
  * judged at. Returns false when any failed (warnings alone: true). */
 bool check_config(const struct config *cfg, time_t now, struct check_report *r);
 

@@ -163,6 +163,35 @@ def test_server_certificate_without_subject_alt_name_is_a_warning(pg, certs, tes
                      r"subjectAltName", out), out
 
 
+def test_metrics_on_the_servers_address_and_port(pg, certs, testdir):
+    """[metrics] listen where [server] listen is: the second bind fails at start, so -n
+    refuses it and names both options."""
+    port = free_port()
+    path = make_config(pg, certs, testdir, **{"server.listen": "127.0.0.1:%d" % port,
+                                               "metrics.listen": "127.0.0.1:%d" % port})
+    assert_refused(path, "metrics", "listen", r"127\.0\.0\.1:%d is also where \[server\] "
+                   r"listen \(127\.0\.0\.1:%d, line %d\) listens: esupd would fail to bind "
+                   % (port, port, line_of(path, "server", "listen")))
+
+
+def test_metrics_under_a_wildcard_server_address(pg, certs, testdir):
+    """A wildcard [server] listen takes the port on every address, loopback included."""
+    port = free_port()
+    for server in ("0.0.0.0", "::"):
+        path = make_config(pg, certs, testdir, **{"server.listen": "%s:%d" % (server, port),
+                                                   "metrics.listen": "127.0.0.1:%d" % port})
+        assert_refused(path, "metrics", "listen", r"127\.0\.0\.1:%d is also where" % port)
+
+
+def test_metrics_on_a_port_of_its_own_passes(pg, certs, testdir):
+    port = free_port()
+    for metrics in ("127.0.0.1:%d" % free_port(), "127.0.0.2:%d" % port, "[::1]:%d" % port):
+        path = make_config(pg, certs, testdir, **{"server.listen": "127.0.0.1:%d" % port,
+                                                   "metrics.listen": metrics})
+        code, out = check(path)
+        assert code == 0 and "configuration ok" in out, out
+
+
 def test_expired_crl(pg, certs, testdir):
     crl = testdir / "crl-expired.pem"
     certs.devcerts(certs.dir, "--expired-crl", str(crl))

@@ -65,13 +65,18 @@ def test_sighup_keeps_connections_and_refuses_a_broken_config(daemon_factory, db
 
 
 def sample_config(d, tmp):
-    """config/esupd.conf with this test's paths and addresses, every line where it was."""
+    """config/esupd.conf with this test's paths and addresses, every line where it was
+    ([metrics] listen stays empty: on [server] listen's port, esupd -n refuses it)."""
     values = {k: v for section in d.config.values() for k, v in section.items()}
     out = []
+    section = None
     for line in (REPO / "config" / "esupd.conf").read_text().splitlines():
+        header = re.match(r"\[(.*)\]$", line)
+        section = header.group(1) if header else section
         m = re.match(r"(\w+)\s*=", line)
         if m and m.group(1) in ("listen", "certificate", "private_key", "ca", "crl",
-                                "conninfo", "owner_conninfo", "pidfile"):
+                                "conninfo", "owner_conninfo", "pidfile") and \
+                (section, m.group(1)) != ("metrics", "listen"):
             line = "%s = %s" % (m.group(1), values[m.group(1)])
         out.append(line)
     path = tmp / "sample.conf"
