@@ -129,6 +129,8 @@ static const struct section_option receiver_options[] = {
 };
 #undef R
 #define N_RECEIVER_OPTIONS (sizeof(receiver_options) / sizeof(receiver_options[0]))
+_Static_assert(N_RECEIVER_OPTIONS == CONFIG_RECEIVER_OPTIONS,
+	"CONFIG_RECEIVER_OPTIONS counts the rows of receiver_options");
 
 const char *const config_action_names[CONFIG_ACTION_COUNT] = {
 	"raise", "held", "ack", "appeal", "reject", "revoke", "resolve", "dismiss", "confirm",
@@ -569,6 +571,17 @@ config_receiver_get(struct config *cfg, const char *name, char *error, size_t si
 	return r;
 }
 
+/* An option given a second time: refused, whichever value was meant (an operator who
+ * edits the first and misses the second would otherwise see no change). */
+static int
+config_already_set(struct parse_state *st, const char *section, const char *name,
+		unsigned first)
+{
+	snprintf(st->error, sizeof(st->error), "option \"%s\" in section [%s] already set at line "
+		"%u: give each option once", name, section, first);
+	return 0;
+}
+
 static int
 config_receiver_line(struct parse_state *st, const char *section, const char *name,
 		const char *value)
@@ -586,6 +599,9 @@ config_receiver_line(struct parse_state *st, const char *section, const char *na
 
 		if (strcmp(so->o.name, name) != 0)
 			continue;
+		if (r->option_lines[i] != 0)
+			return config_already_set(st, section, name, r->option_lines[i]);
+		r->option_lines[i] = st->line;
 		if (so->check != NULL && !so->check(value, st->error, sizeof(st->error)))
 			return 0;
 		if (option_set(st->cfg, r, &so->o, value, st->error, sizeof(st->error)))
@@ -606,14 +622,20 @@ config_ini_line(void *user, const char *section, const char *name, const char *v
 	if (strncmp(section, RECEIVER_PREFIX, strlen(RECEIVER_PREFIX)) == 0)
 		return config_receiver_line(st, section, name, value);
 	if (strcmp(section, "rules") == 0 && strcmp(name, "disable") != 0) {
+		for (size_t i = 0; i < st->cfg->rule_params_count; i++)
+			if (strcmp(st->cfg->rule_params[i].name, name) == 0)
+				return config_already_set(st, section, name, st->cfg->rule_params[i].line);
 		if (!config_add_rule_param(st->cfg, name, value, st->error, sizeof(st->error)))
 			return 0;
+		st->cfg->rule_params[st->cfg->rule_params_count - 1].line = st->line;
 		return config_check_rules(st->cfg, st->error, sizeof(st->error));
 	}
 
 	for (size_t i = 0; i < N_OPTIONS; i++) {
 		if (strcmp(options[i].section, section) != 0 || strcmp(options[i].name, name) != 0)
 			continue;
+		if (st->cfg->option_lines[i] != 0)
+			return config_already_set(st, section, name, st->cfg->option_lines[i]);
 		if (!option_set(st->cfg, st->cfg, &options[i], value, st->error, sizeof(st->error))) {
 			if (st->error[0] == '\0')
 				snprintf(st->error, sizeof(st->error), "%s: out of memory", name);

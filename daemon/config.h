@@ -21,6 +21,10 @@ enum config_action {
 extern const char *const config_action_names[CONFIG_ACTION_COUNT];
 #define CONFIG_RECEIVER_ACTIONS "raise,confirm,issue,escalate,resolve,dismiss,revoke,correct"
 
+/* The options of a [receiver.NAME] section (url, region, scope, min_severity, actions,
+ * timeout_s, backoff_min_ms, backoff_max_ms, batch). */
+#define CONFIG_RECEIVER_OPTIONS 9
+
 /* One [receiver.NAME] section. The strings are as written; the fields after them are derived
  * from them when the file has been read. */
 struct config_receiver {
@@ -34,6 +38,8 @@ struct config_receiver {
 	unsigned backoff_min_ms;  /* first retry after a failure; doubles up to backoff_max_ms */
 	unsigned backoff_max_ms;
 	size_t batch;             /* actions per POST at most */
+	/* the line that set each option of the section, 0 if none (a second one is refused) */
+	unsigned option_lines[CONFIG_RECEIVER_OPTIONS];
 	/* derived */
 	bool https;
 	char *host;
@@ -102,6 +108,7 @@ struct config {
 	struct config_rule_param {
 		char *name;
 		long long value;
+		unsigned line;    /* that set it (a second one is refused) */
 	} *rule_params;
 	size_t rule_params_count;
 	char *rules_disable;      /* comma-separated rule codes */

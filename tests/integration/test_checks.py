@@ -24,7 +24,7 @@ def make_config(pg, certs, testdir, name="esupd.conf", **changes):
     if not (testdir / "crl.pem").exists():
         placed(certs.crl, testdir / "crl.pem")
     for key, value in changes.items():
-        section, option = key.split(".")
+        section, option = key.rsplit(".", 1)
         config.setdefault(section, {})[option] = value
     path = testdir / name
     write_config(path, config)
@@ -161,6 +161,58 @@ def test_server_certificate_without_subject_alt_name_is_a_warning(pg, certs, tes
     where = "%s:%d: tls.certificate: warning: " % (path, line_of(path, "tls", "certificate"))
     assert re.search(re.escape(where + str(crt)) + r": certificate .*CN=x-no-san has no "
                      r"subjectAltName", out), out
+
+
+def repeated(path, section, option, first_value, second_value, apart=False):
+    """Gives [section] option a second time in path: on the next line, or (apart) in a second
+    [section] at the end. Returns (first line, second line)."""
+    lines = path.read_text().splitlines()
+    first = line_of(path, section, option)
+    assert lines[first - 1] == "%s = %s" % (option, first_value), lines[first - 1]
+    if apart:
+        lines += ["", "[%s]" % section, "%s = %s" % (option, second_value)]
+        second = len(lines)
+    else:
+        lines.insert(first, "%s = %s" % (option, second_value))
+        second = first + 1
+    path.write_text("\n".join(lines) + "\n")
+    return first, second
+
+
+def assert_repeated(path, section, option, first, second):
+    code, out = check(path)
+    assert code == 1 and "configuration ok" not in out, out
+    assert '%s:%d: option "%s" in section [%s] already set at line %d: give each option once' \
+        % (path, second, option, section, first) in out, out
+
+
+def test_option_given_twice(pg, certs, testdir):
+    """level = info, then level = debug: before, the second was taken without a word."""
+    path = make_config(pg, certs, testdir)
+    first, second = repeated(path, "log", "level", "info", "debug")
+    assert_repeated(path, "log", "level", first, second)
+
+
+def test_option_given_again_in_a_second_section(pg, certs, testdir):
+    path = make_config(pg, certs, testdir)
+    first, second = repeated(path, "server", "listen", path.read_text().split("listen = ")[1]
+                             .split("\n")[0], "127.0.0.1:1", apart=True)
+    assert_repeated(path, "server", "listen", first, second)
+
+
+def test_rule_parameter_and_receiver_option_given_twice(pg, certs, testdir):
+    path = make_config(pg, certs, testdir, **{"rules.warn_days": "2",
+                                               "receiver.gw.url": "http://127.0.0.1:9/a"})
+    text = path.read_text()
+    first, second = repeated(path, "rules", "warn_days", "2", "3")
+    assert_repeated(path, "rules", "warn_days", first, second)
+    path.write_text(text)
+    first, second = repeated(path, "receiver.gw", "url", "http://127.0.0.1:9/a",
+                             "http://127.0.0.1:9/b")
+    assert_repeated(path, "receiver.gw", "url", first, second)
+    path.write_text(text)
+    code, out = check(path)
+    assert code == 0 and "configuration ok" in out, out
 
 
 def test_metrics_on_the_servers_address_and_port(pg, certs, testdir):
