@@ -35,7 +35,7 @@ struct record {
 	struct mon_event ev;
 	int64_t received_at;
 	size_t line;
-	bool duplicate;
+	bool duplicate;              /* or refused like the daemon's INSERT: not evaluated */
 };
 
 struct input {
@@ -311,6 +311,58 @@ static bool mark_duplicates(struct input *in)
 	free(evs);
 	free(previous);
 	return ok;
+}
+
+/* Receipt order: received_at, then the input's order (one request's lines in turn). */
+static int cmp_receipt(const void *a, const void *b)
+{
+	const struct record *x = *(const struct record *const *)a;
+	const struct record *y = *(const struct record *const *)b;
+
+	if (x->received_at != y->received_at)
+		return x->received_at < y->received_at ? -1 : 1;
+	return (x->line > y->line) - (x->line < y->line);
+}
+
+/* Like the daemon's INSERT (ingest_refuse): a correction must name an event of its department
+ * and case received before it (received_at, then input order), and a replace may not name a
+ * correction; one refused is not stored, so a correction of it is refused too. So esupctl and
+ * esupd cannot disagree on what a correction corrects. */
+static bool mark_refused_corrections(struct input *in)
+{
+	struct record **order = malloc((in->count > 0 ? in->count : 1) * sizeof(*order));
+
+	if (order == NULL)
+		return false;
+	for (size_t i = 0; i < in->count; i++)
+		order[i] = &in->recs[i];
+	qsort(order, in->count, sizeof(*order), cmp_receipt);
+	for (size_t i = 0; i < in->count; i++) {
+		struct record *r = order[i];
+		const char *of = mon_correction_of(&r->ev);
+		const struct record *target = NULL;
+
+		if (of == NULL || r->duplicate)
+			continue;
+		for (size_t j = 0; j < i && target == NULL; j++) {
+			const struct record *t = order[j];
+
+			if (!t->duplicate && strcmp(t->ev.dept, r->ev.dept) == 0 &&
+					strcmp(t->ev.case_no, r->ev.case_no) == 0 && strcmp(t->ev.id, of) == 0)
+				target = t;
+		}
+		if (target != NULL && (mon_correction_is_void(&r->ev) ||
+				mon_correction_of(&target->ev) == NULL))
+			continue;
+		r->duplicate = true;
+		in->invalid = true;
+		fprintf(stderr, "esupctl: line %zu: %s: of: expected the id of an earlier event of "
+			"department %s %s%s%s, got \"%s\", refused\n", r->line, r->ev.id, r->ev.dept,
+			r->ev.case_no[0] != '\0' ? "in case " : "without a case", r->ev.case_no,
+			target != NULL ? " that is not a correction (void it instead)" : "", of);
+	}
+	free(order);
+	return true;
 }
 
 static void print_json(json_t *obj)
@@ -722,6 +774,7 @@ static bool eval_all(const struct mon_ruleset *rs, struct input *in, int64_t now
 	bool ok;
 
 	ok = mark_duplicates(in);
+	ok = ok && mark_refused_corrections(in);
 	if (ok && in->count > 1)
 		qsort(in->recs, in->count, sizeof(in->recs[0]), cmp_case);
 	/* The subject index points into the records: built once they stay where they are. */
