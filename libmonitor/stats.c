@@ -70,12 +70,19 @@ struct stats_run {
 
 void mon_stats_windows(const struct mon_ruleset *rs, int64_t now, struct mon_stats_windows *w)
 {
-	int32_t days = ruleset_param(rs, &params[PARAM_STAT_WINDOW_DAYS]);
+	int32_t days = ruleset_param(rs, &params[PARAM_STAT_WINDOW_DAYS]), year_first;
+	char date[11], jan1[11];
 
 	w->last = mon_day_of(now) - 1;
 	w->first = w->last - days + 1;
 	w->baseline_first = w->first - days * ruleset_param(rs, &params[PARAM_BASELINE_WINDOWS]);
 	w->dealing_first = w->last - ruleset_param(rs, &params[PARAM_DEALING_WINDOW_DAYS]) + 1;
+	/* The dealing days are a year's (the key names the year of `last`): a window reaching
+	 * into the year before would judge days already judged under that year's key again. */
+	mon_day_format(w->last, date, sizeof(date));
+	snprintf(jan1, sizeof(jan1), "%.4s-01-01", date);
+	if (calendar_parse_date(jan1, &year_first) && year_first > w->dealing_first)
+		w->dealing_first = year_first;
 }
 
 static struct mon_condition *
@@ -279,7 +286,7 @@ static void
 stats_run_init(struct stats_run *run, const struct mon_ruleset *rs,
 		const struct mon_stats_windows *w, int64_t now, struct mon_stats_result *out)
 {
-	char today[11], first_of[11];
+	char today[11], first_of[11], last[11];
 	int32_t day;
 
 	memset(run, 0, sizeof(*run));
@@ -288,10 +295,11 @@ stats_run_init(struct stats_run *run, const struct mon_ruleset *rs,
 	run->out = out;
 	mon_day_format(mon_day_of(now), today, sizeof(today));
 	snprintf(run->month, sizeof(run->month), "%.7s", today);
-	snprintf(run->year, sizeof(run->year), "%.4s", today);
+	mon_day_format(w->last, last, sizeof(last));
+	snprintf(run->year, sizeof(run->year), "%.4s", last);   /* the dealing window's year */
 	snprintf(first_of, sizeof(first_of), "%.8s01", today);
 	run->month_start = calendar_parse_date(first_of, &day) ? mon_day_end(day - 1) : now;
-	snprintf(first_of, sizeof(first_of), "%.4s-01-01", today);
+	snprintf(first_of, sizeof(first_of), "%.4s-01-01", last);
 	run->year_start = calendar_parse_date(first_of, &day) ? mon_day_end(day - 1) : now;
 	mon_day_format(w->first, run->first, sizeof(run->first));
 	mon_day_format(w->last, run->last, sizeof(run->last));

@@ -23,7 +23,7 @@ from conftest import (migrated_database, offset_to, CALENDAR, ITEMS, SAMPLES, Da
 
 NOW = "2026-04-15T10:00:00+08:00"
 # The window is 2026-03-16..2026-04-14 (30 days); the baseline the 90 days before it, from
-# 2025-12-16; dealing days the 365 days up to 2026-04-14.
+# 2025-12-16; dealing days 2026's up to 2026-04-14 (the year's, within the 365 days).
 IN_WINDOW = "2026-04-10"
 FIRST_DAY = "2026-03-16"
 LAST_BASELINE_DAY = "2026-03-15"
@@ -103,9 +103,9 @@ def alert_rows(dept):
 
 
 ENTERPRISE_ROWS = [(USCC_OVER, "LY-GGZY", IN_WINDOW, 1, 5, 1),
-                   (USCC_OVER, "LY-HBJ", "2025-05-01", 1, 5, 0),
+                   (USCC_OVER, "LY-HBJ", "2026-01-01", 1, 5, 0),   # the year's first day
                    (USCC_AT, "LY-SCJGJ", IN_WINDOW, 2, 9, 1),
-                   (USCC_AT, "LY-SCJGJ", "2025-04-14", 1, 30, 0)]   # a day before the 365
+                   (USCC_AT, "LY-SCJGJ", "2025-12-31", 1, 30, 0)]   # the year before: 2025's
 
 
 def write_rollups(db):

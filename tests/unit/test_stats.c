@@ -108,8 +108,20 @@ static void test_windows(void **state)
 	assert_int_equal(w.last, D("2026-03-14"));
 	assert_int_equal(w.first, D("2026-02-13"));
 	assert_int_equal(w.baseline_first, D("2026-02-13") - 90);
-	assert_int_equal(w.dealing_first, D("2026-03-14") - 364);
+	/* The dealing window is the year's: 365 days back would reach into 2025, whose days
+	 * were judged under 2025's key (found by an audit: the same days raised 2026's and then
+	 * 2027's alert). From 01-01 of the last day's year, or 365 days when that is shorter. */
+	assert_int_equal(w.dealing_first, D("2026-01-01"));
+	mon_stats_windows(sx->rs, T("2027-01-01T10:00:00+08:00"), &w);
+	assert_int_equal(w.last, D("2026-12-31"));
+	assert_int_equal(w.dealing_first, D("2026-01-01"));
+	mon_stats_windows(sx->rs, T("2027-01-02T10:00:00+08:00"), &w);
+	assert_int_equal(w.dealing_first, D("2027-01-01"));
+	param(sx, "dealing_window_days", 30);
+	mon_stats_windows(sx->rs, T(NOW), &w);
+	assert_int_equal(w.dealing_first, D("2026-03-14") - 29);
 	/* 00:00:00 on the 15th in Shanghai is already the 15th (16:00 UTC the day before). */
+	param(sx, "dealing_window_days", 365);
 	mon_stats_windows(sx->rs, T("2026-03-14T16:00:00Z"), &w);
 	assert_int_equal(w.last, D("2026-03-14"));
 	mon_stats_windows(sx->rs, T("2026-03-14T15:59:59Z"), &w);
