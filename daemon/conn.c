@@ -372,8 +372,9 @@ conn_take_fresh(struct conn *c, size_t n)
 	return ok;
 }
 
-/* On the first bytes the handshake is over: a registered principal's connection stops
- * counting as unauthenticated. */
+/* Once its handshake is over (tls_session_new's callback, or its first bytes at the latest):
+ * a registered principal's connection stops counting as unauthenticated, so a department's
+ * idle keep-alive connection is never the oldest unauthenticated one a flood evicts. */
 static void
 conn_identify(struct conn *c)
 {
@@ -386,6 +387,17 @@ conn_identify(struct conn *c)
 		conn_dequeue(c);
 		listener_authenticated(c->d->accept);
 	}
+}
+
+static void
+conn_handshake_done(void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->identified || c->ssl == NULL)
+		return;
+	conn_identify(c);
+	c->identified = !c->unauthenticated;   /* else its first bytes try again (principals) */
 }
 
 static void
@@ -491,7 +503,8 @@ conn_bufferevent_new(struct esupd *d, struct event_base *base)
 		return NULL;
 	if ((c = conn_create(d, base)) == NULL)
 		return NULL;
-	ssl = tls_session_new(d->tls, base, d->cfg->handshake_timeout_s, d->peers);
+	ssl = tls_session_new(d->tls, base, d->cfg->handshake_timeout_s, d->peers,
+		conn_handshake_done, c);
 	if (ssl == NULL || !SSL_set_ex_data(ssl, conn_index, c)) {
 		SSL_free(ssl);
 		conn_destroy(c);

@@ -65,6 +65,8 @@ struct tls_conn {
 	char reason[192];      /* why the handshake failed, the first cause seen */
 	int verify_error;      /* the first X509_V_ERR_* of the chain; X509_V_OK when none */
 	bool identified;
+	void (*on_done)(void *arg);   /* tls_session_new's handshake_done */
+	void *on_done_arg;
 };
 
 static int tls_conn_index = -1;
@@ -553,6 +555,8 @@ tls_conn_handshake_done(struct tls_conn *tc)
 			"max_connections_per_principal connections", tc->fingerprint, tc->subject);
 	else if (tc->deadline)
 		event_del(tc->deadline);
+	if (tc->counted && tc->on_done != NULL)
+		tc->on_done(tc->on_done_arg);
 }
 
 static void
@@ -668,7 +672,7 @@ tls_deadline_passed(evutil_socket_t unused, short what, void *arg)
 
 SSL *
 tls_session_new(SSL_CTX *ctx, struct event_base *base, unsigned handshake_timeout_s,
-		struct tls_peers *peers)
+		struct tls_peers *peers, void (*handshake_done)(void *arg), void *arg)
 {
 	SSL *ssl = SSL_new(ctx);
 	struct tls_conn *tc = calloc(1, sizeof(*tc));
@@ -678,6 +682,8 @@ tls_session_new(SSL_CTX *ctx, struct event_base *base, unsigned handshake_timeou
 		goto fail;
 	tc->ssl = ssl;
 	tc->peers = peers;
+	tc->on_done = handshake_done;
+	tc->on_done_arg = arg;
 	tc->generation = tls_ctx_generation(ctx);
 	tc->handshake_done = true;   /* nothing to report if this function fails */
 	tc->deadline = evtimer_new(base, tls_deadline_passed, tc);

@@ -69,9 +69,11 @@ void tls_log_refusal(struct tls_peers *peers, const SSL *ssl, const char *fmt, .
 /* A new server-side SSL with a handshake deadline (armed now): a peer that has not finished
  * the handshake by then has its socket shut down, and so has a peer whose certificate is over
  * its connection share and has not sent its first request by then. A handshake that fails is
- * logged once, when the SSL is freed, with the peer, the certificate and the reason. */
+ * logged once, when the SSL is freed, with the peer, the certificate and the reason.
+ * handshake_done (may be NULL) is called with arg once a handshake completes with a verified
+ * certificate within its share, from OpenSSL's info callback: it must not free the SSL. */
 SSL *tls_session_new(SSL_CTX *ctx, struct event_base *base, unsigned handshake_timeout_s,
-		struct tls_peers *peers);
+		struct tls_peers *peers, void (*handshake_done)(void *arg), void *arg);
 
 enum tls_peer {
 	TLS_PEER_NONE,        /* no (verified) client certificate */

@@ -14,6 +14,7 @@ import socket
 import ssl
 import threading
 import time
+import urllib.request
 
 import pytest
 
@@ -259,6 +260,30 @@ def test_unauthenticated_connection_cap(daemon_factory):
                 sock.recv(1)
     assert "max_unauthenticated_connections (3) reached: closed the oldest unauthenticated" \
         in d.log_text()
+
+
+def test_an_idle_department_connection_is_not_evicted(daemon_factory):
+    """A department's connection counts as authenticated once its handshake is over, before
+    its first request: an idle keep-alive connection is not the oldest unauthenticated one
+    that a new connection evicts at the cap."""
+    metrics = conftest.free_port()
+    d = daemon_factory(limits={"max_unauthenticated_connections": 1,
+                               "handshake_timeout_s": 60},
+                       metrics={"listen": "127.0.0.1:%d" % metrics}).start()
+
+    def authenticated():
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % metrics, timeout=10) as r:
+            return 'esup_connections{state="authenticated"} 1' in r.read().decode()
+
+    wait_for(lambda: server_side_connections(d.port) == 0, 20, "the probes' connections to close")
+    with tls_socket(d, "dept-LY-SCJGJ", timeout=20) as dept:   # handshake done, nothing sent
+        wait_for(authenticated, 20, "the department's idle connection to count as authenticated")
+        with socket.create_connection(("127.0.0.1", d.port), timeout=20):
+            wait_for(lambda: server_side_connections(d.port) == 2, 20, "esupd to take the socket")
+            dept.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            status = read_response(dept.makefile("rb"))
+            assert status is not None and status[0] == 200, status
+    assert "closed the oldest unauthenticated" not in d.log_text()
 
 
 def test_global_connection_cap_pauses_accepting(daemon_factory):
