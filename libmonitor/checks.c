@@ -230,8 +230,9 @@ static void check_late_reports(const struct history *h, struct conditions *list)
 		condition_evidence(c, ce);
 	}
 	if (c != NULL)
-		condition_message(c, "预警: 数据迟报 (%zu events reported more than %lld hours late, "
-			"the latest %lld hours)", late, (long long)(limit / 3600), worst);
+		condition_message(c, "预警: 数据迟报 (%zu event%s reported more than %lld hours late, "
+			"the latest %lld hours)", late, late == 1 ? "" : "s", (long long)(limit / 3600),
+			worst);
 }
 
 static void check_item(const struct history *h, struct conditions *list)
