@@ -35,8 +35,9 @@
 	" 'at', " ALERT_TIME("x.at") ")"
 
 /* Which alerts a principal may read, as three SQL parameters: a department reads its own
- * (dept) once issued to it (ALERT_DEPT_HIDDEN_SQL); a supervisor those whose region, or the region an escalation (督办) sent them to,
- * lies within its own (prefix, escalated "t"); an auditor those of its region. Regions nest
+ * (dept) once issued to it (ALERT_DEPT_HIDDEN_SQL); a supervisor those whose region, or the
+ * region an escalation (督办) sent them to, lies within its own (prefix, escalated "t"); an
+ * auditor those of its region. Regions nest
  * by code prefix (410000 ⊃ 410300 ⊃ 410302); an empty region is everything. */
 struct alert_scope {
 	char dept[65];       /* "" when not a department */
@@ -47,7 +48,7 @@ struct alert_scope {
 /* The states in which an alert is not the department's to see, as an SQL list: held (待发,
  * until a supervisor confirms it), cancelled (held and never issued) and suppressed (its rule
  * off, or a silence). A department sees its alert from the step that issues it (raise, confirm,
- * issue); supervisors and auditors see every state. Migration 034 says the same to the
+ * issue); supervisors and auditors see every state. Migration 035 says the same to the
  * database's department staff and to esup_alert_step. */
 #define ALERT_DEPT_HIDDEN_SQL "('held', 'cancelled', 'suppressed')"
 

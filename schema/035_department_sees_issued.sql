@@ -1,4 +1,4 @@
--- 034: a department sees its alert once it is issued to it, not while it is held (待发),
+-- 035: a department sees its alert once it is issued to it, not while it is held (待发),
 -- cancelled (held and never issued) or suppressed (its rule off, or a silence).
 --
 -- A rule in mode hold raises its alerts held: nobody is notified until a supervisor confirms
