@@ -15,9 +15,22 @@
 #include "mon_value.h"
 #include "refdata.h"
 
+/* The due cases, and the cases whose cross-case context changed (case_wakes, migration 036:
+ * another case's penalty or inspection of the same subject was stored or corrected), at most
+ * $2 of each, locked and skipped when locked as a batch holds its cases; the wakes taken are
+ * dropped with this transaction (kept if it rolls back), those of a locked case stay for the
+ * next sweep. */
 static const char sweeper_due_sql[] =
-	"SELECT dept, case_no FROM cases WHERE next_check_at <= $1::timestamptz"
-	" ORDER BY next_check_at LIMIT $2 FOR UPDATE SKIP LOCKED";
+	"WITH woke AS (SELECT c.dept, c.case_no FROM cases c"
+	"   WHERE (c.dept, c.case_no) IN (SELECT w.dept, w.case_no FROM case_wakes w)"
+	"   ORDER BY c.dept, c.case_no LIMIT $2 FOR UPDATE OF c SKIP LOCKED),"
+	" taken AS (DELETE FROM case_wakes w USING woke"
+	"   WHERE w.dept = woke.dept AND w.case_no = woke.case_no)"
+	" SELECT dept, case_no FROM woke"
+	" UNION"
+	" SELECT dept, case_no FROM (SELECT dept, case_no FROM cases"
+	"   WHERE next_check_at <= $1::timestamptz"
+	"   ORDER BY next_check_at LIMIT $2 FOR UPDATE SKIP LOCKED) due";
 
 /* Closed cases keep what they were; open ones are looked at again under the new rules, but
  * only when the rules are not those the open cases were last re-derived under: $2 is the

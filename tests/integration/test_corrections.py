@@ -14,7 +14,7 @@ two 6-day extensions (03-09 and 03-16) are 12 days, above the 10-day maximum.
 import json
 from pathlib import Path
 
-from conftest import event
+from conftest import event, wait_for
 
 from test_cases import alerts, start
 
@@ -226,3 +226,39 @@ def test_a_voided_penalty_is_no_context(daemon_factory, refdb):
                                           " AND status = 'open'", (case,))]
     assert "PEN-FIRST-MINOR" in rules("CF-1")       # p0 voided: p1 is a first offence
     assert "PEN-FIRST-MINOR" not in rules("CF-6")   # x0 stands: x1 is not
+
+
+# ---------------------------------------------------------------- cross-case context
+
+
+def penalty(case, id, when, amount, dept="LY-HBJ"):
+    return event(dept=dept, id=id, type="penalty.decided", at=when, case=case,
+                 party={"uscc": "91410305MA45N8QX60"}, violation="HB-05", severity="minor",
+                 amount=amount, filing={"office": "jianfuban", "ref": "J-" + id})
+
+
+def test_another_cases_context_change_reaches_a_case(daemon_factory, refdb):
+    """A first minor violation fined is PEN-FIRST-MINOR; whether it is the first is read from
+    the party's other cases. When that context changes - an earlier penalty voided, or one
+    reported late that predates it - the other case is evaluated again (migration 036's
+    wakes, taken by the sweeper) and agrees with esupctl eval on the same events. Before, its
+    card stayed as it was when its own events came (found by an audit)."""
+    d = start(daemon_factory, NOW)
+    first, second, late = "LY-HBJ-CF-2026-9701", "LY-HBJ-CF-2026-9702", "LY-HBJ-CF-2026-9703"
+    accepted_all(send(d, [penalty(first, "cf-9701", "2026-03-02T10:00:00+08:00", "0")],
+                      dept="LY-HBJ"))
+    accepted_all(send(d, [penalty(second, "cf-9702", "2026-03-10T10:00:00+08:00", "1000.00")],
+                      dept="LY-HBJ"))
+    assert live(refdb, second, "PEN-FIRST-MINOR") == []   # not the first: 03-02 came before
+    # The earlier penalty voided: the fined one is the party's first minor violation now.
+    accepted_all(send(d, [event(dept="LY-HBJ", id="cf-9701-v", type="event.corrected",
+                                at="2026-03-16T10:00:00+08:00", case=first, of="cf-9701",
+                                action="void", reason="wrong party")], dept="LY-HBJ"))
+    wait_for(lambda: len(live(refdb, second, "PEN-FIRST-MINOR")) == 1, 20,
+             "the fined case to be judged again without the voided penalty")
+    # A penalty of 02-20 reported late: the fined one is not the first after all.
+    accepted_all(send(d, [penalty(late, "cf-9703", "2026-02-20T10:00:00+08:00", "0")],
+                      dept="LY-HBJ"))
+    wait_for(lambda: live(refdb, second, "PEN-FIRST-MINOR") == [], 20,
+             "the card to go when an earlier penalty came late")
+    assert refdb.scalar("SELECT count(*) FROM case_wakes") == 0
