@@ -167,7 +167,7 @@ static void assert_no_hint(const char *s)
 	char buf[160] = "untouched";
 
 	if (mon_time_hint(s, buf, sizeof(buf)))
-		fail_msg("hint for %s: %s", s, buf);
+		fail_msg("hint for %s: %s", s != NULL ? s : "(null)", buf);
 	assert_string_equal(buf, "untouched");
 }
 
@@ -236,7 +236,7 @@ static void assert_not_impossible(const char *s)
 	char buf[160] = "untouched";
 
 	if (mon_time_impossible(s, buf, sizeof(buf)))
-		fail_msg("impossible: %s: %s", s, buf);
+		fail_msg("impossible: %s: %s", s != NULL ? s : "(null)", buf);
 	assert_string_equal(buf, "untouched");
 }
 
